@@ -1,0 +1,40 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what is missing first.
+#   make            build (build/)
+#   make test       build + run every test, plain and under ASan+UBSan (build-asan/)
+#   make demo       quantize the bundled model, inspect the result
+#   make clean
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+WERROR     ?= OFF
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?= --output-on-failure
+
+.PHONY: all deps build build-asan test test-plain test-asan demo clean
+
+all: build
+
+deps:
+	@bash .ci/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DQF_WERROR=$(WERROR) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DQF_WERROR=$(WERROR) -DQF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug > /dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-plain: build
+	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest $(CTEST_ARGS) -j $(JOBS) -LE slow
+
+test: test-plain test-asan
+
+demo: build
+	@bash fixtures/demo.sh $(BUILD)/qforge
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

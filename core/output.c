@@ -1,0 +1,171 @@
+/*
+ * core/output.c — atomic output files for every writer: a temporary file beside the destination,
+ * buffered writes, then fsync + rename + fsync of the folder. Also the CRC-32 used by .qf.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "qforge/core.h"
+
+#define OUTPUT_BUFFER_BYTES (4u << 20)
+
+struct qf_output {
+    int fd;
+    char *path;
+    char *tmp_path;
+    uint8_t *buf;
+    size_t buf_len;
+    uint64_t offset;
+};
+
+static qf_status io_error(qf_output *o, qf_error *err, const char *what, int e)
+{
+    return qf_error_set(err, QF_STATUS_IO, o->path, NULL, -1,
+                        NULL, "%s: %s", what, strerror(e));
+}
+
+qf_status qf_output_open(const char *path, qf_output **out, qf_error *err)
+{
+    *out = NULL;
+    if (!path || !path[0]) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "no output path");
+    qf_output *o = calloc(1, sizeof *o);
+    if (!o) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    o->fd = -1;
+    o->path = strdup(path);
+    size_t n = strlen(path) + 64; /* dir ('.' at most adds 2) + "/." + base + ".tmpPID.N" */
+    o->tmp_path = malloc(n);
+    o->buf = malloc(OUTPUT_BUFFER_BYTES);
+    if (!o->path || !o->tmp_path || !o->buf) {
+        qf_output_abort(o);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    /* name: same folder, hidden, unique per process + attempt */
+    char *dir_copy = strdup(path), *base_copy = strdup(path);
+    if (!dir_copy || !base_copy) {
+        free(dir_copy);
+        free(base_copy);
+        qf_output_abort(o);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    const char *dir = dirname(dir_copy);
+    const char *base = basename(base_copy);
+    for (int attempt = 0; attempt < 100 && o->fd < 0; attempt++) {
+        snprintf(o->tmp_path, n, "%s/.%s.tmp%ld.%d", dir, base, (long)getpid(), attempt);
+        o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (o->fd < 0 && errno != EEXIST) break;
+    }
+    free(dir_copy);
+    free(base_copy);
+    if (o->fd < 0) {
+        int e = errno;
+        qf_status st = qf_error_set(err, QF_STATUS_IO, path, NULL, -1, NULL, "cannot create output: %s", strerror(e));
+        free(o->tmp_path);
+        o->tmp_path = NULL;
+        qf_output_abort(o);
+        return st;
+    }
+    *out = o;
+    return QF_STATUS_OK;
+}
+
+static qf_status flush_buffer(qf_output *o, qf_error *err)
+{
+    size_t done = 0;
+    while (done < o->buf_len) {
+        ssize_t w = write(o->fd, o->buf + done, o->buf_len - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return io_error(o, err, "write failed", errno);
+        }
+        done += (size_t)w;
+    }
+    o->buf_len = 0;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error *err)
+{
+    const uint8_t *p = data;
+    while (size > 0) {
+        size_t room = OUTPUT_BUFFER_BYTES - o->buf_len;
+        size_t take = size < room ? size : room;
+        memcpy(o->buf + o->buf_len, p, take);
+        o->buf_len += take;
+        o->offset += take;
+        p += take;
+        size -= take;
+        if (o->buf_len == OUTPUT_BUFFER_BYTES) {
+            qf_status st = flush_buffer(o, err);
+            if (st) return st;
+        }
+    }
+    return QF_STATUS_OK;
+}
+
+qf_status qf_output_write_zeros(qf_output *o, size_t size, qf_error *err)
+{
+    static const uint8_t zeros[256];
+    while (size > 0) {
+        size_t take = size < sizeof zeros ? size : sizeof zeros;
+        qf_status st = qf_output_write(o, zeros, take, err);
+        if (st) return st;
+        size -= take;
+    }
+    return QF_STATUS_OK;
+}
+
+uint64_t qf_output_offset(const qf_output *o) { return o->offset; }
+
+qf_status qf_output_commit(qf_output *o, qf_error *err)
+{
+    qf_status st = flush_buffer(o, err);
+    if (!st && fsync(o->fd) != 0) st = io_error(o, err, "fsync failed", errno);
+    if (!st) {
+        int fd = o->fd;
+        o->fd = -1;
+        if (close(fd) != 0) st = io_error(o, err, "close failed", errno);
+    }
+    if (!st && rename(o->tmp_path, o->path) != 0) st = io_error(o, err, "rename failed", errno);
+    if (st) {
+        qf_output_abort(o);
+        return st;
+    }
+    /* the rename is durable only once the folder is synced */
+    char *dir_copy = strdup(o->path);
+    if (dir_copy) {
+        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir_copy);
+    }
+    free(o->tmp_path);
+    o->tmp_path = NULL;
+    qf_output_abort(o);
+    return QF_STATUS_OK;
+}
+
+void qf_output_abort(qf_output *o)
+{
+    if (!o) return;
+    if (o->fd >= 0) close(o->fd);
+    if (o->tmp_path) unlink(o->tmp_path);
+    free(o->tmp_path);
+    free(o->path);
+    free(o->buf);
+    free(o);
+}
+
+uint32_t qf_crc32(uint32_t crc, const void *data, size_t size)
+{
+    return (uint32_t)crc32_z(crc, data, size);
+}

@@ -1,0 +1,335 @@
+/*
+ * qforge core: the layer every other layer stands on.
+ *
+ *   - status codes (one table) and the caller-owned error detail every fallible call fills;
+ *   - checked size arithmetic (add, multiply, align-up) used for every offset and byte count;
+ *   - the dtype table;
+ *   - read-only memory-mapped input files;
+ *   - the canonical model: named tensors (dtype, shape, borrowed or owned bytes, quantization
+ *     scheme), string metadata and the Hugging Face config text.
+ *
+ * Conventions (see docs/ARCHITECTURE.md):
+ *   - every call that can fail returns qf_status and takes an optional `qf_error *err` (may be NULL);
+ *   - every opaque type has one create/destroy pair; destroy accepts NULL;
+ *   - pointers returned by accessors are borrowed from the object unless the comment says "owned".
+ */
+#ifndef QFORGE_CORE_H
+#define QFORGE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qforge/limits.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QF_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes. X(name, text): one table, so names, texts and the enum cannot drift apart.
+ * ------------------------------------------------------------------------------------------- */
+#define QF_STATUS_TABLE(X)                                                           \
+    X(OK, "ok")                                                                      \
+    X(INVALID_ARGUMENT, "invalid argument")                                          \
+    X(IO, "input/output error")                                                      \
+    X(NO_MEMORY, "out of memory")                                                    \
+    X(TRUNCATED, "file is truncated")                                                \
+    X(FORMAT, "malformed file")                                                      \
+    X(UNKNOWN_FORMAT, "unrecognised file format")                                    \
+    X(UNSUPPORTED, "unsupported feature")                                            \
+    X(FORBIDDEN, "forbidden content")                                                \
+    X(LIMIT, "limit exceeded")                                                       \
+    X(OVERFLOW, "size arithmetic overflow")                                          \
+    X(CHECKSUM, "checksum mismatch")                                                 \
+    X(NOT_FOUND, "not found")                                                        \
+    X(DUPLICATE, "duplicate name")                                                   \
+    X(SHAPE, "shape or dtype mismatch")                                              \
+    X(INTERNAL, "internal error")
+
+typedef enum qf_status {
+#define QF_STATUS_ENUM_(name, text) QF_STATUS_##name,
+    QF_STATUS_TABLE(QF_STATUS_ENUM_)
+#undef QF_STATUS_ENUM_
+    QF_STATUS_COUNT_
+} qf_status;
+
+/* "FORMAT", "CHECKSUM", ...; "UNKNOWN" for values outside the table. Static storage. */
+const char *qf_status_name(qf_status s);
+/* Human text of a status ("malformed file"). Static storage. */
+const char *qf_status_text(qf_status s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Error detail. Caller-owned (usually on the stack); filled by the first failure and never
+ * overwritten by later ones until qf_error_clear. All strings are NUL-terminated, possibly
+ * truncated to their field size.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct qf_error {
+    qf_status code;
+    char file[QF_ERROR_PATH_MAX];  /* input file path, "" when not about a file */
+    char part[QF_ERROR_FIELD_MAX]; /* part of the file: zip entry ("archive/data.pkl"), "header", ... */
+    int64_t offset;                /* byte offset inside `part` (or the file when part is ""); -1 unknown */
+    char object[QF_ERROR_FIELD_MAX];   /* the object involved: tensor name, pickle opcode, global, node */
+    char expected[QF_ERROR_FIELD_MAX]; /* what was expected, "" when not applicable */
+    char found[QF_ERROR_FIELD_MAX];    /* what was found, "" when not applicable */
+    char message[QF_ERROR_MESSAGE_MAX];
+} qf_error;
+
+void qf_error_clear(qf_error *err); /* err may be NULL */
+
+/*
+ * Records a failure in `err` (if non-NULL and still clear) and returns `code`, so call sites read
+ * `return qf_error_set(err, QF_STATUS_FORMAT, ...)`. `fmt` is a printf format for the message.
+ * `part`, `object` may be NULL. `offset` -1 when unknown.
+ */
+qf_status qf_error_set(qf_error *err, qf_status code, const char *file, const char *part,
+                       int64_t offset, const char *object, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 7, 8)))
+#endif
+    ;
+
+/* Sets expected/found on an error already set (no-op when err is NULL). printf formats. */
+void qf_error_expected(qf_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void qf_error_found(qf_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Fills `file` when it is still empty (readers call this once at their entry point). */
+void qf_error_set_file(qf_error *err, const char *path);
+
+/*
+ * One line, no trailing newline:
+ *   "model.bin: archive/data.pkl offset 1834: GLOBAL 'os.system' is not an allowed class"
+ *   "...: tensor 'x' has 12 bytes (expected 16, found 12)"
+ * Returns the length snprintf would have written.
+ */
+int qf_error_format(const qf_error *err, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------------
+ * Checked size arithmetic. Each returns false (and leaves *out untouched) on overflow.
+ * ------------------------------------------------------------------------------------------- */
+static inline bool qf_add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    uint64_t r;
+    if (__builtin_add_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+static inline bool qf_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    uint64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+static inline bool qf_add_size(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_add_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+static inline bool qf_mul_size(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+/* Rounds x up to a multiple of `align` (a power of two). */
+static inline bool qf_align_up_u64(uint64_t x, uint64_t align, uint64_t *out)
+{
+    uint64_t r;
+    if (align == 0 || (align & (align - 1)) != 0) return false;
+    if (__builtin_add_overflow(x, align - 1, &r)) return false;
+    *out = r & ~(align - 1);
+    return true;
+}
+/* True when [offset, offset+length) lies inside [0, size). */
+static inline bool qf_range_within(uint64_t offset, uint64_t length, uint64_t size)
+{
+    return offset <= size && length <= size - offset;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Dtypes. X(name, bytes, text): text is the name used in .qf metadata and by inspect.
+ * ------------------------------------------------------------------------------------------- */
+#define QF_DTYPE_TABLE(X) \
+    X(F32, 4, "f32")      \
+    X(F16, 2, "f16")      \
+    X(BF16, 2, "bf16")    \
+    X(F64, 8, "f64")      \
+    X(I64, 8, "i64")      \
+    X(I32, 4, "i32")      \
+    X(I16, 2, "i16")      \
+    X(I8, 1, "i8")        \
+    X(U8, 1, "u8")        \
+    X(BOOL, 1, "bool")
+
+typedef enum qf_dtype {
+#define QF_DTYPE_ENUM_(name, bytes, text) QF_DTYPE_##name,
+    QF_DTYPE_TABLE(QF_DTYPE_ENUM_)
+#undef QF_DTYPE_ENUM_
+    QF_DTYPE_COUNT_
+} qf_dtype;
+
+size_t qf_dtype_size(qf_dtype t);       /* bytes per element; 0 for invalid */
+const char *qf_dtype_name(qf_dtype t);  /* "f32"...; "?" for invalid */
+bool qf_dtype_from_name(const char *name, qf_dtype *out); /* inverse of qf_dtype_name */
+bool qf_dtype_is_float(qf_dtype t);
+
+/* Element count of a shape (rank 0 => 1) with overflow checking; false on overflow or dim < 0. */
+bool qf_shape_numel(int32_t rank, const int64_t *shape, uint64_t *out);
+/* numel * dtype size, checked. */
+bool qf_shape_nbytes(qf_dtype t, int32_t rank, const int64_t *shape, uint64_t *out);
+
+/* Scalar conversions used by convert/quantize and the readers (round-to-nearest-even on narrowing). */
+float qf_f16_to_f32(uint16_t h);
+uint16_t qf_f32_to_f16(float f);
+float qf_bf16_to_f32(uint16_t h);
+uint16_t qf_f32_to_bf16(float f);
+
+/* ---------------------------------------------------------------------------------------------
+ * Read-only mapped files. The mapping is private and read-only; an empty file maps to a
+ * non-NULL pointer of size 0.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct qf_file qf_file;
+
+qf_status qf_file_map(const char *path, qf_file **out, qf_error *err);
+void qf_file_unmap(qf_file *f); /* accepts NULL */
+const uint8_t *qf_file_data(const qf_file *f); /* borrowed; valid until qf_file_unmap */
+uint64_t qf_file_size(const qf_file *f);
+const char *qf_file_path(const qf_file *f);    /* borrowed */
+
+/* SHA-256 of a byte range (FIPS 180-4). */
+void qf_sha256(const void *data, size_t size, uint8_t digest[32]);
+/* Lower-case hex of a digest into out (65 bytes incl. NUL). */
+void qf_sha256_hex(const uint8_t digest[32], char out[65]);
+
+/* ---------------------------------------------------------------------------------------------
+ * Quantization scheme attached to a tensor. Scale (and zero point, when asymmetric) are other
+ * tensors of the same model, named by `scale_name` / `zero_point_name`.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum qf_quant_scheme {
+    QF_QUANT_NONE = 0,
+    QF_QUANT_SYMMETRIC_PER_TENSOR,  /* int8, z = 0, one scale */
+    QF_QUANT_SYMMETRIC_PER_CHANNEL, /* int8, z = 0, one scale per index of `axis` */
+    QF_QUANT_ASYMMETRIC_PER_TENSOR, /* uint8 or int8 with zero point */
+    QF_QUANT_SCHEME_COUNT_
+} qf_quant_scheme;
+
+const char *qf_quant_scheme_name(qf_quant_scheme s); /* "none", "symmetric_per_tensor", ... */
+bool qf_quant_scheme_from_name(const char *name, qf_quant_scheme *out);
+
+typedef struct qf_quant {
+    qf_quant_scheme scheme;
+    int32_t axis;                /* channel axis for per-channel, else 0 */
+    const char *scale_name;      /* borrowed from the model; NULL when scheme is NONE */
+    const char *zero_point_name; /* borrowed from the model; NULL when symmetric */
+} qf_quant;
+
+/* ---------------------------------------------------------------------------------------------
+ * Canonical model.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct qf_tensor {
+    const char *name;        /* canonical name; owned by the model */
+    const char *source_name; /* name in the source file; owned by the model */
+    qf_dtype dtype;
+    int32_t rank;
+    int64_t shape[QF_MAX_RANK];
+    const void *data; /* borrowed from a mapped file kept alive by the model, or owned by the model */
+    uint64_t nbytes;  /* == numel * dtype size, checked when added */
+    qf_quant quant;
+} qf_tensor;
+
+typedef struct qf_model qf_model;
+
+/* Creates an empty model with one reference. */
+qf_status qf_model_create(qf_model **out, qf_error *err);
+/* Drops one reference; frees tensors, owned buffers and kept objects at zero. Accepts NULL. */
+void qf_model_destroy(qf_model *m);
+/* Adds a reference (for a model that borrows another's data, see qf_model_keep). */
+qf_model *qf_model_retain(qf_model *m);
+
+/*
+ * Keeps `obj` alive for the model's lifetime and calls release(obj) when the model is freed
+ * (e.g. a qf_file whose mapping tensors borrow from, or a source model). On failure release(obj)
+ * is called at once, so ownership always passes.
+ */
+qf_status qf_model_keep(qf_model *m, void *obj, void (*release)(void *), qf_error *err);
+
+/* Allocates a zeroed, 64-byte-aligned buffer owned by the model (freed with it). */
+qf_status qf_model_alloc(qf_model *m, uint64_t nbytes, void **out, qf_error *err);
+
+/*
+ * Adds a tensor. `data` must stay valid for the model's life: either memory from qf_model_alloc,
+ * or bytes kept alive through qf_model_keep. Checks the name (non-empty, ≤ QF_MAX_NAME_LEN, unique),
+ * rank ≤ QF_MAX_RANK, dims ≥ 0, and nbytes == numel × dtype size (checked arithmetic).
+ * `source_name` may be NULL (then equals name). On success *index_out (may be NULL) is its index.
+ */
+qf_status qf_model_add_tensor(qf_model *m, const char *name, const char *source_name, qf_dtype dtype,
+                              int32_t rank, const int64_t *shape, const void *data, uint64_t nbytes,
+                              size_t *index_out, qf_error *err);
+
+/* Attaches a quantization scheme to tensor `index`; the scale / zero-point names are copied. */
+qf_status qf_model_set_quant(qf_model *m, size_t index, qf_quant_scheme scheme, int32_t axis,
+                             const char *scale_name, const char *zero_point_name, qf_error *err);
+
+/* Renames tensor `index` (canonical name); keeps source_name. */
+qf_status qf_model_rename_tensor(qf_model *m, size_t index, const char *name, qf_error *err);
+
+size_t qf_model_tensor_count(const qf_model *m);
+const qf_tensor *qf_model_tensor(const qf_model *m, size_t index); /* borrowed; NULL if out of range */
+/* Finds by canonical name; NULL when absent. *index_out (may be NULL) receives the index. */
+const qf_tensor *qf_model_find(const qf_model *m, const char *name, size_t *index_out);
+/* Sum of nbytes over all tensors (checked; saturates at UINT64_MAX). */
+uint64_t qf_model_total_bytes(const qf_model *m);
+
+/*
+ * Metadata: ordered string key/value pairs (keys unique; setting an existing key replaces its value).
+ * Conventional keys: "source.format", "source.path", "source.sha256", "source.size", plus
+ * reader-specific ones ("torch.format_version", "safetensors.<key>", ...).
+ */
+qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_error *err);
+const char *qf_model_get_meta(const qf_model *m, const char *key); /* borrowed; NULL if absent */
+size_t qf_model_meta_count(const qf_model *m);
+/* Borrowed key/value of entry i; false if out of range. */
+bool qf_model_meta_at(const qf_model *m, size_t i, const char **key, const char **value);
+
+/* Hugging Face config.json text (validated JSON by whoever sets it); NULL when none. */
+qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf_error *err);
+const char *qf_model_config_json(const qf_model *m); /* borrowed */
+
+/* ---------------------------------------------------------------------------------------------
+ * Atomic output files: bytes go to a temporary file in the destination folder; commit fsyncs it,
+ * renames it over `path` and fsyncs the folder, so `path` is either absent, the previous complete
+ * file, or the new complete file — never partial. Used by every writer.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct qf_output qf_output;
+
+qf_status qf_output_open(const char *path, qf_output **out, qf_error *err);
+qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error *err);
+qf_status qf_output_write_zeros(qf_output *o, size_t size, qf_error *err);
+uint64_t qf_output_offset(const qf_output *o); /* bytes written so far */
+/* Flushes, fsyncs, renames, fsyncs the folder. Frees `o` whatever the result (on failure the
+ * temporary file is removed). */
+qf_status qf_output_commit(qf_output *o, qf_error *err);
+/* Removes the temporary file and frees `o`. Accepts NULL. */
+void qf_output_abort(qf_output *o);
+
+/* CRC-32 (ISO-HDLC, the zlib / Python zlib.crc32 polynomial), continuing from `crc` (0 to start). */
+uint32_t qf_crc32(uint32_t crc, const void *data, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_CORE_H */

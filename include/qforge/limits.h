@@ -1,0 +1,40 @@
+/*
+ * Every named limit of qforge, in one place. Readers refuse input past these with QF_STATUS_LIMIT
+ * before allocating anything for it; each limit has a test at the limit and one past it.
+ */
+#ifndef QFORGE_LIMITS_H
+#define QFORGE_LIMITS_H
+
+/* Tensors */
+#define QF_MAX_RANK 8                      /* dimensions of one tensor */
+#define QF_MAX_NAME_LEN 1024               /* bytes of a tensor name or metadata key */
+#define QF_MAX_TENSORS (1u << 20)          /* tensors in one model */
+#define QF_MAX_META_ENTRIES 4096           /* metadata key/value pairs in one model */
+#define QF_MAX_META_VALUE_LEN (1u << 20)   /* bytes of one metadata value */
+#define QF_MAX_CONFIG_JSON (16u << 20)     /* bytes of config.json */
+
+/* Pickle machine (readers/torch) */
+#define QF_PICKLE_MAX_STACK 65536          /* values on the stack (all marks included) */
+#define QF_PICKLE_MAX_MEMO 1048576         /* memo entries; also the largest memo index */
+#define QF_PICKLE_MAX_DEPTH 64             /* nesting of containers (dicts in dicts ...) */
+#define QF_PICKLE_MAX_MARKS 4096           /* open MARKs */
+#define QF_PICKLE_MAX_STRING (64u << 20)   /* bytes of one string / bytes object */
+#define QF_PICKLE_MAX_OPS (256u << 20)     /* opcodes executed in one stream */
+
+/* Zip archives (readers/torch) */
+#define QF_ZIP_MAX_ENTRIES 1000000         /* entries in one archive */
+#define QF_ZIP_MAX_PICKLE_BYTES (1u << 30) /* uncompressed size of data.pkl */
+
+/* safetensors */
+#define QF_SAFETENSORS_MAX_HEADER (100u << 20) /* JSON header bytes (the format's own cap) */
+
+/* .qf files */
+#define QF_QF_MAX_JSON (256u << 20)        /* bytes of the JSON metadata + directory */
+#define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
+
+/* Error detail field sizes */
+#define QF_ERROR_PATH_MAX 512
+#define QF_ERROR_FIELD_MAX 256
+#define QF_ERROR_MESSAGE_MAX 512
+
+#endif /* QFORGE_LIMITS_H */

@@ -1,0 +1,50 @@
+/*
+ * qforge quantize: scale / zero-point math and weight quantization. The scalar `_ref` functions are
+ * the specification (ONNX QuantizeLinear semantics: q = saturate(round_half_to_even(x / s) + z));
+ * faster paths are tested against them bit for bit.
+ */
+#ifndef QFORGE_QUANTIZE_H
+#define QFORGE_QUANTIZE_H
+
+#include "qforge/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Symmetric int8 scale of a row: max|x| / 127; a row of zeros (or with max|x| == 0) gets 1. */
+float qf_quant_scale_sym_i8_ref(const float *x, size_t n);
+
+/* q[i] = clamp(round_half_to_even(x[i] / scale), -127, 127). */
+void qf_quantize_row_sym_i8_ref(const float *x, size_t n, float scale, int8_t *q);
+
+/* x[i] = q[i] * scale. */
+void qf_dequantize_row_sym_i8_ref(const int8_t *q, size_t n, float scale, float *x);
+
+typedef struct qf_quantize_params {
+    bool per_tensor;          /* one scale per weight instead of one per output channel (row) */
+    bool quantize_word_embeddings; /* per-row int8 word embeddings (default true) */
+    bool quantize_other_embeddings; /* position / token-type embeddings too (default false) */
+    uint64_t min_elements;    /* 2-D weights smaller than this stay FP32 (default 1024) */
+    int threads;              /* 0: all cores */
+} qf_quantize_params;
+
+qf_quantize_params qf_quantize_params_default(void);
+
+/*
+ * Dynamic int8 weights: every 2-D floating-point ".weight" of a linear layer (and the word
+ * embedding when enabled) becomes int8 [out, in] with per-row symmetric scales stored as an f32
+ * tensor "<name>::scale" ([out], or [1] per tensor). Everything else is carried over as it is
+ * (f16/bf16/f64 weights are converted to f32 before quantization). The result keeps `src` alive
+ * (unquantized tensors borrow its data). Records "quant.*" metadata.
+ */
+qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *params, qf_model **out,
+                                    qf_error *err);
+
+/* Converts every floating-point tensor to `dtype` (F32, F16 or BF16); others are carried over. */
+qf_status qf_model_convert_dtype(qf_model *src, qf_dtype dtype, qf_model **out, qf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_QUANTIZE_H */

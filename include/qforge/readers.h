@@ -1,0 +1,84 @@
+/*
+ * qforge readers: input bytes -> canonical model (core.h). Formats are detected from the bytes,
+ * never from the file name. Every reader validates the whole structure before touching tensor
+ * data, then hands out borrowed, zero-copy views into the mapped file wherever the bytes are
+ * stored uncompressed, aligned and little-endian; otherwise it copies into model-owned memory.
+ */
+#ifndef QFORGE_READERS_H
+#define QFORGE_READERS_H
+
+#include "qforge/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QF_FORMAT_TABLE(X)                                   \
+    X(UNKNOWN, "unknown")                                    \
+    X(TORCH_ZIP, "pytorch-zip")                              \
+    X(TORCH_LEGACY, "pytorch-legacy")                        \
+    X(SAFETENSORS, "safetensors")                            \
+    X(ONNX, "onnx")                                          \
+    X(HDF5, "hdf5")                                          \
+    X(QF, "qf")                                              \
+    X(ZIP, "zip")
+
+typedef enum qf_format {
+#define QF_FORMAT_ENUM_(name, text) QF_FORMAT_##name,
+    QF_FORMAT_TABLE(QF_FORMAT_ENUM_)
+#undef QF_FORMAT_ENUM_
+    QF_FORMAT_COUNT_
+} qf_format;
+
+const char *qf_format_name(qf_format f); /* "pytorch-zip", ... */
+
+/*
+ * Detects the format from the first bytes of a file (and its size). A zip archive is reported as
+ * TORCH_ZIP only when it holds a "PREFIX/data.pkl" entry; other zips are ZIP. A bare pickle stream is
+ * TORCH_LEGACY. Never reads past `size`.
+ */
+qf_format qf_format_detect(const uint8_t *data, uint64_t size);
+
+typedef struct qf_read_params {
+    /*
+     * Which sub-dict of a nested checkpoint holds the weights, as a dotted path ("model",
+     * "state_dict", "module.encoder"). NULL: automatic (a root dict of tensors is taken whole;
+     * otherwise a single well-known key such as "state_dict", "model_state_dict", "model" or
+     * "module" holding tensors is selected and recorded in metadata "torch.selected").
+     * "" : everything, flattened to dotted names.
+     */
+    const char *select;
+    /* Path of config.json; NULL: look for config.json next to the input. */
+    const char *config_path;
+    /* Compute the SHA-256 of the input for provenance (metadata "source.sha256"). Default true. */
+    bool hash_source;
+} qf_read_params;
+
+qf_read_params qf_read_params_default(void);
+
+/*
+ * Opens any supported input: maps it, detects the format, dispatches to the reader, attaches
+ * config.json (validated JSON) when found, and sets metadata "source.format", "source.path",
+ * "source.size", "source.sha256". On failure *out is NULL and err names file, part, offset.
+ */
+qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model **out, qf_error *err);
+
+/*
+ * Per-format readers. Each takes ownership of `file` (it ends up kept by the model, or unmapped on
+ * failure) and produces a model whose tensors borrow from it where possible.
+ */
+qf_status qf_torch_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+qf_status qf_safetensors_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+
+/* .qf artifacts (readers/qf). */
+typedef struct qf_qfile_open_params {
+    bool verify_checksums; /* read every tensor and compare its CRC-32; default false (open reads no data) */
+} qf_qfile_open_params;
+
+qf_qfile_open_params qf_qfile_open_params_default(void);
+qf_status qf_qfile_read(qf_file *file, const qf_qfile_open_params *params, qf_model **out, qf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_READERS_H */
