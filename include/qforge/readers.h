@@ -52,6 +52,8 @@ typedef struct qf_read_params {
     const char *config_path;
     /* Compute the SHA-256 of the input for provenance (metadata "source.sha256"). Default true. */
     bool hash_source;
+    /* .qf inputs: read every tensor and check its CRC-32 on open. Default false. */
+    bool verify_checksums;
 } qf_read_params;
 
 qf_read_params qf_read_params_default(void);

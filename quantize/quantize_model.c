@@ -1,0 +1,280 @@
+/*
+ * quantize/quantize_model.c — model-level passes: dynamic int8 weights (per output channel or per
+ * tensor, word embeddings per row) and dtype conversion for `qforge convert`. Input: a model from
+ * any reader; output: a new model that borrows the untouched tensors from the source (kept alive).
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qforge/quantize.h"
+
+qf_quantize_params qf_quantize_params_default(void)
+{
+    qf_quantize_params p;
+    memset(&p, 0, sizeof p);
+    p.per_tensor = false;
+    p.quantize_word_embeddings = true;
+    p.quantize_other_embeddings = false;
+    p.min_elements = 1024;
+    p.threads = 0;
+    return p;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static bool float_input(qf_dtype t)
+{
+    return t == QF_DTYPE_F32 || t == QF_DTYPE_F16 || t == QF_DTYPE_BF16 || t == QF_DTYPE_F64;
+}
+
+/* Which tensors become int8: 2-D float ".weight"s of linear layers, and embeddings as configured. */
+static bool should_quantize(const qf_tensor *t, const qf_quantize_params *p)
+{
+    if (!float_input(t->dtype) || t->rank != 2 || t->quant.scheme != QF_QUANT_NONE) return false;
+    if (!ends_with(t->name, "weight")) return false;
+    uint64_t numel = (uint64_t)t->shape[0] * (uint64_t)t->shape[1];
+    if (numel < p->min_elements || t->shape[0] == 0 || t->shape[1] == 0) return false;
+    if (strstr(t->name, "embed")) {
+        bool word = strstr(t->name, "word_embeddings") != NULL || strstr(t->name, "embed_tokens") != NULL;
+        return word ? p->quantize_word_embeddings : p->quantize_other_embeddings;
+    }
+    return true;
+}
+
+/* Element i of a float tensor of any supported float dtype, as f32. */
+static void load_row_f32(const qf_tensor *t, uint64_t offset, size_t n, float *dst)
+{
+    switch (t->dtype) {
+    case QF_DTYPE_F32: memcpy(dst, (const float *)t->data + offset, n * sizeof(float)); break;
+    case QF_DTYPE_F16: {
+        const uint16_t *s = (const uint16_t *)t->data + offset;
+        for (size_t i = 0; i < n; i++) dst[i] = qf_f16_to_f32(s[i]);
+        break;
+    }
+    case QF_DTYPE_BF16: {
+        const uint16_t *s = (const uint16_t *)t->data + offset;
+        for (size_t i = 0; i < n; i++) dst[i] = qf_bf16_to_f32(s[i]);
+        break;
+    }
+    case QF_DTYPE_F64: {
+        const double *s = (const double *)t->data + offset;
+        for (size_t i = 0; i < n; i++) dst[i] = (float)s[i];
+        break;
+    }
+    default: memset(dst, 0, n * sizeof(float)); break;
+    }
+}
+
+static qf_status begin_derived(qf_model *src, qf_model **out, qf_error *err)
+{
+    qf_model *dst = NULL;
+    qf_status s = qf_model_create(&dst, err);
+    if (s) return s;
+    s = qf_model_keep(dst, qf_model_retain(src), (void (*)(void *))qf_model_destroy, err);
+    for (size_t i = 0; !s && i < qf_model_meta_count(src); i++) {
+        const char *k, *v;
+        qf_model_meta_at(src, i, &k, &v);
+        s = qf_model_set_meta(dst, k, v, err);
+    }
+    const char *cfg = qf_model_config_json(src);
+    if (!s && cfg) s = qf_model_set_config_json(dst, cfg, strlen(cfg), err);
+    if (s) {
+        qf_model_destroy(dst);
+        return s;
+    }
+    *out = dst;
+    return QF_STATUS_OK;
+}
+
+static qf_status carry_tensor(qf_model *dst, const qf_tensor *t, size_t *index, qf_error *err)
+{
+    return qf_model_add_tensor(dst, t->name, t->source_name, t->dtype, t->rank, t->shape, t->data, t->nbytes, index,
+                               err);
+}
+
+/* Copies the quantization scheme of already-quantized source tensors (a .qf input). */
+static qf_status carry_quant(qf_model *dst, size_t index, const qf_tensor *t, qf_error *err)
+{
+    if (t->quant.scheme == QF_QUANT_NONE) return QF_STATUS_OK;
+    return qf_model_set_quant(dst, index, t->quant.scheme, t->quant.axis, t->quant.scale_name,
+                              t->quant.zero_point_name, err);
+}
+
+/* max|x| over a whole tensor (finite values only), for per-tensor scales. */
+static float tensor_max_abs(const qf_tensor *t, size_t rows, size_t cols, float *buf)
+{
+    float m = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        load_row_f32(t, (uint64_t)r * cols, cols, buf);
+        for (size_t c = 0; c < cols; c++) {
+            float a = fabsf(buf[c]);
+            if (a > m && isfinite(a)) m = a;
+        }
+    }
+    return m;
+}
+
+static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_quantize_params *p, qf_error *err)
+{
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    int8_t *q = NULL;
+    float *scales = NULL;
+    qf_status s = qf_model_alloc(dst, (uint64_t)rows * cols, (void **)&q, err);
+    if (!s) s = qf_model_alloc(dst, (uint64_t)(p->per_tensor ? 1 : rows) * sizeof(float), (void **)&scales, err);
+    if (s) return s;
+    if (p->per_tensor) {
+        float *buf = malloc(cols * sizeof(float));
+        if (!buf) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
+        float m = tensor_max_abs(t, rows, cols, buf);
+        free(buf);
+        scales[0] = m > 0.0f ? m / 127.0f : 1.0f;
+    }
+    int failed = 0;
+    int threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+    /* rows are independent: any thread count gives the same bytes */
+#pragma omp parallel num_threads(threads)
+    {
+        float *buf = malloc(cols * sizeof(float));
+        if (!buf) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (size_t r = 0; r < rows; r++) {
+            if (!buf) continue;
+            load_row_f32(t, (uint64_t)r * cols, cols, buf);
+            float sc = p->per_tensor ? scales[0] : qf_quant_scale_sym_i8_ref(buf, cols);
+            if (!p->per_tensor) scales[r] = sc;
+            qf_quantize_row_sym_i8_ref(buf, cols, sc, q + r * cols);
+        }
+        free(buf);
+    }
+    if (failed) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
+
+    char scale_name[QF_MAX_NAME_LEN + 16];
+    snprintf(scale_name, sizeof scale_name, "%s::scale", t->name);
+    size_t wi, si;
+    int64_t sshape[1] = {p->per_tensor ? 1 : (int64_t)rows};
+    s = qf_model_add_tensor(dst, t->name, t->source_name, QF_DTYPE_I8, 2, t->shape, q, (uint64_t)rows * cols, &wi, err);
+    if (!s)
+        s = qf_model_add_tensor(dst, scale_name, NULL, QF_DTYPE_F32, 1, sshape, scales, (uint64_t)sshape[0] * 4, &si,
+                                err);
+    if (!s)
+        s = qf_model_set_quant(dst, wi, p->per_tensor ? QF_QUANT_SYMMETRIC_PER_TENSOR : QF_QUANT_SYMMETRIC_PER_CHANNEL,
+                               0, scale_name, NULL, err);
+    return s;
+}
+
+qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *params, qf_model **out, qf_error *err)
+{
+    qf_quantize_params defaults = qf_quantize_params_default();
+    const qf_quantize_params *p = params ? params : &defaults;
+    *out = NULL;
+    qf_model *dst = NULL;
+    qf_status s = begin_derived(src, &dst, err);
+    if (s) return s;
+    size_t quantized = 0;
+    uint64_t int8_bytes = 0;
+    for (size_t i = 0; !s && i < qf_model_tensor_count(src); i++) {
+        const qf_tensor *t = qf_model_tensor(src, i);
+        if (should_quantize(t, p)) {
+            s = quantize_weight(dst, t, p, err);
+            quantized++;
+            int8_bytes += t->nbytes / qf_dtype_size(t->dtype);
+        } else {
+            size_t index;
+            s = carry_tensor(dst, t, &index, err);
+            if (!s) s = carry_quant(dst, index, t, err);
+        }
+    }
+    char count[32];
+    snprintf(count, sizeof count, "%zu", quantized);
+    if (!s) s = qf_model_set_meta(dst, "quant.mode", "dynamic", err);
+    if (!s)
+        s = qf_model_set_meta(dst, "quant.weights",
+                              p->per_tensor ? "int8 symmetric per-tensor" : "int8 symmetric per-output-channel", err);
+    if (!s)
+        s = qf_model_set_meta(dst, "quant.activations", "uint8 asymmetric per-tensor at run time (DynamicQuantizeLinear)",
+                              err);
+    if (!s)
+        s = qf_model_set_meta(dst, "quant.word_embeddings", p->quantize_word_embeddings ? "int8 per-row" : "fp32", err);
+    if (!s) s = qf_model_set_meta(dst, "quant.quantized_tensors", count, err);
+    if (s) {
+        qf_model_destroy(dst);
+        return s;
+    }
+    (void)int8_bytes;
+    *out = dst;
+    return QF_STATUS_OK;
+}
+
+/* Names of tensors that serve as scale / zero point of a quantized tensor: never converted. */
+static bool is_quant_parameter(const qf_model *m, const char *name)
+{
+    for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
+        const qf_tensor *t = qf_model_tensor(m, i);
+        if ((t->quant.scale_name && strcmp(t->quant.scale_name, name) == 0) ||
+            (t->quant.zero_point_name && strcmp(t->quant.zero_point_name, name) == 0))
+            return true;
+    }
+    return false;
+}
+
+static void store_row(qf_dtype dtype, const float *src, size_t n, void *dst)
+{
+    if (dtype == QF_DTYPE_F32) {
+        memcpy(dst, src, n * sizeof(float));
+    } else if (dtype == QF_DTYPE_F16) {
+        uint16_t *d = dst;
+        for (size_t i = 0; i < n; i++) d[i] = qf_f32_to_f16(src[i]);
+    } else {
+        uint16_t *d = dst;
+        for (size_t i = 0; i < n; i++) d[i] = qf_f32_to_bf16(src[i]);
+    }
+}
+
+qf_status qf_model_convert_dtype(qf_model *src, qf_dtype dtype, qf_model **out, qf_error *err)
+{
+    *out = NULL;
+    if (dtype != QF_DTYPE_F32 && dtype != QF_DTYPE_F16 && dtype != QF_DTYPE_BF16)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL,
+                            "convert: target dtype must be f32, f16 or bf16, not %s", qf_dtype_name(dtype));
+    qf_model *dst = NULL;
+    qf_status s = begin_derived(src, &dst, err);
+    if (s) return s;
+    enum { CHUNK = 4096 };
+    float buf[CHUNK];
+    for (size_t i = 0; !s && i < qf_model_tensor_count(src); i++) {
+        const qf_tensor *t = qf_model_tensor(src, i);
+        size_t index;
+        if (!float_input(t->dtype) || t->dtype == dtype || t->quant.scheme != QF_QUANT_NONE ||
+            is_quant_parameter(src, t->name)) {
+            s = carry_tensor(dst, t, &index, err);
+            if (!s) s = carry_quant(dst, index, t, err);
+            continue;
+        }
+        uint64_t numel = t->nbytes / qf_dtype_size(t->dtype), nbytes = numel * qf_dtype_size(dtype);
+        void *data = NULL;
+        s = qf_model_alloc(dst, nbytes, &data, err);
+        for (uint64_t off = 0; !s && off < numel; off += CHUNK) {
+            size_t n = numel - off < CHUNK ? (size_t)(numel - off) : CHUNK;
+            load_row_f32(t, off, n, buf);
+            store_row(dtype, buf, n, (uint8_t *)data + off * qf_dtype_size(dtype));
+        }
+        if (!s) s = qf_model_add_tensor(dst, t->name, t->source_name, dtype, t->rank, t->shape, data, nbytes, &index, err);
+    }
+    if (!s) s = qf_model_set_meta(dst, "convert.dtype", qf_dtype_name(dtype), err);
+    if (s) {
+        qf_model_destroy(dst);
+        return s;
+    }
+    *out = dst;
+    return QF_STATUS_OK;
+}

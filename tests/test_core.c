@@ -1,0 +1,320 @@
+/*
+ * tests/test_core.c — core layer: status table, error detail and its one-line format, checked
+ * arithmetic at the edges, dtype table and half-precision rounding, the canonical model's checks
+ * (each named limit at and past the limit), SHA-256 vectors, mapped files, atomic outputs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qforge/core.h"
+
+static void test_status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(qf_status_name(QF_STATUS_OK), "OK");
+    assert_string_equal(qf_status_name(QF_STATUS_FORBIDDEN), "FORBIDDEN");
+    assert_string_equal(qf_status_text(QF_STATUS_TRUNCATED), "file is truncated");
+    assert_string_equal(qf_status_name((qf_status)999), "UNKNOWN");
+}
+
+static void test_error_first_failure_wins(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(err.offset, -1);
+    qf_error_set_file(&err, "model.bin");
+    assert_int_equal(qf_error_set(&err, QF_STATUS_FORBIDDEN, NULL, "archive/data.pkl", 1834, "os.system",
+                                  "GLOBAL '%s' is not an allowed class", "os.system"),
+                     QF_STATUS_FORBIDDEN);
+    /* a later failure does not overwrite the first */
+    qf_error_set(&err, QF_STATUS_IO, "other", NULL, 1, NULL, "later");
+    char line[512];
+    qf_error_format(&err, line, sizeof line);
+    assert_string_equal(line, "model.bin: archive/data.pkl offset 1834: GLOBAL 'os.system' is not an allowed class");
+    assert_string_equal(err.object, "os.system");
+    assert_int_equal(err.code, QF_STATUS_FORBIDDEN);
+
+    qf_error_clear(&err);
+    qf_error_set(&err, QF_STATUS_SHAPE, "a.safetensors", NULL, 8, "w", "tensor 'w' size");
+    qf_error_expected(&err, "%d bytes", 16);
+    qf_error_found(&err, "%d bytes", 12);
+    qf_error_format(&err, line, sizeof line);
+    assert_string_equal(line, "a.safetensors: offset 8: tensor 'w' size (expected 16 bytes, found 12 bytes)");
+    /* NULL error detail is accepted everywhere */
+    assert_int_equal(qf_error_set(NULL, QF_STATUS_IO, NULL, NULL, -1, NULL, "x"), QF_STATUS_IO);
+    qf_error_clear(NULL);
+}
+
+static void test_checked_arithmetic(void **state)
+{
+    (void)state;
+    uint64_t r = 7;
+    assert_true(qf_add_u64(UINT64_MAX - 1, 1, &r));
+    assert_true(r == UINT64_MAX);
+    r = 7;
+    assert_false(qf_add_u64(UINT64_MAX, 1, &r));
+    assert_true(r == 7);
+    assert_true(qf_mul_u64(1ull << 32, (1ull << 32) - 1, &r));
+    assert_false(qf_mul_u64(1ull << 32, 1ull << 32, &r));
+    assert_true(qf_align_up_u64(65, 64, &r) && r == 128);
+    assert_true(qf_align_up_u64(64, 64, &r) && r == 64);
+    assert_true(qf_align_up_u64(0, 64, &r) && r == 0);
+    assert_false(qf_align_up_u64(UINT64_MAX - 10, 64, &r));
+    assert_false(qf_align_up_u64(10, 48, &r)); /* not a power of two */
+    assert_true(qf_range_within(0, 10, 10));
+    assert_false(qf_range_within(1, 10, 10));
+    assert_false(qf_range_within(11, 0, 10));
+    assert_false(qf_range_within(5, UINT64_MAX, 10));
+}
+
+static void test_dtype_table(void **state)
+{
+    (void)state;
+    assert_int_equal(qf_dtype_size(QF_DTYPE_F32), 4);
+    assert_int_equal(qf_dtype_size(QF_DTYPE_BF16), 2);
+    assert_int_equal(qf_dtype_size(QF_DTYPE_BOOL), 1);
+    assert_int_equal(qf_dtype_size((qf_dtype)99), 0);
+    qf_dtype t;
+    assert_true(qf_dtype_from_name("i64", &t) && t == QF_DTYPE_I64);
+    assert_false(qf_dtype_from_name("float32", &t));
+    int64_t shape[3] = {2, 3, 4};
+    uint64_t n;
+    assert_true(qf_shape_nbytes(QF_DTYPE_F16, 3, shape, &n) && n == 48);
+    assert_true(qf_shape_numel(0, shape, &n) && n == 1);
+    int64_t huge[2] = {1ll << 62, 16};
+    assert_false(qf_shape_nbytes(QF_DTYPE_F32, 2, huge, &n));
+    int64_t neg[1] = {-1};
+    assert_false(qf_shape_numel(1, neg, &n));
+}
+
+static void test_half_conversions(void **state)
+{
+    (void)state;
+    assert_true(qf_f16_to_f32(0x3c00) == 1.0f);
+    assert_true(qf_f16_to_f32(0xc000) == -2.0f);
+    assert_true(qf_f16_to_f32(0x0001) == 5.9604644775390625e-08f); /* smallest subnormal */
+    assert_true(qf_f16_to_f32(0x7bff) == 65504.0f);
+    assert_int_equal(qf_f32_to_f16(1.0f), 0x3c00);
+    assert_int_equal(qf_f32_to_f16(65504.0f), 0x7bff);
+    assert_int_equal(qf_f32_to_f16(65520.0f), 0x7c00); /* rounds to inf */
+    /* ties to even: 1 + 2^-11 is halfway between 1 and 1+2^-10 -> 1 (even) */
+    assert_int_equal(qf_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);
+    /* 1 + 3*2^-11 is halfway between 1+2^-10 (odd) and 1+2^-9 (even) -> up */
+    assert_int_equal(qf_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
+    assert_int_equal(qf_f32_to_f16(5.9604644775390625e-08f), 0x0001);
+    assert_int_equal(qf_f32_to_f16(2.98023223876953125e-08f), 0x0000); /* half of smallest: tie to even 0 */
+    for (uint32_t h = 0; h < 0x7c00; h++) assert_int_equal(qf_f32_to_f16(qf_f16_to_f32((uint16_t)h)), h);
+    assert_true(qf_bf16_to_f32(0x3f80) == 1.0f);
+    assert_int_equal(qf_f32_to_bf16(1.0f), 0x3f80);
+    assert_int_equal(qf_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie -> even */
+    assert_int_equal(qf_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+}
+
+static void test_sha256_vectors(void **state)
+{
+    (void)state;
+    uint8_t d[32];
+    char hex[65];
+    qf_sha256("", 0, d);
+    qf_sha256_hex(d, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    qf_sha256("abc", 3, d);
+    qf_sha256_hex(d, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"; /* 56 bytes: two padding blocks */
+    qf_sha256(m, strlen(m), d);
+    qf_sha256_hex(d, hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    assert_int_equal(qf_crc32(0, "123456789", 9), 0xcbf43926u);
+}
+
+static void test_model_add_and_find(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_create(&m, &err), QF_STATUS_OK);
+    float *buf;
+    assert_int_equal(qf_model_alloc(m, 6 * sizeof(float), (void **)&buf, &err), QF_STATUS_OK);
+    assert_true(((uintptr_t)buf % 64) == 0);
+    int64_t shape[2] = {2, 3};
+    size_t idx = 99;
+    assert_int_equal(qf_model_add_tensor(m, "a.weight", "src.a", QF_DTYPE_F32, 2, shape, buf, 24, &idx, &err),
+                     QF_STATUS_OK);
+    assert_int_equal(idx, 0);
+    /* byte size must match the shape */
+    assert_int_equal(qf_model_add_tensor(m, "b", NULL, QF_DTYPE_F32, 2, shape, buf, 20, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.expected, "24 bytes");
+    assert_string_equal(err.found, "20 bytes");
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_add_tensor(m, "a.weight", NULL, QF_DTYPE_F32, 2, shape, buf, 24, NULL, &err),
+                     QF_STATUS_DUPLICATE);
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_add_tensor(m, "", NULL, QF_DTYPE_F32, 2, shape, buf, 24, NULL, &err), QF_STATUS_FORMAT);
+    qf_error_clear(&err);
+    int64_t over[2] = {1ll << 62, 8};
+    assert_int_equal(qf_model_add_tensor(m, "o", NULL, QF_DTYPE_F32, 2, over, buf, 24, NULL, &err), QF_STATUS_OVERFLOW);
+    qf_error_clear(&err);
+    const qf_tensor *t = qf_model_find(m, "a.weight", &idx);
+    assert_non_null(t);
+    assert_string_equal(t->source_name, "src.a");
+    assert_null(qf_model_find(m, "missing", NULL));
+    /* many tensors: the name index grows */
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_F32, 0, NULL, buf, 4, NULL, &err), QF_STATUS_OK);
+    }
+    assert_non_null(qf_model_find(m, "t777", &idx));
+    assert_int_equal(idx, 778);
+    assert_int_equal(qf_model_tensor_count(m), 1001);
+    assert_int_equal(qf_model_rename_tensor(m, 0, "renamed.weight", &err), QF_STATUS_OK);
+    assert_null(qf_model_find(m, "a.weight", NULL));
+    t = qf_model_find(m, "renamed.weight", NULL);
+    assert_non_null(t);
+    assert_string_equal(t->source_name, "src.a");
+    assert_int_equal(qf_model_rename_tensor(m, 1, "renamed.weight", &err), QF_STATUS_DUPLICATE);
+    qf_model_destroy(m);
+    qf_model_destroy(NULL);
+}
+
+static void test_model_limits(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_create(&m, &err), QF_STATUS_OK);
+    static uint8_t byte[1];
+    int64_t ones[QF_MAX_RANK + 1];
+    for (int i = 0; i <= QF_MAX_RANK; i++) ones[i] = 1;
+    /* rank: at the limit accepted, one past refused */
+    assert_int_equal(qf_model_add_tensor(m, "r", NULL, QF_DTYPE_U8, QF_MAX_RANK, ones, byte, 1, NULL, &err), QF_STATUS_OK);
+    assert_int_equal(qf_model_add_tensor(m, "r2", NULL, QF_DTYPE_U8, QF_MAX_RANK + 1, ones, byte, 1, NULL, &err),
+                     QF_STATUS_LIMIT);
+    qf_error_clear(&err);
+    /* name length: at the limit accepted, one past refused */
+    char *name = malloc(QF_MAX_NAME_LEN + 2);
+    memset(name, 'n', QF_MAX_NAME_LEN + 1);
+    name[QF_MAX_NAME_LEN] = '\0';
+    assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_U8, 0, NULL, byte, 1, NULL, &err), QF_STATUS_OK);
+    name[QF_MAX_NAME_LEN] = 'n';
+    name[QF_MAX_NAME_LEN + 1] = '\0';
+    assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_U8, 0, NULL, byte, 1, NULL, &err), QF_STATUS_LIMIT);
+    free(name);
+    qf_error_clear(&err);
+    /* metadata entries: at the limit accepted, one past refused */
+    char key[32];
+    for (int i = 0; i < QF_MAX_META_ENTRIES; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(qf_model_set_meta(m, key, "v", &err), QF_STATUS_OK);
+    }
+    assert_int_equal(qf_model_set_meta(m, "one.more", "v", &err), QF_STATUS_LIMIT);
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_set_meta(m, "k5", "replaced", &err), QF_STATUS_OK);
+    assert_string_equal(qf_model_get_meta(m, "k5"), "replaced");
+    qf_model_destroy(m);
+}
+
+static int release_count;
+static void count_release(void *p)
+{
+    (void)p;
+    release_count++;
+}
+
+static void test_model_keep_and_retain(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+    release_count = 0;
+    assert_int_equal(qf_model_keep(m, &release_count, count_release, NULL), QF_STATUS_OK);
+    qf_model_retain(m);
+    qf_model_destroy(m);
+    assert_int_equal(release_count, 0);
+    qf_model_destroy(m);
+    assert_int_equal(release_count, 1);
+}
+
+static void test_file_map(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_file *f = NULL;
+    assert_int_equal(qf_file_map("/nonexistent/qforge/file", &f, &err), QF_STATUS_IO);
+    assert_null(f);
+    assert_string_equal(err.file, "/nonexistent/qforge/file");
+    char path[] = "/tmp/qf_test_core_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map(path, &f, &err), QF_STATUS_OK);
+    assert_int_equal(qf_file_size(f), 0);
+    assert_non_null(qf_file_data(f));
+    qf_file_unmap(f);
+    qf_file_unmap(NULL);
+    unlink(path);
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map("/tmp", &f, &err), QF_STATUS_IO);
+}
+
+static void test_atomic_output(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qf_test_out_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    qf_error err;
+    qf_error_clear(&err);
+    qf_output *o = NULL;
+    assert_int_equal(qf_output_open(path, &o, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write(o, "hello", 5, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write_zeros(o, 1000, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_offset(o), 1005);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0); /* nothing at the destination before commit */
+    assert_int_equal(qf_output_commit(o, &err), QF_STATUS_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1005);
+    /* abort keeps the previous complete file and leaves no temporary behind */
+    assert_int_equal(qf_output_open(path, &o, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write(o, "x", 1, &err), QF_STATUS_OK);
+    qf_output_abort(o);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1005);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1", dir);
+    assert_int_equal(system(cmd), 0);
+    /* a missing folder is a clean error */
+    snprintf(path, sizeof path, "%s/missing/out.bin", dir);
+    assert_int_equal(qf_output_open(path, &o, &err), QF_STATUS_IO);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_names),      cmocka_unit_test(test_error_first_failure_wins),
+        cmocka_unit_test(test_checked_arithmetic), cmocka_unit_test(test_dtype_table),
+        cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
+        cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
+        cmocka_unit_test(test_atomic_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
