@@ -31,6 +31,7 @@
 /* .qf files */
 #define QF_QF_MAX_JSON (256u << 20)        /* bytes of the JSON metadata + directory */
 #define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
+#define QF_QF_MAX_JSON_DEPTH 64            /* nesting of the JSON block (top object = 1; config inside) */
 
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
