@@ -121,14 +121,18 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
                             QF_MAX_CONFIG_JSON);
     }
     json_tokener *tok = json_tokener_new();
-    json_object *obj = tok ? json_tokener_parse_ex(tok, (const char *)qf_file_data(f), (int)qf_file_size(f)) : NULL;
-    enum json_tokener_error jerr = tok ? json_tokener_get_error(tok) : json_tokener_error_memory;
+    if (!tok) {
+        qf_file_unmap(f);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    json_object *obj = json_tokener_parse_ex(tok, (const char *)qf_file_data(f), (int)qf_file_size(f));
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
     if (!obj || jerr != json_tokener_success || !json_object_is_type(obj, json_type_object)) {
-        int64_t at = tok ? (int64_t)json_tokener_get_parse_end(tok) : -1;
+        int64_t at = (int64_t)json_tokener_get_parse_end(tok);
         qf_error_set(err, QF_STATUS_FORMAT, path, NULL, at, "config.json", "config.json is not a JSON object: %s",
                      obj && jerr == json_tokener_success ? "another JSON type" : json_tokener_error_desc(jerr));
         json_object_put(obj);
-        if (tok) json_tokener_free(tok);
+        json_tokener_free(tok);
         qf_file_unmap(f);
         return QF_STATUS_FORMAT;
     }
