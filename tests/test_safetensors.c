@@ -382,9 +382,9 @@ static void test_null_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_fixtures),     cmocka_unit_test(test_invalid_fixtures),
-        cmocka_unit_test(test_header_limit),       cmocka_unit_test(test_truncated_prefixes),
-        cmocka_unit_test(test_corrupted_headers),  cmocka_unit_test(test_error_detail),
+        cmocka_unit_test(test_valid_fixtures),    cmocka_unit_test(test_invalid_fixtures),
+        cmocka_unit_test(test_header_limit),      cmocka_unit_test(test_truncated_prefixes),
+        cmocka_unit_test(test_corrupted_headers), cmocka_unit_test(test_error_detail),
         cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,8 +82,8 @@ static const st_dtype *st_dtype_find(const char *name)
  * ------------------------------------------------------------------------------------------- */
 typedef struct st_tensor {
     char *name;
-    size_t order;      /* position among the header's tensor entries */
-    uint64_t key_off;  /* absolute offsets of the entry's tokens */
+    size_t order;     /* position among the header's tensor entries */
+    uint64_t key_off; /* absolute offsets of the entry's tokens */
     uint64_t dtype_off;
     uint64_t shape_off;
     uint64_t offsets_off;
@@ -632,13 +632,14 @@ static qf_status parse_offsets(st_reader *r, st_tensor *t, const st_member *m)
     for (;;) {
         if ((st = array_next(r, &cursor, &start, &stop, &has))) return st;
         if (!has) break;
-        if (count < 2 && (st = read_uint(r, start, stop, t->name, count ? "data_offsets end" : "data_offsets begin",
-                                         &v[count])))
+        if (count < 2 &&
+            (st = read_uint(r, start, stop, t->name, count ? "data_offsets end" : "data_offsets begin", &v[count])))
             return st;
         count++;
     }
     if (count != 2) {
-        st_fail(r, QF_STATUS_FORMAT, t->offsets_off, t->name, "tensor '%s': data_offsets must hold 2 integers", t->name);
+        st_fail(r, QF_STATUS_FORMAT, t->offsets_off, t->name, "tensor '%s': data_offsets must hold 2 integers",
+                t->name);
         qf_error_expected(r->err, "2 elements");
         qf_error_found(r->err, "%zu elements", count);
         return QF_STATUS_FORMAT;
@@ -686,8 +687,9 @@ static qf_status check_tensor_size(st_reader *r, st_tensor *t)
     }
     uint64_t need = bits / 8, have = t->end - t->begin;
     if (need != have) {
-        st_fail(r, QF_STATUS_SHAPE, t->offsets_off, t->name, "tensor '%s' covers bytes [%llu, %llu) but shape %s of %s needs %llu",
-                t->name, (unsigned long long)t->begin, (unsigned long long)t->end, shape, t->dtype->name,
+        st_fail(r, QF_STATUS_SHAPE, t->offsets_off, t->name,
+                "tensor '%s' covers bytes [%llu, %llu) but shape %s of %s needs %llu", t->name,
+                (unsigned long long)t->begin, (unsigned long long)t->end, shape, t->dtype->name,
                 (unsigned long long)need);
         qf_error_expected(r->err, "%llu bytes", (unsigned long long)need);
         qf_error_found(r->err, "%llu bytes", (unsigned long long)have);
@@ -696,7 +698,10 @@ static qf_status check_tensor_size(st_reader *r, st_tensor *t)
     return QF_STATUS_OK;
 }
 
-static bool key_is(const char *key, size_t len, const char *want) { return len == strlen(want) && !memcmp(key, want, len); }
+static bool key_is(const char *key, size_t len, const char *want)
+{
+    return len == strlen(want) && !memcmp(key, want, len);
+}
 
 static qf_status parse_tensor(st_reader *r, st_tensor *t, const st_member *entry)
 {
@@ -719,29 +724,35 @@ static qf_status parse_tensor(st_reader *r, st_tensor *t, const st_member *entry
         char *key;
         size_t len;
         if ((st = decode_string(r, m.key, m.key_end, &key, &len))) return st;
-        unsigned bit = key_is(key, len, "dtype") ? SEEN_DTYPE
-                       : key_is(key, len, "shape") ? SEEN_SHAPE
+        unsigned bit = key_is(key, len, "dtype")          ? SEEN_DTYPE
+                       : key_is(key, len, "shape")        ? SEEN_SHAPE
                        : key_is(key, len, "data_offsets") ? SEEN_OFFSETS
                                                           : 0;
         if (!bit) {
-            st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.key), t->name, "tensor '%s': unknown field '%.64s'", t->name, key);
+            st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.key), t->name, "tensor '%s': unknown field '%.64s'", t->name,
+                    key);
             qf_error_expected(r->err, "dtype, shape or data_offsets");
             qf_error_found(r->err, "%.64s", key);
             free(key);
             return QF_STATUS_FORMAT;
         }
         if (seen & bit) {
-            st_fail(r, QF_STATUS_DUPLICATE, hdr_off(r, m.key), t->name, "tensor '%s': field '%s' appears twice", t->name,
-                    key);
+            st_fail(r, QF_STATUS_DUPLICATE, hdr_off(r, m.key), t->name, "tensor '%s': field '%s' appears twice",
+                    t->name, key);
             free(key);
             return QF_STATUS_DUPLICATE;
         }
         free(key);
         seen |= bit;
-        st = bit == SEEN_DTYPE ? parse_dtype(r, t, &m) : bit == SEEN_SHAPE ? parse_shape(r, t, &m) : parse_offsets(r, t, &m);
+        st = bit == SEEN_DTYPE   ? parse_dtype(r, t, &m)
+             : bit == SEEN_SHAPE ? parse_shape(r, t, &m)
+                                 : parse_offsets(r, t, &m);
         if (st) return st;
     }
-    const char *missing = !(seen & SEEN_DTYPE) ? "dtype" : !(seen & SEEN_SHAPE) ? "shape" : !(seen & SEEN_OFFSETS) ? "data_offsets" : NULL;
+    const char *missing = !(seen & SEEN_DTYPE)     ? "dtype"
+                          : !(seen & SEEN_SHAPE)   ? "shape"
+                          : !(seen & SEEN_OFFSETS) ? "data_offsets"
+                                                   : NULL;
     if (missing) {
         st_fail(r, QF_STATUS_FORMAT, entry_off, t->name, "tensor '%s' has no '%s'", t->name, missing);
         qf_error_expected(r->err, "dtype, shape and data_offsets");
@@ -755,7 +766,8 @@ static qf_status parse_metadata(st_reader *r, const st_member *entry)
 {
     if (r->text[entry->value] == 'n') return QF_STATUS_OK; /* null: the reference's Option::None */
     if (r->text[entry->value] != '{') {
-        st_fail(r, QF_STATUS_FORMAT, hdr_off(r, entry->value), "__metadata__", "__metadata__ must be an object of strings");
+        st_fail(r, QF_STATUS_FORMAT, hdr_off(r, entry->value), "__metadata__",
+                "__metadata__ must be an object of strings");
         qf_error_expected(r->err, "an object");
         qf_error_found(r->err, "%s", value_kind(r, entry->value));
         return QF_STATUS_FORMAT;
@@ -780,17 +792,20 @@ static qf_status parse_metadata(st_reader *r, const st_member *entry)
         if ((st = decode_string(r, m.key, m.key_end, &key, &klen))) return st;
         if (strlen(key) != klen) {
             free(key);
-            return st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.key), "__metadata__", "__metadata__ key contains a NUL character");
+            return st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.key), "__metadata__",
+                           "__metadata__ key contains a NUL character");
         }
         if (klen + sizeof prefix - 1 > QF_MAX_NAME_LEN) {
-            st_fail(r, QF_STATUS_LIMIT, hdr_off(r, m.key), "__metadata__", "__metadata__ key of %zu bytes is too long", klen);
+            st_fail(r, QF_STATUS_LIMIT, hdr_off(r, m.key), "__metadata__", "__metadata__ key of %zu bytes is too long",
+                    klen);
             qf_error_expected(r->err, "<= %zu bytes", (size_t)QF_MAX_NAME_LEN - (sizeof prefix - 1));
             qf_error_found(r->err, "%zu bytes", klen);
             free(key);
             return QF_STATUS_LIMIT;
         }
         if (r->text[m.value] != '"') {
-            st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.value), key, "__metadata__ value of '%.64s' must be a string", key);
+            st_fail(r, QF_STATUS_FORMAT, hdr_off(r, m.value), key, "__metadata__ value of '%.64s' must be a string",
+                    key);
             qf_error_expected(r->err, "a string");
             qf_error_found(r->err, "%s", value_kind(r, m.value));
             free(key);
@@ -803,7 +818,8 @@ static qf_status parse_metadata(st_reader *r, const st_member *entry)
         if (strlen(value) != vlen || vlen > QF_MAX_META_VALUE_LEN) {
             bool nul = strlen(value) != vlen;
             st_fail(r, nul ? QF_STATUS_FORMAT : QF_STATUS_LIMIT, hdr_off(r, m.value), key,
-                    nul ? "__metadata__ value of '%.64s' contains a NUL character" : "__metadata__ value of '%.64s' is too long",
+                    nul ? "__metadata__ value of '%.64s' contains a NUL character"
+                        : "__metadata__ value of '%.64s' is too long",
                     key);
             if (!nul) {
                 qf_error_expected(r->err, "<= %u bytes", QF_MAX_META_VALUE_LEN);
@@ -948,7 +964,8 @@ static qf_status check_duplicates(st_reader *r, st_tensor **by)
                 mdup = &sorted[i];
         if (mdup) {
             const char *key = mdup->key + strlen("safetensors.");
-            st_fail(r, QF_STATUS_DUPLICATE, mdup->key_off, "__metadata__", "__metadata__ key '%.64s' appears twice", key);
+            st_fail(r, QF_STATUS_DUPLICATE, mdup->key_off, "__metadata__", "__metadata__ key '%.64s' appears twice",
+                    key);
             free(sorted);
             return QF_STATUS_DUPLICATE;
         }
@@ -974,22 +991,24 @@ static qf_status check_extents(st_reader *r, st_tensor **by)
         const st_tensor *t = by[i];
         uint64_t at = data_offset(r, t->begin, t->offsets_off);
         if (t->begin != expected) {
-            const char *what = i == 0 ? "the data does not start at offset 0"
+            const char *what = i == 0                ? "the data does not start at offset 0"
                                : t->begin > expected ? "leaves a hole after the previous tensor"
                                                      : "overlaps the previous tensor";
             if (i == 0)
                 st_fail(r, QF_STATUS_FORMAT, at, t->name, "tensor '%s' is the first in the data but begins at %llu: %s",
                         t->name, (unsigned long long)t->begin, what);
             else
-                st_fail(r, QF_STATUS_FORMAT, at, t->name, "tensor '%s' begins at %llu, previous tensor '%s' ends at %llu: %s",
-                        t->name, (unsigned long long)t->begin, by[i - 1]->name, (unsigned long long)expected, what);
+                st_fail(r, QF_STATUS_FORMAT, at, t->name,
+                        "tensor '%s' begins at %llu, previous tensor '%s' ends at %llu: %s", t->name,
+                        (unsigned long long)t->begin, by[i - 1]->name, (unsigned long long)expected, what);
             qf_error_expected(r->err, "begin %llu", (unsigned long long)expected);
             qf_error_found(r->err, "begin %llu", (unsigned long long)t->begin);
             return QF_STATUS_FORMAT;
         }
         if (t->end > data_size) {
-            st_fail(r, QF_STATUS_TRUNCATED, at, t->name, "tensor '%s' covers bytes [%llu, %llu) but the data has %llu bytes",
-                    t->name, (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)data_size);
+            st_fail(r, QF_STATUS_TRUNCATED, at, t->name,
+                    "tensor '%s' covers bytes [%llu, %llu) but the data has %llu bytes", t->name,
+                    (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)data_size);
             qf_error_expected(r->err, "end <= %llu", (unsigned long long)data_size);
             qf_error_found(r->err, "end %llu", (unsigned long long)t->end);
             return QF_STATUS_TRUNCATED;
@@ -1019,7 +1038,8 @@ static qf_status check_dtypes(st_reader *r)
     }
     if (!first) return QF_STATUS_OK;
     st_fail(r, QF_STATUS_UNSUPPORTED, first->dtype_off, first->name,
-            "tensor '%s' has dtype %s, a valid safetensors dtype that qforge does not convert (%zu tensor%s with such dtypes)",
+            "tensor '%s' has dtype %s, a valid safetensors dtype that qforge does not convert (%zu tensor%s with such "
+            "dtypes)",
             first->name, first->dtype->name, count, count == 1 ? "" : "s");
     qf_error_expected(r->err, ST_SUPPORTED_LIST);
     qf_error_found(r->err, "%s", first->dtype->name);
@@ -1052,7 +1072,8 @@ static qf_status build_model(st_reader *r, st_tensor **by, qf_model *m)
     char value[32];
     snprintf(value, sizeof value, "%zu", r->len);
     qf_status st = qf_model_set_meta(m, "safetensors.header_bytes", value, r->err);
-    for (size_t i = 0; !st && i < r->meta_count; i++) st = qf_model_set_meta(m, r->metas[i].key, r->metas[i].value, r->err);
+    for (size_t i = 0; !st && i < r->meta_count; i++)
+        st = qf_model_set_meta(m, r->metas[i].key, r->metas[i].value, r->err);
     bool little = host_is_little_endian();
     for (size_t i = 0; !st && i < r->tensor_count; i++) {
         const st_tensor *t = by[i];
@@ -1156,8 +1177,10 @@ qf_status qf_safetensors_read(qf_file *file, const qf_read_params *params, qf_mo
     qf_status st = check_frame(&r);
     if (!st) {
         r.tok = json_tokener_new_ex(2);
-        if (!r.tok) st = no_memory(&r);
-        else json_tokener_set_flags(r.tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        if (!r.tok)
+            st = no_memory(&r);
+        else
+            json_tokener_set_flags(r.tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     }
     if (!st) st = parse_root(&r);
     if (!st && r.tensor_count) {
