@@ -275,6 +275,81 @@ static void test_header_limit(void **state)
     remove(SCRATCH);
 }
 
+/* Writes a file with header `text` (padded to a multiple of 8) and `data_size` zero data bytes. */
+static void write_header_file(const char *text, size_t data_size)
+{
+    size_t len = strlen(text), padded = (len + 7) / 8 * 8;
+    uint8_t *buf = calloc(1, 8 + padded + data_size);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, text, len);
+    memset(buf + 8 + len, ' ', padded - len);
+    write_file(SCRATCH, buf, 8 + padded + data_size);
+    free(buf);
+}
+
+static qf_status read_scratch(qf_error *err)
+{
+    qf_model *m = NULL;
+    qf_error_clear(err);
+    qf_status st = read_path(SCRATCH, &m, NULL, NULL, err);
+    qf_model_destroy(m);
+    return st;
+}
+
+/* Each named limit: accepted at its value, refused with QF_STATUS_LIMIT one past it. */
+static void test_named_limits(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024;
+    char *h = malloc(cap);
+    assert_non_null(h);
+    qf_error err;
+
+    /* nesting: 127 arrays inside the root object parse (then the entry is no object), 128 do not */
+    for (int depth = QF_SAFETENSORS_MAX_DEPTH - 1; depth <= QF_SAFETENSORS_MAX_DEPTH; depth++) {
+        size_t n = (size_t)snprintf(h, cap, "{\"a\":");
+        for (int i = 0; i < depth; i++) h[n++] = '[';
+        for (int i = 0; i < depth; i++) h[n++] = ']';
+        snprintf(h + n, cap - n, "}");
+        write_header_file(h, 0);
+        qf_status st = read_scratch(&err);
+        assert_int_equal(st, depth < QF_SAFETENSORS_MAX_DEPTH ? QF_STATUS_FORMAT : QF_STATUS_LIMIT);
+        if (st == QF_STATUS_LIMIT) assert_int_equal(err.offset, 8 + 5 + QF_SAFETENSORS_MAX_DEPTH - 1);
+    }
+
+    /* __metadata__ entries */
+    for (int count = QF_SAFETENSORS_MAX_META_ENTRIES; count <= QF_SAFETENSORS_MAX_META_ENTRIES + 1; count++) {
+        size_t n = (size_t)snprintf(h, cap, "{\"__metadata__\":{");
+        for (int i = 0; i < count; i++) n += (size_t)snprintf(h + n, cap - n, "%s\"k%d\":\"v\"", i ? "," : "", i);
+        snprintf(h + n, cap - n, "}}");
+        write_header_file(h, 0);
+        assert_int_equal(read_scratch(&err), count <= QF_SAFETENSORS_MAX_META_ENTRIES ? QF_STATUS_OK : QF_STATUS_LIMIT);
+    }
+
+    /* tensor name length, and metadata key length once "safetensors." is prefixed */
+    for (int len = QF_MAX_NAME_LEN; len <= QF_MAX_NAME_LEN + 1; len++) {
+        size_t n = (size_t)snprintf(h, cap, "{\"");
+        memset(h + n, 'x', (size_t)len);
+        n += (size_t)len;
+        snprintf(h + n, cap - n, "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+        write_header_file(h, 1);
+        assert_int_equal(read_scratch(&err), len <= QF_MAX_NAME_LEN ? QF_STATUS_OK : QF_STATUS_LIMIT);
+        if (len > QF_MAX_NAME_LEN) assert_int_equal(err.offset, 9);
+    }
+    int key_max = QF_MAX_NAME_LEN - (int)strlen("safetensors.");
+    for (int len = key_max; len <= key_max + 1; len++) {
+        size_t n = (size_t)snprintf(h, cap, "{\"__metadata__\":{\"");
+        memset(h + n, 'k', (size_t)len);
+        n += (size_t)len;
+        snprintf(h + n, cap - n, "\":\"v\"}}");
+        write_header_file(h, 0);
+        assert_int_equal(read_scratch(&err), len <= key_max ? QF_STATUS_OK : QF_STATUS_LIMIT);
+    }
+    free(h);
+    remove(SCRATCH);
+}
+
 /* Every proper prefix of a valid file is refused with a status; nothing crashes or leaks. */
 static void test_truncated_prefixes(void **state)
 {
@@ -382,10 +457,10 @@ static void test_null_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_fixtures),    cmocka_unit_test(test_invalid_fixtures),
-        cmocka_unit_test(test_header_limit),      cmocka_unit_test(test_truncated_prefixes),
-        cmocka_unit_test(test_corrupted_headers), cmocka_unit_test(test_error_detail),
-        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_valid_fixtures),     cmocka_unit_test(test_invalid_fixtures),
+        cmocka_unit_test(test_header_limit),       cmocka_unit_test(test_named_limits),
+        cmocka_unit_test(test_truncated_prefixes), cmocka_unit_test(test_corrupted_headers),
+        cmocka_unit_test(test_error_detail),       cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
