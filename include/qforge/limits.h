@@ -26,7 +26,12 @@
 #define QF_ZIP_MAX_PICKLE_BYTES (1u << 30) /* uncompressed size of data.pkl */
 
 /* safetensors */
-#define QF_SAFETENSORS_MAX_HEADER (100u << 20) /* JSON header bytes (the format's own cap) */
+/* JSON header bytes: the format's own cap (safetensors' MAX_HEADER_SIZE is 100,000,000, decimal). */
+#define QF_SAFETENSORS_MAX_HEADER 100000000u
+/* Nesting of JSON arrays/objects in the header (a valid header needs 3; serde_json stops at 128). */
+#define QF_SAFETENSORS_MAX_DEPTH 128
+/* Entries of the header's __metadata__ map copied into model metadata. */
+#define QF_SAFETENSORS_MAX_META_ENTRIES 1024
 
 /* .qf files */
 #define QF_QF_MAX_JSON (256u << 20)        /* bytes of the JSON metadata + directory */
