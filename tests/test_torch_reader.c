@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -217,6 +218,47 @@ static void test_arguments_and_empty(void **state)
     remove(path);
 }
 
+static qf_status read_bytes(const void *bytes, size_t n, qf_model **m, qf_error *err)
+{
+    char path[] = QF_BINARY_DIR "/torch_bytes_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *out = fdopen(fd, "wb");
+    fwrite(bytes, 1, n, out);
+    fclose(out);
+    qf_status st = read_file(path, NULL, false, m, err, NULL, NULL);
+    remove(path);
+    return st;
+}
+
+static void test_value_graphs(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    qf_error err;
+    /* a dict that holds itself: flattening stops at the depth limit instead of looping */
+    static const char cycle[] = "\x80\x02}q\x00X\x01\x00\x00\x00" "ah\x00s.";
+    assert_int_equal(read_bytes(cycle, sizeof cycle - 1, &m, &err), QF_STATUS_LIMIT);
+    assert_null(m);
+    assert_non_null(strstr(err.message, "nested deeper than 64"));
+    /* plain data loads with no tensors; scalars become metadata */
+    static const char plain[] = "\x80\x02}(X\x05\x00\x00\x00" "epochK\x03X\x02\x00\x00\x00" "lrG?\xb9\x99\x99\x99\x99\x99\x9au.";
+    assert_int_equal(read_bytes(plain, sizeof plain - 1, &m, &err), QF_STATUS_OK);
+    assert_int_equal(qf_model_tensor_count(m), 0);
+    assert_string_equal(qf_model_get_meta(m, "torch.container"), "pickle");
+    assert_string_equal(qf_model_get_meta(m, "torch.value.epoch"), "3");
+    assert_string_equal(qf_model_get_meta(m, "torch.value.lr"), "0.10000000000000001");
+    qf_model_destroy(m);
+    /* a storage reference without storage data */
+    static const char orphan[] = "\x80\x02X\x01\x00\x00\x00" "xQ.";
+    assert_int_equal(read_bytes(orphan, sizeof orphan - 1, &m, &err), QF_STATUS_FORMAT);
+    assert_int_equal(err.offset, 8);
+    /* a dict key that cannot name a tensor */
+    static const char badkey[] = "\x80\x02}N]s.";
+    assert_int_equal(read_bytes(badkey, sizeof badkey - 1, &m, &err), QF_STATUS_FORMAT);
+    assert_int_equal(err.offset, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_invalid_fixtures),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_arguments_and_empty),
+        cmocka_unit_test(test_value_graphs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,7 +312,7 @@ static qf_status add_item(run *r, uint32_t parent, uint32_t child)
 {
     qf_pickle *p = r->p;
     qf_pnode *c = &p->nodes[child];
-    uint32_t d = (is_container(c->kind) ? c->depth : 0) + 1u;
+    uint32_t d = (is_container(c->kind) ? c->depth : 0) + 1u; /* an empty container has depth 1 */
     if (d > p->lim.max_depth) {
         FAIL(r, QF_STATUS_LIMIT, "%s: containers nested deeper than %u", op_name(r->op), p->lim.max_depth);
         qf_error_expected(r->err, "depth <= %u", p->lim.max_depth);
@@ -761,10 +761,15 @@ static qf_status step(run *r, bool *stop)
     case 'C': return op_binstr(r, 1, QF_PK_BYTES);
     case 0x8e: return op_binstr(r, 8, QF_PK_BYTES);
     case 0x96: return op_binstr(r, 8, QF_PK_BYTES);
-    case ')': return push_new(r, QF_PK_TUPLE, NULL);
-    case ']': return push_new(r, QF_PK_LIST, NULL);
-    case '}': return push_new(r, QF_PK_DICT, NULL);
-    case 0x8f: return push_new(r, QF_PK_SET, NULL);
+    case ')':
+    case ']':
+    case '}':
+    case 0x8f:
+        if ((st = push_new(r, r->op == ')' ? QF_PK_TUPLE : r->op == ']' ? QF_PK_LIST : r->op == '}' ? QF_PK_DICT : QF_PK_SET,
+                           &a)))
+            return st;
+        p->nodes[a].depth = 1;
+        return QF_STATUS_OK;
     case 't':
         if ((st = pop_mark(r, &start))) return st;
         return collect(r, QF_PK_TUPLE, start, NULL);

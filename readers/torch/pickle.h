@@ -50,7 +50,7 @@ typedef struct qf_pnode {
     uint8_t kind;   /* qf_pkind */
     uint8_t global; /* qf_pglobal when kind == QF_PK_GLOBAL */
     uint8_t dtype;  /* qf_dtype for storage / dtype globals, and for tensors once resolved */
-    uint8_t depth;  /* nesting depth of containers below (1 for a leaf container) */
+    uint8_t depth;  /* containers: 1 + the deepest container inside (1 when it holds none) */
     uint32_t name;  /* for globals: index into the allowlist table (see qf_pickle_global_name) */
     uint64_t offset; /* stream offset (base included) of the opcode that made the value */
     union {
