@@ -159,6 +159,41 @@ static void test_corpus(void **state)
     assert_int_equal(n_fail, 0);
 }
 
+/* The shared BERT (torch 2.11 zip): every tensor a zero-copy view; one tensor's bytes against torch.load. */
+static void test_debsec_bert(void **state)
+{
+    (void)state;
+    const char *path = QF_SHARED_DIR "/models/debsec-bert/pytorch_model.bin";
+    struct stat sb;
+    if (stat(path, &sb) != 0) skip();
+    qf_error err;
+    qf_error_clear(&err);
+    qf_file *f;
+    qf_model *m = NULL;
+    assert_int_equal(qf_file_map(path, &f, &err), QF_STATUS_OK);
+    const uint8_t *base = qf_file_data(f);
+    uint64_t size = qf_file_size(f);
+    assert_int_equal(qf_torch_read(f, NULL, &m, &err), QF_STATUS_OK);
+    assert_int_equal(qf_model_tensor_count(m), 73);
+    assert_int_equal(qf_model_total_bytes(m), 21257336);
+    for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
+        const uint8_t *d = qf_model_tensor(m, i)->data;
+        assert_true(d >= base && d < base + size);
+    }
+    const qf_tensor *q = qf_model_find(m, "bert.encoder.layer.0.attention.self.query.weight", NULL);
+    assert_non_null(q);
+    uint8_t digest[32];
+    char hex[65];
+    qf_sha256(q->data, (size_t)q->nbytes, digest);
+    qf_sha256_hex(digest, hex);
+    assert_string_equal(hex, "ab568819642bb2b87d2706c8cda24a1103da8b8e23970cbd68900d388bb2e9a8");
+    assert_string_equal(qf_model_get_meta(m, "torch.container"), "zip");
+    assert_string_equal(qf_model_get_meta(m, "torch.prefix"), "pytorch_model");
+    assert_string_equal(qf_model_get_meta(m, "torch.byteorder"), "little");
+    assert_non_null(qf_model_get_meta(m, "torch.format_version"));
+    qf_model_destroy(m);
+}
+
 int main(void)
 {
     struct stat sb;
@@ -166,6 +201,6 @@ int main(void)
         printf("skipped: the real-files corpus %s is absent\n", CORPUS);
         return 77;
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_corpus)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_corpus), cmocka_unit_test(test_debsec_bert)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
