@@ -34,7 +34,7 @@ test-asan: build-asan
 test: test-plain test-asan
 
 demo: build
-	@bash fixtures/demo.sh $(BUILD)/qforge
+	@bash .ci/demo.sh $(BUILD)/qforge
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

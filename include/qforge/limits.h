@@ -24,13 +24,24 @@
 /* Zip archives (readers/torch) */
 #define QF_ZIP_MAX_ENTRIES 1000000         /* entries in one archive */
 #define QF_ZIP_MAX_PICKLE_BYTES (1u << 30) /* uncompressed size of data.pkl */
+#define QF_ZIP_MAX_RATIO 1100              /* uncompressed / compressed bytes of a deflated entry (deflate tops out near 1032) */
+#define QF_ZIP_MAX_INFLATED (16ull << 30)  /* total uncompressed bytes of all compressed entries */
+#define QF_ZIP_MAX_COMMENT_SCAN 65557      /* bytes searched backwards for the end-of-central-directory record */
+#define QF_TORCH_MAX_VALUE_META 256        /* non-tensor leaves recorded as torch.value.* metadata */
+#define QF_TORCH_MAX_VALUE_LEN 256         /* bytes of one such value (longer ones are not recorded) */
 
 /* safetensors */
-#define QF_SAFETENSORS_MAX_HEADER (100u << 20) /* JSON header bytes (the format's own cap) */
+/* JSON header bytes: the format's own cap (safetensors' MAX_HEADER_SIZE is 100,000,000, decimal). */
+#define QF_SAFETENSORS_MAX_HEADER 100000000u
+/* Nesting of JSON arrays/objects in the header (a valid header needs 3; serde_json stops at 128). */
+#define QF_SAFETENSORS_MAX_DEPTH 128
+/* Entries of the header's __metadata__ map copied into model metadata. */
+#define QF_SAFETENSORS_MAX_META_ENTRIES 1024
 
 /* .qf files */
 #define QF_QF_MAX_JSON (256u << 20)        /* bytes of the JSON metadata + directory */
 #define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
+#define QF_QF_MAX_JSON_DEPTH 64            /* nesting of the JSON block (top object = 1; config inside) */
 
 /* Reference encoder (verify/) */
 #define QF_ENCODER_MAX_BATCH 65536         /* sequences in one run (workspace is sized for max_batch) */

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on the bundled model (fixtures/debsec-mini, a 2-layer BERT classifier
+# trained on Debian package descriptions): inspect the checkpoint, quantize it to int8, inspect and
+# checksum-verify the artifact.
+set -euo pipefail
+QF=${1:-build/qforge}
+MODEL=fixtures/debsec-mini
+OUT=${QF_DEMO_OUT:-build/demo}
+mkdir -p "$OUT"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step "$QF" inspect "$MODEL/pytorch_model.bin" --no-tensors
+step "$QF" quantize "$MODEL/pytorch_model.bin" -o "$OUT/debsec-mini.int8.qf" --mode dynamic
+step "$QF" inspect "$OUT/debsec-mini.int8.qf" --verify-checksums
+printf '\nThe int8 artifact is %s; python/qforge reads it with numpy (np.memmap).\n' "$OUT/debsec-mini.int8.qf"

@@ -1,0 +1,144 @@
+/*
+ * cli/args.c — argument parsing, help text, and the shared printing helpers of the CLI layer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
+
+qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name)
+{
+    for (size_t i = 0; i < cmd->option_count; i++)
+        if (strcmp(cmd->options[i].long_name, long_name) == 0) return &cmd->options[i];
+    return NULL;
+}
+
+static qf_cli_option *find_short(qf_cli_command *cmd, char c)
+{
+    for (size_t i = 0; i < cmd->option_count; i++)
+        if (cmd->options[i].short_name == c) return &cmd->options[i];
+    return NULL;
+}
+
+void qf_cli_print_help(const qf_cli_command *cmd, FILE *out)
+{
+    fprintf(out, "usage: qforge %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->synopsis, cmd->summary);
+    for (size_t i = 0; i < cmd->option_count; i++) {
+        const qf_cli_option *o = &cmd->options[i];
+        char left[64];
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->long_name, o->takes_value ? " " : "",
+                     o->takes_value ? o->value_name : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->long_name, o->takes_value ? " " : "",
+                     o->takes_value ? o->value_name : "");
+        fprintf(out, "  %-28s %s\n", left, o->help);
+    }
+    fprintf(out, "  %-28s %s\n", "-h, --help", "show this help");
+    if (cmd->details) fprintf(out, "\n%s\n", cmd->details);
+    fprintf(out, "\nexit status: 0 success, 1 error (one line on stderr says what and where), 2 usage error\n");
+}
+
+static int usage_error(const qf_cli_command *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "qforge %s: ", cmd->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'qforge %s --help'.\n", cmd->name);
+    return QF_EXIT_USAGE;
+}
+
+int qf_cli_parse(qf_cli_command *cmd, int argc, char **argv, const char **positional, int *npositional,
+                 bool *help_shown)
+{
+    *help_shown = false;
+    *npositional = 0;
+    bool only_positional = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_positional && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            qf_cli_print_help(cmd, stdout);
+            *help_shown = true;
+            return QF_EXIT_OK;
+        }
+        if (!only_positional && strcmp(a, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (!only_positional && a[0] == '-' && a[1] != '\0') {
+            qf_cli_option *o = NULL;
+            const char *inline_value = NULL;
+            char name[64];
+            if (a[1] == '-') {
+                const char *eq = strchr(a + 2, '=');
+                size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+                if (len >= sizeof name) return usage_error(cmd, "unknown option '%s'", a);
+                memcpy(name, a + 2, len);
+                name[len] = '\0';
+                o = qf_cli_find(cmd, name);
+                if (eq) inline_value = eq + 1;
+            } else if (a[2] == '\0') {
+                o = find_short(cmd, a[1]);
+            }
+            if (!o) return usage_error(cmd, "unknown option '%s'", a);
+            if (o->takes_value) {
+                if (inline_value) {
+                    o->value = inline_value;
+                } else {
+                    if (i + 1 >= argc) return usage_error(cmd, "option '%s' needs a value", a);
+                    o->value = argv[++i];
+                }
+            } else if (inline_value) {
+                return usage_error(cmd, "option '%s' takes no value", a);
+            }
+            o->seen = true;
+            continue;
+        }
+        if (*npositional >= cmd->max_positional) return usage_error(cmd, "unexpected argument '%s'", a);
+        positional[(*npositional)++] = a;
+    }
+    if (*npositional < cmd->min_positional) return usage_error(cmd, "%s", "missing input file");
+    return QF_EXIT_OK;
+}
+
+bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(opt->value, &end, 10);
+    if (errno || !end || *end || end == opt->value || v < lo || v > hi) {
+        fprintf(stderr, "qforge %s: --%s takes a whole number from %ld to %ld, not '%s'\n", cmd->name, opt->long_name,
+                lo, hi, opt->value);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int qf_cli_fail(const qf_error *err)
+{
+    char line[2048];
+    qf_error_format(err, line, sizeof line);
+    fprintf(stderr, "error: %s\n", line);
+    return QF_EXIT_ERROR;
+}
+
+void qf_cli_format_bytes(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes < 1000)
+        snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+    else if (bytes < 1000 * 1000)
+        snprintf(buf, size, "%.1f kB", (double)bytes / 1e3);
+    else if (bytes < 1000ull * 1000 * 1000)
+        snprintf(buf, size, "%.1f MB", (double)bytes / 1e6);
+    else
+        snprintf(buf, size, "%.2f GB", (double)bytes / 1e9);
+}
+
+double qf_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

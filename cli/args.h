@@ -1,0 +1,59 @@
+/*
+ * cli/args.h — the one small argument parser every subcommand uses: long options ("--out X",
+ * "--out=X", "-o X"), flags, positionals; usage errors become exit code 2.
+ */
+#ifndef QF_CLI_ARGS_H
+#define QF_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "qforge/core.h"
+
+enum { QF_EXIT_OK = 0, QF_EXIT_ERROR = 1, QF_EXIT_USAGE = 2 };
+
+typedef struct qf_cli_option {
+    const char *long_name;  /* "out" for --out */
+    char short_name;        /* 'o' for -o, or 0 */
+    bool takes_value;
+    const char *value_name; /* "PATH" in help */
+    const char *help;
+    /* filled by the parser */
+    bool seen;
+    const char *value;
+} qf_cli_option;
+
+typedef struct qf_cli_command {
+    const char *name;     /* "quantize" */
+    const char *synopsis; /* "IN -o OUT.qf --mode dynamic [options]" */
+    const char *summary;  /* one line */
+    const char *details;  /* paragraphs after the options, may be NULL */
+    qf_cli_option *options;
+    size_t option_count;
+    int min_positional, max_positional;
+} qf_cli_command;
+
+/*
+ * Parses argv (after the subcommand name). Returns QF_EXIT_OK, or QF_EXIT_USAGE after printing the
+ * problem to stderr. `--help`/`-h` prints help to stdout and sets *help_shown.
+ */
+int qf_cli_parse(qf_cli_command *cmd, int argc, char **argv, const char **positional, int *npositional,
+                 bool *help_shown);
+void qf_cli_print_help(const qf_cli_command *cmd, FILE *out);
+qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name);
+/* Integer option value in [lo, hi]; prints a usage error and returns false when invalid. */
+bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, long hi, long *out);
+
+/* Prints "error: <one line>" for a failed library call and returns QF_EXIT_ERROR. */
+int qf_cli_fail(const qf_error *err);
+
+/* Human byte count: "21.3 MB" (decimal units). */
+void qf_cli_format_bytes(uint64_t bytes, char *buf, size_t size);
+/* Monotonic seconds. */
+double qf_cli_now(void);
+
+int qf_cmd_inspect(int argc, char **argv);
+int qf_cmd_convert(int argc, char **argv);
+int qf_cmd_quantize(int argc, char **argv);
+
+#endif

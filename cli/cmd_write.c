@@ -1,0 +1,197 @@
+/*
+ * cli/cmd_write.c — `qforge convert` and `qforge quantize`: read any input, convert or quantize it
+ * in the library, write a .qf atomically, and print what happened (sizes, ratio, time).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "qforge/quantize.h"
+#include "qforge/readers.h"
+#include "qforge/writers.h"
+
+static qf_cli_option convert_options[] = {
+    {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
+    {"dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)", false, NULL},
+    {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
+    {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
+    {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
+    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+};
+
+static qf_cli_command convert_command = {
+    "convert", "IN -o OUT.qf [--dtype f32|f16|bf16] [options]",
+    "Writes IN (PyTorch zip or legacy, safetensors, or .qf) as a .qf file without quantization.",
+    "Floating-point tensors are converted to --dtype (round to nearest even); integer tensors and\n"
+    "already-quantized tensors are copied as they are. config.json is embedded when found.",
+    convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
+
+static qf_cli_option quantize_options[] = {
+    {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
+    {"mode", 0, true, "dynamic", "quantization mode (required): dynamic = int8 weights, activations at run time",
+     false, NULL},
+    {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
+    {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
+    {"min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)", false, NULL},
+    {"threads", 0, true, "N", "worker threads (default: all cores)", false, NULL},
+    {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
+    {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
+    {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
+    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+};
+
+static qf_cli_command quantize_command = {
+    "quantize", "IN -o OUT.qf --mode dynamic [options]",
+    "Quantizes the linear-layer weights of IN to int8 and writes a .qf file.",
+    "dynamic: every 2-D '*.weight' of a linear layer becomes int8, symmetric, one scale per output\n"
+    "channel (s = max|w| / 127, round half to even, range [-127, 127]); the word embedding becomes\n"
+    "int8 per row; biases, LayerNorm, other embeddings and small tensors stay FP32. Activations are\n"
+    "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).",
+    quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
+
+static void print_summary(bool json, const char *what, const char *in, const char *out, const qf_model *src,
+                          const qf_model *dst, double seconds)
+{
+    uint64_t in_bytes = qf_model_total_bytes(src);
+    FILE *f = fopen(out, "rb");
+    long out_size = -1;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        out_size = ftell(f);
+        fclose(f);
+    }
+    size_t quantized = 0;
+    for (size_t i = 0; i < qf_model_tensor_count(dst); i++)
+        if (qf_model_tensor(dst, i)->quant.scheme != QF_QUANT_NONE) quantized++;
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "command", json_object_new_string(what));
+        json_object_object_add(o, "input", json_object_new_string(in));
+        json_object_object_add(o, "output", json_object_new_string(out));
+        json_object_object_add(o, "input_tensor_bytes", json_object_new_int64((int64_t)in_bytes));
+        json_object_object_add(o, "output_file_bytes", json_object_new_int64(out_size));
+        json_object_object_add(o, "ratio", json_object_new_double(in_bytes ? (double)out_size / (double)in_bytes : 0));
+        json_object_object_add(o, "tensors", json_object_new_int64((int64_t)qf_model_tensor_count(src)));
+        json_object_object_add(o, "quantized_tensors", json_object_new_int64((int64_t)quantized));
+        json_object_object_add(o, "seconds", json_object_new_double(seconds));
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return;
+    }
+    char a[32], b[32];
+    qf_cli_format_bytes(in_bytes, a, sizeof a);
+    qf_cli_format_bytes(out_size < 0 ? 0 : (uint64_t)out_size, b, sizeof b);
+    printf("%s: %s (%zu tensors, %s) -> %s (%s, %.1f%% of the input tensors)", what, in, qf_model_tensor_count(src), a,
+           out, b, in_bytes ? 100.0 * (double)out_size / (double)in_bytes : 0.0);
+    if (quantized) printf(", %zu tensors int8", quantized);
+    printf(", %.2f s\n", seconds);
+}
+
+static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, qf_model *dst,
+                            double t0)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    const char *out = qf_cli_find(cmd, "out")->value;
+    /* The recipe is in the metadata (quant.*, convert.*); the command line is not recorded, so the
+     * output path, --threads or --quiet never change the bytes. */
+    qf_qfile_write_params wp = qf_qfile_write_params_default();
+    if (qf_qfile_write(dst, out, &wp, &err)) {
+        qf_model_destroy(dst);
+        qf_model_destroy(src);
+        return qf_cli_fail(&err);
+    }
+    if (!qf_cli_find(cmd, "quiet")->seen)
+        print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, qf_cli_now() - t0);
+    qf_model_destroy(dst);
+    qf_model_destroy(src);
+    return QF_EXIT_OK;
+}
+
+static int read_input(qf_cli_command *cmd, const char *in, qf_model **out)
+{
+    qf_read_params rp = qf_read_params_default();
+    qf_cli_option *sel = qf_cli_find(cmd, "select");
+    if (sel->seen) rp.select = sel->value;
+    qf_cli_option *cfg = qf_cli_find(cmd, "config");
+    if (cfg->seen) rp.config_path = cfg->value;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_model_read(in, &rp, out, &err)) return qf_cli_fail(&err);
+    return QF_EXIT_OK;
+}
+
+int qf_cmd_convert(int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    bool help;
+    int rc = qf_cli_parse(&convert_command, argc, argv, pos, &npos, &help);
+    if (rc || help) return rc;
+    if (!qf_cli_find(&convert_command, "out")->seen) {
+        fprintf(stderr, "qforge convert: -o OUT.qf is required\nTry 'qforge convert --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    qf_dtype dtype = QF_DTYPE_F32;
+    qf_cli_option *dt = qf_cli_find(&convert_command, "dtype");
+    if (dt->seen && (!qf_dtype_from_name(dt->value, &dtype) ||
+                     (dtype != QF_DTYPE_F32 && dtype != QF_DTYPE_F16 && dtype != QF_DTYPE_BF16))) {
+        fprintf(stderr, "qforge convert: --dtype must be f32, f16 or bf16, not '%s'\n", dt->value);
+        return QF_EXIT_USAGE;
+    }
+    double t0 = qf_cli_now();
+    qf_model *src = NULL, *dst = NULL;
+    if ((rc = read_input(&convert_command, pos[0], &src))) return rc;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_model_convert_dtype(src, dtype, &dst, &err)) {
+        qf_model_destroy(src);
+        return qf_cli_fail(&err);
+    }
+    return write_and_report(&convert_command, pos[0], src, dst, t0);
+}
+
+int qf_cmd_quantize(int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    bool help;
+    int rc = qf_cli_parse(&quantize_command, argc, argv, pos, &npos, &help);
+    if (rc || help) return rc;
+    if (!qf_cli_find(&quantize_command, "out")->seen) {
+        fprintf(stderr, "qforge quantize: -o OUT.qf is required\nTry 'qforge quantize --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    qf_cli_option *mode = qf_cli_find(&quantize_command, "mode");
+    if (!mode->seen || strcmp(mode->value, "dynamic") != 0) {
+        fprintf(stderr, "qforge quantize: --mode must be 'dynamic'%s%s%s\nTry 'qforge quantize --help'.\n",
+                mode->seen ? " (got '" : "", mode->seen ? mode->value : "", mode->seen ? "')" : "");
+        return QF_EXIT_USAGE;
+    }
+    qf_quantize_params qp = qf_quantize_params_default();
+    qp.per_tensor = qf_cli_find(&quantize_command, "per-tensor")->seen;
+    qp.quantize_word_embeddings = !qf_cli_find(&quantize_command, "no-embedding-quant")->seen;
+    long v;
+    qf_cli_option *o = qf_cli_find(&quantize_command, "threads");
+    if (o->seen) {
+        if (!qf_cli_int(&quantize_command, o, 1, 1024, &v)) return QF_EXIT_USAGE;
+        qp.threads = (int)v;
+    }
+    o = qf_cli_find(&quantize_command, "min-elements");
+    if (o->seen) {
+        if (!qf_cli_int(&quantize_command, o, 0, 1L << 40, &v)) return QF_EXIT_USAGE;
+        qp.min_elements = (uint64_t)v;
+    }
+    double t0 = qf_cli_now();
+    qf_model *src = NULL, *dst = NULL;
+    if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_model_quantize_dynamic(src, &qp, &dst, &err)) {
+        qf_model_destroy(src);
+        return qf_cli_fail(&err);
+    }
+    return write_and_report(&quantize_command, pos[0], src, dst, t0);
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# tests/test_cli.sh — the qforge command line as a user meets it: --help everywhere, exit codes
+# (0 ok, 1 error, 2 usage), one error line naming the file, no output left behind on failure,
+# and convert/quantize/inspect on the bundled model.
+set -u
+QF=${QF_CLI:?QF_CLI must point at the qforge binary}
+SRC=${QF_SOURCE_DIR:?}
+SHARED=${QF_SHARED_DIR:-$SRC/../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+passes=0
+
+check() { # check NAME EXPECTED_RC ACTUAL_RC
+  if [ "$2" = "$3" ]; then passes=$((passes + 1)); else echo "FAIL: $1: exit $3, expected $2"; failures=$((failures + 1)); fi
+}
+expect() { # expect NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; failures=$((failures + 1)); fi
+}
+
+"$QF" >/dev/null 2>&1; check "no arguments" 2 $?
+"$QF" --help >"$tmp/h" 2>&1; check "--help" 0 $?
+expect "--help lists commands" grep -q "quantize" "$tmp/h"
+"$QF" --version >/dev/null; check "--version" 0 $?
+"$QF" frobnicate >/dev/null 2>&1; check "unknown command" 2 $?
+for c in inspect convert quantize; do
+  "$QF" $c --help >"$tmp/h" 2>&1; check "$c --help" 0 $?
+  expect "$c --help has usage" grep -q "usage: qforge $c" "$tmp/h"
+  "$QF" $c --no-such-option x >/dev/null 2>&1; check "$c unknown option" 2 $?
+done
+"$QF" inspect >/dev/null 2>&1; check "inspect without file" 2 $?
+"$QF" quantize x.bin -o "$tmp/x.qf" >/dev/null 2>&1; check "quantize without --mode" 2 $?
+"$QF" quantize x.bin -o "$tmp/x.qf" --mode static >/dev/null 2>&1; check "quantize --mode static" 2 $?
+"$QF" quantize x.bin --mode dynamic >/dev/null 2>&1; check "quantize without -o" 2 $?
+"$QF" quantize x.bin -o "$tmp/x.qf" --mode dynamic --threads zero >/dev/null 2>&1; check "bad --threads" 2 $?
+"$QF" convert x.bin -o "$tmp/x.qf" --dtype i8 >/dev/null 2>&1; check "bad --dtype" 2 $?
+
+# errors: exit 1, exactly one line on stderr, naming the file; no output file left behind
+"$QF" inspect "$tmp/missing.bin" >/dev/null 2>"$tmp/e"; check "missing input" 1 $?
+expect "one error line" test "$(wc -l <"$tmp/e")" -eq 1
+expect "error names the file" grep -q "^error: $tmp/missing.bin: " "$tmp/e"
+printf 'not a model at all' >"$tmp/junk.bin"
+"$QF" quantize "$tmp/junk.bin" -o "$tmp/junk.qf" --mode dynamic >/dev/null 2>"$tmp/e"; check "junk input" 1 $?
+expect "junk: no output file" test ! -e "$tmp/junk.qf"
+expect "junk: no temporary file" test -z "$(ls -A "$tmp" | grep '^\.junk')"
+"$QF" quantize "$tmp/junk.bin" -o "$tmp/nodir/out.qf" --mode dynamic >/dev/null 2>&1; check "missing output folder" 1 $?
+
+# the bundled model
+MINI="$SRC/fixtures/debsec-mini/pytorch_model.bin"
+if [ -f "$MINI" ]; then
+  "$QF" inspect "$MINI" --no-tensors >"$tmp/i" 2>&1; check "inspect bundled model" 0 $?
+  expect "inspect says pytorch-zip" grep -q "pytorch-zip" "$tmp/i"
+  "$QF" quantize "$MINI" -o "$tmp/mini.qf" --mode dynamic --json >"$tmp/q" 2>&1; check "quantize bundled model" 0 $?
+  expect "quantize JSON has a ratio" grep -q '"ratio"' "$tmp/q"
+  "$QF" inspect "$tmp/mini.qf" --verify-checksums >"$tmp/i" 2>&1; check "inspect .qf" 0 $?
+  expect "inspect .qf shows per-channel int8" grep -q "per-channel axis 0" "$tmp/i"
+  expect "inspect .qf verified checksums" grep -q "checksum verified" "$tmp/i"
+  "$QF" inspect "$tmp/mini.qf" --json >"$tmp/j" 2>&1; check "inspect --json" 0 $?
+  expect "inspect --json parses" /usr/bin/python3 -c "import json,sys; d=json.load(open('$tmp/j')); assert d['tensor_count']>0"
+  "$QF" convert "$MINI" -o "$tmp/mini.f16.qf" --dtype f16 -q >"$tmp/c" 2>&1; check "convert f16" 0 $?
+  expect "convert -q prints nothing" test ! -s "$tmp/c"
+  "$QF" quantize "$MINI" -o "$tmp/mini2.qf" --mode dynamic --threads 1 -q; check "quantize 1 thread" 0 $?
+  expect "deterministic across thread counts" cmp -s "$tmp/mini.qf" "$tmp/mini2.qf"
+else
+  echo "note: $MINI absent; bundled-model checks not run"
+fi
+
+# a malicious pickle from the real corpus is refused with the global named
+if [ -f "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" ]; then
+  "$QF" inspect "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" >/dev/null 2>"$tmp/e"
+  check "malicious pickle" 1 $?
+  expect "malicious pickle: reason names a global" grep -qi "not an allowed" "$tmp/e"
+fi
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
