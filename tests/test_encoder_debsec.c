@@ -120,7 +120,7 @@ static void check_fp32(const char *file)
     snprintf(path, sizeof path, "%s/%s", MODEL_DIR, file);
     qf_model *m = read_model(path);
     static float logits[ROWS * LABELS];
-    run_all(m, QF_ENCODER_MODE_FP32, 0, logits);
+    run_all(m, QF_ENCODER_MODE_FP32, 1, logits);
     float d = max_delta(logits, g_ref);
     printf("debsec-bert %s: FP32 max|dlogit| vs transformers = %.3g over %d rows\n", file, (double)d, ROWS);
     assert_true(d <= 1e-4f);
@@ -153,7 +153,7 @@ static void test_fp32_qf(void **state)
     qf_model_destroy(m);
     qf_model *r = read_model(path);
     static float logits[ROWS * LABELS];
-    run_all(r, QF_ENCODER_MODE_FP32, 0, logits);
+    run_all(r, QF_ENCODER_MODE_FP32, 1, logits);
     float d = max_delta(logits, g_ref);
     printf("debsec-bert .qf (FP32): max|dlogit| vs transformers = %.3g\n", (double)d);
     assert_true(d <= 1e-4f);
@@ -166,14 +166,14 @@ static void test_dynamic_int8(void **state)
     (void)state;
     qf_model *m = read_model(MODEL_DIR "/model.safetensors");
     static float fp32[ROWS * LABELS], i8[ROWS * LABELS], i8qf[ROWS * LABELS];
-    run_all(m, QF_ENCODER_MODE_FP32, 0, fp32);
+    run_all(m, QF_ENCODER_MODE_FP32, 1, fp32);
     qf_model *q = NULL;
     qf_quantize_params qp = qf_quantize_params_default();
     assert_int_equal(qf_model_quantize_dynamic(m, &qp, &q, NULL), QF_STATUS_OK);
     qf_error err;
     qf_error_clear(&err);
     assert_int_equal(qf_arch_map(q, NULL, &err), QF_STATUS_OK);
-    run_all(q, QF_ENCODER_MODE_DYNAMIC_INT8, 0, i8);
+    run_all(q, QF_ENCODER_MODE_DYNAMIC_INT8, 1, i8);
     int agree = 0, agree_ref = 0;
     for (int r = 0; r < ROWS; r++) {
         agree += argmax(fp32 + r * LABELS) == argmax(i8 + r * LABELS);
@@ -194,7 +194,7 @@ static void test_dynamic_int8(void **state)
     if (s) fprintf(stderr, "write: %s\n", err.message);
     assert_int_equal(s, QF_STATUS_OK);
     qf_model *r = read_model(path);
-    run_all(r, QF_ENCODER_MODE_DYNAMIC_INT8, 0, i8qf);
+    run_all(r, QF_ENCODER_MODE_DYNAMIC_INT8, 1, i8qf);
     assert_memory_equal(i8, i8qf, sizeof i8);
     qf_model_destroy(r);
     unlink(path);

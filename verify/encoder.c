@@ -10,8 +10,10 @@
  *
  * Linear layers go through the GEMM kernels (oneDNN, or the scalar references); everything else
  * (embeddings, LayerNorm, attention scores / softmax / context, GELU, residuals, heads' activations)
- * is plain C shared by both kernel sets, reduced in a fixed order, so the int8 path gives the
- * same bits with either kernel set and any thread count.
+ * is plain C shared by both kernel sets, reduced in a fixed order. Integer GEMMs are exact, so a
+ * model whose linear layers are all int8 gives the same bits with either kernel set and any
+ * thread count; a layer left FP32 (e.g. one below quantize's min_elements) differs between the
+ * two kernel sets by FP32 GEMM rounding (~1e-7 relative), as the FP32 mode does.
  */
 #include <math.h>
 #include <omp.h>
@@ -23,6 +25,9 @@
 #include "qforge/quantize.h"
 #include "qforge/verify.h"
 #include "verify/kernels.h"
+
+/* Element-wise loops smaller than this run on the calling thread: a parallel region costs more. */
+#define QF_PAR_MIN 65536
 
 typedef struct linear {
     int64_t n, k;
@@ -256,7 +261,7 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
         if (l->dnnl) s = qf_dnnl_gemm_f32(l->dnnl, x, m, y, err);
         else qf_gemm_f32_ref(x, l->w, m, n, l->k, y);
         if (s) return s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) y[i * n + j] += l->bias[j];
         return QF_STATUS_OK;
@@ -269,7 +274,7 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
     if (s) return s;
     const int32_t *acc = e->acc;
     /* MatMulInteger -> Cast -> Mul(s_x * s_w) -> Add(bias), each rounded to f32 on its own. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) {
             float scale = sx * l->ws[j];
@@ -283,7 +288,7 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
 /* x[m, d] = LayerNorm(x + r) (r may be NULL); statistics in double. */
 static void add_layer_norm(float *x, const float *r, int64_t m, int64_t d, const float *g, const float *b, float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * d >= QF_PAR_MIN)
     for (int64_t i = 0; i < m; i++) {
         float *row = x + i * d;
         if (r)
@@ -316,7 +321,7 @@ static float activate(qf_arch_activation a, float v)
 
 static void activate_all(qf_arch_activation a, float *x, int64_t count)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
     for (int64_t i = 0; i < count; i++) x[i] = activate(a, x[i]);
 }
 
@@ -327,7 +332,7 @@ static void attention(qf_encoder *e, int64_t L)
     const float scale = 1.0f / sqrtf((float)d);
     const float *q = e->q, *k = e->k, *v = e->v;
     float *ctx = e->ctx;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
     for (int64_t h = 0; h < nh; h++) {
         for (int64_t i = 0; i < L; i++) {
             float *sc = e->scores + (int64_t)omp_get_thread_num() * e->max_length;

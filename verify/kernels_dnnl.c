@@ -222,7 +222,7 @@ qf_status qf_dnnl_gemm_u8s8s32(qf_dnnl_gemm *g, const uint8_t *x, uint8_t zx, in
     if (s || zx == 0) return s;
     const int64_t n = g->n;
     const int64_t z = zx;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= 65536)
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) acc[i * n + j] = (int32_t)((int64_t)acc[i * n + j] - z * g->colsum[j]);
     return QF_STATUS_OK;
