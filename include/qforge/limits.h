@@ -43,6 +43,12 @@
 #define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
 #define QF_QF_MAX_JSON_DEPTH 64            /* nesting of the JSON block (top object = 1; config inside) */
 
+/* Reference encoder (verify/) */
+#define QF_ENCODER_MAX_BATCH 65536         /* sequences in one run (workspace is sized for max_batch) */
+#define QF_ENCODER_MAX_LENGTH 65536        /* tokens of one sequence */
+#define QF_ENCODER_MAX_INT8_K 65536        /* inner dimension of an int8 GEMM: 255 * 128 * K stays in int32 */
+#define QF_ENCODER_MAX_WORKSPACE (64ull << 30) /* bytes of the encoder's workspace */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

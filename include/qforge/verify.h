@@ -1,0 +1,192 @@
+/*
+ * qforge verify: what proves how far an int8 artifact is from FP32.
+ *
+ *   - Architecture: recognises the encoder family from config.json + tensor names and renames the
+ *     source tensors to the encoder's canonical slots (in place, source names kept);
+ *   - Encoder: the bundled reference encoder (FP32 and dynamic int8 with ONNX Runtime semantics),
+ *     oneDNN GEMMs checked against scalar reference kernels.
+ *
+ * Sections of this header are delimited; each layer of verify/ owns its own.
+ */
+#ifndef QFORGE_VERIFY_H
+#define QFORGE_VERIFY_H
+
+#include "qforge/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* =============================================================================================
+ * Architecture (verify/arch.c)
+ * =========================================================================================== */
+
+typedef enum qf_arch_family {
+    QF_ARCH_FAMILY_UNKNOWN = 0,
+    QF_ARCH_FAMILY_BERT,       /* bert; MiniLM checkpoints are bert */
+    QF_ARCH_FAMILY_ROBERTA,    /* roberta, xlm-roberta, camembert */
+    QF_ARCH_FAMILY_DISTILBERT,
+    QF_ARCH_FAMILY_ELECTRA,
+    QF_ARCH_FAMILY_COUNT_
+} qf_arch_family;
+
+typedef enum qf_arch_activation {
+    QF_ARCH_ACTIVATION_GELU = 0,  /* exact: x/2 (1 + erf(x/sqrt 2)) */
+    QF_ARCH_ACTIVATION_GELU_TANH, /* gelu_new, gelu_pytorch_tanh */
+    QF_ARCH_ACTIVATION_RELU,
+    QF_ARCH_ACTIVATION_COUNT_
+} qf_arch_activation;
+
+typedef enum qf_arch_head {
+    QF_ARCH_HEAD_NONE = 0,    /* base model: hidden states only */
+    QF_ARCH_HEAD_BERT,        /* pooler (dense + tanh on [CLS]) -> classifier */
+    QF_ARCH_HEAD_ROBERTA,     /* token 0 -> dense -> tanh -> out_proj */
+    QF_ARCH_HEAD_ELECTRA,     /* token 0 -> dense -> gelu -> out_proj */
+    QF_ARCH_HEAD_DISTILBERT,  /* token 0 -> pre_classifier -> relu -> classifier */
+    QF_ARCH_HEAD_COUNT_
+} qf_arch_head;
+
+typedef struct qf_arch {
+    qf_arch_family family;
+    char model_type[32];          /* config "model_type" as written */
+    int64_t hidden_size;          /* hidden_size / dim */
+    int64_t num_layers;           /* num_hidden_layers / n_layers */
+    int64_t num_heads;            /* num_attention_heads / n_heads */
+    int64_t intermediate_size;    /* intermediate_size / hidden_dim */
+    int64_t embedding_size;       /* ELECTRA embedding_size; == hidden_size elsewhere */
+    int64_t vocab_size;           /* rows of the word embedding */
+    int64_t max_positions;        /* rows of the position embedding */
+    int64_t type_vocab_size;      /* rows of the token-type embedding; 0 when absent (DistilBERT) */
+    int64_t pad_token_id;
+    /* RoBERTa family: positions are cumsum(ids != pad) * (ids != pad) + padding_idx, so real tokens
+     * start at padding_idx + 1. -1 for the others (position = index). */
+    int64_t position_padding_idx;
+    int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
+    qf_arch_activation activation;
+    float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
+    qf_arch_head head;
+    bool has_pooler;              /* pooler.weight present (BERT head needs it) */
+    bool has_project;             /* ELECTRA embeddings_project (embedding_size != hidden_size) */
+    char problem_type[48];        /* config problem_type, "" when absent */
+} qf_arch;
+
+const char *qf_arch_family_name(qf_arch_family f);         /* "bert", ...; static storage */
+const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu" */
+
+/*
+ * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
+ * bert, roberta, xlm-roberta, camembert, distilbert, electra (else QF_STATUS_UNSUPPORTED naming it).
+ * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
+ */
+qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);
+
+/*
+ * Recognises the family from the model's config.json (required) and renames every known tensor
+ * to its canonical name in place (qf_model_rename_tensor keeps the source name), including the
+ * "<name>::scale" companions of quantized weights. Checks every slot's presence, dtype and shape
+ * (linear weights [out, in], PyTorch layout) and fails with QF_STATUS_NOT_FOUND / QF_STATUS_SHAPE
+ * naming the tensor and the expected vs found shape. Tensors that are not part of the encoder
+ * (position_ids buffers, MLM heads) are left untouched and listed in metadata "arch.ignored".
+ * Records "arch.family", "arch.layers", ... in metadata. Idempotent: a model whose tensors are
+ * already canonical (a .qf written after mapping) maps to the same result.
+ * `out` may be NULL.
+ *
+ * Canonical names: embeddings.{word,position,token_type}.weight, embeddings.norm.{weight,bias},
+ * embeddings.project.{weight,bias}, layers.{i}.attn.{q,k,v,out}.{weight,bias},
+ * layers.{i}.attn.norm.{weight,bias}, layers.{i}.ffn.{up,down}.{weight,bias},
+ * layers.{i}.ffn.norm.{weight,bias}, pooler.{weight,bias}, head.dense.{weight,bias},
+ * head.out.{weight,bias}.
+ */
+qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
+
+/* =============================================================================================
+ * Encoder (verify/encoder.c; kernels in verify/kernels_ref.c and verify/kernels_dnnl.c)
+ * =========================================================================================== */
+
+typedef enum qf_encoder_mode {
+    QF_ENCODER_MODE_FP32 = 0,
+    /* int8 weights per output channel (from the model, or quantized at creation when
+     * quantize_weights is set); activations quantized at run time exactly like ONNX Runtime's
+     * DynamicQuantizeLinear -> MatMulInteger -> scale. A static int8 mode (calibrated activation
+     * scales) will join here. */
+    QF_ENCODER_MODE_DYNAMIC_INT8,
+    QF_ENCODER_MODE_COUNT_
+} qf_encoder_mode;
+
+typedef struct qf_encoder_params {
+    int threads;             /* OpenMP threads for one run; 0: omp_get_max_threads() */
+    qf_encoder_mode mode;
+    bool reference_kernels;  /* scalar _ref kernels instead of oneDNN for the whole encoder */
+    int64_t max_batch;       /* sequences per run (workspace sized for it); default 32 */
+    int64_t max_length;      /* padded length per run; default 512, capped by the position table */
+    bool keep_layer_outputs; /* also return every layer's hidden state */
+    /* DYNAMIC_INT8 only: quantize float linear weights at creation (per output channel, with
+     * qf_quantize_row_sym_i8_ref). Without it, float weights of a model stay FP32. */
+    bool quantize_weights;
+} qf_encoder_params;
+
+qf_encoder_params qf_encoder_params_default(void);
+
+typedef struct qf_encoder qf_encoder;
+
+/*
+ * Input: `batch` sequences padded to `length`. input_ids [batch, length] (required);
+ * attention_mask [batch, length] (NULL: all ones; a token takes part iff its mask is non-zero);
+ * token_type_ids [batch, length] (NULL: zeros). All borrowed for the call only.
+ */
+typedef struct qf_encoder_batch {
+    int64_t batch;
+    int64_t length;
+    const int32_t *input_ids;
+    const int32_t *attention_mask;
+    const int32_t *token_type_ids;
+} qf_encoder_batch;
+
+/*
+ * Output of one run. Every pointer is BORROWED from the encoder: valid until the next
+ * qf_encoder_run or qf_encoder_destroy. Positions whose mask is 0 hold zeros in the hidden states.
+ */
+typedef struct qf_encoder_output {
+    int64_t batch, length, hidden_size, num_labels, num_layer_outputs;
+    const float *logits;       /* [batch, num_labels]; NULL when the model has no head */
+    const float *last_hidden;  /* [batch, length, hidden_size] */
+    const float *pooled;       /* [batch, hidden_size]: mask-weighted mean of last_hidden */
+    /* [num_layer_outputs = num_layers + 1, batch, length, hidden_size]: [0] is the embeddings
+     * output, [i] layer i's output; NULL unless keep_layer_outputs. */
+    const float *layer_hidden;
+} qf_encoder_output;
+
+/*
+ * Builds an encoder over `m` (retained; released by qf_encoder_destroy). Maps the architecture
+ * first when the model is not mapped yet (renaming its tensors in place, see qf_arch_map),
+ * validates every shape, prepares the weights (oneDNN: packed once into its preferred layout),
+ * and sizes one workspace for max_batch x max_length, so a run allocates nothing more (oneDNN
+ * primitives are created once per sequence length and cached). `params` may be NULL (defaults).
+ */
+qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_encoder **out, qf_error *err);
+
+/*
+ * Runs one batch. Each sequence is computed on its own real (mask != 0) tokens only, as ONNX
+ * Runtime would see it with batch 1 and no padding: in DYNAMIC_INT8 the activation range of each
+ * projection is that of one sequence's [tokens, hidden] matrix, so results never depend on how
+ * the batch was composed. Fails with QF_STATUS_INVALID_ARGUMENT (object "input_ids[b][t]") on ids,
+ * type ids or positions outside their tables, a batch larger than the workspace, or a sequence
+ * without tokens. Not thread-safe on one encoder.
+ */
+qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_output *out, qf_error *err);
+
+/* The architecture the encoder runs (borrowed). */
+const qf_arch *qf_encoder_arch(const qf_encoder *e);
+
+void qf_encoder_destroy(qf_encoder *e); /* accepts NULL */
+
+/* Scalar reference of ONNX DynamicQuantizeLinear, as ONNX Runtime computes it: range widened to
+ * include 0, s = (max - min) / 255 (s = 1 when max == min), z = round_half_even(clamp(-min / s,
+ * 0, 255)), q = clamp(round_half_even(x / s) + z, 0, 255). NaNs are ignored in the range and map
+ * to z. n may be 0 (s = 1, z = 0). */
+void qf_dynamic_quantize_u8_ref(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_VERIFY_H */
