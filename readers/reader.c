@@ -43,7 +43,7 @@ static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] 
 static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
 {
     if (size < 22) return false;
-    uint64_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
+    uint64_t lowest = size > QF_ZIP_MAX_COMMENT_SCAN ? size - QF_ZIP_MAX_COMMENT_SCAN : 0;
     for (uint64_t pos = size - 22 + 1; pos-- > lowest;) {
         if (rd32(d + pos) != 0x06054b50u) continue;
         uint64_t entries = rd16(d + pos + 10);
@@ -167,12 +167,18 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     qf_file *f = NULL;
     qf_status s = qf_file_map(path, &f, err);
     if (s) return s;
-    if (qf_file_size(f) > QF_MAX_CONFIG_JSON) {
+    uint64_t fsize = qf_file_size(f);
+    if (fsize > QF_MAX_CONFIG_JSON) {
         qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, NULL, "config.json larger than %u bytes",
-                            QF_MAX_CONFIG_JSON);
+        /* the offset is the first byte past the limit */
+        qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)QF_MAX_CONFIG_JSON, "config.json",
+                     "config.json larger than %u bytes", QF_MAX_CONFIG_JSON);
+        qf_error_expected(err, "<= %u bytes", QF_MAX_CONFIG_JSON);
+        qf_error_found(err, "%llu bytes", (unsigned long long)fsize);
+        return QF_STATUS_LIMIT;
     }
-    json_tokener *tok = json_tokener_new();
+    /* the config sits one level inside a .qf JSON block, so it may nest one level less than that block */
+    json_tokener *tok = json_tokener_new_ex(QF_QF_MAX_JSON_DEPTH - 1);
     if (!tok) {
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
@@ -181,16 +187,30 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     if (!obj || jerr != json_tokener_success || !json_object_is_type(obj, json_type_object)) {
         int64_t at = (int64_t)json_tokener_get_parse_end(tok);
-        qf_error_set(err, QF_STATUS_FORMAT, path, NULL, at, "config.json", "config.json is not a JSON object: %s",
+        qf_status code = jerr == json_tokener_error_depth ? QF_STATUS_LIMIT : QF_STATUS_FORMAT;
+        qf_error_set(err, code, path, NULL, at, "config.json", "config.json is not a JSON object: %s",
                      obj && jerr == json_tokener_success ? "another JSON type" : json_tokener_error_desc(jerr));
+        if (code == QF_STATUS_LIMIT) qf_error_expected(err, "<= %d levels", QF_QF_MAX_JSON_DEPTH - 1);
         json_object_put(obj);
         json_tokener_free(tok);
         qf_file_unmap(f);
-        return QF_STATUS_FORMAT;
+        return code;
     }
     json_tokener_free(tok);
-    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-    s = qf_model_set_config_json(m, text, strlen(text), err);
+    /* '/' stays unescaped (json-c would double every one, pushing a config under the limit past it) */
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    if (!text) {
+        s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, "config.json", "out of memory");
+    } else if (len > QF_MAX_CONFIG_JSON) {
+        /* raw control characters (accepted outside strict mode) grow when escaped */
+        s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, "config.json",
+                         "config.json is %llu bytes once re-serialized (raw control characters escaped)",
+                         (unsigned long long)len);
+        qf_error_expected(err, "<= %u bytes", QF_MAX_CONFIG_JSON);
+    } else {
+        s = qf_model_set_config_json(m, text, len, err);
+    }
     if (!s) s = qf_model_set_meta(m, "source.config_path", path, err);
     json_object_put(obj);
     qf_file_unmap(f);
