@@ -136,6 +136,9 @@ qf_status qf_tok_add_added(const qf_tok_ctx *c, qf_tokenizer *t, const qf_tok_ad
     if (spec->id < 0 || (uint32_t)spec->id >= QF_TOKENIZER_MAX_VOCAB)
         return qf_tok_format_error(c, field, "added token id %d is out of range", spec->id);
     if (spec->content_len == 0) return QF_STATUS_OK; /* Hugging Face ignores empty added tokens */
+    /* A token the model already knows keeps the model's id (Hugging Face only warns when the file
+     * says otherwise). */
+    int32_t model_id = qf_tok_map_get(&t->model.vocab, spec->content, spec->content_len);
     qf_tok_added *slot = NULL;
     for (size_t i = 0; i < t->n_added; i++)
         if (t->added[i].content_len == spec->content_len &&
@@ -154,6 +157,7 @@ qf_status qf_tok_add_added(const qf_tok_ctx *c, qf_tokenizer *t, const qf_tok_ad
         qf_cpbuf_free(&slot->match);
     }
     *slot = *spec;
+    if (model_id >= 0) slot->id = model_id;
     slot->content = malloc(spec->content_len + 1);
     slot->match = (qf_cpbuf){0};
     if (!slot->content) {

@@ -315,7 +315,7 @@ static qf_status parse_vocab_object(const qf_tok_ctx *c, json_object *vocab, con
         char f[PATH_MAX_LEN];
         snprintf(f, sizeof f, "%s[\"%.80s\"]", field, key);
         int64_t id;
-        if ((s = as_int(c, val, f, 0, (int64_t)QF_TOKENIZER_MAX_VOCAB - 1, &id)) != QF_STATUS_OK) return s;
+        if ((s = as_int(c, val, f, INT64_MIN, INT64_MAX, &id)) != QF_STATUS_OK) return s; /* range: add_vocab */
         /* json-c keys are NUL-terminated: a key with an embedded NUL is cut there. */
         if ((s = qf_tok_add_vocab(c, m, key, strlen(key), id, f)) != QF_STATUS_OK) return s;
     }
