@@ -1,15 +1,23 @@
 /*
- * qforge verify: what proves how far an int8 artifact is from FP32.
+ * qforge verify: what proves how far an int8 artifact is from FP32, and what `qforge verify`,
+ * `calibrate` and `run` need around the reference encoder. One section per module:
  *
  *   - Architecture: recognises the encoder family from config.json + tensor names and renames the
  *     source tensors to the encoder's canonical slots (in place, source names kept);
  *   - Encoder: the bundled reference encoder (FP32 and dynamic int8 with ONNX Runtime semantics),
- *     oneDNN GEMMs checked against scalar reference kernels.
+ *     oneDNN GEMMs checked against scalar reference kernels;
+ *   - Tokenizers: Hugging Face tokenizer.json (WordPiece, byte-level BPE), identical ids.
  *
- * Sections of this header are delimited; each layer of verify/ owns its own.
+ * Conventions as in core.h: fallible calls return qf_status and fill an optional qf_error;
+ * opaque types have one create/destroy pair and destroy accepts NULL; returned pointers are
+ * borrowed unless the comment says "owned".
  */
 #ifndef QFORGE_VERIFY_H
 #define QFORGE_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "qforge/core.h"
 
@@ -99,7 +107,7 @@ qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *e
  */
 qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
 
-/* =============================================================================================
+/* ======================================================================================
  * Encoder (verify/encoder.c; kernels in verify/kernels_ref.c and verify/kernels_dnnl.c)
  * =========================================================================================== */
 
@@ -185,6 +193,118 @@ void qf_encoder_destroy(qf_encoder *e); /* accepts NULL */
  * 0, 255)), q = clamp(round_half_even(x / s) + z, 0, 255). NaNs are ignored in the range and map
  * to z. n may be 0 (s = 1, z = 0). */
 void qf_dynamic_quantize_u8_ref(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
+=======
+ * Tokenizers (verify/tokenizer*.c)
+ *
+ * Hugging Face tokenizers re-implemented so that the ids are identical to those of the Rust
+ * `tokenizers` library (what transformers uses with a tokenizer.json) for the families qforge
+ * runs: BERT / DistilBERT / ELECTRA / MiniLM (WordPiece) and RoBERTa (byte-level BPE).
+ *
+ * Supported components of tokenizer.json (anything else is refused with QF_STATUS_UNSUPPORTED,
+ * naming the component):
+ *   normalizers     BertNormalizer, Lowercase, NFD, NFKD, NFC, NFKC, StripAccents, Strip,
+ *                   Replace (String pattern), Prepend, Sequence;
+ *   pre-tokenizers  BertPreTokenizer, Whitespace, WhitespaceSplit, ByteLevel, Punctuation,
+ *                   Split (String pattern), Digits, Sequence;
+ *   models          WordPiece, BPE (dropout null or 0, byte_fallback, fuse_unk, ignore_merges,
+ *                   continuing_subword_prefix, end_of_word_suffix);
+ *   post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence;
+ *   added_tokens    with single_word, lstrip, rstrip, normalized.
+ * The decoder, and the file's own "truncation" / "padding" settings, are ignored (transformers
+ * overrides them too); qf_tokenize_params says how to truncate and pad. "padding.pad_id" is used
+ * as the padding id when present.
+ *
+ * Text handling: input bytes that are not valid UTF-8 are decoded like Python's
+ * `bytes.decode("utf-8", errors="replace")`: each maximal ill-formed subsequence becomes one
+ * U+FFFD (a Rust String cannot hold them, so Hugging Face never sees such bytes). A NUL byte is
+ * an ordinary character (U+0000).
+ *
+ * Unicode data (categories, normalization, lowercase) comes from tables generated from Python's
+ * unicodedata (see qf_tokenizer_unicode_version); Rust tokenizers mixes older tables
+ * (unicode_categories) and newer ones (Rust std), so characters assigned in recent Unicode
+ * versions may be classified differently. No such character occurs in the parity data.
+ *
+ * A loaded tokenizer is immutable: encode may run concurrently from several threads.
+ * ============================================================================================= */
+
+typedef struct qf_tokenizer qf_tokenizer;
+
+/*
+ * Loads a tokenizer. `path` is a tokenizer.json file, or a folder holding one of:
+ *   - tokenizer.json;
+ *   - vocab.txt: BERT WordPiece with transformers' defaults (BertNormalizer with lowercase =
+ *     tokenizer_config.json "do_lower_case" (default true), "strip_accents" and
+ *     "tokenize_chinese_chars" when present; BertPreTokenizer; [UNK], "##", 100 chars per word;
+ *     [CLS] $A [SEP]; [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens);
+ *   - vocab.json + merges.txt: RoBERTa byte-level BPE with transformers' defaults (ByteLevel with
+ *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s>;
+ *     <s> <pad> </s> <unk> special, <mask> special with lstrip).
+ * Validates the whole file (types, ids, limits of limits.h, merge tokens present in the vocabulary)
+ * before returning. On failure *out is NULL and err names the file and the field.
+ */
+qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err);
+
+/* Same as qf_tokenizer_load for tokenizer.json bytes held in memory; `name` (may be NULL) is the
+ * file name used in error messages. The bytes are not referenced after the call. */
+qf_status qf_tokenizer_load_json(const void *data, size_t size, const char *name, qf_tokenizer **out,
+                                 qf_error *err);
+
+void qf_tokenizer_destroy(qf_tokenizer *t); /* accepts NULL */
+
+typedef struct qf_tokenize_params {
+    /* > 0: truncate like transformers' `truncation=True, max_length=N` for one sequence: the
+     * sequence is cut to N minus the special tokens the post-processor adds, then they are added.
+     * 0: no truncation. */
+    int32_t max_length;
+    /* > 0: pad on the right up to this length (pad id, attention 0, type id of the padding);
+     * a longer encoding is left as it is. 0: no padding. */
+    int32_t pad_to;
+    /* Add the post-processor's special tokens ([CLS] ... [SEP]); default true. */
+    bool add_special_tokens;
+} qf_tokenize_params;
+
+qf_tokenize_params qf_tokenize_params_default(void); /* {0, 0, true} */
+
+/*
+ * The result of one encode. Caller-owned struct; the arrays are owned by it and released with
+ * qf_encoding_free. Zero-initialise it (or call qf_encoding_init) before the first encode; it may
+ * be reused for many encodes, which then reuse its memory.
+ */
+typedef struct qf_encoding {
+    int32_t *input_ids;
+    int32_t *attention_mask; /* 1 for tokens, 0 for padding */
+    int32_t *token_type_ids;
+    size_t length;   /* entries in each array */
+    size_t capacity; /* allocated entries (internal) */
+} qf_encoding;
+
+void qf_encoding_init(qf_encoding *e);
+void qf_encoding_free(qf_encoding *e); /* frees the arrays and zeroes the struct; accepts NULL */
+
+/*
+ * Encodes `len` bytes of `text` (need not be NUL-terminated; any bytes, see above) as one
+ * sequence. `p` may be NULL (defaults). On failure `out->length` is 0.
+ * Fails with QF_STATUS_INVALID_ARGUMENT when max_length is smaller than the number of special
+ * tokens, QF_STATUS_LIMIT past QF_TOKENIZER_MAX_TEXT, QF_STATUS_FORMAT when the model needs its
+ * unknown token and the vocabulary lacks it.
+ */
+qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len,
+                              const qf_tokenize_params *p, qf_encoding *out, qf_error *err);
+
+/* Id used for padding: "padding.pad_id" of tokenizer.json when set, else the id of [PAD] or <pad>
+ * (added tokens first, then the vocabulary), else 0. */
+int32_t qf_tokenizer_pad_id(const qf_tokenizer *t);
+/* Number of ids: 1 + the largest id of the vocabulary and the added tokens (the rows an embedding
+ * table needs). */
+size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
+/* Id of a token (NUL-terminated UTF-8), added tokens first, then the model vocabulary; -1 if absent. */
+int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
+/* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
+size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
+/* Unicode version of the tables ("14.0.0"). Static storage. */
+const char *qf_tokenizer_unicode_version(void);
+
+/* ============================================================================= end Tokenizers */
 
 #ifdef __cplusplus
 }
