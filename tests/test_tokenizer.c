@@ -566,6 +566,71 @@ static void test_token_length_limit(void **state)
     free(js);
 }
 
+/* Added tokens: QF_TOKENIZER_MAX_ADDED load, one more is refused; the largest id is accepted. */
+static void test_added_and_id_limits(void **state)
+{
+    (void)state;
+    size_t cap = (size_t)(QF_TOKENIZER_MAX_ADDED + 1) * 48 + 256;
+    char *js = malloc(cap);
+    assert_non_null(js);
+    for (int past = 0; past < 2; past++) {
+        size_t n = QF_TOKENIZER_MAX_ADDED + (size_t)past;
+        size_t k = (size_t)sprintf(js, "{" WP_MODEL ",\"added_tokens\":[");
+        for (size_t i = 0; i < n; i++)
+            k += (size_t)sprintf(js + k, "%s{\"id\":%zu,\"content\":\"t%zu\"}", i ? "," : "", i + 2, i);
+        k += (size_t)sprintf(js + k, "]}");
+        if (!past) {
+            qf_tokenizer *t = load_json_ok(js);
+            assert_int_equal(qf_tokenizer_vocab_size(t), QF_TOKENIZER_MAX_ADDED + 2);
+            assert_int_equal(qf_tokenizer_token_to_id(t, "t65535"), 65537);
+            int32_t ids[] = {1, 10, 1};
+            assert_ids(t, "at8a", ids, 3);
+            qf_tokenizer_destroy(t);
+        } else {
+            expect_bad(js, k, QF_STATUS_LIMIT, -1, "added_tokens");
+        }
+    }
+    free(js);
+    qf_tokenizer *t = load_json_ok("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":2097151}}}");
+    assert_int_equal(qf_tokenizer_vocab_size(t), QF_TOKENIZER_MAX_VOCAB);
+    qf_tokenizer_destroy(t);
+}
+
+/* Components in one Sequence: QF_TOKENIZER_MAX_STAGES load, one more is refused. Text past
+ * QF_TOKENIZER_MAX_TEXT is refused before it is read. */
+static void test_stages_and_text_limits(void **state)
+{
+    (void)state;
+    char *js = malloc(64 * (QF_TOKENIZER_MAX_STAGES + 1) + 256);
+    assert_non_null(js);
+    for (int past = 0; past < 2; past++) {
+        size_t k = (size_t)sprintf(js, "{" WP_MODEL ",\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[");
+        for (int i = 0; i < QF_TOKENIZER_MAX_STAGES + past; i++)
+            k += (size_t)sprintf(js + k, "%s{\"type\":\"WhitespaceSplit\"}", i ? "," : "");
+        k += (size_t)sprintf(js + k, "]}}");
+        if (!past) {
+            qf_tokenizer *t = load_json_ok(js);
+            int32_t ids[] = {1, 1};
+            assert_ids(t, " a  a ", ids, 2);
+            qf_tokenizer_destroy(t);
+        } else {
+            expect_bad(js, k, QF_STATUS_LIMIT, -1, "pre_tokenizer.pretokenizers");
+        }
+    }
+    free(js);
+    qf_tokenizer *t = load_json_ok("{" WP_MODEL "}");
+    char *big = calloc(1, (size_t)QF_TOKENIZER_MAX_TEXT + 1);
+    assert_non_null(big);
+    qf_encoding e = {0};
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_encode(t, big, (size_t)QF_TOKENIZER_MAX_TEXT + 1, NULL, &e, &err), QF_STATUS_LIMIT);
+    assert_int_equal(e.length, 0);
+    free(big);
+    qf_encoding_free(&e);
+    qf_tokenizer_destroy(t);
+}
+
 /* The model needs [UNK] but the vocabulary lacks it: found at encode time, as Hugging Face does. */
 static void test_missing_unk(void **state)
 {
@@ -747,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_padding_truncation),
         cmocka_unit_test(test_bad_tokenizer_json),
         cmocka_unit_test(test_token_length_limit),
+        cmocka_unit_test(test_added_and_id_limits),
+        cmocka_unit_test(test_stages_and_text_limits),
         cmocka_unit_test(test_missing_unk),
         cmocka_unit_test(test_bad_folder_files),
         cmocka_unit_test(test_random_bytes),

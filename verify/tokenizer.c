@@ -80,6 +80,7 @@ void qf_tokenizer_destroy(qf_tokenizer *t)
         qf_cpbuf_free(&t->added[i].match);
     }
     free(t->added);
+    qf_tok_map_free(&t->added_index);
     free(t->match_raw);
     free(t->match_norm);
     free(t);
@@ -140,16 +141,20 @@ qf_status qf_tok_add_added(const qf_tok_ctx *c, qf_tokenizer *t, const qf_tok_ad
      * says otherwise). */
     int32_t model_id = qf_tok_map_get(&t->model.vocab, spec->content, spec->content_len);
     qf_tok_added *slot = NULL;
-    for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].content_len == spec->content_len &&
-            memcmp(t->added[i].content, spec->content, spec->content_len) == 0)
-            slot = &t->added[i];
+    int32_t at = qf_tok_map_get(&t->added_index, spec->content, spec->content_len);
+    if (at >= 0) slot = &t->added[at];
     if (!slot) {
         if (t->n_added >= QF_TOKENIZER_MAX_ADDED)
             return limit_error(c, field, "number of added tokens", QF_TOKENIZER_MAX_ADDED, t->n_added + 1);
-        qf_tok_added *v = realloc(t->added, (t->n_added + 1) * sizeof *v);
-        if (!v) return no_memory(c);
-        t->added = v;
+        if (t->n_added == t->cap_added) {
+            size_t cap = t->cap_added ? t->cap_added * 2 : 16;
+            qf_tok_added *v = realloc(t->added, cap * sizeof *v);
+            if (!v) return no_memory(c);
+            t->added = v;
+            t->cap_added = cap;
+        }
+        if (!qf_tok_map_put(&t->added_index, spec->content, spec->content_len, (int32_t)t->n_added))
+            return no_memory(c);
         slot = &t->added[t->n_added++];
         memset(slot, 0, sizeof *slot);
     } else {
@@ -191,8 +196,8 @@ static bool sort_matches(const qf_tokenizer *t, size_t *list, size_t n)
 static int32_t find_token_id(const qf_tokenizer *t, const char *s)
 {
     size_t n = strlen(s);
-    for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].content_len == n && memcmp(t->added[i].content, s, n) == 0) return t->added[i].id;
+    int32_t at = qf_tok_map_get(&t->added_index, s, n);
+    if (at >= 0) return t->added[at].id;
     return qf_tok_map_get(&t->model.vocab, s, n);
 }
 

@@ -198,7 +198,8 @@ struct qf_tokenizer {
     qf_tok_post *post;       /* steps applied in order */
     size_t n_post;
     qf_tok_added *added;
-    size_t n_added;
+    size_t n_added, cap_added;
+    qf_tok_map added_index;           /* content -> index into added */
     size_t *match_raw, n_match_raw;   /* indexes into added, sorted by first code point */
     size_t *match_norm, n_match_norm;
     int32_t pad_id;           /* -1 until resolved */
