@@ -61,6 +61,10 @@
 #define QF_TOKENIZER_MAX_TEMPLATE 64        /* pieces of a TemplateProcessing template */
 #define QF_TOKENIZER_MAX_TEXT (64u << 20)   /* bytes of one text given to qf_tokenizer_encode */
 
+/* Datasets (verify/dataset.c): JSONL rows of {"text"|"input_ids", "label"} */
+#define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
+#define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

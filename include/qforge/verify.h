@@ -193,7 +193,7 @@ void qf_encoder_destroy(qf_encoder *e); /* accepts NULL */
  * 0, 255)), q = clamp(round_half_even(x / s) + z, 0, 255). NaNs are ignored in the range and map
  * to z. n may be 0 (s = 1, z = 0). */
 void qf_dynamic_quantize_u8_ref(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
-=======
+/* =============================================================================================
  * Tokenizers (verify/tokenizer*.c)
  *
  * Hugging Face tokenizers re-implemented so that the ids are identical to those of the Rust
@@ -305,6 +305,90 @@ size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
 const char *qf_tokenizer_unicode_version(void);
 
 /* ============================================================================= end Tokenizers */
+
+/* =============================================================================================
+ * Datasets (verify/dataset.c): JSONL rows, tokenized once
+ *
+ * One JSON object per line: {"text": "...", "label": 3} or {"input_ids": [...], "label": "devel"}
+ * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer, a
+ * string looked up in config.json's label2id, or absent (rows without labels still count for
+ * agreement and logit distance). Blank lines are skipped. Errors name the file, "line N" and the
+ * byte offset of the row.
+ * =========================================================================================== */
+
+typedef struct qf_tokenizer qf_tokenizer; /* verify/tokenizer.c */
+
+typedef struct qf_dataset_params {
+    int32_t max_length;      /* truncation of "text" rows (tokenizer) and of input_ids; 0: none */
+    int64_t limit;           /* first N rows only; 0: all */
+    const char *config_json; /* config.json text for string labels (label2id); may be NULL */
+} qf_dataset_params;
+
+qf_dataset_params qf_dataset_params_default(void);
+
+typedef struct qf_dataset_row {
+    const int32_t *input_ids;      /* [length]; borrowed from the dataset */
+    const int32_t *token_type_ids; /* [length] */
+    int32_t length;                /* real tokens (the mask is all ones over them) */
+    int32_t label;                 /* -1: none */
+} qf_dataset_row;
+
+typedef struct qf_dataset qf_dataset;
+
+/* Reads and tokenizes every row (`tokenizer` may be NULL when every row has input_ids). */
+qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
+                          qf_dataset **out, qf_error *err);
+size_t qf_dataset_size(const qf_dataset *d);
+const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
+size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
+/* SHA-256 (hex) of the data file's bytes, for provenance. Borrowed. */
+const char *qf_dataset_sha256(const qf_dataset *d);
+void qf_dataset_destroy(qf_dataset *d); /* accepts NULL */
+
+/* =============================================================================================
+ * Verification (verify/verify.c): the reference (FP32) and the artifact run on the same rows
+ * =========================================================================================== */
+
+typedef struct qf_verify_params {
+    int threads;            /* encoder threads; 0: all cores */
+    int64_t batch;          /* rows per encoder run; default 32 */
+    bool per_layer;         /* hidden-state SQNR per layer (costs memory: layer outputs kept) */
+    bool reference_kernels; /* scalar kernels instead of oneDNN (slow; for testing) */
+    size_t max_changed_rows; /* indices of rows whose prediction changed, kept up to this many */
+    /* Called after each batch (may be NULL): rows done so far and the total. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} qf_verify_params;
+
+qf_verify_params qf_verify_params_default(void);
+
+typedef struct qf_verify_report {
+    size_t rows, labelled_rows;
+    size_t correct_reference, correct_artifact, agreeing;
+    double accuracy_reference, accuracy_artifact; /* fractions of labelled rows; 0 when none */
+    double drop_points;                           /* 100 * (reference - artifact accuracy) */
+    double agreement;                             /* top-1 agreement, fraction of rows */
+    double mean_abs_dlogit, max_abs_dlogit;       /* over every logit of every row */
+    double mean_cosine, min_cosine;               /* cosine of each row's two logit vectors */
+    size_t num_layer_outputs;                     /* embeddings + each layer; 0 without per_layer */
+    double *layer_sqnr_db;                        /* [num_layer_outputs], owned; +INF when identical */
+    size_t changed_count;                         /* rows whose top-1 changed */
+    size_t *changed_rows;                         /* first max_changed_rows of them, owned */
+    int32_t *changed_reference_label, *changed_artifact_label; /* their two predictions, owned */
+    qf_encoder_mode artifact_mode;
+    double seconds;
+} qf_verify_report;
+
+/*
+ * Runs `reference` in FP32 and `artifact` in `artifact_mode` over every row of `data` and fills
+ * `out` (free with qf_verify_report_free). Both models are mapped to canonical slots if needed
+ * (see qf_arch_map) and must have the same architecture and head size. Sums run in row order in
+ * double precision, so the report does not depend on the thread count or the batch size.
+ */
+qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                        const qf_dataset *data, const qf_verify_params *params, qf_verify_report *out,
+                        qf_error *err);
+void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the struct */
 
 #ifdef __cplusplus
 }
