@@ -652,7 +652,7 @@ qf_status qf_onnx_read(qf_file *file, const qf_read_params *params, qf_model **o
     qf_status s = dir_copy ? QF_STATUS_OK : qf_error_set(err, QF_STATUS_NO_MEMORY, r.file, NULL, -1, NULL, "out of memory");
     if (!s) s = qf_onnx_proto_parse(qf_file_data(file), qf_file_size(file), r.file, &r.proto, &r.off, err);
     if (!s && !r.proto->graph)
-        s = qf_error_set(err, QF_STATUS_FORMAT, r.file, NULL, -1, "graph", "ONNX model has no graph");
+        s = qf_error_set(err, QF_STATUS_FORMAT, r.file, NULL, 0, "graph", "ONNX model has no graph (ModelProto field 7)");
     if (!s) {
         r.model = r.proto;
         r.g = r.proto->graph;
