@@ -72,7 +72,18 @@ static void test_dataset_rows_and_errors(void **state)
     assert_int_equal(qf_dataset_row_at(d, 1)->input_ids[3], 8);
     assert_int_equal(qf_dataset_row_at(d, 2)->label, -1);
     assert_int_equal(strlen(qf_dataset_sha256(d)), 64);
+    assert_null(qf_dataset_row_text(d, 0, NULL)); /* texts are kept only on request */
     qf_dataset_destroy(d);
+    dp.keep_text = true;
+    assert_int_equal(qf_dataset_load(good, tok, &dp, &d, &err), QF_STATUS_OK);
+    size_t len = 0;
+    assert_string_equal(qf_dataset_row_text(d, 0, &len), "libfoo-dev: development files for foo");
+    assert_int_equal(len, 37);
+    assert_null(qf_dataset_row_text(d, 1, &len)); /* an input_ids row */
+    assert_string_equal(qf_dataset_row_text(d, 2, NULL), "no label here");
+    assert_null(qf_dataset_row_text(d, 3, NULL));
+    qf_dataset_destroy(d);
+    dp.keep_text = false;
 
     struct {
         const char *text;
@@ -109,6 +120,25 @@ static void test_dataset_rows_and_errors(void **state)
     qf_tokenizer_destroy(tok);
 }
 
+static void test_dlogit_bins(void **state)
+{
+    (void)state;
+    assert_int_equal(qf_verify_dlogit_bin(0.0), 0);
+    assert_int_equal(qf_verify_dlogit_bin(9.99e-7), 0);
+    assert_int_equal(qf_verify_dlogit_bin(1e-6), 1);
+    assert_int_equal(qf_verify_dlogit_bin(1e-3), 13);
+    assert_int_equal(qf_verify_dlogit_bin(0.9999e-3), 12);
+    assert_int_equal(qf_verify_dlogit_bin(99.99), 32);
+    assert_int_equal(qf_verify_dlogit_bin(100.0), 33);
+    assert_int_equal(qf_verify_dlogit_bin(INFINITY), 33);
+    assert_int_equal(qf_verify_dlogit_bin(NAN), 33);
+    for (size_t b = 1; b < QF_VERIFY_DLOGIT_BINS; b++) {
+        double lo = qf_verify_dlogit_bin_lower(b);
+        assert_int_equal(qf_verify_dlogit_bin(lo), b); /* lower edges belong to their bin */
+        assert_int_equal(qf_verify_dlogit_bin(nextafter(lo, 0.0)), b - 1);
+    }
+}
+
 static void test_report_on_bundled_model(void **state)
 {
     (void)state;
@@ -136,6 +166,13 @@ static void test_report_on_bundled_model(void **state)
     assert_true(a.agreement >= 0.99);
     assert_int_equal(a.num_layer_outputs, 3);
     for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] > 30.0);
+    uint64_t in_hist = 0;
+    for (size_t i = 0; i < QF_VERIFY_DLOGIT_BINS; i++) in_hist += a.dlogit_hist[i];
+    assert_int_equal(a.num_labels, 30);
+    assert_int_equal(in_hist, 300 * 30);
+    assert_int_equal(a.dlogit_hist[qf_verify_dlogit_bin(a.max_abs_dlogit)] > 0, 1);
+    for (size_t i = qf_verify_dlogit_bin(a.max_abs_dlogit) + 1; i < QF_VERIFY_DLOGIT_BINS; i++)
+        assert_int_equal(a.dlogit_hist[i], 0);
     /* batch size and threads change nothing */
     vp.batch = 7;
     vp.threads = 2;
@@ -144,12 +181,14 @@ static void test_report_on_bundled_model(void **state)
     assert_true(a.max_abs_dlogit == b.max_abs_dlogit);
     assert_true(a.mean_abs_dlogit == b.mean_abs_dlogit);
     for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] == b.layer_sqnr_db[l]);
+    assert_memory_equal(a.dlogit_hist, b.dlogit_hist, sizeof a.dlogit_hist);
     qf_verify_report_free(&b);
     /* an FP32 artifact against its own source is exact */
     assert_int_equal(qf_verify_run(ref, ref, QF_ENCODER_MODE_FP32, d, &vp, &b, &err), QF_STATUS_OK);
     assert_true(b.max_abs_dlogit == 0.0);
     assert_true(b.agreement == 1.0);
     assert_true(isinf(b.layer_sqnr_db[2]));
+    assert_int_equal(b.dlogit_hist[0], 300 * 30);
     qf_verify_report_free(&b);
     qf_verify_report_free(&a);
     qf_dataset_destroy(d);
@@ -256,6 +295,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dataset_rows_and_errors),
+        cmocka_unit_test(test_dlogit_bins),
         cmocka_unit_test(test_report_on_bundled_model),
         cmocka_unit_test(test_cli_gate),
     };
