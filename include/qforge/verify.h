@@ -404,6 +404,32 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
                         qf_error *err);
 void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the struct */
 
+/* What the HTML report shows beside the figures (verify/report_html.c). Every pointer is borrowed
+ * for the call and may be NULL. */
+typedef struct qf_verify_html_context {
+    const char *artifact_path, *reference_path, *data_path, *tokenizer_path;
+    const qf_dataset *data;      /* labels and (loaded with keep_text) texts of the changed rows */
+    const qf_model *artifact;    /* recipe (quant.*, convert.*) and provenance (source.*, arch.*) */
+    const char *config_json;     /* id2label: class names */
+    int32_t max_length;
+    bool has_max_drop, passed;
+    double max_drop;
+    size_t max_changed_rows;     /* rows listed (default 100) */
+    size_t max_text;             /* characters of each row's text shown (default 400) */
+} qf_verify_html_context;
+
+qf_verify_html_context qf_verify_html_context_default(void);
+
+/*
+ * Writes the report as one self-contained HTML page (inline SVG charts and CSS; no script, no
+ * external reference) to `path`, atomically (qf_output): the summary, a bar chart of every layer's
+ * SQNR (rect.sqnr-bar, one per layer output), the |dlogit| histogram (rect.hist-bar, one per bin),
+ * the rows whose prediction changed (tr.changed) with their texts, the recipe and the provenance.
+ * `ctx` may be NULL.
+ */
+qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify_html_context *ctx, const char *path,
+                                      qf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
