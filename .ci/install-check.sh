@@ -15,7 +15,8 @@ mkdir -p "$work"
 cmake --install "$BUILD" --prefix "$prefix" > /dev/null
 libdir=$(find "$prefix" -name libqforge.so -printf '%h\n' | head -1)
 for f in "$libdir/libqforge.so" "$libdir/libqforge.a" "$prefix/include/qforge/core.h" \
-         "$libdir/pkgconfig/qforge.pc" "$libdir/cmake/qforge/qforgeConfig.cmake" "$prefix/bin/qforge"; do
+         "$libdir/pkgconfig/qforge.pc" "$libdir/cmake/qforge/qforgeConfig.cmake" "$prefix/bin/qforge" \
+         "$prefix/share/man/man1/qforge.1"; do
   [ -e "$f" ] || { echo "install-check: $f was not installed"; exit 1; }
 done
 

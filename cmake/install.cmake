@@ -8,6 +8,7 @@ install(TARGETS qforge_shared qforge_lib EXPORT qforgeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS qforge RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${PROJECT_BINARY_DIR}/qforge.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${QF_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/qforge)
 
 # pkg-config: dynamic linking needs only -lqforge; `pkg-config --static` adds what libqforge.a uses.
