@@ -80,6 +80,7 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
         const char *shard = json_object_get_string(val);
         if (!plain_file_name(shard)) {
             s = index_error(err, path, name, "shard name is not a plain file name in the index's folder");
+            qf_error_expected(err, "a file name beside the index");
             qf_error_found(err, "%.200s", shard);
             break;
         }
