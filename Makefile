@@ -1,6 +1,7 @@
 # Thin wrapper over CMake. `make demo` and `make test` install what is missing first.
 #   make            build (build/)
-#   make test       build + run every test, plain and under ASan+UBSan (build-asan/)
+#   make test       build + run every test, plain and under ASan+UBSan (build-asan/), then install
+#                   into build/install-prefix and build + run examples/ against the installed package
 #   make demo       quantize the bundled model, inspect the result
 #   make clean
 BUILD      ?= build
@@ -9,7 +10,7 @@ WERROR     ?= OFF
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps build build-asan test test-plain test-asan demo clean
+.PHONY: all deps build build-asan test test-plain test-asan install-check demo clean
 
 all: build
 
@@ -31,7 +32,10 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest $(CTEST_ARGS) -j $(JOBS) -LE slow
 
-test: test-plain test-asan
+install-check: build
+	bash .ci/install-check.sh $(BUILD)
+
+test: test-plain test-asan install-check
 
 demo: build
 	@bash .ci/demo.sh $(BUILD)/qforge

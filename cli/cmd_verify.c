@@ -116,6 +116,8 @@ static qf_cli_option verify_options[] = {
      false, NULL},
     {"max-drop", 0, true, "PTS", "exit 3 when accuracy drops more than PTS points", false, NULL},
     {"json", 0, true, "REPORT.json", "write the full report as JSON", false, NULL},
+    {"html", 0, true, "REPORT.html", "write the report as one self-contained HTML page (charts, changed rows)", false,
+     NULL},
     {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)",
      false, NULL},
     {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
@@ -323,6 +325,8 @@ int qf_cmd_verify(int argc, char **argv)
     if (dp.max_length > model_len) dp.max_length = model_len;
     dp.limit = limit;
     dp.config_json = qf_model_config_json(ref);
+    qf_cli_option *html_opt = qf_cli_find(&verify_command, "html");
+    dp.keep_text = html_opt->seen;
     qf_dataset *data = NULL;
     qf_error_clear(&err);
     if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
@@ -359,6 +363,22 @@ int qf_cmd_verify(int argc, char **argv)
                 qf_output_write(out, "\n", 1, &err) || qf_output_commit(out, &err))
                 rc = qf_cli_fail(&err);
             json_object_put(o);
+        }
+        if (html_opt->seen && !rc) {
+            qf_verify_html_context hc = qf_verify_html_context_default();
+            hc.artifact_path = artifact_path;
+            hc.reference_path = reference_copy;
+            hc.data_path = data_opt->value;
+            hc.tokenizer_path = tok_used;
+            hc.data = data;
+            hc.artifact = art;
+            hc.config_json = qf_model_config_json(ref);
+            hc.max_length = dp.max_length;
+            hc.has_max_drop = has_max_drop;
+            hc.max_drop = max_drop;
+            hc.passed = passed;
+            qf_error_clear(&err);
+            if (qf_verify_report_write_html(&report, &hc, html_opt->value, &err)) rc = qf_cli_fail(&err);
         }
         if (!qf_cli_find(&verify_command, "quiet")->seen)
             print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,

@@ -126,6 +126,19 @@ static bool looks_like_text_pickle(const uint8_t *d, uint64_t size)
     return ops > 0 && end == size; /* a complete opcode then the end: the pickle machine says what is missing */
 }
 
+/* A JSON object (leading whitespace allowed) naming a "weight_map" within its first 64 KiB. */
+static bool looks_like_shard_index(const uint8_t *d, uint64_t size)
+{
+    uint64_t i = 0;
+    while (i < size && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
+    if (i >= size || d[i] != '{') return false;
+    static const char key[] = "\"weight_map\"";
+    uint64_t end = size < 65536 ? size : 65536;
+    for (uint64_t k = i; k + sizeof key - 1 <= end; k++)
+        if (memcmp(d + k, key, sizeof key - 1) == 0) return true;
+    return false;
+}
+
 qf_format qf_format_detect(const uint8_t *d, uint64_t size)
 {
     if (size >= 8 && memcmp(d, QF_QFILE_MAGIC, 8) == 0) return QF_FORMAT_QF;
@@ -147,6 +160,7 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
         return QF_FORMAT_ONNX;
     if (size >= 6 && memcmp(d, "\x93NUMPY", 6) == 0) return QF_FORMAT_UNKNOWN; /* .npy, explained by the caller */
     if (looks_like_text_pickle(d, size)) return QF_FORMAT_TORCH_LEGACY;
+    if (looks_like_shard_index(d, size)) return QF_FORMAT_SHARD_INDEX;
     return QF_FORMAT_UNKNOWN;
 }
 
@@ -222,6 +236,21 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     qf_read_params defaults = qf_read_params_default();
     if (!params) params = &defaults;
     *out = NULL;
+    char in_folder[4096];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        static const char *const names[] = {"model.safetensors.index.json", "pytorch_model.bin.index.json",
+                                            "model.safetensors", "pytorch_model.bin"};
+        size_t k = 0;
+        for (; k < sizeof names / sizeof names[0]; k++) {
+            snprintf(in_folder, sizeof in_folder, "%s/%s", path, names[k]);
+            if (stat(in_folder, &st) == 0 && S_ISREG(st.st_mode)) break;
+        }
+        if (k == sizeof names / sizeof names[0])
+            return qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
+                                "folder holds no model.safetensors(.index.json) or pytorch_model.bin(.index.json)");
+        path = in_folder;
+    }
     qf_error_set_file(err, path);
     qf_file *f = NULL;
     qf_status s = qf_file_map(path, &f, err);
@@ -240,6 +269,7 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     case QF_FORMAT_TORCH_LEGACY: s = qf_torch_read(f, params, &m, err); break;
     case QF_FORMAT_SAFETENSORS: s = qf_safetensors_read(f, params, &m, err); break;
     case QF_FORMAT_ONNX: s = qf_onnx_read(f, params, &m, err); break;
+    case QF_FORMAT_SHARD_INDEX: s = qf_sharded_read(f, params, &m, err); break;
     case QF_FORMAT_QF: {
         qf_qfile_open_params op = qf_qfile_open_params_default();
         op.verify_checksums = params->verify_checksums;
