@@ -24,6 +24,11 @@
 /* Zip archives (readers/torch) */
 #define QF_ZIP_MAX_ENTRIES 1000000         /* entries in one archive */
 #define QF_ZIP_MAX_PICKLE_BYTES (1u << 30) /* uncompressed size of data.pkl */
+#define QF_ZIP_MAX_RATIO 1100              /* uncompressed / compressed bytes of a deflated entry (deflate tops out near 1032) */
+#define QF_ZIP_MAX_INFLATED (16ull << 30)  /* total uncompressed bytes of all compressed entries */
+#define QF_ZIP_MAX_COMMENT_SCAN 65557      /* bytes searched backwards for the end-of-central-directory record */
+#define QF_TORCH_MAX_VALUE_META 256        /* non-tensor leaves recorded as torch.value.* metadata */
+#define QF_TORCH_MAX_VALUE_LEN 256         /* bytes of one such value (longer ones are not recorded) */
 
 /* safetensors */
 /* JSON header bytes: the format's own cap (safetensors' MAX_HEADER_SIZE is 100,000,000, decimal). */
