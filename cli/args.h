@@ -55,5 +55,7 @@ double qf_cli_now(void);
 int qf_cmd_inspect(int argc, char **argv);
 int qf_cmd_convert(int argc, char **argv);
 int qf_cmd_quantize(int argc, char **argv);
+int qf_cmd_verify(int argc, char **argv);
+int qf_cmd_run(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "qforge/quantize.h"
 #include "qforge/readers.h"
+#include "qforge/verify.h"
 #include "qforge/writers.h"
 
 static qf_cli_option convert_options[] = {
@@ -120,6 +121,17 @@ static int read_input(qf_cli_command *cmd, const char *in, qf_model **out)
     qf_error err;
     qf_error_clear(&err);
     if (qf_model_read(in, &rp, out, &err)) return qf_cli_fail(&err);
+    /* An encoder family with a config.json gets canonical tensor names (source names are kept);
+     * anything else is converted by its source names. */
+    if (!qf_model_config_json(*out)) return QF_EXIT_OK;
+    qf_status s = qf_arch_map(*out, NULL, &err);
+    if (s == QF_STATUS_UNSUPPORTED && !qf_cli_find(cmd, "quiet")->seen) {
+        fprintf(stderr, "note: %s: %s; tensors keep their source names\n", in, err.message);
+    } else if (s) {
+        qf_model_destroy(*out);
+        *out = NULL;
+        return qf_cli_fail(&err);
+    }
     return QF_EXIT_OK;
 }
 

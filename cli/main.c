@@ -17,18 +17,22 @@ static const subcommand subcommands[] = {
     {"inspect", "format, tensors, metadata and integrity of any supported file", qf_cmd_inspect},
     {"convert", "write a .qf file without quantization (f32, f16 or bf16)", qf_cmd_convert},
     {"quantize", "int8 weights into a .qf file (--mode dynamic)", qf_cmd_quantize},
+    {"verify", "FP32 vs the int8 artifact on labelled data: accuracy drop, agreement; gate with --max-drop",
+     qf_cmd_verify},
+    {"run", "the reference encoder as a runtime: logits or embeddings as JSONL", qf_cmd_run},
 };
 
 static void print_usage(FILE *out)
 {
     fprintf(out,
             "usage: qforge COMMAND [options]\n\n"
-            "Convert and quantize transformer-encoder checkpoints (PyTorch, safetensors) into .qf files.\n\n"
+            "Convert and quantize transformer-encoder checkpoints (PyTorch, safetensors) into .qf files,\n"
+            "and verify how far the int8 artifact is from FP32.\n\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\n'qforge COMMAND --help' describes each command.\n"
-                 "exit status: 0 success, 1 error, 2 usage error\n");
+                 "exit status: 0 success, 1 error, 2 usage error, 3 verify: accuracy drop above --max-drop\n");
 }
 
 int main(int argc, char **argv)

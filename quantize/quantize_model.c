@@ -42,7 +42,9 @@ static bool should_quantize(const qf_tensor *t, const qf_quantize_params *p)
     uint64_t numel = (uint64_t)t->shape[0] * (uint64_t)t->shape[1];
     if (numel < p->min_elements || t->shape[0] == 0 || t->shape[1] == 0) return false;
     if (strstr(t->name, "embed")) {
-        bool word = strstr(t->name, "word_embeddings") != NULL || strstr(t->name, "embed_tokens") != NULL;
+        /* Hugging Face names, or the canonical slot once the architecture is mapped */
+        bool word = strstr(t->name, "word_embeddings") != NULL || strstr(t->name, "embed_tokens") != NULL ||
+                    strcmp(t->name, "embeddings.word.weight") == 0;
         return word ? p->quantize_word_embeddings : p->quantize_other_embeddings;
     }
     return true;

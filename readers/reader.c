@@ -43,7 +43,7 @@ static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] 
 static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
 {
     if (size < 22) return false;
-    uint64_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
+    uint64_t lowest = size > QF_ZIP_MAX_COMMENT_SCAN ? size - QF_ZIP_MAX_COMMENT_SCAN : 0;
     for (uint64_t pos = size - 22 + 1; pos-- > lowest;) {
         if (rd32(d + pos) != 0x06054b50u) continue;
         uint64_t entries = rd16(d + pos + 10);
@@ -65,14 +65,65 @@ static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
     return false;
 }
 
-/* Protocol 0/1 pickles have no PROTO opcode: accept a first byte that opens a pickle and a final STOP. */
+/*
+ * Protocol 0/1 pickles have no PROTO opcode. Python's pickle.load acts on any stream whose opcodes
+ * parse up to STOP, trailing junk included, and accepts opcodes of any protocol without a PROTO
+ * header, so a file counts as a pickle when its bytes follow the opcode grammar (opcode, then its argument: text line(s), fixed bytes, or a
+ * length-prefixed blob) up to a STOP, or up to the end after at least one complete opcode. Only the
+ * shape is checked here (first 64 KiB); the pickle machine validates meaning. Text files fail fast:
+ * most letters and all spaces and commas are not opcodes.
+ */
+#define TEXT_PICKLE_SCAN_BYTES 65536
+
+static bool skip_text_line(const uint8_t *d, uint64_t end, uint64_t *pos)
+{
+    for (uint64_t i = *pos; i < end; i++) {
+        if (d[i] == '\n') {
+            *pos = i + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool looks_like_text_pickle(const uint8_t *d, uint64_t size)
 {
-    if (size < 2) return false;
-    uint64_t last = size - 1;
-    while (last > 0 && (d[last] == '\n' || d[last] == '\r')) last--;
-    if (d[last] != '.') return false;
-    return strchr("(}]cIJKLMNSTUVXdlpt", d[0]) != NULL && d[0] != '\0';
+    uint64_t end = size < TEXT_PICKLE_SCAN_BYTES ? size : TEXT_PICKLE_SCAN_BYTES;
+    uint64_t pos = 0, ops = 0;
+    while (pos < end) {
+        uint8_t op = d[pos++];
+        uint64_t fixed = 0, len_bytes = 0, lines = 0;
+        switch (op) {
+        case '.': return ops > 0; /* STOP */
+        case '(': case '0': case '1': case '2': case 'N': case 'R': case 'Q': case ')': case ']': case '}':
+        case 'a': case 'e': case 'b': case 'd': case 'l': case 's': case 'u': case 't': case 'o':
+        case 0x81: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8f: case 0x90: case 0x91:
+        case 0x92: case 0x93: case 0x94: case 0x97: case 0x98: break;
+        case 'F': case 'I': case 'L': case 'S': case 'V': case 'P': case 'g': case 'p': lines = 1; break;
+        case 'c': case 'i': lines = 2; break;
+        case 'K': case 'h': case 'q': case 0x80: case 0x82: fixed = 1; break;
+        case 'M': case 0x83: fixed = 2; break;
+        case 'J': case 'j': case 'r': case 0x84: fixed = 4; break;
+        case 'G': case 0x95: fixed = 8; break;
+        case 'U': case 'C': case 0x8a: case 0x8c: len_bytes = 1; break;
+        case 'T': case 'X': case 'B': case 0x8b: len_bytes = 4; break;
+        case 0x8d: case 0x8e: case 0x96: len_bytes = 8; break;
+        default: return false;
+        }
+        while (lines--)
+            if (!skip_text_line(d, end, &pos)) return false;
+        if (len_bytes) {
+            if (pos + len_bytes > end) return false;
+            uint64_t n = len_bytes == 1 ? d[pos] : rd32(d + pos);
+            if (len_bytes == 8) n |= (uint64_t)rd32(d + pos + 4) << 32;
+            if (n > size) return ops > 0; /* truncated blob: the pickle machine reports it */
+            fixed = len_bytes + n;
+        }
+        if (fixed > end - pos) return pos + fixed > size ? ops > 0 : false;
+        pos += fixed;
+        ops++;
+    }
+    return ops > 0 && end == size; /* a complete opcode then the end: the pickle machine says what is missing */
 }
 
 qf_format qf_format_detect(const uint8_t *d, uint64_t size)
@@ -94,6 +145,7 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
     if (size >= 4 && d[0] == 0x08 && d[1] >= 1 && d[1] <= 30 &&
         strchr("\x12\x1a\x22\x2a\x32\x3a\x42\x52\x72", d[2]) != NULL && d[2] != 0)
         return QF_FORMAT_ONNX;
+    if (size >= 6 && memcmp(d, "\x93NUMPY", 6) == 0) return QF_FORMAT_UNKNOWN; /* .npy, explained by the caller */
     if (looks_like_text_pickle(d, size)) return QF_FORMAT_TORCH_LEGACY;
     return QF_FORMAT_UNKNOWN;
 }
@@ -115,12 +167,18 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     qf_file *f = NULL;
     qf_status s = qf_file_map(path, &f, err);
     if (s) return s;
-    if (qf_file_size(f) > QF_MAX_CONFIG_JSON) {
+    uint64_t fsize = qf_file_size(f);
+    if (fsize > QF_MAX_CONFIG_JSON) {
         qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, NULL, "config.json larger than %u bytes",
-                            QF_MAX_CONFIG_JSON);
+        /* the offset is the first byte past the limit */
+        qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)QF_MAX_CONFIG_JSON, "config.json",
+                     "config.json larger than %u bytes", QF_MAX_CONFIG_JSON);
+        qf_error_expected(err, "<= %u bytes", QF_MAX_CONFIG_JSON);
+        qf_error_found(err, "%llu bytes", (unsigned long long)fsize);
+        return QF_STATUS_LIMIT;
     }
-    json_tokener *tok = json_tokener_new();
+    /* the config sits one level inside a .qf JSON block, so it may nest one level less than that block */
+    json_tokener *tok = json_tokener_new_ex(QF_QF_MAX_JSON_DEPTH - 1);
     if (!tok) {
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
@@ -129,16 +187,30 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     if (!obj || jerr != json_tokener_success || !json_object_is_type(obj, json_type_object)) {
         int64_t at = (int64_t)json_tokener_get_parse_end(tok);
-        qf_error_set(err, QF_STATUS_FORMAT, path, NULL, at, "config.json", "config.json is not a JSON object: %s",
+        qf_status code = jerr == json_tokener_error_depth ? QF_STATUS_LIMIT : QF_STATUS_FORMAT;
+        qf_error_set(err, code, path, NULL, at, "config.json", "config.json is not a JSON object: %s",
                      obj && jerr == json_tokener_success ? "another JSON type" : json_tokener_error_desc(jerr));
+        if (code == QF_STATUS_LIMIT) qf_error_expected(err, "<= %d levels", QF_QF_MAX_JSON_DEPTH - 1);
         json_object_put(obj);
         json_tokener_free(tok);
         qf_file_unmap(f);
-        return QF_STATUS_FORMAT;
+        return code;
     }
     json_tokener_free(tok);
-    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-    s = qf_model_set_config_json(m, text, strlen(text), err);
+    /* '/' stays unescaped (json-c would double every one, pushing a config under the limit past it) */
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    if (!text) {
+        s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, "config.json", "out of memory");
+    } else if (len > QF_MAX_CONFIG_JSON) {
+        /* raw control characters (accepted outside strict mode) grow when escaped */
+        s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, "config.json",
+                         "config.json is %llu bytes once re-serialized (raw control characters escaped)",
+                         (unsigned long long)len);
+        qf_error_expected(err, "<= %u bytes", QF_MAX_CONFIG_JSON);
+    } else {
+        s = qf_model_set_config_json(m, text, len, err);
+    }
     if (!s) s = qf_model_set_meta(m, "source.config_path", path, err);
     json_object_put(obj);
     qf_file_unmap(f);
@@ -183,10 +255,16 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,
                             "zip archive without a data.pkl entry: not a PyTorch checkpoint");
-    default:
+    default: {
+        const uint8_t *d = qf_file_data(f);
+        const char *what = "not a PyTorch, safetensors, ONNX, HDF5 or .qf file (first bytes do not match any)";
+        if (size >= 6 && memcmp(d, "\x93NUMPY", 6) == 0)
+            what = "numpy .npy array file: not a checkpoint format (object arrays in it are pickles and are never loaded)";
+        else if (size >= 262 && memcmp(d + 257, "ustar", 5) == 0)
+            what = "tar archive: the PyTorch tar checkpoint format of 2017 and earlier is not read; re-save it with torch.save";
         qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,
-                            "not a PyTorch, safetensors, ONNX, HDF5 or .qf file (first bytes do not match any)");
+        return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL, "%s", what);
+    }
     }
     if (s) return s;
     if (fmt != QF_FORMAT_QF) {

@@ -43,6 +43,28 @@
 #define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
 #define QF_QF_MAX_JSON_DEPTH 64            /* nesting of the JSON block (top object = 1; config inside) */
 
+/* Reference encoder (verify/) */
+#define QF_ENCODER_MAX_BATCH 65536         /* sequences in one run (workspace is sized for max_batch) */
+#define QF_ENCODER_MAX_LENGTH 65536        /* tokens of one sequence */
+#define QF_ENCODER_MAX_INT8_K 65536        /* inner dimension of an int8 GEMM: 255 * 128 * K stays in int32 */
+#define QF_ENCODER_MAX_WORKSPACE (64ull << 30) /* bytes of the encoder's workspace */
+
+/* Tokenizers (verify/tokenizer*.c) */
+#define QF_TOKENIZER_MAX_FILE (256u << 20)  /* bytes of tokenizer.json / vocab.txt / vocab.json / merges.txt */
+#define QF_TOKENIZER_MAX_JSON_DEPTH 64      /* nesting of JSON containers in those files */
+#define QF_TOKENIZER_MAX_VOCAB (1u << 21)   /* vocabulary entries; also bounds every token id */
+#define QF_TOKENIZER_MAX_MERGES (1u << 21)  /* BPE merge rules */
+#define QF_TOKENIZER_MAX_ADDED 65536        /* added / special tokens */
+#define QF_TOKENIZER_MAX_TOKEN_BYTES 4096   /* bytes of one vocabulary or added token */
+#define QF_TOKENIZER_MAX_STAGES 64          /* components in a Sequence (normalizer, pre-tokenizer, ...) */
+#define QF_TOKENIZER_MAX_NESTING 8          /* Sequences inside Sequences */
+#define QF_TOKENIZER_MAX_TEMPLATE 64        /* pieces of a TemplateProcessing template */
+#define QF_TOKENIZER_MAX_TEXT (64u << 20)   /* bytes of one text given to qf_tokenizer_encode */
+
+/* Datasets (verify/dataset.c): JSONL rows of {"text"|"input_ids", "label"} */
+#define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
+#define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

@@ -119,15 +119,27 @@ static qf_status find_directory(const uint8_t *d, uint64_t size, uint64_t *cd_of
         *cd_off = le(d + z64 + 48, 8);
         *eocd_pos = z64;
     }
+    /* errors about the count and the directory point at the record they were read from */
+    const char *rec = *eocd_pos == pos ? "end of central directory" : "zip64 end of central directory";
     if (*count > QF_ZIP_MAX_ENTRIES) {
-        qf_error_set(err, QF_STATUS_LIMIT, NULL, "end of central directory", (int64_t)pos, NULL, "zip archive with %llu entries",
+        qf_error_set(err, QF_STATUS_LIMIT, NULL, rec, (int64_t)*eocd_pos, NULL, "zip archive with %llu entries",
                      (unsigned long long)*count);
         qf_error_expected(err, "<= %u", QF_ZIP_MAX_ENTRIES);
+        qf_error_found(err, "%llu", (unsigned long long)*count);
         return QF_STATUS_LIMIT;
     }
     if (!qf_range_within(*cd_off, *cd_size, *eocd_pos))
-        return qf_error_set(err, QF_STATUS_FORMAT, NULL, "end of central directory", (int64_t)pos, NULL,
+        return qf_error_set(err, QF_STATUS_FORMAT, NULL, rec, (int64_t)*eocd_pos, NULL,
                             "central directory lies outside the archive");
+    /* the entry table is allocated from the count: a count the directory cannot hold is refused first */
+    if (*count > *cd_size / 46) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, rec, (int64_t)*eocd_pos, NULL,
+                     "central directory of %llu bytes cannot hold %llu entries", (unsigned long long)*cd_size,
+                     (unsigned long long)*count);
+        qf_error_expected(err, "<= %llu entries (46 bytes each at least)", (unsigned long long)(*cd_size / 46));
+        qf_error_found(err, "%llu", (unsigned long long)*count);
+        return QF_STATUS_FORMAT;
+    }
     return QF_STATUS_OK;
 }
 
@@ -157,8 +169,14 @@ static qf_status parse_entries(qf_zip *z, uint64_t cd_off, uint64_t cd_size, qf_
         memcpy(name, d + pos + 46, nlen);
         name[nlen] = '\0';
         e->name = name;
-        if (strlen(name) != nlen || nlen > QF_MAX_NAME_LEN)
-            return bad(err, QF_STATUS_FORMAT, "central directory", pos, "zip entry name '%s' has a NUL byte or is too long", name);
+        if (strlen(name) != nlen)
+            return bad(err, QF_STATUS_FORMAT, "central directory", pos, "zip entry name '%s' has a NUL byte", name);
+        if (nlen > QF_MAX_NAME_LEN) {
+            bad(err, QF_STATUS_LIMIT, "central directory", pos, "zip entry name '%.64s...' is too long", name);
+            qf_error_expected(err, "<= %d bytes", QF_MAX_NAME_LEN);
+            qf_error_found(err, "%llu bytes", (unsigned long long)nlen);
+            return QF_STATUS_LIMIT;
+        }
         /* zip64 extra field: the 0xFFFFFFFF fields, in order */
         for (uint64_t x = pos + 46 + nlen; x + 4 <= pos + 46 + nlen + xlen;) {
             uint64_t id = le(d + x, 2), n = le(d + x + 2, 2);

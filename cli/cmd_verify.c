@@ -1,0 +1,507 @@
+/*
+ * cli/cmd_verify.c — `qforge verify` (FP32 reference vs the artifact on labelled rows: accuracy
+ * drop, agreement, logit distance, per-layer SQNR; exit 3 past --max-drop; JSON report) and
+ * `qforge run` (the encoder as a runtime: logits or embeddings as JSONL). Both find the tokenizer
+ * and the sequence length the same way.
+ */
+#include <json-c/json.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "qforge/readers.h"
+#include "qforge/verify.h"
+
+enum { QF_EXIT_DROP = 3 };
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* tokenizer.json / vocab files: --tokenizer, else beside each of the given files in turn. */
+static int load_tokenizer(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
+                          char *used, size_t used_size)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    *out = NULL;
+    if (explicit_path) {
+        snprintf(used, used_size, "%s", explicit_path);
+        if (qf_tokenizer_load(explicit_path, out, &err)) return qf_cli_fail(&err);
+        return QF_EXIT_OK;
+    }
+    for (size_t i = 0; i < nbeside; i++) {
+        if (!beside[i]) continue;
+        char *copy = strdup(beside[i]);
+        if (!copy) return QF_EXIT_ERROR;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", dirname(copy));
+        free(copy);
+        char probe[4200];
+        const char *names[] = {"tokenizer.json", "vocab.txt", "vocab.json"};
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(probe, sizeof probe, "%s/%s", dir, names[k]);
+            if (!file_exists(probe)) continue;
+            snprintf(used, used_size, "%s", k == 0 ? probe : dir);
+            if (qf_tokenizer_load(k == 0 ? probe : dir, out, &err)) return qf_cli_fail(&err);
+            return QF_EXIT_OK;
+        }
+    }
+    used[0] = '\0';
+    return QF_EXIT_OK; /* none: rows must carry input_ids */
+}
+
+/* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset). */
+static int32_t model_max_length(qf_model *m)
+{
+    const char *cfg = qf_model_config_json(m);
+    qf_arch a;
+    if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
+    int64_t n = a.max_positions > 0 ? a.max_positions : 512;
+    if (a.position_padding_idx >= 0) n -= a.position_padding_idx + 1;
+    return n > 0 && n < 65536 ? (int32_t)n : 512;
+}
+
+static qf_encoder_mode artifact_mode(const qf_model *m)
+{
+    for (size_t i = 0; i < qf_model_tensor_count(m); i++)
+        if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
+    return QF_ENCODER_MODE_FP32;
+}
+
+static const char *mode_name(qf_encoder_mode mode)
+{
+    return mode == QF_ENCODER_MODE_DYNAMIC_INT8 ? "dynamic int8" : "FP32";
+}
+
+/* id2label name of a class, or its number. */
+static void label_name(json_object *config, int32_t id, char *buf, size_t size)
+{
+    json_object *map = NULL, *name = NULL;
+    char key[16];
+    snprintf(key, sizeof key, "%d", (int)id);
+    if (config && json_object_object_get_ex(config, "id2label", &map) && json_object_object_get_ex(map, key, &name) &&
+        json_object_is_type(name, json_type_string))
+        snprintf(buf, size, "%s", json_object_get_string(name));
+    else
+        snprintf(buf, size, "%d", (int)id);
+}
+
+typedef struct progress_state {
+    bool tty;
+    double start;
+    const char *what;
+} progress_state;
+
+static void show_progress(void *ctx, size_t done, size_t total)
+{
+    progress_state *p = ctx;
+    if (!p->tty) return;
+    double dt = qf_cli_now() - p->start;
+    fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
+    if (done == total) fprintf(stderr, "\r%*s\r", 60, "");
+    fflush(stderr);
+}
+
+static qf_cli_option verify_options[] = {
+    {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)", false, NULL},
+    {"reference", 0, true, "SOURCE", "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)",
+     false, NULL},
+    {"max-drop", 0, true, "PTS", "exit 3 when accuracy drops more than PTS points", false, NULL},
+    {"json", 0, true, "REPORT.json", "write the full report as JSON", false, NULL},
+    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)",
+     false, NULL},
+    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
+    {"limit", 0, true, "N", "first N rows only", false, NULL},
+    {"threads", 0, true, "N", "encoder threads (default: all cores)", false, NULL},
+    {"batch", 0, true, "N", "rows per encoder run (default 32)", false, NULL},
+    {"no-layers", 0, false, NULL, "skip the per-layer SQNR", false, NULL},
+    {"quiet", 'q', false, NULL, "no summary on stdout (the exit status still tells)", false, NULL},
+};
+
+static qf_cli_command verify_command = {
+    "verify", "ARTIFACT --data FILE.jsonl [--reference SOURCE] [--max-drop PTS] [options]",
+    "Runs the reference checkpoint in FP32 and ARTIFACT (a .qf: dynamic int8, or FP32) through qforge's\n"
+    "reference encoder on the same rows and reports how far apart they are: accuracy of each and the\n"
+    "drop in points, top-1 agreement, mean and max |logit difference|, cosine similarity, and the\n"
+    "signal-to-quantization-noise ratio of every layer's hidden states.",
+    "int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear does, so the\n"
+    "figures predict what ONNX Runtime computes for the dynamically quantized model.\n"
+    "exit status 3: the drop exceeded --max-drop (the report is still written).",
+    verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
+
+static bool int_option(qf_cli_command *cmd, const char *name, long lo, long hi, long *out)
+{
+    qf_cli_option *o = qf_cli_find(cmd, name);
+    if (!o->seen) return true;
+    return qf_cli_int(cmd, o, lo, hi, out);
+}
+
+static json_object *report_json(const qf_verify_report *r, const char *artifact, const char *reference,
+                                const char *data_path, const qf_dataset *data, int32_t max_length, qf_model *art,
+                                json_object *config, bool has_max_drop, double max_drop, bool passed)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "artifact", json_object_new_string(artifact));
+    json_object_object_add(o, "reference", json_object_new_string(reference));
+    json_object_object_add(o, "data", json_object_new_string(data_path));
+    json_object_object_add(o, "data_sha256", json_object_new_string(qf_dataset_sha256(data)));
+    json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->rows));
+    json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
+    json_object_object_add(o, "max_length", json_object_new_int(max_length));
+    json_object_object_add(o, "artifact_mode", json_object_new_string(mode_name(r->artifact_mode)));
+    json_object *recipe = json_object_new_object();
+    for (size_t i = 0; i < qf_model_meta_count(art); i++) {
+        const char *k, *v;
+        qf_model_meta_at(art, i, &k, &v);
+        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
+            json_object_object_add(recipe, k, json_object_new_string(v));
+    }
+    json_object_object_add(o, "recipe", recipe);
+    json_object *acc = json_object_new_object();
+    json_object_object_add(acc, "reference", json_object_new_double(r->accuracy_reference));
+    json_object_object_add(acc, "artifact", json_object_new_double(r->accuracy_artifact));
+    json_object_object_add(o, "accuracy", acc);
+    json_object_object_add(o, "drop_points", json_object_new_double(r->drop_points));
+    json_object_object_add(o, "top1_agreement", json_object_new_double(r->agreement));
+    json_object *lg = json_object_new_object();
+    json_object_object_add(lg, "mean_abs_diff", json_object_new_double(r->mean_abs_dlogit));
+    json_object_object_add(lg, "max_abs_diff", json_object_new_double(r->max_abs_dlogit));
+    json_object_object_add(lg, "mean_cosine", json_object_new_double(r->mean_cosine));
+    json_object_object_add(lg, "min_cosine", json_object_new_double(r->min_cosine));
+    json_object_object_add(o, "logits", lg);
+    json_object *layers = json_object_new_array();
+    for (size_t l = 0; l < r->num_layer_outputs; l++) {
+        json_object *e = json_object_new_object();
+        char name[32];
+        if (l == 0)
+            snprintf(name, sizeof name, "embeddings");
+        else
+            snprintf(name, sizeof name, "layers.%zu", l - 1);
+        json_object_object_add(e, "name", json_object_new_string(name));
+        json_object_object_add(e, "sqnr_db", isfinite(r->layer_sqnr_db[l]) ? json_object_new_double(r->layer_sqnr_db[l])
+                                                                              : NULL);
+        json_object_array_add(layers, e);
+    }
+    json_object_object_add(o, "layers", layers);
+    json_object_object_add(o, "changed_count", json_object_new_int64((int64_t)r->changed_count));
+    json_object *changed = json_object_new_array();
+    size_t listed = r->changed_count < 100 ? r->changed_count : 100;
+    for (size_t i = 0; i < listed; i++) {
+        json_object *e = json_object_new_object();
+        char a[64], b[64];
+        label_name(config, r->changed_reference_label[i], a, sizeof a);
+        label_name(config, r->changed_artifact_label[i], b, sizeof b);
+        json_object_object_add(e, "row", json_object_new_int64((int64_t)r->changed_rows[i]));
+        json_object_object_add(e, "reference", json_object_new_string(a));
+        json_object_object_add(e, "artifact", json_object_new_string(b));
+        int32_t lab = qf_dataset_row_at(data, r->changed_rows[i])->label;
+        if (lab >= 0) {
+            label_name(config, lab, a, sizeof a);
+            json_object_object_add(e, "label", json_object_new_string(a));
+        }
+        json_object_array_add(changed, e);
+    }
+    json_object_object_add(o, "changed_rows", changed);
+    json_object_object_add(o, "max_drop", has_max_drop ? json_object_new_double(max_drop) : NULL);
+    json_object_object_add(o, "passed", json_object_new_boolean(passed));
+    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+    json_object_object_add(o, "qforge_version", json_object_new_string(QF_VERSION_STRING));
+    return o;
+}
+
+static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
+                         const char *data_path, int32_t max_length, bool has_max_drop, double max_drop, bool passed)
+{
+    printf("artifact   %s (%s)\n", artifact, mode_name(r->artifact_mode));
+    printf("reference  %s (FP32)\n", reference);
+    printf("data       %s: %zu rows, %zu labelled, max length %d\n", data_path, r->rows, r->labelled_rows,
+           (int)max_length);
+    if (r->labelled_rows)
+        printf("accuracy   FP32 %.2f%%   %s %.2f%%   drop %.2f pt\n", 100 * r->accuracy_reference,
+               mode_name(r->artifact_mode), 100 * r->accuracy_artifact, r->drop_points);
+    printf("agreement  %.2f%% top-1 (%zu of %zu rows changed)\n", 100 * r->agreement, r->changed_count, r->rows);
+    printf("logits     mean |diff| %.4g   max |diff| %.4g   cosine mean %.6f   min %.6f\n", r->mean_abs_dlogit,
+           r->max_abs_dlogit, r->mean_cosine, r->min_cosine);
+    if (r->num_layer_outputs) {
+        printf("SQNR (dB) ");
+        for (size_t l = 0; l < r->num_layer_outputs; l++) {
+            if (l == 0)
+                printf(" embeddings ");
+            else
+                printf(" layers.%zu ", l - 1);
+            if (isfinite(r->layer_sqnr_db[l]))
+                printf("%.1f%s", r->layer_sqnr_db[l], l + 1 < r->num_layer_outputs ? "," : "");
+            else
+                printf("exact%s", l + 1 < r->num_layer_outputs ? "," : "");
+        }
+        printf("\n");
+    }
+    printf("time       %.2f s\n", r->seconds);
+    if (has_max_drop)
+        printf("result     %s: drop %.2f pt %s --max-drop %g\n", passed ? "PASS" : "FAIL", r->drop_points,
+               passed ? "<=" : ">", max_drop);
+}
+
+int qf_cmd_verify(int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    bool help;
+    int rc = qf_cli_parse(&verify_command, argc, argv, pos, &npos, &help);
+    if (rc || help) return rc;
+    qf_cli_option *data_opt = qf_cli_find(&verify_command, "data");
+    if (!data_opt->seen) {
+        fprintf(stderr, "qforge verify: --data FILE.jsonl is required\nTry 'qforge verify --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    bool has_max_drop = qf_cli_find(&verify_command, "max-drop")->seen;
+    double max_drop = 0;
+    if (has_max_drop) {
+        char *end = NULL;
+        max_drop = strtod(qf_cli_find(&verify_command, "max-drop")->value, &end);
+        if (!end || *end || !(max_drop >= 0) || !isfinite(max_drop)) {
+            fprintf(stderr, "qforge verify: --max-drop takes a number of points >= 0\n");
+            return QF_EXIT_USAGE;
+        }
+    }
+    long max_length = 0, limit = 0, threads = 0, batch = 32;
+    if (!int_option(&verify_command, "max-length", 1, 65535, &max_length) ||
+        !int_option(&verify_command, "limit", 1, QF_DATASET_MAX_ROWS, &limit) ||
+        !int_option(&verify_command, "threads", 1, 1024, &threads) ||
+        !int_option(&verify_command, "batch", 1, 4096, &batch))
+        return QF_EXIT_USAGE;
+
+    const char *artifact_path = pos[0];
+    qf_error err;
+    qf_error_clear(&err);
+    qf_model *art = NULL, *ref = NULL;
+    qf_read_params rp = qf_read_params_default();
+    if (qf_model_read(artifact_path, &rp, &art, &err)) return qf_cli_fail(&err);
+    qf_cli_option *ref_opt = qf_cli_find(&verify_command, "reference");
+    const char *reference_path = ref_opt->seen ? ref_opt->value : qf_model_get_meta(art, "source.path");
+    if (!reference_path) {
+        fprintf(stderr, "error: %s records no source checkpoint: give --reference SOURCE\n", artifact_path);
+        qf_model_destroy(art);
+        return QF_EXIT_ERROR;
+    }
+    char reference_copy[4096];
+    snprintf(reference_copy, sizeof reference_copy, "%s", reference_path);
+    qf_error_clear(&err);
+    if (qf_model_read(reference_copy, &rp, &ref, &err)) {
+        qf_model_destroy(art);
+        if (!ref_opt->seen) fprintf(stderr, "note: the reference is the source recorded in %s; --reference overrides it\n", artifact_path);
+        return qf_cli_fail(&err);
+    }
+    if (artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
+        fprintf(stderr, "error: %s: the reference holds quantized tensors; give the FP32 checkpoint with --reference\n",
+                reference_copy);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return QF_EXIT_ERROR;
+    }
+    qf_tokenizer *tok = NULL;
+    char tok_used[4200];
+    const char *beside[2] = {reference_copy, artifact_path};
+    qf_cli_option *tok_opt = qf_cli_find(&verify_command, "tokenizer");
+    rc = load_tokenizer(tok_opt->seen ? tok_opt->value : NULL, beside, 2, &tok, tok_used, sizeof tok_used);
+    if (rc) {
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
+    int32_t model_len = model_max_length(ref);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.max_length = max_length ? (int32_t)max_length : model_len;
+    if (dp.max_length > model_len) dp.max_length = model_len;
+    dp.limit = limit;
+    dp.config_json = qf_model_config_json(ref);
+    qf_dataset *data = NULL;
+    qf_error_clear(&err);
+    if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return qf_cli_fail(&err);
+    }
+    progress_state ps = {isatty(STDERR_FILENO) != 0, qf_cli_now(), "verify"};
+    qf_verify_params vp = qf_verify_params_default();
+    vp.threads = (int)threads;
+    vp.batch = batch;
+    vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
+    vp.progress = show_progress;
+    vp.progress_ctx = &ps;
+    qf_verify_report report;
+    qf_error_clear(&err);
+    rc = QF_EXIT_OK;
+    if (qf_verify_run(ref, art, artifact_mode(art), data, &vp, &report, &err)) {
+        rc = qf_cli_fail(&err);
+    } else {
+        bool passed = !has_max_drop || report.drop_points <= max_drop + 1e-9;
+        json_object *config = qf_model_config_json(ref) ? json_tokener_parse(qf_model_config_json(ref)) : NULL;
+        qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
+        if (json_opt->seen) {
+            json_object *o = report_json(&report, artifact_path, reference_copy, data_opt->value, data, dp.max_length,
+                                         art, config, has_max_drop, max_drop, passed);
+            if (tok_used[0]) json_object_object_add(o, "tokenizer", json_object_new_string(tok_used));
+            const char *text = json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+            qf_output *out = NULL;
+            qf_error_clear(&err);
+            if (qf_output_open(json_opt->value, &out, &err) || qf_output_write(out, text, strlen(text), &err) ||
+                qf_output_write(out, "\n", 1, &err) || qf_output_commit(out, &err))
+                rc = qf_cli_fail(&err);
+            json_object_put(o);
+        }
+        if (!qf_cli_find(&verify_command, "quiet")->seen)
+            print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,
+                         passed);
+        if (!rc && !passed) rc = QF_EXIT_DROP;
+        json_object_put(config);
+        qf_verify_report_free(&report);
+    }
+    qf_dataset_destroy(data);
+    qf_tokenizer_destroy(tok);
+    qf_model_destroy(art);
+    qf_model_destroy(ref);
+    return rc;
+}
+
+static qf_cli_option run_options[] = {
+    {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)", false, NULL},
+    {"output", 0, true, "logits|embedding", "what to print per row (default logits)", false, NULL},
+    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside ARTIFACT, then its source)", false,
+     NULL},
+    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
+    {"limit", 0, true, "N", "first N rows only", false, NULL},
+    {"threads", 0, true, "N", "encoder threads (default: all cores)", false, NULL},
+    {"batch", 0, true, "N", "rows per encoder run (default 32)", false, NULL},
+};
+
+static qf_cli_command run_command = {
+    "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding] [options]",
+    "Runs the encoder on every row and prints one JSON object per row: {\"row\", \"logits\", \"label\"}\n"
+    "(the predicted class, named by config.json's id2label) or {\"row\", \"embedding\"} (the mask-weighted\n"
+    "mean of the last hidden state). ARTIFACT is a .qf (int8 runs in dynamic int8) or any checkpoint.",
+    NULL, run_options, sizeof run_options / sizeof run_options[0], 1, 1};
+
+int qf_cmd_run(int argc, char **argv)
+{
+    const char *pos[1];
+    int npos;
+    bool help;
+    int rc = qf_cli_parse(&run_command, argc, argv, pos, &npos, &help);
+    if (rc || help) return rc;
+    qf_cli_option *data_opt = qf_cli_find(&run_command, "data");
+    if (!data_opt->seen) {
+        fprintf(stderr, "qforge run: --data FILE.jsonl is required\nTry 'qforge run --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    qf_cli_option *out_opt = qf_cli_find(&run_command, "output");
+    bool embedding = out_opt->seen && strcmp(out_opt->value, "embedding") == 0;
+    if (out_opt->seen && !embedding && strcmp(out_opt->value, "logits") != 0) {
+        fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", out_opt->value);
+        return QF_EXIT_USAGE;
+    }
+    long max_length = 0, limit = 0, threads = 0, batch = 32;
+    if (!int_option(&run_command, "max-length", 1, 65535, &max_length) ||
+        !int_option(&run_command, "limit", 1, QF_DATASET_MAX_ROWS, &limit) ||
+        !int_option(&run_command, "threads", 1, 1024, &threads) || !int_option(&run_command, "batch", 1, 4096, &batch))
+        return QF_EXIT_USAGE;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_model *m = NULL;
+    qf_read_params rp = qf_read_params_default();
+    rp.hash_source = false;
+    if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
+    qf_tokenizer *tok = NULL;
+    char tok_used[4200];
+    const char *beside[2] = {pos[0], qf_model_get_meta(m, "source.path")};
+    qf_cli_option *tok_opt = qf_cli_find(&run_command, "tokenizer");
+    rc = load_tokenizer(tok_opt->seen ? tok_opt->value : NULL, beside, 2, &tok, tok_used, sizeof tok_used);
+    if (rc) {
+        qf_model_destroy(m);
+        return rc;
+    }
+    int32_t model_len = model_max_length(m);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
+    dp.limit = limit;
+    dp.config_json = qf_model_config_json(m);
+    qf_dataset *data = NULL;
+    qf_encoder *enc = NULL;
+    json_object *config = qf_model_config_json(m) ? json_tokener_parse(qf_model_config_json(m)) : NULL;
+    int32_t longest = 0;
+    if (!qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
+        for (size_t i = 0; i < qf_dataset_size(data); i++)
+            if (qf_dataset_row_at(data, i)->length > longest) longest = qf_dataset_row_at(data, i)->length;
+        qf_encoder_params ep = qf_encoder_params_default();
+        ep.threads = (int)threads;
+        ep.mode = artifact_mode(m);
+        ep.max_batch = batch;
+        ep.max_length = longest;
+        qf_encoder_create(m, &ep, &enc, &err);
+    }
+    int32_t *ids = NULL, *mask = NULL, *types = NULL;
+    if (!err.code) {
+        ids = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
+        mask = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
+        types = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
+        if (!ids || !mask || !types) qf_error_set(&err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    }
+    for (size_t first = 0; !err.code && first < qf_dataset_size(data); first += (size_t)batch) {
+        size_t n = qf_dataset_size(data) - first < (size_t)batch ? qf_dataset_size(data) - first : (size_t)batch;
+        int64_t length = 0;
+        for (size_t i = 0; i < n; i++)
+            if (qf_dataset_row_at(data, first + i)->length > length) length = qf_dataset_row_at(data, first + i)->length;
+        for (size_t i = 0; i < n; i++) {
+            const qf_dataset_row *r = qf_dataset_row_at(data, first + i);
+            for (int64_t t = 0; t < length; t++) {
+                size_t at = i * (size_t)length + (size_t)t;
+                ids[at] = t < r->length ? r->input_ids[t] : 0;
+                types[at] = t < r->length ? r->token_type_ids[t] : 0;
+                mask[at] = t < r->length;
+            }
+        }
+        qf_encoder_batch in = {(int64_t)n, length, ids, mask, types};
+        qf_encoder_output o;
+        if (qf_encoder_run(enc, &in, &o, &err)) break;
+        for (size_t i = 0; i < n; i++) {
+            printf("{\"row\": %zu, ", first + i);
+            int64_t k = embedding ? o.hidden_size : o.num_labels;
+            const float *v = embedding ? o.pooled + i * (size_t)o.hidden_size : o.logits + i * (size_t)o.num_labels;
+            printf(embedding ? "\"embedding\": [" : "\"logits\": [");
+            int32_t best = 0;
+            for (int64_t j = 0; j < k; j++) {
+                printf("%s%.9g", j ? ", " : "", (double)v[j]);
+                if (v[j] > v[best]) best = (int32_t)j;
+            }
+            printf("]");
+            if (!embedding) {
+                char name[64];
+                label_name(config, best, name, sizeof name);
+                json_object *s = json_object_new_string(name);
+                printf(", \"label\": %d, \"label_name\": %s", (int)best, json_object_to_json_string(s));
+                json_object_put(s);
+            }
+            printf("}\n");
+        }
+    }
+    rc = err.code ? qf_cli_fail(&err) : QF_EXIT_OK;
+    free(ids);
+    free(mask);
+    free(types);
+    json_object_put(config);
+    qf_encoder_destroy(enc);
+    qf_dataset_destroy(data);
+    qf_tokenizer_destroy(tok);
+    qf_model_destroy(m);
+    return rc;
+}

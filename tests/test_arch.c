@@ -1,0 +1,319 @@
+/*
+ * tests/test_arch.c — architecture mapping (verify/arch.c) on synthetic in-memory checkpoints named
+ * as Hugging Face writes them: every family with and without the model prefix, quantized models,
+ * idempotence, and the errors for missing / misshapen tensors and unknown families.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qforge/quantize.h"
+#include "qforge/verify.h"
+#include "support/synth_encoder.h"
+
+static const char *const k_slots[] = {
+    "embeddings.word.weight", "embeddings.position.weight", "embeddings.norm.weight", "embeddings.norm.bias",
+    "layers.0.attn.q.weight", "layers.0.attn.q.bias", "layers.0.attn.k.weight", "layers.0.attn.v.bias",
+    "layers.0.attn.out.weight", "layers.0.attn.norm.weight", "layers.1.ffn.up.weight", "layers.1.ffn.up.bias",
+    "layers.1.ffn.down.weight", "layers.1.ffn.norm.bias", "head.out.weight", "head.out.bias"};
+
+static void check_family(qf_arch_family fam, bool prefix)
+{
+    synth_encoder_opts o = synth_encoder_opts_default(fam);
+    o.prefix = prefix;
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    qf_arch a;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_status s = qf_arch_map(m, &a, &err);
+    if (s) fprintf(stderr, "map failed: %s\n", err.message);
+    assert_int_equal(s, QF_STATUS_OK);
+    assert_int_equal(a.family, fam);
+    assert_int_equal(a.hidden_size, 32);
+    assert_int_equal(a.num_layers, 2);
+    assert_int_equal(a.num_heads, 4);
+    assert_int_equal(a.intermediate_size, 64);
+    assert_int_equal(a.vocab_size, 50);
+    assert_int_equal(a.max_positions, 40);
+    assert_int_equal(a.num_labels, 3);
+    for (size_t i = 0; i < sizeof k_slots / sizeof k_slots[0]; i++) {
+        const qf_tensor *t = qf_model_find(m, k_slots[i], NULL);
+        assert_non_null(t);
+        char src[256];
+        synth_encoder_source_name(&o, k_slots[i], src, sizeof src);
+        assert_string_equal(t->source_name, src);
+    }
+    switch (fam) {
+    case QF_ARCH_FAMILY_BERT:
+        assert_int_equal(a.head, QF_ARCH_HEAD_BERT);
+        assert_true(a.has_pooler);
+        assert_non_null(qf_model_find(m, "pooler.weight", NULL));
+        assert_non_null(qf_model_find(m, "embeddings.token_type.weight", NULL));
+        assert_int_equal(a.position_padding_idx, -1);
+        assert_true(a.layer_norm_eps == 1e-12f);
+        break;
+    case QF_ARCH_FAMILY_ROBERTA:
+        assert_int_equal(a.head, QF_ARCH_HEAD_ROBERTA);
+        assert_int_equal(a.position_padding_idx, 1);
+        assert_int_equal(a.type_vocab_size, 1);
+        assert_true(a.layer_norm_eps == 1e-5f);
+        assert_non_null(qf_model_find(m, "head.dense.weight", NULL));
+        break;
+    case QF_ARCH_FAMILY_DISTILBERT:
+        assert_int_equal(a.head, QF_ARCH_HEAD_DISTILBERT);
+        assert_int_equal(a.type_vocab_size, 0);
+        assert_null(qf_model_find(m, "embeddings.token_type.weight", NULL));
+        assert_true(a.layer_norm_eps == 1e-12f);
+        break;
+    case QF_ARCH_FAMILY_ELECTRA:
+        assert_int_equal(a.head, QF_ARCH_HEAD_ELECTRA);
+        assert_true(a.has_project);
+        assert_int_equal(a.embedding_size, 16);
+        assert_non_null(qf_model_find(m, "embeddings.project.weight", NULL));
+        break;
+    default: fail();
+    }
+    assert_string_equal(qf_model_get_meta(m, "arch.family"), qf_arch_family_name(fam));
+    char ignored[512];
+    assert_non_null(qf_model_get_meta(m, "arch.ignored"));
+    snprintf(ignored, sizeof ignored, "%s", qf_model_get_meta(m, "arch.ignored"));
+    assert_non_null(strstr(ignored, "position_ids"));
+    assert_non_null(strstr(ignored, "bias")); /* the MLM head's bias */
+
+    /* idempotent: mapping the mapped model changes nothing */
+    qf_arch b;
+    assert_int_equal(qf_arch_map(m, &b, &err), QF_STATUS_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_string_equal(qf_model_get_meta(m, "arch.ignored"), ignored);
+    assert_non_null(qf_model_find(m, "layers.1.ffn.down.weight", NULL));
+    qf_model_destroy(m);
+}
+
+static void test_bert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_BERT, true); check_family(QF_ARCH_FAMILY_BERT, false); }
+static void test_roberta(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ROBERTA, true); check_family(QF_ARCH_FAMILY_ROBERTA, false); }
+static void test_distilbert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_DISTILBERT, true); check_family(QF_ARCH_FAMILY_DISTILBERT, false); }
+static void test_electra(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ELECTRA, true); check_family(QF_ARCH_FAMILY_ELECTRA, false); }
+
+static void test_config_variants(void **state)
+{
+    (void)state;
+    const char *cfgs[] = {
+        "{\"model_type\": \"xlm-roberta\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+        " \"intermediate_size\": 16, \"hidden_act\": \"gelu_new\", \"pad_token_id\": 1}",
+        "{\"model_type\": \"camembert\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+        " \"intermediate_size\": 16, \"hidden_act\": \"gelu_pytorch_tanh\", \"layer_norm_eps\": 1e-5}",
+        "{\"model_type\": \"distilbert\", \"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16,"
+        " \"activation\": \"relu\", \"layer_norm_eps\": 0.5}",
+    };
+    qf_arch a;
+    assert_int_equal(qf_arch_from_config(cfgs[0], &a, NULL), QF_STATUS_OK);
+    assert_int_equal(a.family, QF_ARCH_FAMILY_ROBERTA);
+    assert_int_equal(a.activation, QF_ARCH_ACTIVATION_GELU_TANH);
+    assert_int_equal(a.position_padding_idx, 1);
+    assert_int_equal(qf_arch_from_config(cfgs[1], &a, NULL), QF_STATUS_OK);
+    assert_int_equal(a.family, QF_ARCH_FAMILY_ROBERTA);
+    assert_int_equal(a.activation, QF_ARCH_ACTIVATION_GELU_TANH);
+    assert_int_equal(a.position_padding_idx, 1); /* pad_token_id defaults to 1 in this family */
+    assert_int_equal(qf_arch_from_config(cfgs[2], &a, NULL), QF_STATUS_OK);
+    assert_int_equal(a.family, QF_ARCH_FAMILY_DISTILBERT);
+    assert_int_equal(a.activation, QF_ARCH_ACTIVATION_RELU);
+    assert_true(a.layer_norm_eps == 1e-12f); /* DistilBERT's LayerNorm eps is fixed */
+    assert_int_equal(a.num_heads, 2);
+}
+
+static void test_unknown_family(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_UNKNOWN);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_UNSUPPORTED);
+    assert_string_equal(err.object, "model_type");
+    assert_string_equal(err.found, "gpt2");
+    assert_int_equal(err.offset, -1);
+    qf_model_destroy(m);
+
+    /* no config at all */
+    assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_NOT_FOUND);
+    assert_string_equal(err.part, "config.json");
+    qf_model_destroy(m);
+
+    /* bad activation and bad heads */
+    qf_arch a;
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_from_config("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_hidden_layers\": 1,"
+                                         " \"num_attention_heads\": 3, \"intermediate_size\": 16}", &a, &err),
+                     QF_STATUS_FORMAT);
+    assert_string_equal(err.object, "num_attention_heads");
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_from_config("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_hidden_layers\": 1,"
+                                         " \"num_attention_heads\": 2, \"intermediate_size\": 16, \"hidden_act\": \"swish\"}",
+                                         &a, &err),
+                     QF_STATUS_UNSUPPORTED);
+    assert_string_equal(err.found, "swish");
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_from_config("{\"model_type\": \"bert\", \"hidden_size\": 8}", &a, &err), QF_STATUS_NOT_FOUND);
+    assert_string_equal(err.object, "num_hidden_layers");
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_from_config("[1, 2]", &a, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.part, "config.json");
+}
+
+static void test_missing_tensor(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    size_t idx;
+    assert_non_null(qf_model_find(m, "bert.encoder.layer.1.attention.self.key.weight", &idx));
+    assert_int_equal(qf_model_rename_tensor(m, idx, "somewhere.else", NULL), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_NOT_FOUND);
+    assert_string_equal(err.object, "layers.1.attn.k.weight");
+    assert_non_null(strstr(err.message, "bert.encoder.layer.1.attention.self.key.weight"));
+    assert_string_equal(err.expected, "[32, 32] float or int8");
+    assert_string_equal(err.found, "none");
+    assert_int_equal(err.offset, -1);
+    qf_model_destroy(m);
+}
+
+static void test_misshapen_tensor(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_DISTILBERT);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    size_t idx;
+    const char *name = "distilbert.transformer.layer.0.ffn.lin1.weight";
+    assert_non_null(qf_model_find(m, name, &idx));
+    assert_int_equal(qf_model_rename_tensor(m, idx, "unused", NULL), QF_STATUS_OK);
+    float *data = NULL;
+    assert_int_equal(qf_model_alloc(m, 32 * 63 * 4, (void **)&data, NULL), QF_STATUS_OK);
+    int64_t shape[2] = {63, 32};
+    assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_F32, 2, shape, data, 32 * 63 * 4, NULL, NULL), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.object, "layers.0.ffn.up.weight");
+    assert_string_equal(err.expected, "[64, 32] float or int8");
+    assert_string_equal(err.found, "[63, 32] f32");
+    assert_non_null(strstr(err.message, name));
+    qf_model_destroy(m);
+
+    /* a classifier whose rows disagree with id2label */
+    o = synth_encoder_opts_default(QF_ARCH_FAMILY_ROBERTA);
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    const char *cfg = qf_model_config_json(m);
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", cfg);
+    char *p = strstr(buf, ", \"2\": \"L2\"");
+    assert_non_null(p);
+    memmove(p, p + strlen(", \"2\": \"L2\""), strlen(p + strlen(", \"2\": \"L2\"")) + 1);
+    assert_int_equal(qf_model_set_config_json(m, buf, strlen(buf), NULL), QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.object, "head.out.weight");
+    assert_string_equal(err.expected, "2 rows");
+    assert_string_equal(err.found, "3 rows");
+    qf_model_destroy(m);
+}
+
+static void test_layer_beyond_config(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    o.layers = 3;
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    const char *cfg = qf_model_config_json(m);
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", cfg);
+    char *p = strstr(buf, "\"num_hidden_layers\": 3");
+    assert_non_null(p);
+    p[strlen("\"num_hidden_layers\": ")] = '2';
+    assert_int_equal(qf_model_set_config_json(m, buf, strlen(buf), NULL), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+    assert_non_null(strstr(err.object, "encoder.layer.2."));
+    assert_string_equal(err.found, "layer 2");
+    qf_model_destroy(m);
+}
+
+static void test_gamma_beta_and_quantized(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    size_t idx;
+    assert_non_null(qf_model_find(m, "bert.embeddings.LayerNorm.weight", &idx));
+    assert_int_equal(qf_model_rename_tensor(m, idx, "bert.embeddings.LayerNorm.gamma", NULL), QF_STATUS_OK);
+    assert_non_null(qf_model_find(m, "bert.embeddings.LayerNorm.bias", &idx));
+    assert_int_equal(qf_model_rename_tensor(m, idx, "bert.embeddings.LayerNorm.beta", NULL), QF_STATUS_OK);
+
+    qf_quantize_params qp = qf_quantize_params_default();
+    qp.min_elements = 1;
+    qf_model *q = NULL;
+    assert_int_equal(qf_model_quantize_dynamic(m, &qp, &q, NULL), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    qf_status s = qf_arch_map(q, NULL, &err);
+    if (s) fprintf(stderr, "map failed: %s\n", err.message);
+    assert_int_equal(s, QF_STATUS_OK);
+    const qf_tensor *t = qf_model_find(q, "layers.0.attn.q.weight", NULL);
+    assert_non_null(t);
+    assert_int_equal(t->dtype, QF_DTYPE_I8);
+    assert_string_equal(t->quant.scale_name, "layers.0.attn.q.weight::scale");
+    assert_non_null(qf_model_find(q, "layers.0.attn.q.weight::scale", NULL));
+    t = qf_model_find(q, "embeddings.word.weight", NULL);
+    assert_int_equal(t->dtype, QF_DTYPE_I8);
+    assert_string_equal(t->quant.scale_name, "embeddings.word.weight::scale");
+    assert_non_null(qf_model_find(q, "embeddings.norm.weight", NULL)); /* mapped from ...LayerNorm.gamma */
+    assert_non_null(qf_model_find(q, "embeddings.norm.bias", NULL));
+    assert_int_equal(qf_arch_map(q, NULL, &err), QF_STATUS_OK); /* idempotent on int8 too */
+
+    /* a scale tensor of the wrong length */
+    qf_model_destroy(q);
+    qp.per_tensor = true;
+    assert_int_equal(qf_model_quantize_dynamic(m, &qp, &q, NULL), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(q, NULL, &err), QF_STATUS_OK); /* per-tensor scales: [1] */
+    const qf_tensor *w = qf_model_find(q, "layers.1.ffn.up.weight", &idx);
+    assert_int_equal(qf_model_set_quant(q, idx, QF_QUANT_SYMMETRIC_PER_CHANNEL, 0, w->quant.scale_name, NULL, NULL),
+                     QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(q, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.object, "layers.1.ffn.up.weight::scale");
+    assert_string_equal(err.expected, "[64] f32");
+    assert_string_equal(err.found, "[1] f32");
+    qf_model_destroy(q);
+    qf_model_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bert),
+        cmocka_unit_test(test_roberta),
+        cmocka_unit_test(test_distilbert),
+        cmocka_unit_test(test_electra),
+        cmocka_unit_test(test_config_variants),
+        cmocka_unit_test(test_unknown_family),
+        cmocka_unit_test(test_missing_tensor),
+        cmocka_unit_test(test_misshapen_tensor),
+        cmocka_unit_test(test_layer_beyond_config),
+        cmocka_unit_test(test_gamma_beta_and_quantized),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

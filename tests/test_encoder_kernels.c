@@ -1,0 +1,397 @@
+/*
+ * tests/test_encoder_kernels.c — the encoder's kernels against their scalar references:
+ * ONNX Runtime DynamicQuantizeLinear on exact cases (ONNX test vectors, ties, saturation, constant
+ * and zero inputs), oneDNN's uint8 x int8 GEMM bit-exact on int32 accumulators, its FP32 GEMM
+ * within 1e-5 relative, and whole synthetic encoders run with oneDNN vs reference kernels.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qforge/quantize.h"
+#include "qforge/verify.h"
+#include "support/synth_encoder.h"
+#include "verify/kernels.h"
+
+static unsigned g_seed = 99;
+static unsigned next_rand(void)
+{
+    g_seed ^= g_seed << 13;
+    g_seed ^= g_seed >> 17;
+    g_seed ^= g_seed << 5;
+    return g_seed;
+}
+static float frand(float a) { return ((float)(next_rand() & 0xFFFFFF) / (float)0x800000 - 1.0f) * a; }
+
+static void check_dql(const float *x, size_t n, float want_scale, uint8_t want_z, const uint8_t *want_q)
+{
+    uint8_t q[64];
+    float s;
+    uint8_t z;
+    qf_dynamic_quantize_u8_ref(x, n, q, &s, &z);
+    assert_true(s == want_scale);
+    assert_int_equal(z, want_z);
+    assert_memory_equal(q, want_q, n);
+}
+
+static void test_dynamic_quantize(void **state)
+{
+    (void)state;
+    /* the ONNX backend test cases of DynamicQuantizeLinear (onnx/backend/test/case/node) */
+    const float a[] = {0, 2, -3, -2.5f, 1.34f, 0.5f};
+    const uint8_t qa[] = {153, 255, 0, 26, 221, 179}; /* 0.5 / s == 25.5 exactly: tie to 26 */
+    check_dql(a, 6, 5.0f / 255.0f, 153, qa);
+    const float b[] = {-1.0f, -2.1f, -1.3f, -2.5f, -3.34f, -4.0f}; /* all negative: z = 255 */
+    const uint8_t qb[] = {191, 121, 172, 96, 42, 0};
+    check_dql(b, 6, 4.0f / 255.0f, 255, qb);
+    const float c[] = {1, 2.1f, 1.3f, 2.5f, 3.34f, 4.0f, 1.5f, 2.6f, 3.9f, 4.0f, 3.0f, 2.345f}; /* all positive: z = 0 */
+    const uint8_t qc[] = {64, 134, 83, 159, 213, 255, 96, 166, 249, 255, 191, 149};
+    check_dql(c, 12, 4.0f / 255.0f, 0, qc);
+    /* scale exactly 1: ties of x / s round half to even */
+    const float d[] = {-128, 127, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f};
+    const uint8_t qd[] = {0, 255, 128, 130, 130, 128, 126, 126};
+    check_dql(d, 8, 1.0f, 128, qd);
+    /* zero-point ties: -min/s = 0.5 -> 0, = 1.5 -> 2 (then 253.5 + 2 saturates) */
+    const float e[] = {-0.5f, 254.5f, 3.5f};
+    const uint8_t qe[] = {0, 254, 4};
+    check_dql(e, 3, 1.0f, 0, qe);
+    const float f[] = {-1.5f, 253.5f};
+    const uint8_t qf_[] = {0, 255};
+    check_dql(f, 2, 1.0f, 2, qf_);
+    /* constant positive: range [0, 3] */
+    const float g[] = {3, 3, 3};
+    const uint8_t qg[] = {255, 255, 255};
+    check_dql(g, 3, 3.0f / 255.0f, 0, qg);
+    /* constant negative: range [-3, 0] */
+    const float h[] = {-3, -3};
+    const uint8_t qh[] = {0, 0};
+    check_dql(h, 2, 3.0f / 255.0f, 255, qh);
+    /* all zeros: max == min, ONNX Runtime uses scale 1 */
+    const float z[] = {0, 0, 0, 0};
+    const uint8_t qz[] = {0, 0, 0, 0};
+    check_dql(z, 4, 1.0f, 0, qz);
+    check_dql(z, 0, 1.0f, 0, qz);
+    /* NaN is ignored in the range and maps to the zero point */
+    const float n[] = {NAN, -1.0f, 1.0f};
+    uint8_t qn[3];
+    float s;
+    uint8_t zp;
+    qf_dynamic_quantize_u8_ref(n, 3, qn, &s, &zp);
+    assert_true(s == 2.0f / 255.0f);
+    assert_int_equal(zp, 127); /* 1 / (2/255) is 127.49999 in f32, not a tie */
+    assert_int_equal(qn[0], 127);
+    assert_int_equal(qn[1], 0);
+    assert_int_equal(qn[2], 254);
+}
+
+static void fill_u8(uint8_t *x, size_t n, int mode)
+{
+    for (size_t i = 0; i < n; i++) x[i] = mode == 0 ? (uint8_t)next_rand() : mode == 1 ? 255 : 0;
+}
+static void fill_s8(int8_t *w, size_t n, int mode)
+{
+    for (size_t i = 0; i < n; i++) w[i] = mode == 0 ? (int8_t)(next_rand() & 0xFF) : mode == 1 ? -128 : 127;
+}
+
+static void test_gemm_int8_exact(void **state)
+{
+    (void)state;
+    qf_dnnl *d = NULL;
+    assert_int_equal(qf_dnnl_create(&d, NULL), QF_STATUS_OK);
+    const int64_t ms[] = {1, 3, 17, 48};
+    const int64_t ns[] = {1, 7, 64, 130};
+    const int64_t ks[] = {1, 5, 63, 256, 1027};
+    const uint8_t zps[] = {0, 128, 255};
+    size_t cases = 0;
+    for (size_t ki = 0; ki < 5; ki++) {
+        for (size_t ni = 0; ni < 4; ni++) {
+            int64_t n = ns[ni], k = ks[ki], max_m = 48;
+            for (int mode = 0; mode < 3; mode++) {
+                int8_t *w = malloc((size_t)(n * k));
+                uint8_t *x = malloc((size_t)(max_m * k));
+                int32_t *a = malloc((size_t)(max_m * n) * 4), *r = malloc((size_t)(max_m * n) * 4);
+                fill_s8(w, (size_t)(n * k), mode);
+                fill_u8(x, (size_t)(max_m * k), mode);
+                qf_dnnl_gemm *g = NULL;
+                assert_int_equal(qf_dnnl_gemm_create(d, true, w, n, k, max_m, &g, NULL), QF_STATUS_OK);
+                for (size_t mi = 0; mi < 4; mi++) {
+                    for (size_t zi = 0; zi < 3; zi++) {
+                        qf_error err;
+                        qf_error_clear(&err);
+                        assert_int_equal(qf_dnnl_gemm_u8s8s32(g, x, zps[zi], ms[mi], a, &err), QF_STATUS_OK);
+                        qf_gemm_u8s8s32_ref(x, zps[zi], w, ms[mi], n, k, r);
+                        assert_memory_equal(a, r, (size_t)(ms[mi] * n) * 4);
+                        cases++;
+                    }
+                }
+                qf_dnnl_gemm_destroy(g);
+                free(w);
+                free(x);
+                free(a);
+                free(r);
+            }
+        }
+    }
+    /* saturating extremes: 255 * -128 * 1027 accumulates to -33.5M, exact */
+    assert_true(cases == 5 * 4 * 3 * 4 * 3);
+    qf_dnnl_destroy(d);
+}
+
+static void test_gemm_f32(void **state)
+{
+    (void)state;
+    qf_dnnl *d = NULL;
+    assert_int_equal(qf_dnnl_create(&d, NULL), QF_STATUS_OK);
+    const int64_t ms[] = {1, 5, 48};
+    const int64_t ns[] = {1, 9, 256};
+    const int64_t ks[] = {3, 64, 1031};
+    double worst = 0.0;
+    for (size_t ki = 0; ki < 3; ki++) {
+        for (size_t ni = 0; ni < 3; ni++) {
+            int64_t n = ns[ni], k = ks[ki], max_m = 48;
+            float *w = malloc((size_t)(n * k) * 4), *x = malloc((size_t)(max_m * k) * 4);
+            float *y = malloc((size_t)(max_m * n) * 4), *r = malloc((size_t)(max_m * n) * 4);
+            for (int64_t i = 0; i < n * k; i++) w[i] = frand(1.0f);
+            for (int64_t i = 0; i < max_m * k; i++) x[i] = frand(3.0f);
+            qf_dnnl_gemm *g = NULL;
+            assert_int_equal(qf_dnnl_gemm_create(d, false, w, n, k, max_m, &g, NULL), QF_STATUS_OK);
+            for (size_t mi = 0; mi < 3; mi++) {
+                int64_t m = ms[mi];
+                assert_int_equal(qf_dnnl_gemm_f32(g, x, m, y, NULL), QF_STATUS_OK);
+                qf_gemm_f32_ref(x, w, m, n, k, r);
+                for (int64_t i = 0; i < m; i++) {
+                    for (int64_t j = 0; j < n; j++) {
+                        double mag = 0.0; /* relative to sum |x w|, the scale of the rounding error */
+                        for (int64_t t = 0; t < k; t++) mag += fabs((double)x[i * k + t] * w[j * k + t]);
+                        double rel = fabs((double)y[i * n + j] - r[i * n + j]) / (mag > 0 ? mag : 1.0);
+                        if (rel > worst) worst = rel;
+                    }
+                }
+            }
+            /* rows outside 1..max_m are refused */
+            qf_error err;
+            qf_error_clear(&err);
+            assert_int_equal(qf_dnnl_gemm_f32(g, x, max_m + 1, y, &err), QF_STATUS_INVALID_ARGUMENT);
+            qf_dnnl_gemm_destroy(g);
+            free(w);
+            free(x);
+            free(y);
+            free(r);
+        }
+    }
+    printf("fp32 gemm: worst relative error vs reference %.3g\n", worst);
+    assert_true(worst <= 1e-5);
+    qf_dnnl_destroy(d);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Whole encoders                                                                              */
+
+enum { B = 3, T = 11 };
+
+static void make_batch(qf_arch_family fam, int32_t ids[B * T], int32_t mask[B * T], int32_t types[B * T])
+{
+    const int lens[B] = {11, 4, 7};
+    int pad = fam == QF_ARCH_FAMILY_ROBERTA ? 1 : 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            bool real = t < lens[b];
+            ids[b * T + t] = real ? 2 + (int32_t)((b * 7 + t * 13) % 47) : pad;
+            mask[b * T + t] = real;
+            types[b * T + t] = fam == QF_ARCH_FAMILY_ROBERTA ? 0 : (real && t > lens[b] / 2);
+        }
+}
+
+typedef struct run_result {
+    float logits[B * 8];
+    float hidden[B * T * 32];
+    float pooled[B * 32];
+    float layer1[B * T * 32];
+} run_result;
+
+static void run_encoder(qf_model *m, qf_encoder_mode mode, bool ref, int threads, const qf_encoder_batch *batch,
+                        run_result *r)
+{
+    qf_encoder_params p = qf_encoder_params_default();
+    p.mode = mode;
+    p.reference_kernels = ref;
+    p.threads = threads;
+    p.max_batch = B;
+    p.max_length = T;
+    p.keep_layer_outputs = true;
+    p.quantize_weights = true;
+    qf_encoder *e = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_status s = qf_encoder_create(m, &p, &e, &err);
+    if (s) fprintf(stderr, "create: %s\n", err.message);
+    assert_int_equal(s, QF_STATUS_OK);
+    qf_encoder_output o;
+    s = qf_encoder_run(e, batch, &o, &err);
+    if (s) fprintf(stderr, "run: %s\n", err.message);
+    assert_int_equal(s, QF_STATUS_OK);
+    assert_int_equal(o.num_labels, 3);
+    assert_int_equal(o.num_layer_outputs, 3);
+    size_t bth = (size_t)(batch->batch * T * 32);
+    memcpy(r->logits, o.logits, (size_t)(batch->batch * 3) * 4);
+    memcpy(r->hidden, o.last_hidden, bth * 4);
+    memcpy(r->pooled, o.pooled, (size_t)(batch->batch * 32) * 4);
+    memcpy(r->layer1, o.layer_hidden + bth, bth * 4);
+    /* the last layer output is last_hidden */
+    assert_memory_equal(o.layer_hidden + 2 * bth, o.last_hidden, bth * 4);
+    qf_encoder_destroy(e);
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float w = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= w)) w = d;
+    }
+    return w;
+}
+
+static void check_encoder_family(qf_arch_family fam)
+{
+    synth_encoder_opts o = synth_encoder_opts_default(fam);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    int32_t ids[B * T], mask[B * T], types[B * T];
+    make_batch(fam, ids, mask, types);
+    qf_encoder_batch batch = {B, T, ids, mask, types};
+    static run_result fd, fr, id, ir, single, ir2;
+    run_encoder(m, QF_ENCODER_MODE_FP32, false, 0, &batch, &fd);
+    run_encoder(m, QF_ENCODER_MODE_FP32, true, 0, &batch, &fr);
+    run_encoder(m, QF_ENCODER_MODE_DYNAMIC_INT8, false, 0, &batch, &id);
+    run_encoder(m, QF_ENCODER_MODE_DYNAMIC_INT8, true, 0, &batch, &ir);
+    float d_fp = max_abs_diff(fd.logits, fr.logits, B * 3);
+    float d_hid = max_abs_diff(fd.hidden, fr.hidden, B * T * 32);
+    float d_i8 = max_abs_diff(id.logits, ir.logits, B * 3);
+    float d_q = max_abs_diff(id.logits, fr.logits, B * 3);
+    printf("%s: fp32 onednn vs ref max|dlogit| %.3g (hidden %.3g); int8 onednn vs ref %.3g; int8 vs fp32 %.3g\n",
+           qf_arch_family_name(fam), (double)d_fp, (double)d_hid, (double)d_i8, (double)d_q);
+    assert_true(d_fp <= 1e-5f);
+    /* int8: exact int32 accumulators and the same FP32 code around them -> the same bits */
+    assert_memory_equal(id.logits, ir.logits, B * 3 * sizeof(float));
+    assert_memory_equal(id.hidden, ir.hidden, B * T * 32 * sizeof(float));
+    /* int8 differs from FP32, but not wildly */
+    assert_true(d_q > 0.0f && d_q < 0.5f);
+    /* padded positions are zero; pooled is the mean of the real tokens */
+    assert_true(fr.hidden[(1 * T + 5) * 32] == 0.0f);
+    double mean = 0.0;
+    for (int t = 0; t < 4; t++) mean += fr.hidden[(1 * T + t) * 32 + 3];
+    assert_true(fabs(mean / 4 - fr.pooled[32 + 3]) < 1e-6);
+
+    /* batch composition does not matter: sequence 1 alone gives the same bits */
+    qf_encoder_batch one = {1, T, ids + T, mask + T, types + T};
+    run_encoder(m, QF_ENCODER_MODE_DYNAMIC_INT8, true, 0, &one, &single);
+    assert_memory_equal(single.logits, ir.logits + 3, 3 * sizeof(float));
+    /* thread count does not matter (reference kernels, fixed reduction order) */
+    run_encoder(m, QF_ENCODER_MODE_DYNAMIC_INT8, true, 1, &batch, &ir2);
+    assert_memory_equal(ir2.logits, ir.logits, B * 3 * sizeof(float));
+    assert_memory_equal(ir2.layer1, ir.layer1, B * T * 32 * sizeof(float));
+    qf_model_destroy(m);
+}
+
+static void test_encoder_bert(void **state) { (void)state; check_encoder_family(QF_ARCH_FAMILY_BERT); }
+static void test_encoder_roberta(void **state) { (void)state; check_encoder_family(QF_ARCH_FAMILY_ROBERTA); }
+static void test_encoder_distilbert(void **state) { (void)state; check_encoder_family(QF_ARCH_FAMILY_DISTILBERT); }
+static void test_encoder_electra(void **state) { (void)state; check_encoder_family(QF_ARCH_FAMILY_ELECTRA); }
+
+/* A model quantized by quantize/ runs the same int8 numbers as on-the-fly quantization. */
+static void test_encoder_prequantized(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    qf_model *m = NULL, *q = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    qf_quantize_params qp = qf_quantize_params_default();
+    qp.min_elements = 1;
+    qp.quantize_word_embeddings = false;
+    assert_int_equal(qf_model_quantize_dynamic(m, &qp, &q, NULL), QF_STATUS_OK);
+    int32_t ids[B * T], mask[B * T], types[B * T];
+    make_batch(QF_ARCH_FAMILY_BERT, ids, mask, types);
+    qf_encoder_batch batch = {B, T, ids, mask, types};
+    static run_result a, b;
+    run_encoder(m, QF_ENCODER_MODE_DYNAMIC_INT8, false, 0, &batch, &a);
+    run_encoder(q, QF_ENCODER_MODE_DYNAMIC_INT8, false, 0, &batch, &b);
+    assert_memory_equal(a.logits, b.logits, B * 3 * sizeof(float));
+    qf_model_destroy(q);
+    qf_model_destroy(m);
+}
+
+static void test_encoder_bad_input(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    qf_encoder_params p = qf_encoder_params_default();
+    p.max_batch = 2;
+    p.max_length = 8;
+    qf_encoder *e = NULL;
+    assert_int_equal(qf_encoder_create(m, &p, &e, NULL), QF_STATUS_OK);
+    int32_t ids[16] = {2, 3, 4, 0, 0, 0, 0, 0, 5, 6, 50, 0, 0, 0, 0, 0};
+    int32_t mask[16] = {1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    qf_encoder_batch in = {2, 8, ids, mask, NULL};
+    qf_encoder_output out;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "input_ids[1][2]");
+    assert_string_equal(err.expected, "0..49");
+    assert_string_equal(err.found, "50");
+    ids[10] = 7;
+    int32_t types[16] = {0, 0, 2};
+    in.token_type_ids = types;
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "token_type_ids[0][2]");
+    in.token_type_ids = NULL;
+    memset(mask + 8, 0, 8 * sizeof(int32_t));
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "attention_mask[1]");
+    mask[8] = 1;
+    in.batch = 3;
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "batch");
+    in.batch = 2;
+    in.length = 9;
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "length");
+    in.length = 8;
+    assert_int_equal(qf_encoder_run(e, &in, &out, NULL), QF_STATUS_OK);
+    assert_non_null(out.logits);
+    assert_null(out.layer_hidden);
+    qf_encoder_destroy(e);
+    qf_encoder_destroy(NULL);
+
+    p.max_batch = 0;
+    qf_error_clear(&err);
+    assert_int_equal(qf_encoder_create(m, &p, &e, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "max_batch");
+    assert_null(e);
+    qf_model_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_gemm_int8_exact),
+        cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),
+        cmocka_unit_test(test_encoder_roberta),      cmocka_unit_test(test_encoder_distilbert),
+        cmocka_unit_test(test_encoder_electra),      cmocka_unit_test(test_encoder_prequantized),
+        cmocka_unit_test(test_encoder_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

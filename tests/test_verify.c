@@ -1,0 +1,263 @@
+/*
+ * tests/test_verify.c — verify/dataset.c and verify/verify.c on the bundled debsec-mini model:
+ * JSONL rows (text, input_ids, string labels) and their errors with line and offset; the report's
+ * figures (FP32 accuracy equals what transformers measured on these rows; int8 close to it) do not
+ * depend on batch size; and the CLI gate: `qforge verify --max-drop 0` exits 0 on the clean
+ * artifact and 3 on a deliberately damaged one.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qforge/quantize.h"
+#include "qforge/readers.h"
+#include "qforge/verify.h"
+#include "qforge/writers.h"
+
+#define MINI QF_SOURCE_DIR "/fixtures/debsec-mini"
+
+static char tmpdir[64];
+
+static const char *write_text(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static qf_model *read_model(const char *path)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    qf_model *m = NULL;
+    if (qf_model_read(path, NULL, &m, &err)) fail_msg("%s: %s", path, err.message);
+    return m;
+}
+
+static void test_dataset_rows_and_errors(void **state)
+{
+    (void)state;
+    qf_tokenizer *tok = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_load(MINI "/tokenizer.json", &tok, &err), QF_STATUS_OK);
+    qf_model *m = read_model(MINI "/pytorch_model.bin");
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.config_json = qf_model_config_json(m);
+    dp.max_length = 4;
+    char good[256];
+    snprintf(good, sizeof good, "%s", write_text("good.jsonl", "{\"text\": \"libfoo-dev: development files for foo\", \"label\": 12}\n"
+                                                "\n"
+                                                "  {\"input_ids\": [5, 6, 7, 8, 9, 10], \"label\": \"devel\"}  \r\n"
+                                                "{\"text\": \"no label here\"}\n"));
+    qf_dataset *d = NULL;
+    assert_int_equal(qf_dataset_load(good, tok, &dp, &d, &err), QF_STATUS_OK);
+    assert_int_equal(qf_dataset_size(d), 3);
+    assert_int_equal(qf_dataset_labelled(d), 2);
+    assert_int_equal(qf_dataset_row_at(d, 0)->label, 12);
+    assert_int_equal(qf_dataset_row_at(d, 0)->length, 4); /* truncated to max_length */
+    assert_int_equal(qf_dataset_row_at(d, 1)->label, 1);  /* "devel" through label2id */
+    assert_int_equal(qf_dataset_row_at(d, 1)->input_ids[3], 8);
+    assert_int_equal(qf_dataset_row_at(d, 2)->label, -1);
+    assert_int_equal(strlen(qf_dataset_sha256(d)), 64);
+    qf_dataset_destroy(d);
+
+    struct {
+        const char *text;
+        const char *part;
+        int64_t offset;
+        const char *needle;
+    } bad[] = {
+        {"{\"text\": \"a\"}\n{\"text\": \n", "line 2", 14, "not one JSON object"},
+        {"{\"text\": \"a\"} trailing\n", "line 1", 0, "trailing"},
+        {"[1, 2]\n", "line 1", 0, "not a JSON object"},
+        {"{\"label\": 1}\n", "line 1", 0, "neither"},
+        {"\n\n{\"text\": \"a\", \"label\": \"no-such-section\"}\n", "line 3", 2, "label2id"},
+        {"{\"input_ids\": [1, -2]}\n", "line 1", 0, "not an id"},
+        {"{\"input_ids\": []}\n", "line 1", 0, "no tokens"},
+        {"{\"text\": \"a\", \"label\": 1.5}\n", "line 1", 0, "neither an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        qf_error_clear(&err);
+        const char *path = write_text("bad.jsonl", bad[i].text);
+        assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_FORMAT);
+        assert_null(d);
+        assert_string_equal(err.part, bad[i].part);
+        assert_int_equal(err.offset, bad[i].offset);
+        if (!strstr(err.message, bad[i].needle)) fail_msg("case %zu: '%s' lacks '%s'", i, err.message, bad[i].needle);
+        assert_string_equal(err.file, path);
+    }
+    qf_error_clear(&err);
+    assert_int_equal(qf_dataset_load(write_text("empty.jsonl", "\n \n"), tok, &dp, &d, &err), QF_STATUS_FORMAT);
+    /* text rows need a tokenizer */
+    qf_error_clear(&err);
+    assert_int_equal(qf_dataset_load(good, NULL, &dp, &d, &err), QF_STATUS_FORMAT);
+    assert_non_null(strstr(err.message, "tokenizer"));
+    qf_model_destroy(m);
+    qf_tokenizer_destroy(tok);
+}
+
+static void test_report_on_bundled_model(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_tokenizer *tok = NULL;
+    assert_int_equal(qf_tokenizer_load(MINI, &tok, &err), QF_STATUS_OK);
+    qf_model *ref = read_model(MINI "/pytorch_model.bin");
+    qf_model *q = NULL;
+    assert_int_equal(qf_model_quantize_dynamic(ref, NULL, &q, &err), QF_STATUS_OK);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.max_length = 48; /* as transformers evaluated these rows (train_info.json) */
+    qf_dataset *d = NULL;
+    assert_int_equal(qf_dataset_load(MINI "/eval.jsonl", tok, &dp, &d, &err), QF_STATUS_OK);
+    qf_verify_params vp = qf_verify_params_default();
+    vp.threads = 1;
+    vp.per_layer = true;
+    qf_verify_report a, b;
+    assert_int_equal(qf_verify_run(ref, q, QF_ENCODER_MODE_DYNAMIC_INT8, d, &vp, &a, &err), QF_STATUS_OK);
+    printf("debsec-mini, 300 rows: FP32 %.2f%%, int8 %.2f%%, drop %.2f pt, agreement %.2f%%, max |dlogit| %.4f\n",
+           100 * a.accuracy_reference, 100 * a.accuracy_artifact, a.drop_points, 100 * a.agreement, a.max_abs_dlogit);
+    assert_int_equal(a.rows, 300);
+    assert_int_equal(a.correct_reference, 217); /* transformers: 72.33% of these 300 rows */
+    assert_true(fabs(a.drop_points) <= 1.0);
+    assert_true(a.agreement >= 0.99);
+    assert_int_equal(a.num_layer_outputs, 3);
+    for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] > 30.0);
+    /* batch size and threads change nothing */
+    vp.batch = 7;
+    vp.threads = 2;
+    assert_int_equal(qf_verify_run(ref, q, QF_ENCODER_MODE_DYNAMIC_INT8, d, &vp, &b, &err), QF_STATUS_OK);
+    assert_int_equal(a.agreeing, b.agreeing);
+    assert_true(a.max_abs_dlogit == b.max_abs_dlogit);
+    assert_true(a.mean_abs_dlogit == b.mean_abs_dlogit);
+    for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] == b.layer_sqnr_db[l]);
+    qf_verify_report_free(&b);
+    /* an FP32 artifact against its own source is exact */
+    assert_int_equal(qf_verify_run(ref, ref, QF_ENCODER_MODE_FP32, d, &vp, &b, &err), QF_STATUS_OK);
+    assert_true(b.max_abs_dlogit == 0.0);
+    assert_true(b.agreement == 1.0);
+    assert_true(isinf(b.layer_sqnr_db[2]));
+    qf_verify_report_free(&b);
+    qf_verify_report_free(&a);
+    qf_dataset_destroy(d);
+    qf_model_destroy(q);
+    qf_model_destroy(ref);
+    qf_tokenizer_destroy(tok);
+}
+
+/* A copy of `q` whose FFN output weights of the last layer have their rows reversed. */
+static qf_model *damaged_copy(qf_model *q)
+{
+    qf_model *d = NULL;
+    assert_int_equal(qf_model_create(&d, NULL), QF_STATUS_OK);
+    assert_int_equal(qf_model_keep(d, qf_model_retain(q), (void (*)(void *))qf_model_destroy, NULL), QF_STATUS_OK);
+    for (size_t i = 0; i < qf_model_meta_count(q); i++) {
+        const char *k, *v;
+        qf_model_meta_at(q, i, &k, &v);
+        assert_int_equal(qf_model_set_meta(d, k, v, NULL), QF_STATUS_OK);
+    }
+    const char *cfg = qf_model_config_json(q);
+    assert_int_equal(qf_model_set_config_json(d, cfg, strlen(cfg), NULL), QF_STATUS_OK);
+    for (size_t i = 0; i < qf_model_tensor_count(q); i++) {
+        const qf_tensor *t = qf_model_tensor(q, i);
+        const void *data = t->data;
+        if (strcmp(t->source_name, "bert.encoder.layer.1.output.dense.weight") == 0) {
+            int8_t *copy;
+            assert_int_equal(qf_model_alloc(d, t->nbytes, (void **)&copy, NULL), QF_STATUS_OK);
+            size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+            for (size_t r = 0; r < rows; r++) memcpy(copy + r * cols, (const int8_t *)t->data + (rows - 1 - r) * cols, cols);
+            data = copy;
+        }
+        size_t idx;
+        assert_int_equal(qf_model_add_tensor(d, t->name, t->source_name, t->dtype, t->rank, t->shape, data, t->nbytes,
+                                             &idx, NULL),
+                         QF_STATUS_OK);
+        if (t->quant.scheme)
+            assert_int_equal(qf_model_set_quant(d, idx, t->quant.scheme, t->quant.axis, t->quant.scale_name,
+                                                t->quant.zero_point_name, NULL),
+                             QF_STATUS_OK);
+    }
+    return d;
+}
+
+static int run_cli(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s verify %s > /dev/null 2>&1", QF_CLI_PATH, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_gate(void **state)
+{
+    (void)state;
+    qf_model *ref = read_model(MINI "/pytorch_model.bin");
+    qf_model *q = NULL;
+    assert_int_equal(qf_model_quantize_dynamic(ref, NULL, &q, NULL), QF_STATUS_OK);
+    qf_model *bad = damaged_copy(q);
+    char clean[256], damaged[256], args[1024], report[256];
+    snprintf(clean, sizeof clean, "%s/clean.qf", tmpdir);
+    snprintf(damaged, sizeof damaged, "%s/damaged.qf", tmpdir);
+    snprintf(report, sizeof report, "%s/report.json", tmpdir);
+    assert_int_equal(qf_qfile_write(q, clean, NULL, NULL), QF_STATUS_OK);
+    assert_int_equal(qf_qfile_write(bad, damaged, NULL, NULL), QF_STATUS_OK);
+    snprintf(args, sizeof args, "%s --data %s/eval.jsonl --max-drop 0 --threads 1", clean, MINI);
+    assert_int_equal(run_cli(args), 0);
+    snprintf(args, sizeof args, "%s --data %s/eval.jsonl --max-drop 0 --threads 1 --json %s", damaged, MINI, report);
+    assert_int_equal(run_cli(args), 3);
+    FILE *f = fopen(report, "r");
+    assert_non_null(f); /* the report is written even when the gate fails */
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "\"passed\": false"));
+    /* usage and errors */
+    snprintf(args, sizeof args, "%s --max-drop 0", clean);
+    assert_int_equal(run_cli(args), 2); /* no --data */
+    snprintf(args, sizeof args, "%s --data %s/eval.jsonl --max-drop -1", clean, MINI);
+    assert_int_equal(run_cli(args), 2);
+    snprintf(args, sizeof args, "%s --data %s/missing.jsonl 2>/dev/null", clean, tmpdir);
+    assert_int_equal(run_cli(args), 1);
+    qf_model_destroy(bad);
+    qf_model_destroy(q);
+    qf_model_destroy(ref);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/qf_verify_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dataset_rows_and_errors),
+        cmocka_unit_test(test_report_on_bundled_model),
+        cmocka_unit_test(test_cli_gate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

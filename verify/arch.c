@@ -1,0 +1,681 @@
+/*
+ * verify/arch.c — architecture mapping: config.json + Hugging Face tensor names -> the encoder's
+ * canonical slots. Sits between the readers (which keep source names) and the encoder / writers
+ * (which speak canonical names). One table per naming scheme; each entry maps a source infix to a
+ * canonical infix, so the same table also names the expected source tensor in error messages.
+ */
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qforge/verify.h"
+
+typedef struct name_pair {
+    const char *src;
+    const char *dst;
+} name_pair;
+
+/* Embedding-level names, after the family prefix ("bert.", "roberta.", ...). */
+static const name_pair k_embed_names[] = {
+    {"embeddings.word_embeddings.", "embeddings.word."},
+    {"embeddings.position_embeddings.", "embeddings.position."},
+    {"embeddings.token_type_embeddings.", "embeddings.token_type."},
+    {"embeddings.LayerNorm.", "embeddings.norm."},
+    {"embeddings_project.", "embeddings.project."},
+    {"pooler.dense.", "pooler."},
+};
+
+/* Per-layer names after "encoder.layer.{i}." (BERT, RoBERTa, ELECTRA). */
+static const name_pair k_bert_layer_names[] = {
+    {"attention.self.query.", "attn.q."},         {"attention.self.key.", "attn.k."},
+    {"attention.self.value.", "attn.v."},         {"attention.output.dense.", "attn.out."},
+    {"attention.output.LayerNorm.", "attn.norm."}, {"intermediate.dense.", "ffn.up."},
+    {"output.dense.", "ffn.down."},               {"output.LayerNorm.", "ffn.norm."},
+};
+
+/* Per-layer names after "transformer.layer.{i}." (DistilBERT). */
+static const name_pair k_distil_layer_names[] = {
+    {"attention.q_lin.", "attn.q."},   {"attention.k_lin.", "attn.k."},   {"attention.v_lin.", "attn.v."},
+    {"attention.out_lin.", "attn.out."}, {"sa_layer_norm.", "attn.norm."}, {"ffn.lin1.", "ffn.up."},
+    {"ffn.lin2.", "ffn.down."},        {"output_layer_norm.", "ffn.norm."},
+};
+
+/* Classification heads (never prefixed). */
+static const name_pair k_head_bert[] = {{"classifier.", "head.out."}};
+static const name_pair k_head_roberta[] = {{"classifier.dense.", "head.dense."},
+                                           {"classifier.out_proj.", "head.out."}};
+static const name_pair k_head_distil[] = {{"pre_classifier.", "head.dense."}, {"classifier.", "head.out."}};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *qf_arch_family_name(qf_arch_family f)
+{
+    static const char *names[] = {"unknown", "bert", "roberta", "distilbert", "electra"};
+    return (unsigned)f < QF_ARCH_FAMILY_COUNT_ ? names[f] : "unknown";
+}
+
+const char *qf_arch_activation_name(qf_arch_activation a)
+{
+    static const char *names[] = {"gelu", "gelu_tanh", "relu"};
+    return (unsigned)a < QF_ARCH_ACTIVATION_COUNT_ ? names[a] : "?";
+}
+
+static const char *family_prefix(qf_arch_family f)
+{
+    switch (f) {
+    case QF_ARCH_FAMILY_BERT: return "bert.";
+    case QF_ARCH_FAMILY_ROBERTA: return "roberta.";
+    case QF_ARCH_FAMILY_DISTILBERT: return "distilbert.";
+    case QF_ARCH_FAMILY_ELECTRA: return "electra.";
+    default: return "";
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* config.json                                                                                 */
+
+static bool json_int(json_object *root, const char *key, int64_t *out)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(root, key, &v) || !v) return false;
+    if (!json_object_is_type(v, json_type_int)) return false;
+    *out = json_object_get_int64(v);
+    return true;
+}
+
+static bool json_str(json_object *root, const char *key, const char **out)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(root, key, &v) || !v || !json_object_is_type(v, json_type_string)) return false;
+    *out = json_object_get_string(v);
+    return true;
+}
+
+static qf_status config_int(json_object *root, const char *key, const char *alt, bool required, int64_t dflt,
+                            int64_t *out, qf_error *err)
+{
+    if (json_int(root, key, out)) return QF_STATUS_OK;
+    if (alt && json_int(root, alt, out)) return QF_STATUS_OK;
+    if (!required) {
+        *out = dflt;
+        return QF_STATUS_OK;
+    }
+    qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, "config.json", -1, key, "config.json lacks integer '%s'%s%s%s", key,
+                 alt ? " (or '" : "", alt ? alt : "", alt ? "')" : "");
+    qf_error_expected(err, "integer '%s'", key);
+    qf_error_found(err, "none");
+    return QF_STATUS_NOT_FOUND;
+}
+
+static qf_status parse_activation(const char *name, qf_arch_activation *out, qf_error *err)
+{
+    if (strcmp(name, "gelu") == 0) *out = QF_ARCH_ACTIVATION_GELU;
+    else if (strcmp(name, "gelu_new") == 0 || strcmp(name, "gelu_pytorch_tanh") == 0 || strcmp(name, "gelu_fast") == 0)
+        *out = QF_ARCH_ACTIVATION_GELU_TANH;
+    else if (strcmp(name, "relu") == 0) *out = QF_ARCH_ACTIVATION_RELU;
+    else {
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, "config.json", -1, "hidden_act",
+                     "unsupported activation '%s'", name);
+        qf_error_expected(err, "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast or relu");
+        qf_error_found(err, "%s", name);
+        return QF_STATUS_UNSUPPORTED;
+    }
+    return QF_STATUS_OK;
+}
+
+static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
+{
+    memset(a, 0, sizeof *a);
+    const char *mt = NULL;
+    if (!json_str(root, "model_type", &mt)) {
+        qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, "config.json", -1, "model_type", "config.json lacks 'model_type'");
+        qf_error_expected(err, "string model_type");
+        qf_error_found(err, "none");
+        return QF_STATUS_NOT_FOUND;
+    }
+    snprintf(a->model_type, sizeof a->model_type, "%s", mt);
+    if (strcmp(mt, "bert") == 0) a->family = QF_ARCH_FAMILY_BERT;
+    else if (strcmp(mt, "roberta") == 0 || strcmp(mt, "xlm-roberta") == 0 || strcmp(mt, "camembert") == 0)
+        a->family = QF_ARCH_FAMILY_ROBERTA;
+    else if (strcmp(mt, "distilbert") == 0) a->family = QF_ARCH_FAMILY_DISTILBERT;
+    else if (strcmp(mt, "electra") == 0) a->family = QF_ARCH_FAMILY_ELECTRA;
+    else {
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, "config.json", -1, "model_type",
+                     "unsupported model_type '%s'", mt);
+        qf_error_expected(err, "bert, roberta, xlm-roberta, camembert, distilbert or electra");
+        qf_error_found(err, "%s", mt);
+        return QF_STATUS_UNSUPPORTED;
+    }
+    bool distil = a->family == QF_ARCH_FAMILY_DISTILBERT;
+    qf_status s;
+    if ((s = config_int(root, distil ? "dim" : "hidden_size", distil ? "hidden_size" : NULL, true, 0, &a->hidden_size, err)))
+        return s;
+    if ((s = config_int(root, distil ? "n_layers" : "num_hidden_layers", distil ? "num_hidden_layers" : NULL, true, 0,
+                        &a->num_layers, err)))
+        return s;
+    if ((s = config_int(root, distil ? "n_heads" : "num_attention_heads", distil ? "num_attention_heads" : NULL, true, 0,
+                        &a->num_heads, err)))
+        return s;
+    if ((s = config_int(root, distil ? "hidden_dim" : "intermediate_size", distil ? "intermediate_size" : NULL, true, 0,
+                        &a->intermediate_size, err)))
+        return s;
+    if ((s = config_int(root, "max_position_embeddings", NULL, false, 512, &a->max_positions, err))) return s;
+    if ((s = config_int(root, "vocab_size", NULL, false, 0, &a->vocab_size, err))) return s;
+    if ((s = config_int(root, "type_vocab_size", NULL, false, distil ? 0 : 2, &a->type_vocab_size, err))) return s;
+    if (distil) a->type_vocab_size = 0;
+    int64_t pad_default = a->family == QF_ARCH_FAMILY_ROBERTA ? 1 : 0;
+    json_object *pv;
+    if (json_object_object_get_ex(root, "pad_token_id", &pv) && pv && json_object_is_type(pv, json_type_int))
+        a->pad_token_id = json_object_get_int64(pv);
+    else
+        a->pad_token_id = pad_default;
+    a->position_padding_idx = a->family == QF_ARCH_FAMILY_ROBERTA ? a->pad_token_id : -1;
+    a->embedding_size = a->hidden_size;
+    if (a->family == QF_ARCH_FAMILY_ELECTRA &&
+        (s = config_int(root, "embedding_size", NULL, false, a->hidden_size, &a->embedding_size, err)))
+        return s;
+
+    const char *act = "gelu";
+    if (!json_str(root, distil ? "activation" : "hidden_act", &act)) act = "gelu";
+    if ((s = parse_activation(act, &a->activation, err))) return s;
+
+    a->layer_norm_eps = 1e-12f;
+    json_object *ev;
+    if (!distil && json_object_object_get_ex(root, "layer_norm_eps", &ev) && ev &&
+        (json_object_is_type(ev, json_type_double) || json_object_is_type(ev, json_type_int)))
+        a->layer_norm_eps = (float)json_object_get_double(ev);
+
+    json_object *labels;
+    if (json_object_object_get_ex(root, "id2label", &labels) && labels && json_object_is_type(labels, json_type_object))
+        a->num_labels = json_object_object_length(labels);
+    else if (!json_int(root, "num_labels", &a->num_labels))
+        a->num_labels = 0;
+    const char *pt = NULL;
+    if (json_str(root, "problem_type", &pt)) snprintf(a->problem_type, sizeof a->problem_type, "%s", pt);
+
+    const int64_t big = (int64_t)1 << 24;
+    struct {
+        const char *name;
+        int64_t v;
+        int64_t lo;
+    } checks[] = {{"hidden_size", a->hidden_size, 1},       {"num_hidden_layers", a->num_layers, 1},
+                  {"num_attention_heads", a->num_heads, 1}, {"intermediate_size", a->intermediate_size, 1},
+                  {"embedding_size", a->embedding_size, 1}, {"max_position_embeddings", a->max_positions, 1},
+                  {"type_vocab_size", a->type_vocab_size, 0}, {"vocab_size", a->vocab_size, 0},
+                  {"num_labels", a->num_labels, 0}};
+    for (size_t i = 0; i < COUNT_OF(checks); i++) {
+        if (checks[i].v < checks[i].lo || checks[i].v > big) {
+            qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, checks[i].name, "config '%s' = %lld is out of range",
+                         checks[i].name, (long long)checks[i].v);
+            qf_error_expected(err, "%lld..%lld", (long long)checks[i].lo, (long long)big);
+            qf_error_found(err, "%lld", (long long)checks[i].v);
+            return QF_STATUS_FORMAT;
+        }
+    }
+    if (a->hidden_size % a->num_heads != 0) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "num_attention_heads",
+                     "hidden size %lld is not a multiple of %lld heads", (long long)a->hidden_size, (long long)a->num_heads);
+        qf_error_expected(err, "a divisor of %lld", (long long)a->hidden_size);
+        qf_error_found(err, "%lld", (long long)a->num_heads);
+        return QF_STATUS_FORMAT;
+    }
+    if (!(a->layer_norm_eps >= 0.0f) || !isfinite(a->layer_norm_eps)) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "layer_norm_eps", "layer_norm_eps is not a finite value >= 0");
+        return QF_STATUS_FORMAT;
+    }
+    a->has_project = a->family == QF_ARCH_FAMILY_ELECTRA && a->embedding_size != a->hidden_size;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err)
+{
+    if (!config_json)
+        return qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, "config.json", -1, NULL,
+                            "no config.json: the architecture cannot be recognised without it");
+    json_tokener *tok = json_tokener_new();
+    if (!tok) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    size_t len = strlen(config_json);
+    json_object *root = len <= QF_MAX_CONFIG_JSON ? json_tokener_parse_ex(tok, config_json, (int)len) : NULL;
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        int64_t off = (int64_t)json_tokener_get_parse_end(tok);
+        json_object_put(root);
+        json_tokener_free(tok);
+        return qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", off, NULL, "config.json is not a JSON object");
+    }
+    json_tokener_free(tok);
+    qf_status s = arch_from_json(root, out, err);
+    json_object_put(root);
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Names                                                                                       */
+
+static bool starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+/* Leaf after the infix: weight / bias, with TF-era LayerNorm gamma / beta accepted. */
+static const char *leaf_name(const char *leaf)
+{
+    if (strcmp(leaf, "weight") == 0 || strcmp(leaf, "gamma") == 0) return "weight";
+    if (strcmp(leaf, "bias") == 0 || strcmp(leaf, "beta") == 0) return "bias";
+    return NULL;
+}
+
+static bool map_pairs(const name_pair *pairs, size_t n, const char *name, const char *dst_prefix, char *out,
+                      size_t out_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!starts_with(name, pairs[i].src)) continue;
+        const char *leaf = leaf_name(name + strlen(pairs[i].src));
+        if (!leaf) return false;
+        int w = snprintf(out, out_size, "%s%s%s", dst_prefix, pairs[i].dst, leaf);
+        return w > 0 && (size_t)w < out_size;
+    }
+    return false;
+}
+
+/* Parses "<layer_root>{i}." at the start of name; returns the rest or NULL. */
+static const char *layer_rest(const char *name, const char *layer_root, long *index)
+{
+    if (!starts_with(name, layer_root)) return NULL;
+    const char *p = name + strlen(layer_root);
+    if (*p < '0' || *p > '9') return NULL;
+    long v = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (v > 100000000L) return NULL;
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (*p != '.') return NULL;
+    *index = v;
+    return p + 1;
+}
+
+/* Source (Hugging Face) base name -> canonical name; false when it is not an encoder tensor. */
+static bool canonical_from_source(qf_arch_family fam, const char *name, char *out, size_t out_size)
+{
+    const char *pre = family_prefix(fam);
+    const char *n = starts_with(name, pre) ? name + strlen(pre) : name;
+    if (map_pairs(k_embed_names, COUNT_OF(k_embed_names), n, "", out, out_size)) return true;
+    long li;
+    const char *rest;
+    if (fam == QF_ARCH_FAMILY_DISTILBERT) {
+        if ((rest = layer_rest(n, "transformer.layer.", &li))) {
+            char pfx[48];
+            snprintf(pfx, sizeof pfx, "layers.%ld.", li);
+            return map_pairs(k_distil_layer_names, COUNT_OF(k_distil_layer_names), rest, pfx, out, out_size);
+        }
+    } else if ((rest = layer_rest(n, "encoder.layer.", &li))) {
+        char pfx[48];
+        snprintf(pfx, sizeof pfx, "layers.%ld.", li);
+        return map_pairs(k_bert_layer_names, COUNT_OF(k_bert_layer_names), rest, pfx, out, out_size);
+    }
+    if (n != name) return false; /* heads are never under the family prefix */
+    switch (fam) {
+    case QF_ARCH_FAMILY_BERT: return map_pairs(k_head_bert, COUNT_OF(k_head_bert), name, "", out, out_size);
+    case QF_ARCH_FAMILY_ROBERTA:
+    case QF_ARCH_FAMILY_ELECTRA: return map_pairs(k_head_roberta, COUNT_OF(k_head_roberta), name, "", out, out_size);
+    case QF_ARCH_FAMILY_DISTILBERT: return map_pairs(k_head_distil, COUNT_OF(k_head_distil), name, "", out, out_size);
+    default: return false;
+    }
+}
+
+/* Canonical name -> the name Hugging Face writes (with the family prefix), for error messages. */
+static void source_from_canonical(qf_arch_family fam, const char *canon, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "?");
+    const char *pre = family_prefix(fam);
+    const char *leaf = strrchr(canon, '.');
+    if (!leaf) return;
+    leaf++;
+    size_t stem_len = (size_t)(leaf - canon);
+    for (size_t i = 0; i < COUNT_OF(k_embed_names); i++)
+        if (strlen(k_embed_names[i].dst) == stem_len && strncmp(canon, k_embed_names[i].dst, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s%s", pre, k_embed_names[i].src, leaf);
+            return;
+        }
+    long li;
+    const char *rest = layer_rest(canon, "layers.", &li);
+    if (rest) {
+        bool distil = fam == QF_ARCH_FAMILY_DISTILBERT;
+        const name_pair *t = distil ? k_distil_layer_names : k_bert_layer_names;
+        size_t n = distil ? COUNT_OF(k_distil_layer_names) : COUNT_OF(k_bert_layer_names);
+        size_t rl = strlen(rest) - strlen(leaf);
+        for (size_t i = 0; i < n; i++)
+            if (strlen(t[i].dst) == rl && strncmp(rest, t[i].dst, rl) == 0) {
+                snprintf(out, out_size, "%s%s%ld.%s%s", pre, distil ? "transformer.layer." : "encoder.layer.", li,
+                         t[i].src, leaf);
+                return;
+            }
+        return;
+    }
+    const name_pair *h = fam == QF_ARCH_FAMILY_BERT ? k_head_bert
+                         : fam == QF_ARCH_FAMILY_DISTILBERT ? k_head_distil
+                                                           : k_head_roberta;
+    size_t hn = fam == QF_ARCH_FAMILY_BERT ? COUNT_OF(k_head_bert)
+                : fam == QF_ARCH_FAMILY_DISTILBERT ? COUNT_OF(k_head_distil)
+                                                  : COUNT_OF(k_head_roberta);
+    for (size_t i = 0; i < hn; i++)
+        if (strlen(h[i].dst) == stem_len && strncmp(canon, h[i].dst, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s", h[i].src, leaf);
+            return;
+        }
+}
+
+/* True when `name` is one of the canonical names (already mapped). */
+static bool is_canonical(const char *name)
+{
+    static const char *const fixed[] = {
+        "embeddings.word.weight",  "embeddings.position.weight", "embeddings.token_type.weight",
+        "embeddings.norm.weight",  "embeddings.norm.bias",       "embeddings.project.weight",
+        "embeddings.project.bias", "pooler.weight",              "pooler.bias",
+        "head.dense.weight",       "head.dense.bias",            "head.out.weight",
+        "head.out.bias"};
+    for (size_t i = 0; i < COUNT_OF(fixed); i++)
+        if (strcmp(name, fixed[i]) == 0) return true;
+    long li;
+    const char *rest = layer_rest(name, "layers.", &li);
+    if (!rest) return false;
+    for (size_t i = 0; i < COUNT_OF(k_bert_layer_names); i++) {
+        const char *d = k_bert_layer_names[i].dst;
+        if (starts_with(rest, d)) {
+            const char *leaf = rest + strlen(d);
+            return strcmp(leaf, "weight") == 0 || strcmp(leaf, "bias") == 0;
+        }
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Shape checks                                                                                */
+
+static bool is_float_dtype(qf_dtype t)
+{
+    return t == QF_DTYPE_F32 || t == QF_DTYPE_F16 || t == QF_DTYPE_BF16 || t == QF_DTYPE_F64;
+}
+
+static void shape_text(const qf_tensor *t, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int32_t d = 0; d < t->rank && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (used < size) snprintf(buf + used, size - used, "] %s", qf_dtype_name(t->dtype));
+}
+
+/*
+ * Checks the tensor `canon`: present (when required), rank 1 [d0] or rank 2 [d0, d1], float, or
+ * int8 with a symmetric scheme and an f32 scale tensor of [d0] or [1] values.
+ */
+static qf_status check_slot(const qf_model *m, qf_arch_family fam, const char *canon, bool required, int rank,
+                            int64_t d0, int64_t d1, bool *present, qf_error *err)
+{
+    const qf_tensor *t = qf_model_find(m, canon, NULL);
+    if (present) *present = t != NULL;
+    char src[QF_MAX_NAME_LEN];
+    source_from_canonical(fam, canon, src, sizeof src);
+    char want[64];
+    if (rank == 1) snprintf(want, sizeof want, "[%lld] float", (long long)d0);
+    else snprintf(want, sizeof want, "[%lld, %lld] float or int8", (long long)d0, (long long)d1);
+    if (!t) {
+        if (!required) return QF_STATUS_OK;
+        qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, canon, "%s model lacks tensor '%s' (source name '%s')",
+                     qf_arch_family_name(fam), canon, src);
+        qf_error_expected(err, "%s", want);
+        qf_error_found(err, "none");
+        return QF_STATUS_NOT_FOUND;
+    }
+    bool ok = t->rank == rank && t->shape[0] == d0 && (rank == 1 || t->shape[1] == d1);
+    bool dtype_ok = is_float_dtype(t->dtype) && t->quant.scheme == QF_QUANT_NONE;
+    if (rank == 2 && t->dtype == QF_DTYPE_I8 &&
+        (t->quant.scheme == QF_QUANT_SYMMETRIC_PER_CHANNEL || t->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR) &&
+        t->quant.axis == 0 && t->quant.scale_name) {
+        const qf_tensor *sc = qf_model_find(m, t->quant.scale_name, NULL);
+        int64_t want_n = t->quant.scheme == QF_QUANT_SYMMETRIC_PER_CHANNEL ? d0 : 1;
+        if (!sc || sc->dtype != QF_DTYPE_F32 || sc->rank != 1 || sc->shape[0] != want_n) {
+            char found[96] = "none";
+            if (sc) shape_text(sc, found, sizeof found);
+            qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, t->quant.scale_name,
+                         "scale tensor '%s' of '%s' (source '%s') is missing or misshapen", t->quant.scale_name, canon,
+                         t->source_name);
+            qf_error_expected(err, "[%lld] f32", (long long)want_n);
+            qf_error_found(err, "%s", found);
+            return QF_STATUS_SHAPE;
+        }
+        dtype_ok = true;
+    }
+    if (!ok || !dtype_ok) {
+        char found[96];
+        shape_text(t, found, sizeof found);
+        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, canon, "tensor '%s' (source '%s') has shape %s, expected %s",
+                     canon, t->source_name, found, want);
+        qf_error_expected(err, "%s", want);
+        qf_error_found(err, "%s", found);
+        return QF_STATUS_SHAPE;
+    }
+    return QF_STATUS_OK;
+}
+
+static qf_status check_linear(const qf_model *m, qf_arch_family fam, const char *stem, bool required, int64_t out_dim,
+                              int64_t in_dim, bool *present, qf_error *err)
+{
+    char w[128], b[128];
+    snprintf(w, sizeof w, "%s.weight", stem);
+    snprintf(b, sizeof b, "%s.bias", stem);
+    bool have = false;
+    qf_status s = check_slot(m, fam, w, required, 2, out_dim, in_dim, &have, err);
+    if (!s && have) s = check_slot(m, fam, b, true, 1, out_dim, 0, NULL, err);
+    if (present) *present = have;
+    return s;
+}
+
+static qf_status check_norm(const qf_model *m, qf_arch_family fam, const char *stem, int64_t dim, qf_error *err)
+{
+    char w[128], b[128];
+    snprintf(w, sizeof w, "%s.weight", stem);
+    snprintf(b, sizeof b, "%s.bias", stem);
+    qf_status s = check_slot(m, fam, w, true, 1, dim, 0, NULL, err);
+    if (!s) s = check_slot(m, fam, b, true, 1, dim, 0, NULL, err);
+    return s;
+}
+
+static qf_status check_rows_match(const char *what, const char *tensor, int64_t config_value, int64_t tensor_rows,
+                                  qf_error *err)
+{
+    if (config_value == tensor_rows) return QF_STATUS_OK;
+    qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, tensor, "config %s = %lld but '%s' has %lld rows", what,
+                 (long long)config_value, tensor, (long long)tensor_rows);
+    qf_error_expected(err, "%lld rows", (long long)config_value);
+    qf_error_found(err, "%lld rows", (long long)tensor_rows);
+    return QF_STATUS_SHAPE;
+}
+
+static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
+{
+    qf_arch_family f = a->family;
+    const int64_t E = a->embedding_size, H = a->hidden_size, I = a->intermediate_size;
+    const qf_tensor *word = qf_model_find(m, "embeddings.word.weight", NULL);
+    const qf_tensor *pos = qf_model_find(m, "embeddings.position.weight", NULL);
+    int64_t V = word && word->rank == 2 ? word->shape[0] : (a->vocab_size ? a->vocab_size : 1);
+    int64_t P = pos && pos->rank == 2 ? pos->shape[0] : a->max_positions;
+    qf_status s = check_slot(m, f, "embeddings.word.weight", true, 2, V, E, NULL, err);
+    if (!s && a->vocab_size) s = check_rows_match("vocab_size", "embeddings.word.weight", a->vocab_size, V, err);
+    if (!s) s = check_slot(m, f, "embeddings.position.weight", true, 2, P, E, NULL, err);
+    if (!s) s = check_rows_match("max_position_embeddings", "embeddings.position.weight", a->max_positions, P, err);
+    if (!s && a->type_vocab_size > 0)
+        s = check_slot(m, f, "embeddings.token_type.weight", true, 2, a->type_vocab_size, E, NULL, err);
+    if (!s) s = check_norm(m, f, "embeddings.norm", E, err);
+    if (!s && a->has_project) s = check_linear(m, f, "embeddings.project", true, H, E, NULL, err);
+    for (int64_t l = 0; !s && l < a->num_layers; l++) {
+        char stem[64];
+        static const char *const hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};
+        for (size_t j = 0; !s && j < 4; j++) {
+            snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, hh[j]);
+            s = check_linear(m, f, stem, true, H, H, NULL, err);
+        }
+        snprintf(stem, sizeof stem, "layers.%lld.attn.norm", (long long)l);
+        if (!s) s = check_norm(m, f, stem, H, err);
+        snprintf(stem, sizeof stem, "layers.%lld.ffn.up", (long long)l);
+        if (!s) s = check_linear(m, f, stem, true, I, H, NULL, err);
+        snprintf(stem, sizeof stem, "layers.%lld.ffn.down", (long long)l);
+        if (!s) s = check_linear(m, f, stem, true, H, I, NULL, err);
+        snprintf(stem, sizeof stem, "layers.%lld.ffn.norm", (long long)l);
+        if (!s) s = check_norm(m, f, stem, H, err);
+    }
+    if (s) return s;
+    a->vocab_size = V;
+    a->max_positions = P;
+
+    /* Head: present when head.out.weight is. Its rows must agree with config's labels. */
+    const qf_tensor *out = qf_model_find(m, "head.out.weight", NULL);
+    a->head = QF_ARCH_HEAD_NONE;
+    s = check_linear(m, f, "pooler", false, H, H, &a->has_pooler, err);
+    if (s || !out) {
+        if (!out) a->num_labels = 0;
+        return s;
+    }
+    int64_t L = out->rank == 2 ? out->shape[0] : 0;
+    if (a->num_labels > 0 && (s = check_rows_match("num_labels (id2label)", "head.out.weight", a->num_labels, L, err)))
+        return s;
+    if ((s = check_linear(m, f, "head.out", true, L, H, NULL, err))) return s;
+    a->num_labels = L;
+    switch (f) {
+    case QF_ARCH_FAMILY_BERT:
+        a->head = QF_ARCH_HEAD_BERT;
+        return check_linear(m, f, "pooler", true, H, H, NULL, err);
+    case QF_ARCH_FAMILY_ROBERTA: a->head = QF_ARCH_HEAD_ROBERTA; break;
+    case QF_ARCH_FAMILY_ELECTRA: a->head = QF_ARCH_HEAD_ELECTRA; break;
+    case QF_ARCH_FAMILY_DISTILBERT: a->head = QF_ARCH_HEAD_DISTILBERT; break;
+    default: break;
+    }
+    return check_linear(m, f, "head.dense", true, H, H, NULL, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Mapping                                                                                     */
+
+/* Canonical name for tensor name `name` (which may carry a "::suffix"), or false. */
+static bool target_name(qf_arch_family fam, const char *name, char *out, size_t out_size)
+{
+    char base[QF_MAX_NAME_LEN + 1];
+    const char *sep = strstr(name, "::");
+    size_t blen = sep ? (size_t)(sep - name) : strlen(name);
+    if (blen >= sizeof base) return false;
+    memcpy(base, name, blen);
+    base[blen] = '\0';
+    char mapped[QF_MAX_NAME_LEN + 1];
+    if (is_canonical(base)) snprintf(mapped, sizeof mapped, "%s", base);
+    else if (!canonical_from_source(fam, base, mapped, sizeof mapped)) return false;
+    int w = snprintf(out, out_size, "%s%s", mapped, sep ? sep : "");
+    return w > 0 && (size_t)w < out_size;
+}
+
+static qf_status set_meta_int(qf_model *m, const char *key, int64_t v, qf_error *err)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return qf_model_set_meta(m, key, buf, err);
+}
+
+static const char *head_name(qf_arch_head h)
+{
+    static const char *names[] = {"none", "bert", "roberta", "electra", "distilbert"};
+    return (unsigned)h < QF_ARCH_HEAD_COUNT_ ? names[h] : "?";
+}
+
+static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored, qf_error *err)
+{
+    char eps[32];
+    snprintf(eps, sizeof eps, "%.9g", (double)a->layer_norm_eps);
+    qf_status s = qf_model_set_meta(m, "arch.family", qf_arch_family_name(a->family), err);
+    if (!s) s = qf_model_set_meta(m, "arch.model_type", a->model_type, err);
+    if (!s) s = set_meta_int(m, "arch.hidden_size", a->hidden_size, err);
+    if (!s) s = set_meta_int(m, "arch.num_layers", a->num_layers, err);
+    if (!s) s = set_meta_int(m, "arch.num_heads", a->num_heads, err);
+    if (!s) s = set_meta_int(m, "arch.intermediate_size", a->intermediate_size, err);
+    if (!s) s = set_meta_int(m, "arch.embedding_size", a->embedding_size, err);
+    if (!s) s = set_meta_int(m, "arch.max_positions", a->max_positions, err);
+    if (!s) s = set_meta_int(m, "arch.num_labels", a->num_labels, err);
+    if (!s) s = qf_model_set_meta(m, "arch.activation", qf_arch_activation_name(a->activation), err);
+    if (!s) s = qf_model_set_meta(m, "arch.layer_norm_eps", eps, err);
+    if (!s) s = qf_model_set_meta(m, "arch.head", head_name(a->head), err);
+    if (!s) s = qf_model_set_meta(m, "arch.ignored", ignored, err);
+    return s;
+}
+
+qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
+{
+    if (!m) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "qf_arch_map: model is NULL");
+    qf_arch a;
+    qf_status s = qf_arch_from_config(qf_model_config_json(m), &a, err);
+    if (s) return s;
+
+    size_t n = qf_model_tensor_count(m);
+    char name[QF_MAX_NAME_LEN + 1];
+    char *ignored = NULL;
+    size_t ignored_len = 0, ignored_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        const qf_tensor *t = qf_model_tensor(m, i);
+        if (!target_name(a.family, t->name, name, sizeof name)) {
+            size_t k = strlen(t->name);
+            if (ignored_len + k + 2 > QF_MAX_META_VALUE_LEN) continue; /* list truncated at the metadata cap */
+            if (ignored_len + k + 2 > ignored_cap) {
+                size_t cap = ignored_cap ? ignored_cap * 2 : 256;
+                while (cap < ignored_len + k + 2) cap *= 2;
+                char *p = realloc(ignored, cap);
+                if (!p) {
+                    free(ignored);
+                    return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+                }
+                ignored = p;
+                ignored_cap = cap;
+            }
+            if (ignored_len) ignored[ignored_len++] = ',';
+            memcpy(ignored + ignored_len, t->name, k);
+            ignored_len += k;
+            ignored[ignored_len] = '\0';
+            continue;
+        }
+        long li;
+        const char *rest = layer_rest(name, "layers.", &li);
+        if (rest && li >= a.num_layers) {
+            free(ignored);
+            qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, t->name,
+                         "tensor '%s' belongs to layer %ld but config has %lld layers", t->name, li,
+                         (long long)a.num_layers);
+            qf_error_expected(err, "layer < %lld", (long long)a.num_layers);
+            qf_error_found(err, "layer %ld", li);
+            return QF_STATUS_SHAPE;
+        }
+        if (strcmp(name, t->name) != 0 && (s = qf_model_rename_tensor(m, i, name, err))) {
+            free(ignored);
+            return s;
+        }
+    }
+    /* Quantized weights name their scale tensors: follow the rename. */
+    for (size_t i = 0; i < n; i++) {
+        const qf_tensor *t = qf_model_tensor(m, i);
+        const char *names[2] = {t->quant.scale_name, t->quant.zero_point_name};
+        char mapped[2][QF_MAX_NAME_LEN + 1];
+        bool change = false;
+        for (int j = 0; j < 2; j++) {
+            if (!names[j]) continue;
+            if (target_name(a.family, names[j], mapped[j], sizeof mapped[j]) && strcmp(mapped[j], names[j]) != 0)
+                change = true;
+            else
+                snprintf(mapped[j], sizeof mapped[j], "%s", names[j]);
+        }
+        if (change && (s = qf_model_set_quant(m, i, t->quant.scheme, t->quant.axis, names[0] ? mapped[0] : NULL,
+                                              names[1] ? mapped[1] : NULL, err))) {
+            free(ignored);
+            return s;
+        }
+    }
+    s = validate(m, &a, err);
+    if (!s) s = record_meta(m, &a, ignored ? ignored : "", err);
+    free(ignored);
+    if (s) return s;
+    if (out) *out = a;
+    return QF_STATUS_OK;
+}

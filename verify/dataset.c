@@ -1,0 +1,256 @@
+/*
+ * verify/dataset.c — evaluation and calibration data for the encoder: JSONL rows of text or token
+ * ids with an optional label, tokenized once into one flat id buffer. Used by `qforge verify`,
+ * `qforge run` and calibration.
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qforge/verify.h"
+
+struct qf_dataset {
+    int32_t *ids, *types; /* all rows back to back */
+    size_t used, cap;
+    qf_dataset_row *rows;
+    size_t *offsets; /* row i starts at offsets[i] in ids/types until the rows are finalised */
+    size_t count, row_cap, labelled;
+    char sha256[65];
+};
+
+qf_dataset_params qf_dataset_params_default(void)
+{
+    qf_dataset_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static bool grow_ids(qf_dataset *d, size_t more)
+{
+    if (d->used + more <= d->cap) return true;
+    size_t cap = d->cap ? d->cap : 4096;
+    while (cap < d->used + more) cap *= 2;
+    int32_t *ids = realloc(d->ids, cap * sizeof *ids);
+    if (!ids) return false;
+    d->ids = ids;
+    int32_t *types = realloc(d->types, cap * sizeof *types);
+    if (!types) return false;
+    d->types = types;
+    d->cap = cap;
+    return true;
+}
+
+static bool grow_rows(qf_dataset *d)
+{
+    if (d->count < d->row_cap) return true;
+    size_t cap = d->row_cap ? d->row_cap * 2 : 1024;
+    qf_dataset_row *rows = realloc(d->rows, cap * sizeof *rows);
+    if (!rows) return false;
+    d->rows = rows;
+    size_t *offsets = realloc(d->offsets, cap * sizeof *offsets);
+    if (!offsets) return false;
+    d->offsets = offsets;
+    d->row_cap = cap;
+    return true;
+}
+
+/* label2id of config.json, or NULL. */
+static json_object *label_map(const char *config_json, json_object **config)
+{
+    *config = config_json ? json_tokener_parse(config_json) : NULL;
+    json_object *map = NULL;
+    if (*config && json_object_object_get_ex(*config, "label2id", &map) && json_object_is_type(map, json_type_object))
+        return map;
+    return NULL;
+}
+
+static qf_status row_error(qf_error *err, const char *path, size_t line, uint64_t offset, const char *msg)
+{
+    char part[48];
+    snprintf(part, sizeof part, "line %zu", line);
+    return qf_error_set(err, QF_STATUS_FORMAT, path, part, (int64_t)offset, NULL, "%s", msg);
+}
+
+/* Reads an int array field into the id buffer (truncated to max_length); returns its length or -1. */
+static int64_t read_int_array(qf_dataset *d, json_object *arr, int32_t max_length)
+{
+    size_t n = json_object_array_length(arr);
+    if (max_length > 0 && n > (size_t)max_length) n = (size_t)max_length;
+    if (!grow_ids(d, n)) return -2;
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(v, json_type_int)) return -1;
+        int64_t x = json_object_get_int64(v);
+        if (x < 0 || x > INT32_MAX) return -1;
+        d->ids[d->used + i] = (int32_t)x;
+        d->types[d->used + i] = 0;
+    }
+    return (int64_t)n;
+}
+
+static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_t offset, json_object *row,
+                           const qf_tokenizer *tok, const qf_dataset_params *p, json_object *labels,
+                           qf_encoding *enc, qf_error *err)
+{
+    if (!json_object_is_type(row, json_type_object)) return row_error(err, path, line, offset, "row is not a JSON object");
+    json_object *text = NULL, *ids = NULL, *label = NULL, *types = NULL;
+    json_object_object_get_ex(row, "text", &text);
+    json_object_object_get_ex(row, "input_ids", &ids);
+    json_object_object_get_ex(row, "label", &label);
+    json_object_object_get_ex(row, "token_type_ids", &types);
+    if (!grow_rows(d)) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    int64_t length;
+    if (ids) {
+        if (!json_object_is_type(ids, json_type_array))
+            return row_error(err, path, line, offset, "\"input_ids\" is not an array of integers");
+        length = read_int_array(d, ids, p->max_length);
+        if (length == -2) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+        if (length < 0) return row_error(err, path, line, offset, "\"input_ids\" holds a value that is not an id");
+        if (types && json_object_is_type(types, json_type_array)) {
+            for (int64_t i = 0; i < length && (size_t)i < json_object_array_length(types); i++) {
+                json_object *v = json_object_array_get_idx(types, (size_t)i);
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 0)
+                    return row_error(err, path, line, offset, "\"token_type_ids\" holds a value that is not a type id");
+                d->types[d->used + (size_t)i] = json_object_get_int(v);
+            }
+        }
+    } else if (text && json_object_is_type(text, json_type_string)) {
+        if (!tok)
+            return row_error(err, path, line, offset,
+                             "row has \"text\" but no tokenizer was found (give --tokenizer PATH)");
+        qf_tokenize_params tp = qf_tokenize_params_default();
+        tp.max_length = p->max_length;
+        qf_status s = qf_tokenizer_encode(tok, json_object_get_string(text), (size_t)json_object_get_string_len(text),
+                                          &tp, enc, err);
+        if (s) return s;
+        length = (int64_t)enc->length;
+        if (!grow_ids(d, enc->length)) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+        memcpy(d->ids + d->used, enc->input_ids, enc->length * sizeof(int32_t));
+        memcpy(d->types + d->used, enc->token_type_ids, enc->length * sizeof(int32_t));
+    } else {
+        return row_error(err, path, line, offset, "row has neither a \"text\" string nor \"input_ids\"");
+    }
+    if (length == 0) return row_error(err, path, line, offset, "row has no tokens");
+    int32_t lab = -1;
+    if (label && !json_object_is_type(label, json_type_null)) {
+        if (json_object_is_type(label, json_type_int)) {
+            int64_t v = json_object_get_int64(label);
+            if (v < 0 || v > INT32_MAX) return row_error(err, path, line, offset, "\"label\" is a negative or huge integer");
+            lab = (int32_t)v;
+        } else if (json_object_is_type(label, json_type_string)) {
+            json_object *id = NULL;
+            if (!labels || !json_object_object_get_ex(labels, json_object_get_string(label), &id) ||
+                !json_object_is_type(id, json_type_int)) {
+                char msg[QF_ERROR_MESSAGE_MAX];
+                snprintf(msg, sizeof msg, "label \"%.100s\" is not in config.json's label2id", json_object_get_string(label));
+                return row_error(err, path, line, offset, msg);
+            }
+            lab = json_object_get_int(id);
+        } else {
+            return row_error(err, path, line, offset, "\"label\" is neither an integer nor a string");
+        }
+        d->labelled++;
+    }
+    d->offsets[d->count] = d->used;
+    d->rows[d->count].length = (int32_t)length;
+    d->rows[d->count].label = lab;
+    d->used += (size_t)length;
+    d->count++;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
+                          qf_dataset **out, qf_error *err)
+{
+    qf_dataset_params defaults = qf_dataset_params_default();
+    const qf_dataset_params *p = params ? params : &defaults;
+    *out = NULL;
+    qf_file *f = NULL;
+    qf_status s = qf_file_map(path, &f, err);
+    if (s) return s;
+    qf_dataset *d = calloc(1, sizeof *d);
+    if (!d) {
+        qf_file_unmap(f);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    uint8_t digest[32];
+    qf_sha256(qf_file_data(f), (size_t)qf_file_size(f), digest);
+    qf_sha256_hex(digest, d->sha256);
+    json_object *config = NULL;
+    json_object *labels = label_map(p->config_json, &config);
+    json_tokener *tok = json_tokener_new();
+    qf_encoding enc;
+    qf_encoding_init(&enc);
+    const char *data = (const char *)qf_file_data(f);
+    uint64_t size = qf_file_size(f), pos = 0;
+    size_t line = 0;
+    while (!s && pos < size && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
+        const char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
+        uint64_t end = nl ? (uint64_t)(nl - data) : size;
+        line++;
+        uint64_t start = pos, len = end - pos;
+        pos = end + 1;
+        while (len && (data[start + len - 1] == '\r' || data[start + len - 1] == ' ' || data[start + len - 1] == '\t')) len--;
+        uint64_t lead = 0;
+        while (lead < len && (data[start + lead] == ' ' || data[start + lead] == '\t')) lead++;
+        if (lead == len) continue;
+        if (len > QF_DATASET_MAX_LINE) {
+            char part[48];
+            snprintf(part, sizeof part, "line %zu", line);
+            s = qf_error_set(err, QF_STATUS_LIMIT, path, part, (int64_t)start, NULL, "row longer than %u bytes",
+                             QF_DATASET_MAX_LINE);
+            break;
+        }
+        if (d->count >= QF_DATASET_MAX_ROWS) {
+            s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)start, NULL, "more than %u rows",
+                             QF_DATASET_MAX_ROWS);
+            break;
+        }
+        json_tokener_reset(tok);
+        json_object *row = json_tokener_parse_ex(tok, data + start + lead, (int)(len - lead));
+        if (!row || json_tokener_get_error(tok) != json_tokener_success ||
+            (size_t)json_tokener_get_parse_end(tok) != (size_t)(len - lead)) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "not one JSON object: %s",
+                     row ? "trailing characters" : json_tokener_error_desc(json_tokener_get_error(tok)));
+            json_object_put(row);
+            s = row_error(err, path, line, start, msg);
+            break;
+        }
+        s = parse_row(d, path, line, start, row, tokenizer, p, labels, &enc, err);
+        json_object_put(row);
+        if (s) qf_error_set_file(err, path);
+    }
+    qf_encoding_free(&enc);
+    json_tokener_free(tok);
+    json_object_put(config);
+    qf_file_unmap(f);
+    if (!s && d->count == 0) s = qf_error_set(err, QF_STATUS_FORMAT, path, NULL, 0, NULL, "no rows");
+    if (s) {
+        qf_dataset_destroy(d);
+        return s;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        d->rows[i].input_ids = d->ids + d->offsets[i];
+        d->rows[i].token_type_ids = d->types + d->offsets[i];
+    }
+    *out = d;
+    return QF_STATUS_OK;
+}
+
+size_t qf_dataset_size(const qf_dataset *d) { return d->count; }
+size_t qf_dataset_labelled(const qf_dataset *d) { return d->labelled; }
+const char *qf_dataset_sha256(const qf_dataset *d) { return d->sha256; }
+
+const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i) { return i < d->count ? &d->rows[i] : NULL; }
+
+void qf_dataset_destroy(qf_dataset *d)
+{
+    if (!d) return;
+    free(d->ids);
+    free(d->types);
+    free(d->rows);
+    free(d->offsets);
+    free(d);
+}

@@ -1,0 +1,709 @@
+/*
+ * verify/encoder.c — the reference transformer encoder (BERT / RoBERTa / DistilBERT / ELECTRA,
+ * post-norm) that verify runs on an FP32 model and on its int8 artifact. Input: a canonical model
+ * (verify/arch.c); output: logits, hidden states, mean-pooled embeddings.
+ *
+ * Each sequence of a batch is computed on its real (mask != 0) tokens only, gathered into one
+ * [tokens, hidden] matrix: what ONNX Runtime computes for that sequence with batch 1 and no
+ * padding. Padding tokens therefore need no attention mask (they are neither queries nor keys),
+ * and in DYNAMIC_INT8 the activation range of every projection is that sequence's own range.
+ *
+ * Linear layers go through the GEMM kernels (oneDNN, or the scalar references); everything else
+ * (embeddings, LayerNorm, attention scores / softmax / context, GELU, residuals, heads' activations)
+ * is plain C shared by both kernel sets, reduced in a fixed order. Integer GEMMs are exact, so a
+ * model whose linear layers are all int8 gives the same bits with either kernel set and any
+ * thread count; a layer left FP32 (e.g. one below quantize's min_elements) differs between the
+ * two kernel sets by FP32 GEMM rounding (~1e-7 relative), as the FP32 mode does.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qforge/quantize.h"
+#include "qforge/verify.h"
+#include "verify/kernels.h"
+
+/* Element-wise loops smaller than this run on the calling thread: a parallel region costs more. */
+#define QF_PAR_MIN 65536
+
+typedef struct linear {
+    int64_t n, k;
+    bool int8;
+    const float *w;     /* f32 [n, k] when !int8 */
+    const int8_t *wq;   /* int8 [n, k] when int8 */
+    const float *ws;    /* [n] per-output-channel scales when int8 */
+    const float *bias;  /* [n] */
+    qf_dnnl_gemm *dnnl; /* NULL with reference kernels */
+} linear;
+
+typedef struct layer {
+    linear q, k, v, out, up, down;
+    const float *attn_g, *attn_b, *ffn_g, *ffn_b;
+} layer;
+
+struct qf_encoder {
+    qf_model *model;
+    qf_arch arch;
+    qf_encoder_params p;
+    int threads;
+    int64_t max_length, max_batch;
+
+    const float *word;      /* f32 [V, E], or NULL when word_q */
+    const int8_t *word_q;   /* int8 [V, E] per-row */
+    const float *word_s;    /* [V] */
+    const float *pos, *type, *emb_g, *emb_b;
+    linear project;
+    layer *layers;
+    linear pooler, head_dense, head_out;
+
+    qf_dnnl *dnnl;
+    void **owned;
+    size_t owned_count, owned_cap;
+
+    /* workspace, sized at creation */
+    float *emb, *x, *y, *q, *k, *v, *ctx, *ff, *scores, *row, *row2;
+    uint8_t *xq;
+    int32_t *acc;
+    int64_t *tok; /* positions of the real tokens of the current sequence */
+    float *out_logits, *out_hidden, *out_pooled, *out_layers;
+};
+
+qf_encoder_params qf_encoder_params_default(void)
+{
+    qf_encoder_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 0;
+    p.mode = QF_ENCODER_MODE_FP32;
+    p.reference_kernels = false;
+    p.max_batch = 32;
+    p.max_length = 512;
+    p.keep_layer_outputs = false;
+    p.quantize_weights = false;
+    return p;
+}
+
+const qf_arch *qf_encoder_arch(const qf_encoder *e) { return &e->arch; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Owned buffers                                                                               */
+
+static void *own(qf_encoder *e, uint64_t nbytes, qf_error *err)
+{
+    uint64_t size;
+    if (!qf_align_up_u64(nbytes ? nbytes : 1, 64, &size) || size > QF_ENCODER_MAX_WORKSPACE || size > SIZE_MAX) {
+        qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, NULL, "encoder buffer of %llu bytes exceeds the limit",
+                     (unsigned long long)nbytes);
+        qf_error_expected(err, "<= %llu bytes", (unsigned long long)QF_ENCODER_MAX_WORKSPACE);
+        qf_error_found(err, "%llu bytes", (unsigned long long)nbytes);
+        return NULL;
+    }
+    if (e->owned_count == e->owned_cap) {
+        size_t cap = e->owned_cap ? e->owned_cap * 2 : 64;
+        void **p = realloc(e->owned, cap * sizeof *p);
+        if (!p) {
+            qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+            return NULL;
+        }
+        e->owned = p;
+        e->owned_cap = cap;
+    }
+    void *buf = aligned_alloc(64, (size_t)size);
+    if (!buf) {
+        qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory (%llu bytes)", (unsigned long long)size);
+        return NULL;
+    }
+    memset(buf, 0, (size_t)size);
+    e->owned[e->owned_count++] = buf;
+    return buf;
+}
+
+/* Bytes for `count` elements of `elem` bytes, checked. */
+static bool nbytes_of(uint64_t count, uint64_t elem, uint64_t *out) { return qf_mul_u64(count, elem, out); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Weights                                                                                     */
+
+static uint64_t numel(const qf_tensor *t) { return t->nbytes / qf_dtype_size(t->dtype); }
+
+static void load_f32(const qf_tensor *t, uint64_t n, float *dst)
+{
+    switch (t->dtype) {
+    case QF_DTYPE_F32: memcpy(dst, t->data, n * sizeof(float)); break;
+    case QF_DTYPE_F16:
+        for (uint64_t i = 0; i < n; i++) dst[i] = qf_f16_to_f32(((const uint16_t *)t->data)[i]);
+        break;
+    case QF_DTYPE_BF16:
+        for (uint64_t i = 0; i < n; i++) dst[i] = qf_bf16_to_f32(((const uint16_t *)t->data)[i]);
+        break;
+    case QF_DTYPE_F64:
+        for (uint64_t i = 0; i < n; i++) dst[i] = (float)((const double *)t->data)[i];
+        break;
+    default: memset(dst, 0, n * sizeof(float)); break;
+    }
+}
+
+/* Scales of an int8 tensor expanded to one per row (owned when the scheme is per tensor). */
+static const float *row_scales(qf_encoder *e, const qf_tensor *t, qf_error *err)
+{
+    const qf_tensor *sc = qf_model_find(e->model, t->quant.scale_name, NULL);
+    if (!sc) {
+        qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, t->quant.scale_name, "scale tensor '%s' of '%s' is missing",
+                     t->quant.scale_name, t->name);
+        return NULL;
+    }
+    int64_t rows = t->shape[0];
+    if (t->quant.scheme == QF_QUANT_SYMMETRIC_PER_CHANNEL && ((uintptr_t)sc->data % sizeof(float)) == 0)
+        return sc->data;
+    float *s = own(e, (uint64_t)rows * sizeof(float), err);
+    if (!s) return NULL;
+    if (t->quant.scheme == QF_QUANT_SYMMETRIC_PER_CHANNEL) memcpy(s, sc->data, (size_t)rows * sizeof(float));
+    else {
+        float v;
+        memcpy(&v, sc->data, sizeof v);
+        for (int64_t r = 0; r < rows; r++) s[r] = v;
+    }
+    return s;
+}
+
+/* f32 view of a tensor: borrowed when it is f32 and aligned, else converted (owned). int8 tensors
+ * are dequantized (q * scale per row). */
+static const float *tensor_f32(qf_encoder *e, const char *name, qf_error *err)
+{
+    const qf_tensor *t = qf_model_find(e->model, name, NULL);
+    if (!t) {
+        qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, name, "model lacks tensor '%s'", name);
+        return NULL;
+    }
+    uint64_t n = numel(t), bytes;
+    if (t->dtype == QF_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
+    if (!nbytes_of(n, sizeof(float), &bytes)) {
+        qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, name, "size of '%s' overflows", name);
+        return NULL;
+    }
+    float *dst = own(e, bytes, err);
+    if (!dst) return NULL;
+    if (t->dtype == QF_DTYPE_I8) {
+        const float *s = row_scales(e, t, err);
+        if (!s) return NULL;
+        int64_t rows = t->shape[0], cols = t->rank == 2 ? t->shape[1] : 1;
+        for (int64_t r = 0; r < rows; r++)
+            qf_dequantize_row_sym_i8_ref((const int8_t *)t->data + r * cols, (size_t)cols, s[r], dst + r * cols);
+        return dst;
+    }
+    load_f32(t, n, dst);
+    return dst;
+}
+
+static qf_status prepare_linear(qf_encoder *e, const char *stem, bool may_int8, linear *l, qf_error *err)
+{
+    char wname[128], bname[128];
+    snprintf(wname, sizeof wname, "%s.weight", stem);
+    snprintf(bname, sizeof bname, "%s.bias", stem);
+    const qf_tensor *w = qf_model_find(e->model, wname, NULL);
+    if (!w || w->rank != 2)
+        return qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, wname, "model lacks 2-D tensor '%s'", wname);
+    l->n = w->shape[0];
+    l->k = w->shape[1];
+    l->bias = tensor_f32(e, bname, err);
+    if (!l->bias) return err ? err->code : QF_STATUS_NOT_FOUND;
+    bool int8_mode = e->p.mode == QF_ENCODER_MODE_DYNAMIC_INT8 && may_int8;
+    if (int8_mode && w->dtype == QF_DTYPE_I8) {
+        l->int8 = true;
+        l->wq = w->data;
+        l->ws = row_scales(e, w, err);
+        if (!l->ws) return err ? err->code : QF_STATUS_NOT_FOUND;
+    } else if (int8_mode && e->p.quantize_weights) {
+        const float *wf = tensor_f32(e, wname, err);
+        if (!wf) return err ? err->code : QF_STATUS_NOT_FOUND;
+        int8_t *q = own(e, (uint64_t)l->n * (uint64_t)l->k, err);
+        float *s = own(e, (uint64_t)l->n * sizeof(float), err);
+        if (!q || !s) return err ? err->code : QF_STATUS_NO_MEMORY;
+        for (int64_t r = 0; r < l->n; r++) {
+            s[r] = qf_quant_scale_sym_i8_ref(wf + r * l->k, (size_t)l->k);
+            qf_quantize_row_sym_i8_ref(wf + r * l->k, (size_t)l->k, s[r], q + r * l->k);
+        }
+        l->int8 = true;
+        l->wq = q;
+        l->ws = s;
+    } else {
+        l->w = tensor_f32(e, wname, err);
+        if (!l->w) return err ? err->code : QF_STATUS_NOT_FOUND;
+    }
+    if (l->int8 && l->k > QF_ENCODER_MAX_INT8_K) {
+        qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, wname, "int8 GEMM inner dimension %lld exceeds the limit",
+                     (long long)l->k);
+        qf_error_expected(err, "<= %d", QF_ENCODER_MAX_INT8_K);
+        qf_error_found(err, "%lld", (long long)l->k);
+        return QF_STATUS_LIMIT;
+    }
+    if (!e->p.reference_kernels) {
+        qf_status s = qf_dnnl_gemm_create(e->dnnl, l->int8, l->int8 ? (const void *)l->wq : (const void *)l->w, l->n,
+                                          l->k, e->max_length, &l->dnnl, err);
+        if (s) return s;
+    }
+    return QF_STATUS_OK;
+}
+
+static void linear_release(linear *l) { qf_dnnl_gemm_destroy(l->dnnl); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Numerics shared by both kernel sets                                                         */
+
+/* y[m, n] = x[m, k] w^T + bias; int8 layers quantize x as DynamicQuantizeLinear over all m*k values. */
+static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, int64_t m, float *y, qf_error *err)
+{
+    const int64_t n = l->n;
+    qf_status s = QF_STATUS_OK;
+    if (!l->int8) {
+        if (l->dnnl) s = qf_dnnl_gemm_f32(l->dnnl, x, m, y, err);
+        else qf_gemm_f32_ref(x, l->w, m, n, l->k, y);
+        if (s) return s;
+#pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) y[i * n + j] += l->bias[j];
+        return QF_STATUS_OK;
+    }
+    float sx;
+    uint8_t zx;
+    qf_dynamic_quantize_u8_ref(x, (size_t)(m * l->k), e->xq, &sx, &zx);
+    if (l->dnnl) s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, zx, m, e->acc, err);
+    else qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
+    if (s) return s;
+    const int32_t *acc = e->acc;
+    /* MatMulInteger -> Cast -> Mul(s_x * s_w) -> Add(bias), each rounded to f32 on its own. */
+#pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            float scale = sx * l->ws[j];
+            float prod = (float)acc[i * n + j] * scale;
+            y[i * n + j] = prod + l->bias[j];
+        }
+    }
+    return QF_STATUS_OK;
+}
+
+/* x[m, d] = LayerNorm(x + r) (r may be NULL); statistics in double. */
+static void add_layer_norm(float *x, const float *r, int64_t m, int64_t d, const float *g, const float *b, float eps)
+{
+#pragma omp parallel for schedule(static) if (m * d >= QF_PAR_MIN)
+    for (int64_t i = 0; i < m; i++) {
+        float *row = x + i * d;
+        if (r)
+            for (int64_t j = 0; j < d; j++) row[j] += r[i * d + j];
+        double mean = 0.0, var = 0.0;
+        for (int64_t j = 0; j < d; j++) mean += row[j];
+        mean /= (double)d;
+        for (int64_t j = 0; j < d; j++) {
+            double c = row[j] - mean;
+            var += c * c;
+        }
+        var /= (double)d;
+        double inv = 1.0 / sqrt(var + (double)eps);
+        for (int64_t j = 0; j < d; j++) row[j] = (float)((row[j] - mean) * inv) * g[j] + b[j];
+    }
+}
+
+static float activate(qf_arch_activation a, float v)
+{
+    switch (a) {
+    case QF_ARCH_ACTIVATION_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case QF_ARCH_ACTIVATION_GELU_TANH: {
+        float c = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        return 0.5f * v * (1.0f + tanhf(c));
+    }
+    case QF_ARCH_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
+    default: return v;
+    }
+}
+
+static void activate_all(qf_arch_activation a, float *x, int64_t count)
+{
+#pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
+    for (int64_t i = 0; i < count; i++) x[i] = activate(a, x[i]);
+}
+
+/* Multi-head self-attention over the L real tokens of one sequence: ctx = softmax(q k^T / sqrt d) v. */
+static void attention(qf_encoder *e, int64_t L)
+{
+    const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
+    const float scale = 1.0f / sqrtf((float)d);
+    const float *q = e->q, *k = e->k, *v = e->v;
+    float *ctx = e->ctx;
+#pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
+    for (int64_t h = 0; h < nh; h++) {
+        for (int64_t i = 0; i < L; i++) {
+            float *sc = e->scores + (int64_t)omp_get_thread_num() * e->max_length;
+            const float *qi = q + i * H + h * d;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < L; j++) {
+                const float *kj = k + j * H + h * d;
+                float dot = 0.0f;
+                for (int64_t t = 0; t < d; t++) dot += qi[t] * kj[t];
+                sc[j] = dot * scale;
+                if (sc[j] > mx) mx = sc[j];
+            }
+            float sum = 0.0f;
+            for (int64_t j = 0; j < L; j++) {
+                sc[j] = expf(sc[j] - mx);
+                sum += sc[j];
+            }
+            float inv = 1.0f / sum;
+            float *ci = ctx + i * H + h * d;
+            for (int64_t t = 0; t < d; t++) ci[t] = 0.0f;
+            for (int64_t j = 0; j < L; j++) {
+                const float p = sc[j] * inv;
+                const float *vj = v + j * H + h * d;
+                for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Create / destroy                                                                            */
+
+void qf_encoder_destroy(qf_encoder *e)
+{
+    if (!e) return;
+    linear_release(&e->project);
+    if (e->layers) {
+        for (int64_t l = 0; l < e->arch.num_layers; l++) {
+            layer *ly = &e->layers[l];
+            linear_release(&ly->q);
+            linear_release(&ly->k);
+            linear_release(&ly->v);
+            linear_release(&ly->out);
+            linear_release(&ly->up);
+            linear_release(&ly->down);
+        }
+    }
+    linear_release(&e->pooler);
+    linear_release(&e->head_dense);
+    linear_release(&e->head_out);
+    qf_dnnl_destroy(e->dnnl);
+    for (size_t i = 0; i < e->owned_count; i++) free(e->owned[i]);
+    free(e->owned);
+    qf_model_destroy(e->model);
+    free(e);
+}
+
+static qf_status check_params(const qf_encoder_params *p, qf_error *err)
+{
+    if ((unsigned)p->mode >= QF_ENCODER_MODE_COUNT_)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "mode", "unknown encoder mode %d", (int)p->mode);
+    if (p->max_batch < 1 || p->max_batch > QF_ENCODER_MAX_BATCH) {
+        qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "max_batch", "max_batch %lld out of range",
+                     (long long)p->max_batch);
+        qf_error_expected(err, "1..%d", QF_ENCODER_MAX_BATCH);
+        qf_error_found(err, "%lld", (long long)p->max_batch);
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    if (p->max_length < 1 || p->max_length > QF_ENCODER_MAX_LENGTH) {
+        qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "max_length", "max_length %lld out of range",
+                     (long long)p->max_length);
+        qf_error_expected(err, "1..%d", QF_ENCODER_MAX_LENGTH);
+        qf_error_found(err, "%lld", (long long)p->max_length);
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    if (p->threads < 0)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "threads", "threads must be >= 0");
+    return QF_STATUS_OK;
+}
+
+/* Allocates one workspace buffer of count elements of elem bytes. */
+static void *ws(qf_encoder *e, uint64_t count, uint64_t elem, qf_error *err)
+{
+    uint64_t bytes;
+    if (!nbytes_of(count, elem, &bytes)) {
+        qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
+        return NULL;
+    }
+    return own(e, bytes, err);
+}
+
+static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
+{
+    const uint64_t L = (uint64_t)e->max_length, B = (uint64_t)e->max_batch;
+    const uint64_t H = (uint64_t)e->arch.hidden_size, I = (uint64_t)e->arch.intermediate_size,
+                   E = (uint64_t)e->arch.embedding_size, C = (uint64_t)(e->arch.num_labels ? e->arch.num_labels : 1);
+    uint64_t widest = H > I ? H : I;
+    if (E > widest) widest = E;
+    if (C > widest) widest = C;
+    uint64_t LW, BH, BLH, layers_n = 0;
+    if (!qf_mul_u64(L, widest, &LW) || !qf_mul_u64(B, H, &BH) || !qf_mul_u64(BH, L, &BLH))
+        return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
+    if (e->p.keep_layer_outputs && !qf_mul_u64(BLH, (uint64_t)e->arch.num_layers + 1, &layers_n))
+        return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
+    if (!(e->emb = ws(e, L, E * 4, err)) || !(e->x = ws(e, L, H * 4, err)) || !(e->y = ws(e, LW, 4, err)) ||
+        !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
+        !(e->ctx = ws(e, L, H * 4, err)) || !(e->ff = ws(e, L, I * 4, err)) ||
+        !(e->scores = ws(e, (uint64_t)e->threads, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
+        !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) || !(e->acc = ws(e, LW, 4, err)) ||
+        !(e->tok = ws(e, L, 8, err)) || !(e->out_logits = ws(e, B, C * 4, err)) ||
+        !(e->out_hidden = ws(e, BLH, 4, err)) || !(e->out_pooled = ws(e, BH, 4, err)))
+        return err ? err->code : QF_STATUS_NO_MEMORY;
+    if (e->p.keep_layer_outputs && !(e->out_layers = ws(e, layers_n, 4, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+    return QF_STATUS_OK;
+}
+
+static qf_status prepare(qf_encoder *e, qf_error *err)
+{
+    const qf_arch *a = &e->arch;
+    qf_status s;
+    const qf_tensor *word = qf_model_find(e->model, "embeddings.word.weight", NULL);
+    if (word && word->dtype == QF_DTYPE_I8) {
+        e->word_q = word->data;
+        if (!(e->word_s = row_scales(e, word, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
+    } else if (!(e->word = tensor_f32(e, "embeddings.word.weight", err))) {
+        return err ? err->code : QF_STATUS_NOT_FOUND;
+    }
+    if (!(e->pos = tensor_f32(e, "embeddings.position.weight", err))) return err ? err->code : QF_STATUS_NOT_FOUND;
+    if (a->type_vocab_size > 0 && !(e->type = tensor_f32(e, "embeddings.token_type.weight", err)))
+        return err ? err->code : QF_STATUS_NOT_FOUND;
+    if (!(e->emb_g = tensor_f32(e, "embeddings.norm.weight", err)) || !(e->emb_b = tensor_f32(e, "embeddings.norm.bias", err)))
+        return err ? err->code : QF_STATUS_NOT_FOUND;
+    if (a->has_project && (s = prepare_linear(e, "embeddings.project", true, &e->project, err))) return s;
+    e->layers = own(e, (uint64_t)a->num_layers * sizeof(layer), err);
+    if (!e->layers) return err ? err->code : QF_STATUS_NO_MEMORY;
+    for (int64_t l = 0; l < a->num_layers; l++) {
+        layer *ly = &e->layers[l];
+        char stem[64];
+        struct {
+            const char *part;
+            linear *dst;
+        } lin[] = {{"attn.q", &ly->q},     {"attn.k", &ly->k},   {"attn.v", &ly->v},
+                   {"attn.out", &ly->out}, {"ffn.up", &ly->up}, {"ffn.down", &ly->down}};
+        for (size_t j = 0; j < sizeof lin / sizeof lin[0]; j++) {
+            snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, lin[j].part);
+            if ((s = prepare_linear(e, stem, true, lin[j].dst, err))) return s;
+        }
+        struct {
+            const char *name;
+            const float **dst;
+        } norms[] = {{"attn.norm.weight", &ly->attn_g}, {"attn.norm.bias", &ly->attn_b},
+                     {"ffn.norm.weight", &ly->ffn_g},   {"ffn.norm.bias", &ly->ffn_b}};
+        for (size_t j = 0; j < 4; j++) {
+            snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, norms[j].name);
+            if (!(*norms[j].dst = tensor_f32(e, stem, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
+        }
+    }
+    if (a->head == QF_ARCH_HEAD_BERT && (s = prepare_linear(e, "pooler", true, &e->pooler, err))) return s;
+    if (a->head != QF_ARCH_HEAD_NONE && a->head != QF_ARCH_HEAD_BERT &&
+        (s = prepare_linear(e, "head.dense", true, &e->head_dense, err)))
+        return s;
+    if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, "head.out", true, &e->head_out, err))) return s;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_encoder **out, qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "qf_encoder_create: out is NULL");
+    *out = NULL;
+    if (!m) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "qf_encoder_create: model is NULL");
+    qf_encoder_params defaults = qf_encoder_params_default();
+    const qf_encoder_params *p = params ? params : &defaults;
+    qf_status s = check_params(p, err);
+    if (s) return s;
+    qf_encoder *e = calloc(1, sizeof *e);
+    if (!e) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    e->model = qf_model_retain(m);
+    e->p = *p;
+    e->threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+    if ((s = qf_arch_map(m, &e->arch, err))) goto fail;
+    /* Longest sequence the position table allows (RoBERTa positions start at padding_idx + 1). */
+    int64_t cap = e->arch.max_positions;
+    if (e->arch.position_padding_idx >= 0) cap -= e->arch.position_padding_idx + 1;
+    if (cap < 1) {
+        s = qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "embeddings.position.weight",
+                         "position table of %lld rows leaves no position for padding_idx %lld",
+                         (long long)e->arch.max_positions, (long long)e->arch.position_padding_idx);
+        goto fail;
+    }
+    e->max_length = p->max_length < cap ? p->max_length : cap;
+    e->max_batch = p->max_batch;
+    if (!p->reference_kernels && (s = qf_dnnl_create(&e->dnnl, err))) goto fail;
+    if ((s = prepare(e, err))) goto fail;
+    if ((s = alloc_workspace(e, err))) goto fail;
+    *out = e;
+    return QF_STATUS_OK;
+fail:
+    qf_encoder_destroy(e);
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Run                                                                                         */
+
+static qf_status bad_input(qf_error *err, const char *what, int64_t b, int64_t t, const char *fmt_expected,
+                           int64_t limit, int64_t found)
+{
+    char obj[64];
+    snprintf(obj, sizeof obj, "%s[%lld][%lld]", what, (long long)b, (long long)t);
+    qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, obj, "%s = %lld is outside its table", obj,
+                 (long long)found);
+    qf_error_expected(err, fmt_expected, (long long)limit);
+    qf_error_found(err, "%lld", (long long)found);
+    return QF_STATUS_INVALID_ARGUMENT;
+}
+
+/* Gathers the real tokens of sequence b, checks them and writes their embeddings into e->emb. */
+static qf_status embed(qf_encoder *e, const qf_encoder_batch *in, int64_t b, int64_t *L_out, qf_error *err)
+{
+    const qf_arch *a = &e->arch;
+    const int64_t T = in->length, E = a->embedding_size;
+    const int32_t *ids = in->input_ids + b * T;
+    const int32_t *mask = in->attention_mask ? in->attention_mask + b * T : NULL;
+    const int32_t *types = in->token_type_ids ? in->token_type_ids + b * T : NULL;
+    int64_t L = 0, nonpad = 0;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t id = ids[t];
+        bool real = !mask || mask[t] != 0;
+        int64_t pos = t;
+        if (a->position_padding_idx >= 0) {
+            if (id != a->pad_token_id) nonpad++;
+            pos = id != a->pad_token_id ? a->position_padding_idx + nonpad : a->position_padding_idx;
+        }
+        if (!real) continue;
+        if (id < 0 || id >= a->vocab_size) return bad_input(err, "input_ids", b, t, "0..%lld", a->vocab_size - 1, id);
+        int64_t tt = types ? types[t] : 0;
+        if (a->type_vocab_size > 0 && (tt < 0 || tt >= a->type_vocab_size))
+            return bad_input(err, "token_type_ids", b, t, "0..%lld", a->type_vocab_size - 1, tt);
+        if (pos >= a->max_positions) return bad_input(err, "position_ids", b, t, "0..%lld", a->max_positions - 1, pos);
+        float *row = e->emb + L * E;
+        if (e->word) memcpy(row, e->word + id * E, (size_t)E * sizeof(float));
+        else qf_dequantize_row_sym_i8_ref(e->word_q + id * E, (size_t)E, e->word_s[id], row);
+        if (a->type_vocab_size > 0)
+            for (int64_t j = 0; j < E; j++) row[j] += e->type[tt * E + j];
+        for (int64_t j = 0; j < E; j++) row[j] += e->pos[pos * E + j];
+        e->tok[L++] = t;
+    }
+    if (L == 0) {
+        char obj[48];
+        snprintf(obj, sizeof obj, "attention_mask[%lld]", (long long)b);
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, obj, "sequence %lld has no tokens",
+                            (long long)b);
+    }
+    add_layer_norm(e->emb, NULL, L, E, e->emb_g, e->emb_b, a->layer_norm_eps);
+    *L_out = L;
+    return QF_STATUS_OK;
+}
+
+static void scatter(const qf_encoder *e, const float *x, int64_t L, float *dst_seq)
+{
+    const int64_t H = e->arch.hidden_size;
+    for (int64_t i = 0; i < L; i++) memcpy(dst_seq + e->tok[i] * H, x + i * H, (size_t)H * sizeof(float));
+}
+
+static qf_status head(qf_encoder *e, int64_t b, qf_error *err)
+{
+    const qf_arch *a = &e->arch;
+    const int64_t H = a->hidden_size;
+    const float *first = e->x; /* the first real token ([CLS] / <s> with right padding) */
+    float *h = e->row, *logits = e->out_logits + b * a->num_labels;
+    qf_status s;
+    switch (a->head) {
+    case QF_ARCH_HEAD_BERT:
+        if ((s = linear_apply(e, &e->pooler, first, 1, h, err))) return s;
+        for (int64_t j = 0; j < H; j++) h[j] = tanhf(h[j]);
+        break;
+    case QF_ARCH_HEAD_ROBERTA:
+    case QF_ARCH_HEAD_ELECTRA:
+    case QF_ARCH_HEAD_DISTILBERT:
+        if ((s = linear_apply(e, &e->head_dense, first, 1, h, err))) return s;
+        for (int64_t j = 0; j < H; j++)
+            h[j] = a->head == QF_ARCH_HEAD_ROBERTA   ? tanhf(h[j])
+                   : a->head == QF_ARCH_HEAD_ELECTRA ? activate(QF_ARCH_ACTIVATION_GELU, h[j])
+                                                     : activate(QF_ARCH_ACTIVATION_RELU, h[j]);
+        break;
+    default: return QF_STATUS_OK;
+    }
+    if ((s = linear_apply(e, &e->head_out, h, 1, e->row2, err))) return s;
+    memcpy(logits, e->row2, (size_t)a->num_labels * sizeof(float));
+    return QF_STATUS_OK;
+}
+
+static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t b, qf_error *err)
+{
+    const qf_arch *a = &e->arch;
+    const int64_t H = a->hidden_size, I = a->intermediate_size, T = in->length;
+    const uint64_t layer_stride = (uint64_t)in->batch * (uint64_t)T * (uint64_t)H;
+    int64_t L = 0;
+    qf_status s = embed(e, in, b, &L, err);
+    if (s) return s;
+    if (a->has_project) {
+        if ((s = linear_apply(e, &e->project, e->emb, L, e->x, err))) return s;
+    } else {
+        memcpy(e->x, e->emb, (size_t)(L * H) * sizeof(float));
+    }
+    if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)b * T * H);
+    for (int64_t l = 0; l < a->num_layers; l++) {
+        const layer *ly = &e->layers[l];
+        if ((s = linear_apply(e, &ly->q, e->x, L, e->q, err)) || (s = linear_apply(e, &ly->k, e->x, L, e->k, err)) ||
+            (s = linear_apply(e, &ly->v, e->x, L, e->v, err)))
+            return s;
+        attention(e, L);
+        if ((s = linear_apply(e, &ly->out, e->ctx, L, e->y, err))) return s;
+        add_layer_norm(e->y, e->x, L, H, ly->attn_g, ly->attn_b, a->layer_norm_eps);
+        memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));
+        if ((s = linear_apply(e, &ly->up, e->x, L, e->ff, err))) return s;
+        activate_all(a->activation, e->ff, L * I);
+        if ((s = linear_apply(e, &ly->down, e->ff, L, e->y, err))) return s;
+        add_layer_norm(e->y, e->x, L, H, ly->ffn_g, ly->ffn_b, a->layer_norm_eps);
+        memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));
+        if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)(l + 1) * layer_stride + (uint64_t)b * T * H);
+    }
+    scatter(e, e->x, L, e->out_hidden + (uint64_t)b * T * H);
+    float *pooled = e->out_pooled + b * H;
+    for (int64_t j = 0; j < H; j++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < L; i++) sum += e->x[i * H + j];
+        pooled[j] = (float)(sum / (double)L);
+    }
+    return head(e, b, err);
+}
+
+qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_output *out, qf_error *err)
+{
+    if (!e || !in || !out || !in->input_ids)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "qf_encoder_run: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (in->batch < 1 || in->batch > e->max_batch) {
+        qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "batch", "batch of %lld sequences does not fit",
+                     (long long)in->batch);
+        qf_error_expected(err, "1..%lld", (long long)e->max_batch);
+        qf_error_found(err, "%lld", (long long)in->batch);
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    if (in->length < 1 || in->length > e->max_length) {
+        qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "length", "padded length %lld does not fit",
+                     (long long)in->length);
+        qf_error_expected(err, "1..%lld", (long long)e->max_length);
+        qf_error_found(err, "%lld", (long long)in->length);
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    const qf_arch *a = &e->arch;
+    const size_t BTH = (size_t)in->batch * (size_t)in->length * (size_t)a->hidden_size;
+    memset(e->out_hidden, 0, BTH * sizeof(float));
+    if (e->out_layers) memset(e->out_layers, 0, BTH * (size_t)(a->num_layers + 1) * sizeof(float));
+
+    int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(e->threads);
+    qf_status s = QF_STATUS_OK;
+    for (int64_t b = 0; !s && b < in->batch; b++) s = run_sequence(e, in, b, err);
+    omp_set_num_threads(saved_threads);
+    if (s) return s;
+
+    out->batch = in->batch;
+    out->length = in->length;
+    out->hidden_size = a->hidden_size;
+    out->num_labels = a->head != QF_ARCH_HEAD_NONE ? a->num_labels : 0;
+    out->logits = out->num_labels ? e->out_logits : NULL;
+    out->last_hidden = e->out_hidden;
+    out->pooled = e->out_pooled;
+    out->layer_hidden = e->out_layers;
+    out->num_layer_outputs = e->out_layers ? a->num_layers + 1 : 0;
+    return QF_STATUS_OK;
+}

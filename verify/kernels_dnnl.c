@@ -1,0 +1,229 @@
+/*
+ * verify/kernels_dnnl.c — the oneDNN adapter (the only file that includes dnnl.h): matmul
+ * primitives for the encoder's linear layers, FP32 and uint8 x int8 -> int32.
+ *
+ * Weights are reordered once, at creation, into the blocked layout oneDNN picks for them
+ * (format_tag any); the primitive of each row count m is created on first use and cached, with the
+ * weights descriptor fixed to that packed layout. Integer GEMMs run without oneDNN zero points:
+ * the raw sum x.w comes out in int32 and the activation zero point is removed here with the
+ * precomputed column sums, acc = x.w - zx * sum_k w — exact in int32, equal to MatMulInteger.
+ */
+#include <dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify/kernels.h"
+
+struct qf_dnnl {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+};
+
+typedef struct gemm_shape {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+} gemm_shape;
+
+struct qf_dnnl_gemm {
+    qf_dnnl *d;
+    bool int8;
+    int64_t n, k, max_m;
+    dnnl_memory_desc_t packed_md; /* weights layout chosen by oneDNN */
+    dnnl_memory_t weights;        /* owns the packed weights */
+    int32_t *colsum;              /* int8: sum_k w[n, k] */
+    gemm_shape *shapes;           /* [max_m + 1], index m; created lazily */
+};
+
+static qf_status dnnl_fail(qf_error *err, dnnl_status_t st, const char *what)
+{
+    return qf_error_set(err, st == dnnl_out_of_memory ? QF_STATUS_NO_MEMORY : QF_STATUS_INTERNAL, NULL, NULL, -1,
+                        "oneDNN", "oneDNN %s failed (status %d)", what, (int)st);
+}
+
+qf_status qf_dnnl_create(qf_dnnl **out, qf_error *err)
+{
+    *out = NULL;
+    qf_dnnl *d = calloc(1, sizeof *d);
+    if (!d) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    dnnl_status_t st = dnnl_engine_create(&d->engine, dnnl_cpu, 0);
+    if (st == dnnl_success) st = dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        qf_dnnl_destroy(d);
+        return dnnl_fail(err, st, "engine/stream creation");
+    }
+    *out = d;
+    return QF_STATUS_OK;
+}
+
+void qf_dnnl_destroy(qf_dnnl *d)
+{
+    if (!d) return;
+    if (d->stream) dnnl_stream_destroy(d->stream);
+    if (d->engine) dnnl_engine_destroy(d->engine);
+    free(d);
+}
+
+static dnnl_data_type_t src_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_u8 : dnnl_f32; }
+static dnnl_data_type_t wei_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_s8 : dnnl_f32; }
+static dnnl_data_type_t dst_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_s32 : dnnl_f32; }
+
+/* Primitive descriptor for m rows; weights_md NULL: let oneDNN choose (format any). */
+static dnnl_status_t make_pd(const qf_dnnl_gemm *g, int64_t m, const dnnl_memory_desc_t *weights_md,
+                             dnnl_primitive_desc_t *pd)
+{
+    dnnl_memory_desc_t src_md, wei_md, dst_md;
+    dnnl_dims_t sd = {m, g->k}, wd = {g->k, g->n}, dd = {m, g->n};
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(g), dnnl_ab);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dst_type(g), dnnl_ab);
+    if (st == dnnl_success) {
+        if (weights_md) wei_md = *weights_md;
+        else st = dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, wei_type(g), dnnl_format_tag_any);
+    }
+    dnnl_matmul_desc_t desc;
+    if (st == dnnl_success) st = dnnl_matmul_desc_init(&desc, &src_md, &wei_md, NULL, &dst_md);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &desc, NULL, g->d->engine, NULL);
+    return st;
+}
+
+qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, int64_t k, int64_t max_m,
+                              qf_dnnl_gemm **out, qf_error *err)
+{
+    *out = NULL;
+    if (n <= 0 || k <= 0 || max_m <= 0)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: bad dims n=%lld k=%lld m=%lld",
+                            (long long)n, (long long)k, (long long)max_m);
+    qf_dnnl_gemm *g = calloc(1, sizeof *g);
+    if (!g) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    g->d = d;
+    g->int8 = int8;
+    g->n = n;
+    g->k = k;
+    g->max_m = max_m;
+    g->shapes = calloc((size_t)max_m + 1, sizeof *g->shapes);
+    if (int8) g->colsum = calloc((size_t)n, sizeof *g->colsum);
+    if (!g->shapes || (int8 && !g->colsum)) {
+        qf_dnnl_gemm_destroy(g);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    }
+    if (int8) {
+        const int8_t *wi = w;
+        for (int64_t j = 0; j < n; j++) {
+            int32_t s = 0;
+            for (int64_t t = 0; t < k; t++) s += wi[j * k + t];
+            g->colsum[j] = s;
+        }
+    }
+
+    /* Let oneDNN pick the weights layout for the largest m, then reorder [n, k] (= k x n "ba") into it. */
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t plain = NULL;
+    dnnl_memory_desc_t plain_md;
+    dnnl_dims_t wd = {k, n};
+    dnnl_status_t st = make_pd(g, max_m, NULL, &pd);
+    if (st == dnnl_success) {
+        g->packed_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        st = dnnl_memory_desc_init_by_tag(&plain_md, 2, wd, wei_type(g), dnnl_ba);
+    }
+    if (st == dnnl_success) st = dnnl_memory_create(&plain, &plain_md, d->engine, (void *)w);
+    if (st == dnnl_success) st = dnnl_memory_create(&g->weights, &g->packed_md, d->engine, DNNL_MEMORY_ALLOCATE);
+    if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&rpd, &plain_md, d->engine, &g->packed_md, d->engine, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&reorder, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, g->weights}};
+        st = dnnl_primitive_execute(reorder, d->stream, 2, args);
+    }
+    if (st == dnnl_success) st = dnnl_stream_wait(d->stream);
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (plain) dnnl_memory_destroy(plain);
+    if (st != dnnl_success) {
+        qf_dnnl_gemm_destroy(g);
+        return dnnl_fail(err, st, "weight packing");
+    }
+    *out = g;
+    return QF_STATUS_OK;
+}
+
+void qf_dnnl_gemm_destroy(qf_dnnl_gemm *g)
+{
+    if (!g) return;
+    if (g->shapes) {
+        for (int64_t m = 0; m <= g->max_m; m++) {
+            gemm_shape *s = &g->shapes[m];
+            if (s->prim) dnnl_primitive_destroy(s->prim);
+            if (s->src) dnnl_memory_destroy(s->src);
+            if (s->dst) dnnl_memory_destroy(s->dst);
+        }
+    }
+    if (g->weights) dnnl_memory_destroy(g->weights);
+    free(g->colsum);
+    free(g->shapes);
+    free(g);
+}
+
+static qf_status shape_for(qf_dnnl_gemm *g, int64_t m, gemm_shape **out, qf_error *err)
+{
+    if (m < 1 || m > g->max_m)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
+                            (long long)m, (long long)g->max_m);
+    gemm_shape *s = &g->shapes[m];
+    if (s->prim) {
+        *out = s;
+        return QF_STATUS_OK;
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = make_pd(g, m, &g->packed_md, &pd);
+    if (st == dnnl_success) st = dnnl_primitive_create(&s->prim, pd);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&s->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), g->d->engine,
+                                DNNL_MEMORY_NONE);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&s->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), g->d->engine,
+                                DNNL_MEMORY_NONE);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        if (s->prim) dnnl_primitive_destroy(s->prim);
+        if (s->src) dnnl_memory_destroy(s->src);
+        if (s->dst) dnnl_memory_destroy(s->dst);
+        memset(s, 0, sizeof *s);
+        return dnnl_fail(err, st, "matmul primitive creation");
+    }
+    *out = s;
+    return QF_STATUS_OK;
+}
+
+static qf_status execute(qf_dnnl_gemm *g, const void *x, int64_t m, void *y, qf_error *err)
+{
+    gemm_shape *s = NULL;
+    qf_status qs = shape_for(g, m, &s, err);
+    if (qs) return qs;
+    dnnl_status_t st = dnnl_memory_set_data_handle(s->src, (void *)x);
+    if (st == dnnl_success) st = dnnl_memory_set_data_handle(s->dst, y);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_WEIGHTS, g->weights}, {DNNL_ARG_DST, s->dst}};
+        st = dnnl_primitive_execute(s->prim, g->d->stream, 3, args);
+    }
+    if (st == dnnl_success) st = dnnl_stream_wait(g->d->stream);
+    return st == dnnl_success ? QF_STATUS_OK : dnnl_fail(err, st, "matmul");
+}
+
+qf_status qf_dnnl_gemm_f32(qf_dnnl_gemm *g, const float *x, int64_t m, float *y, qf_error *err)
+{
+    if (g->int8) return qf_error_set(err, QF_STATUS_INTERNAL, NULL, NULL, -1, NULL, "gemm: int8 weights used as f32");
+    return execute(g, x, m, y, err);
+}
+
+qf_status qf_dnnl_gemm_u8s8s32(qf_dnnl_gemm *g, const uint8_t *x, uint8_t zx, int64_t m, int32_t *acc, qf_error *err)
+{
+    if (!g->int8) return qf_error_set(err, QF_STATUS_INTERNAL, NULL, NULL, -1, NULL, "gemm: f32 weights used as int8");
+    qf_status s = execute(g, x, m, acc, err);
+    if (s || zx == 0) return s;
+    const int64_t n = g->n;
+    const int64_t z = zx;
+#pragma omp parallel for schedule(static) if (m * n >= 65536)
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) acc[i * n + j] = (int32_t)((int64_t)acc[i * n + j] - z * g->colsum[j]);
+    return QF_STATUS_OK;
+}

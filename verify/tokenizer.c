@@ -1,0 +1,768 @@
+/*
+ * verify/tokenizer.c: the tokenizer object and its encode pipeline, mirroring Hugging Face
+ * tokenizers for one sequence:
+ *
+ *   bytes -> code points (invalid UTF-8 -> U+FFFD)
+ *     -> split on added tokens matched on the raw text (normalized == false)
+ *     -> each remaining piece: normalizer, then split on added tokens matched on normalized text
+ *     -> each remaining piece: pre-tokenizer -> words -> model (WordPiece / BPE) -> ids
+ *     -> truncation (room kept for the special tokens) -> post-processor -> padding.
+ *
+ * Also the loaders that do not need JSON (vocab.txt, merges.txt) and the folder defaults that
+ * transformers applies when only those files exist. tokenizer.json itself is read by the json-c
+ * adapter (tokenizer_json.c), which calls the qf_tok_add_* building blocks here.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "verify/tokenizer_internal.h"
+
+qf_status qf_tok_format_error(const qf_tok_ctx *c, const char *field, const char *fmt, ...)
+{
+    char msg[QF_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return qf_error_set(c->err, QF_STATUS_FORMAT, c->file, NULL, -1, field, "%s", msg);
+}
+
+static qf_status limit_error(const qf_tok_ctx *c, const char *field, const char *what, uint64_t limit,
+                             uint64_t found)
+{
+    qf_status s = qf_error_set(c->err, QF_STATUS_LIMIT, c->file, NULL, -1, field, "%s exceeds the limit", what);
+    qf_error_expected(c->err, "at most %llu", (unsigned long long)limit);
+    qf_error_found(c->err, "%llu", (unsigned long long)found);
+    return s;
+}
+
+static qf_status no_memory(const qf_tok_ctx *c)
+{
+    return qf_error_set(c->err, QF_STATUS_NO_MEMORY, c->file, NULL, -1, NULL, "out of memory");
+}
+
+qf_tokenizer *qf_tok_alloc(void)
+{
+    qf_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->model.unk_id = -1;
+    t->model.max_id = -1;
+    t->model.max_input_chars_per_word = 100;
+    t->pad_id = -1;
+    return t;
+}
+
+void qf_tokenizer_destroy(qf_tokenizer *t)
+{
+    if (!t) return;
+    if (t->normalizer) {
+        qf_tok_norm_free(t->normalizer);
+        free(t->normalizer);
+    }
+    if (t->pre) {
+        qf_tok_pre_free(t->pre);
+        free(t->pre);
+    }
+    qf_tok_model_free(&t->model);
+    for (size_t i = 0; i < t->n_post; i++) {
+        free(t->post[i].prefix_ids);
+        free(t->post[i].prefix_types);
+        free(t->post[i].suffix_ids);
+        free(t->post[i].suffix_types);
+    }
+    free(t->post);
+    for (size_t i = 0; i < t->n_added; i++) {
+        free(t->added[i].content);
+        qf_cpbuf_free(&t->added[i].match);
+    }
+    free(t->added);
+    qf_tok_map_free(&t->added_index);
+    free(t->match_raw);
+    free(t->match_norm);
+    free(t);
+}
+
+qf_status qf_tok_add_vocab(const qf_tok_ctx *c, qf_tok_model *m, const char *tok, size_t len, int64_t id,
+                           const char *field)
+{
+    if (len > QF_TOKENIZER_MAX_TOKEN_BYTES)
+        return limit_error(c, field, "token length in bytes", QF_TOKENIZER_MAX_TOKEN_BYTES, len);
+    if (id < 0) return qf_tok_format_error(c, field, "token id %lld is negative", (long long)id);
+    if (id >= QF_TOKENIZER_MAX_VOCAB) return limit_error(c, field, "token id", QF_TOKENIZER_MAX_VOCAB - 1, (uint64_t)id);
+    if (m->vocab.count >= QF_TOKENIZER_MAX_VOCAB)
+        return limit_error(c, field, "vocabulary size", QF_TOKENIZER_MAX_VOCAB, m->vocab.count + 1);
+    if (!qf_tok_map_put(&m->vocab, tok, len, (int32_t)id)) return no_memory(c);
+    if (id > m->max_id) m->max_id = (int32_t)id;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_tok_add_merge(const qf_tok_ctx *c, qf_tok_model *m, const char *a, size_t a_len, const char *b,
+                           size_t b_len, uint32_t rank, const char *field)
+{
+    if (rank >= QF_TOKENIZER_MAX_MERGES)
+        return limit_error(c, field, "number of merges", QF_TOKENIZER_MAX_MERGES, (uint64_t)rank + 1);
+    int32_t ia = qf_tok_map_get(&m->vocab, a, a_len);
+    int32_t ib = qf_tok_map_get(&m->vocab, b, b_len);
+    if (ia < 0 || ib < 0) {
+        const char *miss = ia < 0 ? a : b;
+        int mlen = (int)(ia < 0 ? a_len : b_len);
+        return qf_tok_format_error(c, field, "merge %u uses '%.*s', which is not in the vocabulary", rank,
+                                   mlen > 64 ? 64 : mlen, miss);
+    }
+    /* Both are vocabulary entries, so neither is longer than QF_TOKENIZER_MAX_TOKEN_BYTES. */
+    size_t plen = m->prefix ? strlen(m->prefix) : 0;
+    if (b_len < plen)
+        return qf_tok_format_error(c, field, "merge %u: right part shorter than the continuing-subword prefix",
+                                   rank);
+    char buf[2 * QF_TOKENIZER_MAX_TOKEN_BYTES];
+    size_t nlen = a_len + (b_len - plen);
+    memcpy(buf, a, a_len);
+    memcpy(buf + a_len, b + plen, b_len - plen);
+    int32_t inew = qf_tok_map_get(&m->vocab, buf, nlen);
+    if (inew < 0)
+        return qf_tok_format_error(c, field, "merge %u produces '%.*s', which is not in the vocabulary", rank,
+                                   (int)(nlen > 64 ? 64 : nlen), buf);
+    if (!qf_tok_pairmap_put(&m->merges, ia, ib, rank, inew)) return no_memory(c);
+    return QF_STATUS_OK;
+}
+
+qf_status qf_tok_add_added(const qf_tok_ctx *c, qf_tokenizer *t, const qf_tok_added *spec, const char *field)
+{
+    if (spec->content_len > QF_TOKENIZER_MAX_TOKEN_BYTES)
+        return limit_error(c, field, "token length in bytes", QF_TOKENIZER_MAX_TOKEN_BYTES, spec->content_len);
+    if (spec->id < 0 || (uint32_t)spec->id >= QF_TOKENIZER_MAX_VOCAB)
+        return qf_tok_format_error(c, field, "added token id %d is out of range", spec->id);
+    if (spec->content_len == 0) return QF_STATUS_OK; /* Hugging Face ignores empty added tokens */
+    /* A token the model already knows keeps the model's id (Hugging Face only warns when the file
+     * says otherwise). */
+    int32_t model_id = qf_tok_map_get(&t->model.vocab, spec->content, spec->content_len);
+    qf_tok_added *slot = NULL;
+    int32_t at = qf_tok_map_get(&t->added_index, spec->content, spec->content_len);
+    if (at >= 0) slot = &t->added[at];
+    if (!slot) {
+        if (t->n_added >= QF_TOKENIZER_MAX_ADDED)
+            return limit_error(c, field, "number of added tokens", QF_TOKENIZER_MAX_ADDED, t->n_added + 1);
+        if (t->n_added == t->cap_added) {
+            size_t cap = t->cap_added ? t->cap_added * 2 : 16;
+            qf_tok_added *v = realloc(t->added, cap * sizeof *v);
+            if (!v) return no_memory(c);
+            t->added = v;
+            t->cap_added = cap;
+        }
+        if (!qf_tok_map_put(&t->added_index, spec->content, spec->content_len, (int32_t)t->n_added))
+            return no_memory(c);
+        slot = &t->added[t->n_added++];
+        memset(slot, 0, sizeof *slot);
+    } else {
+        free(slot->content);
+        qf_cpbuf_free(&slot->match);
+    }
+    *slot = *spec;
+    if (model_id >= 0) slot->id = model_id;
+    slot->content = malloc(spec->content_len + 1);
+    slot->match = (qf_cpbuf){0};
+    if (!slot->content) {
+        slot->content_len = 0;
+        return no_memory(c);
+    }
+    memcpy(slot->content, spec->content, spec->content_len);
+    slot->content[spec->content_len] = '\0';
+    return QF_STATUS_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Orders a match list by first code point (then by position in added_tokens). */
+static bool sort_matches(const qf_tokenizer *t, size_t *list, size_t n)
+{
+    if (n < 2) return true;
+    uint64_t *keys = malloc(n * sizeof *keys);
+    if (!keys) return false;
+    for (size_t i = 0; i < n; i++) keys[i] = ((uint64_t)t->added[list[i]].match.v[0] << 32) | list[i];
+    qsort(keys, n, sizeof *keys, cmp_u64);
+    for (size_t i = 0; i < n; i++) list[i] = (size_t)(keys[i] & 0xFFFFFFFFu);
+    free(keys);
+    return true;
+}
+
+static int32_t find_token_id(const qf_tokenizer *t, const char *s)
+{
+    size_t n = strlen(s);
+    int32_t at = qf_tok_map_get(&t->added_index, s, n);
+    if (at >= 0) return t->added[at].id;
+    return qf_tok_map_get(&t->model.vocab, s, n);
+}
+
+qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
+{
+    free(t->match_raw);
+    free(t->match_norm);
+    t->match_raw = t->match_norm = NULL;
+    t->n_match_raw = t->n_match_norm = 0;
+    if (t->n_added) {
+        t->match_raw = malloc(t->n_added * sizeof(size_t));
+        t->match_norm = malloc(t->n_added * sizeof(size_t));
+        if (!t->match_raw || !t->match_norm) return no_memory(c);
+    }
+    for (size_t i = 0; i < t->n_added; i++) {
+        qf_tok_added *a = &t->added[i];
+        qf_cpbuf raw = {0};
+        a->match.n = 0;
+        bool ok = qf_utf8_decode_lossy((const uint8_t *)a->content, a->content_len, &raw);
+        if (ok && a->normalized && t->normalizer) ok = qf_tok_norm_apply(t->normalizer, raw.v, raw.n, &a->match);
+        else if (ok) ok = qf_cpbuf_append(&a->match, raw.v, raw.n);
+        qf_cpbuf_free(&raw);
+        if (!ok) return no_memory(c);
+        if (a->match.n == 0) continue; /* nothing left to match */
+        if (a->normalized) t->match_norm[t->n_match_norm++] = i;
+        else t->match_raw[t->n_match_raw++] = i;
+    }
+    if (!sort_matches(t, t->match_raw, t->n_match_raw) || !sort_matches(t, t->match_norm, t->n_match_norm))
+        return no_memory(c);
+    if (t->pad_id < 0) {
+        int32_t id = find_token_id(t, "[PAD]");
+        if (id < 0) id = find_token_id(t, "<pad>");
+        t->pad_id = id < 0 ? 0 : id;
+    }
+    if (t->model.unk_token)
+        t->model.unk_id = qf_tok_map_get(&t->model.vocab, t->model.unk_token, strlen(t->model.unk_token));
+    return QF_STATUS_OK;
+}
+
+/* ---- encode ------------------------------------------------------------------------------- */
+
+typedef struct enc_state {
+    const qf_tokenizer *t;
+    qf_cpbuf norm, work;
+    qf_tok_spans a, b;
+    qf_tok_scratch scratch;
+    qf_tok_ids ids;
+    qf_error *err;
+} enc_state;
+
+/* Longest added token of `list` matching at w[pos..n), or NULL. */
+static const qf_tok_added *match_at(const qf_tokenizer *t, const size_t *list, size_t nlist,
+                                    const uint32_t *w, size_t pos, size_t n)
+{
+    size_t lo = 0, hi = nlist;
+    uint32_t c = w[pos];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->added[list[mid]].match.v[0] < c) lo = mid + 1;
+        else hi = mid;
+    }
+    const qf_tok_added *best = NULL;
+    for (size_t i = lo; i < nlist && t->added[list[i]].match.v[0] == c; i++) {
+        const qf_tok_added *a = &t->added[list[i]];
+        size_t m = a->match.n;
+        if (m > n - pos || (best && m <= best->match.n)) continue;
+        if (memcmp(a->match.v, w + pos, m * sizeof(uint32_t)) == 0) best = a;
+    }
+    return best;
+}
+
+typedef qf_status (*segment_fn)(enc_state *st, const uint32_t *w, size_t n, int32_t id);
+
+/* Splits w[0..n) on added tokens (Hugging Face's AddedVocabulary::find_matches), calling `fn` on
+ * each text piece (id -1) and each token (its id), in order. */
+static qf_status split_added(enc_state *st, const size_t *list, size_t nlist, const uint32_t *w, size_t n,
+                             segment_fn fn)
+{
+    const qf_tokenizer *t = st->t;
+    size_t pos = 0, start_offset = 0;
+    qf_status s;
+    while (nlist && pos < n) {
+        const qf_tok_added *a = match_at(t, list, nlist, w, pos, n);
+        if (!a) {
+            pos++;
+            continue;
+        }
+        size_t start = pos, stop = pos + a->match.n;
+        if (a->single_word) {
+            bool start_space = start == 0 || !qf_uni_is_word(w[start - 1]);
+            bool stop_space = stop == n || !qf_uni_is_word(w[stop]);
+            if (!start_space || !stop_space) {
+                pos = stop;
+                continue;
+            }
+        }
+        if (a->lstrip) {
+            size_t ns = start;
+            while (ns > 0 && qf_uni_is_whitespace(w[ns - 1])) ns--;
+            start = ns > start_offset ? ns : start_offset;
+        }
+        if (a->rstrip)
+            while (stop < n && qf_uni_is_whitespace(w[stop])) stop++;
+        if (start_offset < start && (s = fn(st, w + start_offset, start - start_offset, -1)) != QF_STATUS_OK)
+            return s;
+        if ((s = fn(st, NULL, 0, a->id)) != QF_STATUS_OK) return s;
+        start_offset = stop;
+        pos = stop;
+    }
+    if (start_offset < n) return fn(st, w + start_offset, n - start_offset, -1);
+    return QF_STATUS_OK;
+}
+
+static qf_status enc_nomem(enc_state *st)
+{
+    return qf_error_set(st->err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
+}
+
+/* A normalized piece: pre-tokenize, run the model on each word. */
+static qf_status model_piece(enc_state *st, const uint32_t *w, size_t n, int32_t id)
+{
+    const qf_tokenizer *t = st->t;
+    if (id >= 0) return qf_tok_ids_push(&st->ids, id) ? QF_STATUS_OK : enc_nomem(st);
+    st->work.n = 0;
+    st->a.n = 0;
+    if (!qf_cpbuf_append(&st->work, w, n) || !qf_tok_spans_push(&st->a, 0, n)) return enc_nomem(st);
+    const qf_tok_spans *words = &st->a;
+    if (t->pre) {
+        if (!qf_tok_pre_apply(t->pre, &st->work, &st->a, &st->b)) return enc_nomem(st);
+        words = &st->b;
+    }
+    for (size_t i = 0; i < words->n; i++) {
+        const uint32_t *wv = st->work.v + words->v[i].off;
+        qf_status s = t->model.kind == QF_TOK_MODEL_WORDPIECE
+                          ? qf_tok_wordpiece(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err)
+                          : qf_tok_bpe(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err);
+        if (s != QF_STATUS_OK) return s == QF_STATUS_NO_MEMORY ? enc_nomem(st) : s;
+    }
+    return QF_STATUS_OK;
+}
+
+/* A raw piece: normalize, then split on the added tokens that match normalized text. */
+static qf_status raw_piece(enc_state *st, const uint32_t *w, size_t n, int32_t id)
+{
+    const qf_tokenizer *t = st->t;
+    if (id >= 0) return qf_tok_ids_push(&st->ids, id) ? QF_STATUS_OK : enc_nomem(st);
+    st->norm.n = 0;
+    bool ok = t->normalizer ? qf_tok_norm_apply(t->normalizer, w, n, &st->norm) : qf_cpbuf_append(&st->norm, w, n);
+    if (!ok) return enc_nomem(st);
+    return split_added(st, t->match_norm, t->n_match_norm, st->norm.v, st->norm.n, model_piece);
+}
+
+static bool encoding_reserve(qf_encoding *e, size_t n)
+{
+    if (n <= e->capacity) return true;
+    if (n > SIZE_MAX / sizeof(int32_t)) return false;
+    int32_t *a = realloc(e->input_ids, n * sizeof(int32_t));
+    if (a) e->input_ids = a;
+    int32_t *b = realloc(e->attention_mask, n * sizeof(int32_t));
+    if (b) e->attention_mask = b;
+    int32_t *c = realloc(e->token_type_ids, n * sizeof(int32_t));
+    if (c) e->token_type_ids = c;
+    if (!a || !b || !c) return false;
+    e->capacity = n;
+    return true;
+}
+
+size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; t && i < t->n_post; i++) n += t->post[i].n_prefix + t->post[i].n_suffix;
+    return n;
+}
+
+qf_tokenize_params qf_tokenize_params_default(void)
+{
+    return (qf_tokenize_params){0, 0, true};
+}
+
+void qf_encoding_init(qf_encoding *e)
+{
+    if (e) memset(e, 0, sizeof *e);
+}
+
+void qf_encoding_free(qf_encoding *e)
+{
+    if (!e) return;
+    free(e->input_ids);
+    free(e->attention_mask);
+    free(e->token_type_ids);
+    memset(e, 0, sizeof *e);
+}
+
+qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len, const qf_tokenize_params *p,
+                              qf_encoding *out, qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "out is NULL");
+    out->length = 0;
+    if (!t || (!text && len > 0))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "tokenizer or text is NULL");
+    qf_tokenize_params prm = p ? *p : qf_tokenize_params_default();
+    if (prm.max_length < 0 || prm.pad_to < 0)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL,
+                            "max_length and pad_to must be >= 0 (found %d, %d)", prm.max_length, prm.pad_to);
+    if (len > QF_TOKENIZER_MAX_TEXT) {
+        qf_status s = qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, NULL, "text too long to encode");
+        qf_error_expected(err, "at most %u bytes", QF_TOKENIZER_MAX_TEXT);
+        qf_error_found(err, "%zu bytes", len);
+        return s;
+    }
+    size_t n_special = prm.add_special_tokens ? qf_tokenizer_num_special_tokens(t) : 0;
+    if (prm.max_length > 0 && (size_t)prm.max_length < n_special) {
+        qf_status s = qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "max_length",
+                                   "max_length leaves no room for the special tokens");
+        qf_error_expected(err, "at least %zu", n_special);
+        qf_error_found(err, "%d", prm.max_length);
+        return s;
+    }
+
+    enc_state st = {.t = t, .err = err};
+    qf_cpbuf cps = {0};
+    qf_status s = QF_STATUS_OK;
+    if (!qf_utf8_decode_lossy((const uint8_t *)text, len, &cps)) s = enc_nomem(&st);
+    if (s == QF_STATUS_OK) s = split_added(&st, t->match_raw, t->n_match_raw, cps.v, cps.n, raw_piece);
+    qf_cpbuf_free(&cps);
+    qf_cpbuf_free(&st.norm);
+    qf_cpbuf_free(&st.work);
+    qf_tok_spans_free(&st.a);
+    qf_tok_spans_free(&st.b);
+    free(st.scratch.bytes);
+    free(st.scratch.offs);
+    free(st.scratch.work);
+    if (s != QF_STATUS_OK) {
+        free(st.ids.v);
+        return s;
+    }
+
+    size_t nseq = st.ids.n;
+    if (prm.max_length > 0 && nseq > (size_t)prm.max_length - n_special) nseq = (size_t)prm.max_length - n_special;
+    size_t total = nseq + n_special;
+    size_t final_len = (prm.pad_to > 0 && (size_t)prm.pad_to > total) ? (size_t)prm.pad_to : total;
+    if (!encoding_reserve(out, final_len)) {
+        free(st.ids.v);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
+    }
+    /* Lay the sequence out where the prefixes will leave it, then wrap it step by step. */
+    size_t n_prefix_all = 0;
+    for (size_t i = 0; prm.add_special_tokens && i < t->n_post; i++) n_prefix_all += t->post[i].n_prefix;
+    size_t lo = n_prefix_all, hi = n_prefix_all + nseq;
+    for (size_t i = 0; i < nseq; i++) {
+        out->input_ids[lo + i] = st.ids.v[i];
+        out->token_type_ids[lo + i] = 0;
+    }
+    free(st.ids.v);
+    for (size_t k = 0; k < t->n_post; k++) {
+        const qf_tok_post *pp = &t->post[k];
+        if (pp->seq_type >= 0)
+            for (size_t i = lo; i < hi; i++) out->token_type_ids[i] = pp->seq_type;
+        if (!prm.add_special_tokens) continue;
+        lo -= pp->n_prefix;
+        for (size_t i = 0; i < pp->n_prefix; i++) {
+            out->input_ids[lo + i] = pp->prefix_ids[i];
+            out->token_type_ids[lo + i] = pp->prefix_types[i];
+        }
+        for (size_t i = 0; i < pp->n_suffix; i++) {
+            out->input_ids[hi + i] = pp->suffix_ids[i];
+            out->token_type_ids[hi + i] = pp->suffix_types[i];
+        }
+        hi += pp->n_suffix;
+    }
+    for (size_t i = 0; i < total; i++) out->attention_mask[i] = 1;
+    for (size_t i = total; i < final_len; i++) {
+        out->input_ids[i] = t->pad_id;
+        out->attention_mask[i] = 0;
+        out->token_type_ids[i] = t->pad_type_id;
+    }
+    out->length = final_len;
+    return QF_STATUS_OK;
+}
+
+int32_t qf_tokenizer_pad_id(const qf_tokenizer *t)
+{
+    return t ? t->pad_id : 0;
+}
+
+size_t qf_tokenizer_vocab_size(const qf_tokenizer *t)
+{
+    if (!t) return 0;
+    int32_t m = t->model.max_id;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].id > m) m = t->added[i].id;
+    return (size_t)(m + 1);
+}
+
+int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token)
+{
+    if (!t || !token) return -1;
+    return find_token_id(t, token);
+}
+
+const char *qf_tokenizer_unicode_version(void)
+{
+    return qf_uni_version;
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static qf_status map_file(const char *path, qf_file **f, qf_error *err)
+{
+    qf_status s = qf_file_map(path, f, err);
+    if (s != QF_STATUS_OK) return s;
+    if (qf_file_size(*f) > QF_TOKENIZER_MAX_FILE) {
+        s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, NULL, "file too large for a tokenizer file");
+        qf_error_expected(err, "at most %u bytes", QF_TOKENIZER_MAX_FILE);
+        qf_error_found(err, "%llu bytes", (unsigned long long)qf_file_size(*f));
+        qf_file_unmap(*f);
+        *f = NULL;
+    }
+    return s;
+}
+
+qf_status qf_tokenizer_load_json(const void *data, size_t size, const char *name, qf_tokenizer **out,
+                                 qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, name, NULL, -1, NULL, "out is NULL");
+    *out = NULL;
+    qf_tok_ctx c = {name ? name : "tokenizer.json", err};
+    if (!data && size > 0) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, c.file, NULL, -1, NULL, "data is NULL");
+    if (size > QF_TOKENIZER_MAX_FILE) return limit_error(&c, NULL, "file size", QF_TOKENIZER_MAX_FILE, size);
+    qf_tokenizer *t = qf_tok_alloc();
+    if (!t) return no_memory(&c);
+    qf_status s = qf_tok_parse_tokenizer_json(&c, data, size, t);
+    if (s == QF_STATUS_OK) s = qf_tok_finish(&c, t);
+    if (s != QF_STATUS_OK) {
+        qf_tokenizer_destroy(t);
+        return s;
+    }
+    *out = t;
+    return QF_STATUS_OK;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+/* Length of `s` without trailing White_Space (Rust's str::trim_end). */
+static size_t trim_end_utf8(const char *s, size_t n)
+{
+    while (n > 0) {
+        size_t k = n - 1;
+        while (k > 0 && n - k < 4 && ((uint8_t)s[k] & 0xC0) == 0x80) k--;
+        qf_cpbuf cp = {0};
+        uint32_t c = 0;
+        if (qf_utf8_decode_lossy((const uint8_t *)s + k, n - k, &cp) && cp.n == 1) c = cp.v[0];
+        qf_cpbuf_free(&cp);
+        if (!qf_uni_is_whitespace(c)) break;
+        n = k;
+    }
+    return n;
+}
+
+static qf_status add_special(const qf_tok_ctx *c, qf_tokenizer *t, const char *tok, bool lstrip)
+{
+    int32_t id = qf_tok_map_get(&t->model.vocab, tok, strlen(tok));
+    if (id < 0) {
+        int32_t m = t->model.max_id;
+        for (size_t i = 0; i < t->n_added; i++)
+            if (t->added[i].id > m) m = t->added[i].id;
+        id = m + 1;
+    }
+    qf_tok_added a = {.id = id, .content = (char *)tok, .content_len = strlen(tok), .lstrip = lstrip,
+                      .special = true};
+    return qf_tok_add_added(c, t, &a, "added_tokens");
+}
+
+static qf_status add_post(const qf_tok_ctx *c, qf_tokenizer *t, const char *cls, const char *sep)
+{
+    int32_t icls = find_token_id(t, cls), isep = find_token_id(t, sep);
+    if (icls < 0 || isep < 0)
+        return qf_tok_format_error(c, "post_processor", "special token '%s' is not in the vocabulary",
+                                   icls < 0 ? cls : sep);
+    t->post = calloc(1, sizeof *t->post);
+    if (!t->post) return no_memory(c);
+    t->n_post = 1;
+    qf_tok_post *p = t->post;
+    p->prefix_ids = malloc(sizeof(int32_t));
+    p->prefix_types = calloc(1, sizeof(int32_t));
+    p->suffix_ids = malloc(sizeof(int32_t));
+    p->suffix_types = calloc(1, sizeof(int32_t));
+    if (!p->prefix_ids || !p->prefix_types || !p->suffix_ids || !p->suffix_types) return no_memory(c);
+    p->prefix_ids[0] = icls;
+    p->suffix_ids[0] = isep;
+    p->n_prefix = p->n_suffix = 1;
+    p->seq_type = -1;
+    return QF_STATUS_OK;
+}
+
+static qf_status read_config(const char *dir, qf_tok_config *cfg, qf_error *err)
+{
+    char *path = join(dir, "tokenizer_config.json");
+    if (!path) return qf_error_set(err, QF_STATUS_NO_MEMORY, dir, NULL, -1, NULL, "out of memory");
+    qf_status s = QF_STATUS_OK;
+    if (exists(path)) {
+        qf_file *f = NULL;
+        s = map_file(path, &f, err);
+        if (s == QF_STATUS_OK) {
+            qf_tok_ctx c = {path, err};
+            s = qf_tok_parse_config_json(&c, qf_file_data(f), (size_t)qf_file_size(f), cfg);
+            qf_file_unmap(f);
+        }
+    }
+    free(path);
+    return s;
+}
+
+static qf_status load_vocab_txt(const char *dir, const char *vocab_path, qf_tokenizer *t, qf_error *err)
+{
+    qf_tok_config cfg = {.do_lower_case = true, .tokenize_chinese_chars = true, .strip_accents = -1};
+    qf_status s = read_config(dir, &cfg, err);
+    if (s != QF_STATUS_OK) return s;
+    qf_tok_ctx c = {vocab_path, err};
+    qf_file *f = NULL;
+    if ((s = map_file(vocab_path, &f, err)) != QF_STATUS_OK) return s;
+    const char *d = (const char *)qf_file_data(f);
+    size_t size = (size_t)qf_file_size(f), pos = 0;
+    int64_t index = 0;
+    while (pos < size && s == QF_STATUS_OK) {
+        const char *nl = memchr(d + pos, '\n', size - pos);
+        size_t end = nl ? (size_t)(nl - d) : size;
+        size_t len = trim_end_utf8(d + pos, end - pos);
+        char field[64];
+        snprintf(field, sizeof field, "line %lld", (long long)index + 1);
+        s = qf_tok_add_vocab(&c, &t->model, d + pos, len, index, field);
+        if (s != QF_STATUS_OK && c.err) c.err->offset = (int64_t)pos;
+        index++;
+        pos = end + 1;
+    }
+    qf_file_unmap(f);
+    if (s != QF_STATUS_OK) return s;
+    t->model.kind = QF_TOK_MODEL_WORDPIECE;
+    if (!(t->model.unk_token = strdup("[UNK]")) || !(t->model.prefix = strdup("##"))) return no_memory(&c);
+    t->normalizer = calloc(1, sizeof *t->normalizer);
+    t->pre = calloc(1, sizeof *t->pre);
+    if (!t->normalizer || !t->pre) return no_memory(&c);
+    *t->normalizer = (qf_tok_norm){.kind = QF_TOK_NORM_BERT, .clean_text = true,
+                                   .handle_chinese_chars = cfg.tokenize_chinese_chars,
+                                   .strip_accents = cfg.strip_accents < 0 ? cfg.do_lower_case : cfg.strip_accents,
+                                   .lowercase = cfg.do_lower_case};
+    t->pre->kind = QF_TOK_PRE_BERT;
+    static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    for (size_t i = 0; i < 5 && s == QF_STATUS_OK; i++) s = add_special(&c, t, specials[i], false);
+    if (s == QF_STATUS_OK) s = add_post(&c, t, "[CLS]", "[SEP]");
+    return s;
+}
+
+static qf_status load_bpe_files(const char *dir, const char *vocab_path, const char *merges_path,
+                                qf_tokenizer *t, qf_error *err)
+{
+    qf_tok_config cfg = {.do_lower_case = false, .tokenize_chinese_chars = true, .strip_accents = -1};
+    qf_status s = read_config(dir, &cfg, err);
+    if (s != QF_STATUS_OK) return s;
+    qf_file *f = NULL;
+    if ((s = map_file(vocab_path, &f, err)) != QF_STATUS_OK) return s;
+    qf_tok_ctx cv = {vocab_path, err};
+    s = qf_tok_parse_vocab_json(&cv, qf_file_data(f), (size_t)qf_file_size(f), &t->model);
+    qf_file_unmap(f);
+    if (s != QF_STATUS_OK) return s;
+    t->model.kind = QF_TOK_MODEL_BPE;
+    if ((s = map_file(merges_path, &f, err)) != QF_STATUS_OK) return s;
+    qf_tok_ctx c = {merges_path, err};
+    const char *d = (const char *)qf_file_data(f);
+    size_t size = (size_t)qf_file_size(f), pos = 0;
+    uint32_t rank = 0;
+    int64_t line = 0;
+    while (pos < size && s == QF_STATUS_OK) {
+        const char *nl = memchr(d + pos, '\n', size - pos);
+        size_t end = nl ? (size_t)(nl - d) : size, len = end - pos;
+        line++;
+        if (len > 0 && d[pos + len - 1] == '\r') len--;
+        char field[64];
+        snprintf(field, sizeof field, "line %lld", (long long)line);
+        if (!(len >= 8 && memcmp(d + pos, "#version", 8) == 0)) {
+            const char *sp = memchr(d + pos, ' ', len);
+            if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - (d + pos)))) {
+                s = qf_tok_format_error(&c, field, "a merge line must be two tokens separated by one space");
+            } else {
+                size_t alen = (size_t)(sp - (d + pos));
+                s = qf_tok_add_merge(&c, &t->model, d + pos, alen, sp + 1, len - alen - 1, rank++, field);
+            }
+            if (s != QF_STATUS_OK && err) err->offset = (int64_t)pos;
+        }
+        pos = end + 1;
+    }
+    qf_file_unmap(f);
+    if (s != QF_STATUS_OK) return s;
+    t->pre = calloc(1, sizeof *t->pre);
+    if (!t->pre) return no_memory(&c);
+    t->pre->kind = QF_TOK_PRE_BYTE_LEVEL;
+    t->pre->add_prefix_space = cfg.add_prefix_space;
+    t->pre->use_regex = true;
+    static const char *const specials[] = {"<s>", "<pad>", "</s>", "<unk>"};
+    for (size_t i = 0; i < 4 && s == QF_STATUS_OK; i++) s = add_special(&c, t, specials[i], false);
+    if (s == QF_STATUS_OK) s = add_special(&c, t, "<mask>", true);
+    if (s == QF_STATUS_OK) s = add_post(&c, t, "<s>", "</s>");
+    return s;
+}
+
+qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
+{
+    if (!out || !path) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "NULL argument");
+    *out = NULL;
+    if (!is_dir(path)) {
+        qf_file *f = NULL;
+        qf_status s = map_file(path, &f, err);
+        if (s != QF_STATUS_OK) return s;
+        s = qf_tokenizer_load_json(qf_file_data(f), (size_t)qf_file_size(f), path, out, err);
+        qf_file_unmap(f);
+        return s;
+    }
+    char *tj = join(path, "tokenizer.json"), *vt = join(path, "vocab.txt");
+    char *vj = join(path, "vocab.json"), *mt = join(path, "merges.txt");
+    qf_status s = QF_STATUS_OK;
+    qf_tokenizer *t = NULL;
+    if (!tj || !vt || !vj || !mt) {
+        s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    } else if (exists(tj)) {
+        s = qf_tokenizer_load(tj, out, err);
+    } else if (!(t = qf_tok_alloc())) {
+        s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    } else {
+        qf_tok_ctx c = {path, err};
+        if (exists(vt)) s = load_vocab_txt(path, vt, t, err);
+        else if (exists(vj) && exists(mt)) s = load_bpe_files(path, vj, mt, t, err);
+        else
+            s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
+                             "no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the folder");
+        if (s == QF_STATUS_OK) s = qf_tok_finish(&c, t);
+        if (s == QF_STATUS_OK) {
+            *out = t;
+            t = NULL;
+        }
+    }
+    qf_tokenizer_destroy(t);
+    free(tj);
+    free(vt);
+    free(vj);
+    free(mt);
+    return s;
+}

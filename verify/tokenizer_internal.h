@@ -1,0 +1,244 @@
+/*
+ * verify/tokenizer_internal.h: the parts of a loaded tokenizer, shared by the files of the
+ * tokenizer layer:
+ *   tokenizer.c            loading (file / folder), added tokens, encode pipeline, post-processing;
+ *   tokenizer_json.c       the json-c adapter: tokenizer.json, vocab.json, tokenizer_config.json;
+ *   tokenizer_normalize.c  normalizers;
+ *   tokenizer_pretok.c     pre-tokenizers (incl. the GPT-2 split, written out by hand);
+ *   tokenizer_wordpiece.c  the WordPiece model;   tokenizer_bpe.c  the BPE model;
+ *   tokenizer_map.c        hash maps (token -> id, merge pair -> rank).
+ * Text inside the pipeline is arrays of code points; vocabularies hold UTF-8 bytes.
+ */
+#ifndef QF_VERIFY_TOKENIZER_INTERNAL_H
+#define QF_VERIFY_TOKENIZER_INTERNAL_H
+
+#include "qforge/verify.h"
+#include "verify/unicode.h"
+
+/* ---- hash maps -------------------------------------------------------------------------- */
+
+/* Byte string -> id. Keys are copied into the map. Insert replaces the id of an existing key. */
+typedef struct qf_tok_map_slot {
+    uint32_t hash;
+    uint32_t len;
+    size_t off; /* into pool; SIZE_MAX marks an empty slot */
+    int32_t id;
+} qf_tok_map_slot;
+
+typedef struct qf_tok_map {
+    qf_tok_map_slot *slots;
+    size_t cap, count;
+    char *pool;
+    size_t pool_n, pool_cap;
+} qf_tok_map;
+
+bool qf_tok_map_put(qf_tok_map *m, const char *key, size_t len, int32_t id); /* false: no memory */
+int32_t qf_tok_map_get(const qf_tok_map *m, const char *key, size_t len);     /* -1 when absent */
+void qf_tok_map_free(qf_tok_map *m);
+
+/* (left id, right id) -> (rank, merged id). Insert replaces an existing pair. */
+typedef struct qf_tok_pairmap {
+    uint64_t *keys; /* UINT64_MAX marks an empty slot */
+    uint32_t *ranks;
+    int32_t *ids;
+    size_t cap, count;
+} qf_tok_pairmap;
+
+bool qf_tok_pairmap_put(qf_tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t id);
+bool qf_tok_pairmap_get(const qf_tok_pairmap *m, int32_t a, int32_t b, uint32_t *rank, int32_t *id);
+void qf_tok_pairmap_free(qf_tok_pairmap *m);
+
+/* ---- normalizers ------------------------------------------------------------------------ */
+
+typedef enum qf_tok_norm_kind {
+    QF_TOK_NORM_BERT,
+    QF_TOK_NORM_LOWERCASE,
+    QF_TOK_NORM_NFD,
+    QF_TOK_NORM_NFKD,
+    QF_TOK_NORM_NFC,
+    QF_TOK_NORM_NFKC,
+    QF_TOK_NORM_STRIP_ACCENTS,
+    QF_TOK_NORM_STRIP,
+    QF_TOK_NORM_REPLACE,
+    QF_TOK_NORM_PREPEND,
+    QF_TOK_NORM_SEQUENCE
+} qf_tok_norm_kind;
+
+typedef struct qf_tok_norm {
+    qf_tok_norm_kind kind;
+    bool clean_text, handle_chinese_chars, strip_accents, lowercase; /* BERT (strip_accents resolved) */
+    bool strip_left, strip_right;                                    /* Strip */
+    qf_cpbuf pattern, content;          /* Replace: pattern -> content; Prepend: content */
+    struct qf_tok_norm *items;          /* Sequence */
+    size_t n_items;
+} qf_tok_norm;
+
+/* Appends the normalization of in[0..n) to out. */
+bool qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out);
+void qf_tok_norm_free(qf_tok_norm *nm); /* frees the contents, not nm itself */
+
+/* ---- pre-tokenizers --------------------------------------------------------------------- */
+
+typedef enum qf_tok_pre_kind {
+    QF_TOK_PRE_BERT,
+    QF_TOK_PRE_WHITESPACE,
+    QF_TOK_PRE_WHITESPACE_SPLIT,
+    QF_TOK_PRE_BYTE_LEVEL,
+    QF_TOK_PRE_PUNCTUATION,
+    QF_TOK_PRE_SPLIT,
+    QF_TOK_PRE_DIGITS,
+    QF_TOK_PRE_SEQUENCE
+} qf_tok_pre_kind;
+
+/* How a split keeps what its pattern matched (Hugging Face's SplitDelimiterBehavior). */
+typedef enum qf_tok_behavior {
+    QF_TOK_REMOVED,
+    QF_TOK_ISOLATED,
+    QF_TOK_MERGED_WITH_PREVIOUS,
+    QF_TOK_MERGED_WITH_NEXT,
+    QF_TOK_CONTIGUOUS
+} qf_tok_behavior;
+
+typedef struct qf_tok_pre {
+    qf_tok_pre_kind kind;
+    bool add_prefix_space, use_regex; /* ByteLevel */
+    qf_tok_behavior behavior;         /* Punctuation, Split */
+    bool invert;                      /* Split */
+    bool individual_digits;           /* Digits */
+    qf_cpbuf pattern;                 /* Split (String pattern) */
+    struct qf_tok_pre *items;         /* Sequence */
+    size_t n_items;
+} qf_tok_pre;
+
+/* Pieces of text: spans of one growing code point buffer (pre-tokenizers append new text to it). */
+typedef struct qf_tok_span {
+    size_t off, len;
+} qf_tok_span;
+
+typedef struct qf_tok_spans {
+    qf_tok_span *v;
+    size_t n, cap;
+} qf_tok_spans;
+
+bool qf_tok_spans_push(qf_tok_spans *s, size_t off, size_t len); /* ignores empty spans */
+void qf_tok_spans_free(qf_tok_spans *s);
+
+/* Pre-tokenizes the pieces `in` of `text` into `out` (emptied first). */
+bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, const qf_tok_spans *in, qf_tok_spans *out);
+void qf_tok_pre_free(qf_tok_pre *pt);
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+typedef enum qf_tok_model_kind { QF_TOK_MODEL_WORDPIECE, QF_TOK_MODEL_BPE } qf_tok_model_kind;
+
+typedef struct qf_tok_model {
+    qf_tok_model_kind kind;
+    qf_tok_map vocab;
+    int32_t max_id;       /* largest id in vocab; -1 when empty */
+    char *unk_token;      /* owned; NULL when the model has none (BPE) */
+    int32_t unk_id;       /* -1 when unk_token is absent from the vocabulary */
+    char *prefix;         /* continuing_subword_prefix, owned; NULL when none */
+    char *suffix;         /* BPE end_of_word_suffix, owned; NULL when none */
+    size_t max_input_chars_per_word; /* WordPiece */
+    qf_tok_pairmap merges;           /* BPE */
+    bool fuse_unk, byte_fallback, ignore_merges;
+} qf_tok_model;
+
+/* Scratch memory of one encode call, reused across words. */
+typedef struct qf_tok_scratch {
+    char *bytes;
+    size_t bytes_cap;
+    size_t *offs;
+    size_t offs_cap;
+    void *work;
+    size_t work_cap;
+} qf_tok_scratch;
+
+typedef struct qf_tok_ids {
+    int32_t *v;
+    size_t n, cap;
+} qf_tok_ids;
+
+bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id);
+
+/* Appends the ids of one pre-token. QF_STATUS_FORMAT when the unknown token is needed but absent. */
+qf_status qf_tok_wordpiece(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_scratch *s,
+                           qf_tok_ids *out, qf_error *err);
+qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_scratch *s,
+                     qf_tok_ids *out, qf_error *err);
+void qf_tok_model_free(qf_tok_model *m);
+
+/* UTF-8 of w[0..n) into s->bytes (grown), with the byte offset of each code point in s->offs
+ * (n + 1 entries, the last one the total length). Returns false when out of memory. */
+bool qf_tok_scratch_utf8(qf_tok_scratch *s, const uint32_t *w, size_t n, size_t reserve_extra);
+
+/* ---- added tokens, post-processor, tokenizer --------------------------------------------- */
+
+typedef struct qf_tok_added {
+    int32_t id;
+    char *content;      /* UTF-8, owned */
+    size_t content_len;
+    qf_cpbuf match;     /* what is searched: the content, or its normalization when `normalized` */
+    bool single_word, lstrip, rstrip, normalized, special;
+} qf_tok_added;
+
+/* One post-processor step for a single sequence: prefix + sequence + suffix. */
+typedef struct qf_tok_post {
+    int32_t *prefix_ids, *prefix_types;
+    size_t n_prefix;
+    int32_t *suffix_ids, *suffix_types;
+    size_t n_suffix;
+    int32_t seq_type; /* type id given to the sequence; -1 keeps the ones it has */
+} qf_tok_post;
+
+struct qf_tokenizer {
+    qf_tok_norm *normalizer; /* NULL when none */
+    qf_tok_pre *pre;         /* NULL when none */
+    qf_tok_model model;
+    qf_tok_post *post;       /* steps applied in order */
+    size_t n_post;
+    qf_tok_added *added;
+    size_t n_added, cap_added;
+    qf_tok_map added_index;           /* content -> index into added */
+    size_t *match_raw, n_match_raw;   /* indexes into added, sorted by first code point */
+    size_t *match_norm, n_match_norm;
+    int32_t pad_id;           /* -1 until resolved */
+    int32_t pad_type_id;
+};
+
+/* Loading context: the file being read, for error messages. */
+typedef struct qf_tok_ctx {
+    const char *file;
+    qf_error *err;
+} qf_tok_ctx;
+
+qf_status qf_tok_format_error(const qf_tok_ctx *c, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* tokenizer.c: building blocks the JSON adapter calls. */
+qf_status qf_tok_add_vocab(const qf_tok_ctx *c, qf_tok_model *m, const char *tok, size_t len,
+                           int64_t id, const char *field);
+qf_status qf_tok_add_merge(const qf_tok_ctx *c, qf_tok_model *m, const char *a, size_t a_len,
+                           const char *b, size_t b_len, uint32_t rank, const char *field);
+qf_status qf_tok_add_added(const qf_tok_ctx *c, qf_tokenizer *t, const qf_tok_added *spec,
+                           const char *field);
+qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t);
+qf_tokenizer *qf_tok_alloc(void);
+
+/* tokenizer_json.c: the json-c adapter. */
+qf_status qf_tok_parse_tokenizer_json(const qf_tok_ctx *c, const void *data, size_t size,
+                                      qf_tokenizer *t);
+/* vocab.json of a byte-level BPE into m->vocab. */
+qf_status qf_tok_parse_vocab_json(const qf_tok_ctx *c, const void *data, size_t size, qf_tok_model *m);
+/* tokenizer_config.json: the keys the folder defaults read. Absent keys keep the given values. */
+typedef struct qf_tok_config {
+    bool do_lower_case, add_prefix_space, tokenize_chinese_chars;
+    int strip_accents; /* -1 null / absent, else 0 or 1 */
+} qf_tok_config;
+qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size,
+                                   qf_tok_config *cfg);
+
+#endif /* QF_VERIFY_TOKENIZER_INTERNAL_H */
