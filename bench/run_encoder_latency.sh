@@ -48,8 +48,9 @@ node bench/ort_check.mjs --dir "$WORK" > "$WORK/ort_check.json" || {
 BENCH=""
 if [ "$ORT_ONLY" = 0 ]; then
     echo "== build bench_encoder ($BUILD, Release)"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=ON > "$BUILD.configure.log" 2>&1 || {
-        cat "$BUILD.configure.log"; exit 1; }
+    mkdir -p "$BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=ON > "$BUILD/configure.log" 2>&1 || {
+        cat "$BUILD/configure.log"; exit 1; }
     cmake --build "$BUILD" -j2 --target bench_encoder
     BENCH=$BUILD/bench/bench_encoder
 fi
