@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 
@@ -192,4 +193,26 @@ double qf_cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void qf_cli_progress_init(qf_cli_progress *p, const char *what, bool bytes, bool quiet)
+{
+    p->active = !quiet && isatty(STDERR_FILENO);
+    p->start = qf_cli_now();
+    p->what = what;
+    p->bytes = bytes;
+}
+
+void qf_cli_progress_update(void *ctx, size_t done, size_t total)
+{
+    qf_cli_progress *p = ctx;
+    if (!p->active) return;
+    double dt = qf_cli_now() - p->start;
+    if (p->bytes)
+        fprintf(stderr, "\r%s: %.1f / %.1f MB (%.0f MB/s)   ", p->what, (double)done / 1e6, (double)total / 1e6,
+                dt > 0 ? (double)done / 1e6 / dt : 0.0);
+    else
+        fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
+    if (done >= total) fprintf(stderr, "\r%*s\r", 70, "");
+    fflush(stderr);
 }

@@ -57,6 +57,18 @@ void qf_cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Monotonic seconds. */
 double qf_cli_now(void);
 
+/* Progress line on stderr, drawn only when stderr is a terminal (never in pipes or with --quiet). */
+typedef struct qf_cli_progress {
+    bool active;
+    double start;
+    const char *what; /* "verify" */
+    bool bytes;       /* done/total are bytes (shown in MB), else rows */
+} qf_cli_progress;
+
+void qf_cli_progress_init(qf_cli_progress *p, const char *what, bool bytes, bool quiet);
+/* Matches the library's progress callbacks: (ctx, done, total). Clears the line when done == total. */
+void qf_cli_progress_update(void *ctx, size_t done, size_t total);
+
 int qf_cmd_inspect(int argc, char **argv);
 int qf_cmd_convert(int argc, char **argv);
 int qf_cmd_quantize(int argc, char **argv);

@@ -94,22 +94,6 @@ static void label_name(json_object *config, int32_t id, char *buf, size_t size)
         snprintf(buf, size, "%d", (int)id);
 }
 
-typedef struct progress_state {
-    bool tty;
-    double start;
-    const char *what;
-} progress_state;
-
-static void show_progress(void *ctx, size_t done, size_t total)
-{
-    progress_state *p = ctx;
-    if (!p->tty) return;
-    double dt = qf_cli_now() - p->start;
-    fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
-    if (done == total) fprintf(stderr, "\r%*s\r", 60, "");
-    fflush(stderr);
-}
-
 static qf_cli_option verify_options[] = {
     {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)", false, NULL},
     {"reference", 0, true, "SOURCE", "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)",
@@ -335,12 +319,13 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return qf_cli_fail(&err);
     }
-    progress_state ps = {isatty(STDERR_FILENO) != 0, qf_cli_now(), "verify"};
+    qf_cli_progress ps;
+    qf_cli_progress_init(&ps, "verify", false, qf_cli_find(&verify_command, "quiet")->seen);
     qf_verify_params vp = qf_verify_params_default();
     vp.threads = (int)threads;
     vp.batch = batch;
     vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
-    vp.progress = show_progress;
+    vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
     qf_verify_report report;
     qf_error_clear(&err);

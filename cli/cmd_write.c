@@ -233,6 +233,10 @@ int qf_cmd_quantize(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_quantize_params qp = qf_quantize_params_default();
+    qf_cli_progress progress;
+    qf_cli_progress_init(&progress, "quantize", true, qf_cli_find(&quantize_command, "quiet")->seen);
+    qp.progress = qf_cli_progress_update;
+    qp.progress_ctx = &progress;
     qp.per_tensor = qf_cli_find(&quantize_command, "per-tensor")->seen;
     qp.quantize_word_embeddings = !qf_cli_find(&quantize_command, "no-embedding-quant")->seen;
     long v;
