@@ -21,11 +21,33 @@ static qf_status index_error(qf_error *err, const char *path, const char *object
     return qf_error_set(err, QF_STATUS_FORMAT, path, "weight_map", -1, object, "%s", msg);
 }
 
+/* Open-addressing set of shard names (slot = index + 1 into `names`), so that collecting the
+ * distinct shards stays linear even for an index naming QF_SHARDED_MAX_SHARDS of them. */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Index of `name` in names[0..count) via `slots` (capacity `cap`, a power of two), adding it when
+ * new; returns count when it was added. */
+static size_t shard_index(const char **names, size_t count, size_t *slots, size_t cap, const char *name)
+{
+    size_t j = (size_t)name_hash(name) & (cap - 1);
+    while (slots[j]) {
+        if (strcmp(names[slots[j] - 1], name) == 0) return slots[j] - 1;
+        j = (j + 1) & (cap - 1);
+    }
+    slots[j] = count + 1;
+    return count;
+}
+
 /* A shard name is a plain file name next to the index. */
 static bool plain_file_name(const char *s)
 {
     size_t n = strlen(s);
-    return n > 0 && n <= QF_SHARDED_MAX_NAME && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") != 0 &&
+    return n > 0 && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") != 0 &&
            strcmp(s, "..") != 0;
 }
 
@@ -42,7 +64,8 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
     uint64_t size = qf_file_size(file);
     if (size > QF_SHARDED_MAX_INDEX) {
         qf_file_unmap(file);
-        qf_error_set(err, QF_STATUS_LIMIT, path, NULL, 0, NULL, "shard index of %llu bytes", (unsigned long long)size);
+        qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)QF_SHARDED_MAX_INDEX, NULL, "shard index of %llu bytes",
+                     (unsigned long long)size);
         qf_error_expected(err, "<= %u bytes", QF_SHARDED_MAX_INDEX);
         return QF_STATUS_LIMIT;
     }
@@ -69,7 +92,11 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
     /* Validate the whole map and collect the distinct shards (in order of first mention). */
     size_t entries = (size_t)json_object_object_length(map), nshards = 0;
     const char **shards = calloc(entries ? entries : 1, sizeof *shards);
-    qf_status s = shards ? QF_STATUS_OK : qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    size_t slot_cap = 16;
+    while (slot_cap < 2 * (entries < QF_SHARDED_MAX_SHARDS ? entries : QF_SHARDED_MAX_SHARDS) + 2) slot_cap *= 2;
+    size_t *slots = calloc(slot_cap, sizeof *slots);
+    qf_status s = shards && slots ? QF_STATUS_OK
+                                  : qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     json_object_object_foreach(map, name, val)
     {
         if (s) break;
@@ -78,22 +105,32 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
             break;
         }
         const char *shard = json_object_get_string(val);
+        if (strlen(shard) > QF_SHARDED_MAX_NAME) {
+            s = qf_error_set(err, QF_STATUS_LIMIT, path, "weight_map", -1, name, "shard name longer than %u bytes",
+                             QF_SHARDED_MAX_NAME);
+            qf_error_expected(err, "<= %u bytes", QF_SHARDED_MAX_NAME);
+            qf_error_found(err, "%zu bytes", strlen(shard));
+            break;
+        }
         if (!plain_file_name(shard)) {
             s = index_error(err, path, name, "shard name is not a plain file name in the index's folder");
             qf_error_expected(err, "a file name beside the index");
             qf_error_found(err, "%.200s", shard);
             break;
         }
-        size_t k = 0;
-        while (k < nshards && strcmp(shards[k], shard) != 0) k++;
-        if (k == nshards) {
-            if (nshards == QF_SHARDED_MAX_SHARDS) {
+        if (nshards == QF_SHARDED_MAX_SHARDS) {
+            /* one more distinct name past the limit is refused; a repeat of a known one is fine */
+            size_t j = (size_t)name_hash(shard) & (slot_cap - 1);
+            bool known = false;
+            while (slots[j] && !(known = strcmp(shards[slots[j] - 1], shard) == 0)) j = (j + 1) & (slot_cap - 1);
+            if (!known) {
                 s = qf_error_set(err, QF_STATUS_LIMIT, path, "weight_map", -1, shard, "more than %u shards",
                                  QF_SHARDED_MAX_SHARDS);
                 break;
             }
-            shards[nshards++] = shard;
+            continue;
         }
+        if (shard_index(shards, nshards, slots, slot_cap, shard) == nshards) shards[nshards++] = shard;
     }
     if (!s && nshards == 0) s = index_error(err, path, NULL, "weight_map is empty");
     qf_model *m = NULL;
@@ -167,6 +204,7 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
     if (!s) s = qf_model_set_meta(m, "sharded.shards", count, err);
     if (!s && nshards) s = qf_model_set_meta(m, "sharded.first_shard", shards[0], err);
     free(shards);
+    free(slots);
     json_object_put(root);
     if (s) {
         qf_model_destroy(m);
