@@ -65,6 +65,11 @@
 #define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
 #define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
 
+/* Calibration statistics (.qfc files, calibrate/) */
+#define QF_CALIB_MAX_ENTRIES 65536          /* observed activations in one file */
+#define QF_CALIB_MAX_NAME 256               /* bytes of an entry name */
+#define QF_CALIB_MAX_CHANNELS 65536         /* channels (columns) of one activation */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256
