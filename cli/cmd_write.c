@@ -50,6 +50,8 @@ static qf_cli_option quantize_options[] = {
     {"sensitivity-rows", 0, true, "N", "static --max-drop: rows of --eval used to rank projections (default 512)",
      false, NULL},
     {"tokenizer", 0, true, "PATH", "static --max-drop: tokenizer.json or its folder (default: beside IN)", false, NULL},
+    {"onnx-out", 0, true, "PATH", "ONNX input: also write the quantized graph (ORT's dynamic form, or static QDQ)",
+     false, NULL},
     {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
     {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
     {"min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)", false, NULL},
@@ -73,7 +75,14 @@ static qf_cli_command quantize_command = {
     "softmax, GELU, pooler and head stay FP32. --smooth folds SmoothQuant factors into the weights\n"
     "and scales the activation by 1/s before quantization. --max-drop measures the accuracy drop\n"
     "on --eval and returns the most sensitive projections to FP32 until it fits; the reverted\n"
-    "projections and why are printed and recorded in metadata (quant.fallback.*).",
+    "projections and why are printed and recorded in metadata (quant.fallback.*).\n\n"
+    "--onnx-out (ONNX input only): the source graph with the same int8 weights; dynamic: in the form\n"
+    "ONNX "
+    "Runtime's quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul);\n"
+    "static: "
+    "QuantizeLinear -> DequantizeLinear on each projection input with the calibrated scale, int8 weights\n"
+    "-> DequantizeLinear per channel (not with --smooth: the writer has no activation Mul); the\n"
+    "rest of the graph is carried over. Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 static void print_summary(bool json, const char *what, const char *in, const char *out, const qf_model *src,
@@ -128,8 +137,47 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
         qf_model_destroy(src);
         return qf_cli_fail(&err);
     }
+    qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
+    if (onnx_out && onnx_out->seen) {
+        qf_onnx_write_params op = qf_onnx_write_params_default();
+        const char *mode = qf_model_get_meta(dst, "quant.mode");
+        qf_status s = QF_STATUS_OK;
+        if (mode && strcmp(mode, "static") == 0) {
+            /* every calibrated projection input, by its stem */
+            size_t n = qf_model_tensor_count(dst), count = 0;
+            qf_onnx_qdq_activation *acts = calloc(n + 1, sizeof *acts);
+            char(*slots)[96] = calloc(n + 1, sizeof *slots);
+            if (!acts || !slots) s = qf_error_set(&err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+            for (size_t i = 0; !s && i < n; i++) {
+                const qf_tensor *t = qf_model_tensor(dst, i);
+                const char *suffix = ".input::scale";
+                size_t len = strlen(t->name), sl = strlen(suffix);
+                if (len <= sl || len - sl >= sizeof slots[0] || strcmp(t->name + len - sl, suffix) != 0) continue;
+                memcpy(slots[count], t->name, len - sl);
+                slots[count][len - sl] = '\0';
+                acts[count].slot = slots[count];
+                memcpy(&acts[count].scale, t->data, sizeof(float));
+                count++;
+            }
+            qf_onnx_static_params osp = qf_onnx_static_params_default();
+            osp.activations = acts;
+            osp.count = count;
+            if (!s) s = qf_onnx_write_static(in, dst, onnx_out->value, &osp, &err);
+            free(acts);
+            free(slots);
+        } else {
+            s = qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err);
+        }
+        if (s) {
+            qf_model_destroy(dst);
+            qf_model_destroy(src);
+            return qf_cli_fail(&err);
+        }
+    }
     if (!qf_cli_find(cmd, "quiet")->seen)
         print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, qf_cli_now() - t0);
+    if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
+        printf("onnx: %s\n", onnx_out->value);
     qf_model_destroy(dst);
     qf_model_destroy(src);
     return QF_EXIT_OK;
@@ -275,7 +323,14 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     }
     sp.fp32_patterns = patterns;
     sp.fp32_pattern_count = npat;
-    sp.quantize_word_embeddings = !qf_cli_find(cmd, "no-embedding-quant")->seen;
+    if (qf_cli_find(cmd, "no-embedding-quant")->seen) {
+        fprintf(stderr, "qforge quantize: --mode static keeps the word embedding FP32 already\n");
+        return QF_EXIT_USAGE;
+    }
+    if (qf_cli_find(cmd, "onnx-out")->seen && sp.smooth_alpha > 0) {
+        fprintf(stderr, "qforge quantize: --onnx-out cannot carry --smooth (the QDQ writer has no activation Mul)\n");
+        return QF_EXIT_USAGE;
+    }
     long v;
     o = qf_cli_find(cmd, "threads");
     if (o->seen) {
@@ -303,6 +358,12 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     qf_model *src = NULL, *dst = NULL;
     int rc = read_input(cmd, in, &src);
     if (rc) return rc;
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    if (qf_cli_find(cmd, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
+        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", in, fmt ? fmt : "not one");
+        qf_model_destroy(src);
+        return QF_EXIT_USAGE;
+    }
     qf_error err;
     qf_error_clear(&err);
     qf_calib_stats *stats = NULL;
@@ -412,6 +473,12 @@ int qf_cmd_quantize(int argc, char **argv)
     double t0 = qf_cli_now();
     qf_model *src = NULL, *dst = NULL;
     if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    if (qf_cli_find(&quantize_command, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
+        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", pos[0], fmt ? fmt : "not one");
+        qf_model_destroy(src);
+        return QF_EXIT_USAGE;
+    }
     qf_error err;
     qf_error_clear(&err);
     if (qf_model_quantize_dynamic(src, &qp, &dst, &err)) {
