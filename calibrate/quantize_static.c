@@ -27,7 +27,7 @@ qf_static_params qf_static_params_default(void)
     p.method = QF_CALIB_METHOD_ENTROPY;
     p.percentile = 99.99;
     p.smooth_alpha = 0.0;
-    p.quantize_word_embeddings = true;
+    p.quantize_word_embeddings = false;
     return p;
 }
 

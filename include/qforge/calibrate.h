@@ -166,7 +166,9 @@ typedef struct qf_static_params {
      * ("layers.0.attn.q") and its weight name ("layers.0.attn.q.weight"). Borrowed. */
     const char *const *fp32_patterns;
     size_t fp32_pattern_count;
-    bool quantize_word_embeddings; /* int8 per-row word embedding (weight-only, default true) */
+    /* int8 per-row word embedding (weight-only). Default false: the QDQ graph keeps the embedding
+     * sum FP32, and the .qf must mean what the QDQ graph means. */
+    bool quantize_word_embeddings;
     int threads;                   /* weight quantization threads; 0: all cores */
 } qf_static_params;
 
@@ -180,7 +182,7 @@ qf_static_params qf_static_params_default(void);
  * together for the shared attention input), the weight columns are multiplied by s_j before
  * quantization and "<stem>.input::smooth" = 1 / s_j multiplies the activation before its
  * QuantizeLinear; the threshold is taken over the smoothed distribution (rebuilt from the per-
- * channel histograms). Pooler, head, LayerNorm, embeddings (except the optional int8 word embedding)
+ * channel histograms). Pooler, head, LayerNorm and embeddings (unless quantize_word_embeddings)
  * stay FP32. `src` must be mapped (qf_arch_map). Records quant.mode = "static", the method,
  * percentile, smoothing, calibration provenance, and the FP32 projections in metadata.
  */
