@@ -3,15 +3,21 @@
 # calibration (first 512 rows of calib.jsonl), then every range-selection method with and without
 # SmoothQuant, all 24 projections int8, no fallback, each measured by `qforge verify` on every
 # evaluation row. Also checks what the calibration promises: peak RSS, byte-identical .qfc with 1
-# and 2 threads, merged halves == one run. ONNX Runtime's own quantize_static figures (recorded by
-# the peer script in peer_results.json; its Python tools only exist on the GPU machine) close the
-# table for comparison.
+# and 2 threads, merged halves == one run. Then the QDQ ONNX of the best setting without smoothing
+# (the QDQ writer has no activation Mul) runs in ONNX Runtime (onnxruntime-node, tests/ort_run.mjs)
+# next to `qforge run` of the same artifact, and `--max-drop 0.2` runs the accuracy-aware fallback
+# on the weakest setting. ONNX Runtime's own quantize_static figures (recorded in
+# peer_results.json; its Python tools only exist on the GPU machine) close the table.
+# The source is model.onnx (the same weights as the safetensors / torch files), so that the QDQ
+# graph can be written from it.
 #
 #   bash bench/static_accuracy.sh [build/qforge]      env: QF_SHARED_DIR, THREADS (1), SMOOTH (0.5)
 set -euo pipefail
 QF=${1:-${QF_CLI:-build/qforge}}
 SHARED=${QF_SHARED_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
-MODEL=$SHARED/models/debsec-bert/model.safetensors
+MODEL=$SHARED/models/debsec-bert/model.onnx
+TOKENIZER=$SHARED/models/debsec-bert/tokenizer.json
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CALIB=$SHARED/data/debsec/calib.jsonl
 EVAL=$SHARED/data/debsec/eval.jsonl
 THREADS=${THREADS:-1}
@@ -63,6 +69,12 @@ for method in ["minmax", "percentile", "entropy", "mse"]:
 print(f"FP32 (qforge encoder) {fp32:.2f}%")
 _, m, s, acc, drop, agr = best
 print(f"best: {m} smooth {s}: accuracy {acc:.2f}%, drop {drop:.2f} pt, agreement {agr:.2f}%")
+plain = min(((json.load(open(os.path.join(out, f"{k}_off.json")))["drop_points"], k) for k in
+             ["minmax", "percentile", "entropy", "mse"]))
+worst = max(((json.load(open(os.path.join(out, f"{k}_{s}.json")))["drop_points"], k, s) for k in
+             ["minmax", "percentile", "entropy", "mse"] for s in ["off", smooth]))
+open(os.path.join(out, "best_plain"), "w").write(plain[1])
+open(os.path.join(out, "worst"), "w").write(f"{worst[1]} {worst[2]}")
 try:
     p = json.load(open(peer))["acc"]["ort_static_qdq_MinMax"]
     print(f"ONNX Runtime 1.30 quantize_static (QDQ, MinMax, recorded in peer_results.json): "
@@ -70,3 +82,43 @@ try:
 except Exception as e:
     print(f"(peer_results.json unreadable: {e})")
 PY
+
+best=$(cat "$OUT/best_plain")
+echo "== QDQ ONNX of $best (no smoothing) in ONNX Runtime vs qforge's static prediction, every row"
+"$QF" quantize "$MODEL" --mode static --stats "$OUT/t1.qfc" --method "$best" --threads "$THREADS" \
+  -o "$OUT/onnx.qf" --onnx-out "$OUT/onnx.qdq.onnx" -q
+"$QF" run "$OUT/onnx.qf" --data "$EVAL" --threads "$THREADS" > "$OUT/qforge_rows.jsonl"
+if [ -d "$ROOT/node_modules/onnxruntime-node" ]; then
+  node "$ROOT/tests/ort_run.mjs" "$OUT/onnx.qdq.onnx" "$EVAL" --tokenizer "$TOKENIZER" --max-length 128 \
+    --threads "$THREADS" > "$OUT/ort_rows.jsonl"
+  python3 - "$OUT" "$EVAL" <<'PY'
+import json, sys
+out, ev = sys.argv[1], sys.argv[2]
+q = [json.loads(l) for l in open(f"{out}/qforge_rows.jsonl")]
+o = [json.loads(l) for l in open(f"{out}/ort_rows.jsonl")]
+lab = [json.loads(l)["label"] for l in open(ev)]
+n = len(lab)
+aq = sum(a["label"] == y for a, y in zip(q, lab)) / n
+ao = sum(b["prediction"] == y for b, y in zip(o, lab)) / n
+ag = sum(a["label"] == b["prediction"] for a, b in zip(q, o)) / n
+md = max(max(abs(x - y) for x, y in zip(a["logits"], b["logits"])) for a, b in zip(q, o))
+print(f"  qforge static (verify's prediction) {100 * aq:.2f}%   ONNX Runtime QDQ {100 * ao:.2f}%   "
+      f"difference {100 * abs(aq - ao):.2f} pt   agreement {100 * ag:.2f}% of {n} rows   max |dlogit| {md:.4g}")
+PY
+else
+  echo "  skipped: npm onnxruntime-node is not installed (npm ci --ignore-scripts)"
+fi
+
+read -r wm ws < "$OUT/worst"
+echo "== accuracy-aware fallback: --max-drop 0.2 on the weakest setting ($wm, smooth $ws)"
+fargs=(--mode static --stats "$OUT/t1.qfc" --method "$wm" --threads "$THREADS" --max-drop 0.2 --eval "$EVAL")
+[ "$ws" = off ] || fargs+=(--smooth "$ws")
+"$QF" quantize "$MODEL" "${fargs[@]}" -o "$OUT/fallback.qf" && fq=0 || fq=$?
+echo "  exit $fq"
+"$QF" inspect "$OUT/fallback.qf" --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin).get("metadata", {})
+for k in ["quant.fallback.max_drop", "quant.fallback.initial_drop", "quant.fallback.final_drop",
+          "quant.fallback.within_budget", "quant.fallback.reverted"]:
+    print(f"  {k} = {m.get(k)}")'
+"$QF" verify "$OUT/fallback.qf" --data "$EVAL" --threads "$THREADS" --no-layers --max-drop 0.2 | sed 's/^/  /'
