@@ -246,9 +246,16 @@ qf_status qf_static_build(qf_model *src, const qf_calib_stats *stats, const qf_s
     const qf_static_params *p = params ? params : &defaults;
     *out = NULL;
     if ((unsigned)p->method >= QF_CALIB_METHOD_COUNT_ || !(p->percentile > 0 && p->percentile <= 100) ||
-        !(p->smooth_alpha >= 0 && p->smooth_alpha <= 1) || p->fp32_pattern_count > QF_STATIC_MAX_FP32_PATTERNS)
+        !(p->smooth_alpha >= 0 && p->smooth_alpha <= 1))
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL,
-                            "static quantization: method, percentile (0, 100], smoothing [0, 1] or pattern count invalid");
+                            "static quantization: method, percentile (0, 100] or smoothing [0, 1] invalid");
+    if (p->fp32_pattern_count > QF_STATIC_MAX_FP32_PATTERNS) {
+        qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, "fp32_patterns", "%zu fp32 patterns",
+                     p->fp32_pattern_count);
+        qf_error_expected(err, "<= %d", QF_STATIC_MAX_FP32_PATTERNS);
+        qf_error_found(err, "%zu", p->fp32_pattern_count);
+        return QF_STATUS_LIMIT;
+    }
     qf_arch arch;
     qf_status s = qf_arch_map(src, &arch, err);
     if (s) return s;

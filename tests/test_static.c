@@ -166,6 +166,20 @@ static void test_static_artifact(void **state)
     assert_string_equal(qf_model_get_meta(m, "quant.static_projections"), "10");
     assert_string_equal(qf_model_get_meta(m, "quant.calibration.rows"), "100");
     assert_int_equal(qf_model_find(m, "pooler.weight", NULL)->dtype, QF_DTYPE_F32);
+    qf_model_destroy(m);
+    /* fp32 patterns: QF_STATIC_MAX_FP32_PATTERNS accepted, one more refused */
+    const char *many[QF_STATIC_MAX_FP32_PATTERNS + 1];
+    for (size_t i = 0; i <= QF_STATIC_MAX_FP32_PATTERNS; i++) many[i] = "nothing.matches";
+    p.fp32_patterns = many;
+    p.fp32_pattern_count = QF_STATIC_MAX_FP32_PATTERNS;
+    m = build(f, &p);
+    assert_string_equal(qf_model_get_meta(m, "quant.static_projections"), "12");
+    qf_model *none = NULL;
+    qf_error perr;
+    qf_error_clear(&perr);
+    p.fp32_pattern_count = QF_STATIC_MAX_FP32_PATTERNS + 1;
+    assert_int_equal(qf_model_quantize_static(f->src, f->stats, &p, &none, &perr), QF_STATUS_LIMIT);
+    assert_null(none);
 
     /* oneDNN and the reference kernels give the same hidden-state bits (every projection of the
      * encoder body is int8 or the same FP32 in both; only the FP32 pooler/head GEMMs round apart) */

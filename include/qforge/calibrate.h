@@ -156,8 +156,6 @@ double qf_calib_threshold(const uint64_t *hist, size_t bins, double width, doubl
  * Static quantization (calibrate/quantize_static.c, calibrate/fallback.c)
  * =========================================================================================== */
 
-#define QF_STATIC_MAX_FP32_PATTERNS 64 /* --fp32 patterns of one quantization */
-
 typedef struct qf_static_params {
     qf_calib_method method;    /* default entropy */
     double percentile;         /* PERCENTILE: default 99.99 */

@@ -74,6 +74,7 @@
 #define QF_CALIB_MAX_ENTRIES 65536          /* observed activations in one file */
 #define QF_CALIB_MAX_NAME 256               /* bytes of an entry name */
 #define QF_CALIB_MAX_CHANNELS 65536         /* channels (columns) of one activation */
+#define QF_STATIC_MAX_FP32_PATTERNS 64      /* --fp32 patterns of one static quantization */
 
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
