@@ -18,6 +18,10 @@ float qf_quant_scale_sym_i8_ref(const float *x, size_t n);
 /* q[i] = clamp(round_half_to_even(x[i] / scale), -127, 127). */
 void qf_quantize_row_sym_i8_ref(const float *x, size_t n, float scale, int8_t *q);
 
+/* Static activations (ONNX QuantizeLinear, int8, zero point 0):
+ * q[i] = saturate(round_half_to_even(x[i] / scale)) in [-128, 127]; NaN maps to 0. */
+void qf_quantize_row_s8_ref(const float *x, size_t n, float scale, int8_t *q);
+
 /* x[i] = q[i] * scale. */
 void qf_dequantize_row_sym_i8_ref(const int8_t *q, size_t n, float scale, float *x);
 
