@@ -131,8 +131,9 @@ class Model:
         return self.meta("quant.mode") is not None
 
     def encoder(self, mode="auto", threads=0, max_batch=32, max_length=512, reference_kernels=False):
-        """An Encoder over this model. mode: "auto" (static int8 for a static artifact, dynamic int8 for another quantized model, else FP32),
-        "fp32" or "int8" (dynamic int8; float weights are quantized at creation)."""
+        """An Encoder over this model. mode: "auto" (static int8 for a static artifact, dynamic int8
+        for another quantized model, else FP32), "fp32", "int8" (dynamic int8; float weights are
+        quantized at creation) or "static" (a static artifact only)."""
         return Encoder(self, mode, threads, max_batch, max_length, reference_kernels)
 
     def _require(self):
