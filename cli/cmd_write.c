@@ -33,6 +33,8 @@ static qf_cli_option quantize_options[] = {
     {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
     {"mode", 0, true, "dynamic", "quantization mode (required): dynamic = int8 weights, activations at run time",
      false, NULL},
+    {"onnx-out", 0, true, "PATH", "ONNX input: also write the quantized graph (ONNX Runtime's dynamic form)", false,
+     NULL},
     {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
     {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
     {"min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)", false, NULL},
@@ -49,7 +51,10 @@ static qf_cli_command quantize_command = {
     "dynamic: every 2-D '*.weight' of a linear layer becomes int8, symmetric, one scale per output\n"
     "channel (s = max|w| / 127, round half to even, range [-127, 127]); the word embedding becomes\n"
     "int8 per row; biases, LayerNorm, other embeddings and small tensors stay FP32. Activations are\n"
-    "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).",
+    "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).\n"
+    "--onnx-out (ONNX input only): the source graph with the same int8 weights, in the form ONNX\n"
+    "Runtime's quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul); the\n"
+    "rest of the graph is carried over. Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 static void print_summary(bool json, const char *what, const char *in, const char *out, const qf_model *src,
@@ -104,8 +109,19 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
         qf_model_destroy(src);
         return qf_cli_fail(&err);
     }
+    qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
+    if (onnx_out && onnx_out->seen) {
+        qf_onnx_write_params op = qf_onnx_write_params_default();
+        if (qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err)) {
+            qf_model_destroy(dst);
+            qf_model_destroy(src);
+            return qf_cli_fail(&err);
+        }
+    }
     if (!qf_cli_find(cmd, "quiet")->seen)
         print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, qf_cli_now() - t0);
+    if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
+        printf("onnx: %s\n", onnx_out->value);
     qf_model_destroy(dst);
     qf_model_destroy(src);
     return QF_EXIT_OK;
@@ -199,6 +215,12 @@ int qf_cmd_quantize(int argc, char **argv)
     double t0 = qf_cli_now();
     qf_model *src = NULL, *dst = NULL;
     if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    if (qf_cli_find(&quantize_command, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
+        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", pos[0], fmt ? fmt : "not one");
+        qf_model_destroy(src);
+        return QF_EXIT_USAGE;
+    }
     qf_error err;
     qf_error_clear(&err);
     if (qf_model_quantize_dynamic(src, &qp, &dst, &err)) {

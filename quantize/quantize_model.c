@@ -179,6 +179,14 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
     qf_quantize_params defaults = qf_quantize_params_default();
     const qf_quantize_params *p = params ? params : &defaults;
     *out = NULL;
+    /* a reader marks inputs that are already quantized (an ORT-quantized ONNX graph) */
+    const char *already = qf_model_get_meta(src, "source.quantized");
+    if (already) {
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, NULL, -1, NULL, "input is already quantized, not re-quantized: %s",
+                     already);
+        qf_error_expected(err, "a floating-point model");
+        return QF_STATUS_UNSUPPORTED;
+    }
     qf_model *dst = NULL;
     qf_status s = begin_derived(src, &dst, err);
     if (s) return s;

@@ -239,18 +239,18 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     case QF_FORMAT_TORCH_ZIP:
     case QF_FORMAT_TORCH_LEGACY: s = qf_torch_read(f, params, &m, err); break;
     case QF_FORMAT_SAFETENSORS: s = qf_safetensors_read(f, params, &m, err); break;
+    case QF_FORMAT_ONNX: s = qf_onnx_read(f, params, &m, err); break;
     case QF_FORMAT_QF: {
         qf_qfile_open_params op = qf_qfile_open_params_default();
         op.verify_checksums = params->verify_checksums;
         s = qf_qfile_read(f, &op, &m, err);
         break;
     }
-    case QF_FORMAT_ONNX:
     case QF_FORMAT_HDF5:
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, 0, NULL,
                             "%s file recognised, but this qforge version has no %s reader", qf_format_name(fmt),
-                            fmt == QF_FORMAT_ONNX ? "ONNX" : "HDF5/Keras");
+                            "HDF5/Keras");
     case QF_FORMAT_ZIP:
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,

@@ -43,6 +43,11 @@
 #define QF_QF_ALIGN 64                     /* alignment of every tensor's data */
 #define QF_QF_MAX_JSON_DEPTH 64            /* nesting of the JSON block (top object = 1; config inside) */
 
+/* ONNX (protobuf/, readers/onnx, writers/onnx) */
+#define QF_ONNX_MAX_PROTO 2147483647ull    /* bytes of a ModelProto: protobuf's own 2 GiB cap (bigger models keep tensors in external data) */
+#define QF_ONNX_MAX_DEPTH 64               /* nesting of protobuf messages (model = 0, graph = 1, subgraphs deeper) */
+#define QF_ONNX_MAX_EXTERNAL_FILES 1024    /* distinct external-data files one model may map */
+
 /* Reference encoder (verify/) */
 #define QF_ENCODER_MAX_BATCH 65536         /* sequences in one run (workspace is sized for max_batch) */
 #define QF_ENCODER_MAX_LENGTH 65536        /* tokens of one sequence */

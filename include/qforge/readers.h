@@ -71,6 +71,14 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
  */
 qf_status qf_torch_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
 qf_status qf_safetensors_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+/*
+ * ONNX ModelProto (readers/onnx). Every initializer becomes a tensor (source name = initializer
+ * name); MatMul / Gemm(transB=0) weights are transposed to [out, in] and, when the exporter renamed
+ * them, named after their bias through the graph; external data is mapped from files inside the
+ * model's folder. Metadata: onnx.* (opsets, producer, inputs, outputs, ops, metadata_props as
+ * onnx.meta.<key>), and "source.quantized" for graphs that are already quantized.
+ */
+qf_status qf_onnx_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
 
 /* .qf artifacts (readers/qf). */
 typedef struct qf_qfile_open_params {

@@ -26,6 +26,59 @@ qf_qfile_write_params qf_qfile_write_params_default(void);
 qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params,
                          qf_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * ONNX (writers/onnx): the source ONNX graph rewritten around the int8 weights of a quantized model
+ * (qf_model_quantize_dynamic of a model read from that same file, so each quantized tensor's
+ * source_name is the initializer it replaces). Everything the rewrite does not touch is carried
+ * over as it is: node and value names, opsets, metadata_props (qforge.* provenance entries are
+ * added); external data of untouched initializers is inlined. The output passes onnx.checker.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct qf_onnx_write_params {
+    const char *command_line; /* recorded as metadata_props "qforge.command" when non-NULL */
+} qf_onnx_write_params;
+
+qf_onnx_write_params qf_onnx_write_params_default(void);
+
+/*
+ * Dynamic form, as ONNX Runtime's quantize_dynamic writes it (and fuses into its int8 kernels):
+ * for every MatMul (and Gemm with alpha = beta = 1, transA = 0) whose weight is quantized in `q`,
+ *   X -> DynamicQuantizeLinear (X_quantized, X_scale, X_zero_point; one per activation)
+ *     -> MatMulInteger(X_quantized, W_quantized [in, out] int8, X_zero_point, W_zero_point [out])
+ *     -> Cast(float) -> Mul(X_scale * W_scale [out]) -> the original output (+ Gemm's bias by Add);
+ * a Gather of a per-row int8 word embedding becomes Gather(int8) -> Cast -> Mul(Gather(scale)).
+ * Requires opset >= 11. The result computes what qforge's DYNAMIC_INT8 encoder computes.
+ */
+qf_status qf_onnx_write_dynamic(const char *source_onnx, const qf_model *q, const char *path,
+                                const qf_onnx_write_params *params, qf_error *err);
+
+/* One calibrated activation: the projection by canonical slot ("layers.0.attn.q", or its weight's
+ * name "layers.0.attn.q.weight") and the int8 symmetric scale of its input activation. */
+typedef struct qf_onnx_qdq_activation {
+    const char *slot;
+    float scale; /* > 0, finite */
+} qf_onnx_qdq_activation;
+
+typedef struct qf_onnx_static_params {
+    const qf_onnx_qdq_activation *activations; /* borrowed for the call */
+    size_t count;
+    const char *command_line; /* as in qf_onnx_write_params */
+} qf_onnx_static_params;
+
+qf_onnx_static_params qf_onnx_static_params_default(void);
+
+/*
+ * Static QDQ form (what ONNX Runtime and TensorRT fuse into int8 kernels): for each listed slot,
+ * the MatMul / Gemm input activation X gets QuantizeLinear(X, X_scale, X_zero_point = int8 0) ->
+ * DequantizeLinear (shared when several projections read the same X; they must agree on the
+ * scale), and the weight becomes W_quantized (int8) + W_scale + W_zero_point -> DequantizeLinear
+ * per channel: axis 1 for MatMul's [in, out] weights (and Gemm transB = 0), axis 0 for Gemm
+ * transB = 1. Other projections keep FP32 weights. Requires opset >= 13 (per-axis Dequantize).
+ * Errors: NOT_FOUND for a slot no quantized weight or MatMul / Gemm matches; INVALID_ARGUMENT for
+ * a scale that is not finite and > 0 or two scales for one activation.
+ */
+qf_status qf_onnx_write_static(const char *source_onnx, const qf_model *q, const char *path,
+                               const qf_onnx_static_params *params, qf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
