@@ -8,7 +8,7 @@ SHARED=${QF_SHARED_DIR:-$ROOT/../shared}
 C=$ROOT/tests/fuzz/corpus
 R=$SHARED/realfiles
 rm -rf "$C"
-mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset}
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx}
 
 cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
 cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
@@ -51,6 +51,23 @@ for fam in bert roberta distilbert electra; do
   cp "$ROOT/fixtures/families/$fam/config.json" "$C/config/$fam.json"
 done
 cp "$ROOT/fixtures/debsec-mini/config.json" "$C/config/debsec-mini.json"
+
+for f in onnx-extdata-vs-inline-toy/model_inline.onnx onnx-extdata-vs-inline-toy/model.onnx \
+         onnx-tract-testcases/qtdnn_10x5_101_i32_biases__model.onnx onnx-tract-testcases/keras-tract-tf2__example.onnx \
+         onnx-tract-testcases/qrelu_1__model.onnx; do
+  cp "$R/$f" "$C/onnx/real_$(echo "$f" | tr / _)"
+done
+# a tiny BERT-like projection graph (MatMul + Add with initializers) written by the onnx package
+/usr/bin/python3 - "$C/onnx/tiny_linear.onnx" <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "encoder.layer.0.attention.self.query.weight")
+b = numpy_helper.from_array(np.ones(3, dtype=np.float32), "encoder.layer.0.attention.self.query.bias")
+g = helper.make_graph([helper.make_node("MatMul", ["x", w.name], ["h"]), helper.make_node("Add", ["h", b.name], ["y"])],
+                      "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w, b])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), sys.argv[1])
+PY
 
 head -n 5 "$ROOT/fixtures/debsec-mini/eval.jsonl" > "$C/dataset/text_rows.jsonl"
 printf '%s\n' '{"input_ids":[2,4,5,3],"label":1}' '{"input_ids":[2,7,8,3],"attention_mask":[1,1,1,1],"token_type_ids":[0,0,0,0],"label":"devel"}' \
