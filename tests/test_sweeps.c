@@ -2,9 +2,10 @@
  * tests/test_sweeps.c — exhaustive robustness sweeps over the readers (docs/SECURITY.md):
  *
  *   - truncation: every prefix of every fixture up to 1 MB, for the reader of its format (torch,
- *     safetensors, .qf, tokenizer.json, config.json, JSONL data): the reader returns (a status,
+ *     safetensors, .qf, ONNX, tokenizer.json, config.json, JSONL data): the reader returns (a status,
  *     never a crash), within 10 s per case (alarm). Prefixes that are shorter than the file must
- *     fail, except where the format has no end marker (JSONL rows, a .pkl whose STOP came early);
+ *     fail, except where the format has no end marker (JSONL rows, protobuf fields, a .pkl whose
+ *     STOP came early);
  *   - bit flips: 10,000 random single-byte changes of a quantized .qf (half in the header + JSON
  *     block, half in the data) and every byte of fixtures/qf/sample.qf: each one is refused on open
  *     with checksums verified (the header and JSON block carry CRC-32s, every extent too, padding
@@ -86,8 +87,8 @@ static uint8_t *slurp(const char *path, size_t *size)
     return p;
 }
 
-typedef enum reader_kind { R_TORCH, R_SAFETENSORS, R_QF, R_TOKENIZER, R_CONFIG, R_DATASET } reader_kind;
-static const char *reader_names[] = {"torch", "safetensors", "qf", "tokenizer", "config", "dataset"};
+typedef enum reader_kind { R_TORCH, R_SAFETENSORS, R_QF, R_TOKENIZER, R_CONFIG, R_DATASET, R_ONNX, R_COUNT } reader_kind;
+static const char *reader_names[] = {"torch", "safetensors", "qf", "tokenizer", "config", "dataset", "onnx"};
 
 static int memfd_with(const char *name, const uint8_t *data, size_t size, char path[64])
 {
@@ -133,12 +134,16 @@ static qf_status read_with(reader_kind kind, const uint8_t *data, size_t size, q
     case R_TORCH:
     case R_SAFETENSORS:
     case R_QF:
-        st = qf_file_from_memory(data, size, "sweep", &f, err);
+    case R_ONNX:
+        /* a folder that does not exist: ONNX external-data locations resolve to nothing */
+        st = qf_file_from_memory(data, size, "/nonexistent-qforge-sweep/model", &f, err);
         if (st) return st;
         if (kind == R_TORCH) {
             st = qf_torch_read(f, &params, &m, err);
         } else if (kind == R_SAFETENSORS) {
             st = qf_safetensors_read(f, &params, &m, err);
+        } else if (kind == R_ONNX) {
+            st = qf_onnx_read(f, &params, &m, err);
         } else {
             qf_qfile_open_params op = qf_qfile_open_params_default();
             op.verify_checksums = true;
@@ -161,6 +166,7 @@ static qf_status read_with(reader_kind kind, const uint8_t *data, size_t size, q
         close(fd);
         return st;
     }
+    case R_COUNT: break;
     case R_DATASET: {
         char path[64];
         int fd = memfd_with("data", data, size, path);
@@ -177,7 +183,7 @@ static qf_status read_with(reader_kind kind, const uint8_t *data, size_t size, q
 
 /* ---- truncation ------------------------------------------------------------------------------- */
 
-static long truncation_cases[6], truncation_files[6];
+static long truncation_cases[R_COUNT], truncation_files[R_COUNT];
 
 static bool full_sweep;
 
@@ -300,6 +306,8 @@ static void test_truncation(void **state)
     sweep_file(R_SAFETENSORS, QF_SOURCE_DIR "/fixtures/families/roberta/model.safetensors", false);
     sweep_file(R_SAFETENSORS, QF_SOURCE_DIR "/fixtures/families/distilbert/model.safetensors", false);
     sweep_file(R_QF, QF_SOURCE_DIR "/fixtures/qf/sample.qf", false);
+    /* protobuf has no end marker: a cut at a field boundary is a shorter, possibly valid message */
+    sweep_dir(R_ONNX, QF_SOURCE_DIR "/tests/fuzz/corpus/onnx", ".onnx", true);
     sweep_file(R_QF, quantized_bert_qf(), false);
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/tokenizer/bert-mini/tokenizer.json", false);
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/tokenizer/roberta-mini/tokenizer.json", false);
@@ -324,7 +332,7 @@ static void test_truncation(void **state)
     bert_tokenizer = NULL;
 
     long total = 0, files = 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < R_COUNT; k++) {
         printf("truncation: %-12s %4ld files %8ld prefixes, all returned a status\n", reader_names[k],
                truncation_files[k], truncation_cases[k]);
         total += truncation_cases[k];
