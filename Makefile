@@ -1,6 +1,7 @@
 # Thin wrapper over CMake. `make demo` and `make test` install what is missing first.
 #   make            build (build/)
-#   make test       build + run every test, plain and under ASan+UBSan (build-asan/)
+#   make test       build + run every test, plain and under ASan+UBSan (build-asan/); with CI=true
+#                   also a ~60 s libFuzzer run of every fuzz target (make test-fuzz, build-fuzz/)
 #   make demo       quantize the bundled model, inspect the result
 #   make clean
 BUILD      ?= build
@@ -9,7 +10,7 @@ WERROR     ?= OFF
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps build build-asan test test-plain test-asan demo clean
+.PHONY: all deps build build-asan test test-plain test-asan test-fuzz demo clean
 
 all: build
 
@@ -31,7 +32,11 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest $(CTEST_ARGS) -j $(JOBS) -LE slow
 
-test: test-plain test-asan
+# libFuzzer smoke run (every target ~60 s, clang; tests/fuzz/run_smoke.sh): part of `make test` in CI only
+test-fuzz: deps
+	JOBS=$(JOBS) bash tests/fuzz/run_smoke.sh
+
+test: test-plain test-asan $(if $(filter true,$(CI)),test-fuzz)
 
 demo: build
 	@bash .ci/demo.sh $(BUILD)/qforge

@@ -53,6 +53,7 @@ typedef struct buf {
 
 static void put(buf *b, const void *src, size_t n)
 {
+    if (n == 0) return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n) cap *= 2;
