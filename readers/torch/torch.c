@@ -234,8 +234,10 @@ static qf_status storage_materialize(reader *r, storage *s)
         s->data = src;
     } else {
         void *buf;
-        qf_status st = qf_model_alloc(r->model, nbytes, &buf, r->err);
-        if (st) return st;
+        qf_status st = qf_model_alloc(r->model, nbytes, &buf, NULL);
+        if (st)
+            return qf_error_set(r->err, st, NULL, s->entry ? s->entry->name : r->part, 0, NULL,
+                                "cannot allocate %llu bytes for a storage", (unsigned long long)nbytes);
         if (s->entry) {
             if ((st = qf_zip_read(r->zip, s->entry, buf, r->err))) return st;
         } else if (nbytes) {
@@ -678,7 +680,9 @@ static qf_status read_zip(reader *r, const qf_read_params *params)
         if ((st = qf_zip_borrow(r->zip, pkl, &pdata, r->err))) return st;
     } else {
         void *buf;
-        if ((st = qf_model_alloc(r->model, pkl->size, &buf, r->err))) return st;
+        if ((st = qf_model_alloc(r->model, pkl->size, &buf, NULL)))
+            return qf_error_set(r->err, st, NULL, pkl->name, 0, NULL, "cannot allocate %llu bytes to inflate '%s'",
+                                (unsigned long long)pkl->size, pkl->name);
         if ((st = qf_zip_read(r->zip, pkl, buf, r->err))) return st;
         pdata = buf;
     }
