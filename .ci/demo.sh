@@ -13,6 +13,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step "$QF" inspect "$MODEL/pytorch_model.bin" --no-tensors
 step "$QF" quantize "$MODEL/pytorch_model.bin" -o "$OUT/debsec-mini.int8.qf" --mode dynamic
 step "$QF" inspect "$OUT/debsec-mini.int8.qf" --verify-checksums --no-tensors
-step "$QF" verify "$OUT/debsec-mini.int8.qf" --data "$MODEL/eval.jsonl" --max-drop 0.5 --json "$OUT/verify.json"
-printf '\nThe int8 artifact is %s (python/qforge reads it with numpy);\nthe full report is %s.\n' \
-  "$OUT/debsec-mini.int8.qf" "$OUT/verify.json"
+step "$QF" verify "$OUT/debsec-mini.int8.qf" --data "$MODEL/eval.jsonl" --max-drop 0.5 --json "$OUT/verify.json" \
+  --html "$OUT/verify.html"
+printf '\nThe int8 artifact is %s (python/qforge reads it with numpy);\nthe full report is %s, and %s for a browser.\n' \
+  "$OUT/debsec-mini.int8.qf" "$OUT/verify.json" "$OUT/verify.html"

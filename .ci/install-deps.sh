@@ -8,6 +8,7 @@ packages=(
   libzip-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libhdf5-dev libcmocka-dev libdnnl-dev libomp-dev
   python3-numpy python3-torch python3-onnx python3-h5py
+  chromium
 )
 
 missing=()

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 
@@ -41,6 +42,54 @@ void qf_cli_print_help(const qf_cli_command *cmd, FILE *out)
     fprintf(out, "\nexit status: 0 success, 1 error (one line on stderr says what and where), 2 usage error\n");
 }
 
+bool qf_cli_help_as_man = false;
+
+/* Text as roff: backslashes and hyphens escaped, a line starting with '.' or '\'' protected. */
+static void roff_text(FILE *out, const char *s)
+{
+    bool line_start = true;
+    for (; *s; s++) {
+        if (line_start && (*s == '.' || *s == '\'')) fputs("\\&", out);
+        line_start = *s == '\n';
+        if (*s == '\\')
+            fputs("\\e", out);
+        else if (*s == '-')
+            fputs("\\-", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+void qf_cli_print_man(const qf_cli_command *cmd, FILE *out)
+{
+    fprintf(out, ".SH \"qforge %s\"\n.B qforge %s\n", cmd->name, cmd->name);
+    roff_text(out, cmd->synopsis);
+    fputs("\n.PP\n", out);
+    roff_text(out, cmd->summary);
+    fputs("\n", out);
+    for (size_t i = 0; i < cmd->option_count; i++) {
+        const qf_cli_option *o = &cmd->options[i];
+        fputs(".TP\n", out);
+        if (o->short_name) fprintf(out, "\\fB\\-%c\\fR, ", o->short_name);
+        fputs("\\fB\\-\\-", out);
+        roff_text(out, o->long_name);
+        fputs("\\fR", out);
+        if (o->takes_value) {
+            fputs(" \\fI", out);
+            roff_text(out, o->value_name);
+            fputs("\\fR", out);
+        }
+        fputs("\n", out);
+        roff_text(out, o->help);
+        fputs("\n", out);
+    }
+    if (cmd->details) {
+        fputs(".PP\n", out);
+        roff_text(out, cmd->details);
+        fputs("\n", out);
+    }
+}
+
 static int usage_error(const qf_cli_command *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "qforge %s: ", cmd->name);
@@ -58,7 +107,10 @@ int qf_cli_parse(qf_cli_command *cmd, int argc, char **argv, const char **positi
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!only_positional && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
-            qf_cli_print_help(cmd, stdout);
+            if (qf_cli_help_as_man)
+                qf_cli_print_man(cmd, stdout);
+            else
+                qf_cli_print_help(cmd, stdout);
             *help_shown = true;
             return QF_EXIT_OK;
         }
@@ -141,4 +193,26 @@ double qf_cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void qf_cli_progress_init(qf_cli_progress *p, const char *what, bool bytes, bool quiet)
+{
+    p->active = !quiet && isatty(STDERR_FILENO);
+    p->start = qf_cli_now();
+    p->what = what;
+    p->bytes = bytes;
+}
+
+void qf_cli_progress_update(void *ctx, size_t done, size_t total)
+{
+    qf_cli_progress *p = ctx;
+    if (!p->active) return;
+    double dt = qf_cli_now() - p->start;
+    if (p->bytes)
+        fprintf(stderr, "\r%s: %.1f / %.1f MB (%.0f MB/s)   ", p->what, (double)done / 1e6, (double)total / 1e6,
+                dt > 0 ? (double)done / 1e6 / dt : 0.0);
+    else
+        fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
+    if (done >= total) fprintf(stderr, "\r%*s\r", 70, "");
+    fflush(stderr);
 }

@@ -40,6 +40,11 @@ typedef struct qf_cli_command {
 int qf_cli_parse(qf_cli_command *cmd, int argc, char **argv, const char **positional, int *npositional,
                  bool *help_shown);
 void qf_cli_print_help(const qf_cli_command *cmd, FILE *out);
+/* The same table as roff (one .SH section of the man page); see `qforge help --man`. */
+void qf_cli_print_man(const qf_cli_command *cmd, FILE *out);
+/* When set, `--help` prints qf_cli_print_man instead of qf_cli_print_help (used by the man page
+ * generator, so that the man page and --help come from the same tables). */
+extern bool qf_cli_help_as_man;
 qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name);
 /* Integer option value in [lo, hi]; prints a usage error and returns false when invalid. */
 bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, long hi, long *out);
@@ -51,6 +56,18 @@ int qf_cli_fail(const qf_error *err);
 void qf_cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Monotonic seconds. */
 double qf_cli_now(void);
+
+/* Progress line on stderr, drawn only when stderr is a terminal (never in pipes or with --quiet). */
+typedef struct qf_cli_progress {
+    bool active;
+    double start;
+    const char *what; /* "verify" */
+    bool bytes;       /* done/total are bytes (shown in MB), else rows */
+} qf_cli_progress;
+
+void qf_cli_progress_init(qf_cli_progress *p, const char *what, bool bytes, bool quiet);
+/* Matches the library's progress callbacks: (ctx, done, total). Clears the line when done == total. */
+void qf_cli_progress_update(void *ctx, size_t done, size_t total);
 
 int qf_cmd_inspect(int argc, char **argv);
 int qf_cmd_convert(int argc, char **argv);

@@ -94,28 +94,14 @@ static void label_name(json_object *config, int32_t id, char *buf, size_t size)
         snprintf(buf, size, "%d", (int)id);
 }
 
-typedef struct progress_state {
-    bool tty;
-    double start;
-    const char *what;
-} progress_state;
-
-static void show_progress(void *ctx, size_t done, size_t total)
-{
-    progress_state *p = ctx;
-    if (!p->tty) return;
-    double dt = qf_cli_now() - p->start;
-    fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
-    if (done == total) fprintf(stderr, "\r%*s\r", 60, "");
-    fflush(stderr);
-}
-
 static qf_cli_option verify_options[] = {
     {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)", false, NULL},
     {"reference", 0, true, "SOURCE", "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)",
      false, NULL},
     {"max-drop", 0, true, "PTS", "exit 3 when accuracy drops more than PTS points", false, NULL},
     {"json", 0, true, "REPORT.json", "write the full report as JSON", false, NULL},
+    {"html", 0, true, "REPORT.html", "write the report as one self-contained HTML page (charts, changed rows)", false,
+     NULL},
     {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)",
      false, NULL},
     {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
@@ -323,6 +309,8 @@ int qf_cmd_verify(int argc, char **argv)
     if (dp.max_length > model_len) dp.max_length = model_len;
     dp.limit = limit;
     dp.config_json = qf_model_config_json(ref);
+    qf_cli_option *html_opt = qf_cli_find(&verify_command, "html");
+    dp.keep_text = html_opt->seen;
     qf_dataset *data = NULL;
     qf_error_clear(&err);
     if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
@@ -331,12 +319,13 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return qf_cli_fail(&err);
     }
-    progress_state ps = {isatty(STDERR_FILENO) != 0, qf_cli_now(), "verify"};
+    qf_cli_progress ps;
+    qf_cli_progress_init(&ps, "verify", false, qf_cli_find(&verify_command, "quiet")->seen);
     qf_verify_params vp = qf_verify_params_default();
     vp.threads = (int)threads;
     vp.batch = batch;
     vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
-    vp.progress = show_progress;
+    vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
     qf_verify_report report;
     qf_error_clear(&err);
@@ -359,6 +348,22 @@ int qf_cmd_verify(int argc, char **argv)
                 qf_output_write(out, "\n", 1, &err) || qf_output_commit(out, &err))
                 rc = qf_cli_fail(&err);
             json_object_put(o);
+        }
+        if (html_opt->seen && !rc) {
+            qf_verify_html_context hc = qf_verify_html_context_default();
+            hc.artifact_path = artifact_path;
+            hc.reference_path = reference_copy;
+            hc.data_path = data_opt->value;
+            hc.tokenizer_path = tok_used;
+            hc.data = data;
+            hc.artifact = art;
+            hc.config_json = qf_model_config_json(ref);
+            hc.max_length = dp.max_length;
+            hc.has_max_drop = has_max_drop;
+            hc.max_drop = max_drop;
+            hc.passed = passed;
+            qf_error_clear(&err);
+            if (qf_verify_report_write_html(&report, &hc, html_opt->value, &err)) rc = qf_cli_fail(&err);
         }
         if (!qf_cli_find(&verify_command, "quiet")->seen)
             print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,

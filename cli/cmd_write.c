@@ -14,7 +14,10 @@
 #include "qforge/writers.h"
 
 static qf_cli_option convert_options[] = {
-    {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
+    {"out", 'o', true, "PATH", "output file (required): .qf, or .safetensors", false, NULL},
+    {"format", 0, true, "qf|safetensors", "output format (default: from the extension of -o, else qf)", false, NULL},
+    {"canonical-names", 0, false, NULL, "safetensors: write canonical names instead of the source names", false,
+     NULL},
     {"dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)", false, NULL},
     {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
     {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
@@ -23,10 +26,14 @@ static qf_cli_option convert_options[] = {
 };
 
 static qf_cli_command convert_command = {
-    "convert", "IN -o OUT.qf [--dtype f32|f16|bf16] [options]",
-    "Writes IN (PyTorch zip or legacy, safetensors, or .qf) as a .qf file without quantization.",
-    "Floating-point tensors are converted to --dtype (round to nearest even); integer tensors and\n"
-    "already-quantized tensors are copied as they are. config.json is embedded when found.",
+    "convert", "IN -o OUT.qf|OUT.safetensors [--dtype f32|f16|bf16] [options]",
+    "Writes IN (PyTorch zip or legacy, safetensors, or .qf) as a .qf or safetensors file without\n"
+    "quantization.",
+    "Floating-point tensors are converted to --dtype (round to nearest even); integer tensors are\n"
+    "copied as they are. Into .qf, already-quantized tensors are copied and config.json is embedded\n"
+    "when found. Into safetensors, quantized tensors are dequantized to --dtype (their scales are left\n"
+    "out), tensors keep their source names (the names Hugging Face loads) and the header is sorted and\n"
+    "padded so that every tensor is aligned.",
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {
@@ -57,8 +64,9 @@ static qf_cli_command quantize_command = {
     "rest of the graph is carried over. Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
+/* `dequantized`: dst is src written as floats (safetensors), its int8 tensors dequantized. */
 static void print_summary(bool json, const char *what, const char *in, const char *out, const qf_model *src,
-                          const qf_model *dst, double seconds)
+                          const qf_model *dst, bool dequantized, double seconds)
 {
     uint64_t in_bytes = qf_model_total_bytes(src);
     FILE *f = fopen(out, "rb");
@@ -80,7 +88,8 @@ static void print_summary(bool json, const char *what, const char *in, const cha
         json_object_object_add(o, "output_file_bytes", json_object_new_int64(out_size));
         json_object_object_add(o, "ratio", json_object_new_double(in_bytes ? (double)out_size / (double)in_bytes : 0));
         json_object_object_add(o, "tensors", json_object_new_int64((int64_t)qf_model_tensor_count(src)));
-        json_object_object_add(o, "quantized_tensors", json_object_new_int64((int64_t)quantized));
+        json_object_object_add(o, dequantized ? "dequantized_tensors" : "quantized_tensors",
+                               json_object_new_int64((int64_t)quantized));
         json_object_object_add(o, "seconds", json_object_new_double(seconds));
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
@@ -91,7 +100,7 @@ static void print_summary(bool json, const char *what, const char *in, const cha
     qf_cli_format_bytes(out_size < 0 ? 0 : (uint64_t)out_size, b, sizeof b);
     printf("%s: %s (%zu tensors, %s) -> %s (%s, %.1f%% of the input tensors)", what, in, qf_model_tensor_count(src), a,
            out, b, in_bytes ? 100.0 * (double)out_size / (double)in_bytes : 0.0);
-    if (quantized) printf(", %zu tensors int8", quantized);
+    if (quantized) printf(", %zu tensors %s", quantized, dequantized ? "dequantized" : "int8");
     printf(", %.2f s\n", seconds);
 }
 
@@ -119,7 +128,7 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
         }
     }
     if (!qf_cli_find(cmd, "quiet")->seen)
-        print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, qf_cli_now() - t0);
+        print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
     if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
         printf("onnx: %s\n", onnx_out->value);
     qf_model_destroy(dst);
@@ -169,11 +178,36 @@ int qf_cmd_convert(int argc, char **argv)
         fprintf(stderr, "qforge convert: --dtype must be f32, f16 or bf16, not '%s'\n", dt->value);
         return QF_EXIT_USAGE;
     }
+    const char *out_path = qf_cli_find(&convert_command, "out")->value;
+    qf_cli_option *fmt = qf_cli_find(&convert_command, "format");
+    size_t olen = strlen(out_path);
+    bool safetensors = olen >= 12 && strcmp(out_path + olen - 12, ".safetensors") == 0;
+    if (fmt->seen) {
+        if (strcmp(fmt->value, "safetensors") != 0 && strcmp(fmt->value, "qf") != 0) {
+            fprintf(stderr, "qforge convert: --format must be qf or safetensors, not '%s'\n", fmt->value);
+            return QF_EXIT_USAGE;
+        }
+        safetensors = strcmp(fmt->value, "safetensors") == 0;
+    }
     double t0 = qf_cli_now();
     qf_model *src = NULL, *dst = NULL;
     if ((rc = read_input(&convert_command, pos[0], &src))) return rc;
     qf_error err;
     qf_error_clear(&err);
+    if (safetensors) {
+        qf_safetensors_write_params sp = qf_safetensors_write_params_default();
+        sp.float_dtype = dtype;
+        sp.source_names = !qf_cli_find(&convert_command, "canonical-names")->seen;
+        if (qf_safetensors_write(src, out_path, &sp, &err)) {
+            qf_model_destroy(src);
+            return qf_cli_fail(&err);
+        }
+        if (!qf_cli_find(&convert_command, "quiet")->seen)
+            print_summary(qf_cli_find(&convert_command, "json")->seen, "convert", pos[0], out_path, src, src, true,
+                          qf_cli_now() - t0);
+        qf_model_destroy(src);
+        return QF_EXIT_OK;
+    }
     if (qf_model_convert_dtype(src, dtype, &dst, &err)) {
         qf_model_destroy(src);
         return qf_cli_fail(&err);
@@ -199,6 +233,10 @@ int qf_cmd_quantize(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_quantize_params qp = qf_quantize_params_default();
+    qf_cli_progress progress;
+    qf_cli_progress_init(&progress, "quantize", true, qf_cli_find(&quantize_command, "quiet")->seen);
+    qp.progress = qf_cli_progress_update;
+    qp.progress_ctx = &progress;
     qp.per_tensor = qf_cli_find(&quantize_command, "per-tensor")->seen;
     qp.quantize_word_embeddings = !qf_cli_find(&quantize_command, "no-embedding-quant")->seen;
     long v;

@@ -15,24 +15,92 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     {"inspect", "format, tensors, metadata and integrity of any supported file", qf_cmd_inspect},
-    {"convert", "write a .qf file without quantization (f32, f16 or bf16)", qf_cmd_convert},
+    {"convert", "write a .qf or safetensors file without quantization (f32, f16 or bf16)", qf_cmd_convert},
     {"quantize", "int8 weights into a .qf file (--mode dynamic)", qf_cmd_quantize},
     {"verify", "FP32 vs the int8 artifact on labelled data: accuracy drop, agreement; gate with --max-drop",
      qf_cmd_verify},
     {"run", "the reference encoder as a runtime: logits or embeddings as JSONL", qf_cmd_run},
 };
 
+static const char DESCRIPTION[] =
+    "Convert and quantize transformer-encoder checkpoints (PyTorch, safetensors) into .qf files,\n"
+    "and verify how far the int8 artifact is from FP32.";
+static const char EXIT_STATUS[] = "0 success, 1 error, 2 usage error, 3 verify: accuracy drop above --max-drop";
+
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: qforge COMMAND [options]\n\n"
-            "Convert and quantize transformer-encoder checkpoints (PyTorch, safetensors) into .qf files,\n"
-            "and verify how far the int8 artifact is from FP32.\n\n"
-            "commands:\n");
+    fprintf(out, "usage: qforge COMMAND [options]\n       qforge help [COMMAND | --man]\n\n%s\n\ncommands:\n",
+            DESCRIPTION);
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(out, "\n'qforge COMMAND --help' describes each command.\n"
-                 "exit status: 0 success, 1 error, 2 usage error, 3 verify: accuracy drop above --max-drop\n");
+    fprintf(out, "\n'qforge COMMAND --help' (or 'qforge help COMMAND') describes each command.\n"
+                 "exit status: %s\n", EXIT_STATUS);
+}
+
+static const subcommand *find_subcommand(const char *name)
+{
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(name, subcommands[i].name) == 0) return &subcommands[i];
+    return NULL;
+}
+
+static void roff_line(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '-')
+            fputs("\\-", stdout);
+        else if (*s == '\n')
+            fputc(' ', stdout); /* roff fills paragraphs */
+        else
+            fputc(*s, stdout);
+    }
+    fputc('\n', stdout);
+}
+
+/* The man page, built from the same tables as --help: each command's section is its --help run
+ * with qf_cli_help_as_man set. */
+static int print_man(void)
+{
+    printf(".TH QFORGE 1 \"\" \"qforge %s\" \"User Commands\"\n.SH NAME\n"
+           "qforge \\- convert, quantize and verify transformer\\-encoder checkpoints\n.SH SYNOPSIS\n"
+           ".B qforge\n\\fICOMMAND\\fR [\\fIoptions\\fR]\n.br\n.B qforge help\n[\\fICOMMAND\\fR]\n"
+           ".SH DESCRIPTION\n",
+           QF_VERSION_STRING);
+    roff_line(DESCRIPTION);
+    printf(".SH COMMANDS\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        printf(".TP\n.B %s\n", subcommands[i].name);
+        roff_line(subcommands[i].summary);
+    }
+    qf_cli_help_as_man = true;
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        char *argv[] = {(char *)"--help", NULL};
+        fflush(stdout);
+        if (subcommands[i].run(1, argv) != QF_EXIT_OK) return QF_EXIT_ERROR;
+    }
+    qf_cli_help_as_man = false;
+    printf(".SH \"EXIT STATUS\"\n");
+    roff_line(EXIT_STATUS);
+    printf(".SH \"SEE ALSO\"\nThe .qf format: docs/format.md; the code layout: docs/ARCHITECTURE.md.\n");
+    return QF_EXIT_OK;
+}
+
+/* qforge help [COMMAND | --man] */
+static int help(int argc, char **argv)
+{
+    if (argc < 1) {
+        print_usage(stdout);
+        return QF_EXIT_OK;
+    }
+    if (strcmp(argv[0], "--man") == 0) return print_man();
+    const subcommand *c = find_subcommand(argv[0]);
+    if (!c) {
+        fprintf(stderr, "qforge help: no command '%s'\n\n", argv[0]);
+        print_usage(stderr);
+        return QF_EXIT_USAGE;
+    }
+    char *hargv[] = {(char *)"--help", NULL};
+    return c->run(1, hargv);
 }
 
 int main(int argc, char **argv)
@@ -42,16 +110,17 @@ int main(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
         print_usage(stdout);
         return QF_EXIT_OK;
     }
+    if (strcmp(name, "help") == 0) return help(argc - 2, argv + 2);
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("qforge %s\n", QF_VERSION_STRING);
         return QF_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (strcmp(name, subcommands[i].name) == 0) return subcommands[i].run(argc - 2, argv + 2);
+    const subcommand *c = find_subcommand(name);
+    if (c) return c->run(argc - 2, argv + 2);
     fprintf(stderr, "qforge: unknown command '%s'\n\n", name);
     print_usage(stderr);
     return QF_EXIT_USAGE;

@@ -191,13 +191,14 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
     qf_status s = begin_derived(src, &dst, err);
     if (s) return s;
     size_t quantized = 0;
-    uint64_t int8_bytes = 0;
+    uint64_t total = qf_model_total_bytes(src), done = 0;
     for (size_t i = 0; !s && i < qf_model_tensor_count(src); i++) {
         const qf_tensor *t = qf_model_tensor(src, i);
+        done += t->nbytes;
         if (should_quantize(t, p)) {
             s = quantize_weight(dst, t, p, err);
             quantized++;
-            int8_bytes += t->nbytes / qf_dtype_size(t->dtype);
+            if (p->progress) p->progress(p->progress_ctx, (size_t)done, (size_t)total);
         } else {
             size_t index;
             s = carry_tensor(dst, t, &index, err);
@@ -220,7 +221,6 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
         qf_model_destroy(dst);
         return s;
     }
-    (void)int8_bytes;
     *out = dst;
     return QF_STATUS_OK;
 }

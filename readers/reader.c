@@ -39,9 +39,26 @@ qf_read_params qf_read_params_default(void)
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-/* Walks a zip central directory (bounded) looking for an entry named "data.pkl" or "X/data.pkl". */
-static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
+/* Appends an entry name to a short, printable list ("a, b, c, ...") for error messages. */
+static void list_entry(char *list, size_t size, uint64_t index, const char *name, uint64_t len)
 {
+    size_t n = strlen(list);
+    if (n + 8 >= size) return;
+    if (index >= 3) {
+        if (index == 3) snprintf(list + n, size - n, ", ...");
+        return;
+    }
+    if (index) n += (size_t)snprintf(list + n, size - n, ", ");
+    for (uint64_t i = 0; i < len && i < 64 && n + 2 < size; i++)
+        list[n++] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+    list[n] = '\0';
+}
+
+/* Walks a zip central directory (bounded) looking for an entry named "data.pkl" or "X/data.pkl";
+ * `names` (may be NULL) receives the first entry names for messages. */
+static bool zip_scan(const uint8_t *d, uint64_t size, char *names, size_t names_size)
+{
+    if (names && names_size) names[0] = '\0';
     if (size < 22) return false;
     uint64_t lowest = size > QF_ZIP_MAX_COMMENT_SCAN ? size - QF_ZIP_MAX_COMMENT_SCAN : 0;
     for (uint64_t pos = size - 22 + 1; pos-- > lowest;) {
@@ -55,6 +72,7 @@ static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
             uint64_t name_len = rd16(d + p + 28), extra = rd16(d + p + 30), comment = rd16(d + p + 32);
             if (p + 46 + name_len > end) return false;
             const char *name = (const char *)d + p + 46;
+            if (names) list_entry(names, names_size, i, name, name_len);
             if ((name_len == 8 && memcmp(name, "data.pkl", 8) == 0) ||
                 (name_len > 9 && memcmp(name + name_len - 9, "/data.pkl", 9) == 0))
                 return true;
@@ -126,6 +144,19 @@ static bool looks_like_text_pickle(const uint8_t *d, uint64_t size)
     return ops > 0 && end == size; /* a complete opcode then the end: the pickle machine says what is missing */
 }
 
+/* A JSON object (leading whitespace allowed) naming a "weight_map" within its first 64 KiB. */
+static bool looks_like_shard_index(const uint8_t *d, uint64_t size)
+{
+    uint64_t i = 0;
+    while (i < size && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
+    if (i >= size || d[i] != '{') return false;
+    static const char key[] = "\"weight_map\"";
+    uint64_t end = size < 65536 ? size : 65536;
+    for (uint64_t k = i; k + sizeof key - 1 <= end; k++)
+        if (memcmp(d + k, key, sizeof key - 1) == 0) return true;
+    return false;
+}
+
 qf_format qf_format_detect(const uint8_t *d, uint64_t size)
 {
     if (size >= 8 && memcmp(d, QF_QFILE_MAGIC, 8) == 0) return QF_FORMAT_QF;
@@ -134,7 +165,7 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
     for (uint64_t off = 0; off + 8 <= size; off = off ? off * 2 : 512)
         if (memcmp(d + off, hdf5_sig, 8) == 0) return QF_FORMAT_HDF5;
     if (size >= 4 && (rd32(d) == 0x04034b50u || rd32(d) == 0x06054b50u))
-        return zip_has_data_pkl(d, size) ? QF_FORMAT_TORCH_ZIP : QF_FORMAT_ZIP;
+        return zip_scan(d, size, NULL, 0) ? QF_FORMAT_TORCH_ZIP : QF_FORMAT_ZIP;
     if (size >= 2 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5) return QF_FORMAT_TORCH_LEGACY;
     if (size >= 10 && d[8] == '{') {
         uint64_t n = 0;
@@ -147,6 +178,7 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
         return QF_FORMAT_ONNX;
     if (size >= 6 && memcmp(d, "\x93NUMPY", 6) == 0) return QF_FORMAT_UNKNOWN; /* .npy, explained by the caller */
     if (looks_like_text_pickle(d, size)) return QF_FORMAT_TORCH_LEGACY;
+    if (looks_like_shard_index(d, size)) return QF_FORMAT_SHARD_INDEX;
     return QF_FORMAT_UNKNOWN;
 }
 
@@ -222,6 +254,21 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     qf_read_params defaults = qf_read_params_default();
     if (!params) params = &defaults;
     *out = NULL;
+    char in_folder[4096];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        static const char *const names[] = {"model.safetensors.index.json", "pytorch_model.bin.index.json",
+                                            "model.safetensors", "pytorch_model.bin"};
+        size_t k = 0;
+        for (; k < sizeof names / sizeof names[0]; k++) {
+            snprintf(in_folder, sizeof in_folder, "%s/%s", path, names[k]);
+            if (stat(in_folder, &st) == 0 && S_ISREG(st.st_mode)) break;
+        }
+        if (k == sizeof names / sizeof names[0])
+            return qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
+                                "folder holds no model.safetensors(.index.json) or pytorch_model.bin(.index.json)");
+        path = in_folder;
+    }
     qf_error_set_file(err, path);
     qf_file *f = NULL;
     qf_status s = qf_file_map(path, &f, err);
@@ -240,6 +287,7 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     case QF_FORMAT_TORCH_LEGACY: s = qf_torch_read(f, params, &m, err); break;
     case QF_FORMAT_SAFETENSORS: s = qf_safetensors_read(f, params, &m, err); break;
     case QF_FORMAT_ONNX: s = qf_onnx_read(f, params, &m, err); break;
+    case QF_FORMAT_SHARD_INDEX: s = qf_sharded_read(f, params, &m, err); break;
     case QF_FORMAT_QF: {
         qf_qfile_open_params op = qf_qfile_open_params_default();
         op.verify_checksums = params->verify_checksums;
@@ -251,10 +299,15 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
         return qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, 0, NULL,
                             "%s file recognised, but this qforge version has no %s reader", qf_format_name(fmt),
                             "HDF5/Keras");
-    case QF_FORMAT_ZIP:
+    case QF_FORMAT_ZIP: {
+        char names[256];
+        zip_scan(qf_file_data(f), size, names, sizeof names);
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,
-                            "zip archive without a data.pkl entry: not a PyTorch checkpoint");
+                            "zip archive without a data.pkl entry (entries: %s): not a PyTorch checkpoint; "
+                            "nothing in it is loaded",
+                            names[0] ? names : "none readable");
+    }
     default: {
         const uint8_t *d = qf_file_data(f);
         const char *what = "not a PyTorch, safetensors, ONNX, HDF5 or .qf file (first bytes do not match any)";

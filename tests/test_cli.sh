@@ -61,6 +61,15 @@ if [ -f "$MINI" ]; then
   "$QF" convert "$MINI" -o "$tmp/mini.f16.qf" --dtype f16 -q >"$tmp/c" 2>&1; check "convert f16" 0 $?
   expect "convert -q prints nothing" test ! -s "$tmp/c"
   "$QF" quantize "$MINI" -o "$tmp/mini2.qf" --mode dynamic --threads 1 -q; check "quantize 1 thread" 0 $?
+  # progress: drawn on a terminal (script gives the command a pty), never in a pipe
+  "$QF" quantize "$MINI" -o "$tmp/pipe.qf" --mode dynamic 2>"$tmp/pipe.err" | cat >/dev/null
+  expect "no progress in a pipe" test ! -s "$tmp/pipe.err"
+  if command -v script >/dev/null 2>&1; then
+    script -qec "$QF quantize $MINI -o $tmp/tty.qf --mode dynamic" /dev/null >"$tmp/tty.out" 2>&1
+    expect "progress on a terminal" grep -q "quantize: .* MB" "$tmp/tty.out"
+    script -qec "$QF quantize $MINI -o $tmp/tty.qf --mode dynamic --quiet" /dev/null >"$tmp/tty.out" 2>&1
+    expect "--quiet silences progress" test ! -s "$tmp/tty.out"
+  fi
   expect "deterministic across thread counts" cmp -s "$tmp/mini.qf" "$tmp/mini2.qf"
 else
   echo "note: $MINI absent; bundled-model checks not run"

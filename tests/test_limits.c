@@ -37,6 +37,9 @@
  * QF_QF_ALIGN                     test_qfile (every tensor 64-aligned; offsets 200/128 refused)
  * QF_QF_MAX_JSON_DEPTH            test_qfile test_json_depth_limit; here: test_config_json (a
  *                                 config.json may nest QF_QF_MAX_JSON_DEPTH - 1 levels)
+ * QF_SHARDED_MAX_INDEX            here: test_sharded_index_size
+ * QF_SHARDED_MAX_SHARDS           here: test_sharded_shards
+ * QF_SHARDED_MAX_NAME             here: test_sharded_name
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -760,6 +763,81 @@ static void test_rank_torch(void **state)
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* ---- shard indexes (readers/sharded) -------------------------------------------------------
+ * At the limit the index is accepted and reading fails on the first shard, which does not exist
+ * (QF_STATUS_IO); one past the limit it is refused with QF_STATUS_LIMIT. */
+
+static qf_status read_index(const char *json, size_t pad_to, qf_error *err)
+{
+    size_t n = strlen(json), total = pad_to > n ? pad_to : n;
+    char *bytes = malloc(total);
+    assert_non_null(bytes);
+    memcpy(bytes, json, n);
+    memset(bytes + n, ' ', total - n);
+    char path[512];
+    write_tmp(path, sizeof path, "index", bytes, total);
+    free(bytes);
+    qf_model *m = NULL;
+    qf_error_clear(err);
+    qf_read_params rp = qf_read_params_default();
+    rp.hash_source = false;
+    qf_status st = qf_model_read(path, &rp, &m, err);
+    qf_model_destroy(m);
+    unlink(path);
+    return st;
+}
+
+static void test_sharded_index_size(void **state)
+{
+    (void)state;
+    const char *json = "{\"weight_map\": {\"a.weight\": \"missing.safetensors\"}}";
+    qf_error err;
+    qf_status st = read_index(json, QF_SHARDED_MAX_INDEX, &err);
+    assert_int_equal(st, QF_STATUS_IO);
+    st = read_index(json, (size_t)QF_SHARDED_MAX_INDEX + 1, &err);
+    expect(st, &err, QF_STATUS_LIMIT, QF_SHARDED_MAX_INDEX, NULL);
+}
+
+static char *many_shards_index(size_t shards)
+{
+    size_t cap = 64 + shards * 40;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = (size_t)snprintf(json, cap, "{\"weight_map\": {");
+    for (size_t i = 0; i < shards; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s\"t%zu\": \"s%zu.bin\"", i ? ", " : "", i, i);
+    snprintf(json + n, cap - n, "}}");
+    return json;
+}
+
+static void test_sharded_shards(void **state)
+{
+    (void)state;
+    qf_error err;
+    char *json = many_shards_index(QF_SHARDED_MAX_SHARDS);
+    assert_int_equal(read_index(json, 0, &err), QF_STATUS_IO);
+    free(json);
+    json = many_shards_index((size_t)QF_SHARDED_MAX_SHARDS + 1);
+    expect(read_index(json, 0, &err), &err, QF_STATUS_LIMIT, -1, "weight_map");
+    free(json);
+}
+
+static void test_sharded_name(void **state)
+{
+    (void)state;
+    char name[QF_SHARDED_MAX_NAME + 2], json[QF_SHARDED_MAX_NAME + 64];
+    qf_error err;
+    memset(name, 'n', sizeof name);
+    name[QF_SHARDED_MAX_NAME] = '\0';
+    snprintf(json, sizeof json, "{\"weight_map\": {\"a.weight\": \"%s\"}}", name);
+    assert_int_equal(read_index(json, 0, &err), QF_STATUS_IO);
+    name[QF_SHARDED_MAX_NAME] = 'n';
+    name[QF_SHARDED_MAX_NAME + 1] = '\0';
+    snprintf(json, sizeof json, "{\"weight_map\": {\"a.weight\": \"%s\"}}", name);
+    expect(read_index(json, 0, &err), &err, QF_STATUS_LIMIT, -1, "weight_map");
+    assert_string_equal(err.object, "a.weight");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -770,7 +848,8 @@ int main(void)
         cmocka_unit_test(test_meta_entries_qf), cmocka_unit_test(test_meta_value_len),
         cmocka_unit_test(test_config_json),     cmocka_unit_test(test_torch_values),
         cmocka_unit_test(test_pickle_depth_flatten), cmocka_unit_test(test_rank),
-        cmocka_unit_test(test_rank_torch),
+        cmocka_unit_test(test_rank_torch),      cmocka_unit_test(test_sharded_index_size),
+        cmocka_unit_test(test_sharded_shards),  cmocka_unit_test(test_sharded_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,18 @@ static void test_dataset_rows_and_errors(void **state)
     assert_int_equal(qf_dataset_row_at(d, 1)->input_ids[3], 8);
     assert_int_equal(qf_dataset_row_at(d, 2)->label, -1);
     assert_int_equal(strlen(qf_dataset_sha256(d)), 64);
+    assert_null(qf_dataset_row_text(d, 0, NULL)); /* texts are kept only on request */
     qf_dataset_destroy(d);
+    dp.keep_text = true;
+    assert_int_equal(qf_dataset_load(good, tok, &dp, &d, &err), QF_STATUS_OK);
+    size_t len = 0;
+    assert_string_equal(qf_dataset_row_text(d, 0, &len), "libfoo-dev: development files for foo");
+    assert_int_equal(len, 37);
+    assert_null(qf_dataset_row_text(d, 1, &len)); /* an input_ids row */
+    assert_string_equal(qf_dataset_row_text(d, 2, NULL), "no label here");
+    assert_null(qf_dataset_row_text(d, 3, NULL));
+    qf_dataset_destroy(d);
+    dp.keep_text = false;
 
     struct {
         const char *text;
@@ -109,6 +120,25 @@ static void test_dataset_rows_and_errors(void **state)
     qf_tokenizer_destroy(tok);
 }
 
+static void test_dlogit_bins(void **state)
+{
+    (void)state;
+    assert_int_equal(qf_verify_dlogit_bin(0.0), 0);
+    assert_int_equal(qf_verify_dlogit_bin(9.99e-7), 0);
+    assert_int_equal(qf_verify_dlogit_bin(1e-6), 1);
+    assert_int_equal(qf_verify_dlogit_bin(1e-3), 13);
+    assert_int_equal(qf_verify_dlogit_bin(0.9999e-3), 12);
+    assert_int_equal(qf_verify_dlogit_bin(99.99), 32);
+    assert_int_equal(qf_verify_dlogit_bin(100.0), 33);
+    assert_int_equal(qf_verify_dlogit_bin(INFINITY), 33);
+    assert_int_equal(qf_verify_dlogit_bin(NAN), 33);
+    for (size_t b = 1; b < QF_VERIFY_DLOGIT_BINS; b++) {
+        double lo = qf_verify_dlogit_bin_lower(b);
+        assert_int_equal(qf_verify_dlogit_bin(lo), b); /* lower edges belong to their bin */
+        assert_int_equal(qf_verify_dlogit_bin(nextafter(lo, 0.0)), b - 1);
+    }
+}
+
 static void test_report_on_bundled_model(void **state)
 {
     (void)state;
@@ -136,6 +166,13 @@ static void test_report_on_bundled_model(void **state)
     assert_true(a.agreement >= 0.99);
     assert_int_equal(a.num_layer_outputs, 3);
     for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] > 30.0);
+    uint64_t in_hist = 0;
+    for (size_t i = 0; i < QF_VERIFY_DLOGIT_BINS; i++) in_hist += a.dlogit_hist[i];
+    assert_int_equal(a.num_labels, 30);
+    assert_int_equal(in_hist, 300 * 30);
+    assert_int_equal(a.dlogit_hist[qf_verify_dlogit_bin(a.max_abs_dlogit)] > 0, 1);
+    for (size_t i = qf_verify_dlogit_bin(a.max_abs_dlogit) + 1; i < QF_VERIFY_DLOGIT_BINS; i++)
+        assert_int_equal(a.dlogit_hist[i], 0);
     /* batch size and threads change nothing */
     vp.batch = 7;
     vp.threads = 2;
@@ -144,12 +181,14 @@ static void test_report_on_bundled_model(void **state)
     assert_true(a.max_abs_dlogit == b.max_abs_dlogit);
     assert_true(a.mean_abs_dlogit == b.mean_abs_dlogit);
     for (size_t l = 0; l < a.num_layer_outputs; l++) assert_true(a.layer_sqnr_db[l] == b.layer_sqnr_db[l]);
+    assert_memory_equal(a.dlogit_hist, b.dlogit_hist, sizeof a.dlogit_hist);
     qf_verify_report_free(&b);
     /* an FP32 artifact against its own source is exact */
     assert_int_equal(qf_verify_run(ref, ref, QF_ENCODER_MODE_FP32, d, &vp, &b, &err), QF_STATUS_OK);
     assert_true(b.max_abs_dlogit == 0.0);
     assert_true(b.agreement == 1.0);
     assert_true(isinf(b.layer_sqnr_db[2]));
+    assert_int_equal(b.dlogit_hist[0], 300 * 30);
     qf_verify_report_free(&b);
     qf_verify_report_free(&a);
     qf_dataset_destroy(d);
@@ -191,6 +230,94 @@ static qf_model *damaged_copy(qf_model *q)
                              QF_STATUS_OK);
     }
     return d;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* The HTML page from a hand-made report: every element the charts need, texts escaped, the cap on
+ * listed rows honoured, nothing that loads or runs anything. */
+static void test_html_report(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.keep_text = true;
+    qf_dataset *d = NULL;
+    const char *data = write_text("html.jsonl", "{\"input_ids\": [1, 2], \"label\": 0}\n"
+                                                "{\"input_ids\": [3], \"text\": \"<script>alert('x')</script> & \\\"q\\\"\", \"label\": 1}\n"
+                                                "{\"input_ids\": [4], \"text\": \"plain\"}\n");
+    assert_int_equal(qf_dataset_load(data, NULL, &dp, &d, &err), QF_STATUS_OK);
+    size_t rows[3] = {1, 2, 0};
+    int32_t ra[3] = {1, 0, 0}, aa[3] = {0, 1, 1};
+    double sqnr[4] = {40.0, 35.5, 30.25, INFINITY};
+    qf_verify_report r;
+    memset(&r, 0, sizeof r);
+    r.rows = 3;
+    r.labelled_rows = 2;
+    r.num_labels = 2;
+    r.num_layer_outputs = 4;
+    r.layer_sqnr_db = sqnr;
+    r.changed_count = 3;
+    r.changed_rows = rows;
+    r.changed_reference_label = ra;
+    r.changed_artifact_label = aa;
+    r.dlogit_hist[0] = 2;
+    r.dlogit_hist[13] = 3;
+    r.dlogit_hist[20] = 1;
+    r.artifact_mode = QF_ENCODER_MODE_DYNAMIC_INT8;
+    qf_verify_html_context c = qf_verify_html_context_default();
+    c.artifact_path = "a<b>.qf";
+    c.reference_path = "ref.bin";
+    c.data_path = data;
+    c.data = d;
+    c.config_json = "{\"id2label\": {\"0\": \"admin\", \"1\": \"devel<\"}}";
+    c.max_changed_rows = 2;
+    char path[256];
+    snprintf(path, sizeof path, "%s/report.html", tmpdir);
+    assert_int_equal(qf_verify_report_write_html(&r, &c, path, &err), QF_STATUS_OK);
+    char *html = slurp(path);
+    assert_int_equal(count(html, "<svg"), 2);
+    assert_int_equal(count(html, "class=\"sqnr-bar\""), 4);
+    assert_int_equal(count(html, "class=\"hist-bar\""), QF_VERIFY_DLOGIT_BINS);
+    assert_int_equal(count(html, "<tr class=\"changed\">"), 2); /* capped at max_changed_rows */
+    assert_non_null(strstr(html, "the first 2 of 3"));
+    assert_non_null(strstr(html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"));
+    assert_non_null(strstr(html, "a&lt;b&gt;.qf"));
+    assert_non_null(strstr(html, "devel&lt;"));
+    assert_non_null(strstr(html, ">exact</text>"));
+    assert_non_null(strstr(html, ">35.5</text>"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http"));
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "url("));
+    free(html);
+    /* an unwritable destination is an IO error naming it */
+    qf_error_clear(&err);
+    snprintf(path, sizeof path, "%s/no/such/dir/report.html", tmpdir);
+    assert_int_not_equal(qf_verify_report_write_html(&r, &c, path, &err), QF_STATUS_OK);
+    assert_non_null(strstr(err.file, "report.html"));
+    qf_dataset_destroy(d);
 }
 
 static int run_cli(const char *args)
@@ -256,6 +383,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dataset_rows_and_errors),
+        cmocka_unit_test(test_dlogit_bins),
+        cmocka_unit_test(test_html_report),
         cmocka_unit_test(test_report_on_bundled_model),
         cmocka_unit_test(test_cli_gate),
     };

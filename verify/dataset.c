@@ -17,6 +17,10 @@ struct qf_dataset {
     size_t *offsets; /* row i starts at offsets[i] in ids/types until the rows are finalised */
     size_t count, row_cap, labelled;
     char sha256[65];
+    /* keep_text: every row's "text" back to back (NUL after each); text_at[i] == SIZE_MAX: none */
+    char *texts;
+    size_t texts_used, texts_cap;
+    size_t *text_at, *text_len;
 };
 
 qf_dataset_params qf_dataset_params_default(void)
@@ -51,6 +55,12 @@ static bool grow_rows(qf_dataset *d)
     size_t *offsets = realloc(d->offsets, cap * sizeof *offsets);
     if (!offsets) return false;
     d->offsets = offsets;
+    size_t *text_at = realloc(d->text_at, cap * sizeof *text_at);
+    if (!text_at) return false;
+    d->text_at = text_at;
+    size_t *text_len = realloc(d->text_len, cap * sizeof *text_len);
+    if (!text_len) return false;
+    d->text_len = text_len;
     d->row_cap = cap;
     return true;
 }
@@ -63,6 +73,29 @@ static json_object *label_map(const char *config_json, json_object **config)
     if (*config && json_object_object_get_ex(*config, "label2id", &map) && json_object_is_type(map, json_type_object))
         return map;
     return NULL;
+}
+
+/* Appends row `d->count`'s text (keep_text). */
+static bool keep_text(qf_dataset *d, const char *text, size_t len)
+{
+    size_t need;
+    if (!qf_add_size(len, 1, &need) || !qf_add_size(d->texts_used, need, &need)) return false;
+    if (need > d->texts_cap) {
+        size_t cap = d->texts_cap ? d->texts_cap : 65536;
+        while (cap < need) {
+            if (!qf_mul_size(cap, 2, &cap)) return false;
+        }
+        char *t = realloc(d->texts, cap);
+        if (!t) return false;
+        d->texts = t;
+        d->texts_cap = cap;
+    }
+    memcpy(d->texts + d->texts_used, text, len);
+    d->texts[d->texts_used + len] = '\0';
+    d->text_at[d->count] = d->texts_used;
+    d->text_len[d->count] = len;
+    d->texts_used = need;
+    return true;
 }
 
 static qf_status row_error(qf_error *err, const char *path, size_t line, uint64_t offset, const char *msg)
@@ -152,6 +185,10 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         }
         d->labelled++;
     }
+    d->text_at[d->count] = SIZE_MAX;
+    if (p->keep_text && text && json_object_is_type(text, json_type_string) &&
+        !keep_text(d, json_object_get_string(text), (size_t)json_object_get_string_len(text)))
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory for the row texts");
     d->offsets[d->count] = d->used;
     d->rows[d->count].length = (int32_t)length;
     d->rows[d->count].label = lab;
@@ -245,9 +282,19 @@ const char *qf_dataset_sha256(const qf_dataset *d) { return d->sha256; }
 
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i) { return i < d->count ? &d->rows[i] : NULL; }
 
+const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len)
+{
+    if (i >= d->count || d->text_at[i] == SIZE_MAX) return NULL;
+    if (len) *len = d->text_len[i];
+    return d->texts + d->text_at[i];
+}
+
 void qf_dataset_destroy(qf_dataset *d)
 {
     if (!d) return;
+    free(d->texts);
+    free(d->text_at);
+    free(d->text_len);
     free(d->ids);
     free(d->types);
     free(d->rows);

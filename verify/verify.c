@@ -20,6 +20,28 @@ qf_verify_params qf_verify_params_default(void)
     return p;
 }
 
+double qf_verify_dlogit_bin_lower(size_t bin)
+{
+    if (bin == 0) return 0.0;
+    if (bin >= QF_VERIFY_DLOGIT_BINS) bin = QF_VERIFY_DLOGIT_BINS - 1;
+    return 1e-6 * pow(10.0, (double)(bin - 1) / 4.0);
+}
+
+size_t qf_verify_dlogit_bin(double d)
+{
+    const size_t last = QF_VERIFY_DLOGIT_BINS - 1;
+    if (isnan(d)) return last;
+    if (!(d >= 1e-6)) return 0;
+    double b = floor(4.0 * log10(d / 1e-6));
+    size_t bin = b >= (double)(last - 1) ? last : 1 + (size_t)b;
+    /* log10 may round across an edge: the lower edges are the definition */
+    if (bin > 1 && d < qf_verify_dlogit_bin_lower(bin))
+        bin--;
+    else if (bin < last && d >= qf_verify_dlogit_bin_lower(bin + 1))
+        bin++;
+    return bin;
+}
+
 void qf_verify_report_free(qf_verify_report *r)
 {
     if (!r) return;
@@ -147,6 +169,7 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
             for (int64_t k = 0; k < labels; k++) {
                 double d = fabs((double)x[k] - (double)y[k]);
                 sum_abs += d;
+                out->dlogit_hist[qf_verify_dlogit_bin(d)]++;
                 if (d > out->max_abs_dlogit) out->max_abs_dlogit = d;
                 dot += (double)x[k] * y[k];
                 nx += (double)x[k] * x[k];
@@ -205,6 +228,7 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
                 out->layer_sqnr_db[l] = noise[l] > 0 ? 10.0 * log10(signal[l] / noise[l]) : INFINITY;
         }
         out->artifact_mode = artifact_mode;
+        out->num_labels = labels;
         out->seconds = seconds_now() - t0;
     }
     free(b.ids);

@@ -70,6 +70,11 @@
 #define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
 #define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
 
+/* Sharded checkpoints (readers/sharded): *.index.json with a weight_map */
+#define QF_SHARDED_MAX_INDEX (64u << 20)    /* bytes of the index file */
+#define QF_SHARDED_MAX_SHARDS 65536         /* distinct shard files */
+#define QF_SHARDED_MAX_NAME 255             /* bytes of one shard file name */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

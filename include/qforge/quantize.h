@@ -27,6 +27,9 @@ typedef struct qf_quantize_params {
     bool quantize_other_embeddings; /* position / token-type embeddings too (default false) */
     uint64_t min_elements;    /* 2-D weights smaller than this stay FP32 (default 1024) */
     int threads;              /* 0: all cores */
+    /* Called after each tensor (may be NULL): source bytes processed so far and in all. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 } qf_quantize_params;
 
 qf_quantize_params qf_quantize_params_default(void);

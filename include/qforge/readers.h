@@ -21,7 +21,8 @@ extern "C" {
     X(ONNX, "onnx")                                          \
     X(HDF5, "hdf5")                                          \
     X(QF, "qf")                                              \
-    X(ZIP, "zip")
+    X(ZIP, "zip")                                            \
+    X(SHARD_INDEX, "shard-index")
 
 typedef enum qf_format {
 #define QF_FORMAT_ENUM_(name, text) QF_FORMAT_##name,
@@ -60,6 +61,8 @@ qf_read_params qf_read_params_default(void);
 
 /*
  * Opens any supported input: maps it, detects the format, dispatches to the reader, attaches
+ * (a folder is read through the first of model.safetensors.index.json, pytorch_model.bin.index.json,
+ * model.safetensors, pytorch_model.bin found in it)
  * config.json (validated JSON) when found, and sets metadata "source.format", "source.path",
  * "source.size", "source.sha256". On failure *out is NULL and err names file, part, offset.
  */
@@ -79,6 +82,11 @@ qf_status qf_safetensors_read(qf_file *file, const qf_read_params *params, qf_mo
  * onnx.meta.<key>), and "source.quantized" for graphs that are already quantized.
  */
 qf_status qf_onnx_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+
+/* Hugging Face shard index (model.safetensors.index.json, pytorch_model.bin.index.json): every
+ * shard named by "weight_map" (plain file names beside the index) read with its own reader and
+ * merged; each shard's tensors must be exactly those mapped to it. Errors name the shard file. */
+qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
 
 /* .qf artifacts (readers/qf). */
 typedef struct qf_qfile_open_params {

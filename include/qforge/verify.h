@@ -322,6 +322,7 @@ typedef struct qf_dataset_params {
     int32_t max_length;      /* truncation of "text" rows (tokenizer) and of input_ids; 0: none */
     int64_t limit;           /* first N rows only; 0: all */
     const char *config_json; /* config.json text for string labels (label2id); may be NULL */
+    bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
 } qf_dataset_params;
 
 qf_dataset_params qf_dataset_params_default(void);
@@ -341,6 +342,10 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
 size_t qf_dataset_size(const qf_dataset *d);
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
 size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
+/* Row i's "text" as written in the file (decoded JSON string, NUL-terminated, `*len` bytes; may hold
+ * NUL bytes itself) when the dataset was loaded with keep_text and the row has one; else NULL.
+ * Borrowed from the dataset. `len` may be NULL. */
+const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len);
 /* SHA-256 (hex) of the data file's bytes, for provenance. Borrowed. */
 const char *qf_dataset_sha256(const qf_dataset *d);
 void qf_dataset_destroy(qf_dataset *d); /* accepts NULL */
@@ -362,6 +367,13 @@ typedef struct qf_verify_params {
 
 qf_verify_params qf_verify_params_default(void);
 
+/* Histogram of |dlogit| (qf_verify_report.dlogit_hist), log-spaced, 4 bins per decade: bin 0 counts
+ * values below 1e-6 (exact zeros included), bin i in 1..32 counts [1e-6 * 10^((i-1)/4),
+ * 1e-6 * 10^(i/4)), bin 33 values >= 100. qf_verify_dlogit_bin_lower gives each bin's lower edge. */
+#define QF_VERIFY_DLOGIT_BINS 34
+double qf_verify_dlogit_bin_lower(size_t bin); /* 0 for bin 0; 1e-6 * 10^((bin-1)/4) after */
+size_t qf_verify_dlogit_bin(double abs_dlogit); /* the bin a value falls in (NaN: the last) */
+
 typedef struct qf_verify_report {
     size_t rows, labelled_rows;
     size_t correct_reference, correct_artifact, agreeing;
@@ -377,6 +389,8 @@ typedef struct qf_verify_report {
     int32_t *changed_reference_label, *changed_artifact_label; /* their two predictions, owned */
     qf_encoder_mode artifact_mode;
     double seconds;
+    uint64_t dlogit_hist[QF_VERIFY_DLOGIT_BINS];  /* |dlogit| of every logit of every row, binned */
+    int64_t num_labels;                           /* logits per row */
 } qf_verify_report;
 
 /*
@@ -389,6 +403,32 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
                         const qf_dataset *data, const qf_verify_params *params, qf_verify_report *out,
                         qf_error *err);
 void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the struct */
+
+/* What the HTML report shows beside the figures (verify/report_html.c). Every pointer is borrowed
+ * for the call and may be NULL. */
+typedef struct qf_verify_html_context {
+    const char *artifact_path, *reference_path, *data_path, *tokenizer_path;
+    const qf_dataset *data;      /* labels and (loaded with keep_text) texts of the changed rows */
+    const qf_model *artifact;    /* recipe (quant.*, convert.*) and provenance (source.*, arch.*) */
+    const char *config_json;     /* id2label: class names */
+    int32_t max_length;
+    bool has_max_drop, passed;
+    double max_drop;
+    size_t max_changed_rows;     /* rows listed (default 100) */
+    size_t max_text;             /* characters of each row's text shown (default 400) */
+} qf_verify_html_context;
+
+qf_verify_html_context qf_verify_html_context_default(void);
+
+/*
+ * Writes the report as one self-contained HTML page (inline SVG charts and CSS; no script, no
+ * external reference) to `path`, atomically (qf_output): the summary, a bar chart of every layer's
+ * SQNR (rect.sqnr-bar, one per layer output), the |dlogit| histogram (rect.hist-bar, one per bin),
+ * the rows whose prediction changed (tr.changed) with their texts, the recipe and the provenance.
+ * `ctx` may be NULL.
+ */
+qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify_html_context *ctx, const char *path,
+                                      qf_error *err);
 
 #ifdef __cplusplus
 }

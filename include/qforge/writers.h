@@ -79,6 +79,27 @@ qf_onnx_static_params qf_onnx_static_params_default(void);
 qf_status qf_onnx_write_static(const char *source_onnx, const qf_model *q, const char *path,
                                const qf_onnx_static_params *params, qf_error *err);
 
+typedef struct qf_safetensors_write_params {
+    /* dtype of every floating-point tensor and of every dequantized one: f32 (default), f16, bf16 */
+    qf_dtype float_dtype;
+    /* write tensors under their source names (the names Hugging Face loads; default true), else
+     * under their canonical names */
+    bool source_names;
+} qf_safetensors_write_params;
+
+qf_safetensors_write_params qf_safetensors_write_params_default(void);
+
+/*
+ * Writes `m` as safetensors (writers/safetensors): floating-point tensors in float_dtype, quantized
+ * tensors dequantized ((q - z) * s, per tensor or per channel) into float_dtype with their scale /
+ * zero-point tensors left out, integer and bool tensors as they are. The header is sorted (element
+ * size, largest first, then name) and padded with spaces so that the data starts 8-byte aligned
+ * and every tensor is aligned to its element size; the model's metadata goes to "__metadata__"
+ * with "format": "pt". Fails with QF_STATUS_DUPLICATE when two tensors would get the same name.
+ */
+qf_status qf_safetensors_write(const qf_model *m, const char *path, const qf_safetensors_write_params *params,
+                               qf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

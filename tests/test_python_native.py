@@ -1,0 +1,101 @@
+"""python/qforge/native.py (ctypes binding to libqforge.so) against the qforge CLI.
+
+On the bundled debsec-mini model, int8 artifact and FP32 checkpoint: the logits and embeddings the
+binding returns for a batch of variable-length id sequences equal, bit for bit, what `qforge run`
+prints for the same rows (both one thread); a failed call raises QfNativeError with qforge's one
+line (file, status). Exit 77 (skip) in a sanitizer build, whose libqforge.so cannot be loaded into
+an uninstrumented Python.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+CLI = os.environ.get("QF_CLI", "build/qforge")
+SOURCE = os.environ.get("QF_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
+BINARY = os.environ.get("QF_BINARY_DIR", "build")
+MINI = os.path.join(SOURCE, "fixtures", "debsec-mini")
+
+cache = os.path.join(BINARY, "CMakeCache.txt")
+if os.path.exists(cache) and "QF_SANITIZE:BOOL=ON" in open(cache).read():
+    print("skip: sanitizer build (an ASan libqforge.so cannot be loaded by /usr/bin/python3)")
+    sys.exit(77)
+os.environ["QFORGE_LIB"] = os.path.join(BINARY, "libqforge.so")
+sys.path.insert(0, os.path.join(SOURCE, "python"))
+from qforge.native import Model, QfNativeError  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def cli_run(model, rows, output, tmp):
+    path = os.path.join(tmp, "rows.jsonl")
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps({"input_ids": r}) + "\n")
+    out = subprocess.run([CLI, "run", model, "--data", path, "--threads", "1", "--output", output],
+                         check=True, stdout=subprocess.PIPE).stdout.decode()
+    key = "logits" if output == "logits" else "embedding"
+    return np.array([json.loads(line)[key] for line in out.splitlines()], dtype=np.float32)
+
+
+def main():
+    rng = np.random.default_rng(7)
+    rows = [[101] + rng.integers(1000, 8000, size=n).tolist() + [102] for n in (5, 17, 1, 40, 9, 23)]
+    with tempfile.TemporaryDirectory() as tmp:
+        art = os.path.join(tmp, "mini.int8.qf")
+        subprocess.run([CLI, "quantize", os.path.join(MINI, "pytorch_model.bin"), "-o", art, "--mode", "dynamic"],
+                       check=True, stdout=subprocess.DEVNULL)
+        for path, mode in ((art, "int8"), (os.path.join(MINI, "pytorch_model.bin"), "fp32")):
+            with Model(path) as m:
+                enc = m.encoder(threads=1, max_batch=8, max_length=64)
+                check(enc.mode == mode, "%s runs in %s (got %s)" % (path, mode, enc.mode))
+                out = enc.run(rows)
+                want_logits = cli_run(path, rows, "logits", tmp)
+                want_emb = cli_run(path, rows, "embedding", tmp)
+                check(out["logits"].shape == (len(rows), 30), "logits shape %s" % (out["logits"].shape,))
+                check(np.array_equal(out["logits"], want_logits),
+                      "%s: logits equal qforge run's (max diff %g)" % (mode, np.abs(out["logits"] - want_logits).max()))
+                check(np.array_equal(out["pooled"], want_emb),
+                      "%s: embeddings equal qforge run's (max diff %g)" % (mode, np.abs(out["pooled"] - want_emb).max()))
+                # the same rows one at a time give the same numbers (padding never leaks in)
+                for i in (0, 3):
+                    single = enc.run([rows[i]], hidden=True)
+                    check(np.array_equal(single["logits"][0], out["logits"][i]), "%s: row %d alone" % (mode, i))
+                    check(single["last_hidden"].shape == (1, len(rows[i]), 128), "%s: hidden shape" % mode)
+                try:
+                    enc.run([[101, 10 ** 6, 102]])
+                    check(False, "an id outside the vocabulary raises")
+                except QfNativeError as e:
+                    check(e.code == "INVALID_ARGUMENT" and "input_ids" in str(e), "bad id error: %s %s" % (e.code, e))
+                enc.close()
+                check(m.meta("quant.mode") == ("dynamic" if mode == "int8" else None), "%s: metadata" % mode)
+        try:
+            Model(os.path.join(MINI, "eval.jsonl"))
+            check(False, "a JSONL file is not a model")
+        except QfNativeError as e:
+            print("error as raised:", e)
+            check(e.code == "UNKNOWN_FORMAT" and "eval.jsonl" in str(e) and "\n" not in str(e),
+                  "one-line error naming the file (%s: %s)" % (e.code, e))
+        try:
+            Model(os.path.join(tmp, "missing.qf"))
+            check(False, "a missing file raises")
+        except QfNativeError as e:
+            check(e.code == "IO" and "missing.qf" in str(e), "missing file: %s %s" % (e.code, e))
+    if failures:
+        print("0 passed, %d failed" % len(failures))
+        return 1
+    print("1 passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
