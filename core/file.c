@@ -1,6 +1,7 @@
 /*
  * core/file.c — read-only memory-mapped input files. Every reader maps its input once and hands
- * out borrowed views into the mapping; nothing is read() into heap buffers.
+ * out borrowed views into the mapping; nothing is read() into heap buffers. Bytes already in
+ * memory can be wrapped as a qf_file too (qf_file_from_memory).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +65,23 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
         f->mapped = true;
     }
     close(fd);
+    *out = f;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err)
+{
+    if (!out || (!data && size > 0))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, name, NULL, -1, NULL, "no bytes");
+    *out = NULL;
+    qf_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(name ? name : "<memory>"))) {
+        free(f);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, name, NULL, -1, NULL, "out of memory");
+    }
+    f->data = size > 0 ? data : empty_file_bytes;
+    f->size = size;
+    f->mapped = false;
     *out = f;
     return QF_STATUS_OK;
 }

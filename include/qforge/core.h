@@ -205,6 +205,13 @@ uint16_t qf_f32_to_bf16(float f);
 typedef struct qf_file qf_file;
 
 qf_status qf_file_map(const char *path, qf_file **out, qf_error *err);
+/*
+ * Wraps `size` bytes held in memory as a qf_file named `name` (used in error messages; may be NULL:
+ * "<memory>"). The bytes are BORROWED: they must stay valid and unchanged until qf_file_unmap,
+ * which frees only the wrapper. Lets the readers run on bytes that never were a file (fuzzing,
+ * sweeps over truncations).
+ */
+qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err);
 void qf_file_unmap(qf_file *f); /* accepts NULL */
 const uint8_t *qf_file_data(const qf_file *f); /* borrowed; valid until qf_file_unmap */
 uint64_t qf_file_size(const qf_file *f);
