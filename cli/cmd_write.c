@@ -519,6 +519,28 @@ int qf_cmd_quantize(int argc, char **argv)
     }
     qf_error err;
     qf_error_clear(&err);
+    if (!qf_cli_find(&quantize_command, "onnx-out")->seen) {
+        /* streamed: one int8 tensor in memory at a time */
+        const char *out = qf_cli_find(&quantize_command, "out")->value;
+        qf_qfile_write_params wp = qf_qfile_write_params_default();
+        if (qf_quantize_dynamic_to_file(src, &qp, out, &wp, &err)) {
+            qf_model_destroy(src);
+            return qf_cli_fail(&err);
+        }
+        if (!qf_cli_find(&quantize_command, "quiet")->seen) {
+            /* the summary counts the written file's tensors: open it (header + directory only) */
+            qf_read_params rp = qf_read_params_default();
+            if (qf_model_read(out, &rp, &dst, &err)) {
+                qf_model_destroy(src);
+                return qf_cli_fail(&err);
+            }
+            print_summary(qf_cli_find(&quantize_command, "json")->seen, "quantize", pos[0], out, src, dst, false,
+                          qf_cli_now() - t0);
+        }
+        qf_model_destroy(dst);
+        qf_model_destroy(src);
+        return QF_EXIT_OK;
+    }
     if (qf_model_quantize_dynamic(src, &qp, &dst, &err)) {
         qf_model_destroy(src);
         return qf_cli_fail(&err);
