@@ -39,8 +39,9 @@ qf_read_params qf_read_params_default(void)
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-/* Walks a zip central directory (bounded) looking for an entry named "data.pkl" or "X/data.pkl". */
-static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
+/* Walks a zip central directory (bounded) looking for an entry named `base` or "X/`base`" (any_prefix)
+ * or exactly `base`. */
+static bool zip_has_entry(const uint8_t *d, uint64_t size, const char *base, bool any_prefix)
 {
     if (size < 22) return false;
     uint64_t lowest = size > QF_ZIP_MAX_COMMENT_SCAN ? size - QF_ZIP_MAX_COMMENT_SCAN : 0;
@@ -55,8 +56,10 @@ static bool zip_has_data_pkl(const uint8_t *d, uint64_t size)
             uint64_t name_len = rd16(d + p + 28), extra = rd16(d + p + 30), comment = rd16(d + p + 32);
             if (p + 46 + name_len > end) return false;
             const char *name = (const char *)d + p + 46;
-            if ((name_len == 8 && memcmp(name, "data.pkl", 8) == 0) ||
-                (name_len > 9 && memcmp(name + name_len - 9, "/data.pkl", 9) == 0))
+            uint64_t bl = strlen(base);
+            if ((name_len == bl && memcmp(name, base, bl) == 0) ||
+                (any_prefix && name_len > bl + 1 && name[name_len - bl - 1] == '/' &&
+                 memcmp(name + name_len - bl, base, bl) == 0))
                 return true;
             p += 46 + name_len + extra + comment;
         }
@@ -134,7 +137,9 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
     for (uint64_t off = 0; off + 8 <= size; off = off ? off * 2 : 512)
         if (memcmp(d + off, hdf5_sig, 8) == 0) return QF_FORMAT_HDF5;
     if (size >= 4 && (rd32(d) == 0x04034b50u || rd32(d) == 0x06054b50u))
-        return zip_has_data_pkl(d, size) ? QF_FORMAT_TORCH_ZIP : QF_FORMAT_ZIP;
+        return zip_has_entry(d, size, "data.pkl", true)           ? QF_FORMAT_TORCH_ZIP
+               : zip_has_entry(d, size, "model.weights.h5", false) ? QF_FORMAT_KERAS_ZIP
+                                                                   : QF_FORMAT_ZIP;
     if (size >= 2 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5) return QF_FORMAT_TORCH_LEGACY;
     if (size >= 10 && d[8] == '{') {
         uint64_t n = 0;
@@ -245,16 +250,14 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
         s = qf_qfile_read(f, &op, &m, err);
         break;
     }
+    case QF_FORMAT_HDF5: s = qf_hdf5_read(f, params, &m, err); break;
+    /* every other zip is validated as an archive first (duplicate entries are refused) */
+    case QF_FORMAT_ZIP:
+    case QF_FORMAT_KERAS_ZIP: s = qf_keras_read(f, params, &m, err); break;
     case QF_FORMAT_ONNX:
-    case QF_FORMAT_HDF5:
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, 0, NULL,
-                            "%s file recognised, but this qforge version has no %s reader", qf_format_name(fmt),
-                            fmt == QF_FORMAT_ONNX ? "ONNX" : "HDF5/Keras");
-    case QF_FORMAT_ZIP:
-        qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,
-                            "zip archive without a data.pkl entry: not a PyTorch checkpoint");
+                            "%s file recognised, but this qforge version has no %s reader", qf_format_name(fmt), "ONNX");
     default: {
         const uint8_t *d = qf_file_data(f);
         const char *what = "not a PyTorch, safetensors, ONNX, HDF5 or .qf file (first bytes do not match any)";
