@@ -75,6 +75,8 @@
 #define QF_HDF5_MAX_RATIO 1100             /* dataset bytes / stored bytes of a filtered or partly stored dataset */
 #define QF_HDF5_MAX_UNSTORED 4096          /* stored-byte floor of that ratio (small fill-value datasets) */
 #define QF_HDF5_MAX_COPIED (16ull << 30)   /* total bytes decoded into model memory from one file */
+#define QF_HDF5_CPU_SECONDS 10            /* CPU time of the isolated pre-check of a file ... */
+#define QF_HDF5_CPU_BYTES_PER_SECOND (8u << 20) /* ... plus one second per this many bytes of it */
 #define QF_HDF5_MAX_LISTING 65536          /* bytes of each keras.* listing kept as metadata (longer ones are cut) */
 
 /* Error detail field sizes */

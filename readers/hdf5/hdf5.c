@@ -11,7 +11,9 @@
  *   - filter plugins are never loaded; soft and external links are listed, never followed;
  *     datasets with external raw storage or virtual layouts are refused;
  *   - every dataset's rank, dims, dtype, chunk size, stored size and (contiguous) data extent are
- *     checked against our limits and the image size before any data is read.
+ *     checked against our limits and the image size before any data is read;
+ *   - what cannot be checked through its API (global-heap references inside variable-length
+ *     strings, filter internals) is contained: the read runs first in a forked child (preflight).
  *
  * Layouts (what Keras writes; see fixtures/gen/make_hdf5_fixtures.py for the sources):
  *   - Keras 2 save_weights: root attribute `layer_names`, one group per layer with attribute
@@ -23,10 +25,16 @@
  *     state under `optimizer/`. Tensors are named by their path.
  *   - anything else: every dataset, named by its path.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -957,6 +965,7 @@ static qf_status build_model(h5r *r, qf_model *m)
     if (at_root > 0 || full > 0) {
         layout = at_root > 0 ? "keras2-weights" : "keras2-full-model";
         if (full > 0) st = attr_to_meta(r, m, root, "keras_version", "keras.version");
+        if (full > 0 && !st) st = attr_to_meta(r, m, root, "backend", "keras.backend");
         if (!st) st = layout_keras2(r, m, at_root > 0 ? "" : "model_weights", sorted);
     } else {
         bool keras3 = false;
@@ -1071,7 +1080,7 @@ static void close_file(hid_t file)
     H5Eclear2(H5E_DEFAULT);
 }
 
-qf_status qf_hdf5_read_image(qf_model *m, const uint8_t *image, uint64_t size, const char *part, qf_error *err)
+static qf_status read_image(qf_model *m, const uint8_t *image, uint64_t size, const char *part, qf_error *err)
 {
     library_setup();
     h5r r;
@@ -1111,6 +1120,100 @@ qf_status qf_hdf5_read_image(qf_model *m, const uint8_t *image, uint64_t size, c
     free(r.skipped);
     str_list_free(&r.names); /* tensor names were copied by the model */
     return st;
+}
+
+/*
+ * libhdf5 crashes on some corrupted metadata that no public call lets us check first (a global-heap
+ * object index inside a variable-length string, for one). So the whole read runs once in a forked
+ * child with stderr sent to /dev/null; only when the child finishes does the same read run here.
+ * A child that dies yields a FORMAT error instead of a crashed caller.
+ */
+typedef struct preflight_result {
+    qf_status status;
+    qf_error err;
+} preflight_result;
+
+static qf_status preflight(const uint8_t *image, uint64_t size, const char *part, qf_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return qf_error_set(err, QF_STATUS_IO, NULL, part && part[0] ? part : NULL, -1, NULL,
+                            "cannot create a pipe for the HDF5 pre-check");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return qf_error_set(err, QF_STATUS_IO, NULL, part && part[0] ? part : NULL, -1, NULL,
+                            "cannot fork the HDF5 pre-check");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        /* a crash must end the child: no inherited handler (a test harness, a sanitizer) may resume it */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGTRAP};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
+        /* libhdf5 loops forever on some corruptions: CPU time ends the child (SIGXCPU / SIGKILL) */
+        struct rlimit cpu;
+        cpu.rlim_cur = (rlim_t)(QF_HDF5_CPU_SECONDS + size / QF_HDF5_CPU_BYTES_PER_SECOND);
+        cpu.rlim_max = cpu.rlim_cur + 1;
+        setrlimit(RLIMIT_CPU, &cpu);
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) dup2(null_fd, 2);
+        preflight_result res;
+        memset(&res, 0, sizeof res);
+        if (err) res.err = *err;
+        qf_model *m = NULL;
+        res.status = qf_model_create(&m, &res.err);
+        if (!res.status) res.status = read_image(m, image, size, part, &res.err);
+        const uint8_t *p = (const uint8_t *)&res;
+        size_t left = sizeof res;
+        while (left > 0) {
+            ssize_t w = write(fds[1], p, left);
+            if (w <= 0) break;
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    preflight_result res;
+    size_t got = 0;
+    while (got < sizeof res) {
+        ssize_t n = read(fds[0], (uint8_t *)&res + got, sizeof res - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int wstatus = 0;
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    if (got != sizeof res && WIFSIGNALED(wstatus) && (WTERMSIG(wstatus) == SIGXCPU || WTERMSIG(wstatus) == SIGKILL)) {
+        uint64_t secs = QF_HDF5_CPU_SECONDS + size / QF_HDF5_CPU_BYTES_PER_SECOND;
+        qf_error_set(err, QF_STATUS_LIMIT, NULL, part && part[0] ? part : NULL, -1, NULL,
+                     "libhdf5 did not finish this file within %llu CPU seconds in the isolated pre-check (corrupt "
+                     "metadata makes it loop)",
+                     (unsigned long long)secs);
+        qf_error_expected(err, "<= %llu CPU seconds", (unsigned long long)secs);
+        qf_error_found(err, "still running at the limit");
+        return QF_STATUS_LIMIT;
+    }
+    if (got != sizeof res) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, part && part[0] ? part : NULL, -1, NULL,
+                     "libhdf5 crashed on this file in the isolated pre-check (%s %d): corrupt or hostile metadata",
+                     WIFSIGNALED(wstatus) ? "signal" : "exit status",
+                     WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+        return QF_STATUS_FORMAT;
+    }
+    if (res.status && err && err->code == QF_STATUS_OK) *err = res.err;
+    return res.status;
+}
+
+qf_status qf_hdf5_read_image(qf_model *m, const uint8_t *image, uint64_t size, const char *part, qf_error *err)
+{
+    qf_status st = preflight(image, size, part, err);
+    if (st) return st;
+    return read_image(m, image, size, part, err);
 }
 
 static void release_file(void *f) { qf_file_unmap(f); }
