@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include "qforge/readers.h"
 #include "readers/hdf5/hdf5_internal.h"
@@ -1055,6 +1054,60 @@ static qf_status build_model(h5r *r, qf_model *m)
     return st;
 }
 
+/*
+ * File-image callbacks that hand libhdf5 our buffer for every operation: no copy, no free, no
+ * allocation (H5LTopen_file_image's own callbacks leak their user data on every open in 1.10).
+ * The image is read-only; any request to grow it fails.
+ */
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)size;
+    (void)op;
+    return udata ? (void *)(uintptr_t)((h5r *)udata)->image : NULL;
+}
+static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)size;
+    (void)op;
+    (void)udata;
+    return dest == src ? dest : NULL;
+}
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr;
+    (void)size;
+    (void)op;
+    (void)udata;
+    return NULL;
+}
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr;
+    (void)op;
+    (void)udata;
+    return 0;
+}
+static void *udata_copy(void *udata) { return udata; }
+static herr_t udata_free(void *udata)
+{
+    (void)udata;
+    return 0;
+}
+
+static hid_t open_image(h5r *r)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return H5I_INVALID_HID;
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      udata_copy,   udata_free,   r};
+    hid_t file = H5I_INVALID_HID;
+    if (H5Pset_fapl_core(fapl, 65536, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &cb) >= 0 &&
+        H5Pset_file_image(fapl, (void *)(uintptr_t)r->image, (size_t)r->size) >= 0)
+        file = H5Fopen("qforge-image", H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    return file;
+}
+
 /* Closes whatever is still open in the file so that the image is released with it. */
 static void close_file(hid_t file)
 {
@@ -1094,8 +1147,7 @@ static qf_status read_image(qf_model *m, const uint8_t *image, uint64_t size, co
     if (st) return st;
     if (size > (uint64_t)SIZE_MAX) return fail(&r, QF_STATUS_LIMIT, 0, NULL, "HDF5 image too large");
     /* read-only, no copy, not released by libhdf5: the image is our mapping (or model memory) */
-    r.file = H5LTopen_file_image((void *)(uintptr_t)image, (size_t)size,
-                                 H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+    r.file = open_image(&r);
     if (r.file < 0) return fail(&r, QF_STATUS_FORMAT, (int64_t)r.base, "superblock", "libhdf5 cannot open the file");
     hid_t root = H5Gopen2(r.file, "/", H5P_DEFAULT);
     obj_info oi;
