@@ -240,10 +240,11 @@ static void test_invalid_files(void **state)
         capture_end_expect_silence();
         assert_null(m);
         if (strcmp(qf_status_name(st), json_object_get_string(code)) != 0 ||
-            err.offset != json_object_get_int64(offset) || strcmp(err.object, json_object_get_string(object)) != 0)
+            err.offset != json_object_get_int64(offset) || strcmp(err.object, json_object_get_string(object)) != 0) {
             fail_msg("%s: got %s at %lld object '%s' (%s), expected %s at %lld object '%s'", name, qf_status_name(st),
                      (long long)err.offset, err.object, err.message, json_object_get_string(code),
                      (long long)json_object_get_int64(offset), json_object_get_string(object));
+        }
         assert_string_equal(err.file, path);
         count++;
     }

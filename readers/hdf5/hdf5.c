@@ -72,7 +72,7 @@ typedef struct ds_entry {
 
 typedef struct str_list {
     char **items;
-    size_t count;
+    size_t count, cap;
 } str_list;
 
 typedef struct h5r {
@@ -612,14 +612,19 @@ static void str_list_free(str_list *l)
     for (size_t i = 0; i < l->count; i++) free(l->items[i]);
     free(l->items);
     l->items = NULL;
-    l->count = 0;
+    l->count = l->cap = 0;
 }
 
 static qf_status str_list_push(h5r *r, str_list *l, const char *s, size_t n)
 {
-    char **p = realloc(l->items, (l->count + 1) * sizeof *p);
-    if (!p) return fail(r, QF_STATUS_NO_MEMORY, -1, NULL, "out of memory");
-    l->items = p;
+    if (l->count == l->cap) { /* geometric: a 65536-name attribute must not cost 65536 copies */
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->items, cap * sizeof *p);
+        if (!p) return fail(r, QF_STATUS_NO_MEMORY, -1, NULL, "out of memory");
+        l->items = p;
+        l->cap = cap;
+    }
+    char **p = l->items;
     if (!(p[l->count] = strndup(s, n))) return fail(r, QF_STATUS_NO_MEMORY, -1, NULL, "out of memory");
     l->count++;
     return QF_STATUS_OK;
