@@ -268,6 +268,30 @@ qf_status qf_model_set_quant(qf_model *m, size_t index, qf_quant_scheme scheme, 
     return QF_STATUS_OK;
 }
 
+qf_status qf_model_set_tensor_data(qf_model *m, size_t index, int32_t rank, const int64_t *shape,
+                                   const void *data, uint64_t nbytes, qf_error *err)
+{
+    if (index >= m->tensor_count)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "bad tensor index");
+    qf_tensor *t = &m->tensors[index];
+    if (rank < 0 || rank > QF_MAX_RANK)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, t->name, "tensor '%s': rank %d", t->name,
+                            (int)rank);
+    for (int32_t i = 0; i < rank; i++)
+        if (shape[i] < 0)
+            return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, t->name,
+                                "tensor '%s': negative dimension", t->name);
+    uint64_t want;
+    if (!qf_shape_nbytes(t->dtype, rank, shape, &want) || want != nbytes || (nbytes > 0 && !data))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, t->name,
+                            "tensor '%s': new data does not match its shape", t->name);
+    t->rank = rank;
+    for (int32_t i = 0; i < QF_MAX_RANK; i++) t->shape[i] = i < rank ? shape[i] : 0;
+    t->data = data;
+    t->nbytes = nbytes;
+    return QF_STATUS_OK;
+}
+
 qf_status qf_model_rename_tensor(qf_model *m, size_t index, const char *name, qf_error *err)
 {
     if (index >= m->tensor_count)

@@ -39,26 +39,10 @@ qf_read_params qf_read_params_default(void)
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-/* Appends an entry name to a short, printable list ("a, b, c, ...") for error messages. */
-static void list_entry(char *list, size_t size, uint64_t index, const char *name, uint64_t len)
+/* Walks a zip central directory (bounded) looking for an entry named `base`, or "X/`base`" when
+ * any_prefix. */
+static bool zip_scan(const uint8_t *d, uint64_t size, const char *base, bool any_prefix)
 {
-    size_t n = strlen(list);
-    if (n + 8 >= size) return;
-    if (index >= 3) {
-        if (index == 3) snprintf(list + n, size - n, ", ...");
-        return;
-    }
-    if (index) n += (size_t)snprintf(list + n, size - n, ", ");
-    for (uint64_t i = 0; i < len && i < 64 && n + 2 < size; i++)
-        list[n++] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
-    list[n] = '\0';
-}
-
-/* Walks a zip central directory (bounded) looking for an entry named "data.pkl" or "X/data.pkl";
- * `names` (may be NULL) receives the first entry names for messages. */
-static bool zip_scan(const uint8_t *d, uint64_t size, char *names, size_t names_size)
-{
-    if (names && names_size) names[0] = '\0';
     if (size < 22) return false;
     uint64_t lowest = size > QF_ZIP_MAX_COMMENT_SCAN ? size - QF_ZIP_MAX_COMMENT_SCAN : 0;
     for (uint64_t pos = size - 22 + 1; pos-- > lowest;) {
@@ -72,9 +56,10 @@ static bool zip_scan(const uint8_t *d, uint64_t size, char *names, size_t names_
             uint64_t name_len = rd16(d + p + 28), extra = rd16(d + p + 30), comment = rd16(d + p + 32);
             if (p + 46 + name_len > end) return false;
             const char *name = (const char *)d + p + 46;
-            if (names) list_entry(names, names_size, i, name, name_len);
-            if ((name_len == 8 && memcmp(name, "data.pkl", 8) == 0) ||
-                (name_len > 9 && memcmp(name + name_len - 9, "/data.pkl", 9) == 0))
+            uint64_t bl = strlen(base);
+            if ((name_len == bl && memcmp(name, base, bl) == 0) ||
+                (any_prefix && name_len > bl + 1 && name[name_len - bl - 1] == '/' &&
+                 memcmp(name + name_len - bl, base, bl) == 0))
                 return true;
             p += 46 + name_len + extra + comment;
         }
@@ -165,7 +150,9 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
     for (uint64_t off = 0; off + 8 <= size; off = off ? off * 2 : 512)
         if (memcmp(d + off, hdf5_sig, 8) == 0) return QF_FORMAT_HDF5;
     if (size >= 4 && (rd32(d) == 0x04034b50u || rd32(d) == 0x06054b50u))
-        return zip_scan(d, size, NULL, 0) ? QF_FORMAT_TORCH_ZIP : QF_FORMAT_ZIP;
+        return zip_scan(d, size, "data.pkl", true)           ? QF_FORMAT_TORCH_ZIP
+               : zip_scan(d, size, "model.weights.h5", false) ? QF_FORMAT_KERAS_ZIP
+                                                                    : QF_FORMAT_ZIP;
     if (size >= 2 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5) return QF_FORMAT_TORCH_LEGACY;
     if (size >= 10 && d[8] == '{') {
         uint64_t n = 0;
@@ -294,20 +281,10 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
         s = qf_qfile_read(f, &op, &m, err);
         break;
     }
-    case QF_FORMAT_HDF5:
-        qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, 0, NULL,
-                            "%s file recognised, but this qforge version has no %s reader", qf_format_name(fmt),
-                            "HDF5/Keras");
-    case QF_FORMAT_ZIP: {
-        char names[256];
-        zip_scan(qf_file_data(f), size, names, sizeof names);
-        qf_file_unmap(f);
-        return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL,
-                            "zip archive without a data.pkl entry (entries: %s): not a PyTorch checkpoint; "
-                            "nothing in it is loaded",
-                            names[0] ? names : "none readable");
-    }
+    case QF_FORMAT_HDF5: s = qf_hdf5_read(f, params, &m, err); break;
+    /* every other zip is validated as an archive first (duplicate entries are refused) */
+    case QF_FORMAT_ZIP:
+    case QF_FORMAT_KERAS_ZIP: s = qf_keras_read(f, params, &m, err); break;
     default: {
         const uint8_t *d = qf_file_data(f);
         const char *what = "not a PyTorch, safetensors, ONNX, HDF5 or .qf file (first bytes do not match any)";

@@ -79,7 +79,9 @@ static void test_detect_zip_kinds(void **state)
     assert_int_equal(qf_format_detect(buf, n), QF_FORMAT_TORCH_ZIP);
     n = make_zip(buf, "data.pkl");
     assert_int_equal(qf_format_detect(buf, n), QF_FORMAT_TORCH_ZIP);
-    n = make_zip(buf, "model.weights.h5");
+    n = make_zip(buf, "model.weights.h5"); /* Keras 3 archive; the reader also wants config.json or metadata.json */
+    assert_int_equal(qf_format_detect(buf, n), QF_FORMAT_KERAS_ZIP);
+    n = make_zip(buf, "x/model.weights.h5");
     assert_int_equal(qf_format_detect(buf, n), QF_FORMAT_ZIP);
     n = make_zip(buf, "mydata.pkl");
     assert_int_equal(qf_format_detect(buf, n), QF_FORMAT_ZIP);

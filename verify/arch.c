@@ -555,8 +555,71 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
 /* ------------------------------------------------------------------------------------------ */
 /* Mapping                                                                                     */
 
-/* Canonical name for tensor name `name` (which may carry a "::suffix"), or false. */
-static bool target_name(qf_arch_family fam, const char *name, char *out, size_t out_size)
+/*
+ * Keras / Hugging Face TF weight name -> the PyTorch name, as transformers' own
+ * convert_tf_weight_name_to_pt_weight_name does: drop ":0", "_._" -> "/", drop empty segments and
+ * the model-name segment ("tf_bert_for_sequence_classification"), kernel / embeddings / gamma ->
+ * weight, beta -> bias, join with ".". *transpose is true for kernels (Keras stores [in, out]).
+ * False when `name` has no "/" (not a TF name).
+ */
+static bool pt_name_from_tf(const char *name, char *out, size_t out_size, bool *transpose)
+{
+    if (!strchr(name, '/')) return false;
+    char buf[QF_MAX_NAME_LEN + 1];
+    size_t n = strlen(name);
+    if (n >= sizeof buf) return false;
+    memcpy(buf, name, n + 1);
+    char *colon = strrchr(buf, ':');
+    if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) *colon = '\0';
+    for (char *p = strstr(buf, "_._"); p; p = strstr(p, "_._")) {
+        *p = '/';
+        memmove(p + 1, p + 3, strlen(p + 3) + 1);
+    }
+    const char *seg[256];
+    size_t nseg = 0;
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, '/');
+        if (next) *next++ = '\0';
+        if (!*tok) continue;
+        char *scoped = strstr(tok, "___");
+        if (nseg == 256) return false;
+        seg[nseg++] = scoped ? scoped + 3 : tok;
+    }
+    if (nseg < 2) return false;
+    const char *last = seg[nseg - 1];
+    *transpose = strcmp(last, "kernel") == 0;
+    if (*transpose || strcmp(last, "embeddings") == 0 || strcmp(last, "gamma") == 0) last = "weight";
+    else if (strcmp(last, "beta") == 0) last = "bias";
+    size_t used = 0;
+    for (size_t i = 1; i < nseg; i++) {
+        int w = snprintf(out + used, out_size - used, "%s%s", i > 1 ? "." : "", i + 1 == nseg ? last : seg[i]);
+        if (w < 0 || (size_t)w >= out_size - used) return false;
+        used += (size_t)w;
+    }
+    return true;
+}
+
+/* [rows, cols] -> [cols, rows] into model memory (the one copy a Keras kernel costs). */
+static qf_status transpose_tensor(qf_model *m, size_t index, qf_error *err)
+{
+    const qf_tensor *t = qf_model_tensor(m, index);
+    size_t es = qf_dtype_size(t->dtype);
+    int64_t rows = t->shape[0], cols = t->shape[1];
+    void *dst = NULL;
+    qf_status s = qf_model_alloc(m, t->nbytes, &dst, err);
+    if (s) return s;
+    const uint8_t *src = t->data;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            memcpy((uint8_t *)dst + ((size_t)c * (size_t)rows + (size_t)r) * es,
+                   src + ((size_t)r * (size_t)cols + (size_t)c) * es, es);
+    int64_t shape[2] = {cols, rows};
+    return qf_model_set_tensor_data(m, index, 2, shape, dst, t->nbytes, err);
+}
+
+/* Canonical name for tensor name `name` (which may carry a "::suffix"), or false. *keras_kernel
+ * (may be NULL) is set when the source is a Keras kernel stored [in, out]. */
+static bool target_name_tf(qf_arch_family fam, const char *name, char *out, size_t out_size, bool *keras_kernel)
 {
     char base[QF_MAX_NAME_LEN + 1];
     const char *sep = strstr(name, "::");
@@ -564,11 +627,21 @@ static bool target_name(qf_arch_family fam, const char *name, char *out, size_t 
     if (blen >= sizeof base) return false;
     memcpy(base, name, blen);
     base[blen] = '\0';
-    char mapped[QF_MAX_NAME_LEN + 1];
+    char mapped[QF_MAX_NAME_LEN + 1], pt[QF_MAX_NAME_LEN + 1];
+    bool transpose = false;
+    if (keras_kernel) *keras_kernel = false;
     if (is_canonical(base)) snprintf(mapped, sizeof mapped, "%s", base);
-    else if (!canonical_from_source(fam, base, mapped, sizeof mapped)) return false;
+    else if (pt_name_from_tf(base, pt, sizeof pt, &transpose)) {
+        if (!canonical_from_source(fam, pt, mapped, sizeof mapped)) return false;
+        if (keras_kernel) *keras_kernel = transpose;
+    } else if (!canonical_from_source(fam, base, mapped, sizeof mapped)) return false;
     int w = snprintf(out, out_size, "%s%s", mapped, sep ? sep : "");
     return w > 0 && (size_t)w < out_size;
+}
+
+static bool target_name(qf_arch_family fam, const char *name, char *out, size_t out_size)
+{
+    return target_name_tf(fam, name, out, out_size, NULL);
 }
 
 static qf_status set_meta_int(qf_model *m, const char *key, int64_t v, qf_error *err)
@@ -617,7 +690,8 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
     size_t ignored_len = 0, ignored_cap = 0;
     for (size_t i = 0; i < n; i++) {
         const qf_tensor *t = qf_model_tensor(m, i);
-        if (!target_name(a.family, t->name, name, sizeof name)) {
+        bool keras_kernel = false;
+        if (!target_name_tf(a.family, t->name, name, sizeof name, &keras_kernel)) {
             size_t k = strlen(t->name);
             if (ignored_len + k + 2 > QF_MAX_META_VALUE_LEN) continue; /* list truncated at the metadata cap */
             if (ignored_len + k + 2 > ignored_cap) {
@@ -649,6 +723,11 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
             return QF_STATUS_SHAPE;
         }
         if (strcmp(name, t->name) != 0 && (s = qf_model_rename_tensor(m, i, name, err))) {
+            free(ignored);
+            return s;
+        }
+        if (keras_kernel && t->rank == 2 && is_float_dtype(t->dtype) && t->quant.scheme == QF_QUANT_NONE &&
+            (s = transpose_tensor(m, i, err))) {
             free(ignored);
             return s;
         }

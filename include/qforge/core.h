@@ -303,6 +303,13 @@ qf_status qf_model_add_tensor(qf_model *m, const char *name, const char *source_
 qf_status qf_model_set_quant(qf_model *m, size_t index, qf_quant_scheme scheme, int32_t axis,
                              const char *scale_name, const char *zero_point_name, qf_error *err);
 
+/*
+ * Replaces the data and shape of tensor `index` (dtype, names and quantization stay), e.g. with a
+ * transposed copy. `data` follows the rules of qf_model_add_tensor; nbytes must match the shape.
+ */
+qf_status qf_model_set_tensor_data(qf_model *m, size_t index, int32_t rank, const int64_t *shape,
+                                   const void *data, uint64_t nbytes, qf_error *err);
+
 /* Renames tensor `index` (canonical name); keeps source_name. */
 qf_status qf_model_rename_tensor(qf_model *m, size_t index, const char *name, qf_error *err);
 

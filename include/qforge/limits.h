@@ -81,6 +81,20 @@
 #define QF_CALIB_MAX_CHANNELS 65536         /* channels (columns) of one activation */
 #define QF_STATIC_MAX_FP32_PATTERNS 64      /* --fp32 patterns of one static quantization */
 
+/* HDF5 / Keras (readers/hdf5): checked before libhdf5 reads anything they bound */
+#define QF_HDF5_MAX_OBJECTS 1000000        /* links visited in one file (groups, datasets, others) */
+#define QF_HDF5_MAX_DEPTH 32               /* nesting of groups below the root */
+#define QF_HDF5_MAX_ATTR_BYTES (16u << 20) /* stored bytes of one attribute read (layer_names, weight_names ...) */
+#define QF_HDF5_MAX_ATTR_STRINGS 65536     /* strings in one string-array attribute (all its chunks together) */
+#define QF_HDF5_MAX_ATTR_CHUNKS 256        /* Keras "name0", "name1" ... pieces of one long attribute */
+#define QF_HDF5_MAX_CHUNK_BYTES (256u << 20) /* bytes of one chunk of a chunked dataset (libhdf5 allocates it) */
+#define QF_HDF5_MAX_RATIO 1100             /* dataset bytes / stored bytes of a filtered or partly stored dataset */
+#define QF_HDF5_MAX_UNSTORED 4096          /* stored-byte floor of that ratio (small fill-value datasets) */
+#define QF_HDF5_MAX_COPIED (16ull << 30)   /* total bytes decoded into model memory from one file */
+#define QF_HDF5_CPU_SECONDS 10            /* CPU time of the isolated pre-check of a file ... */
+#define QF_HDF5_CPU_BYTES_PER_SECOND (8u << 20) /* ... plus one second per this many bytes of it */
+#define QF_HDF5_MAX_LISTING 65536          /* bytes of each keras.* listing kept as metadata (longer ones are cut) */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

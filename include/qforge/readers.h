@@ -22,7 +22,8 @@ extern "C" {
     X(HDF5, "hdf5")                                          \
     X(QF, "qf")                                              \
     X(ZIP, "zip")                                            \
-    X(SHARD_INDEX, "shard-index")
+    X(SHARD_INDEX, "shard-index")                            \
+    X(KERAS_ZIP, "keras-zip")
 
 typedef enum qf_format {
 #define QF_FORMAT_ENUM_(name, text) QF_FORMAT_##name,
@@ -35,7 +36,8 @@ const char *qf_format_name(qf_format f); /* "pytorch-zip", ... */
 
 /*
  * Detects the format from the first bytes of a file (and its size). A zip archive is reported as
- * TORCH_ZIP only when it holds a "PREFIX/data.pkl" entry; other zips are ZIP. A bare pickle stream is
+ * TORCH_ZIP only when it holds a "PREFIX/data.pkl" entry, as KERAS_ZIP (a Keras 3 `.keras` archive)
+ * when it holds "model.weights.h5"; other zips are ZIP. A bare pickle stream is
  * TORCH_LEGACY. Never reads past `size`.
  */
 qf_format qf_format_detect(const uint8_t *data, uint64_t size);
@@ -87,6 +89,24 @@ qf_status qf_onnx_read(qf_file *file, const qf_read_params *params, qf_model **o
  * shard named by "weight_map" (plain file names beside the index) read with its own reader and
  * merged; each shard's tensors must be exactly those mapped to it. Errors name the shard file. */
 qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+
+/*
+ * HDF5 files (readers/hdf5, through libhdf5): Keras 2 full models and save_weights files, Keras 3
+ * .weights.h5, Hugging Face TF checkpoints (tf_model.h5), and any other HDF5 file's datasets.
+ * Keras weight layouts name tensors as Keras does (the `weight_names` entry, or the dataset path);
+ * optimizer state is listed in metadata ("keras.optimizer_weights"), never taken as tensors.
+ * Contiguous, unfiltered little-endian datasets are borrowed from the mapping; others are decoded
+ * into model memory. libhdf5 never prints, never loads filter plugins, never follows soft or
+ * external links, and refuses external raw storage and virtual datasets.
+ */
+qf_status qf_hdf5_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
+/*
+ * Keras 3 `.keras` zip archives: the "model.weights.h5" entry is read as above (stored: from the
+ * mapping; deflated: inflated into model memory); the other entries are listed in metadata
+ * ("keras.archive_entries") and never interpreted. The archive passes the same validation as a
+ * torch zip (unique names, no overlaps, CRCs, inflation limits).
+ */
+qf_status qf_keras_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err);
 
 /* .qf artifacts (readers/qf). */
 typedef struct qf_qfile_open_params {
