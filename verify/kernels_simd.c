@@ -94,14 +94,25 @@ __attribute__((target("avx512f"))) static void attention_row_avx512(const float 
 {
     const __m512 vscale = _mm512_set1_ps(scale);
     __m512 vmx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < L; j += 16) {
-        __mmask16 k = tail_mask(L - j);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t t = 0; t < d; t++)
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(qi[t]), _mm512_maskz_loadu_ps(k, kt + t * ldk + j)));
-        acc = _mm512_mul_ps(acc, vscale);
-        _mm512_mask_storeu_ps(sc + j, k, acc);
-        vmx = _mm512_mask_max_ps(vmx, k, acc, vmx);
+    for (int64_t j = 0; j < L; j += 64) { /* four independent 16-key blocks hide the add latency */
+        const __mmask16 k0 = tail_mask(L - j), k1 = tail_mask(L - j - 16), k2 = tail_mask(L - j - 32),
+                        k3 = tail_mask(L - j - 48);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < d; t++) {
+            const __m512 qt = _mm512_set1_ps(qi[t]);
+            const float *kr = kt + t * ldk + j;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k0, kr)));
+            if (k1) a1 = _mm512_add_ps(a1, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k1, kr + 16)));
+            if (k2) a2 = _mm512_add_ps(a2, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k2, kr + 32)));
+            if (k3) a3 = _mm512_add_ps(a3, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k3, kr + 48)));
+        }
+        const __m512 acc[4] = {a0, a1, a2, a3};
+        const __mmask16 km[4] = {k0, k1, k2, k3};
+        for (int b = 0; b < 4; b++) {
+            const __m512 r = _mm512_mul_ps(acc[b], vscale);
+            _mm512_mask_storeu_ps(sc + j + 16 * b, km[b], r);
+            vmx = _mm512_mask_max_ps(vmx, km[b], r, vmx);
+        }
     }
     float mx = _mm512_reduce_max_ps(vmx);
     float sum = 0.0f;
