@@ -38,6 +38,73 @@ static void check_dql(const float *x, size_t n, float want_scale, uint8_t want_z
     assert_true(s == want_scale);
     assert_int_equal(z, want_z);
     assert_memory_equal(q, want_q, n);
+    uint8_t q2[64] = {0};
+    float s2;
+    uint8_t z2;
+    qf_dynamic_quantize_u8(x, n, q2, &s2, &z2);
+    assert_true(s2 == want_scale);
+    assert_int_equal(z2, want_z);
+    assert_memory_equal(q2, want_q, n);
+}
+
+/* qf_dynamic_quantize_u8 (AVX-512 where available) gives the bits of the reference on every tail
+ * length, exact halfway ties, NaN, infinities and one-signed data. */
+static void test_dynamic_quantize_simd(void **state)
+{
+    (void)state;
+    print_message("encoder AVX-512 kernels %s\n", qf_encoder_simd_available() ? "active" : "not available (ref only)");
+    enum { N = 1100 };
+    static float x[N];
+    static uint8_t q1[N], q2[N];
+    const size_t lens[] = {0, 1, 2, 15, 16, 17, 31, 33, 64, 100, 768, N};
+    for (int mode = 0; mode < 7; mode++) {
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            for (size_t i = 0; i < n; i++) {
+                x[i] = frand(mode == 1 ? 300.0f : 4.0f);
+                if (mode == 2) x[i] = (float)(int)(next_rand() % 511) - 255.0f + 0.5f; /* ties at scale 1 */
+                if (mode == 3) x[i] = fabsf(x[i]) + 1.0f;                            /* positive only */
+                if (mode == 4) x[i] = -fabsf(x[i]) - 1.0f;                           /* negative only */
+            }
+            if (mode == 5 && n > 3) x[next_rand() % n] = NAN, x[n - 1] = NAN;
+            if (mode == 6 && n > 3) x[next_rand() % n] = INFINITY, x[0] = -INFINITY;
+            float s1 = 0, s2 = 0;
+            uint8_t z1 = 0, z2 = 0;
+            memset(q1, 0xAB, sizeof q1);
+            memset(q2, 0xAB, sizeof q2);
+            qf_dynamic_quantize_u8_ref(x, n, q1, &s1, &z1);
+            qf_dynamic_quantize_u8(x, n, q2, &s2, &z2);
+            assert_memory_equal(&s1, &s2, sizeof s1);
+            assert_int_equal(z1, z2);
+            assert_memory_equal(q1, q2, sizeof q1); /* also: nothing written past n */
+        }
+    }
+}
+
+/* qf_attention_row gives the reference's bits for head widths and key counts around the vector
+ * width (tails in both loops), with strided keys and values. */
+static void test_attention_row_simd(void **state)
+{
+    (void)state;
+    const int64_t shapes[][2] = {{1, 1}, {5, 3}, {16, 16}, {17, 33}, {33, 64}, {128, 64}, {40, 80}, {7, 130}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t L = shapes[si][0], d = shapes[si][1], ldk = L + 3, ldv = d + 5;
+        float *qi = malloc((size_t)d * sizeof(float)), *kt = malloc((size_t)(d * ldk) * sizeof(float));
+        float *v = malloc((size_t)(L * ldv) * sizeof(float));
+        float *sc1 = malloc((size_t)L * sizeof(float)), *sc2 = malloc((size_t)L * sizeof(float));
+        float *c1 = malloc((size_t)(d + 16) * sizeof(float)), *c2 = malloc((size_t)(d + 16) * sizeof(float));
+        assert_non_null(qi && kt && v && sc1 && sc2 && c1 && c2);
+        for (int64_t i = 0; i < d; i++) qi[i] = frand(3.0f);
+        for (int64_t i = 0; i < d * ldk; i++) kt[i] = frand(3.0f);
+        for (int64_t i = 0; i < L * ldv; i++) v[i] = frand(2.0f);
+        for (int64_t i = 0; i < d + 16; i++) c1[i] = c2[i] = 42.0f;
+        const float scale = 1.0f / sqrtf((float)d);
+        qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, sc1, c1);
+        qf_attention_row(qi, kt, ldk, v, ldv, L, d, scale, sc2, c2);
+        assert_memory_equal(c1, c2, (size_t)(d + 16) * sizeof(float));
+        assert_memory_equal(sc1, sc2, (size_t)L * sizeof(float));
+        free(qi), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2);
+    }
 }
 
 static void test_dynamic_quantize(void **state)
@@ -387,7 +454,8 @@ static void test_encoder_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_gemm_int8_exact),
+        cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
+        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),
         cmocka_unit_test(test_encoder_roberta),      cmocka_unit_test(test_encoder_distilbert),
         cmocka_unit_test(test_encoder_electra),      cmocka_unit_test(test_encoder_prequantized),

@@ -71,7 +71,7 @@ struct qf_encoder {
     size_t owned_count, owned_cap;
 
     /* workspace, sized at creation */
-    float *emb, *x, *y, *q, *k, *v, *ctx, *ff, *scores, *row, *row2;
+    float *emb, *x, *y, *q, *k, *kt, *v, *ctx, *ff, *scores, *row, *row2;
     uint8_t *xq;
     int8_t *xs;    /* static int8 activations */
     float *srow;   /* one smoothed row */
@@ -339,7 +339,7 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
             qf_gemm_s8s8s32_ref(e->xs, l->wq, m, n, k, e->acc);
         }
     } else {
-        qf_dynamic_quantize_u8_ref(x, (size_t)(m * l->k), e->xq, &sx, &zx);
+        qf_dynamic_quantize_u8(x, (size_t)(m * l->k), e->xq, &sx, &zx);
         if (l->dnnl) s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, zx, m, e->acc, err);
         else qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
     }
@@ -397,39 +397,21 @@ static void activate_all(qf_arch_activation a, float *x, int64_t count)
     for (int64_t i = 0; i < count; i++) x[i] = activate(a, x[i]);
 }
 
-/* Multi-head self-attention over the L real tokens of one sequence: ctx = softmax(q k^T / sqrt d) v. */
+/* Multi-head self-attention over the L real tokens of one sequence: ctx = softmax(q k^T / sqrt d) v.
+ * k is transposed once into kt [H, L] so that each score row is a run of independent dots. */
 static void attention(qf_encoder *e, int64_t L)
 {
     const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
     const float scale = 1.0f / sqrtf((float)d);
     const float *q = e->q, *k = e->k, *v = e->v;
-    float *ctx = e->ctx;
+    float *ctx = e->ctx, *kt = e->kt;
+    for (int64_t j = 0; j < L; j++)
+        for (int64_t c = 0; c < H; c++) kt[c * L + j] = k[j * H + c];
 #pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
     for (int64_t h = 0; h < nh; h++) {
         for (int64_t i = 0; i < L; i++) {
             float *sc = e->scores + (int64_t)omp_get_thread_num() * e->max_length;
-            const float *qi = q + i * H + h * d;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < L; j++) {
-                const float *kj = k + j * H + h * d;
-                float dot = 0.0f;
-                for (int64_t t = 0; t < d; t++) dot += qi[t] * kj[t];
-                sc[j] = dot * scale;
-                if (sc[j] > mx) mx = sc[j];
-            }
-            float sum = 0.0f;
-            for (int64_t j = 0; j < L; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float inv = 1.0f / sum;
-            float *ci = ctx + i * H + h * d;
-            for (int64_t t = 0; t < d; t++) ci[t] = 0.0f;
-            for (int64_t j = 0; j < L; j++) {
-                const float p = sc[j] * inv;
-                const float *vj = v + j * H + h * d;
-                for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
-            }
+            qf_attention_row(q + i * H + h * d, kt + h * d * L, L, v + h * d, H, L, d, scale, sc, ctx + i * H + h * d);
         }
     }
 }
@@ -510,7 +492,8 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
     if (e->p.keep_layer_outputs && !qf_mul_u64(BLH, (uint64_t)e->arch.num_layers + 1, &layers_n))
         return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
     if (!(e->emb = ws(e, L, E * 4, err)) || !(e->x = ws(e, L, H * 4, err)) || !(e->y = ws(e, LW, 4, err)) ||
-        !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
+        !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) ||
+        !(e->kt = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
         !(e->ctx = ws(e, L, H * 4, err)) || !(e->ff = ws(e, L, I * 4, err)) ||
         !(e->scores = ws(e, (uint64_t)e->threads, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
         !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) ||

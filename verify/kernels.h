@@ -25,6 +25,23 @@ void qf_gemm_u8s8s32_ref(const uint8_t *x, uint8_t zx, const int8_t *w, int64_t 
  * uint8 (x + 128) and runs the uint8 GEMM with zero point 128, which gives the same integers. */
 void qf_gemm_s8s8s32_ref(const int8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc);
 
+/* DynamicQuantizeLinear (qf_dynamic_quantize_u8_ref), AVX-512 when available; identical bits. */
+void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
+
+/*
+ * One query row of one attention head over L keys of width d: sc[j] = scale * qi . k_j,
+ * softmax over j (max-subtracted, expf, in-order sum), ci = sum_j p_j v_j. Keys are given
+ * transposed, k_j[t] = kt[t * ldk + j]; v_j = v + j * ldv. sc is scratch of L floats. Dots are
+ * accumulated in increasing t (scores) and j (context), in float.
+ */
+void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
+                          int64_t d, float scale, float *sc, float *ci);
+/* The same, AVX-512 when available; identical bits. */
+void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
+                      float scale, float *sc, float *ci);
+/* Whether qf_dynamic_quantize_u8 / qf_attention_row run their AVX-512 forms on this CPU. */
+bool qf_encoder_simd_available(void);
+
 /* oneDNN backend: one engine + stream, and linear layers prepared on it. */
 typedef struct qf_dnnl qf_dnnl;
 typedef struct qf_dnnl_gemm qf_dnnl_gemm;

@@ -1,0 +1,174 @@
+/*
+ * verify/kernels_simd.c — the encoder's non-GEMM hot loops: DynamicQuantizeLinear of a projection
+ * input and one query row of attention (scores, softmax, context). Each has a scalar _ref form,
+ * the specification, and an AVX-512 form used when the CPU has it; the two give identical bits
+ * (tests/test_encoder_kernels.c compares them), so results depend neither on the CPU nor on the
+ * thread count:
+ *   - min/max are order-independent; vminps/vmaxps return their second operand when the first is
+ *     NaN (or both are zeros), which is what the scalar `x < lo` / `x > hi` comparisons keep;
+ *   - x / s is IEEE division, rounding is vrndscaleps to nearest-even (rintf in the default mode);
+ *   - every dot product is accumulated in increasing index order with a separate multiply and add
+ *     (no FMA: this file is compiled in ISO C mode, which leaves contraction off), vectorized
+ *     across independent outputs only; expf and the softmax sum stay scalar and in order.
+ */
+#include <math.h>
+#include <stdbool.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define QF_KERNELS_X86 1
+#endif
+
+#include "verify/kernels.h"
+
+/* Saturating round-half-to-even of z into [0, 255]. */
+static uint8_t zero_point_u8(float zf)
+{
+    if (zf != zf) return 0;
+    if (zf < 0.0f) zf = 0.0f;
+    if (zf > 255.0f) zf = 255.0f;
+    return (uint8_t)rintf(zf);
+}
+
+void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
+                          int64_t d, float scale, float *sc, float *ci)
+{
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < L; j++) {
+        float dot = 0.0f;
+        for (int64_t t = 0; t < d; t++) dot += qi[t] * kt[t * ldk + j];
+        sc[j] = dot * scale;
+        if (sc[j] > mx) mx = sc[j];
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < L; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += sc[j];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t t = 0; t < d; t++) ci[t] = 0.0f;
+    for (int64_t j = 0; j < L; j++) {
+        const float p = sc[j] * inv;
+        const float *vj = v + j * ldv;
+        for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
+    }
+}
+
+#ifdef QF_KERNELS_X86
+/* Lanes [0, left) of a 16-lane block; none when left <= 0. */
+static __mmask16 tail_mask(int64_t left)
+{
+    if (left <= 0) return 0;
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+__attribute__((target("avx512f"))) static void dynamic_quantize_avx512(const float *x, size_t n, uint8_t *q,
+                                                                        float *scale, uint8_t *zero_point)
+{
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask((int64_t)(n - i));
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i); /* masked lanes load 0, inside the range already */
+        lo = _mm512_min_ps(v, lo);
+        hi = _mm512_max_ps(v, hi);
+    }
+    float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
+    float s = h == l ? 1.0f : (h - l) / 255.0f;
+    uint8_t z = zero_point_u8(0.0f - l / s);
+    const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps((float)z), top = _mm512_set1_ps(255.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask((int64_t)(n - i));
+        __m512 d = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), vs);
+        __m512 r = _mm512_add_ps(_mm512_roundscale_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+        r = _mm512_mask_mov_ps(vz, _mm512_cmp_ps_mask(d, d, _CMP_ORD_Q), r); /* NaN -> z */
+        r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), top);
+        _mm512_mask_cvtusepi32_storeu_epi8(q + i, k, _mm512_cvtps_epu32(r));
+    }
+    *scale = s;
+    *zero_point = z;
+}
+
+__attribute__((target("avx512f"))) static void attention_row_avx512(const float *qi, const float *kt, int64_t ldk,
+                                                                     const float *v, int64_t ldv, int64_t L, int64_t d,
+                                                                     float scale, float *sc, float *ci)
+{
+    const __m512 vscale = _mm512_set1_ps(scale);
+    __m512 vmx = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < L; j += 64) { /* four independent 16-key blocks hide the add latency */
+        const __mmask16 k0 = tail_mask(L - j), k1 = tail_mask(L - j - 16), k2 = tail_mask(L - j - 32),
+                        k3 = tail_mask(L - j - 48);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < d; t++) {
+            const __m512 qt = _mm512_set1_ps(qi[t]);
+            const float *kr = kt + t * ldk + j;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k0, kr)));
+            if (k1) a1 = _mm512_add_ps(a1, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k1, kr + 16)));
+            if (k2) a2 = _mm512_add_ps(a2, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k2, kr + 32)));
+            if (k3) a3 = _mm512_add_ps(a3, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k3, kr + 48)));
+        }
+        const __m512 acc[4] = {a0, a1, a2, a3};
+        const __mmask16 km[4] = {k0, k1, k2, k3};
+        for (int b = 0; b < 4; b++) {
+            const __m512 r = _mm512_mul_ps(acc[b], vscale);
+            _mm512_mask_storeu_ps(sc + j + 16 * b, km[b], r);
+            vmx = _mm512_mask_max_ps(vmx, km[b], r, vmx);
+        }
+    }
+    float mx = _mm512_reduce_max_ps(vmx);
+    float sum = 0.0f;
+    for (int64_t j = 0; j < L; j++) {
+        sc[j] = expf(sc[j] - mx);
+        sum += sc[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t t = 0; t < d; t += 64) {
+        const __mmask16 k0 = tail_mask(d - t), k1 = tail_mask(d - t - 16), k2 = tail_mask(d - t - 32),
+                        k3 = tail_mask(d - t - 48);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = 0; j < L; j++) {
+            const __m512 p = _mm512_set1_ps(sc[j] * inv);
+            const float *vj = v + j * ldv + t;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k0, vj)));
+            if (k1) a1 = _mm512_add_ps(a1, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k1, vj + 16)));
+            if (k2) a2 = _mm512_add_ps(a2, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k2, vj + 32)));
+            if (k3) a3 = _mm512_add_ps(a3, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k3, vj + 48)));
+        }
+        _mm512_mask_storeu_ps(ci + t, k0, a0);
+        if (k1) _mm512_mask_storeu_ps(ci + t + 16, k1, a1);
+        if (k2) _mm512_mask_storeu_ps(ci + t + 32, k2, a2);
+        if (k3) _mm512_mask_storeu_ps(ci + t + 48, k3, a3);
+    }
+}
+#endif
+
+bool qf_encoder_simd_available(void)
+{
+#ifdef QF_KERNELS_X86
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point)
+{
+#ifdef QF_KERNELS_X86
+    if (qf_encoder_simd_available()) {
+        dynamic_quantize_avx512(x, n, q, scale, zero_point);
+        return;
+    }
+#endif
+    qf_dynamic_quantize_u8_ref(x, n, q, scale, zero_point);
+}
+
+void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
+                      float scale, float *sc, float *ci)
+{
+#ifdef QF_KERNELS_X86
+    if (qf_encoder_simd_available()) {
+        attention_row_avx512(qi, kt, ldk, v, ldv, L, d, scale, sc, ci);
+        return;
+    }
+#endif
+    qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, sc, ci);
+}
