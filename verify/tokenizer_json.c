@@ -314,7 +314,7 @@ static qf_status parse_vocab_object(const qf_tok_ctx *c, json_object *vocab, con
     {
         char f[PATH_MAX_LEN];
         snprintf(f, sizeof f, "%s[\"%.80s\"]", field, key);
-        int64_t id;
+        int64_t id = 0;
         if ((s = as_int(c, val, f, INT64_MIN, INT64_MAX, &id)) != QF_STATUS_OK) return s; /* range: add_vocab */
         /* json-c keys are NUL-terminated: a key with an embedded NUL is cut there. */
         if ((s = qf_tok_add_vocab(c, m, key, strlen(key), id, f)) != QF_STATUS_OK) return s;
@@ -558,7 +558,7 @@ static qf_status parse_post(const qf_tok_ctx *c, json_object *obj, const char *p
         if ((s = token_pair(c, obj, "cls", path, &cls)) != QF_STATUS_OK ||
             (s = token_pair(c, obj, "sep", path, &sep)) != QF_STATUS_OK)
             return s;
-        qf_tok_post *p;
+        qf_tok_post *p = NULL;
         if ((s = push_post(c, t, &p)) != QF_STATUS_OK || (s = alloc_affixes(c, p, 1, 1)) != QF_STATUS_OK) return s;
         p->prefix_ids[0] = cls;
         p->suffix_ids[0] = sep;
@@ -597,7 +597,7 @@ static qf_status parse_added(const qf_tok_ctx *c, json_object *arr, qf_tokenizer
         qf_status s = get_object(c, o, f);
         if (s != QF_STATUS_OK) return s;
         qf_tok_added a = {0};
-        int64_t id;
+        int64_t id = 0;
         sub(g, f, "id");
         const char *content;
         if ((s = as_int(c, member(o, "id"), g, 0, (int64_t)QF_TOKENIZER_MAX_VOCAB - 1, &id)) != QF_STATUS_OK ||

@@ -457,8 +457,8 @@ static qf_status array_next(st_reader *r, size_t *cursor, size_t *start, size_t 
  */
 static qf_status decode_string(st_reader *r, size_t p, size_t end, char **out, size_t *len)
 {
-    size_t stop;
-    bool escaped;
+    size_t stop = 0;
+    bool escaped = false;
     qf_status st = scan_string(r, p, &stop, &escaped);
     if (st) return st;
     if (stop != end) return syntax_error(r, p, "string expected");

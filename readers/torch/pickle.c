@@ -265,7 +265,7 @@ static qf_status push(run *r, uint32_t id)
 
 static qf_status push_new(run *r, qf_pkind kind, uint32_t *id)
 {
-    uint32_t tmp;
+    uint32_t tmp = 0;
     qf_status st = new_node(r, kind, &tmp);
     if (st) return st;
     if (id) *id = tmp;
