@@ -79,26 +79,6 @@ static qf_encoder_mode artifact_mode(const qf_model *m)
     return QF_ENCODER_MODE_FP32;
 }
 
-static const char *mode_name(qf_encoder_mode mode)
-{
-    return mode == QF_ENCODER_MODE_DYNAMIC_INT8  ? "dynamic int8"
-           : mode == QF_ENCODER_MODE_STATIC_INT8 ? "static int8"
-                                                 : "FP32";
-}
-
-/* id2label name of a class, or its number. */
-static void label_name(json_object *config, int32_t id, char *buf, size_t size)
-{
-    json_object *map = NULL, *name = NULL;
-    char key[16];
-    snprintf(key, sizeof key, "%d", (int)id);
-    if (config && json_object_object_get_ex(config, "id2label", &map) && json_object_object_get_ex(map, key, &name) &&
-        json_object_is_type(name, json_type_string))
-        snprintf(buf, size, "%s", json_object_get_string(name));
-    else
-        snprintf(buf, size, "%d", (int)id);
-}
-
 static qf_cli_option verify_options[] = {
     {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)", false, NULL},
     {"reference", 0, true, "SOURCE", "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)",
@@ -138,7 +118,7 @@ static bool int_option(qf_cli_command *cmd, const char *name, long lo, long hi, 
 
 static json_object *report_json(const qf_verify_report *r, const char *artifact, const char *reference,
                                 const char *data_path, const qf_dataset *data, int32_t max_length, qf_model *art,
-                                json_object *config, bool has_max_drop, double max_drop, bool passed)
+                                const char *config_json, bool has_max_drop, double max_drop, bool passed)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "artifact", json_object_new_string(artifact));
@@ -148,7 +128,7 @@ static json_object *report_json(const qf_verify_report *r, const char *artifact,
     json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->rows));
     json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
     json_object_object_add(o, "max_length", json_object_new_int(max_length));
-    json_object_object_add(o, "artifact_mode", json_object_new_string(mode_name(r->artifact_mode)));
+    json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
     json_object *recipe = json_object_new_object();
     for (size_t i = 0; i < qf_model_meta_count(art); i++) {
         const char *k, *v;
@@ -189,14 +169,14 @@ static json_object *report_json(const qf_verify_report *r, const char *artifact,
     for (size_t i = 0; i < listed; i++) {
         json_object *e = json_object_new_object();
         char a[64], b[64];
-        label_name(config, r->changed_reference_label[i], a, sizeof a);
-        label_name(config, r->changed_artifact_label[i], b, sizeof b);
+        qf_label_name(config_json, r->changed_reference_label[i], a, sizeof a);
+        qf_label_name(config_json, r->changed_artifact_label[i], b, sizeof b);
         json_object_object_add(e, "row", json_object_new_int64((int64_t)r->changed_rows[i]));
         json_object_object_add(e, "reference", json_object_new_string(a));
         json_object_object_add(e, "artifact", json_object_new_string(b));
         int32_t lab = qf_dataset_row_at(data, r->changed_rows[i])->label;
         if (lab >= 0) {
-            label_name(config, lab, a, sizeof a);
+            qf_label_name(config_json, lab, a, sizeof a);
             json_object_object_add(e, "label", json_object_new_string(a));
         }
         json_object_array_add(changed, e);
@@ -212,13 +192,13 @@ static json_object *report_json(const qf_verify_report *r, const char *artifact,
 static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
                          const char *data_path, int32_t max_length, bool has_max_drop, double max_drop, bool passed)
 {
-    printf("artifact   %s (%s)\n", artifact, mode_name(r->artifact_mode));
+    printf("artifact   %s (%s)\n", artifact, qf_encoder_mode_name(r->artifact_mode));
     printf("reference  %s (FP32)\n", reference);
     printf("data       %s: %zu rows, %zu labelled, max length %d\n", data_path, r->rows, r->labelled_rows,
            (int)max_length);
     if (r->labelled_rows)
         printf("accuracy   FP32 %.2f%%   %s %.2f%%   drop %.2f pt\n", 100 * r->accuracy_reference,
-               mode_name(r->artifact_mode), 100 * r->accuracy_artifact, r->drop_points);
+               qf_encoder_mode_name(r->artifact_mode), 100 * r->accuracy_artifact, r->drop_points);
     printf("agreement  %.2f%% top-1 (%zu of %zu rows changed)\n", 100 * r->agreement, r->changed_count, r->rows);
     printf("logits     mean |diff| %.4g   max |diff| %.4g   cosine mean %.6f   min %.6f\n", r->mean_abs_dlogit,
            r->max_abs_dlogit, r->mean_cosine, r->min_cosine);
@@ -340,11 +320,10 @@ int qf_cmd_verify(int argc, char **argv)
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !has_max_drop || report.drop_points <= max_drop + 1e-9;
-        json_object *config = qf_model_config_json(ref) ? json_tokener_parse(qf_model_config_json(ref)) : NULL;
         qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
         if (json_opt->seen) {
             json_object *o = report_json(&report, artifact_path, reference_copy, data_opt->value, data, dp.max_length,
-                                         art, config, has_max_drop, max_drop, passed);
+                                         art, qf_model_config_json(ref), has_max_drop, max_drop, passed);
             if (tok_used[0]) json_object_object_add(o, "tokenizer", json_object_new_string(tok_used));
             const char *text = json_object_to_json_string_ext(
                 o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -375,7 +354,6 @@ int qf_cmd_verify(int argc, char **argv)
             print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,
                          passed);
         if (!rc && !passed) rc = QF_EXIT_DROP;
-        json_object_put(config);
         qf_verify_report_free(&report);
     }
     qf_dataset_destroy(data);
@@ -448,7 +426,7 @@ int qf_cmd_run(int argc, char **argv)
     dp.config_json = qf_model_config_json(m);
     qf_dataset *data = NULL;
     qf_encoder *enc = NULL;
-    json_object *config = qf_model_config_json(m) ? json_tokener_parse(qf_model_config_json(m)) : NULL;
+    const char *config_json = qf_model_config_json(m);
     int32_t longest = 0;
     if (!qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
         for (size_t i = 0; i < qf_dataset_size(data); i++)
@@ -497,7 +475,7 @@ int qf_cmd_run(int argc, char **argv)
             printf("]");
             if (!embedding) {
                 char name[64];
-                label_name(config, best, name, sizeof name);
+                qf_label_name(config_json, best, name, sizeof name);
                 json_object *s = json_object_new_string(name);
                 printf(", \"label\": %d, \"label_name\": %s", (int)best, json_object_to_json_string(s));
                 json_object_put(s);
@@ -509,7 +487,6 @@ int qf_cmd_run(int argc, char **argv)
     free(ids);
     free(mask);
     free(types);
-    json_object_put(config);
     qf_encoder_destroy(enc);
     qf_dataset_destroy(data);
     qf_tokenizer_destroy(tok);

@@ -115,19 +115,6 @@ static void sb_escape(sbuf *b, const char *s, size_t n, size_t max)
 
 static void sb_escape_str(sbuf *b, const char *s) { sb_escape(b, s ? s : "", s ? strlen(s) : 0, (size_t)-1); }
 
-static void label_name(json_object *config, int32_t id, char *buf, size_t size)
-{
-    json_object *map = NULL, *name = NULL;
-    char key[16];
-    snprintf(key, sizeof key, "%d", (int)id);
-    if (config && json_object_object_get_ex(config, "id2label", &map) && json_object_object_get_ex(map, key, &name) &&
-        json_object_is_type(name, json_type_string))
-        snprintf(buf, size, "%s", json_object_get_string(name));
-    else
-        snprintf(buf, size, "%d", (int)id);
-}
-
-static const char *mode_name(qf_encoder_mode m) { return m == QF_ENCODER_MODE_DYNAMIC_INT8 ? "dynamic int8" : "FP32"; }
 
 static const char STYLE[] =
     "body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;margin:24px auto;max-width:1100px;padding:0 16px}"
@@ -146,7 +133,7 @@ static void summary(sbuf *b, const qf_verify_report *r, const qf_verify_html_con
     if (r->labelled_rows)
         sb_printf(b,
                   "<tr><td>accuracy</td><td>FP32 %.2f%% &nbsp; %s %.2f%% &nbsp; <b>drop %.2f pt</b></td></tr>",
-                  100 * r->accuracy_reference, mode_name(r->artifact_mode), 100 * r->accuracy_artifact,
+                  100 * r->accuracy_reference, qf_encoder_mode_name(r->artifact_mode), 100 * r->accuracy_artifact,
                   r->drop_points);
     sb_printf(b, "<tr><td>agreement</td><td>%.2f%% top-1 (%zu of %zu rows changed)</td></tr>", 100 * r->agreement,
               r->changed_count, r->rows);
@@ -263,7 +250,7 @@ static void dlogit_chart(sbuf *b, const qf_verify_report *r)
     SB_LIT(b, "</svg>");
 }
 
-static void changed_rows(sbuf *b, const qf_verify_report *r, const qf_verify_html_context *c, json_object *config)
+static void changed_rows(sbuf *b, const qf_verify_report *r, const qf_verify_html_context *c)
 {
     SB_LIT(b, "<h2>Rows whose prediction changed</h2>");
     if (!r->changed_count) {
@@ -280,14 +267,14 @@ static void changed_rows(sbuf *b, const qf_verify_report *r, const qf_verify_htm
         sb_printf(b, "<tr class=\"changed\"><td class=\"n\">%zu</td><td>", row);
         const qf_dataset_row *dr = c->data ? qf_dataset_row_at(c->data, row) : NULL;
         if (dr && dr->label >= 0) {
-            label_name(config, dr->label, name, sizeof name);
+            qf_label_name(c->config_json, dr->label, name, sizeof name);
             sb_escape_str(b, name);
         }
         SB_LIT(b, "</td><td>");
-        label_name(config, r->changed_reference_label[i], name, sizeof name);
+        qf_label_name(c->config_json, r->changed_reference_label[i], name, sizeof name);
         sb_escape_str(b, name);
         SB_LIT(b, "</td><td>");
-        label_name(config, r->changed_artifact_label[i], name, sizeof name);
+        qf_label_name(c->config_json, r->changed_artifact_label[i], name, sizeof name);
         sb_escape_str(b, name);
         SB_LIT(b, "</td><td>");
         size_t len = 0;
@@ -313,7 +300,7 @@ static void kv(sbuf *b, const char *k, const char *v)
 static void provenance(sbuf *b, const qf_verify_report *r, const qf_verify_html_context *c)
 {
     SB_LIT(b, "<h2>Recipe</h2><table class=\"kv\" id=\"recipe\">");
-    kv(b, "artifact mode", mode_name(r->artifact_mode));
+    kv(b, "artifact mode", qf_encoder_mode_name(r->artifact_mode));
     size_t n = c->artifact ? qf_model_meta_count(c->artifact) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *k, *v;
@@ -340,7 +327,6 @@ qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify
 {
     qf_verify_html_context defaults = qf_verify_html_context_default();
     const qf_verify_html_context *c = ctx ? ctx : &defaults;
-    json_object *config = c->config_json ? json_tokener_parse(c->config_json) : NULL;
     sbuf b = {0};
     SB_LIT(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     SB_LIT(&b, "<meta name=\"viewport\" content=\"width=device-width\"><title>qforge verify: ");
@@ -353,14 +339,13 @@ qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify
         sb_printf(&b, "<span class=\"badge %s\">%s</span> ", c->passed ? "pass" : "fail", c->passed ? "PASS" : "FAIL");
     else
         SB_LIT(&b, "<span class=\"badge none\">no gate</span> ");
-    sb_printf(&b, "%s artifact against its FP32 reference on %zu rows</p>", mode_name(r->artifact_mode), r->rows);
+    sb_printf(&b, "%s artifact against its FP32 reference on %zu rows</p>", qf_encoder_mode_name(r->artifact_mode), r->rows);
     summary(&b, r, c);
     sqnr_chart(&b, r);
     dlogit_chart(&b, r);
-    changed_rows(&b, r, c, config);
+    changed_rows(&b, r, c);
     provenance(&b, r, c);
     SB_LIT(&b, "</body></html>\n");
-    json_object_put(config);
     if (b.failed) {
         free(b.data);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory for the HTML report");

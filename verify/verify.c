@@ -4,7 +4,9 @@
  * top-1 agreement, logit distance, cosine similarity and per-layer hidden-state SQNR. All sums
  * run in row order in double precision: the report does not depend on threads or batch size.
  */
+#include <json-c/json.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -242,4 +244,26 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
     qf_encoder_destroy(art);
     if (s) qf_verify_report_free(out);
     return s;
+}
+
+const char *qf_encoder_mode_name(qf_encoder_mode mode)
+{
+    switch (mode) {
+    case QF_ENCODER_MODE_DYNAMIC_INT8: return "dynamic int8";
+    case QF_ENCODER_MODE_STATIC_INT8: return "static int8";
+    default: return "FP32";
+    }
+}
+
+void qf_label_name(const char *config_json, int32_t id, char *buf, size_t size)
+{
+    json_object *config = config_json ? json_tokener_parse(config_json) : NULL, *map = NULL, *name = NULL;
+    char key[16];
+    snprintf(key, sizeof key, "%d", (int)id);
+    if (config && json_object_object_get_ex(config, "id2label", &map) && json_object_object_get_ex(map, key, &name) &&
+        json_object_is_type(name, json_type_string))
+        snprintf(buf, size, "%s", json_object_get_string(name));
+    else
+        snprintf(buf, size, "%d", (int)id);
+    json_object_put(config);
 }

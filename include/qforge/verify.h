@@ -433,6 +433,13 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
                         qf_error *err);
 void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the struct */
 
+/* "FP32", "dynamic int8", "static int8". Static storage. */
+const char *qf_encoder_mode_name(qf_encoder_mode mode);
+
+/* The name config.json's id2label gives class `id` ("devel"), else the number, into buf.
+ * `config_json` (config.json text) may be NULL. */
+void qf_label_name(const char *config_json, int32_t id, char *buf, size_t size);
+
 /* What the HTML report shows beside the figures (verify/report_html.c). Every pointer is borrowed
  * for the call and may be NULL. */
 typedef struct qf_verify_html_context {
