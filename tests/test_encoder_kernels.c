@@ -107,6 +107,87 @@ static void test_attention_row_simd(void **state)
     }
 }
 
+/* qf_dequantize_bias_row gives the reference's bits on every tail, with and without the
+ * zero-point correction, including int32 wrap-around; the fused correction equals correcting
+ * the accumulators first (the unfused order of MatMulInteger then Cast/Mul/Add). */
+static void test_dequantize_bias_row_simd(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {1, 15, 16, 17, 31, 64, 100, 768};
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        const int64_t n = ns[ni];
+        int32_t *acc = malloc((size_t)n * sizeof(int32_t)), *cs = malloc((size_t)n * sizeof(int32_t));
+        int32_t *fixed = malloc((size_t)n * sizeof(int32_t));
+        float *ws = malloc((size_t)n * sizeof(float)), *bias = malloc((size_t)n * sizeof(float));
+        float *y1 = malloc((size_t)(n + 16) * sizeof(float)), *y2 = malloc((size_t)(n + 16) * sizeof(float));
+        float *y3 = malloc((size_t)(n + 16) * sizeof(float));
+        assert_non_null(acc && cs && fixed && ws && bias && y1 && y2 && y3);
+        for (int64_t j = 0; j < n; j++) {
+            acc[j] = (int32_t)(next_rand() & 0x3FFFFF) - 0x200000;
+            cs[j] = (int32_t)(next_rand() & 0x1FFFF) - 0x10000;
+            ws[j] = frand(0.01f);
+            bias[j] = frand(1.0f);
+        }
+        acc[0] = INT32_MAX; /* wraps: INT32_MAX - 200 * cs[0] for cs[0] < 0 */
+        cs[0] = -12345;
+        for (int zx = 0; zx <= 255; zx += 85) {
+            for (int with_cs = 0; with_cs < 2; with_cs++) {
+                for (int64_t j = 0; j < n + 16; j++) y1[j] = y2[j] = y3[j] = 42.0f;
+                const int32_t *c = with_cs ? cs : NULL;
+                qf_dequantize_bias_row_ref(acc, n, zx, c, 0.037f, ws, bias, y1);
+                qf_dequantize_bias_row(acc, n, zx, c, 0.037f, ws, bias, y2);
+                assert_memory_equal(y1, y2, (size_t)(n + 16) * sizeof(float));
+                for (int64_t j = 0; j < n; j++)
+                    fixed[j] = with_cs ? (int32_t)((uint32_t)acc[j] - (uint32_t)zx * (uint32_t)cs[j]) : acc[j];
+                qf_dequantize_bias_row_ref(fixed, n, zx, NULL, 0.037f, ws, bias, y3);
+                assert_memory_equal(y1, y3, (size_t)(n + 16) * sizeof(float));
+            }
+        }
+        free(acc), free(cs), free(fixed), free(ws), free(bias), free(y1), free(y2), free(y3);
+    }
+}
+
+/* qf_layer_norm_row gives the reference's bits for widths around the vector width, with and
+ * without the residual, on offset data (where the summation order shows); and it stays within
+ * 1e-6 of a straightforward in-order double LayerNorm. */
+static void test_layer_norm_row_simd(void **state)
+{
+    (void)state;
+    const int64_t ds[] = {1, 2, 15, 16, 17, 33, 256, 312, 768, 1030};
+    for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
+        const int64_t d = ds[di];
+        float *x = malloc((size_t)d * sizeof(float)), *r = malloc((size_t)d * sizeof(float));
+        float *g = malloc((size_t)d * sizeof(float)), *b = malloc((size_t)d * sizeof(float));
+        float *y1 = malloc((size_t)(d + 16) * sizeof(float)), *y2 = malloc((size_t)(d + 16) * sizeof(float));
+        assert_non_null(x && r && g && b && y1 && y2);
+        for (int64_t j = 0; j < d; j++) {
+            x[j] = 100.0f + frand(8.0f);
+            r[j] = frand(3.0f);
+            g[j] = 1.0f + frand(0.5f);
+            b[j] = frand(0.2f);
+        }
+        for (int with_r = 0; with_r < 2; with_r++) {
+            for (int64_t j = 0; j < d + 16; j++) y1[j] = y2[j] = j < d ? x[j] : 42.0f;
+            qf_layer_norm_row_ref(y1, with_r ? r : NULL, d, g, b, 1e-12f);
+            qf_layer_norm_row(y2, with_r ? r : NULL, d, g, b, 1e-12f);
+            assert_memory_equal(y1, y2, (size_t)(d + 16) * sizeof(float));
+            double mean = 0.0, var = 0.0;
+            for (int64_t j = 0; j < d; j++) mean += (double)(x[j] + (with_r ? r[j] : 0.0f));
+            mean /= (double)d;
+            for (int64_t j = 0; j < d; j++) {
+                double c = (double)(x[j] + (with_r ? r[j] : 0.0f)) - mean;
+                var += c * c;
+            }
+            var /= (double)d;
+            for (int64_t j = 0; j < d; j++) {
+                double want = ((double)(x[j] + (with_r ? r[j] : 0.0f)) - mean) / sqrt(var + 1e-12) * g[j] + b[j];
+                assert_true(fabs(want - (double)y1[j]) <= 1e-6 * (1.0 + fabs(want)));
+            }
+        }
+        free(x), free(r), free(g), free(b), free(y1), free(y2);
+    }
+}
+
 static void test_dynamic_quantize(void **state)
 {
     (void)state;
@@ -455,7 +536,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
-        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
+        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_dequantize_bias_row_simd),
+        cmocka_unit_test(test_layer_norm_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),
         cmocka_unit_test(test_encoder_roberta),      cmocka_unit_test(test_encoder_distilbert),
         cmocka_unit_test(test_encoder_electra),      cmocka_unit_test(test_encoder_prequantized),

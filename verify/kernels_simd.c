@@ -1,6 +1,7 @@
 /*
  * verify/kernels_simd.c — the encoder's non-GEMM hot loops: DynamicQuantizeLinear of a projection
- * input and one query row of attention (scores, softmax, context). Each has a scalar _ref form,
+ * input, one query row of attention (scores, softmax, context), the dequantize + bias epilogue of
+ * an integer linear layer and one row of LayerNorm. Each has a scalar _ref form,
  * the specification, and an AVX-512 form used when the CPU has it; the two give identical bits
  * (tests/test_encoder_kernels.c compares them), so results depend neither on the CPU nor on the
  * thread count:
@@ -52,6 +53,52 @@ void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const f
         const float *vj = v + j * ldv;
         for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
     }
+}
+
+void qf_dequantize_bias_row_ref(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
+                                const float *ws, const float *bias, float *y)
+{
+    for (int64_t j = 0; j < n; j++) {
+        int32_t a = acc[j];
+        if (colsum) a = (int32_t)((uint32_t)a - (uint32_t)zx * (uint32_t)colsum[j]); /* wraps like vpsubd */
+        float scale = sx * ws[j];
+        float prod = (float)a * scale;
+        y[j] = prod + bias[j];
+    }
+}
+
+/* Adds v to the 16 partial sums p[(j0 + i) % 16], i in [0, count). */
+static void partial_sums_16(double p[16], int64_t j0, int64_t count, const double *v)
+{
+    for (int64_t i = 0; i < count; i++) p[(j0 + i) % 16] += v[i];
+}
+
+static double sum_partials_16(const double p[16])
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++) s += p[l];
+    return s;
+}
+
+void qf_layer_norm_row_ref(float *x, const float *r, int64_t d, const float *g, const float *b, float eps)
+{
+    if (r)
+        for (int64_t j = 0; j < d; j++) x[j] += r[j];
+    double p[16] = {0};
+    for (int64_t j = 0; j < d; j++) {
+        double v = x[j];
+        partial_sums_16(p, j, 1, &v);
+    }
+    double mean = sum_partials_16(p) / (double)d;
+    for (int l = 0; l < 16; l++) p[l] = 0.0;
+    for (int64_t j = 0; j < d; j++) {
+        double c = x[j] - mean;
+        double c2 = c * c;
+        partial_sums_16(p, j, 1, &c2);
+    }
+    double var = sum_partials_16(p) / (double)d;
+    double inv = 1.0 / sqrt(var + (double)eps);
+    for (int64_t j = 0; j < d; j++) x[j] = (float)((x[j] - mean) * inv) * g[j] + b[j];
 }
 
 #ifdef QF_KERNELS_X86
@@ -139,6 +186,75 @@ __attribute__((target("avx512f"))) static void attention_row_avx512(const float 
         if (k3) _mm512_mask_storeu_ps(ci + t + 48, k3, a3);
     }
 }
+
+__attribute__((target("avx512f"))) static void dequantize_bias_row_avx512(const int32_t *acc, int64_t n, int32_t zx,
+                                                                           const int32_t *colsum, float sx,
+                                                                           const float *ws, const float *bias, float *y)
+{
+    const __m512 vsx = _mm512_set1_ps(sx);
+    const __m512i vz = _mm512_set1_epi32(zx);
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 k = tail_mask(n - j);
+        __m512i a = _mm512_maskz_loadu_epi32(k, acc + j);
+        if (colsum) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(k, colsum + j)));
+        const __m512 scale = _mm512_mul_ps(vsx, _mm512_maskz_loadu_ps(k, ws + j));
+        const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(a), scale);
+        _mm512_mask_storeu_ps(y + j, k, _mm512_add_ps(prod, _mm512_maskz_loadu_ps(k, bias + j)));
+    }
+}
+
+/* Sum of 16 partial sums held as lanes 0-7 of lo and 8-15 of hi, in increasing lane order. */
+__attribute__((target("avx512f"))) static double sum_lanes_16(__m512d lo, __m512d hi)
+{
+    double p[16];
+    _mm512_storeu_pd(p, lo);
+    _mm512_storeu_pd(p + 8, hi);
+    return sum_partials_16(p);
+}
+
+__attribute__((target("avx512f"))) static void layer_norm_row_avx512(float *x, const float *r, int64_t d,
+                                                                      const float *g, const float *b, float eps)
+{
+    /* Lanes of 16-float blocks map to partial sums j % 16: the low 8 to lo, the high 8 to hi. */
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (int64_t j = 0; j < d; j += 16) {
+        const __mmask16 k = tail_mask(d - j);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + j);
+        if (r) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, r + j));
+            _mm512_mask_storeu_ps(x + j, k, v);
+        }
+        lo = _mm512_mask_add_pd(lo, (__mmask8)k, lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        hi = _mm512_mask_add_pd(hi, (__mmask8)(k >> 8), hi,
+                                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+    }
+    const double mean = sum_lanes_16(lo, hi) / (double)d;
+    const __m512d vmean = _mm512_set1_pd(mean);
+    lo = _mm512_setzero_pd();
+    hi = _mm512_setzero_pd();
+    for (int64_t j = 0; j < d; j += 16) {
+        const __mmask16 k = tail_mask(d - j);
+        const __m512 v = _mm512_maskz_loadu_ps(k, x + j);
+        const __m512d c0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), vmean);
+        const __m512d c1 = _mm512_sub_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), vmean);
+        lo = _mm512_mask_add_pd(lo, (__mmask8)k, lo, _mm512_mul_pd(c0, c0));
+        hi = _mm512_mask_add_pd(hi, (__mmask8)(k >> 8), hi, _mm512_mul_pd(c1, c1));
+    }
+    const double var = sum_lanes_16(lo, hi) / (double)d;
+    const __m512d vinv = _mm512_set1_pd(1.0 / sqrt(var + (double)eps));
+    for (int64_t j = 0; j < d; j += 16) {
+        const __mmask16 k = tail_mask(d - j);
+        const __m512 v = _mm512_maskz_loadu_ps(k, x + j);
+        const __m256 n0 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), vmean), vinv));
+        const __m256 n1 = _mm512_cvtpd_ps(_mm512_mul_pd(
+            _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), vmean), vinv));
+        const __m512 n = _mm512_castpd_ps(
+            _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(n0)), _mm256_castps_pd(n1), 1));
+        const __m512 o = _mm512_add_ps(_mm512_mul_ps(n, _mm512_maskz_loadu_ps(k, g + j)), _mm512_maskz_loadu_ps(k, b + j));
+        _mm512_mask_storeu_ps(x + j, k, o);
+    }
+}
 #endif
 
 bool qf_encoder_simd_available(void)
@@ -171,4 +287,27 @@ void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float
     }
 #endif
     qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, sc, ci);
+}
+
+void qf_dequantize_bias_row(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
+                            const float *ws, const float *bias, float *y)
+{
+#ifdef QF_KERNELS_X86
+    if (qf_encoder_simd_available()) {
+        dequantize_bias_row_avx512(acc, n, zx, colsum, sx, ws, bias, y);
+        return;
+    }
+#endif
+    qf_dequantize_bias_row_ref(acc, n, zx, colsum, sx, ws, bias, y);
+}
+
+void qf_layer_norm_row(float *x, const float *r, int64_t d, const float *g, const float *b, float eps)
+{
+#ifdef QF_KERNELS_X86
+    if (qf_encoder_simd_available()) {
+        layer_norm_row_avx512(x, r, d, g, b, eps);
+        return;
+    }
+#endif
+    qf_layer_norm_row_ref(x, r, d, g, b, eps);
 }
