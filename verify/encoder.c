@@ -366,7 +366,7 @@ static void add_layer_norm(float *x, const float *r, int64_t m, int64_t d, const
 static float activate(qf_arch_activation a, float v)
 {
     switch (a) {
-    case QF_ARCH_ACTIVATION_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case QF_ARCH_ACTIVATION_GELU: qf_gelu_row_ref(&v, 1); return v;
     case QF_ARCH_ACTIVATION_GELU_TANH: {
         float c = 0.7978845608028654f * (v + 0.044715f * v * v * v);
         return 0.5f * v * (1.0f + tanhf(c));
@@ -378,6 +378,12 @@ static float activate(qf_arch_activation a, float v)
 
 static void activate_all(qf_arch_activation a, float *x, int64_t count)
 {
+    if (a == QF_ARCH_ACTIVATION_GELU) {
+        const int64_t block = 4096; /* element-wise: the split does not change any bit */
+#pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
+        for (int64_t i = 0; i < count; i += block) qf_gelu_row(x + i, count - i < block ? count - i : block);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
     for (int64_t i = 0; i < count; i++) x[i] = activate(a, x[i]);
 }

@@ -62,6 +62,16 @@ void qf_layer_norm_row_ref(float *x, const float *r, int64_t d, const float *g, 
 /* The same, AVX-512 when available; identical bits. */
 void qf_layer_norm_row(float *x, const float *r, int64_t d, const float *g, const float *b, float eps);
 
+/*
+ * erf of a float, evaluated in double (piecewise polynomials with fused multiply-adds) and
+ * rounded once: within 1 ulp of the exact value; portable and reproducible, unlike libm's erff.
+ */
+float qf_erf_ref(float x);
+/* GELU (erf form) in place: x = 0.5f * x * (1.0f + qf_erf_ref(x * 0.70710678f)), in f32. */
+void qf_gelu_row_ref(float *x, int64_t n);
+/* The same, AVX-512 when available; identical bits. */
+void qf_gelu_row(float *x, int64_t n);
+
 /* Whether qf_dynamic_quantize_u8 / qf_attention_row run their AVX-512 forms on this CPU. */
 bool qf_encoder_simd_available(void);
 
