@@ -107,6 +107,163 @@ static void test_attention_row_simd(void **state)
     }
 }
 
+/* qf_dequantize_bias_row gives the reference's bits on every tail, with and without the
+ * zero-point correction, including int32 wrap-around; the fused correction equals correcting
+ * the accumulators first (the unfused order of MatMulInteger then Cast/Mul/Add). */
+static void test_dequantize_bias_row_simd(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {1, 15, 16, 17, 31, 64, 100, 768};
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        const int64_t n = ns[ni];
+        int32_t *acc = malloc((size_t)n * sizeof(int32_t)), *cs = malloc((size_t)n * sizeof(int32_t));
+        int32_t *fixed = malloc((size_t)n * sizeof(int32_t));
+        float *ws = malloc((size_t)n * sizeof(float)), *bias = malloc((size_t)n * sizeof(float));
+        float *y1 = malloc((size_t)(n + 16) * sizeof(float)), *y2 = malloc((size_t)(n + 16) * sizeof(float));
+        float *y3 = malloc((size_t)(n + 16) * sizeof(float));
+        assert_non_null(acc && cs && fixed && ws && bias && y1 && y2 && y3);
+        for (int64_t j = 0; j < n; j++) {
+            acc[j] = (int32_t)(next_rand() & 0x3FFFFF) - 0x200000;
+            cs[j] = (int32_t)(next_rand() & 0x1FFFF) - 0x10000;
+            ws[j] = frand(0.01f);
+            bias[j] = frand(1.0f);
+        }
+        acc[0] = INT32_MAX; /* wraps: INT32_MAX - 200 * cs[0] for cs[0] < 0 */
+        cs[0] = -12345;
+        for (int zx = 0; zx <= 255; zx += 85) {
+            for (int with_cs = 0; with_cs < 2; with_cs++) {
+                for (int64_t j = 0; j < n + 16; j++) y1[j] = y2[j] = y3[j] = 42.0f;
+                const int32_t *c = with_cs ? cs : NULL;
+                qf_dequantize_bias_row_ref(acc, n, zx, c, 0.037f, ws, bias, y1);
+                qf_dequantize_bias_row(acc, n, zx, c, 0.037f, ws, bias, y2);
+                assert_memory_equal(y1, y2, (size_t)(n + 16) * sizeof(float));
+                for (int64_t j = 0; j < n; j++)
+                    fixed[j] = with_cs ? (int32_t)((uint32_t)acc[j] - (uint32_t)zx * (uint32_t)cs[j]) : acc[j];
+                qf_dequantize_bias_row_ref(fixed, n, zx, NULL, 0.037f, ws, bias, y3);
+                assert_memory_equal(y1, y3, (size_t)(n + 16) * sizeof(float));
+            }
+        }
+        free(acc), free(cs), free(fixed), free(ws), free(bias), free(y1), free(y2), free(y3);
+    }
+}
+
+/* qf_layer_norm_row gives the reference's bits for widths around the vector width, with and
+ * without the residual, on offset data (where the summation order shows); and it stays within
+ * 1e-6 of a straightforward in-order double LayerNorm. */
+static void test_layer_norm_row_simd(void **state)
+{
+    (void)state;
+    const int64_t ds[] = {1, 2, 15, 16, 17, 33, 256, 312, 768, 1030};
+    for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++) {
+        const int64_t d = ds[di];
+        float *x = malloc((size_t)d * sizeof(float)), *r = malloc((size_t)d * sizeof(float));
+        float *g = malloc((size_t)d * sizeof(float)), *b = malloc((size_t)d * sizeof(float));
+        float *y1 = malloc((size_t)(d + 16) * sizeof(float)), *y2 = malloc((size_t)(d + 16) * sizeof(float));
+        assert_non_null(x && r && g && b && y1 && y2);
+        for (int64_t j = 0; j < d; j++) {
+            x[j] = 100.0f + frand(8.0f);
+            r[j] = frand(3.0f);
+            g[j] = 1.0f + frand(0.5f);
+            b[j] = frand(0.2f);
+        }
+        for (int with_r = 0; with_r < 2; with_r++) {
+            for (int64_t j = 0; j < d + 16; j++) y1[j] = y2[j] = j < d ? x[j] : 42.0f;
+            qf_layer_norm_row_ref(y1, with_r ? r : NULL, d, g, b, 1e-12f);
+            qf_layer_norm_row(y2, with_r ? r : NULL, d, g, b, 1e-12f);
+            assert_memory_equal(y1, y2, (size_t)(d + 16) * sizeof(float));
+            double mean = 0.0, var = 0.0;
+            for (int64_t j = 0; j < d; j++) mean += (double)(x[j] + (with_r ? r[j] : 0.0f));
+            mean /= (double)d;
+            for (int64_t j = 0; j < d; j++) {
+                double c = (double)(x[j] + (with_r ? r[j] : 0.0f)) - mean;
+                var += c * c;
+            }
+            var /= (double)d;
+            for (int64_t j = 0; j < d; j++) {
+                double want = ((double)(x[j] + (with_r ? r[j] : 0.0f)) - mean) / sqrt(var + 1e-12) * g[j] + b[j];
+                assert_true(fabs(want - (double)y1[j]) <= 1e-6 * (1.0 + fabs(want)));
+            }
+        }
+        free(x), free(r), free(g), free(b), free(y1), free(y2);
+    }
+}
+
+static float float_of_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_of_float(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* qf_erf_ref over a dense sweep of [2^-30, 4.5] (every 509th float) and its mirror: within 1 ulp of
+ * erf computed in double, and at most 1 ulp (in representable steps) from glibc's erff; exact
+ * special values. */
+static void test_erf_ulp(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    uint32_t worst_steps = 0;
+    for (uint32_t u = bits_of_float(0x1p-30f); u <= bits_of_float(4.5f); u += 509) {
+        for (int sgn = 0; sgn < 2; sgn++) {
+            const float x = sgn ? -float_of_bits(u) : float_of_bits(u);
+            const float got = qf_erf_ref(x), libm = erff(x);
+            const double exact = erf((double)x);
+            const double ulp = nextafterf(fabsf(got), INFINITY) - fabsf(got);
+            const double e = fabs((double)got - exact) / ulp;
+            if (e > worst) worst = e;
+            const uint32_t a = bits_of_float(fabsf(got)), b = bits_of_float(fabsf(libm));
+            const uint32_t steps = a > b ? a - b : b - a;
+            if (steps > worst_steps) worst_steps = steps;
+            assert_true(signbit(got) == signbit(x));
+        }
+    }
+    print_message("qf_erf_ref: max error %.3f ulp vs double erf, max %u steps from erff\n", worst, worst_steps);
+    assert_true(worst <= 1.0);
+    assert_true(worst_steps <= 1);
+    assert_true(qf_erf_ref(0.0f) == 0.0f && !signbit(qf_erf_ref(0.0f)));
+    assert_true(qf_erf_ref(-0.0f) == 0.0f && signbit(qf_erf_ref(-0.0f)));
+    assert_true(qf_erf_ref(INFINITY) == 1.0f && qf_erf_ref(-INFINITY) == -1.0f);
+    assert_true(qf_erf_ref(4.0f) == 1.0f && qf_erf_ref(-100.0f) == -1.0f);
+    assert_true(isnan(qf_erf_ref(NAN)));
+    assert_true(qf_erf_ref(0x1p-140f) == (float)(0x1p-140 * 1.1283791670955126)); /* subnormal */
+}
+
+/* qf_gelu_row gives qf_gelu_row_ref's bits on every tail, for special values, at the interval
+ * boundaries of the erf fit and on a wide random sweep. */
+static void test_gelu_row_simd(void **state)
+{
+    (void)state;
+    enum { N = 4133 };
+    float *x = malloc(N * sizeof(float)), *y1 = malloc((N + 16) * sizeof(float)), *y2 = malloc((N + 16) * sizeof(float));
+    assert_non_null(x && y1 && y2);
+    const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1.41421356f, -1.41421356f, 3.5355339f,
+                             -3.5355339f, 5.656854f, -5.656854f, 0x1p-149f, -0x1p-149f, 1e30f, -1e30f, 1e-30f};
+    const size_t ns = sizeof special / sizeof special[0];
+    for (int64_t i = 0; i < N; i++) x[i] = (size_t)i < ns ? special[i] : frand(i % 3 == 0 ? 12.0f : 4.0f);
+    const int64_t lens[] = {1, 7, 16, 17, 100, N};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        for (int64_t i = 0; i < N + 16; i++) y1[i] = y2[i] = i < n ? x[i] : 42.0f;
+        qf_gelu_row_ref(y1, n);
+        qf_gelu_row(y2, n);
+        assert_memory_equal(y1, y2, (size_t)(N + 16) * sizeof(float));
+    }
+    assert_true(y1[0] == 0.0f && isnan(y1[2]) && y1[3] == INFINITY && isnan(y1[4])); /* -inf * 0, as with erff */
+    /* against the libm form, within a few float roundings */
+    for (int64_t i = ns; i < N; i++) {
+        const float want = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        assert_true(fabsf(y1[i] - want) <= 4e-7f * (1.0f + fabsf(want)));
+    }
+    free(x), free(y1), free(y2);
+}
+
 static void test_dynamic_quantize(void **state)
 {
     (void)state;
@@ -455,7 +612,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
-        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
+        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_dequantize_bias_row_simd),
+        cmocka_unit_test(test_layer_norm_row_simd),  cmocka_unit_test(test_erf_ulp),
+        cmocka_unit_test(test_gelu_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),
         cmocka_unit_test(test_encoder_roberta),      cmocka_unit_test(test_encoder_distilbert),
         cmocka_unit_test(test_encoder_electra),      cmocka_unit_test(test_encoder_prequantized),

@@ -331,57 +331,42 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
             }
             qf_quantize_row_s8_ref(xr, (size_t)k, sx, e->xs + i * k);
         }
+        zx = 128;
         if (l->dnnl) {
             /* u = q + 128 (flipping the sign bit), then MatMulInteger with zero point 128: exact */
             for (int64_t i = 0; i < m * k; i++) e->xq[i] = (uint8_t)((uint8_t)e->xs[i] ^ 0x80u);
-            s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, 128, m, e->acc, err);
         } else {
             qf_gemm_s8s8s32_ref(e->xs, l->wq, m, n, k, e->acc);
         }
     } else {
         qf_dynamic_quantize_u8(x, (size_t)(m * l->k), e->xq, &sx, &zx);
-        if (l->dnnl) s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, zx, m, e->acc, err);
-        else qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
+    }
+    /* With oneDNN the GEMM gives the raw x.w and the epilogue removes zx * sum_k w, in one pass. */
+    const int32_t *colsum = NULL;
+    if (l->dnnl) {
+        s = qf_dnnl_gemm_u8s8s32_raw(l->dnnl, e->xq, m, e->acc, err);
+        colsum = qf_dnnl_gemm_colsum(l->dnnl);
+    } else if (!l->static_in) {
+        qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
     }
     if (s) return s;
     const int32_t *acc = e->acc;
-    /* MatMulInteger -> Cast -> Mul(s_x * s_w) -> Add(bias), each rounded to f32 on its own. */
 #pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
-    for (int64_t i = 0; i < m; i++) {
-        for (int64_t j = 0; j < n; j++) {
-            float scale = sx * l->ws[j];
-            float prod = (float)acc[i * n + j] * scale;
-            y[i * n + j] = prod + l->bias[j];
-        }
-    }
+    for (int64_t i = 0; i < m; i++) qf_dequantize_bias_row(acc + i * n, n, zx, colsum, sx, l->ws, l->bias, y + i * n);
     return QF_STATUS_OK;
 }
 
-/* x[m, d] = LayerNorm(x + r) (r may be NULL); statistics in double. */
+/* x[m, d] = LayerNorm(x + r) (r may be NULL); statistics in double (qf_layer_norm_row_ref). */
 static void add_layer_norm(float *x, const float *r, int64_t m, int64_t d, const float *g, const float *b, float eps)
 {
 #pragma omp parallel for schedule(static) if (m * d >= QF_PAR_MIN)
-    for (int64_t i = 0; i < m; i++) {
-        float *row = x + i * d;
-        if (r)
-            for (int64_t j = 0; j < d; j++) row[j] += r[i * d + j];
-        double mean = 0.0, var = 0.0;
-        for (int64_t j = 0; j < d; j++) mean += row[j];
-        mean /= (double)d;
-        for (int64_t j = 0; j < d; j++) {
-            double c = row[j] - mean;
-            var += c * c;
-        }
-        var /= (double)d;
-        double inv = 1.0 / sqrt(var + (double)eps);
-        for (int64_t j = 0; j < d; j++) row[j] = (float)((row[j] - mean) * inv) * g[j] + b[j];
-    }
+    for (int64_t i = 0; i < m; i++) qf_layer_norm_row(x + i * d, r ? r + i * d : NULL, d, g, b, eps);
 }
 
 static float activate(qf_arch_activation a, float v)
 {
     switch (a) {
-    case QF_ARCH_ACTIVATION_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case QF_ARCH_ACTIVATION_GELU: qf_gelu_row_ref(&v, 1); return v;
     case QF_ARCH_ACTIVATION_GELU_TANH: {
         float c = 0.7978845608028654f * (v + 0.044715f * v * v * v);
         return 0.5f * v * (1.0f + tanhf(c));
@@ -393,6 +378,12 @@ static float activate(qf_arch_activation a, float v)
 
 static void activate_all(qf_arch_activation a, float *x, int64_t count)
 {
+    if (a == QF_ARCH_ACTIVATION_GELU) {
+        const int64_t block = 4096; /* element-wise: the split does not change any bit */
+#pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
+        for (int64_t i = 0; i < count; i += block) qf_gelu_row(x + i, count - i < block ? count - i : block);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (count >= QF_PAR_MIN)
     for (int64_t i = 0; i < count; i++) x[i] = activate(a, x[i]);
 }

@@ -39,6 +39,39 @@ void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const f
 /* The same, AVX-512 when available; identical bits. */
 void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
                       float scale, float *sc, float *ci);
+/*
+ * The epilogue of an integer linear layer, one row of n outputs:
+ * y[j] = (float)a_j * (sx * ws[j]) + bias[j], each operation rounded to f32 on its own
+ * (MatMulInteger -> Cast -> Mul -> Add), where a_j = acc[j] - zx * colsum[j] in wrapping int32
+ * arithmetic when colsum is given (removing the activation zero point from a raw x.w sum) and
+ * a_j = acc[j] when colsum is NULL.
+ */
+void qf_dequantize_bias_row_ref(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
+                                const float *ws, const float *bias, float *y);
+/* The same, AVX-512 when available; identical bits. */
+void qf_dequantize_bias_row(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
+                            const float *ws, const float *bias, float *y);
+
+/*
+ * One row of x = LayerNorm(x + r) over d values (r may be NULL): x += r in f32, then the mean
+ * and the variance of the centred values in double, each summed as 16 partial sums (partial l
+ * takes the indices j with j % 16 == l, in increasing j) that are then added in increasing l;
+ * x[j] = (float)((x[j] - mean) * (1 / sqrt(var + eps))) * g[j] + b[j].
+ */
+void qf_layer_norm_row_ref(float *x, const float *r, int64_t d, const float *g, const float *b, float eps);
+/* The same, AVX-512 when available; identical bits. */
+void qf_layer_norm_row(float *x, const float *r, int64_t d, const float *g, const float *b, float eps);
+
+/*
+ * erf of a float, evaluated in double (piecewise polynomials with fused multiply-adds) and
+ * rounded once: within 1 ulp of the exact value; portable and reproducible, unlike libm's erff.
+ */
+float qf_erf_ref(float x);
+/* GELU (erf form) in place: x = 0.5f * x * (1.0f + qf_erf_ref(x * 0.70710678f)), in f32. */
+void qf_gelu_row_ref(float *x, int64_t n);
+/* The same, AVX-512 when available; identical bits. */
+void qf_gelu_row(float *x, int64_t n);
+
 /* Whether qf_dynamic_quantize_u8 / qf_attention_row run their AVX-512 forms on this CPU. */
 bool qf_encoder_simd_available(void);
 
@@ -62,5 +95,10 @@ void qf_dnnl_gemm_destroy(qf_dnnl_gemm *g); /* accepts NULL */
 qf_status qf_dnnl_gemm_f32(qf_dnnl_gemm *g, const float *x, int64_t m, float *y, qf_error *err);
 /* acc[m, n] = (x - zx) w^T, exactly what qf_gemm_u8s8s32_ref computes. */
 qf_status qf_dnnl_gemm_u8s8s32(qf_dnnl_gemm *g, const uint8_t *x, uint8_t zx, int64_t m, int32_t *acc, qf_error *err);
+
+/* acc[m, n] = x w^T without the zero-point correction; the caller removes zx * colsum[n] (see
+ * qf_dequantize_bias_row). The column sums sum_k w[n, k] are owned by g. */
+qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t *acc, qf_error *err);
+const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g);
 
 #endif /* QF_VERIFY_KERNELS_H */

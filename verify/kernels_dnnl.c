@@ -227,3 +227,11 @@ qf_status qf_dnnl_gemm_u8s8s32(qf_dnnl_gemm *g, const uint8_t *x, uint8_t zx, in
         for (int64_t j = 0; j < n; j++) acc[i * n + j] = (int32_t)((int64_t)acc[i * n + j] - z * g->colsum[j]);
     return QF_STATUS_OK;
 }
+
+qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t *acc, qf_error *err)
+{
+    if (!g->int8) return qf_error_set(err, QF_STATUS_INTERNAL, NULL, NULL, -1, NULL, "gemm: f32 weights used as int8");
+    return execute(g, x, m, acc, err);
+}
+
+const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g) { return g->colsum; }
