@@ -248,7 +248,7 @@ static void test_invalid_files(void **state)
         assert_string_equal(err.file, path);
         count++;
     }
-    assert_int_equal(count, 11);
+    assert_int_equal(count, 13);
     json_object_put(exp);
 }
 

@@ -5,7 +5,8 @@
  * dims whose product overflows (torch, safetensors), a huge memo index, deep nesting (pickle marks,
  * JSON of safetensors headers, config.json, tokenizer.json and the .qf JSON block, protobuf
  * messages), a real deflate bomb (data.pkl inflating to 1 GiB), a zip whose sizes lie, and a zip
- * of 1,000,001 real entries. Prints status, offset and time of each.
+ * of 1,000,001 real entries, HDF5 datasets of 2^40 x 2^40 and 2^20 x 2^20 elements (chunked, never
+ * written: a few hundred bytes on disk). Prints status, offset and time of each.
  *
  * AddressSanitizer reserves terabytes of address space, so under it the children run without the
  * address-space limit (the statuses and times are still checked).
@@ -77,7 +78,7 @@ static void put_fill(buf *b, char c, size_t n)
     for (size_t i = 0; i < n; i++) put(b, &c, 1);
 }
 
-typedef enum kind { K_TORCH, K_SAFETENSORS, K_QF, K_ONNX, K_TOKENIZER, K_CONFIG } kind;
+typedef enum kind { K_TORCH, K_SAFETENSORS, K_QF, K_ONNX, K_TOKENIZER, K_CONFIG, K_HDF5 } kind;
 
 /* Runs in the child: the reader's status and error offset go back through the pipe. */
 static void child_read(kind k, const buf *in, int out_fd)
@@ -113,6 +114,7 @@ static void child_read(kind k, const buf *in, int out_fd)
             if (k == K_TORCH) st = qf_torch_read(f, &params, &m, &err);
             else if (k == K_SAFETENSORS) st = qf_safetensors_read(f, &params, &m, &err);
             else if (k == K_ONNX) st = qf_onnx_read(f, &params, &m, &err);
+            else if (k == K_HDF5) st = qf_hdf5_read(f, &params, &m, &err);
             else {
                 qf_qfile_open_params op = qf_qfile_open_params_default();
                 op.verify_checksums = true;
@@ -127,13 +129,14 @@ static void child_read(kind k, const buf *in, int out_fd)
 
 static int n_cases;
 
-/* `want` < 0: any refusal; else that status. */
-static void expect_refused(const char *name, kind k, const buf *in, int want)
+/* `want` < 0: any refusal; else that status. Returns the error's byte offset. */
+static int64_t expect_refused(const char *name, kind k, const buf *in, int want)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    fflush(stdout); /* else the child (whose HDF5 pre-check flushes all streams) repeats earlier lines */
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -166,6 +169,7 @@ static void expect_refused(const char *name, kind k, const buf *in, int want)
     if (want >= 0 && (int)st != want) fail_msg("%s: %s, expected %s", name, qf_status_name(st), qf_status_name((qf_status)want));
     assert_int_equal(err.code, st);
     n_cases++;
+    return err.offset;
 }
 
 static buf slurp(const char *path)
@@ -443,6 +447,20 @@ static void test_many_entries(void **state)
     free(names);
 }
 
+/* fixtures/hdf5/absurd_dims_*.h5 (fixtures/gen/make_hdf5_fixtures.py): refused at the dataset's
+ * object header (offset 800) before libhdf5 is asked for any data, in the forked pre-check and
+ * in the caller, well inside the address-space limit. */
+static void test_hdf5_absurd_dims(void **state)
+{
+    (void)state;
+    buf b = slurp(QF_SOURCE_DIR "/fixtures/hdf5/absurd_dims_overflow.h5");
+    assert_int_equal(expect_refused("hdf5 2^40 x 2^40 elements", K_HDF5, &b, QF_STATUS_OVERFLOW), 800);
+    free(b.p);
+    b = slurp(QF_SOURCE_DIR "/fixtures/hdf5/absurd_dims_4tib.h5");
+    assert_int_equal(expect_refused("hdf5 2^20 x 2^20 float32 (4 TiB, unwritten)", K_HDF5, &b, QF_STATUS_LIMIT), 800);
+    free(b.p);
+}
+
 int main(void)
 {
     setenv("OMP_NUM_THREADS", "1", 0);
@@ -450,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_overflowing_dims), cmocka_unit_test(test_pickle_shapes),
         cmocka_unit_test(test_deep_json),        cmocka_unit_test(test_protobuf_recursion),
         cmocka_unit_test(test_zip_bombs),        cmocka_unit_test(test_many_entries),
+        cmocka_unit_test(test_hdf5_absurd_dims),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     printf("hostile: %d inputs refused%s\n", n_cases, SANITIZED ? " (sanitizer build: no address-space limit)" : " within a 1 GiB address-space limit");

@@ -8,7 +8,7 @@ SHARED=${QF_SHARED_DIR:-$ROOT/../shared}
 C=$ROOT/tests/fuzz/corpus
 R=$SHARED/realfiles
 rm -rf "$C"
-mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx}
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5}
 
 cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
 cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
@@ -72,4 +72,49 @@ PY
 head -n 5 "$ROOT/fixtures/debsec-mini/eval.jsonl" > "$C/dataset/text_rows.jsonl"
 printf '%s\n' '{"input_ids":[2,4,5,3],"label":1}' '{"input_ids":[2,7,8,3],"attention_mask":[1,1,1,1],"token_type_ids":[0,0,0,0],"label":"devel"}' \
   '' '{"text":"the python library","label":"libs"}' '{"text":"a lib for the"}' > "$C/dataset/mixed_rows.jsonl"
+# .qfc statistics: a real calibration file is megabytes (4096-bin histograms per activation), so
+# the seeds are built here from docs/format.md: no entries, one entry, two entries
+/usr/bin/python3 - "$C/qfc" <<'PY'
+import struct, sys, zlib, pathlib
+out = pathlib.Path(sys.argv[1])
+# hand-built .qfc files (docs/format.md): an empty one and small entries of 2-3 channels
+def header(n, rows, tokens):
+    return b"\x89QFSTAT\n" + struct.pack("<IIIIII", 1, 0, 4096, 128, n, 0) + struct.pack("<QQQQ", rows, tokens, 0, 0) + b"0" * 64
+def record(name, xs):  # one row of values, one value per channel
+    nb = name.encode()
+    r = struct.pack("<I", len(nb)) + nb + b"\0" * ((-(4 + len(nb))) % 8)
+    m = max(abs(v) for v in xs)
+    def expo(a):
+        e = 0
+        if a == 0: return -2**31
+        while 2.0**e <= a: e += 1
+        while 2.0**(e - 1) > a: e -= 1
+        return e
+    e = expo(m)
+    hist = [0] * 4096
+    for v in xs: hist[int(abs(v) * 2.0**(12 - e))] += 1
+    r += struct.pack("<QQQffiI", len(xs), len(xs), 0, min(xs), max(xs), e, 0) + struct.pack("<4096Q", *hist)
+    r += struct.pack(f"<{len(xs)}f", *[abs(v) for v in xs]) + struct.pack(f"<{len(xs)}i", *[expo(abs(v)) for v in xs])
+    for v in xs:
+        ch = [0] * 128; ch[int(abs(v) * 2.0**(7 - expo(abs(v))))] += 1; r += struct.pack("<128Q", *ch)
+    return r
+def save(name, body):
+    (out / name).write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+save("empty.qfc", header(0, 0, 0))
+save("one_entry.qfc", header(1, 1, 2) + record("layers.0.attn.qkv.input", [0.5, -1.0]))
+save("two_entries.qfc", header(2, 1, 2) + record("layers.0.attn.qkv.input", [0.25, -3.0, 0.75]) + record("layers.0.ffn.down.input", [1.5, 2.0]))
+PY
+
+# shard indexes; the fuzz target's scratch folder holds shard-1.safetensors ("a") and
+# shard-2.safetensors ("b")
+printf '%s' '{"metadata":{"total_size":12},"weight_map":{"a":"shard-1.safetensors","b":"shard-2.safetensors"}}' > "$C/sharded/two_shards.json"
+printf '%s' '{"weight_map":{"a":"shard-1.safetensors"}}' > "$C/sharded/missing_tensor_b.json"
+printf '%s' '{"weight_map":{"a":"shard-1.safetensors","b":"shard-1.safetensors"}}' > "$C/sharded/wrong_shard.json"
+printf '%s' '{"weight_map":{"a":"../shard-1.safetensors"}}' > "$C/sharded/parent_path.json"
+printf '%s' '{"weight_map":{"a":"absent.safetensors"}}' > "$C/sharded/absent_shard.json"
+
+# HDF5 / .keras fixtures of at most 64 KB
+for f in "$ROOT"/fixtures/hdf5/*.h5 "$ROOT"/fixtures/hdf5/*.keras; do
+  [ "$(stat -c %s "$f")" -le 65536 ] && cp "$f" "$C/hdf5/"
+done
 du -sh "$C"
