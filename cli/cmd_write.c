@@ -21,6 +21,8 @@ static qf_cli_option convert_options[] = {
     {"dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)", false, NULL},
     {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
     {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
+    {"onnx-out", 0, true, "PATH", "also write the encoder as an FP32 ONNX graph (opset 17; needs config.json)", false,
+     NULL},
     {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
     {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
 };
@@ -33,15 +35,22 @@ static qf_cli_command convert_command = {
     "copied as they are. Into .qf, already-quantized tensors are copied and config.json is embedded\n"
     "when found. Into safetensors, quantized tensors are dequantized to --dtype (their scales are left\n"
     "out), tensors keep their source names (the names Hugging Face loads) and the header is sorted and\n"
-    "padded so that every tensor is aligned.",
+    "padded so that every tensor is aligned.\n"
+    "--onnx-out writes the encoder (BERT, RoBERTa, DistilBERT, ELECTRA with their config.json) as an\n"
+    "opset-17 ONNX graph built from scratch, from any input format: inputs input_ids, attention_mask\n"
+    "(and token_type_ids where the family has token types), outputs logits and last_hidden_state,\n"
+    "dynamic batch and sequence axes; weights as in the output (--dtype rounds them, stored as f32).",
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {
     {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
     {"mode", 0, true, "dynamic", "quantization mode (required): dynamic = int8 weights, activations at run time",
      false, NULL},
-    {"onnx-out", 0, true, "PATH", "ONNX input: also write the quantized graph (ONNX Runtime's dynamic form)", false,
-     NULL},
+    {"onnx-out", 0, true, "PATH", "also write the quantized ONNX graph (ONNX Runtime's dynamic form)", false, NULL},
+    {"onnx-graph", 0, true, "rewrite|export",
+     "--onnx-out: rewrite the source ONNX graph (default for ONNX input) or export the encoder from scratch "
+     "(default otherwise)",
+     false, NULL},
     {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
     {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
     {"min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)", false, NULL},
@@ -59,9 +68,13 @@ static qf_cli_command quantize_command = {
     "channel (s = max|w| / 127, round half to even, range [-127, 127]); the word embedding becomes\n"
     "int8 per row; biases, LayerNorm, other embeddings and small tensors stay FP32. Activations are\n"
     "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).\n"
-    "--onnx-out (ONNX input only): the source graph with the same int8 weights, in the form ONNX\n"
-    "Runtime's quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul); the\n"
-    "rest of the graph is carried over. Already-quantized inputs are refused.",
+    "--onnx-out: the same int8 weights as an ONNX graph, in the form ONNX Runtime's quantize_dynamic\n"
+    "writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul). With --onnx-graph rewrite (the\n"
+    "default for an ONNX input) the source graph is rewritten and the rest of it carried over; with\n"
+    "--onnx-graph export (the default for every other input) the encoder is written from scratch\n"
+    "(opset 17; BERT, RoBERTa, DistilBERT, ELECTRA with their config.json; inputs input_ids,\n"
+    "attention_mask and token_type_ids where the family has token types; outputs logits and\n"
+    "last_hidden_state). Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 /* `dequantized`: dst is src written as floats (safetensors), its int8 tensors dequantized. */
@@ -120,8 +133,20 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
     }
     qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
     if (onnx_out && onnx_out->seen) {
-        qf_onnx_write_params op = qf_onnx_write_params_default();
-        if (qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err)) {
+        /* quantize rewrites an ONNX source unless told to export; convert always exports */
+        qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
+        const char *fmt = qf_model_get_meta(src, "source.format");
+        bool rewrite = graph && (graph->seen ? strcmp(graph->value, "rewrite") == 0 : fmt && strcmp(fmt, "onnx") == 0);
+        qf_status s;
+        if (rewrite) {
+            qf_onnx_write_params op = qf_onnx_write_params_default();
+            s = qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err);
+        } else {
+            qf_onnx_export_params ep = qf_onnx_export_params_default();
+            ep.mode = graph ? QF_ONNX_EXPORT_MODE_DYNAMIC : QF_ONNX_EXPORT_MODE_FP32;
+            s = qf_onnx_export(dst, onnx_out->value, &ep, &err);
+        }
+        if (s) {
             qf_model_destroy(dst);
             qf_model_destroy(src);
             return qf_cli_fail(&err);
@@ -198,7 +223,10 @@ int qf_cmd_convert(int argc, char **argv)
         qf_safetensors_write_params sp = qf_safetensors_write_params_default();
         sp.float_dtype = dtype;
         sp.source_names = !qf_cli_find(&convert_command, "canonical-names")->seen;
-        if (qf_safetensors_write(src, out_path, &sp, &err)) {
+        qf_cli_option *onnx_out = qf_cli_find(&convert_command, "onnx-out");
+        qf_onnx_export_params ep = qf_onnx_export_params_default();
+        if (qf_safetensors_write(src, out_path, &sp, &err) ||
+            (onnx_out->seen && qf_onnx_export(src, onnx_out->value, &ep, &err))) {
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }
@@ -232,6 +260,15 @@ int qf_cmd_quantize(int argc, char **argv)
                 mode->seen ? " (got '" : "", mode->seen ? mode->value : "", mode->seen ? "')" : "");
         return QF_EXIT_USAGE;
     }
+    qf_cli_option *graph_opt = qf_cli_find(&quantize_command, "onnx-graph");
+    if (graph_opt->seen && strcmp(graph_opt->value, "rewrite") != 0 && strcmp(graph_opt->value, "export") != 0) {
+        fprintf(stderr, "qforge quantize: --onnx-graph must be rewrite or export, not '%s'\n", graph_opt->value);
+        return QF_EXIT_USAGE;
+    }
+    if (graph_opt->seen && !qf_cli_find(&quantize_command, "onnx-out")->seen) {
+        fprintf(stderr, "qforge quantize: --onnx-graph goes with --onnx-out\n");
+        return QF_EXIT_USAGE;
+    }
     qf_quantize_params qp = qf_quantize_params_default();
     qf_cli_progress progress;
     qf_cli_progress_init(&progress, "quantize", true, qf_cli_find(&quantize_command, "quiet")->seen);
@@ -254,8 +291,10 @@ int qf_cmd_quantize(int argc, char **argv)
     qf_model *src = NULL, *dst = NULL;
     if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
     const char *fmt = qf_model_get_meta(src, "source.format");
-    if (qf_cli_find(&quantize_command, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
-        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", pos[0], fmt ? fmt : "not one");
+    qf_cli_option *graph = qf_cli_find(&quantize_command, "onnx-graph");
+    if (graph->seen && strcmp(graph->value, "rewrite") == 0 && (!fmt || strcmp(fmt, "onnx") != 0)) {
+        fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", pos[0],
+                fmt ? fmt : "not one");
         qf_model_destroy(src);
         return QF_EXIT_USAGE;
     }
