@@ -10,6 +10,9 @@
  *     bit-identical logits and hidden states on both;
  *   - the graph's inputs and outputs, opset and provenance (through the reader's onnx.* metadata);
  *   - the dynamic form: int8 weights as MatMulInteger, the word embedding gathered as int8;
+ *   - the static QDQ form from calibrated input scales ("<stem>.input::scale", SmoothQuant vector
+ *     "<stem>.input::smooth"): Q/DQ pairs shared by Q/K/V, per-channel weight DequantizeLinear,
+ *     bad scales refused naming the tensor;
  *   - refusals, each with its code and object: no model / path, unknown mode, no config.json,
  *     dynamic export of a float model, an int8 weight whose scale tensor is gone; a failed export
  *     leaves an existing destination file as it was.
@@ -311,6 +314,105 @@ static qf_model *copy_without(qf_model *q, const char *skip)
     return c;
 }
 
+/* A copy of `q` with calibrated input scales on every projection of every layer (Q, K, V share
+ * one), and a smoothing vector on layers.1.ffn.up when `smooth`; `bad` spoils one of them. */
+typedef enum { STATIC_GOOD, STATIC_NEGATIVE, STATIC_QKV_DISAGREE, STATIC_SMOOTH_WIDTH } static_case;
+
+static qf_model *with_static_scales(qf_model *q, bool smooth, static_case bad)
+{
+    qf_model *c = copy_without(q, "");
+    qf_error err;
+    qf_error_clear(&err);
+    static const char *parts[] = {"attn.q", "attn.k", "attn.v", "attn.out", "ffn.up", "ffn.down"};
+    static const float scales[] = {0.02f, 0.02f, 0.02f, 0.01f, 0.03f, 0.05f};
+    for (int l = 0; l < 2; l++)
+        for (int j = 0; j < 6; j++) {
+            char name[96];
+            snprintf(name, sizeof name, "layers.%d.%s.input::scale", l, parts[j]);
+            float *v = NULL;
+            ok(qf_model_alloc(c, 4, (void **)&v, &err), &err);
+            *v = scales[j] * (float)(l + 1);
+            if (bad == STATIC_NEGATIVE && l == 0 && j == 0) *v = -1;
+            if (bad == STATIC_QKV_DISAGREE && l == 0 && j == 1) *v = 0.5f;
+            int64_t one = 1;
+            ok(qf_model_add_tensor(c, name, NULL, QF_DTYPE_F32, 1, &one, v, 4, NULL, &err), &err);
+        }
+    if (smooth) {
+        const qf_tensor *up = qf_model_find(c, "layers.1.ffn.up.weight", NULL);
+        int64_t k = up->shape[1] + (bad == STATIC_SMOOTH_WIDTH ? 1 : 0);
+        float *v = NULL;
+        ok(qf_model_alloc(c, (uint64_t)k * 4, (void **)&v, &err), &err);
+        for (int64_t i = 0; i < k; i++) v[i] = 0.5f + (float)i / (float)k;
+        ok(qf_model_add_tensor(c, "layers.1.ffn.up.input::smooth", NULL, QF_DTYPE_F32, 1, &k, v, (uint64_t)k * 4, NULL,
+                               &err),
+           &err);
+    }
+    return c;
+}
+
+/* Static QDQ: one Q/DQ pair per distinct projection input (Q, K, V share theirs), a per-channel
+ * DequantizeLinear per int8 weight, the smoothing Mul before its QuantizeLinear; the head's int8
+ * weights without input scale are dequantized to float. Bad scales are refused by name. */
+static void test_static(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
+    o.hidden = 64;
+    o.intermediate = 128;
+    qf_model *src = NULL, *q = NULL;
+    assert_int_equal(synth_encoder_model(&o, &src), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    ok(qf_arch_map(src, NULL, &err), &err);
+    qf_quantize_params qp = qf_quantize_params_default();
+    qp.threads = 1;
+    qp.min_elements = 1;
+    qp.quantize_word_embeddings = false;
+    ok(qf_model_quantize_dynamic(src, &qp, &q, &err), &err);
+    qf_onnx_export_params p = qf_onnx_export_params_default();
+    p.mode = QF_ONNX_EXPORT_MODE_STATIC;
+    qf_model *st = with_static_scales(q, true, STATIC_GOOD);
+    qf_model *back = export_and_read(st, "static", &p);
+    const char *ops = qf_model_get_meta(back, "onnx.ops");
+    print_message("  ops: %s\n", ops);
+    assert_non_null(strstr(ops, "QuantizeLinear 8,"));    /* (QKV, out, up, down) x 2 layers */
+    assert_non_null(strstr(ops, "DequantizeLinear 20,")); /* 8 activations + 12 weights */
+    assert_non_null(strstr(ops, "MatMul 18,"));           /* 12 projections, 4 attention, pooler, classifier */
+    assert_null(strstr(ops, "MatMulInteger"));
+    assert_non_null(strstr(qf_model_get_meta(back, "onnx.meta.qforge.export"), "static QDQ"));
+    const qf_tensor *xs = qf_model_find(back, "layers.0.attn.norm/LayerNormalization_output_0_scale", NULL);
+    assert_non_null(xs); /* layers.1's Q/K/V input: the output of layers.0's last LayerNorm */
+    assert_int_equal(xs->rank, 0);
+    assert_true(((const float *)xs->data)[0] == 0.03f);
+    /* the pooler stayed FP32: its weight comes back dequantized under its own name */
+    const qf_tensor *pw = qf_model_find(back, "pooler.weight", NULL);
+    assert_non_null(pw);
+    assert_int_equal(pw->dtype, QF_DTYPE_F32);
+    qf_model_destroy(back);
+    qf_model_destroy(st);
+
+    char out[700];
+    path_in(out, sizeof out, "static_refused.onnx");
+    st = with_static_scales(q, false, STATIC_NEGATIVE);
+    qf_error_clear(&err);
+    expect(qf_onnx_export(st, out, &p, &err), &err, QF_STATUS_INVALID_ARGUMENT, "layers.0.attn.q.input::scale");
+    qf_model_destroy(st);
+    st = with_static_scales(q, false, STATIC_QKV_DISAGREE);
+    qf_error_clear(&err);
+    expect(qf_onnx_export(st, out, &p, &err), &err, QF_STATUS_INVALID_ARGUMENT, "layers.0.attn.k");
+    qf_model_destroy(st);
+    st = with_static_scales(q, true, STATIC_SMOOTH_WIDTH);
+    qf_error_clear(&err);
+    expect(qf_onnx_export(st, out, &p, &err), &err, QF_STATUS_SHAPE, "layers.1.ffn.up.input::smooth");
+    qf_model_destroy(st);
+    qf_error_clear(&err);
+    expect(qf_onnx_export(q, out, &p, &err), &err, QF_STATUS_INVALID_ARGUMENT, NULL); /* no scales at all */
+    struct stat sb;
+    assert_int_not_equal(stat(out, &sb), 0);
+    qf_model_destroy(q);
+    qf_model_destroy(src);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -392,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_bert),     cmocka_unit_test(test_round_trip_roberta),
         cmocka_unit_test(test_round_trip_distilbert), cmocka_unit_test(test_round_trip_electra),
         cmocka_unit_test(test_round_trip_base_f16), cmocka_unit_test(test_dynamic),
+        cmocka_unit_test(test_static),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,17 @@ typedef enum qf_onnx_export_mode {
      * Add(bias); an int8 word embedding is gathered as int8 rows and scaled. Float weights stay
      * MatMul. INVALID_ARGUMENT when no weight is int8. */
     QF_ONNX_EXPORT_MODE_DYNAMIC,
+    /* static QDQ (what ONNX Runtime and TensorRT fuse into int8 kernels), from a model whose
+     * projections carry int8 weights per output channel and a calibrated int8 symmetric input
+     * scale "<stem>.input::scale" (one f32; "layers.0.attn.q.input::scale"), optionally a
+     * SmoothQuant vector "<stem>.input::smooth" ([in] f32) the input is multiplied by first:
+     * x [-> Mul(smooth)] -> QuantizeLinear(scale, int8 0) -> DequantizeLinear (shared by the
+     * projections reading the same input, which must agree on the scale), W int8 [in, out] ->
+     * DequantizeLinear(axis 1) -> MatMul -> Add(bias). int8 weights without an input scale are
+     * dequantized to FP32; an int8 word embedding is gathered as int8 rows and scaled.
+     * INVALID_ARGUMENT when no projection has both, or for a scale that is not one finite
+     * f32 > 0 (object: the scale tensor). */
+    QF_ONNX_EXPORT_MODE_STATIC,
     QF_ONNX_EXPORT_MODE_COUNT_
 } qf_onnx_export_mode;
 
@@ -124,7 +135,8 @@ qf_onnx_export_params qf_onnx_export_params_default(void);
  * (when the model has one) and qforge.command. `m` is mapped in place (qf_arch_map) and read only;
  * initializers that need no conversion are packed straight from its tensors. Errors: those of
  * qf_arch_map (UNSUPPORTED family, NOT_FOUND / SHAPE tensors); UNSUPPORTED for a weight of a
- * dtype that has no float form or an int8 weight without a usable scale; LIMIT past protobuf's
+ * dtype that has no float form or an int8 weight without a usable scale; SHAPE for a smoothing
+ * vector of the wrong width; LIMIT past protobuf's
  * 2 GiB (QF_ONNX_MAX_PROTO). `params` may be NULL (defaults).
  */
 qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err);

@@ -35,7 +35,9 @@ qf_onnx_export_params qf_onnx_export_params_default(void)
 /* Exporter state: an arena for every message and buffer, the node and initializer lists        */
 
 typedef struct dq_value {
-    const char *x, *q, *s, *z; /* activation and its DynamicQuantizeLinear outputs */
+    const char *x, *q, *s, *z; /* activation and its DynamicQuantizeLinear outputs, or (static) its
+                                * QuantizeLinear -> DequantizeLinear output in q and scale in `scale` */
+    float scale;
 } dq_value;
 
 typedef struct ex {
@@ -350,14 +352,68 @@ static const dq_value *dynamic_quantize(ex *e, const char *x)
     e->last->output = outs;
     e->last->n_output = 3;
     dq_value *v = &e->dq[e->n_dq++];
-    *v = (dq_value){x, outs[0], outs[1], outs[2]};
+    *v = (dq_value){x, outs[0], outs[1], outs[2], 0.0f};
     return v;
+}
+
+/* Static: x -> QuantizeLinear(scale, int8 0) -> DequantizeLinear, once per activation (the
+ * projections reading x must agree on its scale). */
+static const char *static_qdq(ex *e, const char *x, float scale, const char *stem, qf_status *s)
+{
+    for (size_t i = 0; i < e->n_dq; i++)
+        if (strcmp(e->dq[i].x, x) == 0) {
+            if (e->dq[i].scale == scale) return e->dq[i].q;
+            if (!*s) {
+                *s = qf_error_set(e->err, QF_STATUS_INVALID_ARGUMENT, e->path, NULL, -1, stem,
+                                  "'%s.input::scale' differs from the scale of another projection reading the same input",
+                                  stem);
+                qf_error_expected(e->err, "%.9g", (double)e->dq[i].scale);
+                qf_error_found(e->err, "%.9g", (double)scale);
+            }
+            return NULL;
+        }
+    dq_value *dq = grow(e->dq, &e->cap_dq, e->n_dq, sizeof *dq, &e->oom);
+    if (!dq) return NULL;
+    e->dq = dq;
+    const char *xs = scalar_f32(e, fmt(e, "%s_scale", x), scale);
+    const char *xz = init(e, fmt(e, "%s_zero_point", x), QF_ONNX_INT8, NULL, 0, NULL, 1, true);
+    const char *q = op(e, "QuantizeLinear", fmt(e, "%s_QuantizeLinear", x), 3, x, xs, xz);
+    const char *d = op(e, "DequantizeLinear", fmt(e, "%s_DequantizeLinear", x), 3, q, xs, xz);
+    if (!d) return NULL;
+    e->dq[e->n_dq++] = (dq_value){x, d, xs, xz, scale};
+    return d;
+}
+
+/* The calibrated input scale "<stem>.input::scale" (one positive finite f32) of a static model;
+ * false when the projection has none (it stays FP32). */
+static bool static_scale(ex *e, const char *stem, float *scale, qf_status *s)
+{
+    char name[192];
+    snprintf(name, sizeof name, "%s.input::scale", stem);
+    const qf_tensor *t = qf_model_find(e->m, name, NULL);
+    if (!t) return false;
+    float v = 0;
+    if (t->dtype == QF_DTYPE_F32 && t->nbytes == 4) memcpy(&v, t->data, 4);
+    if (!(v > 0) || !isfinite(v)) {
+        if (!*s) {
+            *s = qf_error_set(e->err, QF_STATUS_INVALID_ARGUMENT, e->path, NULL, -1, name,
+                              "'%s' is not one finite positive f32", name);
+            qf_error_expected(e->err, "one f32 > 0");
+            if (t->dtype == QF_DTYPE_F32 && t->nbytes == 4) qf_error_found(e->err, "%g", (double)v);
+            else qf_error_found(e->err, "%s, %llu bytes", qf_dtype_name(t->dtype), (unsigned long long)t->nbytes);
+        }
+        return false;
+    }
+    *scale = v;
+    return true;
 }
 
 /* y = x Wᵀ + b for the canonical linear `stem` ("layers.0.attn.q"): MatMul + Add with W as an
  * [in, out] initializer; in DYNAMIC mode an int8 weight gives ONNX Runtime's quantize_dynamic form
  * (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(x_scale * w_scale) -> Add(bias)), which
- * computes what qforge's DYNAMIC_INT8 encoder computes. */
+ * computes what qforge's DYNAMIC_INT8 encoder computes; in STATIC mode an int8 weight with a
+ * calibrated input scale gives the QDQ form (x [* smooth] -> QuantizeLinear -> DequantizeLinear,
+ * W int8 -> DequantizeLinear per output channel -> MatMul -> Add(bias)). */
 static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
 {
     char wname[160], bname[160];
@@ -393,6 +449,44 @@ static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
         attr_int(e, "to", QF_ONNX_FLOAT);
         const char *scales = op(e, "Mul", fmt(e, "%s/scales_mul", stem), 2, xq->s, ws);
         const char *y = op(e, "Mul", fmt(e, "%s/output_scale_mul", stem), 2, cast, scales);
+        e->int8_linears++;
+        return op(e, "Add", fmt(e, "%s/Add", stem), 2, y, bias);
+    }
+    float act_scale;
+    if (e->mode == QF_ONNX_EXPORT_MODE_STATIC && w->dtype == QF_DTYPE_I8 && static_scale(e, stem, &act_scale, s)) {
+        char smooth_name[192];
+        snprintf(smooth_name, sizeof smooth_name, "%s.input::smooth", stem);
+        const qf_tensor *sm = qf_model_find(e->m, smooth_name, NULL);
+        const char *xin = x;
+        if (sm) {
+            if (sm->rank != 1 || sm->shape[0] != cols) {
+                if (!*s) {
+                    *s = qf_error_set(e->err, QF_STATUS_SHAPE, e->path, NULL, -1, smooth_name,
+                                      "smoothing vector '%s' does not match the input width", smooth_name);
+                    qf_error_expected(e->err, "[%lld]", (long long)cols);
+                    qf_error_found(e->err, "rank %d, %lld values", (int)sm->rank, (long long)(sm->rank ? sm->shape[0] : 1));
+                }
+                return NULL;
+            }
+            xin = op(e, "Mul", fmt(e, "%s/smooth_mul", stem), 2, x, float_init(e, smooth_name, s));
+        }
+        const char *xdq = xin ? static_qdq(e, xin, act_scale, stem, s) : NULL;
+        int8_t *wt = alloc(e, count);
+        const qf_tensor *sc = w->quant.scale_name ? qf_model_find(e->m, w->quant.scale_name, NULL) : NULL;
+        bool per_tensor = w->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR;
+        if (!xdq || !int8_row_scales(e, w, s) || !wt || !sc) return NULL;
+        const int8_t *q = w->data;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = q[r * cols + c];
+        int64_t n_out = rows;
+        const char *wq = init(e, fmt(e, "%s_quantized", wname), QF_ONNX_INT8, dims, 2, wt, count, false);
+        const char *ws = init(e, fmt(e, "%s_scale", wname), QF_ONNX_FLOAT, &n_out, per_tensor ? 0 : 1, sc->data,
+                              per_tensor ? 4 : (size_t)rows * 4, false);
+        const char *wz = init(e, fmt(e, "%s_zero_point", wname), QF_ONNX_INT8, &n_out, per_tensor ? 0 : 1, NULL,
+                              per_tensor ? 1 : (size_t)rows, true);
+        const char *wd = op(e, "DequantizeLinear", fmt(e, "%s_DequantizeLinear", wname), 3, wq, ws, wz);
+        if (!per_tensor) attr_int(e, "axis", 1);
+        const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", stem), 2, xdq, wd);
         e->int8_linears++;
         return op(e, "Add", fmt(e, "%s/Add", stem), 2, y, bias);
     }
@@ -452,7 +546,7 @@ static const char *word_embeddings(ex *e, qf_status *s)
 {
     const qf_tensor *w = find(e, "embeddings.word.weight", s);
     if (!w) return NULL;
-    if (e->mode != QF_ONNX_EXPORT_MODE_DYNAMIC || w->dtype != QF_DTYPE_I8) {
+    if (e->mode == QF_ONNX_EXPORT_MODE_FP32 || w->dtype != QF_DTYPE_I8) {
         const char *W = float_init(e, "embeddings.word.weight", s);
         return op(e, "Gather", "embeddings.word/Gather", 2, W, "input_ids");
     }
@@ -472,7 +566,7 @@ static const char *word_embeddings(ex *e, qf_status *s)
         int64_t last = -1;
         scale = op(e, "Unsqueeze", "embeddings.word/scale_unsqueeze", 2, rows, ints_i64(e, "const.axes_last", &last, 1));
     }
-    e->int8_linears++;
+    if (e->mode == QF_ONNX_EXPORT_MODE_DYNAMIC) e->int8_linears++;
     return op(e, "Mul", "embeddings.word/dequantize_mul", 2, c, scale);
 }
 
@@ -645,6 +739,9 @@ static const char *mode_text(qf_onnx_export_mode m)
     case QF_ONNX_EXPORT_MODE_DYNAMIC:
         return "dynamic: int8 symmetric weights (per output channel unless per-tensor), uint8 activations at run time "
                "(DynamicQuantizeLinear -> MatMulInteger)";
+    case QF_ONNX_EXPORT_MODE_STATIC:
+        return "static QDQ: int8 symmetric activations (calibrated scales), int8 per-channel weights "
+               "(DequantizeLinear)";
     default: return "?";
     }
 }
@@ -664,6 +761,13 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
                      "dynamic ONNX export: no linear layer or word embedding of the model is int8");
         qf_error_expected(e->err, "a model from qf_model_quantize_dynamic (qforge quantize --mode dynamic)");
         qf_error_found(e->err, "every weight floating-point");
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    if (e->mode == QF_ONNX_EXPORT_MODE_STATIC && e->int8_linears == 0) {
+        qf_error_set(e->err, QF_STATUS_INVALID_ARGUMENT, e->path, NULL, -1, NULL,
+                     "static ONNX export: no projection has an int8 weight and a calibrated input scale");
+        qf_error_expected(e->err, "int8 '<stem>.weight' with '<stem>.input::scale' (qforge quantize --mode static)");
+        qf_error_found(e->err, "none");
         return QF_STATUS_INVALID_ARGUMENT;
     }
     /* graph outputs take the final values' names through Identity nodes */
