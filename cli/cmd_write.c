@@ -117,6 +117,34 @@ static void print_summary(bool json, const char *what, const char *in, const cha
     printf(", %.2f s\n", seconds);
 }
 
+/* --onnx-out: quantize rewrites an ONNX source unless --onnx-graph export; convert, and quantize
+ * of any other input, export the encoder from scratch (FP32 for convert, else the model's own
+ * quantization: dynamic, or static QDQ when quant.mode says static). */
+static qf_status write_onnx(qf_cli_command *cmd, const char *in, const qf_model *src, qf_model *dst, qf_error *err)
+{
+    qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
+    if (!onnx_out || !onnx_out->seen) return QF_STATUS_OK;
+    qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    bool rewrite = graph && (graph->seen ? strcmp(graph->value, "rewrite") == 0 : fmt && strcmp(fmt, "onnx") == 0);
+    if (rewrite) {
+        qf_onnx_write_params op = qf_onnx_write_params_default();
+        return qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, err);
+    }
+    if (!qf_model_config_json(dst)) {
+        qf_error_set(err, QF_STATUS_NOT_FOUND, in, NULL, -1, "config.json",
+                     "--onnx-out writes the encoder of the family config.json names, and there is no config.json "
+                     "beside the input (give --config PATH)");
+        return QF_STATUS_NOT_FOUND;
+    }
+    const char *mode = qf_model_get_meta(dst, "quant.mode");
+    qf_onnx_export_params ep = qf_onnx_export_params_default();
+    ep.mode = !graph                                  ? QF_ONNX_EXPORT_MODE_FP32
+              : mode && strcmp(mode, "static") == 0 ? QF_ONNX_EXPORT_MODE_STATIC
+                                                      : QF_ONNX_EXPORT_MODE_DYNAMIC;
+    return qf_onnx_export(dst, onnx_out->value, &ep, err);
+}
+
 static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, qf_model *dst,
                             double t0)
 {
@@ -124,34 +152,15 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
     qf_error_clear(&err);
     const char *out = qf_cli_find(cmd, "out")->value;
     /* The recipe is in the metadata (quant.*, convert.*); the command line is not recorded, so the
-     * output path, --threads or --quiet never change the bytes. */
+     * output path, --threads or --quiet never change the bytes. The ONNX graph goes first: when it
+     * cannot be written, neither is the .qf. */
     qf_qfile_write_params wp = qf_qfile_write_params_default();
-    if (qf_qfile_write(dst, out, &wp, &err)) {
+    if (write_onnx(cmd, in, src, dst, &err) || qf_qfile_write(dst, out, &wp, &err)) {
         qf_model_destroy(dst);
         qf_model_destroy(src);
         return qf_cli_fail(&err);
     }
     qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
-    if (onnx_out && onnx_out->seen) {
-        /* quantize rewrites an ONNX source unless told to export; convert always exports */
-        qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
-        const char *fmt = qf_model_get_meta(src, "source.format");
-        bool rewrite = graph && (graph->seen ? strcmp(graph->value, "rewrite") == 0 : fmt && strcmp(fmt, "onnx") == 0);
-        qf_status s;
-        if (rewrite) {
-            qf_onnx_write_params op = qf_onnx_write_params_default();
-            s = qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err);
-        } else {
-            qf_onnx_export_params ep = qf_onnx_export_params_default();
-            ep.mode = graph ? QF_ONNX_EXPORT_MODE_DYNAMIC : QF_ONNX_EXPORT_MODE_FP32;
-            s = qf_onnx_export(dst, onnx_out->value, &ep, &err);
-        }
-        if (s) {
-            qf_model_destroy(dst);
-            qf_model_destroy(src);
-            return qf_cli_fail(&err);
-        }
-    }
     if (!qf_cli_find(cmd, "quiet")->seen)
         print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
     if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
@@ -223,10 +232,7 @@ int qf_cmd_convert(int argc, char **argv)
         qf_safetensors_write_params sp = qf_safetensors_write_params_default();
         sp.float_dtype = dtype;
         sp.source_names = !qf_cli_find(&convert_command, "canonical-names")->seen;
-        qf_cli_option *onnx_out = qf_cli_find(&convert_command, "onnx-out");
-        qf_onnx_export_params ep = qf_onnx_export_params_default();
-        if (qf_safetensors_write(src, out_path, &sp, &err) ||
-            (onnx_out->seen && qf_onnx_export(src, onnx_out->value, &ep, &err))) {
+        if (write_onnx(&convert_command, pos[0], src, src, &err) || qf_safetensors_write(src, out_path, &sp, &err)) {
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }

@@ -7,7 +7,8 @@
 #     the padded batch of reference.json (8 texts, 32 tokens, masks) ORT's logits match
 #     transformers' to 1e-4, and last_hidden_state on the real tokens of texts 0 and 1 too;
 #   - qforge quantize W --mode dynamic --onnx-out: checker passes; ORT (one text at a time,
-#     tests/ort_run.mjs) gives the logits `qforge run` gives for the same .qf to 1e-5, same top-1.
+#     tests/ort_run.mjs) gives the logits `qforge run` gives for the same .qf to 1e-5, same top-1;
+#   - CLI: --onnx-graph misuse is a usage error; without config.json nothing is written.
 set -euo pipefail
 if [ ! -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then echo "skipped: npm onnxruntime-node not installed (.ci/install-deps.sh)"; exit 77; fi
 work="$QF_BINARY_DIR/test_onnx_export_families.d"
@@ -61,4 +62,21 @@ print(f"{fam:<10} fp32 |dlogit| vs transformers {d_logits:.2e}, |dhidden| {d_hid
 assert d_logits <= 1e-4 and d_hidden <= 1e-4 and d_int8 <= 1e-5 and same_top1
 PY
 done
+# CLI: --onnx-graph values and pairing are usage errors (2); an input without config.json fails (1)
+# before anything is written
+bin="$QF_SOURCE_DIR/fixtures/families/bert/pytorch_model.bin"
+code() { set +e; "$@" 2> "$work/err"; local rc=$?; set -e; echo "$rc"; }
+[ "$(code "$QF_CLI" quantize "$bin" --mode dynamic -o "$work/u.qf" --onnx-out "$work/u.onnx" --onnx-graph rewrite)" = 2 ]
+grep -q "needs an ONNX input" "$work/err"
+[ "$(code "$QF_CLI" quantize "$bin" --mode dynamic -o "$work/u.qf" --onnx-out "$work/u.onnx" --onnx-graph bogus)" = 2 ]
+[ "$(code "$QF_CLI" quantize "$bin" --mode dynamic -o "$work/u.qf" --onnx-graph export)" = 2 ]
+mkdir -p "$work/noconf"; cp "$bin" "$work/noconf/"
+[ "$(code "$QF_CLI" convert "$work/noconf/pytorch_model.bin" -o "$work/noconf/x.qf" --onnx-out "$work/noconf/x.onnx")" = 1 ]
+grep -q "no config.json beside the input" "$work/err"
+[ ! -e "$work/noconf/x.qf" ] && [ ! -e "$work/noconf/x.onnx" ] && [ ! -e "$work/u.qf" ]
+# safetensors output with --onnx-out, and the graph written with --config from elsewhere
+"$QF_CLI" convert "$work/noconf/pytorch_model.bin" --config "$QF_SOURCE_DIR/fixtures/families/bert/config.json" \
+  -o "$work/noconf/x.safetensors" --onnx-out "$work/noconf/x.onnx" -q
+cmp <(/usr/bin/python3 -c "import onnx,sys; print([n.op_type for n in onnx.load(sys.argv[1]).graph.node])" "$work/noconf/x.onnx") \
+    <(/usr/bin/python3 -c "import onnx,sys; print([n.op_type for n in onnx.load(sys.argv[1]).graph.node])" "$work/bert.onnx")
 echo ok
