@@ -8,9 +8,11 @@
 #   rewrite_int8  qforge quantize model.onnx --mode dynamic --onnx-out   (the torch graph rewritten)
 #   export_int8   qforge quantize pytorch_model.bin --mode dynamic --onnx-out (from scratch)
 # Two row sets: the eval rows (real texts, tokenized, their own lengths) and LONG rows of 128
-# random token ids. Prints one table: mean / median ms per row on each set (median over rounds),
-# file size, accuracy on the eval rows, and top-1 agreement with `qforge run` on the dynamic .qf
-# (for the int8 graphs) or on the FP32 .qf (for the FP32 graphs).
+# random token ids. Latency comes from bench/ort_compare.mjs (one process, every graph run on each
+# row in turn, so load on a shared machine hits all alike; the ratio is the per-row paired median
+# against torch_fp32). Prints one table: mean ms per row and ratio on each set, file size,
+# accuracy on the eval rows, and top-1 agreement with `qforge run` on the dynamic .qf (int8
+# graphs) or on the FP32 .qf (FP32 graphs).
 #   ROWS=4563 LONG=100 ROUNDS=3 bench/onnx_export.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,36 +42,32 @@ for q in fp32 int8; do
 done
 graphs=("torch_fp32=$model/model.onnx" "export_fp32=$work/export_fp32.onnx" "rewrite_int8=$work/rewrite_int8.onnx"
         "export_int8=$work/export_int8.onnx")
-for r in $(seq 1 "$rounds"); do
-  for g in "${graphs[@]}"; do
-    name="${g%%=*}"; path="${g#*=}"
-    node "$root/tests/ort_run.mjs" "$path" "$work/eval.jsonl" --tokenizer "$model/tokenizer.json" --threads 1 --timing \
-      > "$work/$name.eval.$r.jsonl" 2> "$work/$name.eval.$r.time"
-    node "$root/tests/ort_run.mjs" "$path" "$work/long.jsonl" --threads 1 --timing \
-      > /dev/null 2> "$work/$name.long.$r.time"
-  done
+# accuracy and agreement: every eval row through each graph
+for g in "${graphs[@]}"; do
+  node "$root/tests/ort_run.mjs" "${g#*=}" "$work/eval.jsonl" --tokenizer "$model/tokenizer.json" --threads 1 > "$work/${g%%=*}.eval.jsonl"
 done
+# latency: row by row, every graph in turn (order rotated), so machine load hits all alike
+node "$root/bench/ort_compare.mjs" --rows "$work/eval.jsonl" --tokenizer "$model/tokenizer.json" --rounds "$rounds" \
+  "${graphs[@]}" > "$work/lat.eval.jsonl"
+node "$root/bench/ort_compare.mjs" --rows "$work/long.jsonl" --rounds "$rounds" "${graphs[@]}" > "$work/lat.long.jsonl"
 /usr/bin/python3 - "$work" "$rounds" "${graphs[@]}" <<'PY'
-import json, os, statistics, sys
+import json, os, sys
 work, rounds, graphs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 top = lambda v: max(range(len(v)), key=v.__getitem__)
 ref = {q: [top(json.loads(l)["logits"]) for l in open(f"{work}/qforge_{q}.jsonl")] for q in ("fp32", "int8")}
-def times(name, kind):
-    return [json.loads(open(f"{work}/{name}.{kind}.{r}.time").read().strip().splitlines()[-1]) for r in range(1, rounds + 1)]
-print(f"ONNX Runtime, 1 thread, batch 1; median over {rounds} interleaved rounds (per-round means in brackets)")
-print(f"{'graph':<13} {'MB':>6} {'eval mean ms':>12} {'eval median':>11} {'128-tok mean ms':>15} {'accuracy':>9} "
-      f"{'agree qforge run':>16}")
+lat = {k: {x["graph"]: x for x in map(json.loads, open(f"{work}/lat.{k}.jsonl"))} for k in ("eval", "long")}
+n = len(ref["fp32"])
+print(f"ONNX Runtime (onnxruntime-node), 1 thread, batch 1; {rounds} rounds, graphs interleaved row by row;")
+print("ratio = median over rows of this graph's time / torch_fp32's time on the same row")
+print(f"{'graph':<13} {'MB':>6} {'eval ms':>8} {'ratio':>6} {'128-tok ms':>10} {'ratio':>6} {'accuracy':>9} {'agree qforge run':>17}")
 for g in graphs:
     name, path = g.split("=", 1)
-    ev, lo = times(name, "eval"), times(name, "long")
-    out = [json.loads(l) for l in open(f"{work}/{name}.eval.1.jsonl")]
+    out = [json.loads(l) for l in open(f"{work}/{name}.eval.jsonl")]
     acc = 100.0 * sum(x["prediction"] == x["label"] for x in out) / len(out)
     q = "int8" if name.endswith("int8") else "fp32"
     agree = 100.0 * sum(x["prediction"] == p for x, p in zip(out, ref[q])) / len(out)
-    em = [x["mean_ms"] for x in ev]
-    lm = [x["mean_ms"] for x in lo]
-    print(f"{name:<13} {os.path.getsize(path)/1e6:6.2f} {statistics.median(em):12.3f} "
-          f"{statistics.median(x['median_ms'] for x in ev):11.3f} {statistics.median(lm):15.3f} {acc:8.2f}% "
-          f"{agree:15.2f}%  (eval {', '.join(f'{m:.3f}' for m in em)}; 128 {', '.join(f'{m:.2f}' for m in lm)})")
-print(f"rows: {len(out)} eval, agreement against qforge run on the {q}-matching .qf")
+    e, l = lat["eval"][name], lat["long"][name]
+    print(f"{name:<13} {os.path.getsize(path)/1e6:6.2f} {e['mean_ms']:8.3f} {e['paired_median_ratio_vs_first']:6.3f} "
+          f"{l['mean_ms']:10.3f} {l['paired_median_ratio_vs_first']:6.3f} {acc:8.2f}% {agree:16.2f}%")
+print(f"{n} eval rows; 'agree' compares FP32 graphs with qforge run on the FP32 .qf, int8 graphs with the dynamic .qf")
 PY

@@ -94,10 +94,12 @@ qf_status qf_onnx_write_static(const char *source_onnx, const qf_model *q, const
  * ELECTRA's projection, per layer Q/K/V as MatMul + Add with [in, out] weight initializers, heads
  * by Reshape/Transpose, softmax(QKᵀ / sqrt(d) + (1 - mask) * float_min), GELU in its Erf form
  * (gelu) or tanh form (gelu_new, gelu_pytorch_tanh), or Relu, and the family's head on token 0.
- * Standard ops only; ONNX Runtime's optimizer fuses the GELU subgraphs (Gelu, BiasGelu, FastGelu)
- * and the QKᵀ scaling (FusedMatMul). Its Attention and SkipLayerNormalization fusions do not apply
- * to an opset-17 graph with a dynamic sequence axis (they match only opset <= 11 attention
- * subgraphs and fixed sequence lengths).
+ * Standard ops only, laid out as ONNX Runtime's fusions expect them: its session optimizer fuses
+ * the GELU subgraphs (Gelu, BiasGelu, FastGelu) and the scaled QKᵀ (FusedMatMul) — its built-in
+ * Attention and SkipLayerNormalization fusions match only opset <= 11 attention subgraphs and fixed
+ * sequence lengths, so not here — and its offline transformers optimizer
+ * (onnxruntime.transformers.optimizer, model_type bert) fuses every layer's attention (Attention),
+ * Add + LayerNormalization (SkipLayerNormalization) and bias + GELU (BiasGelu).
  * ------------------------------------------------------------------------------------------- */
 typedef enum qf_onnx_export_mode {
     /* every weight as f32 (f16 / bf16 / f64 converted, int8 dequantized) */

@@ -5,9 +5,10 @@
  * sizes, activation, eps, head); output: an opset-17 ModelProto packed through the protobuf adapter
  * (protobuf/onnx_proto.c), written atomically.
  *
- * The graph is the one Hugging Face's eager modules compute, in standard ops that ONNX Runtime's
- * graph optimizer recognises (Erf GELU -> Gelu / BiasGelu, tanh GELU -> FastGelu, the QKᵀ Div ->
- * FusedMatMul); LayerNorm is LayerNormalization itself. Linear weights become [in, out]
+ * The graph is the one Hugging Face's eager modules compute, in standard ops laid out as ONNX
+ * Runtime's fusions expect them (Erf GELU -> Gelu / BiasGelu, tanh GELU -> FastGelu, the QKᵀ Div
+ * -> FusedMatMul; its transformers optimizer's Attention and SkipLayerNormalization patterns);
+ * LayerNorm is LayerNormalization itself. Linear weights become [in, out]
  * initializers under their canonical names (the layout qforge's ONNX reader transposes back), so
  * qforge reads its own export. Initializers that need no conversion borrow the model's bytes for
  * the packing; transposed, converted or dequantized ones live in the exporter's arena.
@@ -610,15 +611,16 @@ static const char *embeddings(ex *e, qf_status *s)
     return x;
 }
 
-/* (1 - mask) * float_min as [B, 1, 1, S], the additive mask transformers uses. */
+/* (1 - mask) * float_min as [B, 1, 1, S], the additive mask transformers uses, in the order of
+ * its extended-mask code (Unsqueeze, Unsqueeze, Cast, Sub, Mul) that fusion tools look for. */
 static const char *additive_mask(ex *e)
 {
-    const char *m = op(e, "Cast", "mask/Cast", 1, "attention_mask");
+    const char *u1 = op(e, "Unsqueeze", "mask/Unsqueeze", 2, "attention_mask", ints_i64(e, "const.axes_1", (const int64_t[]){1}, 1));
+    const char *u2 = op(e, "Unsqueeze", "mask/Unsqueeze_1", 2, u1, ints_i64(e, "const.axes_2", (const int64_t[]){2}, 1));
+    const char *m = op(e, "Cast", "mask/Cast", 1, u2);
     attr_int(e, "to", QF_ONNX_FLOAT);
     const char *inv = op(e, "Sub", "mask/Sub", 2, scalar_f32(e, "const.one", 1.0f), m);
-    const char *neg = op(e, "Mul", "mask/Mul", 2, inv, scalar_f32(e, "const.float_min", -3.40282347e38f));
-    const int64_t axes[2] = {1, 2};
-    return op(e, "Unsqueeze", "mask/Unsqueeze", 2, neg, ints_i64(e, "const.axes_1_2", axes, 2));
+    return op(e, "Mul", "mask/Mul", 2, inv, scalar_f32(e, "const.float_min", -3.40282347e38f));
 }
 
 static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
