@@ -1,7 +1,8 @@
 # Thin wrapper over CMake. `make demo` and `make test` install what is missing first.
 #   make            build (build/)
 #   make test       build + run every test, plain and under ASan+UBSan (build-asan/), then install
-#                   into build/install-prefix and build + run examples/ against the installed package
+#                   into build/install-prefix and build + run examples/ against the installed package;
+#                   with CI=true also a ~60 s libFuzzer run of every fuzz target (make test-fuzz)
 #   make demo       quantize the bundled model, inspect the result
 #   make clean
 BUILD      ?= build
@@ -10,7 +11,7 @@ WERROR     ?= OFF
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps build build-asan test test-plain test-asan install-check demo clean
+.PHONY: all deps build build-asan test test-plain test-asan test-fuzz install-check demo clean
 
 all: build
 
@@ -35,7 +36,11 @@ test-asan: build-asan
 install-check: build
 	bash .ci/install-check.sh $(BUILD)
 
-test: test-plain test-asan install-check
+# libFuzzer smoke run (every target ~60 s, clang; tests/fuzz/run_smoke.sh): part of `make test` in CI only
+test-fuzz: deps
+	JOBS=$(JOBS) bash tests/fuzz/run_smoke.sh
+
+test: test-plain test-asan install-check $(if $(filter true,$(CI)),test-fuzz)
 
 demo: build
 	@bash .ci/demo.sh $(BUILD)/qforge

@@ -69,8 +69,11 @@ static int32_t model_max_length(qf_model *m)
     return n > 0 && n < 65536 ? (int32_t)n : 512;
 }
 
+/* Static artifacts say so in their recipe (quant.mode); any other quantized tensor means dynamic. */
 static qf_encoder_mode artifact_mode(const qf_model *m)
 {
+    const char *mode = qf_model_get_meta(m, "quant.mode");
+    if (mode && strcmp(mode, "static") == 0) return QF_ENCODER_MODE_STATIC_INT8;
     for (size_t i = 0; i < qf_model_tensor_count(m); i++)
         if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
     return QF_ENCODER_MODE_FP32;
@@ -78,7 +81,9 @@ static qf_encoder_mode artifact_mode(const qf_model *m)
 
 static const char *mode_name(qf_encoder_mode mode)
 {
-    return mode == QF_ENCODER_MODE_DYNAMIC_INT8 ? "dynamic int8" : "FP32";
+    return mode == QF_ENCODER_MODE_DYNAMIC_INT8  ? "dynamic int8"
+           : mode == QF_ENCODER_MODE_STATIC_INT8 ? "static int8"
+                                                 : "FP32";
 }
 
 /* id2label name of a class, or its number. */
@@ -118,8 +123,9 @@ static qf_cli_command verify_command = {
     "reference encoder on the same rows and reports how far apart they are: accuracy of each and the\n"
     "drop in points, top-1 agreement, mean and max |logit difference|, cosine similarity, and the\n"
     "signal-to-quantization-noise ratio of every layer's hidden states.",
-    "int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear does, so the\n"
-    "figures predict what ONNX Runtime computes for the dynamically quantized model.\n"
+    "Dynamic artifacts: int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear\n"
+    "does. Static artifacts (quant.mode static): activations use the calibrated scales stored in the .qf,\n"
+    "as the QDQ graph does. Either way the figures predict what ONNX Runtime computes.\n"
     "exit status 3: the drop exceeded --max-drop (the report is still written).",
     verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
 

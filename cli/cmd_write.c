@@ -1,13 +1,17 @@
 /*
  * cli/cmd_write.c — `qforge convert` and `qforge quantize`: read any input, convert or quantize it
- * in the library, write a .qf atomically, and print what happened (sizes, ratio, time).
+ * in the library (dynamic int8, or static int8 from .qfc statistics with the accuracy-aware
+ * fallback), write a .qf atomically, and print what happened (sizes, ratio, time).
  */
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "qforge/calibrate.h"
 #include "qforge/quantize.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
@@ -44,9 +48,22 @@ static qf_cli_command convert_command = {
 
 static qf_cli_option quantize_options[] = {
     {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
-    {"mode", 0, true, "dynamic", "quantization mode (required): dynamic = int8 weights, activations at run time",
+    {"mode", 0, true, "dynamic|static",
+     "quantization mode (required): dynamic = activations quantized at run time; static = calibrated", false, NULL},
+    {"stats", 0, true, "STATS.qfc", "static: activation statistics from 'qforge calibrate' (required)", false, NULL},
+    {"method", 0, true, "M", "static: minmax, percentile, entropy or mse (default entropy)", false, NULL},
+    {"percentile", 0, true, "P", "static, percentile: the percentile of |x| kept (default 99.99)", false, NULL},
+    {"smooth", 0, true, "ALPHA", "static: SmoothQuant with migration strength ALPHA in (0, 1] (default off)", false,
+     NULL},
+    {"fp32", 0, true, "PATTERN", "static: keep projections matching PATTERN in FP32 (repeatable; 'layers.0.*')", false,
+     NULL},
+    {"max-drop", 0, true, "PTS", "static: revert the most sensitive projections to FP32 until the drop on --eval <= PTS",
      false, NULL},
-    {"onnx-out", 0, true, "PATH", "also write the quantized ONNX graph (ONNX Runtime's dynamic form)", false, NULL},
+    {"eval", 0, true, "FILE.jsonl", "static --max-drop: labelled rows to measure the drop on", false, NULL},
+    {"sensitivity-rows", 0, true, "N", "static --max-drop: rows of --eval used to rank projections (default 512)",
+     false, NULL},
+    {"tokenizer", 0, true, "PATH", "static --max-drop: tokenizer.json or its folder (default: beside IN)", false, NULL},
+    {"onnx-out", 0, true, "PATH", "also write the quantized ONNX graph (ORT's dynamic form, or static QDQ)", false, NULL},
     {"onnx-graph", 0, true, "rewrite|export",
      "--onnx-out: rewrite the source ONNX graph (default for ONNX input) or export the encoder from scratch "
      "(default otherwise)",
@@ -62,19 +79,29 @@ static qf_cli_option quantize_options[] = {
 };
 
 static qf_cli_command quantize_command = {
-    "quantize", "IN -o OUT.qf --mode dynamic [options]",
+    "quantize", "IN -o OUT.qf --mode dynamic|static [--stats S.qfc --method M] [options]",
     "Quantizes the linear-layer weights of IN to int8 and writes a .qf file.",
     "dynamic: every 2-D '*.weight' of a linear layer becomes int8, symmetric, one scale per output\n"
     "channel (s = max|w| / 127, round half to even, range [-127, 127]); the word embedding becomes\n"
     "int8 per row; biases, LayerNorm, other embeddings and small tensors stay FP32. Activations are\n"
-    "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).\n"
-    "--onnx-out: the same int8 weights as an ONNX graph, in the form ONNX Runtime's quantize_dynamic\n"
-    "writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul). With --onnx-graph rewrite (the\n"
-    "default for an ONNX input) the source graph is rewritten and the rest of it carried over; with\n"
-    "--onnx-graph export (the default for every other input) the encoder is written from scratch\n"
-    "(opset 17; BERT, RoBERTa, DistilBERT, ELECTRA with their config.json; inputs input_ids,\n"
-    "attention_mask and token_type_ids where the family has token types; outputs logits and\n"
-    "last_hidden_state). Already-quantized inputs are refused.",
+    "quantized at run time (uint8 per tensor, as ONNX DynamicQuantizeLinear).\n\n"
+    "static: the six projections of every layer (attn q/k/v/out, ffn up/down) get int8 weights per\n"
+    "output channel and a calibrated int8 input scale (T / 127, T from --method over the .qfc\n"
+    "statistics; q = saturate(round_half_even(x / s)) in [-128, 127]); residual adds, LayerNorm,\n"
+    "softmax, GELU, pooler and head stay FP32. --smooth folds SmoothQuant factors into the weights\n"
+    "and scales the activation by 1/s before quantization. --max-drop measures the accuracy drop\n"
+    "on --eval and returns the most sensitive projections to FP32 until it fits; the reverted\n"
+    "projections and why are printed and recorded in metadata (quant.fallback.*).\n\n"
+    "--onnx-out: the same int8 weights as an ONNX graph; dynamic: in the form ONNX Runtime's\n"
+    "quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul); static:\n"
+    "QuantizeLinear -> DequantizeLinear on each projection input with the calibrated scale, int8\n"
+    "weights -> DequantizeLinear per channel. With --onnx-graph rewrite (the default for an ONNX\n"
+    "input) the source graph is rewritten and the rest of it carried over (static: not with\n"
+    "--smooth, the rewrite has no activation Mul); with --onnx-graph export (the default for every\n"
+    "other input) the encoder is written from scratch (opset 17; BERT, RoBERTa, DistilBERT, ELECTRA\n"
+    "with their config.json; inputs input_ids, attention_mask and token_type_ids where the family\n"
+    "has token types; outputs logits and last_hidden_state; --smooth becomes a Mul before each\n"
+    "QuantizeLinear). Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 /* `dequantized`: dst is src written as floats (safetensors), its int8 tensors dequantized. */
@@ -127,9 +154,37 @@ static qf_status write_onnx(qf_cli_command *cmd, const char *in, const qf_model 
     qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
     const char *fmt = qf_model_get_meta(src, "source.format");
     bool rewrite = graph && (graph->seen ? strcmp(graph->value, "rewrite") == 0 : fmt && strcmp(fmt, "onnx") == 0);
-    if (rewrite) {
+    const char *mode = qf_model_get_meta(dst, "quant.mode");
+    bool static_mode = mode && strcmp(mode, "static") == 0;
+    if (rewrite && !static_mode) {
         qf_onnx_write_params op = qf_onnx_write_params_default();
         return qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, err);
+    }
+    if (rewrite) {
+        /* every calibrated projection input, by its stem */
+        qf_status s = QF_STATUS_OK;
+        size_t n = qf_model_tensor_count(dst), count = 0;
+        qf_onnx_qdq_activation *acts = calloc(n + 1, sizeof *acts);
+        char(*slots)[96] = calloc(n + 1, sizeof *slots);
+        if (!acts || !slots) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+        for (size_t i = 0; !s && i < n; i++) {
+            const qf_tensor *t = qf_model_tensor(dst, i);
+            const char *suffix = ".input::scale";
+            size_t len = strlen(t->name), sl = strlen(suffix);
+            if (len <= sl || len - sl >= sizeof slots[0] || strcmp(t->name + len - sl, suffix) != 0) continue;
+            memcpy(slots[count], t->name, len - sl);
+            slots[count][len - sl] = '\0';
+            acts[count].slot = slots[count];
+            memcpy(&acts[count].scale, t->data, sizeof(float));
+            count++;
+        }
+        qf_onnx_static_params osp = qf_onnx_static_params_default();
+        osp.activations = acts;
+        osp.count = count;
+        if (!s) s = qf_onnx_write_static(in, dst, onnx_out->value, &osp, err);
+        free(acts);
+        free(slots);
+        return s;
     }
     if (!qf_model_config_json(dst)) {
         qf_error_set(err, QF_STATUS_NOT_FOUND, in, NULL, -1, "config.json",
@@ -137,11 +192,8 @@ static qf_status write_onnx(qf_cli_command *cmd, const char *in, const qf_model 
                      "beside the input (give --config PATH)");
         return QF_STATUS_NOT_FOUND;
     }
-    const char *mode = qf_model_get_meta(dst, "quant.mode");
     qf_onnx_export_params ep = qf_onnx_export_params_default();
-    ep.mode = !graph                                  ? QF_ONNX_EXPORT_MODE_FP32
-              : mode && strcmp(mode, "static") == 0 ? QF_ONNX_EXPORT_MODE_STATIC
-                                                      : QF_ONNX_EXPORT_MODE_DYNAMIC;
+    ep.mode = !graph ? QF_ONNX_EXPORT_MODE_FP32 : static_mode ? QF_ONNX_EXPORT_MODE_STATIC : QF_ONNX_EXPORT_MODE_DYNAMIC;
     return qf_onnx_export(dst, onnx_out->value, &ep, err);
 }
 
@@ -249,6 +301,204 @@ int qf_cmd_convert(int argc, char **argv)
     return write_and_report(&convert_command, pos[0], src, dst, t0);
 }
 
+static void print_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "fallback: %s\n", line);
+}
+
+/* Every --fp32 value, in order (the parser keeps only the last one). */
+static size_t collect_fp32(int argc, char **argv, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < argc && n < cap; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--fp32") == 0 && i + 1 < argc) out[n++] = argv[++i];
+        else if (strncmp(argv[i], "--fp32=", 7) == 0) out[n++] = argv[i] + 7;
+    }
+    return n;
+}
+
+static int tokenizer_beside(const char *in, const char *explicit_path, qf_tokenizer **out)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    *out = NULL;
+    char probe[4200];
+    const char *path = explicit_path;
+    if (!path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", in);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        else snprintf(dir, sizeof dir, ".");
+        snprintf(probe, sizeof probe, "%s/tokenizer.json", dir);
+        if (access(probe, R_OK) != 0) {
+            snprintf(probe, sizeof probe, "%s/vocab.txt", dir);
+            if (access(probe, R_OK) != 0) return QF_EXIT_OK;
+            snprintf(probe, sizeof probe, "%s", dir);
+        }
+        path = probe;
+    }
+    return qf_tokenizer_load(path, out, &err) ? qf_cli_fail(&err) : QF_EXIT_OK;
+}
+
+static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const char *in, double t0)
+{
+    qf_cli_option *o = qf_cli_find(cmd, "stats");
+    if (!o->seen) {
+        fprintf(stderr, "qforge quantize: --mode static needs --stats STATS.qfc (from 'qforge calibrate')\n");
+        return QF_EXIT_USAGE;
+    }
+    const char *stats_path = o->value;
+    qf_static_params sp = qf_static_params_default();
+    o = qf_cli_find(cmd, "method");
+    if (o->seen && !qf_calib_method_from_name(o->value, &sp.method)) {
+        fprintf(stderr, "qforge quantize: --method must be minmax, percentile, entropy or mse, not '%s'\n", o->value);
+        return QF_EXIT_USAGE;
+    }
+    struct {
+        const char *name;
+        double *dst;
+        double lo, hi;
+        bool open_lo;
+    } reals[] = {{"percentile", &sp.percentile, 0, 100, true}, {"smooth", &sp.smooth_alpha, 0, 1, true}};
+    for (size_t i = 0; i < 2; i++) {
+        o = qf_cli_find(cmd, reals[i].name);
+        if (!o->seen) continue;
+        char *end = NULL;
+        double v = strtod(o->value, &end);
+        if (!end || *end || !(v > reals[i].lo) || !(v <= reals[i].hi)) {
+            fprintf(stderr, "qforge quantize: --%s takes a number in (%g, %g], not '%s'\n", reals[i].name, reals[i].lo,
+                    reals[i].hi, o->value);
+            return QF_EXIT_USAGE;
+        }
+        *reals[i].dst = v;
+    }
+    if (qf_cli_find(cmd, "percentile")->seen && sp.method != QF_CALIB_METHOD_PERCENTILE) {
+        fprintf(stderr, "qforge quantize: --percentile goes with --method percentile\n");
+        return QF_EXIT_USAGE;
+    }
+    const char *patterns[QF_STATIC_MAX_FP32_PATTERNS + 1];
+    size_t npat = collect_fp32(argc, argv, patterns, QF_STATIC_MAX_FP32_PATTERNS + 1);
+    if (npat > QF_STATIC_MAX_FP32_PATTERNS) {
+        fprintf(stderr, "qforge quantize: at most %d --fp32 patterns\n", QF_STATIC_MAX_FP32_PATTERNS);
+        return QF_EXIT_USAGE;
+    }
+    sp.fp32_patterns = patterns;
+    sp.fp32_pattern_count = npat;
+    if (qf_cli_find(cmd, "no-embedding-quant")->seen) {
+        fprintf(stderr, "qforge quantize: --mode static keeps the word embedding FP32 already\n");
+        return QF_EXIT_USAGE;
+    }
+    long v;
+    o = qf_cli_find(cmd, "threads");
+    if (o->seen) {
+        if (!qf_cli_int(cmd, o, 1, 1024, &v)) return QF_EXIT_USAGE;
+        sp.threads = (int)v;
+    }
+    qf_cli_option *max_drop = qf_cli_find(cmd, "max-drop"), *eval = qf_cli_find(cmd, "eval");
+    double budget = 0;
+    long sens_rows = 512;
+    if (max_drop->seen != eval->seen) {
+        fprintf(stderr, "qforge quantize: --max-drop and --eval go together\n");
+        return QF_EXIT_USAGE;
+    }
+    if (max_drop->seen) {
+        char *end = NULL;
+        budget = strtod(max_drop->value, &end);
+        if (!end || *end || !(budget >= 0) || !isfinite(budget)) {
+            fprintf(stderr, "qforge quantize: --max-drop takes a number of points >= 0\n");
+            return QF_EXIT_USAGE;
+        }
+        o = qf_cli_find(cmd, "sensitivity-rows");
+        if (o->seen && !qf_cli_int(cmd, o, 1, QF_DATASET_MAX_ROWS, &sens_rows)) return QF_EXIT_USAGE;
+    }
+
+    qf_model *src = NULL, *dst = NULL;
+    int rc = read_input(cmd, in, &src);
+    if (rc) return rc;
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
+    bool onnx_in = fmt && strcmp(fmt, "onnx") == 0;
+    bool rewrite = graph->seen ? strcmp(graph->value, "rewrite") == 0 : onnx_in;
+    if (qf_cli_find(cmd, "onnx-out")->seen && rewrite && (!onnx_in || sp.smooth_alpha > 0)) {
+        if (!onnx_in)
+            fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", in,
+                    fmt ? fmt : "not one");
+        else
+            fprintf(stderr, "qforge quantize: rewriting the source ONNX graph cannot carry --smooth (the rewrite has no "
+                            "activation Mul); --onnx-graph export can\n");
+        qf_model_destroy(src);
+        return QF_EXIT_USAGE;
+    }
+    qf_error err;
+    qf_error_clear(&err);
+    qf_calib_stats *stats = NULL;
+    if (qf_calib_stats_read(stats_path, &stats, &err)) {
+        qf_model_destroy(src);
+        return qf_cli_fail(&err);
+    }
+    if (!max_drop->seen) {
+        if (qf_model_quantize_static(src, stats, &sp, &dst, &err)) rc = qf_cli_fail(&err);
+    } else {
+        qf_tokenizer *tok = NULL;
+        qf_cli_option *tok_opt = qf_cli_find(cmd, "tokenizer");
+        qf_dataset *data = NULL, *sens = NULL;
+        qf_arch arch;
+        rc = tokenizer_beside(in, tok_opt->seen ? tok_opt->value : NULL, &tok);
+        if (!rc && qf_arch_from_config(qf_model_config_json(src), &arch, &err)) rc = qf_cli_fail(&err);
+        qf_dataset_params dp = qf_dataset_params_default();
+        if (!rc) {
+            int64_t cap = arch.max_positions - (arch.position_padding_idx >= 0 ? arch.position_padding_idx + 1 : 0);
+            dp.max_length = (int32_t)(cap > 0 && cap < 65536 ? cap : 512);
+            dp.config_json = qf_model_config_json(src);
+            if (qf_dataset_load(eval->value, tok, &dp, &data, &err)) rc = qf_cli_fail(&err);
+        }
+        if (!rc) {
+            dp.limit = sens_rows;
+            if (qf_dataset_load(eval->value, tok, &dp, &sens, &err)) rc = qf_cli_fail(&err);
+        }
+        if (!rc) {
+            qf_fallback_params fp = qf_fallback_params_default();
+            fp.max_drop = budget;
+            fp.sensitivity_data = sens;
+            fp.verify.threads = sp.threads;
+            fp.log = qf_cli_find(cmd, "quiet")->seen ? NULL : print_line;
+            qf_fallback_report fr;
+            if (qf_static_fallback(src, stats, &sp, data, &fp, &dst, &fr, &err)) {
+                rc = qf_cli_fail(&err);
+            } else {
+                if (!qf_cli_find(cmd, "quiet")->seen) {
+                    printf("fallback: drop %.2f pt -> %.2f pt (budget %g, %s), %zu projection%s reverted to FP32%s\n",
+                           fr.initial_drop, fr.final_drop, budget, fr.within_budget ? "within" : "NOT within",
+                           fr.steps, fr.steps == 1 ? "" : "s", fr.steps ? ":" : "");
+                    for (size_t i = 0; i < fr.steps; i++)
+                        printf("  %-20s only-int8 agreement loss %.2f pt, mean |dlogit| %.4g; drop after %.2f pt\n",
+                               fr.step[i].stem, fr.step[i].sensitivity, fr.step[i].sensitivity_dlogit,
+                               fr.step[i].drop_after);
+                }
+                if (!fr.within_budget) {
+                    fprintf(stderr, "error: the drop %.2f pt stays above --max-drop %g with every projection in FP32\n",
+                            fr.final_drop, budget);
+                    rc = QF_EXIT_ERROR;
+                }
+                qf_fallback_report_free(&fr);
+            }
+        }
+        qf_dataset_destroy(sens);
+        qf_dataset_destroy(data);
+        qf_tokenizer_destroy(tok);
+    }
+    qf_calib_stats_destroy(stats);
+    if (rc) {
+        qf_model_destroy(dst);
+        qf_model_destroy(src);
+        return rc;
+    }
+    return write_and_report(cmd, in, src, dst, t0);
+}
+
 int qf_cmd_quantize(int argc, char **argv)
 {
     const char *pos[1];
@@ -261,8 +511,8 @@ int qf_cmd_quantize(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_cli_option *mode = qf_cli_find(&quantize_command, "mode");
-    if (!mode->seen || strcmp(mode->value, "dynamic") != 0) {
-        fprintf(stderr, "qforge quantize: --mode must be 'dynamic'%s%s%s\nTry 'qforge quantize --help'.\n",
+    if (!mode->seen || (strcmp(mode->value, "dynamic") != 0 && strcmp(mode->value, "static") != 0)) {
+        fprintf(stderr, "qforge quantize: --mode must be 'dynamic' or 'static'%s%s%s\nTry 'qforge quantize --help'.\n",
                 mode->seen ? " (got '" : "", mode->seen ? mode->value : "", mode->seen ? "')" : "");
         return QF_EXIT_USAGE;
     }
@@ -275,6 +525,14 @@ int qf_cmd_quantize(int argc, char **argv)
         fprintf(stderr, "qforge quantize: --onnx-graph goes with --onnx-out\n");
         return QF_EXIT_USAGE;
     }
+    if (strcmp(mode->value, "static") == 0) return quantize_static(&quantize_command, argc, argv, pos[0], qf_cli_now());
+    static const char *const static_only[] = {"stats", "method", "percentile", "smooth", "fp32", "max-drop", "eval",
+                                              "sensitivity-rows", "tokenizer"};
+    for (size_t i = 0; i < sizeof static_only / sizeof static_only[0]; i++)
+        if (qf_cli_find(&quantize_command, static_only[i])->seen) {
+            fprintf(stderr, "qforge quantize: --%s goes with --mode static\n", static_only[i]);
+            return QF_EXIT_USAGE;
+        }
     qf_quantize_params qp = qf_quantize_params_default();
     qf_cli_progress progress;
     qf_cli_progress_init(&progress, "quantize", true, qf_cli_find(&quantize_command, "quiet")->seen);
@@ -306,6 +564,28 @@ int qf_cmd_quantize(int argc, char **argv)
     }
     qf_error err;
     qf_error_clear(&err);
+    if (!qf_cli_find(&quantize_command, "onnx-out")->seen) {
+        /* streamed: one int8 tensor in memory at a time */
+        const char *out = qf_cli_find(&quantize_command, "out")->value;
+        qf_qfile_write_params wp = qf_qfile_write_params_default();
+        if (qf_quantize_dynamic_to_file(src, &qp, out, &wp, &err)) {
+            qf_model_destroy(src);
+            return qf_cli_fail(&err);
+        }
+        if (!qf_cli_find(&quantize_command, "quiet")->seen) {
+            /* the summary counts the written file's tensors: open it (header + directory only) */
+            qf_read_params rp = qf_read_params_default();
+            if (qf_model_read(out, &rp, &dst, &err)) {
+                qf_model_destroy(src);
+                return qf_cli_fail(&err);
+            }
+            print_summary(qf_cli_find(&quantize_command, "json")->seen, "quantize", pos[0], out, src, dst, false,
+                          qf_cli_now() - t0);
+        }
+        qf_model_destroy(dst);
+        qf_model_destroy(src);
+        return QF_EXIT_OK;
+    }
     if (qf_model_quantize_dynamic(src, &qp, &dst, &err)) {
         qf_model_destroy(src);
         return qf_cli_fail(&err);

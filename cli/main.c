@@ -16,7 +16,9 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"inspect", "format, tensors, metadata and integrity of any supported file", qf_cmd_inspect},
     {"convert", "write a .qf or safetensors file without quantization (f32, f16 or bf16)", qf_cmd_convert},
-    {"quantize", "int8 weights into a .qf file (--mode dynamic)", qf_cmd_quantize},
+    {"quantize", "int8 weights into a .qf file (--mode dynamic, or static with calibrated activations)",
+     qf_cmd_quantize},
+    {"calibrate", "activation statistics (.qfc) for static int8 from calibration data; --merge", qf_cmd_calibrate},
     {"verify", "FP32 vs the int8 artifact on labelled data: accuracy drop, agreement; gate with --max-drop",
      qf_cmd_verify},
     {"run", "the reference encoder as a runtime: logits or embeddings as JSONL", qf_cmd_run},

@@ -1,9 +1,13 @@
 /*
  * core/file.c — read-only memory-mapped input files. Every reader maps its input once and hands
- * out borrowed views into the mapping; nothing is read() into heap buffers.
+ * out borrowed views into the mapping; nothing is read() into heap buffers. Bytes already in
+ * memory can be wrapped as a qf_file too (qf_file_from_memory). Live mappings are listed so that
+ * a pass over a large input (hashing, quantizing) can release the pages it is done with: touched
+ * pages of a mapping count in the process's resident memory until released.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/hash_impl.h"
 #include "qforge/core.h"
 
 struct qf_file {
@@ -18,7 +23,73 @@ struct qf_file {
     const uint8_t *data;
     uint64_t size;
     bool mapped;
+    struct qf_file *next_live; /* list of live mappings, under live_lock */
 };
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static qf_file *live_files;
+
+static void live_add(qf_file *f)
+{
+    pthread_mutex_lock(&live_lock);
+    f->next_live = live_files;
+    live_files = f;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(qf_file *f)
+{
+    pthread_mutex_lock(&live_lock);
+    for (qf_file **pp = &live_files; *pp; pp = &(*pp)->next_live) {
+        if (*pp == f) {
+            *pp = f->next_live;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* Drops the whole pages inside [p, p + n) of mapping f (private, read-only: touching them again
+ * reads them back from the page cache, so the bytes seen never change). */
+static void drop_pages(const qf_file *f, const uint8_t *p, uint64_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p, hi = (uintptr_t)p + n;
+    uintptr_t base = (uintptr_t)f->data, end = base + f->size;
+    if (lo < base) lo = base;
+    if (hi > end) hi = end;
+    lo = (lo + page - 1) & ~(page - 1);
+    if (hi != end) hi &= ~(page - 1); /* the mapping's last page is ours whole */
+    else hi = (hi + page - 1) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void qf_file_release_pages(const void *p, uint64_t n)
+{
+    const uint8_t *b = p;
+    if (!b || n == 0) return;
+    pthread_mutex_lock(&live_lock);
+    for (qf_file *f = live_files; f; f = f->next_live) {
+        if (!f->mapped || b + n <= f->data || b >= f->data + f->size) continue;
+        drop_pages(f, b, n);
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
+void qf_file_sha256(const qf_file *f, uint8_t digest[32])
+{
+    enum { CHUNK = 8u << 20 };
+    qf_sha256_ctx c;
+    qf_sha256_init(&c);
+    for (uint64_t off = 0; off < f->size; off += CHUNK) {
+        size_t n = f->size - off < CHUNK ? (size_t)(f->size - off) : CHUNK;
+        if (f->mapped) madvise((void *)((uintptr_t)(f->data + off) & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1)), n,
+                               MADV_WILLNEED);
+        qf_sha256_update(&c, f->data + off, n);
+        if (f->mapped) drop_pages(f, f->data + off, n);
+    }
+    qf_sha256_final(&c, digest);
+}
 
 static const uint8_t empty_file_bytes[1];
 
@@ -62,8 +133,26 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
         }
         f->data = p;
         f->mapped = true;
+        live_add(f);
     }
     close(fd);
+    *out = f;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err)
+{
+    if (!out || (!data && size > 0))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, name, NULL, -1, NULL, "no bytes");
+    *out = NULL;
+    qf_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(name ? name : "<memory>"))) {
+        free(f);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, name, NULL, -1, NULL, "out of memory");
+    }
+    f->data = size > 0 ? data : empty_file_bytes;
+    f->size = size;
+    f->mapped = false;
     *out = f;
     return QF_STATUS_OK;
 }
@@ -71,7 +160,10 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
 void qf_file_unmap(qf_file *f)
 {
     if (!f) return;
-    if (f->mapped) munmap((void *)f->data, (size_t)f->size);
+    if (f->mapped) {
+        live_remove(f);
+        munmap((void *)f->data, (size_t)f->size);
+    }
     free(f->path);
     free(f);
 }

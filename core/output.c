@@ -91,9 +91,30 @@ static qf_status flush_buffer(qf_output *o, qf_error *err)
     return QF_STATUS_OK;
 }
 
+static qf_status write_all(qf_output *o, const uint8_t *p, size_t size, qf_error *err)
+{
+    while (size > 0) {
+        ssize_t w = write(o->fd, p, size);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return io_error(o, err, "write failed", errno);
+        }
+        p += w;
+        size -= (size_t)w;
+    }
+    return QF_STATUS_OK;
+}
+
 qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error *err)
 {
     const uint8_t *p = data;
+    if (size >= OUTPUT_BUFFER_BYTES) {
+        /* large blocks go to the file straight from the caller's memory, without a copy */
+        qf_status st = flush_buffer(o, err);
+        if (!st) st = write_all(o, p, size, err);
+        if (!st) o->offset += size;
+        return st;
+    }
     while (size > 0) {
         size_t room = OUTPUT_BUFFER_BYTES - o->buf_len;
         size_t take = size < room ? size : room;
@@ -123,6 +144,27 @@ qf_status qf_output_write_zeros(qf_output *o, size_t size, qf_error *err)
 }
 
 uint64_t qf_output_offset(const qf_output *o) { return o->offset; }
+
+qf_status qf_output_write_at(qf_output *o, uint64_t offset, const void *data, size_t size, qf_error *err)
+{
+    uint64_t end;
+    if (!qf_add_u64(offset, size, &end) || end > o->offset)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, o->path, NULL, (int64_t)offset, NULL,
+                            "write_at past the bytes written so far");
+    qf_status st = flush_buffer(o, err);
+    const uint8_t *p = data;
+    while (!st && size > 0) {
+        ssize_t w = pwrite(o->fd, p, size, (off_t)offset);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return io_error(o, err, "write failed", errno);
+        }
+        p += w;
+        size -= (size_t)w;
+        offset += (uint64_t)w;
+    }
+    return st;
+}
 
 qf_status qf_output_commit(qf_output *o, qf_error *err)
 {

@@ -30,6 +30,17 @@ void qf_quantize_row_sym_i8_ref(const float *x, size_t n, float scale, int8_t *q
     }
 }
 
+void qf_quantize_row_s8_ref(const float *x, size_t n, float scale, int8_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        float r = rintf(x[i] / scale);
+        if (!(r == r)) r = 0.0f;
+        if (r > 127.0f) r = 127.0f;
+        if (r < -128.0f) r = -128.0f;
+        q[i] = (int8_t)r;
+    }
+}
+
 void qf_dequantize_row_sym_i8_ref(const int8_t *q, size_t n, float scale, float *x)
 {
     for (size_t i = 0; i < n; i++) x[i] = (float)q[i] * scale;

@@ -1,7 +1,9 @@
 /*
  * quantize/quantize_model.c — model-level passes: dynamic int8 weights (per output channel or per
  * tensor, word embeddings per row) and dtype conversion for `qforge convert`. Input: a model from
- * any reader; output: a new model that borrows the untouched tensors from the source (kept alive).
+ * any reader; output: a new model that borrows the untouched tensors from the source (kept alive),
+ * or, for qf_quantize_dynamic_to_file, a .qf file written while quantizing (writers/qf's producer
+ * interface: one tensor's int8 bytes in memory at a time, input pages released once consumed).
  */
 #include <math.h>
 #include <omp.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "qforge/quantize.h"
+#include "qforge/writers.h"
 
 qf_quantize_params qf_quantize_params_default(void)
 {
@@ -114,26 +117,27 @@ static float tensor_max_abs(const qf_tensor *t, size_t rows, size_t cols, float 
 {
     float m = 0.0f;
     for (size_t r = 0; r < rows; r++) {
-        load_row_f32(t, (uint64_t)r * cols, cols, buf);
+        const float *row = buf;
+        if (t->dtype == QF_DTYPE_F32) row = (const float *)t->data + (uint64_t)r * cols;
+        else load_row_f32(t, (uint64_t)r * cols, cols, buf);
         for (size_t c = 0; c < cols; c++) {
-            float a = fabsf(buf[c]);
+            float a = fabsf(row[c]);
             if (a > m && isfinite(a)) m = a;
         }
     }
     return m;
 }
 
-static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_quantize_params *p, qf_error *err)
+/* Quantizes the 2-D tensor t into q (rows x cols) and scales (rows, or 1 per tensor). f32 rows are
+ * read in place; other float dtypes go through a per-thread row buffer. */
+static qf_status quantize_into(const qf_tensor *t, const qf_quantize_params *p, int8_t *q, float *scales,
+                               qf_error *err)
 {
     size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-    int8_t *q = NULL;
-    float *scales = NULL;
-    qf_status s = qf_model_alloc(dst, (uint64_t)rows * cols, (void **)&q, err);
-    if (!s) s = qf_model_alloc(dst, (uint64_t)(p->per_tensor ? 1 : rows) * sizeof(float), (void **)&scales, err);
-    if (s) return s;
+    bool in_place = t->dtype == QF_DTYPE_F32;
     if (p->per_tensor) {
-        float *buf = malloc(cols * sizeof(float));
-        if (!buf) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
+        float *buf = in_place ? NULL : malloc(cols * sizeof(float));
+        if (!in_place && !buf) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
         float m = tensor_max_abs(t, rows, cols, buf);
         free(buf);
         scales[0] = m > 0.0f ? m / 127.0f : 1.0f;
@@ -143,28 +147,37 @@ static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_qua
     /* rows are independent: any thread count gives the same bytes */
 #pragma omp parallel num_threads(threads)
     {
-        float *buf = malloc(cols * sizeof(float));
-        if (!buf) {
+        float *buf = in_place ? NULL : malloc(cols * sizeof(float));
+        if (!in_place && !buf) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(static)
         for (size_t r = 0; r < rows; r++) {
-            if (!buf) continue;
-            load_row_f32(t, (uint64_t)r * cols, cols, buf);
-            float sc = p->per_tensor ? scales[0] : qf_quant_scale_sym_i8_ref(buf, cols);
+            if (!in_place && !buf) continue;
+            const float *row = in_place ? (const float *)t->data + (uint64_t)r * cols : buf;
+            if (!in_place) load_row_f32(t, (uint64_t)r * cols, cols, buf);
+            float sc = p->per_tensor ? scales[0] : qf_quant_scale_sym_i8(row, cols);
             if (!p->per_tensor) scales[r] = sc;
-            qf_quantize_row_sym_i8_ref(buf, cols, sc, q + r * cols);
+            qf_quantize_row_sym_i8(row, cols, sc, q + r * cols);
         }
         free(buf);
     }
     if (failed) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
+    return QF_STATUS_OK;
+}
 
+/* Adds the int8 weight (data q) and its scale tensor (data scales) for source tensor t. */
+static qf_status add_quantized(qf_model *dst, const qf_tensor *t, const qf_quantize_params *p, const void *q,
+                               const void *scales, qf_error *err)
+{
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
     char scale_name[QF_MAX_NAME_LEN + 16];
     snprintf(scale_name, sizeof scale_name, "%s::scale", t->name);
     size_t wi, si;
     int64_t sshape[1] = {p->per_tensor ? 1 : (int64_t)rows};
-    s = qf_model_add_tensor(dst, t->name, t->source_name, QF_DTYPE_I8, 2, t->shape, q, (uint64_t)rows * cols, &wi, err);
+    qf_status s =
+        qf_model_add_tensor(dst, t->name, t->source_name, QF_DTYPE_I8, 2, t->shape, q, (uint64_t)rows * cols, &wi, err);
     if (!s)
         s = qf_model_add_tensor(dst, scale_name, NULL, QF_DTYPE_F32, 1, sshape, scales, (uint64_t)sshape[0] * 4, &si,
                                 err);
@@ -174,10 +187,27 @@ static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_qua
     return s;
 }
 
-qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *params, qf_model **out, qf_error *err)
+static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_quantize_params *p, qf_error *err)
 {
-    qf_quantize_params defaults = qf_quantize_params_default();
-    const qf_quantize_params *p = params ? params : &defaults;
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    int8_t *q = NULL;
+    float *scales = NULL;
+    qf_status s = qf_model_alloc(dst, (uint64_t)rows * cols, (void **)&q, err);
+    if (!s) s = qf_model_alloc(dst, (uint64_t)(p->per_tensor ? 1 : rows) * sizeof(float), (void **)&scales, err);
+    if (!s) s = quantize_into(t, p, q, scales, err);
+    if (!s) s = add_quantized(dst, t, p, q, scales, err);
+    return s;
+}
+
+/*
+ * The pass shared by the in-memory and the streaming entry points. With `deferred` NULL every
+ * quantized weight is computed into model memory; otherwise quantized weights and their scales are
+ * added as placeholders borrowing the source tensor's bytes, and deferred[k] records the source
+ * tensor of the k-th quantized weight (the writer's producer computes them later).
+ */
+static qf_status quantize_pass(qf_model *src, const qf_quantize_params *p, size_t *deferred, qf_model **out,
+                               qf_error *err)
+{
     *out = NULL;
     /* a reader marks inputs that are already quantized (an ORT-quantized ONNX graph) */
     const char *already = qf_model_get_meta(src, "source.quantized");
@@ -196,9 +226,15 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
         const qf_tensor *t = qf_model_tensor(src, i);
         done += t->nbytes;
         if (should_quantize(t, p)) {
-            s = quantize_weight(dst, t, p, err);
+            if (deferred) {
+                deferred[quantized] = i;
+                s = add_quantized(dst, t, p, t->data, t->data, err);
+            } else {
+                s = quantize_weight(dst, t, p, err);
+                qf_file_release_pages(t->data, t->nbytes);
+                if (p->progress) p->progress(p->progress_ctx, (size_t)done, (size_t)total);
+            }
             quantized++;
-            if (p->progress) p->progress(p->progress_ctx, (size_t)done, (size_t)total);
         } else {
             size_t index;
             s = carry_tensor(dst, t, &index, err);
@@ -223,6 +259,114 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
     }
     *out = dst;
     return QF_STATUS_OK;
+}
+
+qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *params, qf_model **out, qf_error *err)
+{
+    qf_quantize_params defaults = qf_quantize_params_default();
+    return quantize_pass(src, params ? params : &defaults, NULL, out, err);
+}
+
+/* Producer state of qf_quantize_dynamic_to_file: the placeholder tensors of `dst` (weight, then its
+ * scale right after it in the directory) and the source tensor each weight comes from. */
+typedef struct stream_ctx {
+    qf_model *src;
+    const qf_quantize_params *p;
+    const size_t *deferred; /* source index of the k-th quantized weight */
+    size_t count;
+    size_t *dst_weight;     /* dst index of the k-th quantized weight */
+    float *scales;          /* scales of the weight produced last */
+    size_t scales_cap;
+    size_t last;            /* k of the weight produced last, SIZE_MAX before the first */
+    uint64_t done, total;
+} stream_ctx;
+
+static size_t find_weight(const stream_ctx *c, size_t index)
+{
+    size_t lo = 0, hi = c->count; /* dst_weight increases */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->dst_weight[mid] < index) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static bool stream_produces(void *ctx, const qf_model *m, size_t index)
+{
+    const stream_ctx *c = ctx;
+    (void)m;
+    size_t k = find_weight(c, index);
+    return (k < c->count && c->dst_weight[k] == index) || (k > 0 && c->dst_weight[k - 1] + 1 == index);
+}
+
+static qf_status stream_produce(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err)
+{
+    stream_ctx *c = ctx;
+    (void)m;
+    size_t k = find_weight(c, index);
+    if (k < c->count && c->dst_weight[k] == index) {
+        const qf_tensor *t = qf_model_tensor(c->src, c->deferred[k]);
+        size_t rows = (size_t)t->shape[0], need = c->p->per_tensor ? 1 : rows;
+        if (need > c->scales_cap) {
+            float *grown = realloc(c->scales, need * sizeof(float));
+            if (!grown) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
+            c->scales = grown;
+            c->scales_cap = need;
+        }
+        qf_status s = quantize_into(t, c->p, dst, c->scales, err);
+        if (s) return s;
+        c->last = k;
+        qf_file_release_pages(t->data, t->nbytes);
+        c->done += t->nbytes;
+        if (c->p->progress) c->p->progress(c->p->progress_ctx, (size_t)c->done, (size_t)c->total);
+        return QF_STATUS_OK;
+    }
+    /* the scale tensor directly follows its weight, so its values are those just computed */
+    if (k == 0 || c->dst_weight[k - 1] + 1 != index || c->last != k - 1)
+        return qf_error_set(err, QF_STATUS_INTERNAL, NULL, NULL, -1, NULL, "scale tensor produced out of order");
+    memcpy(dst, c->scales, (size_t)nbytes);
+    return QF_STATUS_OK;
+}
+
+qf_status qf_quantize_dynamic_to_file(qf_model *src, const qf_quantize_params *params, const char *path,
+                                      const qf_qfile_write_params *write_params, qf_error *err)
+{
+    qf_quantize_params defaults = qf_quantize_params_default();
+    const qf_quantize_params *p = params ? params : &defaults;
+    size_t n = qf_model_tensor_count(src);
+    stream_ctx c;
+    memset(&c, 0, sizeof c);
+    c.src = src;
+    c.p = p;
+    c.last = SIZE_MAX;
+    c.total = qf_model_total_bytes(src);
+    size_t *deferred = calloc(n ? n : 1, sizeof *deferred);
+    c.dst_weight = calloc(n ? n : 1, sizeof *c.dst_weight);
+    if (!deferred || !c.dst_weight) {
+        free(deferred);
+        free(c.dst_weight);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    qf_model *dst = NULL;
+    qf_status s = quantize_pass(src, p, deferred, &dst, err);
+    if (!s) {
+        c.deferred = deferred;
+        for (size_t i = 0; i < qf_model_tensor_count(dst); i++) {
+            const qf_tensor *t = qf_model_tensor(dst, i);
+            if (t->quant.scheme == QF_QUANT_NONE || c.count >= n) continue;
+            const qf_tensor *from = qf_model_tensor(src, deferred[c.count]);
+            /* placeholders are exactly the quantized tensors whose source is the deferred one */
+            if (strcmp(t->name, from->name) == 0 && t->data == from->data) c.dst_weight[c.count++] = i;
+        }
+        qf_qfile_producer prod = {stream_produces, stream_produce, &c};
+        s = qf_qfile_write_produced(dst, &prod, path, write_params, err);
+    }
+    qf_model_destroy(dst);
+    free(c.scales);
+    free(c.dst_weight);
+    free(deferred);
+    return s;
 }
 
 /* Names of tensors that serve as scale / zero point of a quantized tensor: never converted. */

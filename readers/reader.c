@@ -278,7 +278,7 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     char sha_hex[65] = "";
     if (params->hash_source && fmt != QF_FORMAT_QF) {
         uint8_t digest[32];
-        qf_sha256(qf_file_data(f), (size_t)size, digest);
+        qf_file_sha256(f, digest);
         qf_sha256_hex(digest, sha_hex);
     }
     qf_model *m = NULL;

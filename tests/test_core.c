@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "core/hash_impl.h"
 #include "qforge/core.h"
 
 static void test_status_names(void **state)
@@ -306,12 +307,139 @@ static void test_atomic_output(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void sha_hex_of(const void *d, size_t n, bool ni, char hex[65])
+{
+    qf_sha256_ctx c;
+    uint8_t dg[32];
+    qf_sha256_init_impl(&c, ni);
+    qf_sha256_update(&c, d, n);
+    qf_sha256_final(&c, dg);
+    qf_sha256_hex(dg, hex);
+}
+
+/* SHA-NI and the portable code: NIST vectors (FIPS 180-4 examples, the million 'a'), random data
+ * of every length around the block and padding edges, and random incremental splits */
+static void test_sha256_ni_vs_portable(void **state)
+{
+    (void)state;
+    print_message("SHA-NI %s\n", qf_sha256_ni_available() ? "active" : "not available (portable only)");
+    static const struct { const char *msg; const char *hex; } v[] = {
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    };
+    char h1[65], h2[65];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        sha_hex_of(v[i].msg, strlen(v[i].msg), true, h1);
+        sha_hex_of(v[i].msg, strlen(v[i].msg), false, h2);
+        assert_string_equal(h1, v[i].hex);
+        assert_string_equal(h2, v[i].hex);
+    }
+    enum { BIG = 1000000 };
+    uint8_t *buf = malloc(BIG);
+    assert_non_null(buf);
+    memset(buf, 'a', BIG);
+    sha_hex_of(buf, BIG, true, h1);
+    assert_string_equal(h1, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    uint32_t s = 7;
+    for (size_t i = 0; i < BIG; i++) {
+        s = s * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(s >> 24);
+    }
+    for (size_t n = 0; n < 300; n++) {
+        sha_hex_of(buf + (n % 7), n, true, h1); /* unaligned starts too */
+        sha_hex_of(buf + (n % 7), n, false, h2);
+        assert_string_equal(h1, h2);
+    }
+    sha_hex_of(buf, BIG, false, h2);
+    for (int round = 0; round < 20; round++) {
+        qf_sha256_ctx c;
+        uint8_t dg[32];
+        qf_sha256_init(&c);
+        size_t off = 0;
+        while (off < BIG) {
+            s = s * 1664525u + 1013904223u;
+            size_t take = (s >> 8) % (round < 10 ? 130 : 70000);
+            if (take > BIG - off) take = BIG - off;
+            qf_sha256_update(&c, buf + off, take);
+            off += take;
+        }
+        qf_sha256_final(&c, dg);
+        qf_sha256_hex(dg, h1);
+        assert_string_equal(h1, h2);
+    }
+    free(buf);
+}
+
+/* the chunked hash of a mapped file (pages released as it goes) equals the one-shot hash, and
+ * released pages read back the same bytes; heap memory passed to qf_file_release_pages is untouched */
+static void test_file_sha256_and_release(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_core_release_%ld.bin", QF_BINARY_DIR, (long)getpid());
+    size_t n = (17u << 20) + 12345; /* two full 8 MiB chunks and a tail */
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    uint32_t s = 99;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(s >> 24);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    qf_file *mf = NULL;
+    assert_int_equal(qf_file_map(path, &mf, NULL), QF_STATUS_OK);
+    uint8_t d1[32], d2[32];
+    qf_file_sha256(mf, d1);
+    qf_sha256(buf, n, d2);
+    assert_memory_equal(d1, d2, 32);
+    const uint8_t *data = qf_file_data(mf);
+    qf_file_release_pages(data + 100, n - 200);
+    assert_memory_equal(data, buf, n);
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, buf, n);
+    qf_file_release_pages(buf, n); /* not a mapping: must not change anything */
+    assert_memory_equal(copy, buf, n);
+    qf_file_unmap(mf);
+    unlink(path);
+
+    /* qf_output_write_at: only over bytes already written */
+    qf_output *o = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_output_open(path, &o, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write(o, "hello world", 11, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write_at(o, 6, "WORLD", 5, &err), QF_STATUS_OK);
+    assert_int_equal(qf_output_write_at(o, 7, "WORLD", 5, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(qf_output_write(o, buf, n, NULL), QF_STATUS_OK); /* a block past the buffer size */
+    assert_int_equal(qf_output_commit(o, NULL), QF_STATUS_OK);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    char head[11];
+    assert_int_equal(fread(head, 1, 11, f), 11);
+    assert_memory_equal(head, "hello WORLD", 11);
+    assert_int_equal(fread(copy, 1, n, f), n);
+    assert_memory_equal(copy, buf, n);
+    fclose(f);
+    unlink(path);
+    free(copy);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),      cmocka_unit_test(test_error_first_failure_wins),
         cmocka_unit_test(test_checked_arithmetic), cmocka_unit_test(test_dtype_table),
-        cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_ni_vs_portable),
+        cmocka_unit_test(test_file_sha256_and_release),
         cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
         cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
         cmocka_unit_test(test_atomic_output),

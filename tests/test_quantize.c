@@ -2,7 +2,9 @@
  * tests/test_quantize.c — the scalar reference kernels (exact values, rounding ties, clamping,
  * zero rows, NaN) and the model-level passes: which tensors dynamic quantization touches, per
  * channel vs per tensor, the |dequantized - fp32| <= scale/2 bound, thread-count independence,
- * f16 sources, and dtype conversion.
+ * f16 sources, and dtype conversion. The AVX-512 kernels against the _ref kernels bit for bit
+ * (random rows, exact ties, NaN / infinities, every tail length), and the streaming writer
+ * (qf_quantize_dynamic_to_file) against the in-memory pass + qf_qfile_write, byte for byte.
  */
 #include <float.h>
 #include <math.h>
@@ -14,7 +16,12 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "qforge/quantize.h"
+#include "qforge/readers.h"
+#include "qforge/writers.h"
 
 static void test_scale(void **state)
 {
@@ -240,6 +247,174 @@ static void test_convert_dtype(void **state)
     qf_model_destroy(src);
 }
 
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* fast kernels == _ref, bit for bit, on rows of every length 0..70 and a long one */
+static void test_simd_matches_ref(void **state)
+{
+    (void)state;
+    print_message("AVX-512 kernels %s\n", qf_quantize_simd_available() ? "active" : "not available (ref only)");
+    enum { N = 4099 };
+    float *x = malloc(N * sizeof *x);
+    int8_t *a = malloc(N), *b = malloc(N);
+    assert_non_null(x);
+    uint32_t s = 12345;
+    for (int round = 0; round < 200; round++) {
+        size_t n = round < 71 ? (size_t)round : N - (size_t)(round % 17);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t r = rng_next(&s);
+            /* random magnitudes from 1e-6 to 1e3, including raw random bit patterns */
+            if (round % 5 == 4) {
+                memcpy(&x[i], &r, 4);
+            } else {
+                x[i] = ((float)(r & 0xffffff) / 16777216.0f - 0.5f) * powf(10.0f, (float)((r >> 24) % 10) - 6.0f);
+            }
+        }
+        float sr = qf_quant_scale_sym_i8_ref(x, n), sf = qf_quant_scale_sym_i8(x, n);
+        assert_memory_equal(&sr, &sf, sizeof sr);
+        for (int variant = 0; variant < 2; variant++) {
+            float sc = variant == 0 ? sr : 0.37f;
+            qf_quantize_row_sym_i8_ref(x, n, sc, a);
+            memset(b, 0x55, N);
+            qf_quantize_row_sym_i8(x, n, sc, b);
+            if (n) assert_memory_equal(a, b, n);
+            assert_int_equal(b[n < N ? n : N - 1], n < N ? 0x55 : b[N - 1]); /* nothing written past n */
+        }
+    }
+    free(x);
+    free(a);
+    free(b);
+}
+
+/* exact halfway points k + 0.5 (scale 1 and scale 0.5), signed zeros, NaN, +-inf, saturation */
+static void test_simd_ties_and_specials(void **state)
+{
+    (void)state;
+    float x[300];
+    size_t n = 0;
+    for (int k = -130; k <= 129; k++) x[n++] = (float)k + 0.5f;
+    float special[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 127.49999f, -127.5f, 1e30f, -1e30f, FLT_MIN,
+                       -FLT_MIN, 0.49999997f, -0.49999997f, 1.5f, 2.5f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x[n++] = special[i];
+    int8_t a[300], b[300];
+    float scales[] = {1.0f, 0.5f, 2.0f, 3.0f};
+    for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+        for (size_t len = n - 20; len <= n; len++) {
+            qf_quantize_row_sym_i8_ref(x, len, scales[s], a);
+            qf_quantize_row_sym_i8(x, len, scales[s], b);
+            assert_memory_equal(a, b, len);
+        }
+    }
+    /* scale of rows with NaN / inf / only zeros */
+    float rows[][5] = {{NAN, 3.0f, -5.0f, NAN, 1.0f}, {INFINITY, 1.0f, 0, 0, 0}, {0, -0.0f, 0, 0, 0}, {-NAN, 0, 0, 0, 2}};
+    for (size_t r = 0; r < 4; r++) {
+        float sr = qf_quant_scale_sym_i8_ref(rows[r], 5), sf = qf_quant_scale_sym_i8(rows[r], 5);
+        assert_memory_equal(&sr, &sf, sizeof sr);
+    }
+}
+
+static void read_whole(const char *path, uint8_t **out, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc((size_t)n + 1);
+    assert_non_null(*out);
+    assert_int_equal(fread(*out, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    uint8_t *x, *y;
+    size_t nx, ny;
+    read_whole(a, &x, &nx);
+    read_whole(b, &y, &ny);
+    assert_int_equal(nx, ny);
+    assert_memory_equal(x, y, nx);
+    free(x);
+    free(y);
+}
+
+/* in-memory pass + qf_qfile_write vs the streaming writer: the same bytes, and a file the reader
+ * accepts with every checksum verified */
+static void stream_vs_memory(qf_model *src, const qf_quantize_params *p, const char *tag)
+{
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/test_quantize_%s_%ld_mem.qf", QF_BINARY_DIR, tag, (long)getpid());
+    snprintf(b, sizeof b, "%s/test_quantize_%s_%ld_stream.qf", QF_BINARY_DIR, tag, (long)getpid());
+    qf_model *q = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_quantize_dynamic(src, p, &q, &err), QF_STATUS_OK);
+    assert_int_equal(qf_qfile_write(q, a, NULL, &err), QF_STATUS_OK);
+    qf_model_destroy(q);
+    assert_int_equal(qf_quantize_dynamic_to_file(src, p, b, NULL, &err), QF_STATUS_OK);
+    assert_same_file(a, b);
+    qf_read_params rp = qf_read_params_default();
+    rp.verify_checksums = true;
+    qf_model *back = NULL;
+    assert_int_equal(qf_model_read(b, &rp, &back, &err), QF_STATUS_OK);
+    qf_model_destroy(back);
+    unlink(a);
+    unlink(b);
+}
+
+static void test_stream_identical(void **state)
+{
+    (void)state;
+    qf_model *src = make_model(QF_DTYPE_F32);
+    qf_quantize_params p = qf_quantize_params_default();
+    p.threads = 1;
+    stream_vs_memory(src, &p, "f32");
+    p.per_tensor = true;
+    p.threads = 2;
+    stream_vs_memory(src, &p, "pertensor");
+    p = qf_quantize_params_default();
+    p.quantize_word_embeddings = false;
+    p.min_elements = 0;
+    stream_vs_memory(src, &p, "options");
+    qf_model_destroy(src);
+    src = make_model(QF_DTYPE_F16);
+    stream_vs_memory(src, NULL, "f16");
+    qf_model_destroy(src);
+}
+
+/* tied weights (one buffer under two names): carried tensors share one extent, quantized ones get
+ * one each, in both paths; the bundled 2-layer BERT read from its PyTorch checkpoint */
+static void test_stream_identical_tied_and_bundled(void **state)
+{
+    (void)state;
+    qf_model *src = make_model(QF_DTYPE_F32);
+    const qf_tensor *w = qf_model_find(src, "bert.embeddings.word_embeddings.weight", NULL);
+    const qf_tensor *b = qf_model_find(src, "bert.embeddings.LayerNorm.weight", NULL);
+    assert_int_equal(qf_model_add_tensor(src, "cls.decoder.weight", NULL, w->dtype, w->rank, w->shape, w->data,
+                                         w->nbytes, NULL, NULL),
+                     QF_STATUS_OK);
+    assert_int_equal(qf_model_add_tensor(src, "tied.norm.weight", NULL, b->dtype, b->rank, b->shape, b->data,
+                                         b->nbytes, NULL, NULL),
+                     QF_STATUS_OK);
+    stream_vs_memory(src, NULL, "tied");
+    qf_model_destroy(src);
+
+    qf_model *mini = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_read(QF_SOURCE_DIR "/fixtures/debsec-mini/pytorch_model.bin", NULL, &mini, &err),
+                     QF_STATUS_OK);
+    stream_vs_memory(mini, NULL, "mini");
+    qf_model_destroy(mini);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +425,10 @@ int main(void)
         cmocka_unit_test(test_dynamic_thread_independent),
         cmocka_unit_test(test_dynamic_from_f16),
         cmocka_unit_test(test_convert_dtype),
+        cmocka_unit_test(test_simd_matches_ref),
+        cmocka_unit_test(test_simd_ties_and_specials),
+        cmocka_unit_test(test_stream_identical),
+        cmocka_unit_test(test_stream_identical_tied_and_bundled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

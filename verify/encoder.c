@@ -7,6 +7,8 @@
  * [tokens, hidden] matrix: what ONNX Runtime computes for that sequence with batch 1 and no
  * padding. Padding tokens therefore need no attention mask (they are neither queries nor keys),
  * and in DYNAMIC_INT8 the activation range of every projection is that sequence's own range.
+ * STATIC_INT8 quantizes the projection inputs with calibrated scales stored in the model
+ * (int8 x int8 -> int32); an optional observer sees every projection input (calibration).
  *
  * Linear layers go through the GEMM kernels (oneDNN, or the scalar references); everything else
  * (embeddings, LayerNorm, attention scores / softmax / context, GELU, residuals, heads' activations)
@@ -37,6 +39,11 @@ typedef struct linear {
     const float *ws;    /* [n] per-output-channel scales when int8 */
     const float *bias;  /* [n] */
     qf_dnnl_gemm *dnnl; /* NULL with reference kernels */
+    /* STATIC_INT8: the input is quantized with the fixed scale sx (after multiplying by smooth[k]
+     * when non-NULL) instead of DynamicQuantizeLinear. */
+    bool static_in;
+    float sx;
+    const float *smooth;
 } linear;
 
 typedef struct layer {
@@ -66,6 +73,8 @@ struct qf_encoder {
     /* workspace, sized at creation */
     float *emb, *x, *y, *q, *k, *v, *ctx, *ff, *scores, *row, *row2;
     uint8_t *xq;
+    int8_t *xs;    /* static int8 activations */
+    float *srow;   /* one smoothed row */
     int32_t *acc;
     int64_t *tok; /* positions of the real tokens of the current sequence */
     float *out_logits, *out_hidden, *out_pooled, *out_layers;
@@ -86,6 +95,12 @@ qf_encoder_params qf_encoder_params_default(void)
 }
 
 const qf_arch *qf_encoder_arch(const qf_encoder *e) { return &e->arch; }
+
+const char *qf_encoder_site_name(qf_encoder_site s)
+{
+    static const char *names[] = {"attn.qkv", "attn.out", "ffn.up", "ffn.down"};
+    return (unsigned)s < QF_ENCODER_SITE_COUNT_ ? names[s] : "?";
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Owned buffers                                                                               */
@@ -197,6 +212,38 @@ static const float *tensor_f32(qf_encoder *e, const char *name, qf_error *err)
     return dst;
 }
 
+/* STATIC_INT8: the calibrated input scale "<stem>.input::scale" (and optional smoothing vector)
+ * of a projection; a projection without one runs in FP32. */
+static qf_status prepare_static_input(qf_encoder *e, const char *stem, linear *l, qf_error *err)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s.input::scale", stem);
+    const qf_tensor *sc = qf_model_find(e->model, name, NULL);
+    if (!sc) return QF_STATUS_OK;
+    float v = 0.0f;
+    if (sc->dtype == QF_DTYPE_F32 && sc->nbytes == sizeof(float)) memcpy(&v, sc->data, sizeof v);
+    if (!(v > 0.0f) || !isfinite(v)) {
+        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name, "activation scale '%s' is not one finite f32 > 0",
+                     name);
+        qf_error_expected(err, "f32, 1 element, finite, > 0");
+        qf_error_found(err, "%s, %llu bytes", qf_dtype_name(sc->dtype), (unsigned long long)sc->nbytes);
+        return QF_STATUS_SHAPE;
+    }
+    l->static_in = true;
+    l->sx = v;
+    snprintf(name, sizeof name, "%s.input::smooth", stem);
+    const qf_tensor *sm = qf_model_find(e->model, name, NULL);
+    if (!sm) return QF_STATUS_OK;
+    if (sm->dtype != QF_DTYPE_F32 || sm->rank != 1 || sm->shape[0] != l->k) {
+        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name, "smoothing vector '%s' has the wrong shape", name);
+        qf_error_expected(err, "f32 [%lld]", (long long)l->k);
+        qf_error_found(err, "%s rank %d", qf_dtype_name(sm->dtype), (int)sm->rank);
+        return QF_STATUS_SHAPE;
+    }
+    l->smooth = tensor_f32(e, name, err);
+    return l->smooth ? QF_STATUS_OK : (err ? err->code : QF_STATUS_NOT_FOUND);
+}
+
 static qf_status prepare_linear(qf_encoder *e, const char *stem, bool may_int8, linear *l, qf_error *err)
 {
     char wname[128], bname[128];
@@ -210,6 +257,11 @@ static qf_status prepare_linear(qf_encoder *e, const char *stem, bool may_int8, 
     l->bias = tensor_f32(e, bname, err);
     if (!l->bias) return err ? err->code : QF_STATUS_NOT_FOUND;
     bool int8_mode = e->p.mode == QF_ENCODER_MODE_DYNAMIC_INT8 && may_int8;
+    if (e->p.mode == QF_ENCODER_MODE_STATIC_INT8 && may_int8 && w->dtype == QF_DTYPE_I8) {
+        qf_status s = prepare_static_input(e, stem, l, err);
+        if (s) return s;
+        int8_mode = l->static_in;
+    }
     if (int8_mode && w->dtype == QF_DTYPE_I8) {
         l->int8 = true;
         l->wq = w->data;
@@ -268,9 +320,29 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
     }
     float sx;
     uint8_t zx;
-    qf_dynamic_quantize_u8_ref(x, (size_t)(m * l->k), e->xq, &sx, &zx);
-    if (l->dnnl) s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, zx, m, e->acc, err);
-    else qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
+    if (l->static_in) {
+        const int64_t k = l->k;
+        sx = l->sx;
+        for (int64_t i = 0; i < m; i++) {
+            const float *xr = x + i * k;
+            if (l->smooth) {
+                for (int64_t t = 0; t < k; t++) e->srow[t] = xr[t] * l->smooth[t];
+                xr = e->srow;
+            }
+            qf_quantize_row_s8_ref(xr, (size_t)k, sx, e->xs + i * k);
+        }
+        if (l->dnnl) {
+            /* u = q + 128 (flipping the sign bit), then MatMulInteger with zero point 128: exact */
+            for (int64_t i = 0; i < m * k; i++) e->xq[i] = (uint8_t)((uint8_t)e->xs[i] ^ 0x80u);
+            s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, 128, m, e->acc, err);
+        } else {
+            qf_gemm_s8s8s32_ref(e->xs, l->wq, m, n, k, e->acc);
+        }
+    } else {
+        qf_dynamic_quantize_u8_ref(x, (size_t)(m * l->k), e->xq, &sx, &zx);
+        if (l->dnnl) s = qf_dnnl_gemm_u8s8s32(l->dnnl, e->xq, zx, m, e->acc, err);
+        else qf_gemm_u8s8s32_ref(e->xq, zx, l->wq, m, n, l->k, e->acc);
+    }
     if (s) return s;
     const int32_t *acc = e->acc;
     /* MatMulInteger -> Cast -> Mul(s_x * s_w) -> Add(bias), each rounded to f32 on its own. */
@@ -441,7 +513,8 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
         !(e->ctx = ws(e, L, H * 4, err)) || !(e->ff = ws(e, L, I * 4, err)) ||
         !(e->scores = ws(e, (uint64_t)e->threads, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
-        !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) || !(e->acc = ws(e, LW, 4, err)) ||
+        !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) ||
+        !(e->xs = ws(e, LW, 1, err)) || !(e->srow = ws(e, widest, 4, err)) || !(e->acc = ws(e, LW, 4, err)) ||
         !(e->tok = ws(e, L, 8, err)) || !(e->out_logits = ws(e, B, C * 4, err)) ||
         !(e->out_hidden = ws(e, BLH, 4, err)) || !(e->out_pooled = ws(e, BH, 4, err)))
         return err ? err->code : QF_STATUS_NO_MEMORY;
@@ -641,15 +714,19 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
     if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)b * T * H);
     for (int64_t l = 0; l < a->num_layers; l++) {
         const layer *ly = &e->layers[l];
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_QKV, e->x, L, H);
         if ((s = linear_apply(e, &ly->q, e->x, L, e->q, err)) || (s = linear_apply(e, &ly->k, e->x, L, e->k, err)) ||
             (s = linear_apply(e, &ly->v, e->x, L, e->v, err)))
             return s;
         attention(e, L);
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
         if ((s = linear_apply(e, &ly->out, e->ctx, L, e->y, err))) return s;
         add_layer_norm(e->y, e->x, L, H, ly->attn_g, ly->attn_b, a->layer_norm_eps);
         memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_FFN_UP, e->x, L, H);
         if ((s = linear_apply(e, &ly->up, e->x, L, e->ff, err))) return s;
         activate_all(a->activation, e->ff, L * I);
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_FFN_DOWN, e->ff, L, I);
         if ((s = linear_apply(e, &ly->down, e->ff, L, e->y, err))) return s;
         add_layer_norm(e->y, e->x, L, H, ly->ffn_g, ly->ffn_b, a->layer_norm_eps);
         memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));

@@ -20,6 +20,11 @@ void qf_gemm_f32_ref(const float *x, const float *w, int64_t m, int64_t n, int64
 void qf_gemm_u8s8s32_ref(const uint8_t *x, uint8_t zx, const int8_t *w, int64_t m, int64_t n, int64_t k,
                          int32_t *acc);
 
+/* Integer GEMM of a static int8 activation (zero point 0) and int8 weights:
+ * acc[m, n] = sum_k x[m, k] * w[n, k] in int32 (exact for k < 2^16). The fast path shifts x to
+ * uint8 (x + 128) and runs the uint8 GEMM with zero point 128, which gives the same integers. */
+void qf_gemm_s8s8s32_ref(const int8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc);
+
 /* oneDNN backend: one engine + stream, and linear layers prepared on it. */
 typedef struct qf_dnnl qf_dnnl;
 typedef struct qf_dnnl_gemm qf_dnnl_gemm;

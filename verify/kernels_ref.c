@@ -1,6 +1,7 @@
 /*
  * verify/kernels_ref.c — scalar reference kernels of the encoder: FP32 GEMM, the uint8 x int8
- * integer GEMM with int32 accumulation (ONNX MatMulInteger), and ONNX Runtime's
+ * integer GEMM with int32 accumulation (ONNX MatMulInteger), its int8 x int8 form for static
+ * activations, and ONNX Runtime's
  * DynamicQuantizeLinear. These are the specification the oneDNN kernels are tested against.
  * Rows (and columns) are split across OpenMP threads; each output is reduced in a fixed order.
  */
@@ -31,6 +32,19 @@ void qf_gemm_u8s8s32_ref(const uint8_t *x, uint8_t zx, const int8_t *w, int64_t 
             const int8_t *wr = w + j * k;
             int32_t a = 0;
             for (int64_t t = 0; t < k; t++) a += ((int32_t)xr[t] - (int32_t)zx) * (int32_t)wr[t];
+            acc[i * n + j] = a;
+        }
+    }
+}
+
+void qf_gemm_s8s8s32_ref(const int8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc)
+{
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            const int8_t *xr = x + i * k, *wr = w + j * k;
+            int32_t a = 0;
+            for (int64_t t = 0; t < k; t++) a += (int32_t)xr[t] * (int32_t)wr[t];
             acc[i * n + j] = a;
         }
     }

@@ -217,6 +217,7 @@ bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, qf_cpbuf *
     if (!qf_cpbuf_reserve(out, n)) return false;
     for (size_t i = 0; i < n; i++)
         if (!decompose_one(out, in[i], compat)) return false;
+    if (out->n == start) return true; /* nothing decomposed: out->v may still be NULL */
     canonical_order(out->v + start, out->n - start);
     if (form == QF_UNI_NFC || form == QF_UNI_NFKC) out->n = compose(out->v, start, out->n);
     return true;

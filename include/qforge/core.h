@@ -205,10 +205,29 @@ uint16_t qf_f32_to_bf16(float f);
 typedef struct qf_file qf_file;
 
 qf_status qf_file_map(const char *path, qf_file **out, qf_error *err);
+/*
+ * Wraps `size` bytes held in memory as a qf_file named `name` (used in error messages; may be NULL:
+ * "<memory>"). The bytes are BORROWED: they must stay valid and unchanged until qf_file_unmap,
+ * which frees only the wrapper. Lets the readers run on bytes that never were a file (fuzzing,
+ * sweeps over truncations).
+ */
+qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err);
 void qf_file_unmap(qf_file *f); /* accepts NULL */
 const uint8_t *qf_file_data(const qf_file *f); /* borrowed; valid until qf_file_unmap */
 uint64_t qf_file_size(const qf_file *f);
 const char *qf_file_path(const qf_file *f);    /* borrowed */
+
+/* SHA-256 of the whole file, hashed in chunks whose pages are released once hashed, so hashing a
+ * large input does not leave it resident in this process. */
+void qf_file_sha256(const qf_file *f, uint8_t digest[32]);
+
+/*
+ * Advice after a pass over input bytes: the whole pages of [p, p + n) that lie inside a live
+ * qf_file mapping are released from this process's resident memory (touched again, they are read
+ * back from the page cache: the bytes never change). Memory that is not a qf_file mapping (model
+ * buffers, heap) is left alone, so any tensor's data pointer may be passed. Thread-safe.
+ */
+void qf_file_release_pages(const void *p, uint64_t n);
 
 /* SHA-256 of a byte range (FIPS 180-4). */
 void qf_sha256(const void *data, size_t size, uint8_t digest[32]);
@@ -320,6 +339,9 @@ qf_status qf_output_open(const char *path, qf_output **out, qf_error *err);
 qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error *err);
 qf_status qf_output_write_zeros(qf_output *o, size_t size, qf_error *err);
 uint64_t qf_output_offset(const qf_output *o); /* bytes written so far */
+/* Overwrites bytes already written: [offset, offset + size) must lie below qf_output_offset (a
+ * writer that learns a header's contents only after the data, e.g. checksums, fills it last). */
+qf_status qf_output_write_at(qf_output *o, uint64_t offset, const void *data, size_t size, qf_error *err);
 /* Flushes, fsyncs, renames, fsyncs the folder. Frees `o` whatever the result (on failure the
  * temporary file is removed). */
 qf_status qf_output_commit(qf_output *o, qf_error *err);

@@ -75,6 +75,12 @@
 #define QF_SHARDED_MAX_SHARDS 65536         /* distinct shard files */
 #define QF_SHARDED_MAX_NAME 255             /* bytes of one shard file name */
 
+/* Calibration statistics (.qfc files, calibrate/) */
+#define QF_CALIB_MAX_ENTRIES 65536          /* observed activations in one file */
+#define QF_CALIB_MAX_NAME 256               /* bytes of an entry name */
+#define QF_CALIB_MAX_CHANNELS 65536         /* channels (columns) of one activation */
+#define QF_STATIC_MAX_FP32_PATTERNS 64      /* --fp32 patterns of one static quantization */
+
 /* Error detail field sizes */
 #define QF_ERROR_PATH_MAX 512
 #define QF_ERROR_FIELD_MAX 256

@@ -18,8 +18,20 @@ float qf_quant_scale_sym_i8_ref(const float *x, size_t n);
 /* q[i] = clamp(round_half_to_even(x[i] / scale), -127, 127). */
 void qf_quantize_row_sym_i8_ref(const float *x, size_t n, float scale, int8_t *q);
 
+/* Static activations (ONNX QuantizeLinear, int8, zero point 0):
+ * q[i] = saturate(round_half_to_even(x[i] / scale)) in [-128, 127]; NaN maps to 0. */
+void qf_quantize_row_s8_ref(const float *x, size_t n, float scale, int8_t *q);
+
 /* x[i] = q[i] * scale. */
 void qf_dequantize_row_sym_i8_ref(const int8_t *q, size_t n, float scale, float *x);
+
+/*
+ * The kernels the model passes use: the same results as the _ref functions, bit for bit, computed
+ * with AVX-512 when the CPU has it (qf_quantize_simd_available), else by the _ref functions.
+ */
+float qf_quant_scale_sym_i8(const float *x, size_t n);
+void qf_quantize_row_sym_i8(const float *x, size_t n, float scale, int8_t *q);
+bool qf_quantize_simd_available(void);
 
 typedef struct qf_quantize_params {
     bool per_tensor;          /* one scale per weight instead of one per output channel (row) */
@@ -43,6 +55,16 @@ qf_quantize_params qf_quantize_params_default(void);
  */
 qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *params, qf_model **out,
                                     qf_error *err);
+
+/*
+ * The same quantization written straight to a .qf file (qf_qfile_write_params may be NULL): each
+ * int8 weight is computed into a reused buffer when the writer reaches it and the pages of the
+ * input it came from are released, so memory stays near the largest single tensor whatever the
+ * model size. The file is byte-identical to qf_qfile_write(qf_model_quantize_dynamic(src)).
+ */
+struct qf_qfile_write_params;
+qf_status qf_quantize_dynamic_to_file(qf_model *src, const qf_quantize_params *params, const char *path,
+                                      const struct qf_qfile_write_params *write_params, qf_error *err);
 
 /* Converts every floating-point tensor to `dtype` (F32, F16 or BF16); others are carried over. */
 qf_status qf_model_convert_dtype(qf_model *src, qf_dtype dtype, qf_model **out, qf_error *err);

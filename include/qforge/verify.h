@@ -118,8 +118,34 @@ typedef enum qf_encoder_mode {
      * DynamicQuantizeLinear -> MatMulInteger -> scale. A static int8 mode (calibrated activation
      * scales) will join here. */
     QF_ENCODER_MODE_DYNAMIC_INT8,
+    /* Calibrated static int8 (what a QDQ graph means): a projection whose weight is int8 and whose
+     * model holds "<stem>.input::scale" (f32, 1 element) quantizes its input with that fixed scale,
+     * q = saturate(round_half_even(x * smooth / s)) in [-128, 127] ("<stem>.input::smooth", [k],
+     * optional, is the SmoothQuant multiplier, 1 when absent), multiplies int8 x int8 with int32
+     * accumulation, and dequantizes acc * s * s_w[channel] + bias. Other int8 weights (no input
+     * scale) are dequantized and run in FP32; float weights stay FP32. */
+    QF_ENCODER_MODE_STATIC_INT8,
     QF_ENCODER_MODE_COUNT_
 } qf_encoder_mode;
+
+/* The activations that static int8 quantizes: the inputs of the six projections of a layer.
+ * Q, K and V read the same tensor, so they share one site (and one calibrated scale). */
+typedef enum qf_encoder_site {
+    QF_ENCODER_SITE_QKV = 0,  /* input of attn.q, attn.k, attn.v: the previous LayerNorm's output */
+    QF_ENCODER_SITE_ATTN_OUT, /* input of attn.out: the attention context */
+    QF_ENCODER_SITE_FFN_UP,   /* input of ffn.up: the attention LayerNorm's output */
+    QF_ENCODER_SITE_FFN_DOWN, /* input of ffn.down: the activation (GELU) output */
+    QF_ENCODER_SITE_COUNT_
+} qf_encoder_site;
+
+/* "attn.qkv", "attn.out", "ffn.up", "ffn.down"; "?" outside the enum. Static storage. */
+const char *qf_encoder_site_name(qf_encoder_site s);
+
+/* Called with the FP32 input x [rows, cols] (row-major, the real tokens of one sequence) of every
+ * site of every layer, in execution order, before that input is quantized. x is borrowed for the
+ * call only. Runs on the thread that called qf_encoder_run. */
+typedef void (*qf_encoder_observer)(void *ctx, int64_t layer, qf_encoder_site site, const float *x, int64_t rows,
+                                    int64_t cols);
 
 typedef struct qf_encoder_params {
     int threads;             /* OpenMP threads for one run; 0: omp_get_max_threads() */
@@ -131,6 +157,9 @@ typedef struct qf_encoder_params {
     /* DYNAMIC_INT8 only: quantize float linear weights at creation (per output channel, with
      * qf_quantize_row_sym_i8_ref). Without it, float weights of a model stay FP32. */
     bool quantize_weights;
+    /* Optional tap on the projection inputs (calibration); NULL costs one branch per site. */
+    qf_encoder_observer observe;
+    void *observe_ctx;
 } qf_encoder_params;
 
 qf_encoder_params qf_encoder_params_default(void);

@@ -26,6 +26,24 @@ qf_qfile_write_params qf_qfile_write_params_default(void);
 qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params,
                          qf_error *err);
 
+/*
+ * Tensors whose bytes are made while the file is written (a quantizer streaming its output):
+ * produces() says which tensors of the model; for those, the tensor's own data pointer is never
+ * read (it only has to be non-NULL) and produce() fills `dst` (nbytes, 64-byte aligned, reused
+ * between calls) when the writer reaches the tensor's extent, in directory order. Such tensors
+ * always get an extent of their own.
+ */
+typedef struct qf_qfile_producer {
+    bool (*produces)(void *ctx, const qf_model *m, size_t index);
+    qf_status (*produce)(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err);
+    void *ctx;
+} qf_qfile_producer;
+
+/* qf_qfile_write with some tensors' bytes made by `producer` (borrowed for the call). The file is
+ * byte-identical to qf_qfile_write of a model holding the produced bytes in distinct buffers. */
+qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *producer, const char *path,
+                                  const qf_qfile_write_params *params, qf_error *err);
+
 /* ---------------------------------------------------------------------------------------------
  * ONNX (writers/onnx): the source ONNX graph rewritten around the int8 weights of a quantized model
  * (qf_model_quantize_dynamic of a model read from that same file, so each quantized tensor's

@@ -19,14 +19,15 @@ import numpy as np
 
 # Mirrors of include/qforge/verify.h (the encoder section); tests/test_python_native.py checks
 # every figure against `qforge run`, so a drift in these layouts fails there.
-MODE_FP32, MODE_DYNAMIC_INT8 = 0, 1
+MODE_FP32, MODE_DYNAMIC_INT8, MODE_STATIC_INT8 = 0, 1, 2  # qf_encoder_mode (verify.h)
 _ERROR_BYTES = 1 << 16  # more than sizeof(qf_error); only qf_error_* functions look inside
 
 
 class _EncoderParams(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_int), ("mode", ctypes.c_int), ("reference_kernels", ctypes.c_bool),
                 ("max_batch", ctypes.c_int64), ("max_length", ctypes.c_int64),
-                ("keep_layer_outputs", ctypes.c_bool), ("quantize_weights", ctypes.c_bool)]
+                ("keep_layer_outputs", ctypes.c_bool), ("quantize_weights", ctypes.c_bool),
+                ("observe", ctypes.c_void_p), ("observe_ctx", ctypes.c_void_p)]
 
 
 class _Batch(ctypes.Structure):
@@ -130,8 +131,9 @@ class Model:
         return self.meta("quant.mode") is not None
 
     def encoder(self, mode="auto", threads=0, max_batch=32, max_length=512, reference_kernels=False):
-        """An Encoder over this model. mode: "auto" (dynamic int8 for a quantized model, else FP32),
-        "fp32" or "int8" (dynamic int8; float weights are quantized at creation)."""
+        """An Encoder over this model. mode: "auto" (static int8 for a static artifact, dynamic int8
+        for another quantized model, else FP32), "fp32", "int8" (dynamic int8; float weights are
+        quantized at creation) or "static" (a static artifact only)."""
         return Encoder(self, mode, threads, max_batch, max_length, reference_kernels)
 
     def _require(self):
@@ -162,10 +164,12 @@ class Encoder:
         self._model = model  # the encoder retains the C model; this keeps the Python object alive too
         p = self._lib.qf_encoder_params_default()
         if mode == "auto":
-            mode = "int8" if model.quantized else "fp32"
-        if mode not in ("fp32", "int8"):
-            raise ValueError("mode must be 'auto', 'fp32' or 'int8', not %r" % (mode,))
-        p.mode = MODE_DYNAMIC_INT8 if mode == "int8" else MODE_FP32
+            mode = ("static" if model.meta("quant.mode") == "static" else "int8") if model.quantized else "fp32"
+        if mode not in ("fp32", "int8", "static"):
+            raise ValueError("mode must be 'auto', 'fp32', 'int8' or 'static', not %r" % (mode,))
+        if mode == "static" and model.meta("quant.mode") != "static":
+            raise ValueError("mode 'static' needs a static int8 artifact (qforge quantize --mode static)")
+        p.mode = {"int8": MODE_DYNAMIC_INT8, "static": MODE_STATIC_INT8}.get(mode, MODE_FP32)
         p.quantize_weights = mode == "int8" and not model.quantized
         p.threads = int(threads)
         p.max_batch = int(max_batch)

@@ -906,7 +906,12 @@ static qf_status step(run *r, bool *stop)
         const char *mod, *nm;
         uint64_t ml, nl;
         char obj[QF_ERROR_FIELD_MAX];
-        if (read_line(r, &mod, &ml) || read_line(r, &nm, &nl)) {
+        /* INST is refused whatever follows: a cut-off name must not record its own error first */
+        qf_error *saved = r->err;
+        r->err = NULL;
+        bool named = !read_line(r, &mod, &ml) && !read_line(r, &nm, &nl);
+        r->err = saved;
+        if (!named) {
             mod = nm = "?";
             ml = nl = 1;
         }

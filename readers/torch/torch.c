@@ -234,8 +234,10 @@ static qf_status storage_materialize(reader *r, storage *s)
         s->data = src;
     } else {
         void *buf;
-        qf_status st = qf_model_alloc(r->model, nbytes, &buf, r->err);
-        if (st) return st;
+        qf_status st = qf_model_alloc(r->model, nbytes, &buf, NULL);
+        if (st)
+            return qf_error_set(r->err, st, NULL, s->entry ? s->entry->name : r->part, 0, NULL,
+                                "cannot allocate %llu bytes for a storage", (unsigned long long)nbytes);
         if (s->entry) {
             if ((st = qf_zip_read(r->zip, s->entry, buf, r->err))) return st;
         } else if (nbytes) {
@@ -678,7 +680,9 @@ static qf_status read_zip(reader *r, const qf_read_params *params)
         if ((st = qf_zip_borrow(r->zip, pkl, &pdata, r->err))) return st;
     } else {
         void *buf;
-        if ((st = qf_model_alloc(r->model, pkl->size, &buf, r->err))) return st;
+        if ((st = qf_model_alloc(r->model, pkl->size, &buf, NULL)))
+            return qf_error_set(r->err, st, NULL, pkl->name, 0, NULL, "cannot allocate %llu bytes to inflate '%s'",
+                                (unsigned long long)pkl->size, pkl->name);
         if ((st = qf_zip_read(r->zip, pkl, buf, r->err))) return st;
         pdata = buf;
     }
@@ -738,6 +742,24 @@ static qf_status read_legacy(reader *r, const qf_read_params *params)
             if (node(r, id)->kind == QF_PK_PERSID)
                 return qf_error_set(r->err, QF_STATUS_FORMAT, NULL, r->part, (int64_t)node(r, id)->offset,
                                     "persistent id", "storage reference in a pickle without storage data");
+        /* bytes after STOP: a loader that reads pickles back to back would run them, so a forbidden
+         * opcode or global hidden in a further stream refuses the file; other trailing bytes are ignored */
+        for (int streams = 0; pos < r->size && streams < 64; streams++) {
+            qf_error scratch;
+            qf_error_clear(&scratch);
+            uint32_t extra;
+            uint64_t used = 0;
+            st = qf_pickle_run(r->pk, r->bytes + pos, r->size - pos, "pickle", pos, &extra, &used, &scratch);
+            if (st == QF_STATUS_FORBIDDEN) {
+                if (r->err && r->err->code == QF_STATUS_OK) {
+                    *r->err = scratch;
+                    qf_error_set_file(r->err, qf_file_path(r->file));
+                }
+                return st;
+            }
+            if (st || used == 0) break;
+            pos += used;
+        }
         if ((st = qf_model_set_meta(r->model, "torch.container", "pickle", r->err))) return st;
         return select_and_flatten(r, root, params);
     }

@@ -1,10 +1,17 @@
 /*
  * writers/qf/qf_writer.c — canonical model -> .qf file (docs/format.md), the last step of
  * `qforge convert` / `qforge quantize`. First the directory is planned: each distinct extent of
- * tensor bytes (shared storage = same data pointer and size, written once) gets the next 64-aligned
- * offset and its CRC-32. Then one sequential pass writes header, JSON and data with zero padding
- * through qf_output (temporary file, fsync, rename). Output depends only on the model, the params
- * and SOURCE_DATE_EPOCH: identical input gives identical bytes.
+ * tensor bytes (shared storage = same data pointer and size, written once; tensors a producer
+ * makes are never shared) gets the next 64-aligned offset. The JSON block's room is reserved as
+ * the length of the directory with every crc32 written at its widest (10 digits), which fixes
+ * data_offset before any checksum is known. Then one sequential pass writes the data through
+ * qf_output (temporary file, fsync, rename), computing each extent's CRC-32 as it goes (and, for a
+ * producer's tensors, making the bytes into a reused buffer just before), releasing the pages of
+ * mapped inputs it is done with; last, header and JSON are written into the room kept at the
+ * start, the JSON followed by spaces up to the reserved length (trailing JSON whitespace, as
+ * docs/format.md allows). Memory stays bounded by the largest produced tensor, whatever the model
+ * size. Output depends only on the model, the params and SOURCE_DATE_EPOCH: identical input gives
+ * identical bytes, whether tensors come from memory or from a producer.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -27,6 +34,8 @@ typedef struct extent {
     const void *data;
     uint64_t offset, nbytes;
     uint32_t crc;
+    size_t tensor; /* the first tensor stored in it */
+    bool produced; /* bytes come from the producer, not from data */
 } extent;
 
 typedef struct plan {
@@ -55,8 +64,10 @@ static qf_status no_memory(const char *path, qf_error *err)
     return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
 }
 
-/* Assigns offsets in model order, dedups shared storage, computes each extent's CRC-32. */
-static qf_status plan_layout(const qf_model *m, const char *path, plan *p, qf_error *err)
+/* Assigns offsets in model order and dedups shared storage (tensors a producer makes are never
+ * shared); CRCs are computed while writing. */
+static qf_status plan_layout(const qf_model *m, const qf_qfile_producer *prod, const char *path, plan *p,
+                             qf_error *err)
 {
     size_t n = qf_model_tensor_count(m);
     size_t cap = 64;
@@ -77,13 +88,14 @@ static qf_status plan_layout(const qf_model *m, const char *path, plan *p, qf_er
             p->empty_offset[i] = next;
             continue;
         }
+        bool produced = prod && prod->produces(prod->ctx, m, i);
         size_t j = pointer_hash(t->data, t->nbytes, cap - 1);
-        while (slots[j]) {
+        while (!produced && slots[j]) {
             const extent *e = &p->extents[slots[j] - 1];
             if (e->data == t->data && e->nbytes == t->nbytes) break;
             j = (j + 1) & (cap - 1);
         }
-        if (slots[j]) {
+        if (!produced && slots[j]) {
             p->tensor_extent[i] = slots[j] - 1;
             continue;
         }
@@ -91,12 +103,15 @@ static qf_status plan_layout(const qf_model *m, const char *path, plan *p, qf_er
         e->data = t->data;
         e->offset = next;
         e->nbytes = t->nbytes;
-        e->crc = qf_crc32(0, t->data, (size_t)t->nbytes);
+        e->crc = UINT32_MAX; /* the widest value, for the reservation; set while writing */
+        e->tensor = i;
+        e->produced = produced;
         if (!qf_add_u64(next, t->nbytes, &end) || !qf_align_up_u64(end, QF_QF_ALIGN, &next)) {
             free(slots);
             return qf_error_set(err, QF_STATUS_OVERFLOW, path, NULL, -1, t->name, "data section size overflows");
         }
-        slots[j] = ++p->extent_count;
+        ++p->extent_count;
+        if (!produced) slots[j] = p->extent_count;
         p->tensor_extent[i] = p->extent_count - 1;
     }
     free(slots);
@@ -290,29 +305,44 @@ static qf_status build_json(const qf_model *m, const plan *p, const qf_qfile_wri
     return QF_STATUS_OK;
 }
 
-static qf_status write_file(const char *path, const uint8_t header[QF_QFILE_HEADER_SIZE], const char *json,
-                            size_t json_len, uint64_t data_offset, const plan *p, qf_error *err)
+/* The data section: extents in order with zero padding, each CRC-32 computed on the way. */
+static qf_status write_data(qf_output *o, const qf_model *m, const qf_qfile_producer *prod, uint64_t data_offset,
+                            plan *p, qf_error *err)
 {
-    qf_output *o = NULL;
-    qf_status st = qf_output_open(path, &o, err);
-    if (st) return st;
-    st = qf_output_write(o, header, QF_QFILE_HEADER_SIZE, err);
-    if (!st) st = qf_output_write(o, json, json_len, err);
-    if (!st) st = qf_output_write_zeros(o, (size_t)(data_offset - QF_QFILE_HEADER_SIZE - json_len), err);
+    enum { CRC_CHUNK = 1u << 20 };
+    uint64_t biggest = 0;
+    for (size_t i = 0; i < p->extent_count; i++)
+        if (p->extents[i].produced && p->extents[i].nbytes > biggest) biggest = p->extents[i].nbytes;
+    void *buf = NULL;
+    if (biggest && ((uint64_t)(size_t)biggest != biggest || !(buf = aligned_alloc(64, (size_t)((biggest + 63) & ~63ull)))))
+        return no_memory(NULL, err);
+    qf_status st = QF_STATUS_OK;
     for (size_t i = 0; !st && i < p->extent_count; i++) {
-        const extent *e = &p->extents[i];
+        extent *e = &p->extents[i];
         st = qf_output_write_zeros(o, (size_t)(data_offset + e->offset - qf_output_offset(o)), err);
-        if (!st) st = qf_output_write(o, e->data, (size_t)e->nbytes, err);
+        if (st) break;
+        const uint8_t *bytes = e->data;
+        if (e->produced) {
+            st = prod->produce(prod->ctx, m, e->tensor, buf, e->nbytes, err);
+            if (st) break;
+            bytes = buf;
+        }
+        uint32_t crc = 0;
+        for (uint64_t off = 0; off < e->nbytes; off += CRC_CHUNK) {
+            size_t n = e->nbytes - off < CRC_CHUNK ? (size_t)(e->nbytes - off) : CRC_CHUNK;
+            crc = qf_crc32(crc, bytes + off, n);
+        }
+        e->crc = crc;
+        st = qf_output_write(o, bytes, (size_t)e->nbytes, err);
+        if (!e->produced) qf_file_release_pages(e->data, e->nbytes);
     }
+    free(buf);
     if (!st) st = qf_output_write_zeros(o, (size_t)(data_offset + p->data_size - qf_output_offset(o)), err);
-    if (st) {
-        qf_output_abort(o);
-        return st;
-    }
-    return qf_output_commit(o, err);
+    return st;
 }
 
-qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params, qf_error *err)
+static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, const char *path,
+                             const qf_qfile_write_params *params, qf_error *err)
 {
     if (!m || !path)
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "model or path is NULL");
@@ -325,13 +355,31 @@ qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_wri
     plan p;
     memset(&p, 0, sizeof p);
     char *json = NULL;
-    size_t json_len = 0;
-    qf_status st = plan_layout(m, path, &p, err);
-    if (!st) st = build_json(m, &p, params, path, &json, &json_len, err);
+    size_t reserved = 0, json_len = 0;
+    qf_status st = plan_layout(m, prod, path, &p, err);
+    if (!st) st = build_json(m, &p, params, path, &json, &reserved, err);
+    free(json);
+    json = NULL;
     uint64_t data_offset = 0, file_size = 0;
-    if (!st && (!qf_align_up_u64(QF_QFILE_HEADER_SIZE + (uint64_t)json_len, QF_QF_ALIGN, &data_offset) ||
+    if (!st && (!qf_align_up_u64(QF_QFILE_HEADER_SIZE + (uint64_t)reserved, QF_QF_ALIGN, &data_offset) ||
                 !qf_add_u64(data_offset, p.data_size, &file_size)))
         st = qf_error_set(err, QF_STATUS_OVERFLOW, path, NULL, -1, NULL, "file size overflows");
+    qf_output *o = NULL;
+    if (!st) st = qf_output_open(path, &o, err);
+    if (!st) st = qf_output_write_zeros(o, (size_t)data_offset, err);
+    if (!st) st = write_data(o, m, prod, data_offset, &p, err);
+    if (!st) st = build_json(m, &p, params, path, &json, &json_len, err);
+    if (!st && json_len > reserved)
+        st = qf_error_set(err, QF_STATUS_INTERNAL, path, NULL, -1, NULL, "JSON block outgrew its reservation");
+    if (!st) {
+        char *padded = realloc(json, reserved ? reserved : 1);
+        if (!padded) {
+            st = no_memory(path, err);
+        } else {
+            json = padded;
+            memset(json + json_len, ' ', reserved - json_len);
+        }
+    }
     if (!st) {
         uint8_t h[QF_QFILE_HEADER_SIZE];
         memset(h, 0, sizeof h);
@@ -340,14 +388,32 @@ qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_wri
         qf_qfile_store_u32(h + QF_QFILE_OFF_VERSION_MINOR, QF_QFILE_VERSION_MINOR);
         qf_qfile_store_u32(h + QF_QFILE_OFF_BYTE_ORDER, QF_QFILE_BYTE_ORDER);
         qf_qfile_store_u64(h + QF_QFILE_OFF_JSON_OFFSET, QF_QFILE_HEADER_SIZE);
-        qf_qfile_store_u64(h + QF_QFILE_OFF_JSON_SIZE, json_len);
+        qf_qfile_store_u64(h + QF_QFILE_OFF_JSON_SIZE, reserved);
         qf_qfile_store_u64(h + QF_QFILE_OFF_DATA_OFFSET, data_offset);
         qf_qfile_store_u64(h + QF_QFILE_OFF_DATA_SIZE, p.data_size);
-        qf_qfile_store_u32(h + QF_QFILE_OFF_JSON_CRC, qf_crc32(0, json, json_len));
+        qf_qfile_store_u32(h + QF_QFILE_OFF_JSON_CRC, qf_crc32(0, json, reserved));
         qf_qfile_store_u32(h + QF_QFILE_OFF_HEADER_CRC, qf_qfile_header_crc(h));
-        st = write_file(path, h, json, json_len, data_offset, &p, err);
+        st = qf_output_write_at(o, 0, h, QF_QFILE_HEADER_SIZE, err);
+        if (!st) st = qf_output_write_at(o, QF_QFILE_HEADER_SIZE, json, reserved, err);
+    }
+    if (o) {
+        if (st) qf_output_abort(o);
+        else st = qf_output_commit(o, err);
     }
     free(json);
     plan_free(&p);
     return st;
+}
+
+qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params, qf_error *err)
+{
+    return write_model(m, NULL, path, params, err);
+}
+
+qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *producer, const char *path,
+                                  const qf_qfile_write_params *params, qf_error *err)
+{
+    if (!producer || !producer->produces || !producer->produce)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "no producer");
+    return write_model(m, producer, path, params, err);
 }

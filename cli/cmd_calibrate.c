@@ -1,0 +1,181 @@
+/*
+ * cli/cmd_calibrate.c — `qforge calibrate`: runs the FP32 encoder over calibration rows and writes
+ * the activation statistics (.qfc), or merges .qfc files from several jobs (--merge). The work is
+ * in calibrate/ (qf_calibrate_run, qf_calib_stats_*); this file parses arguments and prints.
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/args.h"
+#include "qforge/calibrate.h"
+#include "qforge/readers.h"
+
+static qf_cli_option calibrate_options[] = {
+    {"data", 0, true, "FILE.jsonl", "calibration rows {\"text\"|\"input_ids\"} (required unless --merge)", false, NULL},
+    {"out", 'o', true, "PATH", "output .qfc statistics file (required)", false, NULL},
+    {"samples", 0, true, "N", "rows to observe (default: all)", false, NULL},
+    {"skip", 0, true, "N", "start at row N of the data (split calibration across jobs)", false, NULL},
+    {"threads", 0, true, "N", "worker threads (default: all cores); the result does not depend on it", false, NULL},
+    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
+    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside SOURCE)", false, NULL},
+    {"config", 0, true, "PATH", "config.json (default: next to SOURCE)", false, NULL},
+    {"merge", 0, false, NULL, "merge the .qfc files given as arguments into -o", false, NULL},
+    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+};
+
+static qf_cli_command calibrate_command = {
+    "calibrate", "SOURCE --data calib.jsonl -o stats.qfc [options] | --merge A.qfc B.qfc... -o all.qfc",
+    "Runs SOURCE in FP32 over calibration rows and records, for every activation that static int8\n"
+    "quantizes (the inputs of the six projections of each layer), min, max, a 4096-bin histogram of\n"
+    "|x|, per-channel maxima, and the count of non-finite values (excluded).",
+    "The statistics do not depend on the thread count or on how the rows are split: --merge of the\n"
+    ".qfc files of disjoint row ranges (--skip / --samples) equals one run over all of them, byte for\n"
+    "byte. Use them with: qforge quantize SOURCE --mode static --stats stats.qfc --method M.",
+    calibrate_options, sizeof calibrate_options / sizeof calibrate_options[0], 1, 64};
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void print_stats(const qf_calib_stats *s)
+{
+    const qf_calib_provenance *p = qf_calib_stats_provenance(s);
+    printf("rows %llu, tokens %llu, %zu activations\n", (unsigned long long)p->rows, (unsigned long long)p->tokens,
+           qf_calib_stats_count(s));
+    printf("  %-28s %9s %12s %12s %10s\n", "activation", "channels", "min", "max", "non-finite");
+    for (size_t i = 0; i < qf_calib_stats_count(s); i++) {
+        const qf_calib_entry *e = qf_calib_stats_entry(s, i);
+        printf("  %-28s %9lld %12.5g %12.5g %10llu\n", e->name, (long long)e->channels, (double)e->min, (double)e->max,
+               (unsigned long long)e->nonfinite);
+    }
+}
+
+static int merge_files(int npos, const char **pos, const char *out, bool quiet)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    qf_calib_stats *all = NULL;
+    if (qf_calib_stats_create(&all, &err)) return qf_cli_fail(&err);
+    for (int i = 0; i < npos; i++) {
+        qf_calib_stats *one = NULL;
+        if (qf_calib_stats_read(pos[i], &one, &err) || qf_calib_stats_merge(all, one, &err)) {
+            qf_error_set_file(&err, pos[i]);
+            qf_calib_stats_destroy(one);
+            qf_calib_stats_destroy(all);
+            return qf_cli_fail(&err);
+        }
+        qf_calib_stats_destroy(one);
+    }
+    int rc = QF_EXIT_OK;
+    if (qf_calib_stats_write(all, out, &err)) rc = qf_cli_fail(&err);
+    else if (!quiet) {
+        printf("merged %d files -> %s: ", npos, out);
+        print_stats(all);
+    }
+    qf_calib_stats_destroy(all);
+    return rc;
+}
+
+int qf_cmd_calibrate(int argc, char **argv)
+{
+    const char *pos[64];
+    int npos;
+    bool help;
+    qf_cli_command *cmd = &calibrate_command;
+    int rc = qf_cli_parse(cmd, argc, argv, pos, &npos, &help);
+    if (rc || help) return rc;
+    qf_cli_option *out = qf_cli_find(cmd, "out");
+    bool quiet = qf_cli_find(cmd, "quiet")->seen;
+    if (!out->seen) {
+        fprintf(stderr, "qforge calibrate: -o OUT.qfc is required\nTry 'qforge calibrate --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    if (qf_cli_find(cmd, "merge")->seen) return merge_files(npos, pos, out->value, quiet);
+    qf_cli_option *data_opt = qf_cli_find(cmd, "data");
+    if (!data_opt->seen || npos != 1) {
+        fprintf(stderr, "qforge calibrate: give one SOURCE and --data FILE.jsonl\nTry 'qforge calibrate --help'.\n");
+        return QF_EXIT_USAGE;
+    }
+    long samples = 0, skip = 0, threads = 0, max_length = 0;
+    qf_cli_option *o;
+    if (((o = qf_cli_find(cmd, "samples"))->seen && !qf_cli_int(cmd, o, 1, QF_DATASET_MAX_ROWS, &samples)) ||
+        ((o = qf_cli_find(cmd, "skip"))->seen && !qf_cli_int(cmd, o, 0, QF_DATASET_MAX_ROWS, &skip)) ||
+        ((o = qf_cli_find(cmd, "threads"))->seen && !qf_cli_int(cmd, o, 1, 1024, &threads)) ||
+        ((o = qf_cli_find(cmd, "max-length"))->seen && !qf_cli_int(cmd, o, 1, 65535, &max_length)))
+        return QF_EXIT_USAGE;
+
+    double t0 = qf_cli_now();
+    qf_error err;
+    qf_error_clear(&err);
+    qf_read_params rp = qf_read_params_default();
+    qf_cli_option *cfg = qf_cli_find(cmd, "config");
+    if (cfg->seen) rp.config_path = cfg->value;
+    qf_model *m = NULL;
+    if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
+    qf_arch arch;
+    if (!qf_model_config_json(m)) {
+        fprintf(stderr, "error: %s: no config.json found (give --config)\n", pos[0]);
+        qf_model_destroy(m);
+        return QF_EXIT_ERROR;
+    }
+    if (qf_arch_map(m, &arch, &err)) {
+        qf_model_destroy(m);
+        return qf_cli_fail(&err);
+    }
+    /* tokenizer: --tokenizer, else tokenizer.json / vocab.txt beside SOURCE */
+    qf_tokenizer *tok = NULL;
+    qf_cli_option *tok_opt = qf_cli_find(cmd, "tokenizer");
+    char probe[4200];
+    const char *tok_path = NULL;
+    if (tok_opt->seen) {
+        tok_path = tok_opt->value;
+    } else {
+        char *copy = strdup(pos[0]);
+        if (copy) {
+            char *dir = dirname(copy);
+            snprintf(probe, sizeof probe, "%s/tokenizer.json", dir);
+            if (file_exists(probe)) tok_path = probe;
+            else {
+                snprintf(probe, sizeof probe, "%s/vocab.txt", dir);
+                if (file_exists(probe)) snprintf(probe, sizeof probe, "%s", dir), tok_path = probe;
+            }
+            free(copy);
+        }
+    }
+    if (tok_path && qf_tokenizer_load(tok_path, &tok, &err)) {
+        qf_model_destroy(m);
+        return qf_cli_fail(&err);
+    }
+    int64_t cap = arch.max_positions - (arch.position_padding_idx >= 0 ? arch.position_padding_idx + 1 : 0);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.max_length = (int32_t)(max_length && max_length < cap ? max_length : cap);
+    dp.limit = samples ? skip + samples : 0;
+    dp.config_json = qf_model_config_json(m);
+    qf_dataset *data = NULL;
+    qf_calib_stats *stats = NULL;
+    rc = QF_EXIT_OK;
+    if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
+        rc = qf_cli_fail(&err);
+    } else {
+        qf_calibrate_params cp = qf_calibrate_params_default();
+        cp.threads = (int)threads;
+        cp.first_row = (size_t)skip;
+        cp.samples = (size_t)samples;
+        if (qf_calibrate_run(m, data, &cp, &stats, &err) || qf_calib_stats_write(stats, out->value, &err))
+            rc = qf_cli_fail(&err);
+        else if (!quiet) {
+            printf("calibrate: %s on %s -> %s (%.2f s): ", pos[0], data_opt->value, out->value, qf_cli_now() - t0);
+            print_stats(stats);
+        }
+    }
+    qf_calib_stats_destroy(stats);
+    qf_dataset_destroy(data);
+    qf_tokenizer_destroy(tok);
+    qf_model_destroy(m);
+    return rc;
+}

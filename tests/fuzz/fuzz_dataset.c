@@ -1,0 +1,58 @@
+/*
+ * tests/fuzz/fuzz_dataset.c — JSONL data (verify/dataset.c): the input is the data file (a
+ * memory-backed file, memfd), tokenized with a small fixed WordPiece tokenizer, string labels
+ * looked up in a fixed label2id, with and without truncation.
+ */
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "qforge/verify.h"
+
+static const char tokenizer_json[] =
+    "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
+    "{\"id\":0,\"content\":\"[PAD]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
+    "{\"id\":1,\"content\":\"[UNK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
+    "{\"id\":2,\"content\":\"[CLS]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
+    "{\"id\":3,\"content\":\"[SEP]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],"
+    "\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},"
+    "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+    "\"post_processor\":{\"type\":\"TemplateProcessing\","
+    "\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],"
+    "\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}}],"
+    "\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[2],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[3],\"tokens\":[\"[SEP]\"]}}},"
+    "\"decoder\":null,"
+    "\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,"
+    "\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,\"[SEP]\":3,\"the\":4,\"a\":5,\"##s\":6,\"lib\":7,\"##rary\":8,\"for\":9,\"python\":10}}}";
+
+static qf_tokenizer *tokenizer(void)
+{
+    static qf_tokenizer *t;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        qf_tokenizer_load_json(tokenizer_json, sizeof tokenizer_json - 1, "fuzz/tokenizer.json", &t, NULL);
+    }
+    return t;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char path[64];
+    int fd = qf_fuzz_memfd("data", data, size, path);
+    if (fd < 0) return 0;
+    for (int round = 0; round < 2; round++) {
+        qf_dataset_params p = qf_dataset_params_default();
+        p.config_json = "{\"label2id\":{\"devel\":0,\"libs\":1}}";
+        p.max_length = round ? 8 : 0;
+        qf_dataset *d = NULL;
+        if (qf_dataset_load(path, tokenizer(), &p, &d, NULL) == QF_STATUS_OK) {
+            for (size_t i = 0; i < qf_dataset_size(d); i++) {
+                const qf_dataset_row *r = qf_dataset_row_at(d, i);
+                if (r->length > 0) (void)(r->input_ids[r->length - 1] + r->token_type_ids[r->length - 1]);
+            }
+        }
+        qf_dataset_destroy(d);
+    }
+    close(fd);
+    return 0;
+}

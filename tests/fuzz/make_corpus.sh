@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in tests/fuzz/corpus/<target>/ from the committed fixtures and a few
+# small files (<= 64 KB) of ../shared/realfiles. The output is committed; run this only to refresh
+# it. Nothing here is ever unpickled: pickles are only copied, or cut out of zip archives.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${QF_SHARED_DIR:-$ROOT/../shared}
+C=$ROOT/tests/fuzz/corpus
+R=$SHARED/realfiles
+rm -rf "$C"
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx}
+
+cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
+cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
+for f in simple_legacy.pt legacy_shared_storage.pt nested_dict.pt bfloat16.pt scalar.pt; do
+  cp "$R/burn-pytorch-reader-testdata/$f" "$C/torch/real_$f"
+done
+cp "$R/candle-core-tests/test_with_key.pt" "$C/torch/real_candle_test_with_key.pt"
+for f in malicious1.zip malicious1_central_directory.zip new_pytorch_model.bin benign_password_protected.zip; do
+  cp "$R/picklescan-malicious-samples/$f" "$C/torch/picklescan_$f"
+done
+for f in malicious0.pkl malicious3.pkl malicious6.pkl malicious13a.pkl malicious1_v0.pkl GHSA-3gf5-cxq9-w223.pkl; do
+  cp "$R/picklescan-malicious-samples/$f" "$C/pickle/picklescan_$f"
+done
+# the data.pkl streams of the zip fixtures, as the pickle machine sees them
+/usr/bin/python3 - "$ROOT/fixtures/torch" "$C/pickle" <<'PY'
+import sys, zipfile, pathlib
+src, dst = map(pathlib.Path, sys.argv[1:])
+for p in sorted(src.glob("*.pt")):
+    if not zipfile.is_zipfile(p):
+        continue
+    try:
+        with zipfile.ZipFile(p) as z:
+            for n in z.namelist():
+                if n.endswith("/data.pkl"):
+                    (dst / (p.stem + ".data.pkl")).write_bytes(z.read(n))
+                    break
+    except Exception:
+        pass
+PY
+
+cp "$ROOT"/fixtures/safetensors/*.safetensors "$C/safetensors/"
+cp "$R/burn-mnist/multi_layer.safetensors" "$C/safetensors/real_burn_multi_layer.safetensors"
+
+cp "$ROOT/fixtures/qf/sample.qf" "$C/qf/"
+
+cp "$ROOT/fixtures/tokenizer/bert-mini/tokenizer.json" "$C/tokenizer/bert-mini.json"
+cp "$ROOT/fixtures/tokenizer/roberta-mini/tokenizer.json" "$C/tokenizer/roberta-mini.json"
+
+for fam in bert roberta distilbert electra; do
+  cp "$ROOT/fixtures/families/$fam/config.json" "$C/config/$fam.json"
+done
+cp "$ROOT/fixtures/debsec-mini/config.json" "$C/config/debsec-mini.json"
+
+for f in onnx-extdata-vs-inline-toy/model_inline.onnx onnx-extdata-vs-inline-toy/model.onnx \
+         onnx-tract-testcases/qtdnn_10x5_101_i32_biases__model.onnx onnx-tract-testcases/keras-tract-tf2__example.onnx \
+         onnx-tract-testcases/qrelu_1__model.onnx; do
+  cp "$R/$f" "$C/onnx/real_$(echo "$f" | tr / _)"
+done
+# a tiny BERT-like projection graph (MatMul + Add with initializers) written by the onnx package
+/usr/bin/python3 - "$C/onnx/tiny_linear.onnx" <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "encoder.layer.0.attention.self.query.weight")
+b = numpy_helper.from_array(np.ones(3, dtype=np.float32), "encoder.layer.0.attention.self.query.bias")
+g = helper.make_graph([helper.make_node("MatMul", ["x", w.name], ["h"]), helper.make_node("Add", ["h", b.name], ["y"])],
+                      "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w, b])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), sys.argv[1])
+PY
+
+head -n 5 "$ROOT/fixtures/debsec-mini/eval.jsonl" > "$C/dataset/text_rows.jsonl"
+printf '%s\n' '{"input_ids":[2,4,5,3],"label":1}' '{"input_ids":[2,7,8,3],"attention_mask":[1,1,1,1],"token_type_ids":[0,0,0,0],"label":"devel"}' \
+  '' '{"text":"the python library","label":"libs"}' '{"text":"a lib for the"}' > "$C/dataset/mixed_rows.jsonl"
+du -sh "$C"
