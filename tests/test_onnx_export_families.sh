@@ -8,6 +8,8 @@
 #     transformers' to 1e-4, and last_hidden_state on the real tokens of texts 0 and 1 too;
 #   - qforge quantize W --mode dynamic --onnx-out: checker passes; ORT (one text at a time,
 #     tests/ort_run.mjs) gives the logits `qforge run` gives for the same .qf to 1e-5, same top-1;
+#   - qforge calibrate + quantize W --mode static --smooth 0.5 --onnx-out (the QDQ graph, with the
+#     SmoothQuant Mul): checker passes; ORT's logits are qforge run's static int8 ones to 1e-3;
 #   - CLI: --onnx-graph misuse is a usage error; without config.json nothing is written.
 set -euo pipefail
 if [ ! -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then echo "skipped: npm onnxruntime-node not installed (.ci/install-deps.sh)"; exit 77; fi
@@ -29,13 +31,19 @@ with open(sys.argv[2], "w") as f:
 PY
   node "$QF_SOURCE_DIR/tests/ort_run.mjs" "$work/$fam.int8.onnx" "$work/$fam.rows.jsonl" > "$work/$fam.int8.ort.jsonl"
   "$QF_CLI" run "$work/$fam.int8.qf" --data "$work/$fam.rows.jsonl" --threads 1 > "$work/$fam.int8.qf.jsonl"
+  # static: calibrated on the same 8 rows (minmax), SmoothQuant 0.5 so the Mul path is covered
+  "$QF_CLI" calibrate "$w" --data "$work/$fam.rows.jsonl" --threads 1 -o "$work/$fam.qfc" -q
+  "$QF_CLI" quantize "$w" --mode static --stats "$work/$fam.qfc" --method minmax --smooth 0.5 --threads 1 \
+    -o "$work/$fam.static.qf" --onnx-out "$work/$fam.qdq.onnx" -q
+  node "$QF_SOURCE_DIR/tests/ort_run.mjs" "$work/$fam.qdq.onnx" "$work/$fam.rows.jsonl" > "$work/$fam.qdq.ort.jsonl"
+  "$QF_CLI" run "$work/$fam.static.qf" --data "$work/$fam.rows.jsonl" --threads 1 > "$work/$fam.static.qf.jsonl"
   /usr/bin/python3 - "$fam" "$work" "$dir/reference.json" <<'PY'
 import json, sys
 import numpy as np
 import onnx
 fam, work, ref_path = sys.argv[1:]
 ref = json.load(open(ref_path))
-for name in (f"{work}/{fam}.onnx", f"{work}/{fam}.int8.onnx"):
+for name in (f"{work}/{fam}.onnx", f"{work}/{fam}.int8.onnx", f"{work}/{fam}.qdq.onnx"):
     onnx.checker.check_model(onnx.load(name), full_check=True)
 g = onnx.load(f"{work}/{fam}.onnx").graph
 want_inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if fam in ("bert", "electra") else [])
@@ -52,14 +60,17 @@ for h in ref["last_hidden_state"]:
     rows, width = h["shape"]
     got = hidden[h["text_index"], :rows, :]
     d_hidden = max(d_hidden, np.abs(got - np.array(h["values"]).reshape(rows, width)).max())
-o = [json.loads(l) for l in open(f"{work}/{fam}.int8.ort.jsonl")]
-q = [json.loads(l) for l in open(f"{work}/{fam}.int8.qf.jsonl")]
-assert len(o) == len(q) == len(ref["unpadded"]), (len(o), len(q))
-d_int8 = max(np.abs(np.array(a["logits"]) - np.array(b["logits"])).max() for a, b in zip(o, q))
-same_top1 = all(int(np.argmax(a["logits"])) == int(np.argmax(b["logits"])) for a, b in zip(o, q))
-print(f"{fam:<10} fp32 |dlogit| vs transformers {d_logits:.2e}, |dhidden| {d_hidden:.2e}; "
-      f"dynamic ORT vs qforge run |dlogit| {d_int8:.2e}, same top-1: {same_top1}")
-assert d_logits <= 1e-4 and d_hidden <= 1e-4 and d_int8 <= 1e-5 and same_top1
+def versus(kind):
+    o = [json.loads(l) for l in open(f"{work}/{fam}.{kind}.ort.jsonl")]
+    q = [json.loads(l) for l in open(f"{work}/{fam}.{kind.replace('qdq', 'static')}.qf.jsonl")]
+    assert len(o) == len(q) == len(ref["unpadded"]), (len(o), len(q))
+    d = max(np.abs(np.array(a["logits"]) - np.array(b["logits"])).max() for a, b in zip(o, q))
+    return d, all(int(np.argmax(a["logits"])) == int(np.argmax(b["logits"])) for a, b in zip(o, q))
+d_int8, top_int8 = versus("int8")
+d_qdq, top_qdq = versus("qdq")
+print(f"{fam:<10} fp32 |dlogit| vs transformers {d_logits:.2e}, |dhidden| {d_hidden:.2e}; ORT vs qforge run: "
+      f"dynamic |dlogit| {d_int8:.2e} same top-1 {top_int8}, static QDQ |dlogit| {d_qdq:.2e} same top-1 {top_qdq}")
+assert d_logits <= 1e-4 and d_hidden <= 1e-4 and d_int8 <= 1e-5 and top_int8 and d_qdq <= 1e-3 and top_qdq
 PY
 done
 # CLI: --onnx-graph values and pairing are usage errors (2); an input without config.json fails (1)
