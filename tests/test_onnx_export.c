@@ -11,7 +11,8 @@
  *   - the graph's inputs and outputs, opset and provenance (through the reader's onnx.* metadata);
  *   - the dynamic form: int8 weights as MatMulInteger, the word embedding gathered as int8;
  *   - the static QDQ form from calibrated input scales ("<stem>.input::scale", SmoothQuant vector
- *     "<stem>.input::smooth"): Q/DQ pairs shared by Q/K/V, per-channel weight DequantizeLinear,
+ *     "<stem>.input::smooth"): a Q/DQ pair per projection input (Q/K/V agreeing on the scale),
+ *     per-channel weight DequantizeLinear,
  *     bad scales refused naming the tensor;
  *   - refusals, each with its code and object: no model / path, unknown mode, no config.json,
  *     dynamic export of a float model, an int8 weight whose scale tensor is gone; a failed export
@@ -350,7 +351,7 @@ static qf_model *with_static_scales(qf_model *q, bool smooth, static_case bad)
     return c;
 }
 
-/* Static QDQ: one Q/DQ pair per distinct projection input (Q, K, V share theirs), a per-channel
+/* Static QDQ: a QuantizeLinear -> DequantizeLinear pair per projection input, a per-channel
  * DequantizeLinear per int8 weight, the smoothing Mul before its QuantizeLinear; the head's int8
  * weights without input scale are dequantized to float. Bad scales are refused by name. */
 static void test_static(void **state)
@@ -375,13 +376,13 @@ static void test_static(void **state)
     qf_model *back = export_and_read(st, "static", &p);
     const char *ops = qf_model_get_meta(back, "onnx.ops");
     print_message("  ops: %s\n", ops);
-    assert_non_null(strstr(ops, "QuantizeLinear 8,"));    /* (QKV, out, up, down) x 2 layers */
-    assert_non_null(strstr(ops, "DequantizeLinear 20,")); /* 8 activations + 12 weights */
+    assert_non_null(strstr(ops, "QuantizeLinear 12,"));   /* a Q/DQ pair per projection input */
+    assert_non_null(strstr(ops, "DequantizeLinear 24,")); /* one per projection input + 12 weights */
     assert_non_null(strstr(ops, "MatMul 18,"));           /* 12 projections, 4 attention, pooler, classifier */
     assert_null(strstr(ops, "MatMulInteger"));
     assert_non_null(strstr(qf_model_get_meta(back, "onnx.meta.qforge.export"), "static QDQ"));
-    const qf_tensor *xs = qf_model_find(back, "layers.0.attn.norm/LayerNormalization_output_0_scale", NULL);
-    assert_non_null(xs); /* layers.1's Q/K/V input: the output of layers.0's last LayerNorm */
+    const qf_tensor *xs = qf_model_find(back, "layers.0.ffn.up.input_scale", NULL);
+    assert_non_null(xs);
     assert_int_equal(xs->rank, 0);
     assert_true(((const float *)xs->data)[0] == 0.03f);
     /* the pooler stayed FP32: its weight comes back dequantized under its own name */

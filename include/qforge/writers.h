@@ -131,9 +131,10 @@ typedef enum qf_onnx_export_mode {
      * projections carry int8 weights per output channel and a calibrated int8 symmetric input
      * scale "<stem>.input::scale" (one f32; "layers.0.attn.q.input::scale"), optionally a
      * SmoothQuant vector "<stem>.input::smooth" ([in] f32) the input is multiplied by first:
-     * x [-> Mul(smooth)] -> QuantizeLinear(scale, int8 0) -> DequantizeLinear (shared by the
-     * projections reading the same input, which must agree on the scale), W int8 [in, out] ->
-     * DequantizeLinear(axis 1) -> MatMul -> Add(bias). int8 weights without an input scale are
+     * x [-> Mul(smooth)] -> QuantizeLinear(scale, int8 0) -> DequantizeLinear, a pair per
+     * projection (so that ONNX Runtime fuses each into an int8 MatMul; projections reading the
+     * same input must agree on its scale), W int8 [in, out] -> DequantizeLinear(axis 1) -> MatMul
+     * -> Add(bias). int8 weights without an input scale are
      * dequantized to FP32; an int8 word embedding is gathered as int8 rows and scaled.
      * INVALID_ARGUMENT when no projection has both, or for a scale that is not one finite
      * f32 > 0 (object: the scale tensor). */

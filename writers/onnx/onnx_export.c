@@ -37,7 +37,7 @@ qf_onnx_export_params qf_onnx_export_params_default(void)
 
 typedef struct dq_value {
     const char *x, *q, *s, *z; /* activation and its DynamicQuantizeLinear outputs, or (static) its
-                                * QuantizeLinear -> DequantizeLinear output in q and scale in `scale` */
+                                * scale / zero-point initializers in s, z and its scale in `scale` */
     float scale;
 } dq_value;
 
@@ -357,16 +357,20 @@ static const dq_value *dynamic_quantize(ex *e, const char *x)
     return v;
 }
 
-/* Static: x -> QuantizeLinear(scale, int8 0) -> DequantizeLinear, once per activation (the
- * projections reading x must agree on its scale). */
+/* Static: x -> QuantizeLinear(scale, int8 0) -> DequantizeLinear, a pair of its own for each
+ * projection, with scale and zero-point initializers of its own ("<stem>.input_scale"): ONNX
+ * Runtime fuses Q -> DQ -> MatMul <- DQ into an int8 MatMul only when that Q feeds nothing else,
+ * and its common-subexpression pass would merge Q nodes that read the same initializers (Q, K and
+ * V would then stay float MatMuls over weights dequantized on every run). The projections reading
+ * x must agree on its scale. */
 static const char *static_qdq(ex *e, const char *x, float scale, const char *stem, qf_status *s)
 {
     for (size_t i = 0; i < e->n_dq; i++)
-        if (strcmp(e->dq[i].x, x) == 0) {
-            if (e->dq[i].scale == scale) return e->dq[i].q;
+        if (strcmp(e->dq[i].x, x) == 0 && e->dq[i].scale != scale) {
             if (!*s) {
                 *s = qf_error_set(e->err, QF_STATUS_INVALID_ARGUMENT, e->path, NULL, -1, stem,
-                                  "'%s.input::scale' differs from the scale of another projection reading the same input",
+                                  "'%s.input::scale' differs from the scale of another projection reading the same "
+                                  "input",
                                   stem);
                 qf_error_expected(e->err, "%.9g", (double)e->dq[i].scale);
                 qf_error_found(e->err, "%.9g", (double)scale);
@@ -376,13 +380,11 @@ static const char *static_qdq(ex *e, const char *x, float scale, const char *ste
     dq_value *dq = grow(e->dq, &e->cap_dq, e->n_dq, sizeof *dq, &e->oom);
     if (!dq) return NULL;
     e->dq = dq;
-    const char *xs = scalar_f32(e, fmt(e, "%s_scale", x), scale);
-    const char *xz = init(e, fmt(e, "%s_zero_point", x), QF_ONNX_INT8, NULL, 0, NULL, 1, true);
-    const char *q = op(e, "QuantizeLinear", fmt(e, "%s_QuantizeLinear", x), 3, x, xs, xz);
-    const char *d = op(e, "DequantizeLinear", fmt(e, "%s_DequantizeLinear", x), 3, q, xs, xz);
-    if (!d) return NULL;
-    e->dq[e->n_dq++] = (dq_value){x, d, xs, xz, scale};
-    return d;
+    e->dq[e->n_dq++] = (dq_value){x, NULL, NULL, NULL, scale};
+    const char *xs = scalar_f32(e, fmt(e, "%s.input_scale", stem), scale);
+    const char *xz = init(e, fmt(e, "%s.input_zero_point", stem), QF_ONNX_INT8, NULL, 0, NULL, 1, true);
+    const char *q = op(e, "QuantizeLinear", fmt(e, "%s/input_QuantizeLinear", stem), 3, x, xs, xz);
+    return op(e, "DequantizeLinear", fmt(e, "%s/input_DequantizeLinear", stem), 3, q, xs, xz);
 }
 
 /* The calibrated input scale "<stem>.input::scale" (one positive finite f32) of a static model;
