@@ -4,7 +4,8 @@
 #   - FP32 (qforge convert --onnx-out): onnx.checker (full_check) passes; ORT's logits on the 256
 #     padded rows of reference_logits.json match transformers' to 1e-4; ORT's optimizer (level all,
 #     its optimized graph written through optimizedModelFilePath) keeps 9 LayerNormalization, fuses
-#     the 4 Erf GELUs with their bias (BiasGelu) and the 4 scaled QKᵀ MatMuls (FusedMatMul);
+#     the 4 Erf GELUs with their bias (BiasGelu) and the 4 scaled QKᵀ MatMuls (FusedMatMul); in the
+#     static QDQ graph it turns all 24 projections into int8 MatMulIntegerToFloat;
 #   - dynamic (qforge quantize --mode dynamic --onnx-out) and static QDQ (qforge calibrate on 128
 #     rows, quantize --mode static --onnx-out): checker passes; on the first 600 eval rows ORT's
 #     top-1 agrees with `qforge run` on the same .qf on >= 99.5% of rows, and with the graph of the
@@ -34,6 +35,10 @@ for src in bin onnx; do
   "$QF_CLI" quantize "$f" --mode static --stats "$work/$src.qfc" --threads 1 -o "$work/$src.static.qf" \
     --onnx-out "$work/$src.qdq.onnx" -q
 done
+(cd "$QF_SOURCE_DIR" && node --input-type=module -e "
+import * as ort from 'onnxruntime-node';
+await ort.InferenceSession.create(process.argv[1], {graphOptimizationLevel: 'all', optimizedModelFilePath: process.argv[2],
+  intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3});" "$work/bin.qdq.onnx" "$work/bin.qdq.optimized.onnx")
 for g in bin.int8 onnx.int8 bin.qdq onnx.qdq; do
   node "$QF_SOURCE_DIR/tests/ort_run.mjs" "$work/$g.onnx" "$work/rows.jsonl" --tokenizer "$model/tokenizer.json" > "$work/$g.ort.jsonl"
 done
@@ -57,6 +62,9 @@ print(f"fp32: |dlogit| vs transformers {d:.2e} on {logits.shape[0]} padded rows;
       f"LayerNormalization {ops['LayerNormalization']}, BiasGelu {ops['BiasGelu']}, FusedMatMul {ops['FusedMatMul']}")
 assert logits.shape == (256, 30) and d <= 1e-4
 assert ops["LayerNormalization"] == 9 and ops["BiasGelu"] == 4 and ops["FusedMatMul"] == 4, ops
+qdq_ops = collections.Counter(n.op_type for n in onnx.load(f"{work}/bin.qdq.optimized.onnx").graph.node)
+print(f"static QDQ: ORT fuses {qdq_ops['MatMulIntegerToFloat']} of 24 projections into MatMulIntegerToFloat")
+assert qdq_ops["MatMulIntegerToFloat"] == 24, qdq_ops
 for kind, qf in (("int8", "bin"), ("qdq", "bin.static")):
     ob = [json.loads(l) for l in open(f"{work}/bin.{kind}.ort.jsonl")]
     oo = [json.loads(l) for l in open(f"{work}/onnx.{kind}.ort.jsonl")]
