@@ -25,6 +25,8 @@ static qf_cli_option convert_options[] = {
     {"dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)", false, NULL},
     {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
     {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
+    {"onnx-out", 0, true, "PATH", "also write the encoder as an FP32 ONNX graph (opset 17; needs config.json)", false,
+     NULL},
     {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
     {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
 };
@@ -37,7 +39,11 @@ static qf_cli_command convert_command = {
     "copied as they are. Into .qf, already-quantized tensors are copied and config.json is embedded\n"
     "when found. Into safetensors, quantized tensors are dequantized to --dtype (their scales are left\n"
     "out), tensors keep their source names (the names Hugging Face loads) and the header is sorted and\n"
-    "padded so that every tensor is aligned.",
+    "padded so that every tensor is aligned.\n"
+    "--onnx-out writes the encoder (BERT, RoBERTa, DistilBERT, ELECTRA with their config.json) as an\n"
+    "opset-17 ONNX graph built from scratch, from any input format: inputs input_ids, attention_mask\n"
+    "(and token_type_ids where the family has token types), outputs logits and last_hidden_state,\n"
+    "dynamic batch and sequence axes; weights as in the output (--dtype rounds them, stored as f32).",
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {
@@ -57,7 +63,10 @@ static qf_cli_option quantize_options[] = {
     {"sensitivity-rows", 0, true, "N", "static --max-drop: rows of --eval used to rank projections (default 512)",
      false, NULL},
     {"tokenizer", 0, true, "PATH", "static --max-drop: tokenizer.json or its folder (default: beside IN)", false, NULL},
-    {"onnx-out", 0, true, "PATH", "ONNX input: also write the quantized graph (ORT's dynamic form, or static QDQ)",
+    {"onnx-out", 0, true, "PATH", "also write the quantized ONNX graph (ORT's dynamic form, or static QDQ)", false, NULL},
+    {"onnx-graph", 0, true, "rewrite|export",
+     "--onnx-out: rewrite the source ONNX graph (default for ONNX input) or export the encoder from scratch "
+     "(default otherwise)",
      false, NULL},
     {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
     {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
@@ -83,13 +92,16 @@ static qf_cli_command quantize_command = {
     "and scales the activation by 1/s before quantization. --max-drop measures the accuracy drop\n"
     "on --eval and returns the most sensitive projections to FP32 until it fits; the reverted\n"
     "projections and why are printed and recorded in metadata (quant.fallback.*).\n\n"
-    "--onnx-out (ONNX input only): the source graph with the same int8 weights; dynamic: in the form\n"
-    "ONNX "
-    "Runtime's quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul);\n"
-    "static: "
-    "QuantizeLinear -> DequantizeLinear on each projection input with the calibrated scale, int8 weights\n"
-    "-> DequantizeLinear per channel (not with --smooth: the writer has no activation Mul); the\n"
-    "rest of the graph is carried over. Already-quantized inputs are refused.",
+    "--onnx-out: the same int8 weights as an ONNX graph; dynamic: in the form ONNX Runtime's\n"
+    "quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul); static:\n"
+    "QuantizeLinear -> DequantizeLinear on each projection input with the calibrated scale, int8\n"
+    "weights -> DequantizeLinear per channel. With --onnx-graph rewrite (the default for an ONNX\n"
+    "input) the source graph is rewritten and the rest of it carried over (static: not with\n"
+    "--smooth, the rewrite has no activation Mul); with --onnx-graph export (the default for every\n"
+    "other input) the encoder is written from scratch (opset 17; BERT, RoBERTa, DistilBERT, ELECTRA\n"
+    "with their config.json; inputs input_ids, attention_mask and token_type_ids where the family\n"
+    "has token types; outputs logits and last_hidden_state; --smooth becomes a Mul before each\n"
+    "QuantizeLinear). Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 /* `dequantized`: dst is src written as floats (safetensors), its int8 tensors dequantized. */
@@ -132,6 +144,59 @@ static void print_summary(bool json, const char *what, const char *in, const cha
     printf(", %.2f s\n", seconds);
 }
 
+/* --onnx-out: quantize rewrites an ONNX source unless --onnx-graph export; convert, and quantize
+ * of any other input, export the encoder from scratch (FP32 for convert, else the model's own
+ * quantization: dynamic, or static QDQ when quant.mode says static). */
+static qf_status write_onnx(qf_cli_command *cmd, const char *in, const qf_model *src, qf_model *dst, qf_error *err)
+{
+    qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
+    if (!onnx_out || !onnx_out->seen) return QF_STATUS_OK;
+    qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
+    const char *fmt = qf_model_get_meta(src, "source.format");
+    bool rewrite = graph && (graph->seen ? strcmp(graph->value, "rewrite") == 0 : fmt && strcmp(fmt, "onnx") == 0);
+    const char *mode = qf_model_get_meta(dst, "quant.mode");
+    bool static_mode = mode && strcmp(mode, "static") == 0;
+    if (rewrite && !static_mode) {
+        qf_onnx_write_params op = qf_onnx_write_params_default();
+        return qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, err);
+    }
+    if (rewrite) {
+        /* every calibrated projection input, by its stem */
+        qf_status s = QF_STATUS_OK;
+        size_t n = qf_model_tensor_count(dst), count = 0;
+        qf_onnx_qdq_activation *acts = calloc(n + 1, sizeof *acts);
+        char(*slots)[96] = calloc(n + 1, sizeof *slots);
+        if (!acts || !slots) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+        for (size_t i = 0; !s && i < n; i++) {
+            const qf_tensor *t = qf_model_tensor(dst, i);
+            const char *suffix = ".input::scale";
+            size_t len = strlen(t->name), sl = strlen(suffix);
+            if (len <= sl || len - sl >= sizeof slots[0] || strcmp(t->name + len - sl, suffix) != 0) continue;
+            memcpy(slots[count], t->name, len - sl);
+            slots[count][len - sl] = '\0';
+            acts[count].slot = slots[count];
+            memcpy(&acts[count].scale, t->data, sizeof(float));
+            count++;
+        }
+        qf_onnx_static_params osp = qf_onnx_static_params_default();
+        osp.activations = acts;
+        osp.count = count;
+        if (!s) s = qf_onnx_write_static(in, dst, onnx_out->value, &osp, err);
+        free(acts);
+        free(slots);
+        return s;
+    }
+    if (!qf_model_config_json(dst)) {
+        qf_error_set(err, QF_STATUS_NOT_FOUND, in, NULL, -1, "config.json",
+                     "--onnx-out writes the encoder of the family config.json names, and there is no config.json "
+                     "beside the input (give --config PATH)");
+        return QF_STATUS_NOT_FOUND;
+    }
+    qf_onnx_export_params ep = qf_onnx_export_params_default();
+    ep.mode = !graph ? QF_ONNX_EXPORT_MODE_FP32 : static_mode ? QF_ONNX_EXPORT_MODE_STATIC : QF_ONNX_EXPORT_MODE_DYNAMIC;
+    return qf_onnx_export(dst, onnx_out->value, &ep, err);
+}
+
 static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, qf_model *dst,
                             double t0)
 {
@@ -139,50 +204,15 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
     qf_error_clear(&err);
     const char *out = qf_cli_find(cmd, "out")->value;
     /* The recipe is in the metadata (quant.*, convert.*); the command line is not recorded, so the
-     * output path, --threads or --quiet never change the bytes. */
+     * output path, --threads or --quiet never change the bytes. The ONNX graph goes first: when it
+     * cannot be written, neither is the .qf. */
     qf_qfile_write_params wp = qf_qfile_write_params_default();
-    if (qf_qfile_write(dst, out, &wp, &err)) {
+    if (write_onnx(cmd, in, src, dst, &err) || qf_qfile_write(dst, out, &wp, &err)) {
         qf_model_destroy(dst);
         qf_model_destroy(src);
         return qf_cli_fail(&err);
     }
     qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
-    if (onnx_out && onnx_out->seen) {
-        qf_onnx_write_params op = qf_onnx_write_params_default();
-        const char *mode = qf_model_get_meta(dst, "quant.mode");
-        qf_status s = QF_STATUS_OK;
-        if (mode && strcmp(mode, "static") == 0) {
-            /* every calibrated projection input, by its stem */
-            size_t n = qf_model_tensor_count(dst), count = 0;
-            qf_onnx_qdq_activation *acts = calloc(n + 1, sizeof *acts);
-            char(*slots)[96] = calloc(n + 1, sizeof *slots);
-            if (!acts || !slots) s = qf_error_set(&err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
-            for (size_t i = 0; !s && i < n; i++) {
-                const qf_tensor *t = qf_model_tensor(dst, i);
-                const char *suffix = ".input::scale";
-                size_t len = strlen(t->name), sl = strlen(suffix);
-                if (len <= sl || len - sl >= sizeof slots[0] || strcmp(t->name + len - sl, suffix) != 0) continue;
-                memcpy(slots[count], t->name, len - sl);
-                slots[count][len - sl] = '\0';
-                acts[count].slot = slots[count];
-                memcpy(&acts[count].scale, t->data, sizeof(float));
-                count++;
-            }
-            qf_onnx_static_params osp = qf_onnx_static_params_default();
-            osp.activations = acts;
-            osp.count = count;
-            if (!s) s = qf_onnx_write_static(in, dst, onnx_out->value, &osp, &err);
-            free(acts);
-            free(slots);
-        } else {
-            s = qf_onnx_write_dynamic(in, dst, onnx_out->value, &op, &err);
-        }
-        if (s) {
-            qf_model_destroy(dst);
-            qf_model_destroy(src);
-            return qf_cli_fail(&err);
-        }
-    }
     if (!qf_cli_find(cmd, "quiet")->seen)
         print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
     if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
@@ -254,7 +284,7 @@ int qf_cmd_convert(int argc, char **argv)
         qf_safetensors_write_params sp = qf_safetensors_write_params_default();
         sp.float_dtype = dtype;
         sp.source_names = !qf_cli_find(&convert_command, "canonical-names")->seen;
-        if (qf_safetensors_write(src, out_path, &sp, &err)) {
+        if (write_onnx(&convert_command, pos[0], src, src, &err) || qf_safetensors_write(src, out_path, &sp, &err)) {
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }
@@ -361,10 +391,6 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         fprintf(stderr, "qforge quantize: --mode static keeps the word embedding FP32 already\n");
         return QF_EXIT_USAGE;
     }
-    if (qf_cli_find(cmd, "onnx-out")->seen && sp.smooth_alpha > 0) {
-        fprintf(stderr, "qforge quantize: --onnx-out cannot carry --smooth (the QDQ writer has no activation Mul)\n");
-        return QF_EXIT_USAGE;
-    }
     long v;
     o = qf_cli_find(cmd, "threads");
     if (o->seen) {
@@ -393,8 +419,16 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     int rc = read_input(cmd, in, &src);
     if (rc) return rc;
     const char *fmt = qf_model_get_meta(src, "source.format");
-    if (qf_cli_find(cmd, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
-        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", in, fmt ? fmt : "not one");
+    qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
+    bool onnx_in = fmt && strcmp(fmt, "onnx") == 0;
+    bool rewrite = graph->seen ? strcmp(graph->value, "rewrite") == 0 : onnx_in;
+    if (qf_cli_find(cmd, "onnx-out")->seen && rewrite && (!onnx_in || sp.smooth_alpha > 0)) {
+        if (!onnx_in)
+            fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", in,
+                    fmt ? fmt : "not one");
+        else
+            fprintf(stderr, "qforge quantize: rewriting the source ONNX graph cannot carry --smooth (the rewrite has no "
+                            "activation Mul); --onnx-graph export can\n");
         qf_model_destroy(src);
         return QF_EXIT_USAGE;
     }
@@ -482,6 +516,15 @@ int qf_cmd_quantize(int argc, char **argv)
                 mode->seen ? " (got '" : "", mode->seen ? mode->value : "", mode->seen ? "')" : "");
         return QF_EXIT_USAGE;
     }
+    qf_cli_option *graph_opt = qf_cli_find(&quantize_command, "onnx-graph");
+    if (graph_opt->seen && strcmp(graph_opt->value, "rewrite") != 0 && strcmp(graph_opt->value, "export") != 0) {
+        fprintf(stderr, "qforge quantize: --onnx-graph must be rewrite or export, not '%s'\n", graph_opt->value);
+        return QF_EXIT_USAGE;
+    }
+    if (graph_opt->seen && !qf_cli_find(&quantize_command, "onnx-out")->seen) {
+        fprintf(stderr, "qforge quantize: --onnx-graph goes with --onnx-out\n");
+        return QF_EXIT_USAGE;
+    }
     if (strcmp(mode->value, "static") == 0) return quantize_static(&quantize_command, argc, argv, pos[0], qf_cli_now());
     static const char *const static_only[] = {"stats", "method", "percentile", "smooth", "fp32", "max-drop", "eval",
                                               "sensitivity-rows", "tokenizer"};
@@ -512,8 +555,10 @@ int qf_cmd_quantize(int argc, char **argv)
     qf_model *src = NULL, *dst = NULL;
     if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
     const char *fmt = qf_model_get_meta(src, "source.format");
-    if (qf_cli_find(&quantize_command, "onnx-out")->seen && (!fmt || strcmp(fmt, "onnx") != 0)) {
-        fprintf(stderr, "qforge quantize: --onnx-out needs an ONNX input (%s is %s)\n", pos[0], fmt ? fmt : "not one");
+    qf_cli_option *graph = qf_cli_find(&quantize_command, "onnx-graph");
+    if (graph->seen && strcmp(graph->value, "rewrite") == 0 && (!fmt || strcmp(fmt, "onnx") != 0)) {
+        fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", pos[0],
+                fmt ? fmt : "not one");
         qf_model_destroy(src);
         return QF_EXIT_USAGE;
     }

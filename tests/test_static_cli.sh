@@ -45,7 +45,7 @@ Q=(quantize "$M" --mode static --stats "$tmp/t1.qfc" --threads 1)
 "$QF" "${Q[@]}" --method minmax --percentile 99 -o "$tmp/s.qf" >/dev/null 2>&1; check "--percentile without percentile" 2 $?
 "$QF" "${Q[@]}" --smooth 1.5 -o "$tmp/s.qf" >/dev/null 2>&1; check "--smooth out of range" 2 $?
 "$QF" "${Q[@]}" --max-drop 1 -o "$tmp/s.qf" >/dev/null 2>&1; check "--max-drop without --eval" 2 $?
-"$QF" "${Q[@]}" --onnx-out "$tmp/s.onnx" -o "$tmp/s.qf" >/dev/null 2>&1; check "--onnx-out from a torch file" 2 $?
+"$QF" "${Q[@]}" --onnx-out "$tmp/s.onnx" --onnx-graph rewrite -o "$tmp/s.qf" >/dev/null 2>&1; check "--onnx-graph rewrite from a torch file" 2 $?
 "$QF" quantize "$M" --mode dynamic --stats "$tmp/t1.qfc" -o "$tmp/s.qf" >/dev/null 2>&1; check "--stats with dynamic" 2 $?
 "$QF" quantize "$M" --mode static --stats "$tmp/missing.qfc" -o "$tmp/s.qf" >/dev/null 2>"$tmp/e"; check "missing .qfc" 1 $?
 

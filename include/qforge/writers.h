@@ -97,6 +97,71 @@ qf_onnx_static_params qf_onnx_static_params_default(void);
 qf_status qf_onnx_write_static(const char *source_onnx, const qf_model *q, const char *path,
                                const qf_onnx_static_params *params, qf_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * ONNX export (writers/onnx/onnx_export.c): the encoder graph written from scratch from a model of
+ * any source format, no source ONNX needed. The model must carry a Hugging Face config.json of a
+ * family qf_arch_map knows (BERT, RoBERTa, DistilBERT, ELECTRA); it is mapped in place first
+ * (canonical names, idempotent).
+ *
+ * The graph (opset 17, IR 8) has dynamic "batch" and "sequence" axes; inputs input_ids and
+ * attention_mask (int64 [batch, sequence]) and token_type_ids where the family has more than one
+ * token type (BERT, ELECTRA; RoBERTa's single type row is added to every token); outputs logits
+ * [batch, num_labels] (when the model has a classification head) and last_hidden_state
+ * [batch, sequence, hidden]. It computes what transformers' eager modules compute: embeddings
+ * (word + type + position, RoBERTa positions from cumsum of non-pad ids), LayerNormalization,
+ * ELECTRA's projection, per layer Q/K/V as MatMul + Add with [in, out] weight initializers, heads
+ * by Reshape/Transpose, softmax(QKᵀ / sqrt(d) + (1 - mask) * float_min), GELU in its Erf form
+ * (gelu) or tanh form (gelu_new, gelu_pytorch_tanh), or Relu, and the family's head on token 0.
+ * Standard ops only, laid out as ONNX Runtime's fusions expect them: its session optimizer fuses
+ * the GELU subgraphs (Gelu, BiasGelu, FastGelu) and the scaled QKᵀ (FusedMatMul) — its built-in
+ * Attention and SkipLayerNormalization fusions match only opset <= 11 attention subgraphs and fixed
+ * sequence lengths, so not here — and its offline transformers optimizer
+ * (onnxruntime.transformers.optimizer, model_type bert) fuses every layer's attention (Attention),
+ * Add + LayerNormalization (SkipLayerNormalization) and bias + GELU (BiasGelu).
+ * ------------------------------------------------------------------------------------------- */
+typedef enum qf_onnx_export_mode {
+    /* every weight as f32 (f16 / bf16 / f64 converted, int8 dequantized) */
+    QF_ONNX_EXPORT_MODE_FP32 = 0,
+    /* int8 weights of the model (qf_model_quantize_dynamic) in ONNX Runtime's quantize_dynamic form,
+     * as qf_onnx_write_dynamic writes it: DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul ->
+     * Add(bias); an int8 word embedding is gathered as int8 rows and scaled. Float weights stay
+     * MatMul. INVALID_ARGUMENT when no weight is int8. */
+    QF_ONNX_EXPORT_MODE_DYNAMIC,
+    /* static QDQ (what ONNX Runtime and TensorRT fuse into int8 kernels), from a model whose
+     * projections carry int8 weights per output channel and a calibrated int8 symmetric input
+     * scale "<stem>.input::scale" (one f32; "layers.0.attn.q.input::scale"), optionally a
+     * SmoothQuant vector "<stem>.input::smooth" ([in] f32) the input is multiplied by first:
+     * x [-> Mul(smooth)] -> QuantizeLinear(scale, int8 0) -> DequantizeLinear, a pair per
+     * projection (so that ONNX Runtime fuses each into an int8 MatMul; projections reading the
+     * same input must agree on its scale), W int8 [in, out] -> DequantizeLinear(axis 1) -> MatMul
+     * -> Add(bias). int8 weights without an input scale are
+     * dequantized to FP32; an int8 word embedding is gathered as int8 rows and scaled.
+     * INVALID_ARGUMENT when no projection has both, or for a scale that is not one finite
+     * f32 > 0 (object: the scale tensor). */
+    QF_ONNX_EXPORT_MODE_STATIC,
+    QF_ONNX_EXPORT_MODE_COUNT_
+} qf_onnx_export_mode;
+
+typedef struct qf_onnx_export_params {
+    qf_onnx_export_mode mode; /* default FP32 */
+    bool last_hidden_state;   /* also output last_hidden_state (default true; always without a head) */
+    const char *command_line; /* recorded as metadata_props "qforge.command" when non-NULL */
+} qf_onnx_export_params;
+
+qf_onnx_export_params qf_onnx_export_params_default(void);
+
+/*
+ * Writes the encoder of `m` as an ONNX file at `path` (atomically, through qf_output). Records
+ * metadata_props qforge.version, qforge.export (the mode), qforge.family, qforge.source_sha256
+ * (when the model has one) and qforge.command. `m` is mapped in place (qf_arch_map) and read only;
+ * initializers that need no conversion are packed straight from its tensors. Errors: those of
+ * qf_arch_map (UNSUPPORTED family, NOT_FOUND / SHAPE tensors); UNSUPPORTED for a weight of a
+ * dtype that has no float form or an int8 weight without a usable scale; SHAPE for a smoothing
+ * vector of the wrong width; LIMIT past protobuf's
+ * 2 GiB (QF_ONNX_MAX_PROTO). `params` may be NULL (defaults).
+ */
+qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err);
+
 typedef struct qf_safetensors_write_params {
     /* dtype of every floating-point tensor and of every dequantized one: f32 (default), f16, bf16 */
     qf_dtype float_dtype;
