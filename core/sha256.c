@@ -142,6 +142,7 @@ void qf_sha256_init(qf_sha256_ctx *c) { qf_sha256_init_impl(c, true); }
 
 void qf_sha256_update(qf_sha256_ctx *c, const void *data, size_t size)
 {
+    if (size == 0) return; /* an empty tensor's data may be NULL */
     const uint8_t *p = data;
     c->total += size;
     if (c->buf_len) {

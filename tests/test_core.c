@@ -128,6 +128,10 @@ static void test_sha256_vectors(void **state)
     qf_sha256("", 0, d);
     qf_sha256_hex(d, hex);
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* an empty tensor's data pointer may be NULL */
+    qf_sha256(NULL, 0, d);
+    qf_sha256_hex(d, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     qf_sha256("abc", 3, d);
     qf_sha256_hex(d, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
