@@ -88,6 +88,7 @@ qf_status qf_calibrate_run(qf_model *m, const qf_dataset *data, const qf_calibra
             if (!w[t].ids || !w[t].types) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
         }
     }
+    size_t rows_done = 0;
     if (!s) {
 #pragma omp parallel num_threads(threads)
         {
@@ -104,8 +105,14 @@ qf_status qf_calibrate_run(qf_model *m, const qf_dataset *data, const qf_calibra
                 prov->rows++;
                 prov->tokens += (uint64_t)r->length;
                 prov->row_hash_sum += row_hash(r);
+                size_t seen;
+#pragma omp atomic capture
+                seen = ++rows_done;
+                /* progress only reports; it never changes what is computed */
+                if (p->progress && omp_get_thread_num() == 0) p->progress(p->progress_ctx, seen, n);
             }
         }
+        if (!s && p->progress) p->progress(p->progress_ctx, n, n);
         for (int t = 0; t < threads && !s; t++)
             if (w[t].status) {
                 if (err && !err->code) *err = w[t].err;

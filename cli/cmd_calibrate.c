@@ -163,6 +163,10 @@ int qf_cmd_calibrate(int argc, char **argv)
         rc = qf_cli_fail(&err);
     } else {
         qf_calibrate_params cp = qf_calibrate_params_default();
+        qf_cli_progress progress;
+        qf_cli_progress_init(&progress, "calibrate", false, quiet);
+        cp.progress = qf_cli_progress_update;
+        cp.progress_ctx = &progress;
         cp.threads = (int)threads;
         cp.first_row = (size_t)skip;
         cp.samples = (size_t)samples;

@@ -64,11 +64,17 @@ if [ -f "$MINI" ]; then
   # progress: drawn on a terminal (script gives the command a pty), never in a pipe
   "$QF" quantize "$MINI" -o "$tmp/pipe.qf" --mode dynamic 2>"$tmp/pipe.err" | cat >/dev/null
   expect "no progress in a pipe" test ! -s "$tmp/pipe.err"
+  "$QF" calibrate "$MINI" --data "$SRC/fixtures/debsec-mini/eval.jsonl" --samples 40 --threads 1 -o "$tmp/p.qfc" \
+    2>"$tmp/pipe.err" | cat >/dev/null
+  expect "no calibrate progress in a pipe" test ! -s "$tmp/pipe.err"
   if command -v script >/dev/null 2>&1; then
     script -qec "$QF quantize $MINI -o $tmp/tty.qf --mode dynamic" /dev/null >"$tmp/tty.out" 2>&1
     expect "progress on a terminal" grep -q "quantize: .* MB" "$tmp/tty.out"
     script -qec "$QF quantize $MINI -o $tmp/tty.qf --mode dynamic --quiet" /dev/null >"$tmp/tty.out" 2>&1
     expect "--quiet silences progress" test ! -s "$tmp/tty.out"
+    script -qec "$QF calibrate $MINI --data $SRC/fixtures/debsec-mini/eval.jsonl --samples 40 --threads 1 -o $tmp/c.qfc" \
+      /dev/null >"$tmp/tty.out" 2>&1
+    expect "calibrate progress on a terminal" grep -q "calibrate: [0-9]*/40 rows" "$tmp/tty.out"
   fi
   expect "deterministic across thread counts" cmp -s "$tmp/mini.qf" "$tmp/mini2.qf"
 else

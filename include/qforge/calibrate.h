@@ -119,6 +119,9 @@ typedef struct qf_calibrate_params {
     size_t first_row;  /* rows [first_row, first_row + samples) of the data set */
     size_t samples;    /* 0: every row from first_row on */
     bool reference_kernels; /* scalar kernels (tests) */
+    /* Called now and then from one thread (may be NULL): rows observed so far and the total. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 } qf_calibrate_params;
 
 qf_calibrate_params qf_calibrate_params_default(void);
