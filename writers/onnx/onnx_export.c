@@ -22,6 +22,7 @@
 #include "protobuf/onnx_proto.h"
 #include "qforge/verify.h"
 #include "qforge/writers.h"
+#include "writers/onnx/onnx_arena.h"
 
 qf_onnx_export_params qf_onnx_export_params_default(void)
 {
@@ -47,8 +48,7 @@ typedef struct ex {
     qf_model *m;
     qf_arch a;
     qf_onnx_export_mode mode;
-    void **mem;
-    size_t n_mem, cap_mem;
+    qf_onnx_arena mem;
     Onnx__NodeProto **nodes;
     size_t n_nodes, cap_nodes;
     Onnx__TensorProto **inits;
@@ -76,15 +76,8 @@ static void *grow(void *p, size_t *cap, size_t n, size_t elem, bool *oom)
 static void *alloc(ex *e, size_t size)
 {
     if (e->oom) return NULL;
-    void **mem = grow(e->mem, &e->cap_mem, e->n_mem, sizeof *mem, &e->oom);
-    if (!mem) return NULL;
-    e->mem = mem;
-    void *p = calloc(1, size ? size : 1);
-    if (!p) {
-        e->oom = true;
-        return NULL;
-    }
-    e->mem[e->n_mem++] = p;
+    void *p = qf_onnx_arena_alloc(&e->mem, size);
+    if (!p) e->oom = true;
     return p;
 }
 
@@ -95,19 +88,12 @@ static char *fmt(ex *e, const char *f, ...)
     ;
 static char *fmt(ex *e, const char *f, ...)
 {
+    if (e->oom) return NULL;
     va_list ap;
     va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
+    char *s = qf_onnx_arena_vfmt(&e->mem, f, ap);
     va_end(ap);
-    if (n < 0) {
-        e->oom = true;
-        return NULL;
-    }
-    char *s = alloc(e, (size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, f);
-    vsnprintf(s, (size_t)n + 1, f, ap);
-    va_end(ap);
+    if (!s) e->oom = true;
     return s;
 }
 
@@ -869,8 +855,7 @@ qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_par
         return QF_STATUS_SHAPE;
     }
     s = build_and_write(&e, params);
-    for (size_t i = 0; i < e.n_mem; i++) free(e.mem[i]);
-    free(e.mem);
+    qf_onnx_arena_free(&e.mem);
     free(e.nodes);
     free(e.inits);
     free(e.dq);

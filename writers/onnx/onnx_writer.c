@@ -23,6 +23,7 @@
 
 #include "protobuf/onnx_proto.h"
 #include "qforge/writers.h"
+#include "writers/onnx/onnx_arena.h"
 
 qf_onnx_write_params qf_onnx_write_params_default(void)
 {
@@ -41,55 +42,6 @@ qf_onnx_static_params qf_onnx_static_params_default(void)
 /* ------------------------------------------------------------------------------------------ */
 /* Arena and growable arrays                                                                   */
 
-typedef struct arena {
-    void **p;
-    size_t n, cap;
-    bool failed;
-} arena;
-
-static void *arena_alloc(arena *a, size_t size)
-{
-    if (a->failed) return NULL;
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 256;
-        void **p = realloc(a->p, nc * sizeof *p);
-        if (!p) {
-            a->failed = true;
-            return NULL;
-        }
-        a->p = p;
-        a->cap = nc;
-    }
-    void *m = calloc(1, size ? size : 1);
-    if (!m) {
-        a->failed = true;
-        return NULL;
-    }
-    a->p[a->n++] = m;
-    return m;
-}
-
-static char *arena_fmt(arena *a, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *s = arena_alloc(a, (size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-static void arena_free(arena *a)
-{
-    for (size_t i = 0; i < a->n; i++) free(a->p[i]);
-    free(a->p);
-    memset(a, 0, sizeof *a);
-}
 
 typedef struct ptr_list {
     void **p;
@@ -125,7 +77,7 @@ typedef struct wr {
     Onnx__GraphProto *g;
     qf_onnx_uses uses;
     const qf_model *q;
-    arena a;
+    qf_onnx_arena a;
     ptr_list nodes, inits, files;
     size_t *rewritten;     /* per source initializer: uses replaced */
     bool *emitted;         /* per source initializer: its quantized form was added */
@@ -141,8 +93,8 @@ static qf_status oom(wr *w) { return qf_error_set(w->err, QF_STATUS_NO_MEMORY, w
 static Onnx__NodeProto *mk_node(wr *w, const char *op, const char *name, const char *const *in, size_t nin,
                                 const char *const *out, size_t nout)
 {
-    Onnx__NodeProto *n = arena_alloc(&w->a, sizeof *n);
-    char **ins = arena_alloc(&w->a, nin * sizeof *ins), **outs = arena_alloc(&w->a, nout * sizeof *outs);
+    Onnx__NodeProto *n = qf_onnx_arena_alloc(&w->a, sizeof *n);
+    char **ins = qf_onnx_arena_alloc(&w->a, nin * sizeof *ins), **outs = qf_onnx_arena_alloc(&w->a, nout * sizeof *outs);
     if (!n || !ins || !outs) return NULL;
     onnx__node_proto__init(n);
     for (size_t i = 0; i < nin; i++) ins[i] = (char *)in[i];
@@ -158,8 +110,8 @@ static Onnx__NodeProto *mk_node(wr *w, const char *op, const char *name, const c
 
 static bool node_attr_int(wr *w, Onnx__NodeProto *n, const char *name, int64_t v)
 {
-    Onnx__AttributeProto *a = arena_alloc(&w->a, sizeof *a);
-    Onnx__AttributeProto **arr = arena_alloc(&w->a, (n->n_attribute + 1) * sizeof *arr);
+    Onnx__AttributeProto *a = qf_onnx_arena_alloc(&w->a, sizeof *a);
+    Onnx__AttributeProto **arr = qf_onnx_arena_alloc(&w->a, (n->n_attribute + 1) * sizeof *arr);
     if (!a || !arr) return false;
     onnx__attribute_proto__init(a);
     a->name = (char *)name;
@@ -176,9 +128,9 @@ static bool node_attr_int(wr *w, Onnx__NodeProto *n, const char *name, int64_t v
 
 static bool node_attr_ints(wr *w, Onnx__NodeProto *n, const char *name, int64_t v)
 {
-    Onnx__AttributeProto *a = arena_alloc(&w->a, sizeof *a);
-    Onnx__AttributeProto **arr = arena_alloc(&w->a, sizeof *arr);
-    int64_t *ints = arena_alloc(&w->a, sizeof *ints);
+    Onnx__AttributeProto *a = qf_onnx_arena_alloc(&w->a, sizeof *a);
+    Onnx__AttributeProto **arr = qf_onnx_arena_alloc(&w->a, sizeof *arr);
+    int64_t *ints = qf_onnx_arena_alloc(&w->a, sizeof *ints);
     if (!a || !arr || !ints) return false;
     onnx__attribute_proto__init(a);
     a->name = (char *)name;
@@ -197,9 +149,9 @@ static bool node_attr_ints(wr *w, Onnx__NodeProto *n, const char *name, int64_t 
 static Onnx__TensorProto *mk_tensor(wr *w, const char *name, int32_t dtype, const int64_t *dims, size_t ndims,
                                     const void *raw, size_t nbytes)
 {
-    Onnx__TensorProto *t = arena_alloc(&w->a, sizeof *t);
-    int64_t *d = arena_alloc(&w->a, (ndims ? ndims : 1) * sizeof *d);
-    uint8_t *data = arena_alloc(&w->a, nbytes);
+    Onnx__TensorProto *t = qf_onnx_arena_alloc(&w->a, sizeof *t);
+    int64_t *d = qf_onnx_arena_alloc(&w->a, (ndims ? ndims : 1) * sizeof *d);
+    uint8_t *data = qf_onnx_arena_alloc(&w->a, nbytes);
     if (!t || !d || !data) return NULL;
     onnx__tensor_proto__init(t);
     if (ndims) memcpy(d, dims, ndims * sizeof *d);
@@ -239,9 +191,9 @@ static qf_status emit_weight(wr *w, long init, const qf_tensor *qt, const qf_ten
                              bool zero_point, const char **qname, const char **sname, const char **zname)
 {
     const char *src = w->g->initializer[init]->name;
-    *qname = arena_fmt(&w->a, "%s_quantized", src);
-    *sname = arena_fmt(&w->a, "%s_scale", src);
-    *zname = arena_fmt(&w->a, "%s_zero_point", src);
+    *qname = qf_onnx_arena_fmt(&w->a, "%s_quantized", src);
+    *sname = qf_onnx_arena_fmt(&w->a, "%s_scale", src);
+    *zname = qf_onnx_arena_fmt(&w->a, "%s_zero_point", src);
     if (!*qname || !*sname || !*zname) return oom(w);
     if (w->emitted[init]) return QF_STATUS_OK;
     uint64_t rows = (uint64_t)qt->shape[0], cols = (uint64_t)qt->shape[1];
@@ -324,25 +276,25 @@ static qf_status rewrite_matmul_dynamic(wr *w, const Onnx__NodeProto *n, long in
     const char *x = n->input[0], *y = n->output[0];
     const char *base = n->name && n->name[0] ? n->name : y;
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
-    const char *xq = arena_fmt(&w->a, "%s_quantized", x), *xs = arena_fmt(&w->a, "%s_scale", x),
-               *xz = arena_fmt(&w->a, "%s_zero_point", x);
+    const char *xq = qf_onnx_arena_fmt(&w->a, "%s_quantized", x), *xs = qf_onnx_arena_fmt(&w->a, "%s_scale", x),
+               *xz = qf_onnx_arena_fmt(&w->a, "%s_zero_point", x);
     if (!xq || !xs || !xz) return oom(w);
     if (!act_seen(w, x, NULL)) {
         const char *outs[3] = {xq, xs, xz};
-        const char *nm = arena_fmt(&w->a, "%s_QuantizeLinear", x);
+        const char *nm = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear", x);
         if (!nm || !mk_node(w, "DynamicQuantizeLinear", nm, &x, 1, outs, 3) || !act_add(w, x, 0)) return oom(w);
     }
     const char *wq, *wsn, *wz;
     qf_status s = emit_weight(w, init, qt, scale, true, true, &wq, &wsn, &wz);
     if (s) return s;
-    const char *mi_name = arena_fmt(&w->a, "%s_quant", base);
-    const char *mi_out = arena_fmt(&w->a, "%s_output_quantized", y);
-    const char *cast_name = arena_fmt(&w->a, "%s_output_quantized_cast", y);
-    const char *cast_out = arena_fmt(&w->a, "%s_output_quantized_cast_output", y);
-    const char *sm_name = arena_fmt(&w->a, "%s_quant_scales_mul", base);
-    const char *sm_out = arena_fmt(&w->a, "%s_quant_scales_mul:0", base);
-    const char *om_name = arena_fmt(&w->a, "%s_quant_output_scale_mul", base);
-    const char *mul_out = gemm && n->n_input > 2 && n->input[2] && n->input[2][0] ? arena_fmt(&w->a, "%s_mul_output", y) : y;
+    const char *mi_name = qf_onnx_arena_fmt(&w->a, "%s_quant", base);
+    const char *mi_out = qf_onnx_arena_fmt(&w->a, "%s_output_quantized", y);
+    const char *cast_name = qf_onnx_arena_fmt(&w->a, "%s_output_quantized_cast", y);
+    const char *cast_out = qf_onnx_arena_fmt(&w->a, "%s_output_quantized_cast_output", y);
+    const char *sm_name = qf_onnx_arena_fmt(&w->a, "%s_quant_scales_mul", base);
+    const char *sm_out = qf_onnx_arena_fmt(&w->a, "%s_quant_scales_mul:0", base);
+    const char *om_name = qf_onnx_arena_fmt(&w->a, "%s_quant_output_scale_mul", base);
+    const char *mul_out = gemm && n->n_input > 2 && n->input[2] && n->input[2][0] ? qf_onnx_arena_fmt(&w->a, "%s_mul_output", y) : y;
     if (!mi_name || !mi_out || !cast_name || !cast_out || !sm_name || !sm_out || !om_name || !mul_out) return oom(w);
     const char *mi_in[4] = {xq, wq, xz, wz};
     const char *sm_in[2] = {xs, wsn};
@@ -354,7 +306,7 @@ static qf_status rewrite_matmul_dynamic(wr *w, const Onnx__NodeProto *n, long in
         return oom(w);
     if (mul_out != y) {
         const char *add_in[2] = {mul_out, n->input[2]};
-        const char *add_name = arena_fmt(&w->a, "%s_bias_add", base);
+        const char *add_name = qf_onnx_arena_fmt(&w->a, "%s_bias_add", base);
         if (!add_name || !mk_node(w, "Add", add_name, add_in, 2, &y, 1)) return oom(w);
     }
     w->rewritten[init]++;
@@ -370,11 +322,11 @@ static qf_status rewrite_gather(wr *w, const Onnx__NodeProto *n, long init, cons
     const char *wq, *wsn, *wz;
     qf_status s = emit_weight(w, init, qt, scale, false, false, &wq, &wsn, &wz);
     if (s) return s;
-    const char *g_out = arena_fmt(&w->a, "%s_quantized", y), *g_name = arena_fmt(&w->a, "%s_quant", base);
-    const char *s_out = arena_fmt(&w->a, "%s_scale_gathered", y), *s_name = arena_fmt(&w->a, "%s_scale_gather", base);
-    const char *u_out = arena_fmt(&w->a, "%s_scale_unsqueezed", y), *u_name = arena_fmt(&w->a, "%s_scale_unsqueeze", base);
-    const char *c_out = arena_fmt(&w->a, "%s_quantized_cast_output", y), *c_name = arena_fmt(&w->a, "%s_quantized_cast", y);
-    const char *m_name = arena_fmt(&w->a, "%s_dequantize_mul", base);
+    const char *g_out = qf_onnx_arena_fmt(&w->a, "%s_quantized", y), *g_name = qf_onnx_arena_fmt(&w->a, "%s_quant", base);
+    const char *s_out = qf_onnx_arena_fmt(&w->a, "%s_scale_gathered", y), *s_name = qf_onnx_arena_fmt(&w->a, "%s_scale_gather", base);
+    const char *u_out = qf_onnx_arena_fmt(&w->a, "%s_scale_unsqueezed", y), *u_name = qf_onnx_arena_fmt(&w->a, "%s_scale_unsqueeze", base);
+    const char *c_out = qf_onnx_arena_fmt(&w->a, "%s_quantized_cast_output", y), *c_name = qf_onnx_arena_fmt(&w->a, "%s_quantized_cast", y);
+    const char *m_name = qf_onnx_arena_fmt(&w->a, "%s_dequantize_mul", base);
     if (!g_out || !g_name || !s_out || !s_name || !u_out || !u_name || !c_out || !c_name || !m_name) return oom(w);
     const char *g_in[2] = {wq, ids}, *s_in[2] = {wsn, ids}, *m_in[2] = {c_out, u_out};
     Onnx__NodeProto *cast, *unsq;
@@ -434,7 +386,7 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
                                        const qf_tensor *scale, bool in_out, float act_scale)
 {
     const char *x = n->input[0];
-    const char *dq_out = arena_fmt(&w->a, "%s_DequantizeLinear_Output", x);
+    const char *dq_out = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear_Output", x);
     if (!dq_out) return oom(w);
     float prev;
     if (act_seen(w, x, &prev)) {
@@ -446,9 +398,9 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
             return QF_STATUS_INVALID_ARGUMENT;
         }
     } else {
-        const char *xs = arena_fmt(&w->a, "%s_scale", x), *xz = arena_fmt(&w->a, "%s_zero_point", x);
-        const char *q_out = arena_fmt(&w->a, "%s_QuantizeLinear_Output", x);
-        const char *q_name = arena_fmt(&w->a, "%s_QuantizeLinear", x), *dq_name = arena_fmt(&w->a, "%s_DequantizeLinear", x);
+        const char *xs = qf_onnx_arena_fmt(&w->a, "%s_scale", x), *xz = qf_onnx_arena_fmt(&w->a, "%s_zero_point", x);
+        const char *q_out = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear_Output", x);
+        const char *q_name = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear", x), *dq_name = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear", x);
         if (!xs || !xz || !q_out || !q_name || !dq_name) return oom(w);
         const char *q_in[3] = {x, xs, xz}, *dq_in[3] = {q_out, xs, xz};
         if (!mk_tensor(w, xs, QF_ONNX_FLOAT, NULL, 0, &act_scale, 4) || !mk_tensor(w, xz, QF_ONNX_INT8, NULL, 0, NULL, 1) ||
@@ -461,10 +413,10 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
     qf_status s = emit_weight(w, init, qt, scale, in_out, true, &wq, &wsn, &wz);
     if (s) return s;
     const char *wsrc = w->g->initializer[init]->name;
-    const char *wdq_out = arena_fmt(&w->a, "%s_DequantizeLinear_Output", wsrc);
+    const char *wdq_out = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear_Output", wsrc);
     if (!wdq_out) return oom(w);
     if (first) {
-        const char *wdq_name = arena_fmt(&w->a, "%s_DequantizeLinear", wsrc);
+        const char *wdq_name = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear", wsrc);
         const char *in[3] = {wq, wsn, wz};
         Onnx__NodeProto *dq;
         if (!wdq_name || !(dq = mk_node(w, "DequantizeLinear", wdq_name, in, 3, &wdq_out, 1))) return oom(w);
@@ -472,8 +424,8 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
             return oom(w);
     }
     /* the node itself stays; it reads the dequantized activation and weight */
-    Onnx__NodeProto *copy = arena_alloc(&w->a, sizeof *copy);
-    char **ins = arena_alloc(&w->a, n->n_input * sizeof *ins);
+    Onnx__NodeProto *copy = qf_onnx_arena_alloc(&w->a, sizeof *copy);
+    char **ins = qf_onnx_arena_alloc(&w->a, n->n_input * sizeof *ins);
     if (!copy || !ins) return oom(w);
     *copy = *n;
     for (size_t i = 0; i < n->n_input; i++) ins[i] = n->input[i];
@@ -523,7 +475,7 @@ static qf_status carry_initializer(wr *w, Onnx__TensorProto *t, const char *dir)
     if (len != nbytes || !qf_range_within(e.offset, len, qf_file_size(f)))
         return qf_error_set(w->err, QF_STATUS_SHAPE, w->src_path, NULL, -1, t->name,
                             "external data of '%s' does not match its shape or file", t->name);
-    Onnx__TensorProto *c = arena_alloc(&w->a, sizeof *c);
+    Onnx__TensorProto *c = qf_onnx_arena_alloc(&w->a, sizeof *c);
     if (!c) return oom(w);
     *c = *t;
     c->has_data_location = 0;
@@ -541,7 +493,7 @@ static qf_status build_metadata(wr *w, const char *form, const char *command_lin
 {
     Onnx__ModelProto *mp = w->mp;
     size_t cap = mp->n_metadata_props + 4, n = 0;
-    Onnx__StringStringEntryProto **arr = arena_alloc(&w->a, cap * sizeof *arr);
+    Onnx__StringStringEntryProto **arr = qf_onnx_arena_alloc(&w->a, cap * sizeof *arr);
     if (!arr) return oom(w);
     for (size_t i = 0; i < mp->n_metadata_props; i++)
         if (!mp->metadata_props[i]->key || strncmp(mp->metadata_props[i]->key, "qforge.", 7) != 0)
@@ -553,7 +505,7 @@ static qf_status build_metadata(wr *w, const char *form, const char *command_lin
                             {"qforge.command", command_line}};
     for (size_t i = 0; i < 4; i++) {
         if (!kv[i][1]) continue;
-        Onnx__StringStringEntryProto *e = arena_alloc(&w->a, sizeof *e);
+        Onnx__StringStringEntryProto *e = qf_onnx_arena_alloc(&w->a, sizeof *e);
         if (!e) return oom(w);
         onnx__string_string_entry_proto__init(e);
         e->key = (char *)kv[i][0];
@@ -702,7 +654,7 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     free(w.acts);
     release_files(&w.files);
     qf_onnx_uses_free(&w.uses);
-    arena_free(&w.a);
+    qf_onnx_arena_free(&w.a);
     qf_onnx_proto_free(w.mp);
     qf_file_unmap(src);
     return s;
