@@ -4,6 +4,7 @@
  * and zero inputs), oneDNN's uint8 x int8 GEMM bit-exact on int32 accumulators, its FP32 GEMM
  * within 1e-5 relative, and whole synthetic encoders run with oneDNN vs reference kernels.
  */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,6 +106,78 @@ static void test_attention_row_simd(void **state)
         assert_memory_equal(sc1, sc2, (size_t)L * sizeof(float));
         free(qi), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2);
     }
+}
+
+/* qf_attention_rows: every row of a block gives qf_attention_row_ref's bits, for row counts that
+ * fill four-row blocks and leave a remainder, with strided queries and outputs. */
+static void test_attention_rows_simd(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{128, 64, 9}, {37, 64, 4}, {17, 33, 5}, {3, 80, 7}, {64, 16, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t L = shapes[si][0], d = shapes[si][1], rows = shapes[si][2];
+        const int64_t ldk = L + 1, ldv = d + 3, ldq = d + 2, ldc = d + 7;
+        float *q = malloc((size_t)(rows * ldq) * sizeof(float)), *kt = malloc((size_t)(d * ldk) * sizeof(float));
+        float *v = malloc((size_t)(L * ldv) * sizeof(float));
+        float *sc1 = malloc((size_t)L * sizeof(float)), *sc2 = malloc((size_t)(rows * L) * sizeof(float));
+        float *c1 = malloc((size_t)ldc * sizeof(float)), *c2 = malloc((size_t)(rows * ldc) * sizeof(float));
+        assert_non_null(q && kt && v && sc1 && sc2 && c1 && c2);
+        for (int64_t i = 0; i < rows * ldq; i++) q[i] = frand(3.0f);
+        for (int64_t i = 0; i < d * ldk; i++) kt[i] = frand(3.0f);
+        for (int64_t i = 0; i < L * ldv; i++) v[i] = frand(2.0f);
+        for (int64_t i = 0; i < rows * ldc; i++) c2[i] = 42.0f;
+        const float scale = 1.0f / sqrtf((float)d);
+        qf_attention_rows(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, sc2, c2, ldc);
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t i = 0; i < ldc; i++) c1[i] = 42.0f;
+            qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, sc1, c1);
+            assert_memory_equal(c1, c2 + r * ldc, (size_t)ldc * sizeof(float));
+            assert_memory_equal(sc1, sc2 + r * L, (size_t)L * sizeof(float));
+        }
+        free(q), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2);
+    }
+}
+
+/* qf_expf_ref: within 0.51 ulp of e^x computed in double over a dense sweep of [-104, 89] (every 97th
+ * float; subnormal results included), and at most one representable step from glibc's expf; the
+ * edges exact. */
+static void test_expf_ulp(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    unsigned worst_steps = 0, checked = 0;
+    for (int sign = 0; sign < 2; sign++) {
+        const float end = sign ? 104.0f : 89.0f;
+        for (float a = 0x1p-30f; a < end; a = nextafterf(a, INFINITY)) {
+            for (int skip = 0; skip < 96 && a < end; skip++) a = nextafterf(a, INFINITY);
+            const float x = sign ? -a : a;
+            const float got = qf_expf_ref(x), libm = expf(x);
+            const double exact = exp((double)x);
+            if (isinf(got)) {
+                assert_true(exact > (double)FLT_MAX);
+                continue;
+            }
+            /* the spacing on the side of the exact value (below a power of two it is half) */
+            const float side = exact > (double)got ? nextafterf(got, INFINITY) : nextafterf(got, 0.0f);
+            double ulp = fabs((double)side - (double)got);
+            if (ulp == 0.0) ulp = 0x1p-149;
+            const double e = fabs((double)got - exact) / ulp;
+            if (e > worst) worst = e;
+            unsigned steps = 0;
+            for (float f = got; f != libm && steps < 4; steps++) f = nextafterf(f, libm);
+            if (steps > worst_steps) worst_steps = steps;
+            checked++;
+        }
+    }
+    print_message("qf_expf_ref: %u values, max error %.3f ulp vs double exp, max %u steps from expf\n", checked, worst,
+                  worst_steps);
+    assert_true(worst <= 0.51);
+    assert_true(worst_steps <= 1);
+    assert_true(qf_expf_ref(0.0f) == 1.0f && qf_expf_ref(-0.0f) == 1.0f);
+    assert_true(qf_expf_ref(-INFINITY) == 0.0f && qf_expf_ref(INFINITY) == INFINITY);
+    assert_true(qf_expf_ref(-200.0f) == 0.0f && qf_expf_ref(1000.0f) == INFINITY);
+    assert_true(isnan(qf_expf_ref(NAN)));
+    assert_true(qf_expf_ref(1.0f) == expf(1.0f));
 }
 
 /* qf_dequantize_bias_row gives the reference's bits on every tail, with and without the
@@ -612,7 +685,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
-        cmocka_unit_test(test_attention_row_simd),   cmocka_unit_test(test_dequantize_bias_row_simd),
+        cmocka_unit_test(test_attention_row_simd), cmocka_unit_test(test_attention_rows_simd),
+        cmocka_unit_test(test_expf_ulp),   cmocka_unit_test(test_dequantize_bias_row_simd),
         cmocka_unit_test(test_layer_norm_row_simd),  cmocka_unit_test(test_erf_ulp),
         cmocka_unit_test(test_gelu_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),

@@ -389,7 +389,9 @@ static void activate_all(qf_arch_activation a, float *x, int64_t count)
 }
 
 /* Multi-head self-attention over the L real tokens of one sequence: ctx = softmax(q k^T / sqrt d) v.
- * k is transposed once into kt [H, L] so that each score row is a run of independent dots. */
+ * k is transposed once into kt [H, L] so that each score row is a run of independent dots; query
+ * rows go to the kernel QF_ATTENTION_ROWS at a time, which share their key and value loads. */
+#define QF_ATTENTION_ROWS 4
 static void attention(qf_encoder *e, int64_t L)
 {
     const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
@@ -398,11 +400,14 @@ static void attention(qf_encoder *e, int64_t L)
     float *ctx = e->ctx, *kt = e->kt;
     for (int64_t j = 0; j < L; j++)
         for (int64_t c = 0; c < H; c++) kt[c * L + j] = k[j * H + c];
+    const int64_t blocks = (L + QF_ATTENTION_ROWS - 1) / QF_ATTENTION_ROWS;
 #pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
     for (int64_t h = 0; h < nh; h++) {
-        for (int64_t i = 0; i < L; i++) {
-            float *sc = e->scores + (int64_t)omp_get_thread_num() * e->max_length;
-            qf_attention_row(q + i * H + h * d, kt + h * d * L, L, v + h * d, H, L, d, scale, sc, ctx + i * H + h * d);
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t i = b * QF_ATTENTION_ROWS, rows = L - i < QF_ATTENTION_ROWS ? L - i : QF_ATTENTION_ROWS;
+            float *sc = e->scores + (int64_t)omp_get_thread_num() * QF_ATTENTION_ROWS * e->max_length;
+            qf_attention_rows(q + i * H + h * d, H, rows, kt + h * d * L, L, v + h * d, H, L, d, scale, sc,
+                              ctx + i * H + h * d, H);
         }
     }
 }
@@ -486,7 +491,7 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) ||
         !(e->kt = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
         !(e->ctx = ws(e, L, H * 4, err)) || !(e->ff = ws(e, L, I * 4, err)) ||
-        !(e->scores = ws(e, (uint64_t)e->threads, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
+        !(e->scores = ws(e, (uint64_t)e->threads * QF_ATTENTION_ROWS, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
         !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) ||
         !(e->xs = ws(e, LW, 1, err)) || !(e->srow = ws(e, widest, 4, err)) || !(e->acc = ws(e, LW, 4, err)) ||
         !(e->tok = ws(e, L, 8, err)) || !(e->out_logits = ws(e, B, C * 4, err)) ||

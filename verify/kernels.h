@@ -29,16 +29,32 @@ void qf_gemm_s8s8s32_ref(const int8_t *x, const int8_t *w, int64_t m, int64_t n,
 void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
 
 /*
+ * e^x of a float, evaluated in double (x = n ln2 + r, |r| <= ln2/2, a degree-11 Taylor polynomial
+ * in r with fused multiply-adds, scaled by 2^n) and rounded once: within 1 ulp of the exact value;
+ * 0 below -150, +inf above 100, NaN for NaN. Portable and reproducible, unlike libm's expf.
+ */
+float qf_expf_ref(float x);
+
+/*
  * One query row of one attention head over L keys of width d: sc[j] = scale * qi . k_j,
- * softmax over j (max-subtracted, expf, in-order sum), ci = sum_j p_j v_j. Keys are given
- * transposed, k_j[t] = kt[t * ldk + j]; v_j = v + j * ldv. sc is scratch of L floats. Dots are
- * accumulated in increasing t (scores) and j (context), in float.
+ * softmax over j (max-subtracted, qf_expf_ref, the sum taken as 16 partial sums p[j % 16], each in
+ * increasing j, then added in lane order), ci = sum_j p_j v_j. Keys are given transposed,
+ * k_j[t] = kt[t * ldk + j]; v_j = v + j * ldv. sc is scratch of L floats and holds the
+ * probabilities p_j on return. Dots are accumulated in increasing t (scores) and j (context), in
+ * float, with a separate multiply and add.
  */
 void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
                           int64_t d, float scale, float *sc, float *ci);
 /* The same, AVX-512 when available; identical bits. */
 void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
                       float scale, float *sc, float *ci);
+/*
+ * `rows` consecutive query rows of one head at once: row r reads q + r * ldq, writes c + r * ldc and
+ * uses sc + r * L as its scratch (rows * L floats). Each row gives qf_attention_row_ref's bits; the
+ * AVX-512 form shares every key and value load between four rows.
+ */
+void qf_attention_rows(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk, const float *v,
+                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc);
 /*
  * The epilogue of an integer linear layer, one row of n outputs:
  * y[j] = (float)a_j * (sx * ws[j]) + bias[j], each operation rounded to f32 on its own

@@ -10,7 +10,10 @@
  *   - x / s is IEEE division, rounding is vrndscaleps to nearest-even (rintf in the default mode);
  *   - every dot product is accumulated in increasing index order with a separate multiply and add
  *     (no FMA: this file is compiled in ISO C mode, which leaves contraction off), vectorized
- *     across independent outputs only; expf and the softmax sum stay scalar and in order.
+ *     across independent outputs only;
+ *   - exp and erf are this file's own double-precision polynomials (fused multiply-adds, one
+ *     rounding to float), and the softmax sum is 16 partial sums added in lane order, so the
+ *     vector forms compute exactly what the scalar ones do.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -31,6 +34,27 @@ static uint8_t zero_point_u8(float zf)
     return (uint8_t)rintf(zf);
 }
 
+/* 1/k! for k = 0..11, the Taylor coefficients of e^r (each rounded once, by the compiler). */
+static const double exp_c[12] = {1.0,        1.0,         1.0 / 2,      1.0 / 6,       1.0 / 24,       1.0 / 120,
+                                 1.0 / 720,  1.0 / 5040,  1.0 / 40320,  1.0 / 362880,  1.0 / 3628800,  1.0 / 39916800};
+#define QF_EXP_LOG2E 0x1.71547652b82fep+0
+#define QF_EXP_LN2 0x1.62e42fefa39efp-1
+#define QF_EXP_LO (-150.0) /* e^-150 < 2^-216: rounds to 0 in float */
+#define QF_EXP_HI 100.0    /* e^100 > FLT_MAX: rounds to +inf */
+
+float qf_expf_ref(float x)
+{
+    if (x != x) return x;
+    double xd = (double)x;
+    if (xd < QF_EXP_LO) xd = QF_EXP_LO;
+    if (xd > QF_EXP_HI) xd = QF_EXP_HI;
+    const double n = rint(xd * QF_EXP_LOG2E);
+    const double r = fma(-n, QF_EXP_LN2, xd);
+    double p = exp_c[11];
+    for (int i = 10; i >= 0; i--) p = fma(p, r, exp_c[i]);
+    return (float)ldexp(p, (int)n);
+}
+
 void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
                           int64_t d, float scale, float *sc, float *ci)
 {
@@ -41,15 +65,18 @@ void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const f
         sc[j] = dot * scale;
         if (sc[j] > mx) mx = sc[j];
     }
-    float sum = 0.0f;
+    float part[16] = {0};
     for (int64_t j = 0; j < L; j++) {
-        sc[j] = expf(sc[j] - mx);
-        sum += sc[j];
+        sc[j] = qf_expf_ref(sc[j] - mx);
+        part[j % 16] += sc[j];
     }
-    float inv = 1.0f / sum;
+    float sum = 0.0f;
+    for (int l = 0; l < 16; l++) sum += part[l];
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < L; j++) sc[j] *= inv;
     for (int64_t t = 0; t < d; t++) ci[t] = 0.0f;
     for (int64_t j = 0; j < L; j++) {
-        const float p = sc[j] * inv;
+        const float p = sc[j];
         const float *vj = v + j * ldv;
         for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
     }
@@ -184,56 +211,112 @@ __attribute__((target("avx512f"))) static void dynamic_quantize_avx512(const flo
     *zero_point = z;
 }
 
-__attribute__((target("avx512f"))) static void attention_row_avx512(const float *qi, const float *kt, int64_t ldk,
-                                                                     const float *v, int64_t ldv, int64_t L, int64_t d,
-                                                                     float scale, float *sc, float *ci)
+/* qf_expf_ref on 8 lanes (a float argument widened to double; NaN lanes are the caller's). */
+__attribute__((target("avx512f"))) static __m512d expf_pd_avx512(__m512d xd)
 {
-    const __m512 vscale = _mm512_set1_ps(scale);
-    __m512 vmx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < L; j += 64) { /* four independent 16-key blocks hide the add latency */
-        const __mmask16 k0 = tail_mask(L - j), k1 = tail_mask(L - j - 16), k2 = tail_mask(L - j - 32),
-                        k3 = tail_mask(L - j - 48);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    xd = _mm512_min_pd(_mm512_max_pd(xd, _mm512_set1_pd(QF_EXP_LO)), _mm512_set1_pd(QF_EXP_HI));
+    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(xd, _mm512_set1_pd(QF_EXP_LOG2E)),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(QF_EXP_LN2), xd);
+    __m512d p = _mm512_set1_pd(exp_c[11]);
+    for (int i = 10; i >= 0; i--) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(exp_c[i]));
+    return _mm512_scalef_pd(p, n);
+}
+
+/* qf_expf_ref on 16 float lanes. */
+__attribute__((target("avx512f"))) static __m512 expf_ps_avx512(__m512 x)
+{
+    const __m256 e0 = _mm512_cvtpd_ps(expf_pd_avx512(_mm512_cvtps_pd(_mm512_castps512_ps256(x))));
+    const __m256 e1 = _mm512_cvtpd_ps(
+        expf_pd_avx512(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
+    const __m512 e =
+        _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(e0)), _mm256_castps_pd(e1), 1));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), e, x);
+}
+
+/*
+ * R (1 or 4) query rows of one head. Scores: 16 keys per vector, four vectors of keys per pass;
+ * every key vector loaded once serves the R rows. Context: 16 value columns per vector, four per
+ * pass, every value vector shared likewise. Each output is still its own in-order chain of
+ * multiply then add, which is the reference's arithmetic.
+ */
+__attribute__((always_inline, target("avx512f"))) static inline void
+attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, const float *v,
+                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc)
+{
+    const __m512 vscale = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
+    __m512 vmx[4];
+    for (int r = 0; r < R; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < L; j += 64) {
+        const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
+        __m512 a[4][4];
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < 4; b++) a[r][b] = zero;
         for (int64_t t = 0; t < d; t++) {
-            const __m512 qt = _mm512_set1_ps(qi[t]);
             const float *kr = kt + t * ldk + j;
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k0, kr)));
-            if (k1) a1 = _mm512_add_ps(a1, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k1, kr + 16)));
-            if (k2) a2 = _mm512_add_ps(a2, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k2, kr + 32)));
-            if (k3) a3 = _mm512_add_ps(a3, _mm512_mul_ps(qt, _mm512_maskz_loadu_ps(k3, kr + 48)));
+            __m512 kv[4];
+            for (int b = 0; b < 4; b++) kv[b] = _mm512_maskz_loadu_ps(km[b], kr + 16 * b);
+            for (int r = 0; r < R; r++) {
+                const __m512 qt = _mm512_set1_ps(q[r * ldq + t]);
+                for (int b = 0; b < 4; b++) a[r][b] = _mm512_add_ps(a[r][b], _mm512_mul_ps(qt, kv[b]));
+            }
         }
-        const __m512 acc[4] = {a0, a1, a2, a3};
-        const __mmask16 km[4] = {k0, k1, k2, k3};
-        for (int b = 0; b < 4; b++) {
-            const __m512 r = _mm512_mul_ps(acc[b], vscale);
-            _mm512_mask_storeu_ps(sc + j + 16 * b, km[b], r);
-            vmx = _mm512_mask_max_ps(vmx, km[b], r, vmx);
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < 4; b++) {
+                const __m512 s = _mm512_mul_ps(a[r][b], vscale);
+                _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
+                vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
+            }
+    }
+    for (int r = 0; r < R; r++) {
+        float *s = sc + r * L;
+        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx[r]));
+        __m512 vsum = zero;
+        for (int64_t j = 0; j < L; j += 16) {
+            const __mmask16 k = tail_mask(L - j);
+            const __m512 e = expf_ps_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mx));
+            _mm512_mask_storeu_ps(s + j, k, e);
+            vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
+        }
+        float part[16];
+        _mm512_storeu_ps(part, vsum);
+        float sum = 0.0f;
+        for (int l = 0; l < 16; l++) sum += part[l];
+        const __m512 inv = _mm512_set1_ps(1.0f / sum);
+        for (int64_t j = 0; j < L; j += 16) {
+            const __mmask16 k = tail_mask(L - j);
+            _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
         }
     }
-    float mx = _mm512_reduce_max_ps(vmx);
-    float sum = 0.0f;
-    for (int64_t j = 0; j < L; j++) {
-        sc[j] = expf(sc[j] - mx);
-        sum += sc[j];
-    }
-    const float inv = 1.0f / sum;
     for (int64_t t = 0; t < d; t += 64) {
-        const __mmask16 k0 = tail_mask(d - t), k1 = tail_mask(d - t - 16), k2 = tail_mask(d - t - 32),
-                        k3 = tail_mask(d - t - 48);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
+        __m512 a[4][4];
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < 4; b++) a[r][b] = zero;
         for (int64_t j = 0; j < L; j++) {
-            const __m512 p = _mm512_set1_ps(sc[j] * inv);
             const float *vj = v + j * ldv + t;
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k0, vj)));
-            if (k1) a1 = _mm512_add_ps(a1, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k1, vj + 16)));
-            if (k2) a2 = _mm512_add_ps(a2, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k2, vj + 32)));
-            if (k3) a3 = _mm512_add_ps(a3, _mm512_mul_ps(p, _mm512_maskz_loadu_ps(k3, vj + 48)));
+            __m512 vv[4];
+            for (int b = 0; b < 4; b++) vv[b] = _mm512_maskz_loadu_ps(km[b], vj + 16 * b);
+            for (int r = 0; r < R; r++) {
+                const __m512 p = _mm512_set1_ps(sc[r * L + j]);
+                for (int b = 0; b < 4; b++) a[r][b] = _mm512_add_ps(a[r][b], _mm512_mul_ps(p, vv[b]));
+            }
         }
-        _mm512_mask_storeu_ps(ci + t, k0, a0);
-        if (k1) _mm512_mask_storeu_ps(ci + t + 16, k1, a1);
-        if (k2) _mm512_mask_storeu_ps(ci + t + 32, k2, a2);
-        if (k3) _mm512_mask_storeu_ps(ci + t + 48, k3, a3);
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], a[r][b]);
     }
+}
+
+__attribute__((target("avx512f"))) static void attention_rows_avx512(const float *q, int64_t ldq, int64_t rows,
+                                                                      const float *kt, int64_t ldk, const float *v,
+                                                                      int64_t ldv, int64_t L, int64_t d, float scale,
+                                                                      float *sc, float *c, int64_t ldc)
+{
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        attention_block_avx512(4, q + r * ldq, ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc, ldc);
+    for (; r < rows; r++)
+        attention_block_avx512(1, q + r * ldq, ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc, ldc);
 }
 
 __attribute__((target("avx512f"))) static void dequantize_bias_row_avx512(const int32_t *acc, int64_t n, int32_t zx,
@@ -367,16 +450,23 @@ void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, 
     qf_dynamic_quantize_u8_ref(x, n, q, scale, zero_point);
 }
 
-void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
-                      float scale, float *sc, float *ci)
+void qf_attention_rows(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk, const float *v,
+                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc)
 {
 #ifdef QF_KERNELS_X86
     if (qf_encoder_simd_available()) {
-        attention_row_avx512(qi, kt, ldk, v, ldv, L, d, scale, sc, ci);
+        attention_rows_avx512(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, sc, c, ldc);
         return;
     }
 #endif
-    qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, sc, ci);
+    for (int64_t r = 0; r < rows; r++)
+        qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc);
+}
+
+void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
+                      float scale, float *sc, float *ci)
+{
+    qf_attention_rows(qi, 0, 1, kt, ldk, v, ldv, L, d, scale, sc, ci, 0);
 }
 
 void qf_dequantize_bias_row(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
