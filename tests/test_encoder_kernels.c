@@ -138,6 +138,28 @@ static void test_attention_rows_simd(void **state)
     }
 }
 
+/* qf_int8_row_sums equals the scalar sums for row lengths around the 64-byte vector (tails), at the
+ * extremes -128 and 127, and on random rows. */
+static void test_int8_row_sums(void **state)
+{
+    (void)state;
+    const int64_t ks[] = {1, 63, 64, 65, 127, 768, 3072, 3075};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        const int64_t k = ks[ki], n = 5;
+        int8_t *w = malloc((size_t)(n * k + 64));
+        int32_t s1[5], s2[5];
+        assert_non_null(w);
+        for (int64_t i = 0; i < n * k + 64; i++) w[i] = (int8_t)(rand() % 256 - 128);
+        for (int64_t t = 0; t < k; t++) w[t] = -128, w[k + t] = 127; /* rows 0 and 1 at the extremes */
+        qf_int8_row_sums_ref(w, n, k, s1);
+        qf_int8_row_sums(w, n, k, s2);
+        assert_memory_equal(s1, s2, sizeof s1);
+        assert_int_equal(s1[0], -128 * k);
+        assert_int_equal(s1[1], 127 * k);
+        free(w);
+    }
+}
+
 /* qf_expf_ref: within 0.51 ulp of e^x computed in double over a dense sweep of [-104, 89] (every 97th
  * float; subnormal results included), and at most one representable step from glibc's expf; the
  * edges exact. */
@@ -686,7 +708,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
         cmocka_unit_test(test_attention_row_simd), cmocka_unit_test(test_attention_rows_simd),
-        cmocka_unit_test(test_expf_ulp),   cmocka_unit_test(test_dequantize_bias_row_simd),
+        cmocka_unit_test(test_expf_ulp), cmocka_unit_test(test_int8_row_sums),   cmocka_unit_test(test_dequantize_bias_row_simd),
         cmocka_unit_test(test_layer_norm_row_simd),  cmocka_unit_test(test_erf_ulp),
         cmocka_unit_test(test_gelu_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),

@@ -563,7 +563,8 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
     if (!e) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     e->model = qf_model_retain(m);
     e->p = *p;
-    e->threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+    const int saved_threads = omp_get_max_threads();
+    e->threads = p->threads > 0 ? p->threads : saved_threads;
     if ((s = qf_arch_map(m, &e->arch, err))) goto fail;
     /* Longest sequence the position table allows (RoBERTa positions start at padding_idx + 1). */
     int64_t cap = e->arch.max_positions;
@@ -576,12 +577,17 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
     }
     e->max_length = p->max_length < cap ? p->max_length : cap;
     e->max_batch = p->max_batch;
+    /* oneDNN's set-up (weight reorders) and the column sums run on OpenMP's current thread count:
+     * hold it to the encoder's, as qf_encoder_run does, so that --threads 1 never starts a team */
+    omp_set_num_threads(e->threads);
     if (!p->reference_kernels && (s = qf_dnnl_create(&e->dnnl, err))) goto fail;
     if ((s = prepare(e, err))) goto fail;
     if ((s = alloc_workspace(e, err))) goto fail;
+    omp_set_num_threads(saved_threads);
     *out = e;
     return QF_STATUS_OK;
 fail:
+    omp_set_num_threads(saved_threads);
     qf_encoder_destroy(e);
     return s;
 }

@@ -88,6 +88,12 @@ void qf_gelu_row_ref(float *x, int64_t n);
 /* The same, AVX-512 when available; identical bits. */
 void qf_gelu_row(float *x, int64_t n);
 
+/* Row sums of an int8 [n, k] matrix, sums[j] = sum_t w[j * k + t] (exact for k < 2^24): the
+ * zero-point correction of the uint8 x int8 GEMM. */
+void qf_int8_row_sums_ref(const int8_t *w, int64_t n, int64_t k, int32_t *sums);
+/* The same, AVX-512 (BW) when available; identical results. */
+void qf_int8_row_sums(const int8_t *w, int64_t n, int64_t k, int32_t *sums);
+
 /* Whether qf_dynamic_quantize_u8 / qf_attention_row run their AVX-512 forms on this CPU. */
 bool qf_encoder_simd_available(void);
 

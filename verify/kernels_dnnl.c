@@ -105,14 +105,7 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
         qf_dnnl_gemm_destroy(g);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     }
-    if (int8) {
-        const int8_t *wi = w;
-        for (int64_t j = 0; j < n; j++) {
-            int32_t s = 0;
-            for (int64_t t = 0; t < k; t++) s += wi[j * k + t];
-            g->colsum[j] = s;
-        }
-    }
+    if (int8) qf_int8_row_sums(w, n, k, g->colsum);
 
     /* Let oneDNN pick the weights layout for the largest m, then reorder [n, k] (= k x n "ba") into it. */
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;

@@ -94,6 +94,15 @@ void qf_dequantize_bias_row_ref(const int32_t *acc, int64_t n, int32_t zx, const
     }
 }
 
+void qf_int8_row_sums_ref(const int8_t *w, int64_t n, int64_t k, int32_t *sums)
+{
+    for (int64_t j = 0; j < n; j++) {
+        int32_t s = 0;
+        for (int64_t t = 0; t < k; t++) s += w[j * k + t];
+        sums[j] = s;
+    }
+}
+
 /* Adds v to the 16 partial sums p[(j0 + i) % 16], i in [0, count). */
 static void partial_sums_16(double p[16], int64_t j0, int64_t count, const double *v)
 {
@@ -319,6 +328,25 @@ __attribute__((target("avx512f"))) static void attention_rows_avx512(const float
         attention_block_avx512(1, q + r * ldq, ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc, ldc);
 }
 
+/* Bytes flipped to unsigned (v + 128), summed eight at a time by vpsadbw into 64-bit lanes; the
+ * 128 per byte comes off at the end. Lanes past k are zeroed after the flip. */
+__attribute__((target("avx512f,avx512bw"))) static void int8_row_sums_avx512(const int8_t *w, int64_t n, int64_t k,
+                                                                              int32_t *sums)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    for (int64_t j = 0; j < n; j++) {
+        const int8_t *row = w + j * k;
+        __m512i acc = zero;
+        for (int64_t t = 0; t < k; t += 64) {
+            const int64_t left = k - t;
+            const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+            const __m512i u = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, row + t), flip));
+            acc = _mm512_add_epi64(acc, _mm512_sad_epu8(u, zero));
+        }
+        sums[j] = (int32_t)(_mm512_reduce_add_epi64(acc) - 128 * k);
+    }
+}
+
 __attribute__((target("avx512f"))) static void dequantize_bias_row_avx512(const int32_t *acc, int64_t n, int32_t zx,
                                                                            const int32_t *colsum, float sx,
                                                                            const float *ws, const float *bias, float *y)
@@ -467,6 +495,17 @@ void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float
                       float scale, float *sc, float *ci)
 {
     qf_attention_rows(qi, 0, 1, kt, ldk, v, ldv, L, d, scale, sc, ci, 0);
+}
+
+void qf_int8_row_sums(const int8_t *w, int64_t n, int64_t k, int32_t *sums)
+{
+#ifdef QF_KERNELS_X86
+    if (qf_encoder_simd_available() && __builtin_cpu_supports("avx512bw")) {
+        int8_row_sums_avx512(w, n, k, sums);
+        return;
+    }
+#endif
+    qf_int8_row_sums_ref(w, n, k, sums);
 }
 
 void qf_dequantize_bias_row(const int32_t *acc, int64_t n, int32_t zx, const int32_t *colsum, float sx,
