@@ -427,7 +427,7 @@ static void test_gemm_int8_exact(void **state)
     const int64_t ns[] = {1, 7, 64, 130};
     const int64_t ks[] = {1, 5, 63, 256, 1027};
     const uint8_t zps[] = {0, 128, 255};
-    size_t cases = 0;
+    size_t cases = 0, amx_cases = 0;
     for (size_t ki = 0; ki < 5; ki++) {
         for (size_t ni = 0; ni < 4; ni++) {
             int64_t n = ns[ni], k = ks[ki], max_m = 48;
@@ -439,6 +439,9 @@ static void test_gemm_int8_exact(void **state)
                 fill_u8(x, (size_t)(max_m * k), mode);
                 qf_dnnl_gemm *g = NULL;
                 assert_int_equal(qf_dnnl_gemm_create(d, true, w, n, k, max_m, &g, NULL), QF_STATUS_OK);
+                /* k a multiple of 64 takes the AMX kernels where the CPU has them */
+                assert_true(qf_dnnl_gemm_uses_amx(g) == (qf_amx_available() && k % 64 == 0));
+                if (qf_dnnl_gemm_uses_amx(g)) amx_cases += 4 * 3;
                 for (size_t mi = 0; mi < 4; mi++) {
                     for (size_t zi = 0; zi < 3; zi++) {
                         qf_error err;
@@ -459,6 +462,8 @@ static void test_gemm_int8_exact(void **state)
     }
     /* saturating extremes: 255 * -128 * 1027 accumulates to -33.5M, exact */
     assert_true(cases == 5 * 4 * 3 * 4 * 3);
+    print_message("int8 gemm: %zu cases bit-exact against the reference, %zu of them on AMX (%s)\n", cases, amx_cases,
+                  qf_amx_available() ? "available" : "not available on this CPU");
     qf_dnnl_destroy(d);
 }
 

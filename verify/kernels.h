@@ -97,6 +97,19 @@ void qf_int8_row_sums(const int8_t *w, int64_t n, int64_t k, int32_t *sums);
 /* Whether qf_dynamic_quantize_u8 / qf_attention_row run their AVX-512 forms on this CPU. */
 bool qf_encoder_simd_available(void);
 
+/*
+ * AMX backend of the integer GEMM (kernels_amx.c). qf_amx_available: the CPU has AMX-INT8 and the
+ * OS granted the tile state (QF_AMX=0 in the environment says no). qf_amx_pack writes w [n, k]
+ * (k a multiple of 64) into qf_amx_packed_columns(n) * k bytes of tiles. qf_amx_gemm_u8s8s32:
+ * acc[m, n] = x w^T (no zero point), x [m, k] row-major; tail is scratch of 16 * k bytes, so one
+ * call at a time per tail.
+ */
+bool qf_amx_available(void);
+int64_t qf_amx_packed_columns(int64_t n);
+void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed);
+void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
+                         int32_t *acc);
+
 /* oneDNN backend: one engine + stream, and linear layers prepared on it. */
 typedef struct qf_dnnl qf_dnnl;
 typedef struct qf_dnnl_gemm qf_dnnl_gemm;
@@ -106,8 +119,9 @@ void qf_dnnl_destroy(qf_dnnl *d); /* accepts NULL */
 
 /*
  * Prepares the weights w [n, k] (f32 when !int8, else int8) for rows m in 1..max_m: reorders them
- * once into the layout oneDNN prefers (owned by the gemm; w is not used afterwards). The matmul
- * primitive of each m is created on its first use and cached.
+ * once into the layout oneDNN prefers, or for int8 with AMX (k a multiple of 64) packs them into
+ * tiles (owned by the gemm; w is not used afterwards). The matmul primitive of each m is created
+ * on its first use and cached.
  */
 qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, int64_t k, int64_t max_m,
                               qf_dnnl_gemm **out, qf_error *err);
@@ -122,5 +136,7 @@ qf_status qf_dnnl_gemm_u8s8s32(qf_dnnl_gemm *g, const uint8_t *x, uint8_t zx, in
  * qf_dequantize_bias_row). The column sums sum_k w[n, k] are owned by g. */
 qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t *acc, qf_error *err);
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g);
+/* Whether this integer layer runs on the AMX kernels rather than oneDNN's matmul. */
+bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g);
 
 #endif /* QF_VERIFY_KERNELS_H */

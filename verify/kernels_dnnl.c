@@ -7,6 +7,8 @@
  * weights descriptor fixed to that packed layout. Integer GEMMs run without oneDNN zero points:
  * the raw sum x.w comes out in int32 and the activation zero point is removed here with the
  * precomputed column sums, acc = x.w - zx * sum_k w — exact in int32, equal to MatMulInteger.
+ * Where the CPU has AMX and k is a multiple of 64, integer layers skip oneDNN altogether: their
+ * weights are packed into AMX tiles and multiplied by kernels_amx.c (same int32 results).
  */
 #include <dnnl.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@ struct qf_dnnl_gemm {
     dnnl_memory_desc_t packed_md; /* weights layout chosen by oneDNN */
     dnnl_memory_t weights;        /* owns the packed weights */
     int32_t *colsum;              /* int8: sum_k w[n, k] */
+    int8_t *amx_packed;           /* int8 on AMX: the weights in tile layout (qf_amx_pack); else NULL */
+    uint8_t *amx_tail;            /* int8 on AMX: 16 rows of k, the zero-padded last rows of x */
     gemm_shape *shapes;           /* [max_m + 1], index m; created lazily */
 };
 
@@ -106,6 +110,18 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     }
     if (int8) qf_int8_row_sums(w, n, k, g->colsum);
+    if (int8 && k % 64 == 0 && qf_amx_available()) {
+        const size_t packed_bytes = (size_t)(qf_amx_packed_columns(n) * k);
+        g->amx_packed = aligned_alloc(64, packed_bytes);
+        g->amx_tail = aligned_alloc(64, (size_t)(16 * k));
+        if (!g->amx_packed || !g->amx_tail) {
+            qf_dnnl_gemm_destroy(g);
+            return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+        }
+        qf_amx_pack(w, n, k, g->amx_packed);
+        *out = g;
+        return QF_STATUS_OK;
+    }
 
     /* Let oneDNN pick the weights layout for the largest m, then reorder [n, k] (= k x n "ba") into it. */
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
@@ -151,6 +167,8 @@ void qf_dnnl_gemm_destroy(qf_dnnl_gemm *g)
         }
     }
     if (g->weights) dnnl_memory_destroy(g->weights);
+    free(g->amx_packed);
+    free(g->amx_tail);
     free(g->colsum);
     free(g->shapes);
     free(g);
@@ -189,6 +207,13 @@ static qf_status shape_for(qf_dnnl_gemm *g, int64_t m, gemm_shape **out, qf_erro
 
 static qf_status execute(qf_dnnl_gemm *g, const void *x, int64_t m, void *y, qf_error *err)
 {
+    if (g->amx_packed) {
+        if (m < 1 || m > g->max_m)
+            return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
+                                (long long)m, (long long)g->max_m);
+        qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y);
+        return QF_STATUS_OK;
+    }
     gemm_shape *s = NULL;
     qf_status qs = shape_for(g, m, &s, err);
     if (qs) return qs;
@@ -228,3 +253,5 @@ qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m,
 }
 
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g) { return g->colsum; }
+
+bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g) { return g->amx_packed != NULL; }
