@@ -31,6 +31,7 @@ static void entry_free(qf_calib_entry_impl *e)
     free(e->chexp);
     free(e->chhist);
     free(e->chscale);
+    free(e->chlimit);
 }
 
 void qf_calib_stats_destroy(qf_calib_stats *s)
@@ -101,8 +102,11 @@ void qf_calib_entry_sync(qf_calib_entry_impl *e)
     e->pub.channel_absmax = e->chabs;
     e->pub.channel_exponent = e->chexp;
     e->pub.channel_hist = e->chhist;
-    for (int64_t j = 0; j < e->pub.channels; j++)
-        e->chscale[j] = e->chexp[j] == QF_CALIB_NO_RANGE ? 0.0 : ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+    for (int64_t j = 0; j < e->pub.channels; j++) {
+        const bool none = e->chexp[j] == QF_CALIB_NO_RANGE;
+        e->chscale[j] = none ? 0.0 : ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+        e->chlimit[j] = none ? 0.0 : ldexp(1.0, e->chexp[j]);
+    }
 }
 
 qf_status qf_calib_stats_add_entry(qf_calib_stats *s, const char *name, int64_t channels, qf_calib_entry_impl **out,
@@ -145,7 +149,8 @@ qf_status qf_calib_stats_add_entry(qf_calib_stats *s, const char *name, int64_t 
     e.chexp = malloc(ch * sizeof *e.chexp);
     e.chhist = calloc(ch * QF_CALIB_CHANNEL_BINS, sizeof *e.chhist);
     e.chscale = calloc(ch, sizeof *e.chscale);
-    if (!e.name || !e.hist || !e.chabs || !e.chexp || !e.chhist || !e.chscale) {
+    e.chlimit = calloc(ch, sizeof *e.chlimit);
+    if (!e.name || !e.hist || !e.chabs || !e.chexp || !e.chhist || !e.chscale || !e.chlimit) {
         entry_free(&e);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, name, "out of memory");
     }
@@ -235,10 +240,11 @@ qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const floa
             p->count++;
             double a = fabs((double)v);
             e->hist[(size_t)(a * scale)]++;
-            if (a > 0.0 && (e->chexp[j] == QF_CALIB_NO_RANGE || a >= ldexp(1.0, e->chexp[j]))) {
+            if (a > 0.0 && a >= e->chlimit[j]) { /* chlimit: 2^chexp, 0 before any range */
                 hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j],
                           exponent_above(a));
                 e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+                e->chlimit[j] = ldexp(1.0, e->chexp[j]);
             }
             e->chhist[(size_t)j * QF_CALIB_CHANNEL_BINS + (size_t)(a * e->chscale[j])]++;
             if ((float)a > e->chabs[j]) e->chabs[j] = (float)a;

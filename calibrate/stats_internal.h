@@ -15,6 +15,7 @@ typedef struct qf_calib_entry_impl {
     int32_t *chexp;   /* [channels] */
     uint64_t *chhist; /* [channels * QF_CALIB_CHANNEL_BINS] */
     double *chscale;  /* [channels] 2^(log2 channel bins - chexp), derived */
+    double *chlimit;  /* [channels] 2^chexp, or 0 with no range yet: |x| >= it grows the histogram; derived */
 } qf_calib_entry_impl;
 
 struct qf_calib_stats {
