@@ -113,6 +113,7 @@ int qf_cmd_calibrate(int argc, char **argv)
     qf_error err;
     qf_error_clear(&err);
     qf_read_params rp = qf_read_params_default();
+    rp.threads = (int)threads; /* the CPU budget: with 1 the source is hashed up front */
     qf_cli_option *cfg = qf_cli_find(cmd, "config");
     if (cfg->seen) rp.config_path = cfg->value;
     qf_model *m = NULL;

@@ -222,9 +222,12 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
     return QF_EXIT_OK;
 }
 
-static int read_input(qf_cli_command *cmd, const char *in, qf_model **out)
+/* threads: the command's CPU budget (--threads; 0: all cores); with 1 the source is hashed before
+ * anything else, otherwise on a second thread while the command works. */
+static int read_input(qf_cli_command *cmd, const char *in, int threads, qf_model **out)
 {
     qf_read_params rp = qf_read_params_default();
+    rp.threads = threads;
     qf_cli_option *sel = qf_cli_find(cmd, "select");
     if (sel->seen) rp.select = sel->value;
     qf_cli_option *cfg = qf_cli_find(cmd, "config");
@@ -277,7 +280,7 @@ int qf_cmd_convert(int argc, char **argv)
     }
     double t0 = qf_cli_now();
     qf_model *src = NULL, *dst = NULL;
-    if ((rc = read_input(&convert_command, pos[0], &src))) return rc;
+    if ((rc = read_input(&convert_command, pos[0], 0, &src))) return rc;
     qf_error err;
     qf_error_clear(&err);
     if (safetensors) {
@@ -416,7 +419,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     }
 
     qf_model *src = NULL, *dst = NULL;
-    int rc = read_input(cmd, in, &src);
+    int rc = read_input(cmd, in, sp.threads, &src);
     if (rc) return rc;
     const char *fmt = qf_model_get_meta(src, "source.format");
     qf_cli_option *graph = qf_cli_find(cmd, "onnx-graph");
@@ -553,7 +556,7 @@ int qf_cmd_quantize(int argc, char **argv)
     }
     double t0 = qf_cli_now();
     qf_model *src = NULL, *dst = NULL;
-    if ((rc = read_input(&quantize_command, pos[0], &src))) return rc;
+    if ((rc = read_input(&quantize_command, pos[0], qp.threads, &src))) return rc;
     const char *fmt = qf_model_get_meta(src, "source.format");
     qf_cli_option *graph = qf_cli_find(&quantize_command, "onnx-graph");
     if (graph->seen && strcmp(graph->value, "rewrite") == 0 && (!fmt || strcmp(fmt, "onnx") != 0)) {

@@ -1,11 +1,14 @@
 /*
  * core/model.c — the canonical model every reader produces and every writer consumes: an ordered
  * list of named tensors with a hash index on names, owned buffers, kept-alive objects (mapped files,
- * source models) whose bytes tensors borrow, string metadata and the config.json text.
+ * source models) whose bytes tensors borrow, string metadata and the config.json text. A metadata
+ * value may still be being computed on another thread (the source file's SHA-256, a qf_sha256_job
+ * shared by the models derived from it): it is waited for where it is first read.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash_impl.h"
 #include "qforge/core.h"
 
 typedef struct kept_object {
@@ -15,8 +18,13 @@ typedef struct kept_object {
 
 typedef struct meta_entry {
     char *key;
-    char *value;
+    char *value;        /* NULL while job is set */
+    qf_sha256_job *job; /* a value being computed; one reference */
 } meta_entry;
+
+static const char sha256_placeholder[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static const char *entry_value(const meta_entry *e) { return e->job ? qf_sha256_job_hex(e->job) : e->value; }
 
 struct qf_model {
     int refcount;
@@ -117,6 +125,7 @@ void qf_model_destroy(qf_model *m)
     for (size_t i = 0; i < m->meta_count; i++) {
         free(m->meta[i].key);
         free(m->meta[i].value);
+        qf_sha256_job_release(m->meta[i].job);
     }
     free(m->meta);
     free(m->config_json);
@@ -346,6 +355,39 @@ uint64_t qf_model_total_bytes(const qf_model *m)
     return total;
 }
 
+/* Sets key to the owned value v or the job reference j (exactly one non-NULL); both are released
+ * on failure. */
+static qf_status put_meta(qf_model *m, const char *key, char *v, qf_sha256_job *j, qf_error *err)
+{
+    for (size_t i = 0; i < m->meta_count; i++) {
+        if (strcmp(m->meta[i].key, key) == 0) {
+            free(m->meta[i].value);
+            qf_sha256_job_release(m->meta[i].job);
+            m->meta[i].value = v;
+            m->meta[i].job = j;
+            return QF_STATUS_OK;
+        }
+    }
+    if (m->meta_count >= QF_MAX_META_ENTRIES) {
+        free(v);
+        qf_sha256_job_release(j);
+        return qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, key, "more than %d metadata entries",
+                            QF_MAX_META_ENTRIES);
+    }
+    char *k = strdup(key);
+    if (!k || !grow((void **)&m->meta, &m->meta_cap, m->meta_count + 1, sizeof *m->meta)) {
+        free(k);
+        free(v);
+        qf_sha256_job_release(j);
+        return no_memory(err);
+    }
+    m->meta[m->meta_count].key = k;
+    m->meta[m->meta_count].value = v;
+    m->meta[m->meta_count].job = j;
+    m->meta_count++;
+    return QF_STATUS_OK;
+}
+
 qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_error *err)
 {
     qf_status st = check_name(key, "metadata key", err);
@@ -356,34 +398,23 @@ qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_
                             key, QF_MAX_META_VALUE_LEN);
     char *v = strdup(value);
     if (!v) return no_memory(err);
-    for (size_t i = 0; i < m->meta_count; i++) {
-        if (strcmp(m->meta[i].key, key) == 0) {
-            free(m->meta[i].value);
-            m->meta[i].value = v;
-            return QF_STATUS_OK;
-        }
-    }
-    if (m->meta_count >= QF_MAX_META_ENTRIES) {
-        free(v);
-        return qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, key, "more than %d metadata entries",
-                            QF_MAX_META_ENTRIES);
-    }
-    char *k = strdup(key);
-    if (!k || !grow((void **)&m->meta, &m->meta_cap, m->meta_count + 1, sizeof *m->meta)) {
-        free(k);
-        free(v);
-        return no_memory(err);
-    }
-    m->meta[m->meta_count].key = k;
-    m->meta[m->meta_count].value = v;
-    m->meta_count++;
-    return QF_STATUS_OK;
+    return put_meta(m, key, v, NULL, err);
+}
+
+qf_status qf_model_set_meta_file_sha256(qf_model *m, const char *key, qf_file *f, bool background, qf_error *err)
+{
+    if (!m || !f) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, key, "model or file is NULL");
+    qf_status st = check_name(key, "metadata key", err);
+    if (st) return st;
+    qf_sha256_job *j = NULL;
+    if ((st = qf_sha256_job_start(f, background, &j, err))) return st;
+    return put_meta(m, key, NULL, j, err);
 }
 
 const char *qf_model_get_meta(const qf_model *m, const char *key)
 {
     for (size_t i = 0; i < m->meta_count; i++)
-        if (strcmp(m->meta[i].key, key) == 0) return m->meta[i].value;
+        if (strcmp(m->meta[i].key, key) == 0) return entry_value(&m->meta[i]);
     return NULL;
 }
 
@@ -393,8 +424,30 @@ bool qf_model_meta_at(const qf_model *m, size_t i, const char **key, const char 
 {
     if (i >= m->meta_count) return false;
     if (key) *key = m->meta[i].key;
-    if (value) *value = m->meta[i].value;
+    if (value) *value = entry_value(&m->meta[i]);
     return true;
+}
+
+bool qf_model_meta_peek(const qf_model *m, size_t i, const char **key, const char **value, bool *pending)
+{
+    if (i >= m->meta_count) return false;
+    const meta_entry *e = &m->meta[i];
+    bool wait = e->job && !qf_sha256_job_done(e->job);
+    if (key) *key = e->key;
+    if (value) *value = wait ? sha256_placeholder : entry_value(e);
+    if (pending) *pending = wait;
+    return true;
+}
+
+qf_status qf_model_copy_meta(qf_model *dst, const qf_model *src, qf_error *err)
+{
+    qf_status st = QF_STATUS_OK;
+    for (size_t i = 0; !st && i < src->meta_count; i++) {
+        const meta_entry *e = &src->meta[i];
+        if (e->job) st = put_meta(dst, e->key, NULL, qf_sha256_job_retain(e->job), err);
+        else st = qf_model_set_meta(dst, e->key, e->value, err);
+    }
+    return st;
 }
 
 qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf_error *err)

@@ -83,11 +83,8 @@ static qf_status begin_derived(qf_model *src, qf_model **out, qf_error *err)
     qf_status s = qf_model_create(&dst, err);
     if (s) return s;
     s = qf_model_keep(dst, qf_model_retain(src), (void (*)(void *))qf_model_destroy, err);
-    for (size_t i = 0; !s && i < qf_model_meta_count(src); i++) {
-        const char *k, *v;
-        qf_model_meta_at(src, i, &k, &v);
-        s = qf_model_set_meta(dst, k, v, err);
-    }
+    /* a source hash still being computed is shared, not waited for: the writer reads it last */
+    if (!s) s = qf_model_copy_meta(dst, src, err);
     const char *cfg = qf_model_config_json(src);
     if (!s && cfg) s = qf_model_set_config_json(dst, cfg, strlen(cfg), err);
     if (s) {
@@ -128,10 +125,23 @@ static float tensor_max_abs(const qf_tensor *t, size_t rows, size_t cols, float 
     return m;
 }
 
-/* Quantizes the 2-D tensor t into q (rows x cols) and scales (rows, or 1 per tensor). f32 rows are
- * read in place; other float dtypes go through a per-thread row buffer. */
-static qf_status quantize_into(const qf_tensor *t, const qf_quantize_params *p, int8_t *q, float *scales,
-                               qf_error *err)
+/* Worker threads for one tensor of model m: the budget (p->threads; 0: all cores), less one while
+ * a metadata value of m is still being computed on a thread of its own (the source hash started by
+ * qf_model_read), so that the two never ask for more CPUs than the budget (spinning OpenMP
+ * barriers suffer most when they do). */
+static int quantize_threads(const qf_model *m, const qf_quantize_params *p)
+{
+    int threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+    bool pending = false;
+    for (size_t i = 0; threads > 1 && !pending && i < qf_model_meta_count(m); i++)
+        qf_model_meta_peek(m, i, NULL, NULL, &pending);
+    return pending ? threads - 1 : threads;
+}
+
+/* Quantizes the 2-D tensor t of model `model` into q (rows x cols) and scales (rows, or 1 per
+ * tensor). f32 rows are read in place; other float dtypes go through a per-thread row buffer. */
+static qf_status quantize_into(const qf_model *model, const qf_tensor *t, const qf_quantize_params *p, int8_t *q,
+                               float *scales, qf_error *err)
 {
     size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
     bool in_place = t->dtype == QF_DTYPE_F32;
@@ -143,7 +153,7 @@ static qf_status quantize_into(const qf_tensor *t, const qf_quantize_params *p, 
         scales[0] = m > 0.0f ? m / 127.0f : 1.0f;
     }
     int failed = 0;
-    int threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+    int threads = quantize_threads(model, p);
     /* rows are independent: any thread count gives the same bytes */
 #pragma omp parallel num_threads(threads)
     {
@@ -194,7 +204,7 @@ static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_qua
     float *scales = NULL;
     qf_status s = qf_model_alloc(dst, (uint64_t)rows * cols, (void **)&q, err);
     if (!s) s = qf_model_alloc(dst, (uint64_t)(p->per_tensor ? 1 : rows) * sizeof(float), (void **)&scales, err);
-    if (!s) s = quantize_into(t, p, q, scales, err);
+    if (!s) s = quantize_into(dst, t, p, q, scales, err);
     if (!s) s = add_quantized(dst, t, p, q, scales, err);
     return s;
 }
@@ -314,7 +324,7 @@ static qf_status stream_produce(void *ctx, const qf_model *m, size_t index, void
             c->scales = grown;
             c->scales_cap = need;
         }
-        qf_status s = quantize_into(t, c->p, dst, c->scales, err);
+        qf_status s = quantize_into(c->src, t, c->p, dst, c->scales, err);
         if (s) return s;
         c->last = k;
         qf_file_release_pages(t->data, t->nbytes);

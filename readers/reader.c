@@ -1,7 +1,8 @@
 /*
  * readers/reader.c — the front door of the readers layer: detects an input's format from its
  * bytes (never its name), dispatches to the per-format reader, attaches config.json, and records
- * provenance metadata (format, path, size, SHA-256). Everything downstream sees only a qf_model.
+ * provenance metadata (format, path, size, SHA-256: computed on a second thread while the caller
+ * works, unless params->threads is 1). Everything downstream sees only a qf_model.
  */
 #include <json-c/json.h>
 #include <libgen.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "qforge/qfile.h"
 #include "qforge/readers.h"
@@ -32,6 +34,7 @@ qf_read_params qf_read_params_default(void)
     p.select = NULL;
     p.config_path = NULL;
     p.hash_source = true;
+    p.threads = 0;
     p.verify_checksums = false;
     return p;
 }
@@ -236,6 +239,13 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     return s;
 }
 
+/* --threads 1 means one CPU: no second thread. 0 means all cores, which may be one. */
+static bool hash_in_background(const qf_read_params *params)
+{
+    if (params->threads == 1) return false;
+    return params->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
 qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model **out, qf_error *err)
 {
     qf_read_params defaults = qf_read_params_default();
@@ -262,12 +272,8 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     if (s) return s;
     uint64_t size = qf_file_size(f);
     qf_format fmt = qf_format_detect(qf_file_data(f), size);
-    char sha_hex[65] = "";
-    if (params->hash_source && fmt != QF_FORMAT_QF) {
-        uint8_t digest[32];
-        qf_file_sha256(f, digest);
-        qf_sha256_hex(digest, sha_hex);
-    }
+    /* the hash job needs the mapping after the reader is done with it (a shard index is released) */
+    qf_file *to_hash = params->hash_source && fmt != QF_FORMAT_QF ? qf_file_retain(f) : NULL;
     qf_model *m = NULL;
     switch (fmt) {
     case QF_FORMAT_TORCH_ZIP:
@@ -292,20 +298,25 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
             what = "numpy .npy array file: not a checkpoint format (object arrays in it are pickles and are never loaded)";
         else if (size >= 262 && memcmp(d + 257, "ustar", 5) == 0)
             what = "tar archive: the PyTorch tar checkpoint format of 2017 and earlier is not read; re-save it with torch.save";
+        qf_file_unmap(to_hash);
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL, "%s", what);
     }
     }
-    if (s) return s;
+    if (s) {
+        qf_file_unmap(to_hash);
+        return s;
+    }
     if (fmt != QF_FORMAT_QF) {
         char size_text[32];
         snprintf(size_text, sizeof size_text, "%llu", (unsigned long long)size);
         if (!s) s = qf_model_set_meta(m, "source.format", qf_format_name(fmt), err);
         if (!s) s = qf_model_set_meta(m, "source.path", path, err);
         if (!s) s = qf_model_set_meta(m, "source.size", size_text, err);
-        if (!s && sha_hex[0]) s = qf_model_set_meta(m, "source.sha256", sha_hex, err);
+        if (!s && to_hash) s = qf_model_set_meta_file_sha256(m, "source.sha256", to_hash, hash_in_background(params), err);
         if (!s) s = attach_config(m, path, params->config_path, err);
     }
+    qf_file_unmap(to_hash);
     if (s) {
         qf_model_destroy(m);
         return s;

@@ -1,7 +1,8 @@
 /*
  * tests/test_core.c — core layer: status table, error detail and its one-line format, checked
  * arithmetic at the edges, dtype table and half-precision rounding, the canonical model's checks
- * (each named limit at and past the limit), SHA-256 vectors, mapped files, atomic outputs.
+ * (each named limit at and past the limit), SHA-256 vectors, mapped files, the source hash
+ * computed on a second thread (deferred metadata), atomic outputs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -269,7 +270,13 @@ static void test_file_map(void **state)
     assert_int_equal(qf_file_map(path, &f, &err), QF_STATUS_OK);
     assert_int_equal(qf_file_size(f), 0);
     assert_non_null(qf_file_data(f));
+    /* references: the mapping goes with the last unmap */
+    assert_ptr_equal(qf_file_retain(f), f);
     qf_file_unmap(f);
+    assert_int_equal(qf_file_size(f), 0);
+    assert_non_null(qf_file_data(f));
+    qf_file_unmap(f);
+    assert_null(qf_file_retain(NULL));
     qf_file_unmap(NULL);
     unlink(path);
     qf_error_clear(&err);
@@ -437,13 +444,122 @@ static void test_file_sha256_and_release(void **state)
     free(buf);
 }
 
+/* A file of n pseudo-random bytes at path; returns the bytes (caller frees). */
+static uint8_t *write_random_file(const char *path, size_t n, uint32_t seed)
+{
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(seed >> 24);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    return buf;
+}
+
+/* source.sha256 hashed on a second thread (qf_model_set_meta_file_sha256): the same digest as the
+ * sequential hash whether read through get_meta, meta_at or a model it was copied to; a model
+ * freed before anyone read it stops the thread; sequential mode (--threads 1) computes it at once;
+ * the file stays mapped for the job after its owner released it. */
+static void test_file_sha256_deferred(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_core_deferred_%ld.bin", QF_BINARY_DIR, (long)getpid());
+    size_t n = (33u << 20) + 777; /* four full 8 MiB chunks and a tail */
+    uint8_t *buf = write_random_file(path, n, 7);
+    uint8_t d[32];
+    char want[65];
+    qf_sha256(buf, n, d);
+    qf_sha256_hex(d, want);
+    free(buf);
+
+    for (int background = 0; background <= 1; background++) {
+        qf_file *f = NULL;
+        assert_int_equal(qf_file_map(path, &f, NULL), QF_STATUS_OK);
+        qf_model *m = NULL;
+        assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_set_meta(m, "source.format", "raw", NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_set_meta_file_sha256(m, "source.sha256", f, background, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_set_meta(m, "source.size", "1", NULL), QF_STATUS_OK);
+        qf_file_unmap(f); /* the job keeps its own reference */
+        const char *k = NULL, *v = NULL;
+        bool pending = true;
+        /* peek never waits: a placeholder of the final length, or the digest once done */
+        assert_true(qf_model_meta_peek(m, 1, &k, &v, &pending));
+        assert_string_equal(k, "source.sha256");
+        assert_int_equal(strlen(v), 64);
+        if (!background) assert_false(pending);
+        if (!pending) assert_string_equal(v, want);
+        assert_false(qf_model_meta_peek(m, 3, &k, &v, &pending));
+        /* a derived model shares the job without waiting, and keeps the order of entries */
+        qf_model *d2 = NULL;
+        assert_int_equal(qf_model_create(&d2, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_copy_meta(d2, m, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_meta_count(d2), 3);
+        assert_true(qf_model_meta_at(d2, 1, &k, NULL)); /* the key alone never waits */
+        assert_string_equal(k, "source.sha256");
+        qf_model_destroy(m); /* the source goes first: the copy still gets the digest */
+        assert_string_equal(qf_model_get_meta(d2, "source.sha256"), want);
+        assert_true(qf_model_meta_at(d2, 1, &k, &v));
+        assert_string_equal(v, want);
+        assert_true(qf_model_meta_peek(d2, 1, &k, &v, &pending));
+        assert_false(pending);
+        assert_string_equal(v, want);
+        assert_string_equal(qf_model_get_meta(d2, "source.size"), "1");
+        qf_model_destroy(d2);
+    }
+
+    /* freed, or the value replaced, before anyone read it: the thread stops, nothing leaks (ASan) */
+    for (int round = 0; round < 3; round++) {
+        qf_file *f = NULL;
+        assert_int_equal(qf_file_map(path, &f, NULL), QF_STATUS_OK);
+        qf_model *m = NULL;
+        assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_set_meta_file_sha256(m, "source.sha256", f, true, NULL), QF_STATUS_OK);
+        if (round == 1) assert_int_equal(qf_model_set_meta(m, "source.sha256", "replaced", NULL), QF_STATUS_OK);
+        if (round == 2) {
+            qf_model *d2 = NULL;
+            assert_int_equal(qf_model_create(&d2, NULL), QF_STATUS_OK);
+            assert_int_equal(qf_model_copy_meta(d2, m, NULL), QF_STATUS_OK);
+            qf_model_destroy(d2);
+        }
+        qf_file_unmap(f);
+        if (round == 1) assert_string_equal(qf_model_get_meta(m, "source.sha256"), "replaced");
+        qf_model_destroy(m);
+    }
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_set_meta_file_sha256(NULL, "k", NULL, true, &err), QF_STATUS_INVALID_ARGUMENT);
+
+    /* an empty file hashes to the empty digest on either path */
+    FILE *e = fopen(path, "wb");
+    assert_non_null(e);
+    fclose(e);
+    for (int background = 0; background <= 1; background++) {
+        qf_file *f = NULL;
+        assert_int_equal(qf_file_map(path, &f, NULL), QF_STATUS_OK);
+        qf_model *m = NULL;
+        assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_set_meta_file_sha256(m, "source.sha256", f, background, NULL), QF_STATUS_OK);
+        qf_file_unmap(f);
+        assert_string_equal(qf_model_get_meta(m, "source.sha256"),
+                            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        qf_model_destroy(m);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),      cmocka_unit_test(test_error_first_failure_wins),
         cmocka_unit_test(test_checked_arithmetic), cmocka_unit_test(test_dtype_table),
         cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_ni_vs_portable),
-        cmocka_unit_test(test_file_sha256_and_release),
+        cmocka_unit_test(test_file_sha256_and_release), cmocka_unit_test(test_file_sha256_deferred),
         cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
         cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
         cmocka_unit_test(test_atomic_output),

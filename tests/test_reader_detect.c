@@ -152,7 +152,30 @@ static void test_config_attached_or_refused(void **state)
     assert_non_null(strstr(qf_model_config_json(m), "\"model_type\":\"bert\""));
     assert_string_equal(qf_model_get_meta(m, "source.format"), "safetensors");
     assert_int_equal(strlen(qf_model_get_meta(m, "source.sha256")), 64);
+    /* the source hash: the same digest whether computed up front (threads 1) or on a second
+     * thread (0, 2); and a model freed without reading it */
+    uint8_t digest[32];
+    char want[65];
+    qf_sha256(file, 8 + hn + 4, digest);
+    qf_sha256_hex(digest, want);
+    assert_string_equal(qf_model_get_meta(m, "source.sha256"), want);
     qf_model_destroy(m);
+    for (int threads = 0; threads <= 2; threads++) {
+        qf_read_params rp = qf_read_params_default();
+        rp.threads = threads;
+        assert_int_equal(qf_model_read(model_path, &rp, &m, &err), QF_STATUS_OK);
+        if (threads == 1) {
+            bool pending = true;
+            for (size_t i = 0; i < qf_model_meta_count(m); i++) {
+                qf_model_meta_peek(m, i, NULL, NULL, &pending);
+                assert_false(pending);
+            }
+        }
+        assert_string_equal(qf_model_get_meta(m, "source.sha256"), want);
+        qf_model_destroy(m);
+        assert_int_equal(qf_model_read(model_path, &rp, &m, &err), QF_STATUS_OK);
+        qf_model_destroy(m);
+    }
     /* a broken config.json is an error naming config.json, with the parse offset */
     write_file("config.json", "{\"model_type\": ", 15);
     qf_error_clear(&err);

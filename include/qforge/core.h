@@ -212,8 +212,12 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err);
  * sweeps over truncations).
  */
 qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err);
-void qf_file_unmap(qf_file *f); /* accepts NULL */
-const uint8_t *qf_file_data(const qf_file *f); /* borrowed; valid until qf_file_unmap */
+/* Drops one reference (qf_file_map and qf_file_from_memory give one); the mapping goes with the
+ * last. Accepts NULL. */
+void qf_file_unmap(qf_file *f);
+/* Adds a reference: the mapping stays valid until the matching qf_file_unmap too. Returns f. */
+qf_file *qf_file_retain(qf_file *f);
+const uint8_t *qf_file_data(const qf_file *f); /* borrowed; valid until the last qf_file_unmap */
 uint64_t qf_file_size(const qf_file *f);
 const char *qf_file_path(const qf_file *f);    /* borrowed */
 
@@ -326,10 +330,33 @@ uint64_t qf_model_total_bytes(const qf_model *m);
  * reader-specific ones ("torch.format_version", "safetensors.<key>", ...).
  */
 qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_error *err);
-const char *qf_model_get_meta(const qf_model *m, const char *key); /* borrowed; NULL if absent */
+/*
+ * Sets `key` to the lower-case hex SHA-256 of the whole of f without waiting for it when
+ * `background`: a second thread hashes f (releasing its pages as it goes, as qf_file_sha256) while
+ * the caller goes on, and the first read of the value (qf_model_get_meta, qf_model_meta_at) joins
+ * it. The model holds a reference to f (qf_file_retain) until then. Freeing the model, or
+ * replacing the value, before anyone read it stops the thread within one 8 MiB chunk. When not
+ * `background` (or no thread can be made) the hash is computed before returning. f must be a file
+ * whose bytes do not change (qf_file_from_memory bytes stay valid until the model is freed).
+ */
+qf_status qf_model_set_meta_file_sha256(qf_model *m, const char *key, qf_file *f, bool background, qf_error *err);
+/* Borrowed; NULL if absent. Waits for a value still being computed (see above). */
+const char *qf_model_get_meta(const qf_model *m, const char *key);
 size_t qf_model_meta_count(const qf_model *m);
-/* Borrowed key/value of entry i; false if out of range. */
+/* Borrowed key/value of entry i (value may be NULL: not read, never waits); false if out of range.
+ * Waits for a value still being computed when value is asked for. */
 bool qf_model_meta_at(const qf_model *m, size_t i, const char **key, const char **value);
+/*
+ * Like qf_model_meta_at but never waits: a value still being computed reads as a placeholder of
+ * its final length and JSON-escaped length ("0" x 64 for a SHA-256) and *pending (may be NULL) is
+ * true. For sizing output before the value is needed (the .qf writer reserves its JSON this way).
+ */
+bool qf_model_meta_peek(const qf_model *m, size_t i, const char **key, const char **value, bool *pending);
+/*
+ * Sets every metadata entry of src on dst, in order (as qf_model_set_meta), without waiting for
+ * values still being computed: dst shares them and reads them when it is first asked.
+ */
+qf_status qf_model_copy_meta(qf_model *dst, const qf_model *src, qf_error *err);
 
 /* Hugging Face config.json text (validated JSON by whoever sets it); NULL when none. */
 qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf_error *err);

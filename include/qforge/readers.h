@@ -55,6 +55,13 @@ typedef struct qf_read_params {
     const char *config_path;
     /* Compute the SHA-256 of the input for provenance (metadata "source.sha256"). Default true. */
     bool hash_source;
+    /*
+     * CPU budget of the caller's whole job, as its --threads: 1 hashes the source on the calling
+     * thread before qf_model_read returns; 0 (default: all cores, unless the machine has one) or
+     * more hash it on a second thread while the caller goes on (quantizes, writes), joined when
+     * "source.sha256" is first read (qf_model_set_meta_file_sha256). The digest is the same.
+     */
+    int threads;
     /* .qf inputs: read every tensor and check its CRC-32 on open. Default false. */
     bool verify_checksums;
 } qf_read_params;

@@ -9,7 +9,9 @@
  * producer's tensors, making the bytes into a reused buffer just before), releasing the pages of
  * mapped inputs it is done with; last, header and JSON are written into the room kept at the
  * start, the JSON followed by spaces up to the reserved length (trailing JSON whitespace, as
- * docs/format.md allows). Memory stays bounded by the largest produced tensor, whatever the model
+ * docs/format.md allows). Metadata still being computed on another thread (the source's SHA-256,
+ * hashed while the data is written) is waited for only by that last JSON; the reservation counts
+ * it at its final length. Memory stays bounded by the largest produced tensor, whatever the model
  * size. Output depends only on the model, the params and SOURCE_DATE_EPOCH: identical input gives
  * identical bytes, whether tensors come from memory or from a producer.
  */
@@ -243,9 +245,11 @@ static json_object *tensor_entry(const qf_model *m, size_t i, const plan *p)
     return e;
 }
 
-/* Builds the JSON block; *out is owned by the caller (free). */
+/* Builds the JSON block; *out is owned by the caller (free). `sizing`: for the reservation only,
+ * so metadata still being computed (the source hash) is not waited for but stands in at its
+ * final length (qf_model_meta_peek). */
 static qf_status build_json(const qf_model *m, const plan *p, const qf_qfile_write_params *params, const char *path,
-                            char **out, size_t *out_len, qf_error *err)
+                            bool sizing, char **out, size_t *out_len, qf_error *err)
 {
     char created[32];
     bool have_created;
@@ -264,7 +268,8 @@ static qf_status build_json(const qf_model *m, const plan *p, const qf_qfile_wri
          append(version, json_object_new_int64(QF_QFILE_VERSION_MINOR));
     for (size_t i = 0; ok && i < qf_model_meta_count(m); i++) {
         const char *k, *v;
-        qf_model_meta_at(m, i, &k, &v);
+        if (sizing) qf_model_meta_peek(m, i, &k, &v, NULL);
+        else qf_model_meta_at(m, i, &k, &v);
         if (!is_writer_key(k)) ok = put(meta, k, json_object_new_string(v));
     }
     ok = ok && put(meta, "qforge.version", json_object_new_string(QF_VERSION_STRING));
@@ -357,7 +362,7 @@ static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, c
     char *json = NULL;
     size_t reserved = 0, json_len = 0;
     qf_status st = plan_layout(m, prod, path, &p, err);
-    if (!st) st = build_json(m, &p, params, path, &json, &reserved, err);
+    if (!st) st = build_json(m, &p, params, path, true, &json, &reserved, err);
     free(json);
     json = NULL;
     uint64_t data_offset = 0, file_size = 0;
@@ -368,7 +373,7 @@ static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, c
     if (!st) st = qf_output_open(path, &o, err);
     if (!st) st = qf_output_write_zeros(o, (size_t)data_offset, err);
     if (!st) st = write_data(o, m, prod, data_offset, &p, err);
-    if (!st) st = build_json(m, &p, params, path, &json, &json_len, err);
+    if (!st) st = build_json(m, &p, params, path, false, &json, &json_len, err);
     if (!st && json_len > reserved)
         st = qf_error_set(err, QF_STATUS_INTERNAL, path, NULL, -1, NULL, "JSON block outgrew its reservation");
     if (!st) {
