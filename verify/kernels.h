@@ -118,9 +118,10 @@ qf_status qf_dnnl_create(qf_dnnl **out, qf_error *err);
 void qf_dnnl_destroy(qf_dnnl *d); /* accepts NULL */
 
 /*
- * Prepares the weights w [n, k] (f32 when !int8, else int8) for rows m in 1..max_m: reorders them
- * once into the layout oneDNN prefers, or for int8 with AMX (k a multiple of 64) packs them into
- * tiles (owned by the gemm; w is not used afterwards). The matmul primitive of each m is created
+ * Prepares the weights w [n, k] (f32 when !int8, else int8) for rows m in 1..max_m. f32: w is
+ * borrowed, read in place by dnnl_sgemm, and must outlive the gemm. int8: reordered once into the
+ * layout oneDNN prefers, or with AMX (k a multiple of 64) packed into tiles, owned by the gemm (w is
+ * not used afterwards; pages of a mapped w are released); the matmul primitive of each m is created
  * on its first use and cached.
  */
 qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, int64_t k, int64_t max_m,

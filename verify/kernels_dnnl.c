@@ -2,9 +2,10 @@
  * verify/kernels_dnnl.c — the oneDNN adapter (the only file that includes dnnl.h): matmul
  * primitives for the encoder's linear layers, FP32 and uint8 x int8 -> int32.
  *
- * Weights are reordered once, at creation, into the blocked layout oneDNN picks for them
- * (format_tag any); the primitive of each row count m is created on first use and cached, with the
- * weights descriptor fixed to that packed layout. Integer GEMMs run without oneDNN zero points:
+ * FP32 layers call dnnl_sgemm on the caller's weights as they are (borrowed, no copy). int8
+ * weights are reordered once, at creation, into the blocked layout oneDNN picks for them (format_tag
+ * any); the primitive of each row count m is created on first use and cached, with the weights
+ * descriptor fixed to that packed layout. Integer GEMMs run without oneDNN zero points:
  * the raw sum x.w comes out in int32 and the activation zero point is removed here with the
  * precomputed column sums, acc = x.w - zx * sum_k w — exact in int32, equal to MatMulInteger.
  * Where the CPU has AMX and k is a multiple of 64, integer layers skip oneDNN altogether: their
@@ -33,6 +34,7 @@ struct qf_dnnl_gemm {
     dnnl_memory_desc_t packed_md; /* weights layout chosen by oneDNN */
     dnnl_memory_t weights;        /* owns the packed weights */
     int32_t *colsum;              /* int8: sum_k w[n, k] */
+    const float *wf;              /* f32: the caller's weights [n, k], borrowed (dnnl_sgemm reads them in place) */
     int8_t *amx_packed;           /* int8 on AMX: the weights in tile layout (qf_amx_pack); else NULL */
     uint8_t *amx_tail;            /* int8 on AMX: 16 rows of k, the zero-padded last rows of x */
     gemm_shape *shapes;           /* [max_m + 1], index m; created lazily */
@@ -109,7 +111,14 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
         qf_dnnl_gemm_destroy(g);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     }
-    if (int8) qf_int8_row_sums(w, n, k, g->colsum);
+    if (!int8) {
+        /* oneDNN's sgemm on the weights as they are runs as fast as its matmul on a reordered copy
+         * (measured on BERT-base shapes) and is reentrant: no copy, no per-shape primitives */
+        g->wf = w;
+        *out = g;
+        return QF_STATUS_OK;
+    }
+    qf_int8_row_sums(w, n, k, g->colsum);
     if (int8 && k % 64 == 0 && qf_amx_available()) {
         const size_t packed_bytes = (size_t)(qf_amx_packed_columns(n) * k);
         g->amx_packed = aligned_alloc(64, packed_bytes);
@@ -119,6 +128,7 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
             return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
         }
         qf_amx_pack(w, n, k, g->amx_packed);
+        qf_file_release_pages(w, (uint64_t)(n * k));
         *out = g;
         return QF_STATUS_OK;
     }
@@ -151,6 +161,8 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
         qf_dnnl_gemm_destroy(g);
         return dnnl_fail(err, st, "weight packing");
     }
+    /* the packed copy is all that is used from now on: a mapped source's pages can go */
+    qf_file_release_pages(w, (uint64_t)(n * k) * (int8 ? 1u : 4u));
     *out = g;
     return QF_STATUS_OK;
 }
@@ -207,12 +219,16 @@ static qf_status shape_for(qf_dnnl_gemm *g, int64_t m, gemm_shape **out, qf_erro
 
 static qf_status execute(qf_dnnl_gemm *g, const void *x, int64_t m, void *y, qf_error *err)
 {
-    if (g->amx_packed) {
+    if (g->wf || g->amx_packed) {
         if (m < 1 || m > g->max_m)
             return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
                                 (long long)m, (long long)g->max_m);
-        qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y);
-        return QF_STATUS_OK;
+        if (g->amx_packed) {
+            qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y);
+            return QF_STATUS_OK;
+        }
+        const dnnl_status_t st = dnnl_sgemm('N', 'T', m, g->n, g->k, 1.0f, x, g->k, g->wf, g->k, 0.0f, y, g->n);
+        return st == dnnl_success ? QF_STATUS_OK : dnnl_fail(err, st, "sgemm");
     }
     gemm_shape *s = NULL;
     qf_status qs = shape_for(g, m, &s, err);
