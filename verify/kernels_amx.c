@@ -125,19 +125,26 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
     }
 }
 
-void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed)
+/* Row r of a tile is dword r of each of its 16 columns' 64 bytes of k: a 16 x 16 transpose of
+ * dwords, one masked gather per row (columns past n read as zero). */
+__attribute__((target("avx512f"))) void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed)
 {
     const int64_t npad = qf_amx_packed_columns(n), kblocks = k / 64;
-    for (int64_t ct = 0; ct < npad / 16; ct++)
+    for (int64_t ct = 0; ct < npad / 16; ct++) {
+        const int64_t cols = n - ct * 16 >= 16 ? 16 : (n - ct * 16 > 0 ? n - ct * 16 : 0);
+        const __mmask16 live = (__mmask16)((1u << cols) - 1);
+        const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                   _mm512_set1_epi32((int)k));
         for (int64_t kb = 0; kb < kblocks; kb++) {
             int8_t *tile = packed + (ct * kblocks + kb) * 1024;
-            for (int64_t r = 0; r < 16; r++)
-                for (int64_t c = 0; c < 16; c++)
-                    for (int64_t i = 0; i < 4; i++) {
-                        const int64_t col = ct * 16 + c;
-                        tile[r * 64 + c * 4 + i] = col < n ? w[col * k + kb * 64 + r * 4 + i] : 0;
-                    }
+            const int8_t *base = w + (ct * 16) * k + kb * 64;
+            for (int64_t r = 0; r < 16; r++) {
+                const __m512i v = cols ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, offsets, base + r * 4, 1)
+                                       : _mm512_setzero_si512();
+                _mm512_storeu_si512(tile + r * 64, v);
+            }
         }
+    }
 }
 
 __attribute__((target("amx-tile"))) static void release_tiles(void) { _tile_release(); }
