@@ -79,8 +79,8 @@ void qf_layer_norm_row_ref(float *x, const float *r, int64_t d, const float *g, 
 void qf_layer_norm_row(float *x, const float *r, int64_t d, const float *g, const float *b, float eps);
 
 /*
- * erf of a float, evaluated in double (piecewise polynomials with fused multiply-adds) and
- * rounded once: within 1 ulp of the exact value; portable and reproducible, unlike libm's erff.
+ * erf of a float in float arithmetic (piecewise polynomials, one Horner loop of fused
+ * multiply-adds): within 1 ulp of the exact value; portable and reproducible, unlike libm's erff.
  */
 float qf_erf_ref(float x);
 /* GELU (erf form) in place: x = 0.5f * x * (1.0f + qf_erf_ref(x * 0.70710678f)), in f32. */

@@ -138,45 +138,36 @@ void qf_layer_norm_row_ref(float *x, const float *r, int64_t d, const float *g, 
 }
 
 /*
- * erf in double from a float argument, rounded once to float: within 1 ulp of the exact erf
- * (the fits are accurate to 1e-10 absolute, 1e-13 relative below 1; tests/test_encoder_kernels.c
- * measures the ulp distance to glibc's erff over a dense range). Coefficients from
- * fixtures/gen/make_erf_coeffs.py. Every step is an IEEE operation or a fused multiply-add, so
- * the AVX-512 form gives the same bits.
+ * erf of a float in float arithmetic, one Horner loop of fused multiply-adds whose 11
+ * coefficients depend on the interval of |x|: x + x * Q(x^2) below 1, B1(|x| - 1.75) on [1, 2.5),
+ * B2(|x| - 3.25) on [2.5, 4), 1 from 4 on (1 - erf(4) < 2^-25). Within 1 ulp of the exact erf
+ * (tests/test_encoder_kernels.c measures it); coefficients from fixtures/gen/make_erf_coeffs.py,
+ * zero-padded. Every step is an IEEE operation or a fused multiply-add, so the 16-lane AVX-512
+ * form gives the same bits.
  */
-static const double erf_a[9] = {
-    0x1.20dd750428cd6p+0, -0x1.812746adedc5dp-2, 0x1.ce2f20aa85666p-4, -0x1.b82cbb4f36bd5p-6,
-    0x1.5658918974d1dp-8, -0x1.bfe1c452f09acp-11, 0x1.f5829203cf4a1p-14, -0x1.d2cbb6fab64ddp-17,
-    0x1.1c6849b2a2794p-20};
-static const double erf_b1[13] = {
-    0x1.f92d077f76630p-1, 0x1.b05530d8d4482p-5, -0x1.7a4a89aec45a1p-4, 0x1.7148b36f29f3bp-4,
-    -0x1.8a0dc10d33f51p-5, 0x1.b23129bfe816bp-8, 0x1.25b819cd6761fp-7, -0x1.8d6d8f4dba603p-8,
-    0x1.7d4a072e04b28p-11, 0x1.ddbbfd2b9abaep-11, -0x1.c89ec1ea2b32dp-12, -0x1.09592fb66e277p-15,
-    0x1.f18d42801c4c7p-15};
-static const double erf_b2[13] = {
-    0x1.ffff6f9f67b22p-1, 0x1.e9b616847b1eap-16, -0x1.8de3c824c2ca7p-14, 0x1.9aa36addcde37p-13,
-    -0x1.2c7d81a5bbbd3p-12, 0x1.491260608743bp-12, -0x1.1453015b6c2a3p-12, 0x1.641b245cd64f8p-13,
-    -0x1.568eeabc18a0ep-14, 0x1.bc55f799895e2p-16, -0x1.30f1668ccd136p-19, -0x1.f3d4a86187f41p-19,
-    0x1.f0b1843ad6caap-20};
-
-static double horner_fma(const double *c, int count, double t)
-{
-    double r = c[count - 1];
-    for (int i = count - 2; i >= 0; i--) r = fma(r, t, c[i]);
-    return r;
-}
+#define QF_ERF_TERMS 11
+static const float erf_c[3][QF_ERF_TERMS] = {
+    {0x1.06eba8p-3f, -0x1.81273ep-2f, 0x1.ce2d18p-4f, -0x1.b7fb38p-6f, 0x1.541636p-8f, -0x1.a46b4p-11f, 0x1.4a9dacp-14f,
+     0x0p+0f, 0x0p+0f, 0x0p+0f, 0x0p+0f},
+    {0x1.f92d08p-1f, 0x1.b05526p-5f, -0x1.7a4a6ap-4f, 0x1.71496ap-4f, -0x1.8a12dcp-5f, 0x1.b1bf86p-8f, 0x1.265312p-7f,
+     -0x1.8b9fcap-8f, 0x1.5c14e4p-11f, 0x1.c4149ep-11f, -0x1.5faaf6p-12f},
+    {0x1.ffff7p-1f, 0x1.e9ac6ap-16f, -0x1.8ddfdap-14f, 0x1.9ace6cp-13f, -0x1.2c91e6p-12f, 0x1.483c52p-12f,
+     -0x1.13b84ep-12f, 0x1.6ae6c8p-13f, -0x1.5ed88cp-14f, 0x1.5bb05ep-16f, 0x1.c89304p-21f},
+};
 
 float qf_erf_ref(float x)
 {
     if (x != x) return x;
-    const double a = fabs((double)x);
-    double r;
-    if (a < 1.0) r = horner_fma(erf_a, 9, a * a) * a;
-    else if (a < 2.5) r = horner_fma(erf_b1, 13, a - 1.75);
-    else if (a < 4.0) r = horner_fma(erf_b2, 13, a - 3.25);
-    else r = 1.0; /* 1 - erf(4) < 2^-25: rounds to 1 */
-    const float f = (float)r;
-    return signbit(x) ? -f : f;
+    const float a = fabsf(x);
+    float r = 1.0f;
+    if (a < 4.0f) {
+        const int iv = a >= 2.5f ? 2 : a >= 1.0f ? 1 : 0;
+        const float t = iv == 0 ? a * a : a - (iv == 1 ? 1.75f : 3.25f);
+        r = erf_c[iv][QF_ERF_TERMS - 1];
+        for (int i = QF_ERF_TERMS - 2; i >= 0; i--) r = fmaf(r, t, erf_c[iv][i]);
+        if (iv == 0) r = fmaf(a, r, a);
+    }
+    return copysignf(r, x);
 }
 
 static float gelu_ref(float v) { return 0.5f * v * (1.0f + qf_erf_ref(v * 0.70710678118654752f)); }
@@ -416,21 +407,29 @@ __attribute__((target("avx512f"))) static void layer_norm_row_avx512(float *x, c
     }
 }
 
-/* qf_erf_ref on 8 lanes (a float argument widened to double). */
-__attribute__((target("avx512f"))) static __m512d erf_pd_avx512(__m512d x)
+/* qf_erf_ref on 16 lanes; each coefficient vector holds the three intervals' values in lanes 0-2,
+ * picked per lane by the interval index. NaN lanes are the caller's. */
+__attribute__((target("avx512f"))) static __m512 erf_ps_avx512(__m512 x)
 {
-    const __m512d a = _mm512_abs_pd(x);
-    const __m512d s = _mm512_mul_pd(a, a);
-    __m512d ra = _mm512_set1_pd(erf_a[8]);
-    for (int i = 7; i >= 0; i--) ra = _mm512_fmadd_pd(ra, s, _mm512_set1_pd(erf_a[i]));
-    ra = _mm512_mul_pd(ra, a);
-    const __mmask8 hi = _mm512_cmp_pd_mask(a, _mm512_set1_pd(2.5), _CMP_GE_OQ);
-    const __m512d t = _mm512_sub_pd(a, _mm512_mask_blend_pd(hi, _mm512_set1_pd(1.75), _mm512_set1_pd(3.25)));
-    __m512d rb = _mm512_mask_blend_pd(hi, _mm512_set1_pd(erf_b1[12]), _mm512_set1_pd(erf_b2[12]));
-    for (int i = 11; i >= 0; i--)
-        rb = _mm512_fmadd_pd(rb, t, _mm512_mask_blend_pd(hi, _mm512_set1_pd(erf_b1[i]), _mm512_set1_pd(erf_b2[i])));
-    __m512d r = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, _mm512_set1_pd(1.0), _CMP_LT_OQ), rb, ra);
-    r = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, _mm512_set1_pd(4.0), _CMP_GE_OQ), r, _mm512_set1_pd(1.0));
+    const __m512 a = _mm512_abs_ps(x);
+    const __mmask16 i1 = _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_GE_OQ);
+    const __mmask16 i2 = _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.5f), _CMP_GE_OQ);
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i idx = _mm512_mask_add_epi32(_mm512_setzero_si512(), i1, _mm512_setzero_si512(), one);
+    idx = _mm512_mask_add_epi32(idx, i2, idx, one);
+    const __m512 centre = _mm512_mask_blend_ps(i2, _mm512_set1_ps(1.75f), _mm512_set1_ps(3.25f));
+    const __m512 t = _mm512_mask_blend_ps(i1, _mm512_mul_ps(a, a), _mm512_sub_ps(a, centre));
+    __m512 r = _mm512_permutexvar_ps(idx, _mm512_setr_ps(erf_c[0][QF_ERF_TERMS - 1], erf_c[1][QF_ERF_TERMS - 1],
+                                                          erf_c[2][QF_ERF_TERMS - 1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0));
+    for (int i = QF_ERF_TERMS - 2; i >= 0; i--) {
+        const __m512 c =
+            _mm512_permutexvar_ps(idx, _mm512_setr_ps(erf_c[0][i], erf_c[1][i], erf_c[2][i], 0, 0, 0, 0, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0));
+        r = _mm512_fmadd_ps(r, t, c);
+    }
+    r = _mm512_mask_blend_ps(i1, _mm512_fmadd_ps(a, r, a), r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ), r, _mm512_set1_ps(1.0f));
     return r;
 }
 
@@ -443,11 +442,7 @@ __attribute__((target("avx512f"))) static void gelu_row_avx512(float *x, int64_t
         const __mmask16 k = tail_mask(n - i);
         const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         const __m512 u = _mm512_mul_ps(v, rsqrt2);
-        const __m256 e0 = _mm512_cvtpd_ps(erf_pd_avx512(_mm512_cvtps_pd(_mm512_castps512_ps256(u))));
-        const __m256 e1 = _mm512_cvtpd_ps(
-            erf_pd_avx512(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1)))));
-        __m512 e = _mm512_castpd_ps(
-            _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(e0)), _mm256_castps_pd(e1), 1));
+        __m512 e = erf_ps_avx512(u);
         /* the sign of u, then NaN lanes give u itself, as the scalar form */
         e = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(e),
                                                 _mm512_and_si512(_mm512_castps_si512(u), sign)));
