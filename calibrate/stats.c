@@ -217,6 +217,8 @@ qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const floa
         return QF_STATUS_SHAPE;
     }
     qf_calib_entry *p = &e->pub;
+    /* Tensor statistics and the tensor histogram, row by row (min/max keep the first of equal
+     * values, so this order is part of the result). */
     for (int64_t r = 0; r < rows; r++) {
         const float *row = x + r * cols;
         /* grow once per row to its largest finite |x| */
@@ -238,16 +240,30 @@ qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const floa
             else if (v < p->min) p->min = v;
             else if (v > p->max) p->max = v;
             p->count++;
-            double a = fabs((double)v);
-            e->hist[(size_t)(a * scale)]++;
-            if (a > 0.0 && a >= e->chlimit[j]) { /* chlimit: 2^chexp, 0 before any range */
-                hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j],
-                          exponent_above(a));
-                e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
-                e->chlimit[j] = ldexp(1.0, e->chexp[j]);
+            e->hist[(size_t)(fabs((double)v) * scale)]++;
+        }
+    }
+    /* Per-channel histograms and maxima, a block of channels at a time over every row, so that the
+     * block's histograms stay in cache. Each channel still sees its values in row order, the only
+     * order its statistics depend on. */
+    enum { CHANNEL_BLOCK = 16 };
+    for (int64_t j0 = 0; j0 < cols; j0 += CHANNEL_BLOCK) {
+        const int64_t j1 = j0 + CHANNEL_BLOCK < cols ? j0 + CHANNEL_BLOCK : cols;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = x + r * cols;
+            for (int64_t j = j0; j < j1; j++) {
+                const float v = row[j];
+                if (!isfinite(v)) continue;
+                const double a = fabs((double)v);
+                if (a > 0.0 && a >= e->chlimit[j]) { /* chlimit: 2^chexp, 0 before any range */
+                    hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j],
+                              exponent_above(a));
+                    e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+                    e->chlimit[j] = ldexp(1.0, e->chexp[j]);
+                }
+                e->chhist[(size_t)j * QF_CALIB_CHANNEL_BINS + (size_t)(a * e->chscale[j])]++;
+                if ((float)a > e->chabs[j]) e->chabs[j] = (float)a;
             }
-            e->chhist[(size_t)j * QF_CALIB_CHANNEL_BINS + (size_t)(a * e->chscale[j])]++;
-            if ((float)a > e->chabs[j]) e->chabs[j] = (float)a;
         }
     }
     return QF_STATUS_OK;
