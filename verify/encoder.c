@@ -398,8 +398,15 @@ static void attention(qf_encoder *e, int64_t L)
     const float scale = 1.0f / sqrtf((float)d);
     const float *q = e->q, *k = e->k, *v = e->v;
     float *ctx = e->ctx, *kt = e->kt;
-    for (int64_t j = 0; j < L; j++)
-        for (int64_t c = 0; c < H; c++) kt[c * L + j] = k[j * H + c];
+    /* in 16 x 16 tiles, which keep both sides of the transpose in L1 */
+    for (int64_t j0 = 0; j0 < L; j0 += 16) {
+        const int64_t j1 = j0 + 16 < L ? j0 + 16 : L;
+        for (int64_t c0 = 0; c0 < H; c0 += 16) {
+            const int64_t c1 = c0 + 16 < H ? c0 + 16 : H;
+            for (int64_t j = j0; j < j1; j++)
+                for (int64_t c = c0; c < c1; c++) kt[c * L + j] = k[j * H + c];
+        }
+    }
     const int64_t blocks = (L + QF_ATTENTION_ROWS - 1) / QF_ATTENTION_ROWS;
 #pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
     for (int64_t h = 0; h < nh; h++) {
