@@ -427,7 +427,7 @@ static void test_gemm_int8_exact(void **state)
     const int64_t ns[] = {1, 7, 64, 130};
     const int64_t ks[] = {1, 5, 63, 256, 1027};
     const uint8_t zps[] = {0, 128, 255};
-    size_t cases = 0, amx_cases = 0;
+    size_t cases = 0, amx_cases = 0, fused_cases = 0;
     for (size_t ki = 0; ki < 5; ki++) {
         for (size_t ni = 0; ni < 4; ni++) {
             int64_t n = ns[ni], k = ks[ki], max_m = 48;
@@ -450,6 +450,24 @@ static void test_gemm_int8_exact(void **state)
                         qf_gemm_u8s8s32_ref(x, zps[zi], w, ms[mi], n, k, r);
                         assert_memory_equal(a, r, (size_t)(ms[mi] * n) * 4);
                         cases++;
+                        if (qf_dnnl_gemm_uses_amx(g)) {
+                            /* the epilogue fused into the tiles gives qf_dequantize_bias_row_ref's bits */
+                            float *ws = malloc((size_t)n * 4), *bias = malloc((size_t)n * 4);
+                            float *y1 = malloc((size_t)(ms[mi] * n) * 4), *y2 = malloc((size_t)(ms[mi] * n) * 4);
+                            int32_t *raw = malloc((size_t)(ms[mi] * n) * 4);
+                            assert_non_null(ws && bias && y1 && y2 && raw);
+                            for (int64_t j = 0; j < n; j++) ws[j] = 0.001f * (float)(j % 13 + 1), bias[j] = 0.5f - 0.01f * (float)j;
+                            const float sx = 0.0371f;
+                            assert_int_equal(qf_dnnl_gemm_u8s8_dequantize(g, x, ms[mi], zps[zi], sx, ws, bias, y2, &err),
+                                             QF_STATUS_OK);
+                            qf_gemm_u8s8s32_ref(x, 0, w, ms[mi], n, k, raw);
+                            for (int64_t i = 0; i < ms[mi]; i++)
+                                qf_dequantize_bias_row_ref(raw + i * n, n, zps[zi], qf_dnnl_gemm_colsum(g), sx, ws, bias,
+                                                           y1 + i * n);
+                            assert_memory_equal(y1, y2, (size_t)(ms[mi] * n) * 4);
+                            fused_cases++;
+                            free(ws), free(bias), free(y1), free(y2), free(raw);
+                        }
                     }
                 }
                 qf_dnnl_gemm_destroy(g);
@@ -462,8 +480,10 @@ static void test_gemm_int8_exact(void **state)
     }
     /* saturating extremes: 255 * -128 * 1027 accumulates to -33.5M, exact */
     assert_true(cases == 5 * 4 * 3 * 4 * 3);
-    print_message("int8 gemm: %zu cases bit-exact against the reference, %zu of them on AMX (%s)\n", cases, amx_cases,
-                  qf_amx_available() ? "available" : "not available on this CPU");
+    print_message("int8 gemm: %zu cases bit-exact against the reference, %zu of them on AMX (%s), %zu with the fused "
+                  "dequantize epilogue\n",
+                  cases, amx_cases, qf_amx_available() ? "available" : "not available on this CPU", fused_cases);
+    assert_true(fused_cases == amx_cases);
     qf_dnnl_destroy(d);
 }
 

@@ -341,6 +341,9 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
     } else {
         qf_dynamic_quantize_u8(x, (size_t)(m * l->k), e->xq, &sx, &zx);
     }
+    /* On AMX the epilogue runs on each tile as it leaves the GEMM. */
+    if (l->dnnl && qf_dnnl_gemm_uses_amx(l->dnnl))
+        return qf_dnnl_gemm_u8s8_dequantize(l->dnnl, e->xq, m, zx, sx, l->ws, l->bias, y, err);
     /* With oneDNN the GEMM gives the raw x.w and the epilogue removes zx * sum_k w, in one pass. */
     const int32_t *colsum = NULL;
     if (l->dnnl) {

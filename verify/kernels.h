@@ -101,14 +101,22 @@ bool qf_encoder_simd_available(void);
  * AMX backend of the integer GEMM (kernels_amx.c). qf_amx_available: the CPU has AMX-INT8 and the
  * OS granted the tile state (QF_AMX=0 in the environment says no). qf_amx_pack writes w [n, k]
  * (k a multiple of 64) into qf_amx_packed_columns(n) * k bytes of tiles. qf_amx_gemm_u8s8s32:
- * acc[m, n] = x w^T (no zero point), x [m, k] row-major; tail is scratch of 16 * k bytes, so one
- * call at a time per tail.
+ * acc[m, n] = x w^T (no zero point), x [m, k] row-major, or with epi the dequantized rows
+ * straight from the tiles (the bits of qf_dequantize_bias_row on acc); tail is scratch of 16 * k
+ * bytes, so one call at a time per tail.
  */
+typedef struct qf_amx_epilogue { /* y[m, n] as qf_dequantize_bias_row (acc unused, may be NULL) */
+    int32_t zx;
+    const int32_t *colsum; /* NULL: no zero-point correction */
+    float sx;
+    const float *ws, *bias;
+    float *y;
+} qf_amx_epilogue;
 bool qf_amx_available(void);
 int64_t qf_amx_packed_columns(int64_t n);
 void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed);
 void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
-                         int32_t *acc);
+                         int32_t *acc, const qf_amx_epilogue *epi);
 
 /* oneDNN backend: one engine + stream, and linear layers prepared on it. */
 typedef struct qf_dnnl qf_dnnl;
@@ -139,5 +147,9 @@ qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m,
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g);
 /* Whether this integer layer runs on the AMX kernels rather than oneDNN's matmul. */
 bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g);
+/* On an AMX layer: y[m, n] = qf_dequantize_bias_row of (x w^T) for every row, fused into the GEMM
+ * (zx and the layer's column sums, sx, ws, bias as there). */
+qf_status qf_dnnl_gemm_u8s8_dequantize(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t zx, float sx,
+                                       const float *ws, const float *bias, float *y, qf_error *err);
 
 #endif /* QF_VERIFY_KERNELS_H */

@@ -76,15 +76,40 @@ static const tile_config qf_tile_config __attribute__((aligned(64))) = {
 
 __attribute__((target("amx-tile"))) static void load_tile_config(void) { _tile_loadconfig(&qf_tile_config); }
 
-/* Stores accumulator tile T (rows r0.., columns c0..) into acc [m, n], clipped to m and n. */
+/* The epilogue of qf_dequantize_bias_row_ref on one stored tile, lane for lane the arithmetic of
+ * its AVX-512 form (wrapping zero-point correction, f32 scale, product, bias): rows [r0, r0 + rr),
+ * columns [c0, c0 + cc) of y. */
+__attribute__((target("avx512f"))) static void dequantize_tile(const int32_t *tile, int64_t rr, int64_t cc,
+                                                                const qf_amx_epilogue *epi, int64_t n, int64_t r0,
+                                                                int64_t c0)
+{
+    const __mmask16 k = cc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cc) - 1);
+    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(epi->sx), _mm512_maskz_loadu_ps(k, epi->ws + c0));
+    const __m512 bias = _mm512_maskz_loadu_ps(k, epi->bias + c0);
+    __m512i fix = _mm512_setzero_si512();
+    if (epi->colsum)
+        fix = _mm512_mullo_epi32(_mm512_set1_epi32(epi->zx), _mm512_maskz_loadu_epi32(k, epi->colsum + c0));
+    for (int64_t i = 0; i < rr; i++) {
+        __m512i a = _mm512_loadu_si512(tile + i * 16);
+        if (epi->colsum) a = _mm512_sub_epi32(a, fix);
+        const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(a), scale);
+        _mm512_mask_storeu_ps(epi->y + (r0 + i) * n + c0, k, _mm512_add_ps(prod, bias));
+    }
+}
+
+/* Stores accumulator tile T (rows r0.., columns c0..), clipped to m and n: as int32 into acc, or
+ * through the epilogue into epi->y. */
 #define STORE_TILE(T, r0, c0)                                                                               \
     do {                                                                                                    \
-        if ((r0) + 16 <= m && (c0) + 16 <= n) {                                                             \
+        if (!epi && (r0) + 16 <= m && (c0) + 16 <= n) {                                                     \
             _tile_stored(T, acc + (r0) * n + (c0), n * 4);                                                 \
         } else if ((r0) < m && (c0) < n) {                                                                  \
             _tile_stored(T, tmp, 64);                                                                      \
             const int64_t rr = m - (r0) < 16 ? m - (r0) : 16, cc = n - (c0) < 16 ? n - (c0) : 16;         \
-            for (int64_t i = 0; i < rr; i++) memcpy(acc + ((r0) + i) * n + (c0), tmp + i * 16, (size_t)cc * 4); \
+            if (epi)                                                                                        \
+                dequantize_tile(tmp, rr, cc, epi, n, (r0), (c0));                                           \
+            else                                                                                            \
+                for (int64_t i = 0; i < rr; i++) memcpy(acc + ((r0) + i) * n + (c0), tmp + i * 16, (size_t)cc * 4); \
         }                                                                                                   \
     } while (0)
 
@@ -94,9 +119,9 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
                                                                       bool two_rows, const int8_t *b0,
                                                                       const int8_t *b1, int64_t kblocks, int32_t *acc,
                                                                       int64_t m, int64_t n, int64_t r0, int64_t c0,
-                                                                      const int8_t *next_b)
+                                                                      const int8_t *next_b, const qf_amx_epilogue *epi)
 {
-    int32_t tmp[16 * 16];
+    int32_t tmp[16 * 16] __attribute__((aligned(64)));
     _tile_zero(0);
     _tile_zero(1);
     if (two_rows) {
@@ -151,7 +176,7 @@ __attribute__((target("amx-tile"))) static void release_tiles(void) { _tile_rele
 
 /* Column block cb (32 columns) over every row tile of x. */
 static void column_block(const uint8_t *x, int64_t m, int64_t full, const uint8_t *tail, const int8_t *packed,
-                         int64_t n, int64_t k, int64_t cb, int32_t *acc)
+                         int64_t n, int64_t k, int64_t cb, int32_t *acc, const qf_amx_epilogue *epi)
 {
     const int64_t kblocks = k / 64, blocks = qf_amx_packed_columns(n) / 32, row_tiles = (m + 15) / 16;
     const int8_t *b0 = packed + (2 * cb) * kblocks * 1024, *b1 = b0 + kblocks * 1024;
@@ -160,12 +185,12 @@ static void column_block(const uint8_t *x, int64_t m, int64_t full, const uint8_
         const uint8_t *a0 = rt * 16 < full ? x + rt * 16 * k : tail;
         const uint8_t *a1 = (rt + 1) * 16 < full ? x + (rt + 1) * 16 * k : tail;
         const int8_t *next_b = rt == 0 && cb + 1 < blocks ? b0 + 2 * kblocks * 1024 : NULL;
-        block_32x32(a0, a1, k, two, b0, b1, kblocks, acc, m, n, rt * 16, cb * 32, next_b);
+        block_32x32(a0, a1, k, two, b0, b1, kblocks, acc, m, n, rt * 16, cb * 32, next_b, epi);
     }
 }
 
 void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
-                         int32_t *acc)
+                         int32_t *acc, const qf_amx_epilogue *epi)
 {
     const int64_t full = m / 16 * 16; /* rows read in place; the rest come from tail, zero-padded */
     if (full < m) {
@@ -177,7 +202,7 @@ void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int6
     {
         load_tile_config(); /* the configuration is per thread */
 #pragma omp for schedule(static)
-        for (int64_t cb = 0; cb < blocks; cb++) column_block(x, m, full, tail, packed, n, k, cb, acc);
+        for (int64_t cb = 0; cb < blocks; cb++) column_block(x, m, full, tail, packed, n, k, cb, acc, epi);
         release_tiles();
     }
 }
@@ -187,9 +212,9 @@ void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int6
 bool qf_amx_available(void) { return false; }
 void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed) { (void)w, (void)n, (void)k, (void)packed; }
 void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
-                         int32_t *acc)
+                         int32_t *acc, const qf_amx_epilogue *epi)
 {
-    (void)x, (void)m, (void)packed, (void)n, (void)k, (void)tail, (void)acc;
+    (void)x, (void)m, (void)packed, (void)n, (void)k, (void)tail, (void)acc, (void)epi;
 }
 
 #endif

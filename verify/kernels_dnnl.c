@@ -224,7 +224,7 @@ static qf_status execute(qf_dnnl_gemm *g, const void *x, int64_t m, void *y, qf_
             return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
                                 (long long)m, (long long)g->max_m);
         if (g->amx_packed) {
-            qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y);
+            qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y, NULL);
             return QF_STATUS_OK;
         }
         const dnnl_status_t st = dnnl_sgemm('N', 'T', m, g->n, g->k, 1.0f, x, g->k, g->wf, g->k, 0.0f, y, g->n);
@@ -271,3 +271,16 @@ qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m,
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g) { return g->colsum; }
 
 bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g) { return g->amx_packed != NULL; }
+
+qf_status qf_dnnl_gemm_u8s8_dequantize(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t zx, float sx,
+                                       const float *ws, const float *bias, float *y, qf_error *err)
+{
+    if (!g->amx_packed)
+        return qf_error_set(err, QF_STATUS_INTERNAL, NULL, NULL, -1, NULL, "gemm: fused dequantize needs an AMX layer");
+    if (m < 1 || m > g->max_m)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
+                            (long long)m, (long long)g->max_m);
+    const qf_amx_epilogue epi = {.zx = zx, .colsum = g->colsum, .sx = sx, .ws = ws, .bias = bias, .y = y};
+    qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, NULL, &epi);
+    return QF_STATUS_OK;
+}
