@@ -5,11 +5,17 @@
  * makes the result independent of order, batch size and thread count. The .qfc file is in qfc.c.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calibrate/stats_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define QF_STATS_X86 1
+#endif
 
 void qf_calib_entry_name(int64_t layer, qf_encoder_site site, char *buf, size_t size)
 {
@@ -199,23 +205,9 @@ static int32_t exponent_above(double a)
     return (int32_t)e;
 }
 
-qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const float *x, int64_t rows, int64_t cols,
-                                 qf_error *err)
+/* The observation itself, scalar: the specification of what the statistics hold. */
+static void observe_rows_ref(qf_calib_entry_impl *e, const float *x, int64_t rows, int64_t cols)
 {
-    if (!s || !name || (!x && rows * cols > 0) || rows < 0 || cols < 1)
-        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, name, "qf_calib_stats_observe: bad arguments");
-    qf_calib_entry_impl *e = NULL;
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->e[i].name, name) == 0) e = &s->e[i];
-    if (!e) {
-        qf_status st = qf_calib_stats_add_entry(s, name, cols, &e, err);
-        if (st) return st;
-    } else if (e->pub.channels != cols) {
-        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name, "activation '%s' changed its width", name);
-        qf_error_expected(err, "%lld channels", (long long)e->pub.channels);
-        qf_error_found(err, "%lld", (long long)cols);
-        return QF_STATUS_SHAPE;
-    }
     qf_calib_entry *p = &e->pub;
     /* Tensor statistics and the tensor histogram, row by row (min/max keep the first of equal
      * values, so this order is part of the result). */
@@ -266,7 +258,166 @@ qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const floa
             }
         }
     }
+}
+
+/* A finite value's channel histogram grows to hold a (> 0), as in observe_rows_ref. */
+static void grow_channel(qf_calib_entry_impl *e, int64_t j, double a)
+{
+    hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j], exponent_above(a));
+    e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+    e->chlimit[j] = ldexp(1.0, e->chexp[j]);
+}
+
+#ifdef QF_STATS_X86
+/*
+ * observe_rows_ref with AVX-512, the same statistics bit for bit: the finite maximum, counts and
+ * min/max reduce over a row in vectors (min and max are order-free but for the sign of a zero, so a
+ * zero extreme takes the row's first zero, as the in-order scan does); bin indices are computed
+ * eight at a time in double and the histogram increments stay scalar; per-channel work runs across
+ * 16 channels of a row at once, each channel still in row order, growth handled lane by lane.
+ */
+__attribute__((target("avx512f,avx512dq"))) static void observe_rows_avx512(qf_calib_entry_impl *e, const float *x,
+                                                                             int64_t rows, int64_t cols)
+{
+    qf_calib_entry *p = &e->pub;
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    uint64_t bin[16];
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        __m512 vabs = _mm512_setzero_ps(), vmin = inf, vmax = _mm512_set1_ps(-INFINITY);
+        int64_t finite = 0;
+        for (int64_t j = 0; j < cols; j += 16) {
+            const __mmask16 k = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps(k, row + j);
+            const __m512 a = _mm512_abs_ps(v);
+            const __mmask16 fin = _mm512_mask_cmp_ps_mask(k, a, inf, _CMP_LT_OQ);
+            vabs = _mm512_mask_max_ps(vabs, fin, vabs, a);
+            vmin = _mm512_mask_min_ps(vmin, fin, vmin, v);
+            vmax = _mm512_mask_max_ps(vmax, fin, vmax, v);
+            finite += __builtin_popcount((unsigned)fin);
+        }
+        const float rmax = _mm512_reduce_max_ps(vabs);
+        if (rmax > 0.0f && (p->exponent == QF_CALIB_NO_RANGE || (double)rmax >= ldexp(1.0, p->exponent)))
+            hist_grow(e->hist, QF_CALIB_BINS_LOG2, &p->exponent, exponent_above(rmax));
+        const double scale = p->exponent == QF_CALIB_NO_RANGE ? 0.0 : ldexp(1.0, QF_CALIB_BINS_LOG2 - p->exponent);
+        if (finite > 0) {
+            float mn = _mm512_reduce_min_ps(vmin), mx = _mm512_reduce_max_ps(vmax);
+            if (mn == 0.0f || mx == 0.0f) {
+                float first_zero = 0.0f;
+                for (int64_t j = 0; j < cols; j++)
+                    if (row[j] == 0.0f) {
+                        first_zero = row[j];
+                        break;
+                    }
+                if (mn == 0.0f) mn = first_zero;
+                if (mx == 0.0f) mx = first_zero;
+            }
+            if (p->count == 0) {
+                p->min = mn;
+                p->max = mx;
+            } else {
+                if (mn < p->min) p->min = mn;
+                if (mx > p->max) p->max = mx;
+            }
+        }
+        p->count += (uint64_t)finite;
+        p->nonfinite += (uint64_t)(cols - finite);
+        const __m512d vscale = _mm512_set1_pd(scale);
+        for (int64_t j = 0; j < cols; j += 8) {
+            const __mmask8 k = cols - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (cols - j)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps((__mmask16)k, row + j);
+            const __mmask8 fin = (__mmask8)_mm512_mask_cmp_ps_mask((__mmask16)k, _mm512_abs_ps(v), inf, _CMP_LT_OQ);
+            const __m512d a = _mm512_abs_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+            _mm512_storeu_si512(bin, _mm512_cvttpd_epu64(_mm512_mul_pd(a, vscale)));
+            for (unsigned m = fin; m; m &= m - 1) e->hist[bin[__builtin_ctz(m)]]++;
+        }
+    }
+    for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+        const int64_t n = cols - j0 < 16 ? cols - j0 : 16;
+        const __mmask16 k = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        __m512 chabs = _mm512_maskz_loadu_ps(k, e->chabs + j0);
+        __m512d lim_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chlimit + j0);
+        __m512d lim_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chlimit + j0 + 8);
+        __m512d sc_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chscale + j0);
+        __m512d sc_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chscale + j0 + 8);
+        for (int64_t r = 0; r < rows; r++) {
+            const __m512 v = _mm512_maskz_loadu_ps(k, x + r * cols + j0);
+            const __m512 av = _mm512_abs_ps(v);
+            const __mmask16 fin = _mm512_mask_cmp_ps_mask(k, av, inf, _CMP_LT_OQ);
+            const __m512d a_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
+            const __m512d a_hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av), 1)));
+            const __m512d zero = _mm512_setzero_pd();
+            const __mmask8 g_lo = _mm512_mask_cmp_pd_mask((__mmask8)fin, a_lo, zero, _CMP_GT_OQ) &
+                                  _mm512_cmp_pd_mask(a_lo, lim_lo, _CMP_GE_OQ);
+            const __mmask8 g_hi = _mm512_mask_cmp_pd_mask((__mmask8)(fin >> 8), a_hi, zero, _CMP_GT_OQ) &
+                                  _mm512_cmp_pd_mask(a_hi, lim_hi, _CMP_GE_OQ);
+            if (g_lo | g_hi) {
+                const unsigned grow = (unsigned)g_lo | ((unsigned)g_hi << 8);
+                for (unsigned m = grow; m; m &= m - 1) {
+                    const int l = __builtin_ctz(m);
+                    grow_channel(e, j0 + l, fabs((double)x[r * cols + j0 + l]));
+                }
+                lim_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chlimit + j0);
+                lim_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chlimit + j0 + 8);
+                sc_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chscale + j0);
+                sc_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chscale + j0 + 8);
+            }
+            _mm512_storeu_si512(bin, _mm512_cvttpd_epu64(_mm512_mul_pd(a_lo, sc_lo)));
+            _mm512_storeu_si512(bin + 8, _mm512_cvttpd_epu64(_mm512_mul_pd(a_hi, sc_hi)));
+            for (unsigned m = fin; m; m &= m - 1) {
+                const int l = __builtin_ctz(m);
+                e->chhist[(size_t)(j0 + l) * QF_CALIB_CHANNEL_BINS + bin[l]]++;
+            }
+            chabs = _mm512_mask_max_ps(chabs, fin, chabs, av);
+        }
+        _mm512_mask_storeu_ps(e->chabs + j0, k, chabs);
+    }
+}
+#endif
+
+static void observe_rows(qf_calib_entry_impl *e, const float *x, int64_t rows, int64_t cols, bool reference)
+{
+#ifdef QF_STATS_X86
+    if (!reference && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+        observe_rows_avx512(e, x, rows, cols);
+        return;
+    }
+#endif
+    (void)reference;
+    observe_rows_ref(e, x, rows, cols);
+}
+
+static qf_status observe(qf_calib_stats *s, const char *name, const float *x, int64_t rows, int64_t cols, bool reference,
+                         qf_error *err)
+{
+    if (!s || !name || (!x && rows * cols > 0) || rows < 0 || cols < 1)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, name, "qf_calib_stats_observe: bad arguments");
+    qf_calib_entry_impl *e = NULL;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->e[i].name, name) == 0) e = &s->e[i];
+    if (!e) {
+        qf_status st = qf_calib_stats_add_entry(s, name, cols, &e, err);
+        if (st) return st;
+    } else if (e->pub.channels != cols) {
+        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name, "activation '%s' changed its width", name);
+        qf_error_expected(err, "%lld channels", (long long)e->pub.channels);
+        qf_error_found(err, "%lld", (long long)cols);
+        return QF_STATUS_SHAPE;
+    }
+    observe_rows(e, x, rows, cols, reference);
     return QF_STATUS_OK;
+}
+
+qf_status qf_calib_stats_observe(qf_calib_stats *s, const char *name, const float *x, int64_t rows, int64_t cols,
+                                 qf_error *err)
+{
+    return observe(s, name, x, rows, cols, false, err);
+}
+
+qf_status qf_calib_stats_observe_ref(qf_calib_stats *s, const char *name, const float *x, int64_t rows, int64_t cols,
+                                     qf_error *err)
+{
+    return observe(s, name, x, rows, cols, true, err);
 }
 
 /* dst (over 2^*dexp) += src (over 2^sexp), both 2^bins_log2 bins; dst grown first when needed. */

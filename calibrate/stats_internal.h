@@ -27,6 +27,9 @@ struct qf_calib_stats {
 /* Adds an empty entry at its canonical position (the name must be new). */
 qf_status qf_calib_stats_add_entry(qf_calib_stats *s, const char *name, int64_t channels, qf_calib_entry_impl **out,
                                    qf_error *err);
+/* qf_calib_stats_observe on the scalar path (the specification the AVX-512 path is tested against). */
+qf_status qf_calib_stats_observe_ref(qf_calib_stats *s, const char *name, const float *x, int64_t rows, int64_t cols,
+                                     qf_error *err);
 /* Points pub at the arrays and recomputes the derived per-channel scales. */
 void qf_calib_entry_sync(qf_calib_entry_impl *e);
 

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "calibrate/stats_internal.h"
 #include "qforge/calibrate.h"
 #include "qforge/readers.h"
 
@@ -171,6 +172,69 @@ static uint8_t *small_file(size_t *n)
     uint8_t *b = serialize(s, n);
     qf_calib_stats_destroy(s);
     return b;
+}
+
+/* The vector observer (qf_calib_stats_observe) and the scalar specification
+ * (qf_calib_stats_observe_ref) give the same bytes: widths around the vector lengths, ranges that
+ * keep growing, zeros of both signs as the first values and as the extremes, rows of zeros only,
+ * NaN, infinities and subnormals, in several calls. */
+static void test_observe_vector_equals_reference(void **state)
+{
+    (void)state;
+    const int64_t widths[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 768};
+    const int64_t rows = 40;
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const int64_t cols = widths[wi];
+        float *x = malloc((size_t)(rows * cols) * sizeof(float));
+        assert_non_null(x);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < cols; j++) {
+                float v = frand(1.0f) * ldexpf(1.0f, (int)(r / 3) - 6 + (int)(j % 5)); /* growing ranges */
+                const unsigned pick = next_rand() % 41;
+                if (pick == 0) v = 0.0f;
+                else if (pick == 1) v = -0.0f;
+                else if (pick == 2) v = NAN;
+                else if (pick == 3) v = (next_rand() & 1) ? INFINITY : -INFINITY;
+                else if (pick == 4) v = 0x1p-140f;
+                x[r * cols + j] = v;
+            }
+        for (int64_t j = 0; j < cols; j++) x[j] = j % 2 ? 0.0f : -0.0f;       /* zeros first */
+        for (int64_t j = 0; j < cols; j++) x[5 * cols + j] = -fabsf(x[5 * cols + j]) - 0.0f; /* no positive value */
+        for (int64_t j = 0; j < cols; j++) x[6 * cols + j] = 0.0f;             /* zeros only */
+        x[7 * cols] = -0.0f;
+        qf_calib_stats *a = new_stats(), *b = new_stats();
+        const int64_t splits[] = {0, 1, 6, 7, 20, rows};
+        for (size_t k = 0; k + 1 < sizeof splits / sizeof splits[0]; k++) {
+            const int64_t r0 = splits[k], n = splits[k + 1] - splits[k];
+            assert_int_equal(qf_calib_stats_observe(a, "layers.0.attn.qkv.input", x + r0 * cols, n, cols, NULL), 0);
+            assert_int_equal(qf_calib_stats_observe_ref(b, "layers.0.attn.qkv.input", x + r0 * cols, n, cols, NULL), 0);
+        }
+        /* fresh entries whose first row has zero extremes: +0 then -0s, and -0 then +0s */
+        float *z = malloc((size_t)(2 * cols) * sizeof(float));
+        assert_non_null(z);
+        for (int64_t j = 0; j < cols; j++) z[j] = j == 0 ? 0.0f : -0.0f, z[cols + j] = j == 0 ? -0.0f : 0.0f;
+        for (int v = 0; v < 2; v++) {
+            const char *name = v ? "layers.2.attn.qkv.input" : "layers.1.attn.qkv.input";
+            assert_int_equal(qf_calib_stats_observe(a, name, z + v * cols, 1, cols, NULL), 0);
+            assert_int_equal(qf_calib_stats_observe_ref(b, name, z + v * cols, 1, cols, NULL), 0);
+            const qf_calib_entry *ea = qf_calib_stats_find(a, name), *eb = qf_calib_stats_find(b, name);
+            assert_true(signbit(ea->min) == signbit(eb->min) && signbit(ea->max) == signbit(eb->max));
+            assert_true((signbit(eb->min) != 0) == (v == 1)); /* the first zero of the row, in order */
+            assert_int_equal(qf_calib_stats_observe(a, name, x + 10 * cols, 3, cols, NULL), 0);
+            assert_int_equal(qf_calib_stats_observe_ref(b, name, x + 10 * cols, 3, cols, NULL), 0);
+        }
+        free(z);
+        size_t na, nb;
+        uint8_t *ba = serialize(a, &na), *bb = serialize(b, &nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(ba, bb, na);
+        const qf_calib_entry *ea = qf_calib_stats_find(a, "layers.0.attn.qkv.input");
+        const qf_calib_entry *eb = qf_calib_stats_find(b, "layers.0.attn.qkv.input");
+        assert_true(signbit(ea->min) == signbit(eb->min) && signbit(ea->max) == signbit(eb->max));
+        free(ba), free(bb), free(x);
+        qf_calib_stats_destroy(a);
+        qf_calib_stats_destroy(b);
+    }
 }
 
 static void test_qfc_round_trip_and_damage(void **state)
@@ -440,6 +504,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bins_and_nonfinite),
         cmocka_unit_test(test_order_split_merge_independent),
+        cmocka_unit_test(test_observe_vector_equals_reference),
         cmocka_unit_test(test_qfc_round_trip_and_damage),
         cmocka_unit_test(test_qfc_limits),
         cmocka_unit_test(test_methods),
