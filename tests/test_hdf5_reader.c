@@ -252,6 +252,35 @@ static void test_invalid_files(void **state)
     json_object_put(exp);
 }
 
+/* Two inputs the fuzzer found on which libhdf5 itself misbehaves, both contained by the forked
+ * pre-check: a global-heap object whose length makes H5HG_read copy out of bounds (the child dies:
+ * FORMAT), and metadata on which libhdf5 loops (the child reaches its CPU limit: LIMIT). The caller
+ * gets the error and prints nothing. */
+static void test_libhdf5_faults_contained(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        qf_status code;
+    } cases[] = {
+        {QF_SOURCE_DIR "/tests/fuzz/regressions/hdf5/contained-libhdf5-global-heap-memcpy.h5", QF_STATUS_FORMAT},
+        {QF_SOURCE_DIR "/tests/fuzz/regressions/hdf5/contained-libhdf5-cpu-limit-loop.h5", QF_STATUS_LIMIT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qf_error err;
+        qf_error_clear(&err);
+        qf_model *m = NULL;
+        capture_begin();
+        qf_status st = qf_model_read(cases[i].file, NULL, &m, &err);
+        capture_end_expect_silence();
+        assert_null(m);
+        if (st != cases[i].code)
+            fail_msg("%s: got %s (%s), expected %s", cases[i].file, qf_status_name(st), err.message,
+                     qf_status_name(cases[i].code));
+        assert_non_null(strstr(err.message, "pre-check"));
+    }
+}
+
 /* Each *_at_limit file reads (attr_strings_at_limit passes the limit and fails on its content: it
  * is in expected.json as FORMAT); its *_past_limit twin is in expected.json (LIMIT). */
 static void test_limits_at_value(void **state)
@@ -368,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_links_not_followed),
         cmocka_unit_test(test_keras_archives),
         cmocka_unit_test(test_invalid_files),
+        cmocka_unit_test(test_libhdf5_faults_contained),
         cmocka_unit_test(test_limits_at_value),
         cmocka_unit_test(test_truncated_prefixes),
         cmocka_unit_test(test_corrupted_bytes),
