@@ -5,8 +5,10 @@
  *   bench_load spawn RUNS -- CMD ARGS   wall time from fork to exit of CMD (e.g. `qforge run` on
  *                                       one row, which exits right after printing its logits):
  *                                       median and best ms
- *   bench_load create FILE.qf RUNS      qf_encoder_create (threads 1) after opening the .qf:
- *                                       median ms, i.e. the encoder's share of time to first logits
+ *   bench_load create FILE.qf RUNS      qf_encoder_create after opening the .qf, as `qforge run`
+ *                                       makes it for one row of 128 tokens (dynamic int8 when the
+ *                                       file holds quantized tensors, threads 1, max_length 128,
+ *                                       max_batch 1): median ms, the encoder's share of first logits
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             qf_encoder_params ep = qf_encoder_params_default();
             ep.threads = 1;
+            ep.max_length = 128;
+            ep.max_batch = 1;
+            for (size_t k = 0; k < qf_model_tensor_count(m); k++)
+                if (qf_model_tensor(m, k)->quant.scheme != QF_QUANT_NONE) ep.mode = QF_ENCODER_MODE_DYNAMIC_INT8;
             qf_encoder *e = NULL;
             double t0 = now_ms();
             if (qf_encoder_create(m, &ep, &e, &err)) return fail(&err);

@@ -3,7 +3,7 @@
 # first logits of `qforge run` on one row of 128 tokens (1 thread), beside ONNX Runtime's session
 # creation + first run on the equivalent ONNX models (FP32 model.onnx and the dynamic-int8
 # model.int8.onnx of bench/prepare_bert_base.py), each in fresh processes, same run. Also the
-# encoder creation time (oneDNN set-up + weight reorder), the part of first logits it explains.
+# encoder creation time (the int8 weights packed for the GEMM), the part of first logits it explains.
 # Prints medians side by side; raw JSON lines in WORK/load.jsonl.
 #
 #   bench/load.sh [--work DIR] [--build DIR] [--runs N]
@@ -69,5 +69,5 @@ console.log("\n| load, BERT-base, 1 row x 128 tokens, 1 thread, medians | qforge
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 console.log(`| open + validate (qforge) / session creation (ORT), ms | ${open.toFixed(2)} | ${f(oc)} | ${f(oc / open)}x | ${f(fc)} | ${f(fc / open)}x |`);
 console.log(`| process start to first logits, ms | ${f(first)} | ${f(of)} | ${f(of / first)}x | ${f(ff)} | ${f(ff / first)}x |`);
-console.log(`| of which qforge encoder creation (oneDNN, weight reorder), ms | ${f(create)} | | | | |`);
+console.log(`| of which qforge encoder creation (int8 weights packed into AMX tiles), ms | ${f(create)} | | | | |`);
 ' "$JSONL"
