@@ -309,7 +309,7 @@ int main(int argc, char **argv) {
 
     qsort(ms, (size_t)a.runs, sizeof(double), cmp_double);
     printf("{\"engine\":\"qforge %s (%s kernels)\",\"model\":", QF_VERSION_STRING,
-           a.reference_kernels ? "reference" : "oneDNN");
+           a.reference_kernels ? "reference" : "fast: oneDNN, AMX, AVX-512");
     print_json_string(a.model);
     printf(",\"mode\":\"%s\",\"batch\":%lld,\"seq\":%lld,\"threads\":%d,\"runs\":%d,\"median_ms\":%.3f,"
            "\"p10\":%.3f,\"p90\":%.3f,\"session_create_ms\":%.1f,\"read_ms\":%.1f,\"quantize_ms\":%.1f,"
