@@ -41,7 +41,7 @@ float qf_expf_ref(float x);
  * increasing j, then added in lane order), ci = sum_j p_j v_j. Keys are given transposed,
  * k_j[t] = kt[t * ldk + j]; v_j = v + j * ldv. sc is scratch of L floats and holds the
  * probabilities p_j on return. Dots are accumulated in increasing t (scores) and j (context), in
- * float, with a separate multiply and add.
+ * float, with fused multiply-adds.
  */
 void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
                           int64_t d, float scale, float *sc, float *ci);

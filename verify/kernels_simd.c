@@ -8,9 +8,10 @@
  *   - min/max are order-independent; vminps/vmaxps return their second operand when the first is
  *     NaN (or both are zeros), which is what the scalar `x < lo` / `x > hi` comparisons keep;
  *   - x / s is IEEE division, rounding is vrndscaleps to nearest-even (rintf in the default mode);
- *   - every dot product is accumulated in increasing index order with a separate multiply and add
- *     (no FMA: this file is compiled in ISO C mode, which leaves contraction off), vectorized
- *     across independent outputs only;
+ *   - every dot product is accumulated in increasing index order, vectorized across independent
+ *     outputs only: attention with fused multiply-adds (fmaf in the scalar form), the int8
+ *     epilogue with a separate multiply and add (this file is compiled in ISO C mode, which leaves
+ *     contraction off, so what is written is what runs);
  *   - exp and erf are this file's own double-precision polynomials (fused multiply-adds, one
  *     rounding to float), and the softmax sum is 16 partial sums added in lane order, so the
  *     vector forms compute exactly what the scalar ones do.
@@ -55,13 +56,16 @@ float qf_expf_ref(float x)
     return (float)ldexp(p, (int)n);
 }
 
-void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
-                          int64_t d, float scale, float *sc, float *ci)
+/* An FMA clone next to the default one: without it every fmaf below is a libm call. */
+__attribute__((target_clones("fma", "default"))) void qf_attention_row_ref(const float *qi, const float *kt,
+                                                                          int64_t ldk, const float *v, int64_t ldv,
+                                                                          int64_t L, int64_t d, float scale,
+                                                                          float *sc, float *ci)
 {
     float mx = -INFINITY;
     for (int64_t j = 0; j < L; j++) {
         float dot = 0.0f;
-        for (int64_t t = 0; t < d; t++) dot += qi[t] * kt[t * ldk + j];
+        for (int64_t t = 0; t < d; t++) dot = fmaf(qi[t], kt[t * ldk + j], dot);
         sc[j] = dot * scale;
         if (sc[j] > mx) mx = sc[j];
     }
@@ -78,7 +82,7 @@ void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const f
     for (int64_t j = 0; j < L; j++) {
         const float p = sc[j];
         const float *vj = v + j * ldv;
-        for (int64_t t = 0; t < d; t++) ci[t] += p * vj[t];
+        for (int64_t t = 0; t < d; t++) ci[t] = fmaf(p, vj[t], ci[t]);
     }
 }
 
@@ -237,8 +241,8 @@ __attribute__((target("avx512f"))) static __m512 expf_ps_avx512(__m512 x)
 /*
  * R (1 or 4) query rows of one head. Scores: 16 keys per vector, four vectors of keys per pass;
  * every key vector loaded once serves the R rows. Context: 16 value columns per vector, four per
- * pass, every value vector shared likewise. Each output is still its own in-order chain of
- * multiply then add, which is the reference's arithmetic.
+ * pass, every value vector shared likewise. Each output is still its own in-order chain of fused
+ * multiply-adds, which is the reference's arithmetic.
  */
 __attribute__((always_inline, target("avx512f"))) static inline void
 attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, const float *v,
@@ -258,7 +262,7 @@ attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt
             for (int b = 0; b < 4; b++) kv[b] = _mm512_maskz_loadu_ps(km[b], kr + 16 * b);
             for (int r = 0; r < R; r++) {
                 const __m512 qt = _mm512_set1_ps(q[r * ldq + t]);
-                for (int b = 0; b < 4; b++) a[r][b] = _mm512_add_ps(a[r][b], _mm512_mul_ps(qt, kv[b]));
+                for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(qt, kv[b], a[r][b]);
             }
         }
         for (int r = 0; r < R; r++)
@@ -299,7 +303,7 @@ attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt
             for (int b = 0; b < 4; b++) vv[b] = _mm512_maskz_loadu_ps(km[b], vj + 16 * b);
             for (int r = 0; r < R; r++) {
                 const __m512 p = _mm512_set1_ps(sc[r * L + j]);
-                for (int b = 0; b < 4; b++) a[r][b] = _mm512_add_ps(a[r][b], _mm512_mul_ps(p, vv[b]));
+                for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(p, vv[b], a[r][b]);
             }
         }
         for (int r = 0; r < R; r++)
