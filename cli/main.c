@@ -28,6 +28,9 @@ static const char DESCRIPTION[] =
     "Convert and quantize transformer-encoder checkpoints (PyTorch, safetensors) into .qf files,\n"
     "and verify how far the int8 artifact is from FP32.";
 static const char EXIT_STATUS[] = "0 success, 1 error, 2 usage error, 3 verify: accuracy drop above --max-drop";
+static const char ENVIRONMENT[] =
+    "SOURCE_DATE_EPOCH  time stamp written into outputs (none without it, so outputs are reproducible)\n"
+    "QF_AMX=0           int8 GEMMs on oneDNN instead of qforge's AMX kernels (same results)";
 
 static void print_usage(FILE *out)
 {
@@ -36,7 +39,12 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\n'qforge COMMAND --help' (or 'qforge help COMMAND') describes each command.\n"
-                 "exit status: %s\n", EXIT_STATUS);
+                 "exit status: %s\n\nenvironment:\n  ", EXIT_STATUS);
+    for (const char *c = ENVIRONMENT; *c; c++) {
+        fputc(*c, out);
+        if (*c == '\n') fputs("  ", out);
+    }
+    fputc('\n', out);
 }
 
 static const subcommand *find_subcommand(const char *name)
@@ -83,6 +91,16 @@ static int print_man(void)
     qf_cli_help_as_man = false;
     printf(".SH \"EXIT STATUS\"\n");
     roff_line(EXIT_STATUS);
+    printf(".SH ENVIRONMENT\n");
+    for (const char *line = ENVIRONMENT; *line;) {
+        const char *end = strchr(line, '\n');
+        const size_t n = end ? (size_t)(end - line) : strlen(line);
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
+        printf(".TP\n");
+        roff_line(buf);
+        line += n + (end ? 1 : 0);
+    }
     printf(".SH \"SEE ALSO\"\nThe .qf format: docs/format.md; the code layout: docs/ARCHITECTURE.md.\n");
     return QF_EXIT_OK;
 }
