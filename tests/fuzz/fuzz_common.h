@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "qforge/core.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A memory-backed file holding data[0..size); its path is "/proc/self/fd/N". -1 on failure. */
@@ -30,6 +32,31 @@ static inline int qf_fuzz_memfd(const char *name, const uint8_t *data, size_t si
     }
     snprintf(path, 64, "/proc/self/fd/%d", fd);
     return fd;
+}
+
+/* What a reader target does with the outcome of one read: for an accepted model, read the last
+ * byte of every tensor (every extent must be readable) and every metadata entry, so that the
+ * sanitizers see a bad pointer or size; for a refused one, format its error (the error path must be
+ * as safe as the success path). Frees the model. */
+static inline void qf_fuzz_consume(qf_status st, qf_model *m, const qf_error *err)
+{
+    if (st == QF_STATUS_OK) {
+        volatile uint64_t sum = 0;
+        for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
+            const qf_tensor *t = qf_model_tensor(m, i);
+            if (t->nbytes) sum += ((const uint8_t *)t->data)[t->nbytes - 1];
+        }
+        for (size_t i = 0; i < qf_model_meta_count(m); i++) {
+            const char *k, *v;
+            qf_model_meta_at(m, i, &k, &v);
+        }
+        (void)qf_model_config_json(m);
+        (void)sum;
+    } else if (err) {
+        char line[2048];
+        qf_error_format(err, line, sizeof line);
+    }
+    qf_model_destroy(m);
 }
 
 #endif /* QF_TESTS_FUZZ_COMMON_H */

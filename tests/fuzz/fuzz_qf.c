@@ -14,16 +14,8 @@ static void open_once(const uint8_t *data, size_t size, bool verify)
     qf_model *m = NULL;
     qf_error err;
     qf_error_clear(&err);
-    if (qf_qfile_read(f, &op, &m, &err) == QF_STATUS_OK) {
-        uint64_t sum = 0;
-        for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
-            const qf_tensor *t = qf_model_tensor(m, i);
-            if (t->nbytes) sum += ((const uint8_t *)t->data)[t->nbytes - 1];
-        }
-        (void)qf_model_config_json(m);
-        (void)sum;
-    }
-    qf_model_destroy(m);
+    const qf_status st = qf_qfile_read(f, &op, &m, &err);
+    qf_fuzz_consume(st, m, &err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
