@@ -35,32 +35,21 @@ T_START = time.perf_counter()
 import torch  # noqa: E402
 import torch.utils.mkldnn  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.nn.utils import skip_init  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_quantize_peer  # noqa: E402  (the module tree shared with the conversion peer)
 
 
 def build_module(state, eps):
-    """torch_quantize_peer.py's module tree, with the state dict's tensors as the parameters."""
-    root = nn.Module()
+    """torch_quantize_peer.py's module tree, with the state dict's tensors as its parameters (no
+    copy)."""
+    root = torch_quantize_peer.build_module(state, eps)
     for key, t in state.items():
-        if not key.endswith(".weight"):
-            continue
-        path = key[: -len(".weight")].split(".")
-        parent = root
-        for part in path[:-1]:
-            if not hasattr(parent, part):
-                parent.add_module(part, nn.Module())
-            parent = getattr(parent, part)
-        prefix = key[: -len("weight")]
-        if "LayerNorm" in path[-1]:
-            mod = skip_init(nn.LayerNorm, t.shape[0], eps=eps)
-        elif "embeddings" in path[-1]:
-            mod = skip_init(nn.Embedding, t.shape[0], t.shape[1])
-        else:
-            mod = skip_init(nn.Linear, t.shape[1], t.shape[0], bias=(prefix + "bias") in state)
-        mod.weight = nn.Parameter(t, requires_grad=False)
-        if (prefix + "bias") in state:
-            mod.bias = nn.Parameter(state[prefix + "bias"], requires_grad=False)
-        parent.add_module(path[-1], mod)
+        if key.endswith(".weight") or key.endswith(".bias"):
+            mod_path, name = key.rsplit(".", 1)
+            if name == "bias" and mod_path + ".weight" not in state:
+                continue
+            setattr(root.get_submodule(mod_path), name, nn.Parameter(t, requires_grad=False))
     return root
 
 

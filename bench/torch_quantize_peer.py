@@ -21,7 +21,9 @@ from torch.nn.utils import skip_init
 
 
 
-def build_module(state):
+def build_module(state, eps=1e-5):
+    """The module tree of BertForSequenceClassification rebuilt from the state dict's names and
+    shapes, uninitialised (skip_init); also used by torch_calibrate_peer.py."""
     root = nn.Module()
     for key, t in state.items():
         if not key.endswith(".weight"):
@@ -33,7 +35,7 @@ def build_module(state):
                 parent.add_module(part, nn.Module())
             parent = getattr(parent, part)
         if "LayerNorm" in path[-1]:
-            mod = skip_init(nn.LayerNorm, t.shape[0])
+            mod = skip_init(nn.LayerNorm, t.shape[0], eps=eps)
         elif "embeddings" in path[-1]:
             mod = skip_init(nn.Embedding, t.shape[0], t.shape[1])
         else:
@@ -41,16 +43,22 @@ def build_module(state):
         parent.add_module(path[-1], mod)
     return root
 
-torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-t0 = time.perf_counter()
-state = torch.load(sys.argv[1], map_location="cpu")
-t1 = time.perf_counter()
-model = build_module(state)
-model.load_state_dict({k: v for k, v in state.items() if not k.endswith("position_ids")}, strict=True)
-model.eval()
-q = torch.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
-t2 = time.perf_counter()
-torch.save(q.state_dict(), sys.argv[2])
-t3 = time.perf_counter()
-print(json.dumps({"load_s": t1 - t0, "quantize_s": t2 - t1, "save_s": t3 - t2,
-                  "out_bytes": os.path.getsize(sys.argv[2]), "torch": torch.__version__}))
+
+def main():
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    t0 = time.perf_counter()
+    state = torch.load(sys.argv[1], map_location="cpu")
+    t1 = time.perf_counter()
+    model = build_module(state)
+    model.load_state_dict({k: v for k, v in state.items() if not k.endswith("position_ids")}, strict=True)
+    model.eval()
+    q = torch.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    t2 = time.perf_counter()
+    torch.save(q.state_dict(), sys.argv[2])
+    t3 = time.perf_counter()
+    print(json.dumps({"load_s": t1 - t0, "quantize_s": t2 - t1, "save_s": t3 - t2,
+                      "out_bytes": os.path.getsize(sys.argv[2]), "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
