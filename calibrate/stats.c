@@ -205,6 +205,14 @@ static int32_t exponent_above(double a)
     return (int32_t)e;
 }
 
+/* Channel j's histogram grows to hold the finite value a > 0. */
+static void grow_channel(qf_calib_entry_impl *e, int64_t j, double a)
+{
+    hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j], exponent_above(a));
+    e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
+    e->chlimit[j] = ldexp(1.0, e->chexp[j]);
+}
+
 /* The observation itself, scalar: the specification of what the statistics hold. */
 static void observe_rows_ref(qf_calib_entry_impl *e, const float *x, int64_t rows, int64_t cols)
 {
@@ -247,25 +255,12 @@ static void observe_rows_ref(qf_calib_entry_impl *e, const float *x, int64_t row
                 const float v = row[j];
                 if (!isfinite(v)) continue;
                 const double a = fabs((double)v);
-                if (a > 0.0 && a >= e->chlimit[j]) { /* chlimit: 2^chexp, 0 before any range */
-                    hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j],
-                              exponent_above(a));
-                    e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
-                    e->chlimit[j] = ldexp(1.0, e->chexp[j]);
-                }
+                if (a > 0.0 && a >= e->chlimit[j]) grow_channel(e, j, a); /* chlimit: 2^chexp, 0 before any range */
                 e->chhist[(size_t)j * QF_CALIB_CHANNEL_BINS + (size_t)(a * e->chscale[j])]++;
                 if ((float)a > e->chabs[j]) e->chabs[j] = (float)a;
             }
         }
     }
-}
-
-/* A finite value's channel histogram grows to hold a (> 0), as in observe_rows_ref. */
-static void grow_channel(qf_calib_entry_impl *e, int64_t j, double a)
-{
-    hist_grow(e->chhist + (size_t)j * QF_CALIB_CHANNEL_BINS, QF_CALIB_CHANNEL_BINS_LOG2, &e->chexp[j], exponent_above(a));
-    e->chscale[j] = ldexp(1.0, QF_CALIB_CHANNEL_BINS_LOG2 - e->chexp[j]);
-    e->chlimit[j] = ldexp(1.0, e->chexp[j]);
 }
 
 #ifdef QF_STATS_X86
