@@ -21,6 +21,8 @@
 #if defined(__x86_64__) && defined(__linux__)
 #include <cpuid.h>
 #include <immintrin.h>
+
+#include "verify/kernels_avx512.h"
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -76,9 +78,8 @@ static const tile_config qf_tile_config __attribute__((aligned(64))) = {
 
 __attribute__((target("amx-tile"))) static void load_tile_config(void) { _tile_loadconfig(&qf_tile_config); }
 
-/* The epilogue of qf_dequantize_bias_row_ref on one stored tile, lane for lane the arithmetic of
- * its AVX-512 form (wrapping zero-point correction, f32 scale, product, bias): rows [r0, r0 + rr),
- * columns [c0, c0 + cc) of y. */
+/* qf_dequantize_bias_row's epilogue on one stored tile (the same 16-lane arithmetic as its AVX-512
+ * form, qf_dequantize16_avx512): rows [r0, r0 + rr), columns [c0, c0 + cc) of y. */
 __attribute__((target("avx512f"))) static void dequantize_tile(const int32_t *tile, int64_t rr, int64_t cc,
                                                                 const qf_amx_epilogue *epi, int64_t n, int64_t r0,
                                                                 int64_t c0)
@@ -89,12 +90,9 @@ __attribute__((target("avx512f"))) static void dequantize_tile(const int32_t *ti
     __m512i fix = _mm512_setzero_si512();
     if (epi->colsum)
         fix = _mm512_mullo_epi32(_mm512_set1_epi32(epi->zx), _mm512_maskz_loadu_epi32(k, epi->colsum + c0));
-    for (int64_t i = 0; i < rr; i++) {
-        __m512i a = _mm512_loadu_si512(tile + i * 16);
-        if (epi->colsum) a = _mm512_sub_epi32(a, fix);
-        const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(a), scale);
-        _mm512_mask_storeu_ps(epi->y + (r0 + i) * n + c0, k, _mm512_add_ps(prod, bias));
-    }
+    for (int64_t i = 0; i < rr; i++)
+        _mm512_mask_storeu_ps(epi->y + (r0 + i) * n + c0, k,
+                              qf_dequantize16_avx512(_mm512_loadu_si512(tile + i * 16), fix, scale, bias));
 }
 
 /* Stores accumulator tile T (rows r0.., columns c0..), clipped to m and n: as int32 into acc, or

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "verify/kernels_avx512.h"
 #define QF_KERNELS_X86 1
 #endif
 
@@ -350,11 +350,12 @@ __attribute__((target("avx512f"))) static void dequantize_bias_row_avx512(const 
     const __m512i vz = _mm512_set1_epi32(zx);
     for (int64_t j = 0; j < n; j += 16) {
         const __mmask16 k = tail_mask(n - j);
-        __m512i a = _mm512_maskz_loadu_epi32(k, acc + j);
-        if (colsum) a = _mm512_sub_epi32(a, _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(k, colsum + j)));
+        const __m512i fix =
+            colsum ? _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(k, colsum + j)) : _mm512_setzero_si512();
         const __m512 scale = _mm512_mul_ps(vsx, _mm512_maskz_loadu_ps(k, ws + j));
-        const __m512 prod = _mm512_mul_ps(_mm512_cvtepi32_ps(a), scale);
-        _mm512_mask_storeu_ps(y + j, k, _mm512_add_ps(prod, _mm512_maskz_loadu_ps(k, bias + j)));
+        _mm512_mask_storeu_ps(y + j, k,
+                              qf_dequantize16_avx512(_mm512_maskz_loadu_epi32(k, acc + j), fix, scale,
+                                                     _mm512_maskz_loadu_ps(k, bias + j)));
     }
 }
 
