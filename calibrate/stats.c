@@ -264,12 +264,29 @@ static void observe_rows_ref(qf_calib_entry_impl *e, const float *x, int64_t row
 }
 
 #ifdef QF_STATS_X86
+/* h[i]++ for each of the eight indices in idx, taken from the register (a 64-byte store read back as
+ * 8-byte loads stalls on store forwarding). */
+__attribute__((target("avx512f,avx512dq"))) static inline void bump8(uint64_t *h, __m512i idx)
+{
+    const __m128i q0 = _mm512_castsi512_si128(idx), q1 = _mm512_extracti64x2_epi64(idx, 1);
+    const __m128i q2 = _mm512_extracti64x2_epi64(idx, 2), q3 = _mm512_extracti64x2_epi64(idx, 3);
+    h[_mm_cvtsi128_si64(q0)]++;
+    h[_mm_extract_epi64(q0, 1)]++;
+    h[_mm_cvtsi128_si64(q1)]++;
+    h[_mm_extract_epi64(q1, 1)]++;
+    h[_mm_cvtsi128_si64(q2)]++;
+    h[_mm_extract_epi64(q2, 1)]++;
+    h[_mm_cvtsi128_si64(q3)]++;
+    h[_mm_extract_epi64(q3, 1)]++;
+}
+
 /*
  * observe_rows_ref with AVX-512, the same statistics bit for bit: the finite maximum, counts and
  * min/max reduce over a row in vectors (min and max are order-free but for the sign of a zero, so a
  * zero extreme takes the row's first zero, as the in-order scan does); bin indices are computed
- * eight at a time in double and the histogram increments stay scalar; per-channel work runs across
- * 16 channels of a row at once, each channel still in row order, growth handled lane by lane.
+ * eight at a time in double and the histogram increments stay scalar (indices straight from the
+ * registers); per-channel work runs across 16 channels of a row at once, each channel still in row
+ * order, growth handled lane by lane.
  */
 __attribute__((target("avx512f,avx512dq"))) static void observe_rows_avx512(qf_calib_entry_impl *e, const float *x,
                                                                              int64_t rows, int64_t cols)
@@ -318,13 +335,23 @@ __attribute__((target("avx512f,avx512dq"))) static void observe_rows_avx512(qf_c
         p->count += (uint64_t)finite;
         p->nonfinite += (uint64_t)(cols - finite);
         const __m512d vscale = _mm512_set1_pd(scale);
-        for (int64_t j = 0; j < cols; j += 8) {
-            const __mmask8 k = cols - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (cols - j)) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps((__mmask16)k, row + j);
-            const __mmask8 fin = (__mmask8)_mm512_mask_cmp_ps_mask((__mmask16)k, _mm512_abs_ps(v), inf, _CMP_LT_OQ);
-            const __m512d a = _mm512_abs_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-            _mm512_storeu_si512(bin, _mm512_cvttpd_epu64(_mm512_mul_pd(a, vscale)));
-            for (unsigned m = fin; m; m &= m - 1) e->hist[bin[__builtin_ctz(m)]]++;
+        for (int64_t j = 0; j < cols; j += 16) {
+            const __mmask16 k = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps(k, row + j);
+            const __m512 av = _mm512_abs_ps(v);
+            const __mmask16 fin = _mm512_mask_cmp_ps_mask(k, av, inf, _CMP_LT_OQ);
+            const __m512d a_lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
+            const __m512d a_hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av), 1)));
+            const __m512i b_lo = _mm512_cvttpd_epu64(_mm512_mul_pd(a_lo, vscale));
+            const __m512i b_hi = _mm512_cvttpd_epu64(_mm512_mul_pd(a_hi, vscale));
+            if (fin == 0xFFFF) {
+                bump8(e->hist, b_lo);
+                bump8(e->hist, b_hi);
+            } else {
+                _mm512_storeu_si512(bin, b_lo);
+                _mm512_storeu_si512(bin + 8, b_hi);
+                for (unsigned m = fin; m; m &= m - 1) e->hist[bin[__builtin_ctz(m)]]++;
+            }
         }
     }
     for (int64_t j0 = 0; j0 < cols; j0 += 16) {
@@ -335,6 +362,11 @@ __attribute__((target("avx512f,avx512dq"))) static void observe_rows_avx512(qf_c
         __m512d lim_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chlimit + j0 + 8);
         __m512d sc_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chscale + j0);
         __m512d sc_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chscale + j0 + 8);
+        /* lane l's bins start at (j0 + l) * QF_CALIB_CHANNEL_BINS in the entry's channel histograms */
+        uint64_t *block_hist = e->chhist + (size_t)j0 * QF_CALIB_CHANNEL_BINS;
+        const __m512i chan_lo = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                                   _mm512_set1_epi64(QF_CALIB_CHANNEL_BINS));
+        const __m512i chan_hi = _mm512_add_epi64(chan_lo, _mm512_set1_epi64(8 * QF_CALIB_CHANNEL_BINS));
         for (int64_t r = 0; r < rows; r++) {
             const __m512 v = _mm512_maskz_loadu_ps(k, x + r * cols + j0);
             const __m512 av = _mm512_abs_ps(v);
@@ -357,11 +389,15 @@ __attribute__((target("avx512f,avx512dq"))) static void observe_rows_avx512(qf_c
                 sc_lo = _mm512_maskz_loadu_pd((__mmask8)k, e->chscale + j0);
                 sc_hi = _mm512_maskz_loadu_pd((__mmask8)(k >> 8), e->chscale + j0 + 8);
             }
-            _mm512_storeu_si512(bin, _mm512_cvttpd_epu64(_mm512_mul_pd(a_lo, sc_lo)));
-            _mm512_storeu_si512(bin + 8, _mm512_cvttpd_epu64(_mm512_mul_pd(a_hi, sc_hi)));
-            for (unsigned m = fin; m; m &= m - 1) {
-                const int l = __builtin_ctz(m);
-                e->chhist[(size_t)(j0 + l) * QF_CALIB_CHANNEL_BINS + bin[l]]++;
+            const __m512i i_lo = _mm512_add_epi64(_mm512_cvttpd_epu64(_mm512_mul_pd(a_lo, sc_lo)), chan_lo);
+            const __m512i i_hi = _mm512_add_epi64(_mm512_cvttpd_epu64(_mm512_mul_pd(a_hi, sc_hi)), chan_hi);
+            if (fin == 0xFFFF) {
+                bump8(block_hist, i_lo);
+                bump8(block_hist, i_hi);
+            } else {
+                _mm512_storeu_si512(bin, i_lo);
+                _mm512_storeu_si512(bin + 8, i_hi);
+                for (unsigned m = fin; m; m &= m - 1) block_hist[bin[__builtin_ctz(m)]]++;
             }
             chabs = _mm512_mask_max_ps(chabs, fin, chabs, av);
         }
