@@ -43,4 +43,8 @@ const char *qf_sha256_job_hex(qf_sha256_job *j);
 bool qf_sha256_job_done(qf_sha256_job *j);
 void qf_sha256_job_release(qf_sha256_job *j);
 
+/* Sets metadata `key` of m to the hex digest of job j, taking over the caller's reference (released
+ * on failure too). A reader starts the job before it parses, so that hashing overlaps reading. */
+qf_status qf_model_set_meta_sha256_job(qf_model *m, const char *key, qf_sha256_job *j, qf_error *err);
+
 #endif /* QFORGE_CORE_HASH_IMPL_H */

@@ -401,6 +401,17 @@ qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_
     return put_meta(m, key, v, NULL, err);
 }
 
+qf_status qf_model_set_meta_sha256_job(qf_model *m, const char *key, qf_sha256_job *j, qf_error *err)
+{
+    qf_status st = !m || !j ? qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, key, "model or job is NULL")
+                            : check_name(key, "metadata key", err);
+    if (st) {
+        qf_sha256_job_release(j);
+        return st;
+    }
+    return put_meta(m, key, NULL, j, err);
+}
+
 qf_status qf_model_set_meta_file_sha256(qf_model *m, const char *key, qf_file *f, bool background, qf_error *err)
 {
     if (!m || !f) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, key, "model or file is NULL");
@@ -408,7 +419,7 @@ qf_status qf_model_set_meta_file_sha256(qf_model *m, const char *key, qf_file *f
     if (st) return st;
     qf_sha256_job *j = NULL;
     if ((st = qf_sha256_job_start(f, background, &j, err))) return st;
-    return put_meta(m, key, NULL, j, err);
+    return qf_model_set_meta_sha256_job(m, key, j, err);
 }
 
 const char *qf_model_get_meta(const qf_model *m, const char *key)
