@@ -30,7 +30,8 @@ static const char DESCRIPTION[] =
 static const char EXIT_STATUS[] = "0 success, 1 error, 2 usage error, 3 verify: accuracy drop above --max-drop";
 static const char ENVIRONMENT[] =
     "SOURCE_DATE_EPOCH  time stamp written into outputs (none without it, so outputs are reproducible)\n"
-    "QF_AMX=0           int8 GEMMs on oneDNN instead of qforge's AMX kernels (same results)";
+    "QF_AMX=0           int8 GEMMs on oneDNN instead of qforge's AMX kernels (same results)\n"
+    "QF_DIRECT_IO=0     outputs written through the page cache instead of O_DIRECT (same bytes)";
 
 static void print_usage(FILE *out)
 {

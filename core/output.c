@@ -1,6 +1,13 @@
 /*
  * core/output.c — atomic output files for every writer: a temporary file beside the destination,
  * buffered writes, then fsync + rename + fsync of the folder. Also the CRC-32 used by .qf.
+ *
+ * Where the file system takes O_DIRECT (and QF_DIRECT_IO is not "0"), whole 4 MiB blocks of the
+ * staging buffer go to the device straight from it, at offsets that are multiples of 4 MiB: the
+ * kernel copies nothing into the page cache (on this project's machines that copy cost more than
+ * the quantization: ~0.6 GB/s into freshly allocated cache pages), and the fsync at commit has
+ * little left to flush. The unaligned tail and the header patches of write_at go through a second,
+ * ordinary descriptor of the same file. Without O_DIRECT every write is an ordinary one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,9 +23,11 @@
 #include "qforge/core.h"
 
 #define OUTPUT_BUFFER_BYTES (4u << 20)
+#define DIRECT_ALIGN 4096u /* offsets, lengths and the buffer address of O_DIRECT writes */
 
 struct qf_output {
     int fd;
+    int direct_fd; /* the same file opened with O_DIRECT, or -1 */
     char *path;
     char *tmp_path;
     uint8_t *buf;
@@ -39,10 +48,11 @@ qf_status qf_output_open(const char *path, qf_output **out, qf_error *err)
     qf_output *o = calloc(1, sizeof *o);
     if (!o) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     o->fd = -1;
+    o->direct_fd = -1;
     o->path = strdup(path);
     size_t n = strlen(path) + 64; /* dir ('.' at most adds 2) + "/." + base + ".tmpPID.N" */
     o->tmp_path = malloc(n);
-    o->buf = malloc(OUTPUT_BUFFER_BYTES);
+    o->buf = aligned_alloc(DIRECT_ALIGN, OUTPUT_BUFFER_BYTES);
     if (!o->path || !o->tmp_path || !o->buf) {
         qf_output_abort(o);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
@@ -72,46 +82,64 @@ qf_status qf_output_open(const char *path, qf_output **out, qf_error *err)
         qf_output_abort(o);
         return st;
     }
+    const char *direct = getenv("QF_DIRECT_IO");
+    if (!direct || strcmp(direct, "0") != 0) o->direct_fd = open(o->tmp_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
     *out = o;
     return QF_STATUS_OK;
 }
 
-static qf_status flush_buffer(qf_output *o, qf_error *err)
+static qf_status pwrite_all(qf_output *o, int fd, const uint8_t *p, size_t size, uint64_t offset, qf_error *err)
 {
-    size_t done = 0;
-    while (done < o->buf_len) {
-        ssize_t w = write(o->fd, o->buf + done, o->buf_len - done);
+    while (size > 0) {
+        ssize_t w = pwrite(fd, p, size, (off_t)offset);
         if (w < 0) {
             if (errno == EINTR) continue;
             return io_error(o, err, "write failed", errno);
         }
-        done += (size_t)w;
+        if (w == 0) return io_error(o, err, "write failed", EIO);
+        p += w;
+        size -= (size_t)w;
+        offset += (uint64_t)w;
     }
-    o->buf_len = 0;
     return QF_STATUS_OK;
 }
 
-static qf_status write_all(qf_output *o, const uint8_t *p, size_t size, qf_error *err)
+/* Writes the staging buffer out. Direct: only when full or at commit (`last`), so that it always
+ * starts at a multiple of OUTPUT_BUFFER_BYTES; at commit the part past the last whole block goes
+ * through the ordinary descriptor. */
+static qf_status flush_buffer(qf_output *o, bool last, qf_error *err)
 {
-    while (size > 0) {
-        ssize_t w = write(o->fd, p, size);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return io_error(o, err, "write failed", errno);
+    if (o->buf_len == 0) return QF_STATUS_OK;
+    const uint64_t start = o->offset - o->buf_len;
+    qf_status st;
+    if (o->direct_fd >= 0) {
+        if (!last && o->buf_len < OUTPUT_BUFFER_BYTES) return QF_STATUS_OK;
+        size_t whole = o->buf_len & ~(size_t)(DIRECT_ALIGN - 1);
+        ssize_t w = whole ? pwrite(o->direct_fd, o->buf, whole, (off_t)start) : 0;
+        if (w < 0 && errno == EINVAL) {
+            /* the file system opened O_DIRECT but refuses these alignments: ordinary writes from now on */
+            close(o->direct_fd);
+            o->direct_fd = -1;
+            w = 0;
         }
-        p += w;
-        size -= (size_t)w;
+        if (w < 0 && errno != EINTR) return io_error(o, err, "write failed", errno);
+        if (w < 0) w = 0;
+        /* whatever a short or interrupted direct write left goes through the ordinary descriptor */
+        st = pwrite_all(o, o->fd, o->buf + w, o->buf_len - (size_t)w, start + (uint64_t)w, err);
+    } else {
+        st = pwrite_all(o, o->fd, o->buf, o->buf_len, start, err);
     }
-    return QF_STATUS_OK;
+    if (!st) o->buf_len = 0;
+    return st;
 }
 
 qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error *err)
 {
     const uint8_t *p = data;
-    if (size >= OUTPUT_BUFFER_BYTES) {
+    if (size >= OUTPUT_BUFFER_BYTES && o->direct_fd < 0) {
         /* large blocks go to the file straight from the caller's memory, without a copy */
-        qf_status st = flush_buffer(o, err);
-        if (!st) st = write_all(o, p, size, err);
+        qf_status st = flush_buffer(o, true, err);
+        if (!st) st = pwrite_all(o, o->fd, p, size, o->offset, err);
         if (!st) o->offset += size;
         return st;
     }
@@ -124,7 +152,7 @@ qf_status qf_output_write(qf_output *o, const void *data, size_t size, qf_error 
         p += take;
         size -= take;
         if (o->buf_len == OUTPUT_BUFFER_BYTES) {
-            qf_status st = flush_buffer(o, err);
+            qf_status st = flush_buffer(o, false, err);
             if (st) return st;
         }
     }
@@ -151,25 +179,26 @@ qf_status qf_output_write_at(qf_output *o, uint64_t offset, const void *data, si
     if (!qf_add_u64(offset, size, &end) || end > o->offset)
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, o->path, NULL, (int64_t)offset, NULL,
                             "write_at past the bytes written so far");
-    qf_status st = flush_buffer(o, err);
+    /* bytes still in the staging buffer are patched there; the rest in the file */
+    const uint64_t staged = o->offset - o->buf_len;
     const uint8_t *p = data;
-    while (!st && size > 0) {
-        ssize_t w = pwrite(o->fd, p, size, (off_t)offset);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return io_error(o, err, "write failed", errno);
-        }
-        p += w;
-        size -= (size_t)w;
-        offset += (uint64_t)w;
+    if (end > staged) {
+        const uint64_t from = offset > staged ? offset : staged;
+        memcpy(o->buf + (from - staged), p + (from - offset), (size_t)(end - from));
+        size = (size_t)(from - offset);
     }
-    return st;
+    return pwrite_all(o, o->fd, p, size, offset, err);
 }
 
 qf_status qf_output_commit(qf_output *o, qf_error *err)
 {
-    qf_status st = flush_buffer(o, err);
+    qf_status st = flush_buffer(o, true, err);
     if (!st && fsync(o->fd) != 0) st = io_error(o, err, "fsync failed", errno);
+    if (!st && o->direct_fd >= 0) {
+        int fd = o->direct_fd;
+        o->direct_fd = -1;
+        if (close(fd) != 0) st = io_error(o, err, "close failed", errno);
+    }
     if (!st) {
         int fd = o->fd;
         o->fd = -1;
@@ -199,6 +228,7 @@ qf_status qf_output_commit(qf_output *o, qf_error *err)
 void qf_output_abort(qf_output *o)
 {
     if (!o) return;
+    if (o->direct_fd >= 0) close(o->direct_fd);
     if (o->fd >= 0) close(o->fd);
     if (o->tmp_path) unlink(o->tmp_path);
     free(o->tmp_path);

@@ -283,6 +283,66 @@ static void test_file_map(void **state)
     assert_int_equal(qf_file_map("/tmp", &f, &err), QF_STATUS_IO);
 }
 
+/* The staging buffer, its O_DIRECT blocks and write_at give the same bytes as a plain model of the
+ * file, with direct I/O (where /tmp takes it) and with QF_DIRECT_IO=0: writes of odd sizes around
+ * the 4 MiB buffer, one larger than several buffers, patches of bytes already on disk, of bytes
+ * still staged and of a range across both, an unaligned tail. */
+static void output_matches_model(const char *direct_io)
+{
+    if (direct_io) setenv("QF_DIRECT_IO", direct_io, 1);
+    else unsetenv("QF_DIRECT_IO");
+    char dir[] = "/tmp/qf_test_direct_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    const size_t total = (13u << 20) + 4099;
+    uint8_t *model = malloc(total), *chunk = malloc(total);
+    assert_non_null(model);
+    assert_non_null(chunk);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < total; i++) {
+        x = x * 1103515245u + 12345u;
+        chunk[i] = (uint8_t)(x >> 16);
+    }
+    qf_output *o = NULL;
+    assert_int_equal(qf_output_open(path, &o, NULL), QF_STATUS_OK);
+    const size_t sizes[] = {1, 4095, (4u << 20) - 7, 4096, (9u << 20) + 3, 17, 12345};
+    size_t at = 0;
+    for (size_t k = 0; at < total; k = (k + 1) % (sizeof sizes / sizeof sizes[0])) {
+        size_t n = sizes[k] < total - at ? sizes[k] : total - at;
+        assert_int_equal(qf_output_write(o, chunk + at, n, NULL), QF_STATUS_OK);
+        memcpy(model + at, chunk + at, n);
+        at += n;
+        assert_int_equal(qf_output_offset(o), at);
+    }
+    const uint64_t patches[][2] = {{0, 64}, {(4u << 20) - 10, 20}, {total - 4099 - 100, 4199}, {3, 1}, {(12u << 20) - 50, 200}};
+    for (size_t k = 0; k < sizeof patches / sizeof patches[0]; k++) {
+        uint8_t p[4200];
+        for (size_t i = 0; i < patches[k][1]; i++) p[i] = (uint8_t)(0xA5 ^ (k * 31 + i));
+        assert_int_equal(qf_output_write_at(o, patches[k][0], p, patches[k][1], NULL), QF_STATUS_OK);
+        memcpy(model + patches[k][0], p, patches[k][1]);
+    }
+    assert_int_equal(qf_output_commit(o, NULL), QF_STATUS_OK);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(chunk, 1, total, f), total);
+    assert_int_equal(fgetc(f), EOF);
+    fclose(f);
+    assert_memory_equal(chunk, model, total);
+    unlink(path);
+    rmdir(dir);
+    free(model);
+    free(chunk);
+    unsetenv("QF_DIRECT_IO");
+}
+
+static void test_output_direct_and_buffered(void **state)
+{
+    (void)state;
+    output_matches_model(NULL);
+    output_matches_model("0");
+}
+
 static void test_atomic_output(void **state)
 {
     (void)state;
@@ -563,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
         cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
         cmocka_unit_test(test_atomic_output),
+        cmocka_unit_test(test_output_direct_and_buffered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
