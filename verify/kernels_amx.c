@@ -149,22 +149,40 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
 }
 
 /* Row r of a tile is dword r of each of its 16 columns' 64 bytes of k: a 16 x 16 transpose of
- * dwords, one masked gather per row (columns past n read as zero). */
+ * dwords in registers (32-bit then 64-bit interleaves within 128-bit lanes, then two rounds of lane
+ * shuffles); columns past n are zero. */
 __attribute__((target("avx512f"))) void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed)
 {
     const int64_t npad = qf_amx_packed_columns(n), kblocks = k / 64;
     for (int64_t ct = 0; ct < npad / 16; ct++) {
         const int64_t cols = n - ct * 16 >= 16 ? 16 : (n - ct * 16 > 0 ? n - ct * 16 : 0);
-        const __mmask16 live = (__mmask16)((1u << cols) - 1);
-        const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                   _mm512_set1_epi32((int)k));
         for (int64_t kb = 0; kb < kblocks; kb++) {
             int8_t *tile = packed + (ct * kblocks + kb) * 1024;
             const int8_t *base = w + (ct * 16) * k + kb * 64;
-            for (int64_t r = 0; r < 16; r++) {
-                const __m512i v = cols ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, offsets, base + r * 4, 1)
-                                       : _mm512_setzero_si512();
-                _mm512_storeu_si512(tile + r * 64, v);
+            __m512i r[16], t[16], u[16];
+            for (int c = 0; c < 16; c++)
+                r[c] = c < cols ? _mm512_loadu_si512(base + c * k) : _mm512_setzero_si512();
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            /* u[4g + j], 128-bit lane L: dword 4L + j of columns 4g .. 4g + 3 */
+            for (int g = 0; g < 16; g += 4) {
+                u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+                u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+                u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+                u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+            }
+            /* tile row 4L + j: lane L of u[j], u[4 + j], u[8 + j], u[12 + j] */
+            for (int j = 0; j < 4; j++) {
+                const __m512i a = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44);
+                const __m512i b = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
+                const __m512i c = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44);
+                const __m512i d = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
+                _mm512_storeu_si512(tile + (0 + j) * 64, _mm512_shuffle_i32x4(a, c, 0x88));
+                _mm512_storeu_si512(tile + (4 + j) * 64, _mm512_shuffle_i32x4(a, c, 0xDD));
+                _mm512_storeu_si512(tile + (8 + j) * 64, _mm512_shuffle_i32x4(b, d, 0x88));
+                _mm512_storeu_si512(tile + (12 + j) * 64, _mm512_shuffle_i32x4(b, d, 0xDD));
             }
         }
     }
