@@ -82,6 +82,37 @@ static void test_dynamic_quantize_simd(void **state)
     }
 }
 
+/* The AVX-512 DynamicQuantizeLinear divides by the scale as a multiplication by its double
+ * reciprocal rounded to float: the same float as x / s for finite x and s > 0 wherever x / s is a
+ * normal float (and, below that, a value rintf takes to zero as it does x / s). 2^21 pairs over
+ * the whole exponent range of both, plus quotients next to integers and to halves. */
+static void test_quotient_by_double_reciprocal(void **state)
+{
+    (void)state;
+    size_t checked = 0;
+    for (uint32_t i = 0; i < (1u << 21); i++) {
+        uint32_t xb = (uint32_t)next_rand() << 16 ^ (uint32_t)next_rand(), sb = (uint32_t)next_rand() << 16 ^ (uint32_t)next_rand();
+        float x, sc;
+        memcpy(&x, &xb, 4);
+        sb &= 0x7FFFFFFFu;
+        memcpy(&sc, &sb, 4);
+        if (i & 1) { /* quotients near integers and halves, the values rintf decides on */
+            sc = ldexpf(1.0f + (float)(next_rand() % 4096) / 4096.0f, (int)(next_rand() % 40) - 20);
+            x = ((float)(int)(next_rand() % 512) - 256.0f + ((i & 2) ? 0.5f : 0.0f)) * sc;
+            uint32_t u;
+            memcpy(&u, &x, 4);
+            u += (uint32_t)(next_rand() % 3) - 1u; /* one float step either way */
+            memcpy(&x, &u, 4);
+        }
+        if (!isfinite(x) || !isfinite(sc) || sc == 0.0f) continue;
+        const float exact = x / sc, fast = (float)((double)x * (1.0 / (double)sc));
+        if (fabsf(exact) >= FLT_MIN) assert_memory_equal(&exact, &fast, sizeof exact);
+        assert_true(rintf(exact) == rintf(fast));
+        checked++;
+    }
+    assert_true(checked > (1u << 19));
+}
+
 /* qf_attention_row gives the reference's bits for head widths and key counts around the vector
  * width (tails in both loops), with strided keys and values. */
 static void test_attention_row_simd(void **state)
@@ -732,6 +763,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_quantize),     cmocka_unit_test(test_dynamic_quantize_simd),
+        cmocka_unit_test(test_quotient_by_double_reciprocal),
         cmocka_unit_test(test_attention_row_simd), cmocka_unit_test(test_attention_rows_simd),
         cmocka_unit_test(test_expf_ulp), cmocka_unit_test(test_int8_row_sums),   cmocka_unit_test(test_dequantize_bias_row_simd),
         cmocka_unit_test(test_layer_norm_row_simd),  cmocka_unit_test(test_erf_ulp),

@@ -189,26 +189,64 @@ static __mmask16 tail_mask(int64_t left)
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
-__attribute__((target("avx512f"))) static void dynamic_quantize_avx512(const float *x, size_t n, uint8_t *q,
+/* round(x / s) + z clamped to [0, 255] (NaN -> z) for 16 lanes, as floats; x / s as x times the
+ * double reciprocal vr (see dynamic_quantize_avx512). */
+__attribute__((always_inline, target("avx512f"))) static inline __m512 quantize16_avx512(__m512 v, __m512d vr,
+                                                                                                 __m512 vz)
+{
+    const __m256 d0 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), vr));
+    const __m256 d1 = _mm512_cvtpd_ps(
+        _mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), vr));
+    const __m512 d =
+        _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(d0)), _mm256_castps_pd(d1), 1));
+    __m512 r = _mm512_add_ps(_mm512_roundscale_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    r = _mm512_mask_mov_ps(vz, _mm512_cmp_ps_mask(d, d, _CMP_ORD_Q), r); /* NaN -> z */
+    return _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void dynamic_quantize_avx512(const float *x, size_t n, uint8_t *q,
                                                                         float *scale, uint8_t *zero_point)
 {
-    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail_mask((int64_t)(n - i));
-        __m512 v = _mm512_maskz_loadu_ps(k, x + i); /* masked lanes load 0, inside the range already */
-        lo = _mm512_min_ps(v, lo);
-        hi = _mm512_max_ps(v, hi);
+    /* four independent min/max chains (min/max are order-free); v first: a NaN lane keeps the
+     * running value, as the reference's comparisons do */
+    __m512 lo[4], hi[4];
+    for (int a = 0; a < 4; a++) lo[a] = hi[a] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int a = 0; a < 4; a++) {
+            const __m512 v = _mm512_loadu_ps(x + i + 16 * a);
+            lo[a] = _mm512_min_ps(v, lo[a]);
+            hi[a] = _mm512_max_ps(v, hi[a]);
+        }
     }
-    float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
+    for (; i < n; i += 16) {
+        const __m512 v = _mm512_maskz_loadu_ps(tail_mask((int64_t)(n - i)), x + i); /* masked lanes load 0, in range */
+        lo[0] = _mm512_min_ps(v, lo[0]);
+        hi[0] = _mm512_max_ps(v, hi[0]);
+    }
+    const float l = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3])));
+    const float h = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3])));
     float s = h == l ? 1.0f : (h - l) / 255.0f;
     uint8_t z = zero_point_u8(0.0f - l / s);
-    const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps((float)z), top = _mm512_set1_ps(255.0f);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail_mask((int64_t)(n - i));
-        __m512 d = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), vs);
-        __m512 r = _mm512_add_ps(_mm512_roundscale_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
-        r = _mm512_mask_mov_ps(vz, _mm512_cmp_ps_mask(d, d, _CMP_ORD_Q), r); /* NaN -> z */
-        r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), top);
+    /* x / s without a division: x times the double reciprocal, rounded to float. For floats x and
+     * s, x / s is never a float midpoint and stays at least 2^-49 (relative) away from one, while
+     * the double product is within 2^-52 of x / s: both round to the same float (in the subnormal
+     * range, where that margin fails, every candidate rounds to 0 below). */
+    const __m512d vr = _mm512_set1_pd(1.0 / (double)s);
+    const __m512 vz = _mm512_set1_ps((float)z);
+    /* 64 values a step: four vectors of integer-valued floats in [0, 255] narrowed by two rounds of
+     * packs (exact: nothing saturates) and one dword permutation back into order, one store */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (i = 0; i + 64 <= n; i += 64) {
+        __m512i w[4];
+        for (int a = 0; a < 4; a++)
+            w[a] = _mm512_cvtps_epi32(quantize16_avx512(_mm512_loadu_ps(x + i + 16 * a), vr, vz));
+        const __m512i b = _mm512_packus_epi16(_mm512_packus_epi32(w[0], w[1]), _mm512_packus_epi32(w[2], w[3]));
+        _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, b));
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 k = tail_mask((int64_t)(n - i));
+        const __m512 r = quantize16_avx512(_mm512_maskz_loadu_ps(k, x + i), vr, vz);
         _mm512_mask_cvtusepi32_storeu_epi8(q + i, k, _mm512_cvtps_epu32(r));
     }
     *scale = s;
@@ -250,28 +288,37 @@ attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt
 {
     const __m512 vscale = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
     __m512 vmx[4];
+    #pragma GCC unroll 4
     for (int r = 0; r < R; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < L; j += 64) {
         const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
         __m512 a[4][4];
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) a[r][b] = zero;
         for (int64_t t = 0; t < d; t++) {
             const float *kr = kt + t * ldk + j;
             __m512 kv[4];
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) kv[b] = _mm512_maskz_loadu_ps(km[b], kr + 16 * b);
+            #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 const __m512 qt = _mm512_set1_ps(q[r * ldq + t]);
+                #pragma GCC unroll 4
                 for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(qt, kv[b], a[r][b]);
             }
         }
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) {
                 const __m512 s = _mm512_mul_ps(a[r][b], vscale);
                 _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
                 vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
             }
     }
+    #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         float *s = sc + r * L;
         const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx[r]));
@@ -295,18 +342,25 @@ attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt
     for (int64_t t = 0; t < d; t += 64) {
         const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
         __m512 a[4][4];
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) a[r][b] = zero;
         for (int64_t j = 0; j < L; j++) {
             const float *vj = v + j * ldv + t;
             __m512 vv[4];
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) vv[b] = _mm512_maskz_loadu_ps(km[b], vj + 16 * b);
+            #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 const __m512 p = _mm512_set1_ps(sc[r * L + j]);
+                #pragma GCC unroll 4
                 for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(p, vv[b], a[r][b]);
             }
         }
+        #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 4
             for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], a[r][b]);
     }
 }
@@ -470,7 +524,7 @@ bool qf_encoder_simd_available(void)
 void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point)
 {
 #ifdef QF_KERNELS_X86
-    if (qf_encoder_simd_available()) {
+    if (qf_encoder_simd_available() && __builtin_cpu_supports("avx512bw")) {
         dynamic_quantize_avx512(x, n, q, scale, zero_point);
         return;
     }
