@@ -273,11 +273,15 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
     if (s) return s;
     uint64_t size = qf_file_size(f);
     qf_format fmt = qf_format_detect(qf_file_data(f), size);
-    /* the source hash starts now, on a thread of its own, and runs while the reader parses; the job
-     * keeps its own reference to the mapping (a shard index's is released by its reader) */
+    /* On a second thread the source hash starts now and runs while the reader parses; hashed on
+     * this thread (--threads 1) it waits until the file has parsed. The job keeps its own reference
+     * to the mapping (a shard index's is released by its reader). */
+    const bool to_hash = params->hash_source && fmt != QF_FORMAT_QF && fmt != QF_FORMAT_UNKNOWN;
+    const bool background = hash_in_background(params);
+    qf_file *hash_later = to_hash && !background ? qf_file_retain(f) : NULL;
     qf_sha256_job *hash = NULL;
-    if (params->hash_source && fmt != QF_FORMAT_QF) {
-        s = qf_sha256_job_start(f, hash_in_background(params), &hash, err);
+    if (to_hash && background) {
+        s = qf_sha256_job_start(f, true, &hash, err);
         if (s) {
             qf_file_unmap(f);
             return s;
@@ -307,13 +311,13 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
             what = "numpy .npy array file: not a checkpoint format (object arrays in it are pickles and are never loaded)";
         else if (size >= 262 && memcmp(d + 257, "ustar", 5) == 0)
             what = "tar archive: the PyTorch tar checkpoint format of 2017 and earlier is not read; re-save it with torch.save";
-        qf_sha256_job_release(hash);
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_UNKNOWN_FORMAT, path, NULL, 0, NULL, "%s", what);
     }
     }
     if (s) {
         qf_sha256_job_release(hash);
+        qf_file_unmap(hash_later);
         return s;
     }
     if (fmt != QF_FORMAT_QF) {
@@ -322,10 +326,12 @@ qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model
         if (!s) s = qf_model_set_meta(m, "source.format", qf_format_name(fmt), err);
         if (!s) s = qf_model_set_meta(m, "source.path", path, err);
         if (!s) s = qf_model_set_meta(m, "source.size", size_text, err);
+        if (!s && hash_later) s = qf_sha256_job_start(hash_later, false, &hash, err);
         if (!s && hash) s = qf_model_set_meta_sha256_job(m, "source.sha256", hash, err); /* handed over */
         else qf_sha256_job_release(hash);
         if (!s) s = attach_config(m, path, params->config_path, err);
     }
+    qf_file_unmap(hash_later);
     if (s) {
         qf_model_destroy(m);
         return s;
