@@ -97,6 +97,10 @@ static void test_dataset_rows_and_errors(void **state)
         {"{\"label\": 1}\n", "line 1", 0, "neither"},
         {"\n\n{\"text\": \"a\", \"label\": \"no-such-section\"}\n", "line 3", 2, "label2id"},
         {"{\"input_ids\": [1, -2]}\n", "line 1", 0, "not an id"},
+        {"{\"input_ids\": [1, 2147483648]}\n", "line 1", 0, "not an id"},
+        {"{\"input_ids\": [1, 2], \"token_type_ids\": [0, 2147483648]}\n", "line 1", 0, "not a type id"},
+        {"{\"input_ids\": [1, 2], \"token_type_ids\": [0, 66666666666666666666666]}\n", "line 1", 0, "not a type id"},
+        {"{\"input_ids\": [1, 2], \"token_type_ids\": [-1, 0]}\n", "line 1", 0, "not a type id"},
         {"{\"input_ids\": []}\n", "line 1", 0, "no tokens"},
         {"{\"text\": \"a\", \"label\": 1.5}\n", "line 1", 0, "neither an integer"},
     };

@@ -143,9 +143,11 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         if (types && json_object_is_type(types, json_type_array)) {
             for (int64_t i = 0; i < length && (size_t)i < json_object_array_length(types); i++) {
                 json_object *v = json_object_array_get_idx(types, (size_t)i);
-                if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 0)
+                /* json-c clamps what does not fit: read 64 bits and refuse past int32, as input_ids */
+                const int64_t tt = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+                if (tt < 0 || tt > INT32_MAX)
                     return row_error(err, path, line, offset, "\"token_type_ids\" holds a value that is not a type id");
-                d->types[d->used + (size_t)i] = json_object_get_int(v);
+                d->types[d->used + (size_t)i] = (int32_t)tt;
             }
         }
     } else if (text && json_object_is_type(text, json_type_string)) {

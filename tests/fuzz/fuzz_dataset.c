@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (qf_dataset_load(path, tokenizer(), &p, &d, NULL) == QF_STATUS_OK) {
             for (size_t i = 0; i < qf_dataset_size(d); i++) {
                 const qf_dataset_row *r = qf_dataset_row_at(d, i);
-                if (r->length > 0) (void)(r->input_ids[r->length - 1] + r->token_type_ids[r->length - 1]);
+                /* touch the last id and type (unsigned: a row may hold any int32, e.g. INT32_MAX) */
+                if (r->length > 0) (void)((uint32_t)r->input_ids[r->length - 1] + (uint32_t)r->token_type_ids[r->length - 1]);
             }
         }
         qf_dataset_destroy(d);
