@@ -277,52 +277,63 @@ __attribute__((target("avx512f"))) static __m512 expf_ps_avx512(__m512 x)
 }
 
 /*
- * R (1 or 4) query rows of one head. Scores: 16 keys per vector, four vectors of keys per pass;
- * every key vector loaded once serves the R rows. Context: 16 value columns per vector, four per
- * pass, every value vector shared likewise. Each output is still its own in-order chain of fused
- * multiply-adds, which is the reference's arithmetic.
+ * The two products of attention share one shape: for R (1 or 4) rows r and 64 columns (four
+ * vectors, lanes past `km` masked), acc[r][..] = sum over t < steps of a[r * lda + t] * b[t * ldb + ..],
+ * each output an in-order chain of fused multiply-adds (the reference's arithmetic). Every vector
+ * of b loaded serves the R rows. The loops are unrolled so that the 16 accumulators stay in
+ * registers (GCC otherwise kept them on the stack, a load and a store per multiply-add).
+ */
+__attribute__((always_inline, target("avx512f"))) static inline void
+rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t steps,
+                          const __mmask16 km[4], __m512 acc[4][4])
+{
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < steps; t++) {
+        const float *bt = b + t * ldb;
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) bv[v] = _mm512_maskz_loadu_ps(km[v], bt + 16 * v);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const __m512 ar = _mm512_set1_ps(a[r * lda + t]);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+        }
+    }
+}
+
+/*
+ * R (1 or 4) query rows of one head. Scores: q times 64 columns of kt per pass; softmax row by row;
+ * context: the probabilities times 64 columns of v per pass (rows_times_columns_avx512 both).
  */
 __attribute__((always_inline, target("avx512f"))) static inline void
 attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, const float *v,
                        int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc)
 {
-    const __m512 vscale = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
-    __m512 vmx[4];
-    #pragma GCC unroll 4
+    const __m512 vscale = _mm512_set1_ps(scale);
+    __m512 vmx[4], acc[4][4]; /* every loop over r unrolled: vmx too stays in registers */
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < L; j += 64) {
         const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
-        __m512 a[4][4];
-        #pragma GCC unroll 4
+        rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, km, acc);
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++)
-            #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) a[r][b] = zero;
-        for (int64_t t = 0; t < d; t++) {
-            const float *kr = kt + t * ldk + j;
-            __m512 kv[4];
-            #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) kv[b] = _mm512_maskz_loadu_ps(km[b], kr + 16 * b);
-            #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                const __m512 qt = _mm512_set1_ps(q[r * ldq + t]);
-                #pragma GCC unroll 4
-                for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(qt, kv[b], a[r][b]);
-            }
-        }
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int b = 0; b < 4; b++) {
-                const __m512 s = _mm512_mul_ps(a[r][b], vscale);
+                const __m512 s = _mm512_mul_ps(acc[r][b], vscale);
                 _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
                 vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
             }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         float *s = sc + r * L;
         const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx[r]));
-        __m512 vsum = zero;
+        __m512 vsum = _mm512_setzero_ps();
         for (int64_t j = 0; j < L; j += 16) {
             const __mmask16 k = tail_mask(L - j);
             const __m512 e = expf_ps_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mx));
@@ -341,27 +352,11 @@ attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt
     }
     for (int64_t t = 0; t < d; t += 64) {
         const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
-        __m512 a[4][4];
-        #pragma GCC unroll 4
+        rows_times_columns_avx512(R, sc, L, v + t, ldv, L, km, acc);
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++)
-            #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) a[r][b] = zero;
-        for (int64_t j = 0; j < L; j++) {
-            const float *vj = v + j * ldv + t;
-            __m512 vv[4];
-            #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) vv[b] = _mm512_maskz_loadu_ps(km[b], vj + 16 * b);
-            #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                const __m512 p = _mm512_set1_ps(sc[r * L + j]);
-                #pragma GCC unroll 4
-                for (int b = 0; b < 4; b++) a[r][b] = _mm512_fmadd_ps(p, vv[b], a[r][b]);
-            }
-        }
-        #pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], a[r][b]);
+#pragma GCC unroll 4
+            for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], acc[r][b]);
     }
 }
 
