@@ -445,6 +445,22 @@ static void test_sha256_ni_vs_portable(void **state)
     free(buf);
 }
 
+/* A file of n pseudo-random bytes at path; returns the bytes (caller frees). */
+static uint8_t *write_random_file(const char *path, size_t n, uint32_t seed)
+{
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(seed >> 24);
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    return buf;
+}
+
 /* the chunked hash of a mapped file (pages released as it goes) equals the one-shot hash, and
  * released pages read back the same bytes; heap memory passed to qf_file_release_pages is untouched */
 static void test_file_sha256_and_release(void **state)
@@ -453,17 +469,7 @@ static void test_file_sha256_and_release(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/test_core_release_%ld.bin", QF_BINARY_DIR, (long)getpid());
     size_t n = (17u << 20) + 12345; /* two full 8 MiB chunks and a tail */
-    uint8_t *buf = malloc(n);
-    assert_non_null(buf);
-    uint32_t s = 99;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        buf[i] = (uint8_t)(s >> 24);
-    }
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, n, f), n);
-    fclose(f);
+    uint8_t *buf = write_random_file(path, n, 99);
     qf_file *mf = NULL;
     assert_int_equal(qf_file_map(path, &mf, NULL), QF_STATUS_OK);
     uint8_t d1[32], d2[32];
@@ -491,7 +497,7 @@ static void test_file_sha256_and_release(void **state)
     assert_int_equal(qf_output_write_at(o, 7, "WORLD", 5, &err), QF_STATUS_INVALID_ARGUMENT);
     assert_int_equal(qf_output_write(o, buf, n, NULL), QF_STATUS_OK); /* a block past the buffer size */
     assert_int_equal(qf_output_commit(o, NULL), QF_STATUS_OK);
-    f = fopen(path, "rb");
+    FILE *f = fopen(path, "rb");
     assert_non_null(f);
     char head[11];
     assert_int_equal(fread(head, 1, 11, f), 11);
@@ -502,22 +508,6 @@ static void test_file_sha256_and_release(void **state)
     unlink(path);
     free(copy);
     free(buf);
-}
-
-/* A file of n pseudo-random bytes at path; returns the bytes (caller frees). */
-static uint8_t *write_random_file(const char *path, size_t n, uint32_t seed)
-{
-    uint8_t *buf = malloc(n);
-    assert_non_null(buf);
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        buf[i] = (uint8_t)(seed >> 24);
-    }
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, n, f), n);
-    fclose(f);
-    return buf;
 }
 
 /* source.sha256 hashed on a second thread (qf_model_set_meta_file_sha256): the same digest as the
