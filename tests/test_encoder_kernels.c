@@ -470,6 +470,11 @@ static void test_gemm_int8_exact(void **state)
                 fill_u8(x, (size_t)(max_m * k), mode);
                 qf_dnnl_gemm *g = NULL;
                 assert_int_equal(qf_dnnl_gemm_create(d, true, w, n, k, max_m, &g, NULL), QF_STATUS_OK);
+                /* the zero-point column sums (taken while packing on AMX) are the scalar row sums */
+                int32_t *sums = malloc((size_t)n * 4);
+                qf_int8_row_sums_ref(w, n, k, sums);
+                assert_memory_equal(qf_dnnl_gemm_colsum(g), sums, (size_t)n * 4);
+                free(sums);
                 /* k a multiple of 64 takes the AMX kernels where the CPU has them */
                 assert_true(qf_dnnl_gemm_uses_amx(g) == (qf_amx_available() && k % 64 == 0));
                 if (qf_dnnl_gemm_uses_amx(g)) amx_cases += 4 * 3;

@@ -100,7 +100,8 @@ bool qf_encoder_simd_available(void);
 /*
  * AMX backend of the integer GEMM (kernels_amx.c). qf_amx_available: the CPU has AMX-INT8 and the
  * OS granted the tile state (QF_AMX=0 in the environment says no). qf_amx_pack writes w [n, k]
- * (k a multiple of 64) into qf_amx_packed_columns(n) * k bytes of tiles. qf_amx_gemm_u8s8s32:
+ * (k a multiple of 64) into qf_amx_packed_columns(n) * k bytes of tiles and, in the same pass, the
+ * n row sums sum_k w[j, k] (those of qf_int8_row_sums) into sums. qf_amx_gemm_u8s8s32:
  * acc[m, n] = x w^T (no zero point), x [m, k] row-major, or with epi the dequantized rows
  * straight from the tiles (the bits of qf_dequantize_bias_row on acc); tail is scratch of 16 * k
  * bytes, so one call at a time per tail.
@@ -114,7 +115,7 @@ typedef struct qf_amx_epilogue { /* y[m, n] as qf_dequantize_bias_row (acc unuse
 } qf_amx_epilogue;
 bool qf_amx_available(void);
 int64_t qf_amx_packed_columns(int64_t n);
-void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed);
+void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed, int32_t *sums);
 void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
                          int32_t *acc, const qf_amx_epilogue *epi);
 

@@ -48,6 +48,7 @@ static void amx_probe(void)
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
     if (!(d & (1u << 24)) || !(d & (1u << 25))) return;
+    if (!(c & (1u << 11))) return; /* AVX512-VNNI: qf_amx_pack sums the weights with vpdpbusd */
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return;
     amx_usable = true;
 }
@@ -150,12 +151,17 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
 
 /* Row r of a tile is dword r of each of its 16 columns' 64 bytes of k: a 16 x 16 transpose of
  * dwords in registers (32-bit then 64-bit interleaves within 128-bit lanes, then two rounds of lane
- * shuffles); columns past n are zero. */
-__attribute__((target("avx512f"))) void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed)
+ * shuffles); columns past n are zero. Dword lane c of every tile row holds four bytes of column c,
+ * so one vpdpbusd with ones per row adds them to column c's sum: the row sums come out of the same
+ * pass over the weights. */
+__attribute__((target("avx512f,avx512vnni"))) void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed,
+                                                              int32_t *sums)
 {
     const int64_t npad = qf_amx_packed_columns(n), kblocks = k / 64;
+    const __m512i ones = _mm512_set1_epi8(1);
     for (int64_t ct = 0; ct < npad / 16; ct++) {
         const int64_t cols = n - ct * 16 >= 16 ? 16 : (n - ct * 16 > 0 ? n - ct * 16 : 0);
+        __m512i sum = _mm512_setzero_si512();
         for (int64_t kb = 0; kb < kblocks; kb++) {
             int8_t *tile = packed + (ct * kblocks + kb) * 1024;
             const int8_t *base = w + (ct * 16) * k + kb * 64;
@@ -179,12 +185,15 @@ __attribute__((target("avx512f"))) void qf_amx_pack(const int8_t *w, int64_t n, 
                 const __m512i b = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
                 const __m512i c = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44);
                 const __m512i d = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
-                _mm512_storeu_si512(tile + (0 + j) * 64, _mm512_shuffle_i32x4(a, c, 0x88));
-                _mm512_storeu_si512(tile + (4 + j) * 64, _mm512_shuffle_i32x4(a, c, 0xDD));
-                _mm512_storeu_si512(tile + (8 + j) * 64, _mm512_shuffle_i32x4(b, d, 0x88));
-                _mm512_storeu_si512(tile + (12 + j) * 64, _mm512_shuffle_i32x4(b, d, 0xDD));
+                const __m512i row[4] = {_mm512_shuffle_i32x4(a, c, 0x88), _mm512_shuffle_i32x4(a, c, 0xDD),
+                                        _mm512_shuffle_i32x4(b, d, 0x88), _mm512_shuffle_i32x4(b, d, 0xDD)};
+                for (int q = 0; q < 4; q++) {
+                    _mm512_storeu_si512(tile + (4 * q + j) * 64, row[q]);
+                    sum = _mm512_dpbusd_epi32(sum, ones, row[q]); /* lane c += the four bytes of column c */
+                }
             }
         }
+        if (cols) _mm512_mask_storeu_epi32(sums + ct * 16, (__mmask16)((1u << cols) - 1), sum);
     }
 }
 
@@ -226,7 +235,10 @@ void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int6
 #else /* no AMX on this platform */
 
 bool qf_amx_available(void) { return false; }
-void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed) { (void)w, (void)n, (void)k, (void)packed; }
+void qf_amx_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed, int32_t *sums)
+{
+    (void)w, (void)n, (void)k, (void)packed, (void)sums;
+}
 void qf_amx_gemm_u8s8s32(const uint8_t *x, int64_t m, const int8_t *packed, int64_t n, int64_t k, uint8_t *tail,
                          int32_t *acc, const qf_amx_epilogue *epi)
 {

@@ -135,8 +135,7 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
         *out = g;
         return QF_STATUS_OK;
     }
-    qf_int8_row_sums(w, n, k, g->colsum);
-    if (int8 && k % 64 == 0 && qf_amx_available()) {
+    if (k % 64 == 0 && qf_amx_available()) {
         const size_t packed_bytes = (size_t)(qf_amx_packed_columns(n) * k);
         g->amx_packed = alloc_packed(packed_bytes);
         g->amx_tail = aligned_alloc(64, (size_t)(16 * k));
@@ -144,12 +143,13 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
             qf_dnnl_gemm_destroy(g);
             return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
         }
-        qf_amx_pack(w, n, k, g->amx_packed);
+        qf_amx_pack(w, n, k, g->amx_packed, g->colsum); /* the column sums in the same pass */
         qf_file_release_pages(w, (uint64_t)(n * k));
         *out = g;
         return QF_STATUS_OK;
     }
 
+    qf_int8_row_sums(w, n, k, g->colsum);
     /* Let oneDNN pick the weights layout for the largest m, then reorder [n, k] (= k x n "ba") into it. */
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
