@@ -118,7 +118,8 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
                                                                       bool two_rows, const int8_t *b0,
                                                                       const int8_t *b1, int64_t kblocks, int32_t *acc,
                                                                       int64_t m, int64_t n, int64_t r0, int64_t c0,
-                                                                      const int8_t *next_b, const qf_amx_epilogue *epi)
+                                                                      const int8_t *next_b, int64_t prefetch_step,
+                                                                      const qf_amx_epilogue *epi)
 {
     int32_t tmp[16 * 16] __attribute__((aligned(64)));
     _tile_zero(0);
@@ -130,8 +131,9 @@ __attribute__((target("amx-tile,amx-int8,sse"))) static void block_32x32(const u
     for (int64_t kb = 0; kb < kblocks; kb++) {
         _tile_loadd(6, b0 + kb * 1024, 64);
         _tile_loadd(7, b1 + kb * 1024, 64);
-        if (next_b) /* the next column block's weights, 2 KB per step, ahead of their first use */
-            for (int l = 0; l < 2048; l += 64) _mm_prefetch((const char *)next_b + kb * 2048 + l, _MM_HINT_T0);
+        if (next_b)
+            for (int64_t l = 0; l < prefetch_step; l += 64)
+                _mm_prefetch((const char *)next_b + kb * prefetch_step + l, _MM_HINT_T1);
         _tile_loadd(4, a0 + kb * 64, lda);
         _tile_dpbusd(0, 4, 6);
         _tile_dpbusd(1, 4, 7);
@@ -205,12 +207,18 @@ static void column_block(const uint8_t *x, int64_t m, int64_t full, const uint8_
 {
     const int64_t kblocks = k / 64, blocks = qf_amx_packed_columns(n) / 32, row_tiles = (m + 15) / 16;
     const int8_t *b0 = packed + (2 * cb) * kblocks * 1024, *b1 = b0 + kblocks * 1024;
+    /* The next column block's 2 * kblocks KB of weights are prefetched into L2 spread evenly over
+     * this block's passes (step bytes per k step of each pass), not all in the first pass: at
+     * 128 rows a burst of 2 KB per step overran the outstanding-miss queues and left the other
+     * passes with no memory traffic (cold weights streamed at 4-6 GB/s; 6-7 GB/s spread). */
+    const int64_t passes = (row_tiles + 1) / 2, step = ((2048 + passes - 1) / passes + 63) & ~(int64_t)63;
     for (int64_t rt = 0; rt < row_tiles; rt += 2) {
         const bool two = rt + 1 < row_tiles;
         const uint8_t *a0 = rt * 16 < full ? x + rt * 16 * k : tail;
         const uint8_t *a1 = (rt + 1) * 16 < full ? x + (rt + 1) * 16 * k : tail;
-        const int8_t *next_b = rt == 0 && cb + 1 < blocks ? b0 + 2 * kblocks * 1024 : NULL;
-        block_32x32(a0, a1, k, two, b0, b1, kblocks, acc, m, n, rt * 16, cb * 32, next_b, epi);
+        const int64_t offset = (rt / 2) * step * kblocks;
+        const int8_t *next_b = cb + 1 < blocks && offset < 2 * kblocks * 1024 ? b0 + 2 * kblocks * 1024 + offset : NULL;
+        block_32x32(a0, a1, k, two, b0, b1, kblocks, acc, m, n, rt * 16, cb * 32, next_b, step, epi);
     }
 }
 
