@@ -487,22 +487,31 @@ __attribute__((target("avx512f"))) static __m512 erf_ps_avx512(__m512 x)
     return r;
 }
 
+/* gelu of 16 lanes (NaN lanes give the scalar form's NaN). */
+__attribute__((always_inline, target("avx512f"))) static inline __m512 gelu16_avx512(__m512 v)
+{
+    const __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    __m512 e = erf_ps_avx512(u);
+    /* the sign of u, then NaN lanes give u itself, as the scalar form */
+    e = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(e),
+                                            _mm512_and_si512(_mm512_castps_si512(u),
+                                                             _mm512_set1_epi32((int)0x80000000u))));
+    e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q), e, u);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+/* Four vectors a step: their Horner chains are independent, so their latencies overlap. */
 __attribute__((target("avx512f"))) static void gelu_row_avx512(float *x, int64_t n)
 {
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f),
-                 rsqrt2 = _mm512_set1_ps(0.70710678118654752f);
-    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    for (int64_t i = 0; i < n; i += 16) {
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 g[4];
+        for (int a = 0; a < 4; a++) g[a] = gelu16_avx512(_mm512_loadu_ps(x + i + 16 * a));
+        for (int a = 0; a < 4; a++) _mm512_storeu_ps(x + i + 16 * a, g[a]);
+    }
+    for (; i < n; i += 16) {
         const __mmask16 k = tail_mask(n - i);
-        const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        const __m512 u = _mm512_mul_ps(v, rsqrt2);
-        __m512 e = erf_ps_avx512(u);
-        /* the sign of u, then NaN lanes give u itself, as the scalar form */
-        e = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(e),
-                                                _mm512_and_si512(_mm512_castps_si512(u), sign)));
-        e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q), e, u);
-        const __m512 g = _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e));
-        _mm512_mask_storeu_ps(x + i, k, g);
+        _mm512_mask_storeu_ps(x + i, k, gelu16_avx512(_mm512_maskz_loadu_ps(k, x + i)));
     }
 }
 #endif
