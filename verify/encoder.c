@@ -73,6 +73,12 @@ struct qf_encoder {
     /* workspace, sized at creation */
     float *emb, *x, *y, *q, *k, *kt, *v, *ctx, *ff, *scores, *row, *row2;
     uint8_t *xq;
+    /* what xq holds after a dynamic quantization: the input it came from (NULL when xq holds
+     * anything else) and that quantization's scale and zero point */
+    const float *xq_of;
+    int64_t xq_count;
+    float xq_scale;
+    uint8_t xq_zero;
     int8_t *xs;    /* static int8 activations */
     float *srow;   /* one smoothed row */
     int32_t *acc;
@@ -304,8 +310,11 @@ static void linear_release(linear *l) { qf_dnnl_gemm_destroy(l->dnnl); }
 /* ------------------------------------------------------------------------------------------ */
 /* Numerics shared by both kernel sets                                                         */
 
-/* y[m, n] = x[m, k] w^T + bias; int8 layers quantize x as DynamicQuantizeLinear over all m*k values. */
-static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, int64_t m, float *y, qf_error *err)
+/* y[m, n] = x[m, k] w^T + bias; int8 layers quantize x as DynamicQuantizeLinear over all m*k values.
+ * same_input: x is unchanged since the previous call (Q, K and V of one layer), so a dynamic
+ * quantization of it still in xq is used again: the same values, scale and zero point. */
+static qf_status linear_apply_to(qf_encoder *e, const linear *l, const float *x, int64_t m, bool same_input, float *y,
+                                 qf_error *err)
 {
     const int64_t n = l->n;
     qf_status s = QF_STATUS_OK;
@@ -322,6 +331,7 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
     uint8_t zx;
     if (l->static_in) {
         const int64_t k = l->k;
+        e->xq_of = NULL; /* xq is about to hold other values */
         sx = l->sx;
         for (int64_t i = 0; i < m; i++) {
             const float *xr = x + i * k;
@@ -338,8 +348,15 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
         } else {
             qf_gemm_s8s8s32_ref(e->xs, l->wq, m, n, k, e->acc);
         }
+    } else if (same_input && e->xq_of == x && e->xq_count == m * l->k) {
+        sx = e->xq_scale;
+        zx = e->xq_zero;
     } else {
         qf_dynamic_quantize_u8(x, (size_t)(m * l->k), e->xq, &sx, &zx);
+        e->xq_of = x;
+        e->xq_count = m * l->k;
+        e->xq_scale = sx;
+        e->xq_zero = zx;
     }
     /* On AMX the epilogue runs on each tile as it leaves the GEMM. */
     if (l->dnnl && qf_dnnl_gemm_uses_amx(l->dnnl))
@@ -357,6 +374,11 @@ static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, in
 #pragma omp parallel for schedule(static) if (m * n >= QF_PAR_MIN)
     for (int64_t i = 0; i < m; i++) qf_dequantize_bias_row(acc + i * n, n, zx, colsum, sx, l->ws, l->bias, y + i * n);
     return QF_STATUS_OK;
+}
+
+static qf_status linear_apply(qf_encoder *e, const linear *l, const float *x, int64_t m, float *y, qf_error *err)
+{
+    return linear_apply_to(e, l, x, m, false, y, err);
 }
 
 /* x[m, d] = LayerNorm(x + r) (r may be NULL); statistics in double (qf_layer_norm_row_ref). */
@@ -710,8 +732,9 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
     for (int64_t l = 0; l < a->num_layers; l++) {
         const layer *ly = &e->layers[l];
         if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_QKV, e->x, L, H);
-        if ((s = linear_apply(e, &ly->q, e->x, L, e->q, err)) || (s = linear_apply(e, &ly->k, e->x, L, e->k, err)) ||
-            (s = linear_apply(e, &ly->v, e->x, L, e->v, err)))
+        if ((s = linear_apply(e, &ly->q, e->x, L, e->q, err)) ||
+            (s = linear_apply_to(e, &ly->k, e->x, L, true, e->k, err)) ||
+            (s = linear_apply_to(e, &ly->v, e->x, L, true, e->v, err)))
             return s;
         attention(e, L);
         if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
