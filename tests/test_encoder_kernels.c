@@ -454,14 +454,14 @@ static void test_gemm_int8_exact(void **state)
     (void)state;
     qf_dnnl *d = NULL;
     assert_int_equal(qf_dnnl_create(&d, NULL), QF_STATUS_OK);
-    const int64_t ms[] = {1, 3, 17, 48};
+    const int64_t ms[] = {1, 3, 17, 48, 100};
     const int64_t ns[] = {1, 7, 64, 130};
     const int64_t ks[] = {1, 5, 63, 256, 1027};
     const uint8_t zps[] = {0, 128, 255};
     size_t cases = 0, amx_cases = 0, fused_cases = 0;
     for (size_t ki = 0; ki < 5; ki++) {
         for (size_t ni = 0; ni < 4; ni++) {
-            int64_t n = ns[ni], k = ks[ki], max_m = 48;
+            int64_t n = ns[ni], k = ks[ki], max_m = 100;
             for (int mode = 0; mode < 3; mode++) {
                 int8_t *w = malloc((size_t)(n * k));
                 uint8_t *x = malloc((size_t)(max_m * k));
@@ -477,8 +477,8 @@ static void test_gemm_int8_exact(void **state)
                 free(sums);
                 /* k a multiple of 64 takes the AMX kernels where the CPU has them */
                 assert_true(qf_dnnl_gemm_uses_amx(g) == (qf_amx_available() && k % 64 == 0));
-                if (qf_dnnl_gemm_uses_amx(g)) amx_cases += 4 * 3;
-                for (size_t mi = 0; mi < 4; mi++) {
+                if (qf_dnnl_gemm_uses_amx(g)) amx_cases += 5 * 3;
+                for (size_t mi = 0; mi < 5; mi++) {
                     for (size_t zi = 0; zi < 3; zi++) {
                         qf_error err;
                         qf_error_clear(&err);
@@ -515,7 +515,7 @@ static void test_gemm_int8_exact(void **state)
         }
     }
     /* saturating extremes: 255 * -128 * 1027 accumulates to -33.5M, exact */
-    assert_true(cases == 5 * 4 * 3 * 4 * 3);
+    assert_true(cases == 5 * 4 * 3 * 5 * 3);
     print_message("int8 gemm: %zu cases bit-exact against the reference, %zu of them on AMX (%s), %zu with the fused "
                   "dequantize epilogue\n",
                   cases, amx_cases, qf_amx_available() ? "available" : "not in use: no AMX here, or QF_AMX=0", fused_cases);
@@ -534,7 +534,7 @@ static void test_gemm_f32(void **state)
     double worst = 0.0;
     for (size_t ki = 0; ki < 3; ki++) {
         for (size_t ni = 0; ni < 3; ni++) {
-            int64_t n = ns[ni], k = ks[ki], max_m = 48;
+            int64_t n = ns[ni], k = ks[ki], max_m = 100;
             float *w = malloc((size_t)(n * k) * 4), *x = malloc((size_t)(max_m * k) * 4);
             float *y = malloc((size_t)(max_m * n) * 4), *r = malloc((size_t)(max_m * n) * 4);
             for (int64_t i = 0; i < n * k; i++) w[i] = frand(1.0f);
