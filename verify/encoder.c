@@ -71,7 +71,7 @@ struct qf_encoder {
     size_t owned_count, owned_cap;
 
     /* workspace, sized at creation */
-    float *emb, *x, *y, *q, *k, *kt, *v, *ctx, *ff, *scores, *row, *row2;
+    float *emb, *x, *y, *q, *k, *kt, *v, *vh, *ctx, *ff, *scores, *row, *row2;
     uint8_t *xq;
     /* what xq holds after a dynamic quantization: the input it came from (NULL when xq holds
      * anything else) and that quantization's scale and zero point */
@@ -414,15 +414,18 @@ static void activate_all(qf_arch_activation a, float *x, int64_t count)
 }
 
 /* Multi-head self-attention over the L real tokens of one sequence: ctx = softmax(q k^T / sqrt d) v.
- * k is transposed once into kt [H, L] so that each score row is a run of independent dots; query
- * rows go to the kernel QF_ATTENTION_ROWS at a time, which share their key and value loads. */
-#define QF_ATTENTION_ROWS 4
+ * k is transposed once into kt [H, L] so that each score row is a run of independent dots; v is
+ * copied head by head into vh [nh, L, d], so that a head's values are one contiguous stretch (in
+ * v, rows H floats apart fell into a sixteenth of L1's sets and evicted each other); query rows go
+ * to the kernel QF_ATTENTION_ROWS at a time, which keeps a head's keys and values in L1 while they
+ * pass over them. */
+#define QF_ATTENTION_ROWS 32
 static void attention(qf_encoder *e, int64_t L)
 {
     const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
     const float scale = 1.0f / sqrtf((float)d);
     const float *q = e->q, *k = e->k, *v = e->v;
-    float *ctx = e->ctx, *kt = e->kt;
+    float *ctx = e->ctx, *kt = e->kt, *vh = e->vh;
     /* in 16 x 16 tiles, which keep both sides of the transpose in L1 */
     for (int64_t j0 = 0; j0 < L; j0 += 16) {
         const int64_t j1 = j0 + 16 < L ? j0 + 16 : L;
@@ -432,13 +435,15 @@ static void attention(qf_encoder *e, int64_t L)
                 for (int64_t c = c0; c < c1; c++) kt[c * L + j] = k[j * H + c];
         }
     }
+    for (int64_t j = 0; j < L; j++)
+        for (int64_t h = 0; h < nh; h++) memcpy(vh + (h * L + j) * d, v + j * H + h * d, (size_t)d * sizeof(float));
     const int64_t blocks = (L + QF_ATTENTION_ROWS - 1) / QF_ATTENTION_ROWS;
 #pragma omp parallel for collapse(2) schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
     for (int64_t h = 0; h < nh; h++) {
         for (int64_t b = 0; b < blocks; b++) {
             const int64_t i = b * QF_ATTENTION_ROWS, rows = L - i < QF_ATTENTION_ROWS ? L - i : QF_ATTENTION_ROWS;
             float *sc = e->scores + (int64_t)omp_get_thread_num() * QF_ATTENTION_ROWS * e->max_length;
-            qf_attention_rows(q + i * H + h * d, H, rows, kt + h * d * L, L, v + h * d, H, L, d, scale, sc,
+            qf_attention_rows(q + i * H + h * d, H, rows, kt + h * d * L, L, vh + h * L * d, d, L, d, scale, sc,
                               ctx + i * H + h * d, H);
         }
     }
@@ -521,7 +526,7 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
     if (!(e->emb = ws(e, L, E * 4, err)) || !(e->x = ws(e, L, H * 4, err)) || !(e->y = ws(e, LW, 4, err)) ||
         !(e->q = ws(e, L, H * 4, err)) || !(e->k = ws(e, L, H * 4, err)) ||
-        !(e->kt = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) ||
+        !(e->kt = ws(e, L, H * 4, err)) || !(e->v = ws(e, L, H * 4, err)) || !(e->vh = ws(e, L, H * 4, err)) ||
         !(e->ctx = ws(e, L, H * 4, err)) || !(e->ff = ws(e, L, I * 4, err)) ||
         !(e->scores = ws(e, (uint64_t)e->threads * QF_ATTENTION_ROWS, L * 4, err)) || !(e->row = ws(e, widest, 4, err)) ||
         !(e->row2 = ws(e, widest, 4, err)) || !(e->xq = ws(e, LW, 1, err)) ||

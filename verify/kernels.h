@@ -51,7 +51,8 @@ void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float
 /*
  * `rows` consecutive query rows of one head at once: row r reads q + r * ldq, writes c + r * ldc and
  * uses sc + r * L as its scratch (rows * L floats). Each row gives qf_attention_row_ref's bits; the
- * AVX-512 form shares every key and value load between four rows.
+ * AVX-512 form shares every key and value load between four rows and keeps 64 columns of keys or
+ * values in L1 while up to 32 rows pass over them.
  */
 void qf_attention_rows(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk, const float *v,
                        int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc);

@@ -280,12 +280,12 @@ __attribute__((target("avx512f"))) static __m512 expf_ps_avx512(__m512 x)
  * The two products of attention share one shape: for R (1 or 4) rows r and 64 columns (four
  * vectors, lanes past `km` masked), acc[r][..] = sum over t < steps of a[r * lda + t] * b[t * ldb + ..],
  * each output an in-order chain of fused multiply-adds (the reference's arithmetic). Every vector
- * of b loaded serves the R rows. The loops are unrolled so that the 16 accumulators stay in
+ * of b loaded serves the R rows; `full`: every lane is in range, the loads need no mask. The loops are unrolled so that the 16 accumulators stay in
  * registers (GCC otherwise kept them on the stack, a load and a store per multiply-add).
  */
 __attribute__((always_inline, target("avx512f"))) static inline void
-rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t steps,
-                          const __mmask16 km[4], __m512 acc[4][4])
+rows_times_columns_masked(const int R, const bool full, const float *a, int64_t lda, const float *b, int64_t ldb,
+                          int64_t steps, const __mmask16 km[4], __m512 acc[4][4])
 {
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -295,7 +295,7 @@ rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float 
         const float *bt = b + t * ldb;
         __m512 bv[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) bv[v] = _mm512_maskz_loadu_ps(km[v], bt + 16 * v);
+        for (int v = 0; v < 4; v++) bv[v] = full ? _mm512_loadu_ps(bt + 16 * v) : _mm512_maskz_loadu_ps(km[v], bt + 16 * v);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const __m512 ar = _mm512_set1_ps(a[r * lda + t]);
@@ -305,71 +305,100 @@ rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float 
     }
 }
 
-/*
- * R (1 or 4) query rows of one head. Scores: q times 64 columns of kt per pass; softmax row by row;
- * context: the probabilities times 64 columns of v per pass (rows_times_columns_avx512 both).
- */
+/* All 64 columns in range (the usual case): plain loads, no mask registers to keep. */
 __attribute__((always_inline, target("avx512f"))) static inline void
-attention_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, const float *v,
-                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc)
+rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t steps,
+                          const __mmask16 km[4], __m512 acc[4][4])
 {
-    const __m512 vscale = _mm512_set1_ps(scale);
-    __m512 vmx[4], acc[4][4]; /* every loop over r unrolled: vmx too stays in registers */
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < L; j += 64) {
-        const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
-        rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, km, acc);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) {
-                const __m512 s = _mm512_mul_ps(acc[r][b], vscale);
-                _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
-                vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
-            }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++) {
-        float *s = sc + r * L;
-        const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx[r]));
-        __m512 vsum = _mm512_setzero_ps();
-        for (int64_t j = 0; j < L; j += 16) {
-            const __mmask16 k = tail_mask(L - j);
-            const __m512 e = expf_ps_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mx));
-            _mm512_mask_storeu_ps(s + j, k, e);
-            vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
-        }
-        float part[16];
-        _mm512_storeu_ps(part, vsum);
-        float sum = 0.0f;
-        for (int l = 0; l < 16; l++) sum += part[l];
-        const __m512 inv = _mm512_set1_ps(1.0f / sum);
-        for (int64_t j = 0; j < L; j += 16) {
-            const __mmask16 k = tail_mask(L - j);
-            _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
-        }
-    }
-    for (int64_t t = 0; t < d; t += 64) {
-        const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
-        rows_times_columns_avx512(R, sc, L, v + t, ldv, L, km, acc);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], acc[r][b]);
-    }
+    if (km[3] == (__mmask16)0xFFFF) rows_times_columns_masked(R, true, a, lda, b, ldb, steps, km, acc);
+    else rows_times_columns_masked(R, false, a, lda, b, ldb, steps, km, acc);
 }
 
+/* Scores of R (1 or 4) query rows against key columns [j, j + 64) (lanes past L masked), scaled,
+ * into sc (row stride L); vmx[r] keeps each row's running maximum. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+scores_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, int64_t L, int64_t j,
+                    int64_t d, __m512 vscale, float *sc, __m512 *vmx)
+{
+    __m512 acc[4][4];
+    const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
+    rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, km, acc);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int b = 0; b < 4; b++) {
+            const __m512 s = _mm512_mul_ps(acc[r][b], vscale);
+            _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
+            vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
+        }
+}
+
+/* Context of R (1 or 4) rows, value columns [t, t + 64): their probabilities times v. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+context_block_avx512(const int R, const float *p, int64_t L, const float *v, int64_t ldv, int64_t t, int64_t d,
+                     float *c, int64_t ldc)
+{
+    __m512 acc[4][4];
+    const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
+    rows_times_columns_avx512(R, p, L, v + t, ldv, L, km, acc);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int b = 0; b < 4; b++) _mm512_mask_storeu_ps(c + r * ldc + t + 16 * b, km[b], acc[r][b]);
+}
+
+/*
+ * Query rows of one head, up to QF_ATTENTION_CHUNK at a time, in three phases: the scores of every
+ * row of the chunk, 64 key columns at a time (those 64 columns of kt, 16 KB at d = 64, stay in L1
+ * while every row block passes over them); softmax row by row; the context, every row block over
+ * the same 64 columns of v. Four rows share each key and value load. Each score, probability and
+ * output is the same chain of operations as in a row-at-a-time order, so the bits do not depend on
+ * the grouping.
+ */
+#define QF_ATTENTION_CHUNK 32
 __attribute__((target("avx512f"))) static void attention_rows_avx512(const float *q, int64_t ldq, int64_t rows,
                                                                       const float *kt, int64_t ldk, const float *v,
                                                                       int64_t ldv, int64_t L, int64_t d, float scale,
                                                                       float *sc, float *c, int64_t ldc)
 {
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-        attention_block_avx512(4, q + r * ldq, ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc, ldc);
-    for (; r < rows; r++)
-        attention_block_avx512(1, q + r * ldq, ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc, ldc);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int64_t r0 = 0; r0 < rows; r0 += QF_ATTENTION_CHUNK) {
+        const int64_t n = rows - r0 < QF_ATTENTION_CHUNK ? rows - r0 : QF_ATTENTION_CHUNK;
+        const float *qc = q + r0 * ldq;
+        float *scc = sc + r0 * L, *cc = c + r0 * ldc;
+        __m512 vmx[QF_ATTENTION_CHUNK];
+        for (int64_t r = 0; r < n; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < L; j += 64) {
+            int64_t r = 0;
+            for (; r + 4 <= n; r += 4) scores_block_avx512(4, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+            for (; r < n; r++) scores_block_avx512(1, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+        }
+        for (int64_t r = 0; r < n; r++) {
+            float *s = scc + r * L;
+            const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx[r]));
+            __m512 vsum = _mm512_setzero_ps();
+            for (int64_t j = 0; j < L; j += 16) {
+                const __mmask16 k = tail_mask(L - j);
+                const __m512 e = expf_ps_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mx));
+                _mm512_mask_storeu_ps(s + j, k, e);
+                vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
+            }
+            float part[16];
+            _mm512_storeu_ps(part, vsum);
+            float sum = 0.0f;
+            for (int l = 0; l < 16; l++) sum += part[l];
+            const __m512 inv = _mm512_set1_ps(1.0f / sum);
+            for (int64_t j = 0; j < L; j += 16) {
+                const __mmask16 k = tail_mask(L - j);
+                _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
+            }
+        }
+        for (int64_t t = 0; t < d; t += 64) {
+            int64_t r = 0;
+            for (; r + 4 <= n; r += 4) context_block_avx512(4, scc + r * L, L, v, ldv, t, d, cc + r * ldc, ldc);
+            for (; r < n; r++) context_block_avx512(1, scc + r * L, L, v, ldv, t, d, cc + r * ldc, ldc);
+        }
+    }
 }
 
 /* Bytes flipped to unsigned (v + 128), summed eight at a time by vpsadbw into 64-bit lanes; the
