@@ -534,7 +534,7 @@ static void test_gemm_f32(void **state)
     double worst = 0.0;
     for (size_t ki = 0; ki < 3; ki++) {
         for (size_t ni = 0; ni < 3; ni++) {
-            int64_t n = ns[ni], k = ks[ki], max_m = 100;
+            int64_t n = ns[ni], k = ks[ki], max_m = 48;
             float *w = malloc((size_t)(n * k) * 4), *x = malloc((size_t)(max_m * k) * 4);
             float *y = malloc((size_t)(max_m * n) * 4), *r = malloc((size_t)(max_m * n) * 4);
             for (int64_t i = 0; i < n * k; i++) w[i] = frand(1.0f);

@@ -280,8 +280,9 @@ __attribute__((target("avx512f"))) static __m512 expf_ps_avx512(__m512 x)
  * The two products of attention share one shape: for R (1 or 4) rows r and 64 columns (four
  * vectors, lanes past `km` masked), acc[r][..] = sum over t < steps of a[r * lda + t] * b[t * ldb + ..],
  * each output an in-order chain of fused multiply-adds (the reference's arithmetic). Every vector
- * of b loaded serves the R rows; `full`: every lane is in range, the loads need no mask. The loops are unrolled so that the 16 accumulators stay in
- * registers (GCC otherwise kept them on the stack, a load and a store per multiply-add).
+ * of b loaded serves the R rows; `full`: every lane is in range, the loads need no mask. The loops
+ * are unrolled so that the 16 accumulators stay in registers (GCC otherwise kept them on the
+ * stack, a load and a store per multiply-add).
  */
 __attribute__((always_inline, target("avx512f"))) static inline void
 rows_times_columns_masked(const int R, const bool full, const float *a, int64_t lda, const float *b, int64_t ldb,
@@ -295,7 +296,8 @@ rows_times_columns_masked(const int R, const bool full, const float *a, int64_t 
         const float *bt = b + t * ldb;
         __m512 bv[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) bv[v] = full ? _mm512_loadu_ps(bt + 16 * v) : _mm512_maskz_loadu_ps(km[v], bt + 16 * v);
+        for (int v = 0; v < 4; v++)
+            bv[v] = full ? _mm512_loadu_ps(bt + 16 * v) : _mm512_maskz_loadu_ps(km[v], bt + 16 * v);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const __m512 ar = _mm512_set1_ps(a[r * lda + t]);
@@ -303,6 +305,12 @@ rows_times_columns_masked(const int R, const bool full, const float *a, int64_t 
             for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
         }
     }
+}
+
+/* Masks of the four 16-lane vectors of a 64-column step with `left` columns still in range. */
+static void tail_masks64(int64_t left, __mmask16 km[4])
+{
+    for (int v = 0; v < 4; v++) km[v] = tail_mask(left - 16 * v);
 }
 
 /* All 64 columns in range (the usual case): plain loads, no mask registers to keep. */
@@ -321,7 +329,8 @@ scores_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, i
                     int64_t d, __m512 vscale, float *sc, __m512 *vmx)
 {
     __m512 acc[4][4];
-    const __mmask16 km[4] = {tail_mask(L - j), tail_mask(L - j - 16), tail_mask(L - j - 32), tail_mask(L - j - 48)};
+    __mmask16 km[4];
+    tail_masks64(L - j, km);
     rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, km, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -339,7 +348,8 @@ context_block_avx512(const int R, const float *p, int64_t L, const float *v, int
                      float *c, int64_t ldc)
 {
     __m512 acc[4][4];
-    const __mmask16 km[4] = {tail_mask(d - t), tail_mask(d - t - 16), tail_mask(d - t - 32), tail_mask(d - t - 48)};
+    __mmask16 km[4];
+    tail_masks64(d - t, km);
     rows_times_columns_avx512(R, p, L, v + t, ldv, L, km, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -370,8 +380,10 @@ __attribute__((target("avx512f"))) static void attention_rows_avx512(const float
         for (int64_t r = 0; r < n; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
         for (int64_t j = 0; j < L; j += 64) {
             int64_t r = 0;
-            for (; r + 4 <= n; r += 4) scores_block_avx512(4, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
-            for (; r < n; r++) scores_block_avx512(1, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+            for (; r + 4 <= n; r += 4)
+                scores_block_avx512(4, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+            for (; r < n; r++)
+                scores_block_avx512(1, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
         }
         for (int64_t r = 0; r < n; r++) {
             float *s = scc + r * L;
