@@ -307,18 +307,15 @@ rows_times_columns_masked(const int R, const bool full, const float *a, int64_t 
     }
 }
 
-/* Masks of the four 16-lane vectors of a 64-column step with `left` columns still in range. */
-static void tail_masks64(int64_t left, __mmask16 km[4])
-{
-    for (int v = 0; v < 4; v++) km[v] = tail_mask(left - 16 * v);
-}
-
-/* All 64 columns in range (the usual case): plain loads, no mask registers to keep. */
+/* The product over the `left` columns of b still in range (64 at most): km receives the masks of
+ * the four vectors, for the caller's stores. All 64 in range (the usual case): plain loads, no
+ * mask registers to keep. */
 __attribute__((always_inline, target("avx512f"))) static inline void
 rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float *b, int64_t ldb, int64_t steps,
-                          const __mmask16 km[4], __m512 acc[4][4])
+                          int64_t left, __mmask16 km[4], __m512 acc[4][4])
 {
-    if (km[3] == (__mmask16)0xFFFF) rows_times_columns_masked(R, true, a, lda, b, ldb, steps, km, acc);
+    for (int v = 0; v < 4; v++) km[v] = tail_mask(left - 16 * v);
+    if (left >= 64) rows_times_columns_masked(R, true, a, lda, b, ldb, steps, km, acc);
     else rows_times_columns_masked(R, false, a, lda, b, ldb, steps, km, acc);
 }
 
@@ -330,8 +327,7 @@ scores_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, i
 {
     __m512 acc[4][4];
     __mmask16 km[4];
-    tail_masks64(L - j, km);
-    rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, km, acc);
+    rows_times_columns_avx512(R, q, ldq, kt + j, ldk, d, L - j, km, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -349,8 +345,7 @@ context_block_avx512(const int R, const float *p, int64_t L, const float *v, int
 {
     __m512 acc[4][4];
     __mmask16 km[4];
-    tail_masks64(d - t, km);
-    rows_times_columns_avx512(R, p, L, v + t, ldv, L, km, acc);
+    rows_times_columns_avx512(R, p, L, v + t, ldv, L, d - t, km, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
