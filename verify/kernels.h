@@ -130,9 +130,10 @@ void qf_dnnl_destroy(qf_dnnl *d); /* accepts NULL */
 /*
  * Prepares the weights w [n, k] (f32 when !int8, else int8) for rows m in 1..max_m. f32: w is
  * borrowed, read in place by dnnl_sgemm, and must outlive the gemm. int8: reordered once into the
- * layout oneDNN prefers, or with AMX (k a multiple of 64) packed into tiles, owned by the gemm (w is
- * not used afterwards; pages of a mapped w are released); the matmul primitive of each m is created
- * on its first use and cached.
+ * layout oneDNN prefers, owned by the gemm, or with AMX (k a multiple of 64) packed into tiles in
+ * memory d hands out and keeps until qf_dnnl_destroy (all of d's packed weights lie together on huge
+ * pages; destroying the gemm does not give its part back). w is not used afterwards; pages of a
+ * mapped w are released. The matmul primitive of each m is created on its first use and cached.
  */
 qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, int64_t k, int64_t max_m,
                               qf_dnnl_gemm **out, qf_error *err);
