@@ -434,7 +434,9 @@ int qf_cmd_run(int argc, char **argv)
         qf_encoder_params ep = qf_encoder_params_default();
         ep.threads = (int)threads;
         ep.mode = artifact_mode(m);
-        ep.max_batch = batch;
+        /* workspace for the batches this data set makes, not for --batch rows it never fills */
+        size_t rows = qf_dataset_size(data);
+        ep.max_batch = rows > 0 && rows < (size_t)batch ? (int64_t)rows : batch;
         ep.max_length = longest;
         qf_encoder_create(m, &ep, &enc, &err);
     }

@@ -104,6 +104,7 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
     double t0 = seconds_now();
     size_t rows = qf_dataset_size(data);
     int64_t batch = p->batch > 0 ? p->batch : 32;
+    if (rows > 0 && (size_t)batch > rows) batch = (int64_t)rows; /* no workspace for rows never filled */
     int32_t longest = 0;
     for (size_t i = 0; i < rows; i++)
         if (qf_dataset_row_at(data, i)->length > longest) longest = qf_dataset_row_at(data, i)->length;
