@@ -56,7 +56,7 @@
 
 /* ---- reading and case bookkeeping ------------------------------------------------------------- */
 
-static char current_case[1024];
+static char current_case[2304]; /* room for a whole 2048-byte path in the label */
 
 static void on_alarm(int sig)
 {
