@@ -95,10 +95,10 @@ void qf_dnnl_destroy(qf_dnnl *d)
 static int8_t *alloc_packed(qf_dnnl *d, size_t bytes)
 {
     const size_t huge = (size_t)2 << 20, chunk = (size_t)32 << 20;
+    if (bytes > SIZE_MAX - huge) return NULL;
     bytes = (bytes + 63) & ~(size_t)63;
     packed_chunk *c = d->chunks;
     if (!c || c->size - c->used < bytes) {
-        if (bytes > SIZE_MAX - huge) return NULL;
         size_t size = bytes > chunk ? (bytes + huge - 1) / huge * huge : chunk;
         void *base = NULL;
         if (!(c = malloc(sizeof *c))) return NULL;
