@@ -28,4 +28,5 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/qforgeConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/qforgeConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/qforgeConfig.cmake ${PROJECT_BINARY_DIR}/qforgeConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/qforge_find_dnnl.cmake
   DESTINATION ${QF_CMAKE_DIR})
