@@ -8,7 +8,9 @@ MODEL=fixtures/debsec-mini
 OUT=${QF_DEMO_OUT:-build/demo}
 mkdir -p "$OUT"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+bold='' plain=''
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
 step "$QF" inspect "$MODEL/pytorch_model.bin" --no-tensors
 step "$QF" quantize "$MODEL/pytorch_model.bin" -o "$OUT/debsec-mini.int8.qf" --mode dynamic

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs, by name and only when missing, every Debian package qforge builds, tests and demos with.
 # Idempotent: a second run installs nothing. Needs root (or sudo) only when something is missing.
+#   usage: .ci/install-deps.sh [build|all]
+#     build  what compiling qforge and its tests needs (`make`, `make demo`)
+#     all    (default) also the test oracles and tools (`make test`): clang and its sanitizer and
+#            libFuzzer runtimes, Python with torch/onnx/h5py, Chromium, Node.js and the npm packages
 # apt's own output goes to a log file; the terminal gets one line before and one after, and on a
 # failure the end of the log (where apt states the error) and the log's path.
 set -euo pipefail
@@ -8,13 +12,22 @@ set -euo pipefail
 # --no-install-recommends keeps the install small, so every package a build step needs is named
 # here even where Debian only recommends it: libclang-rt-14-dev holds clang's sanitizer and
 # libFuzzer runtimes (the fuzz build links them; clang merely recommends it).
-packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+profile=${1:-all}
+build_packages=(
+  build-essential cmake pkg-config
   libzip-dev zlib1g-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  libhdf5-dev libcmocka-dev libdnnl-dev libomp-dev
+  libhdf5-dev libcmocka-dev libdnnl-dev
+)
+test_packages=(
+  clang libclang-rt-14-dev libomp-dev
   python3-numpy python3-torch python3-onnx python3-h5py
   chromium
 )
+case $profile in
+  build) packages=("${build_packages[@]}") ;;
+  all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,7 +36,7 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if [ "$profile" = all ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   missing+=(nodejs npm)
 fi
 
@@ -62,7 +75,7 @@ fi
 
 # The test oracles from npm (package.json): Hugging Face's tokenizers, ONNX Runtime. --ignore-scripts
 # skips install scripts (onnxruntime-node's would download GPU binaries, which cannot work offline).
-if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then
+if [ "$profile" = all ] && [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then
   echo "installing npm packages (package-lock.json)"
   run_logged "$(mktemp "$log_dir/qforge-npm.XXXXXX")" "npm ci" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   touch node_modules
