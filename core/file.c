@@ -6,13 +6,19 @@
  * pages of a mapping count in the process's resident memory until released. A qf_file is reference
  * counted (qf_file_retain) so that a background SHA-256 job (qf_sha256_job, below) can keep the
  * mapping it reads alive whatever its reader does with it.
+ *
+ * Every input is opened by open_regular: the open cannot block (O_NONBLOCK) and nothing but a regular
+ * file is read. Files qforge finds beside a model (config.json, shards, tokenizer files, ONNX
+ * external data) go through qf_file_map_beside, which also keeps them inside the model's folder.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -195,22 +201,57 @@ void qf_sha256_job_release(qf_sha256_job *j)
 
 static const uint8_t empty_file_bytes[1];
 
-qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
+/* What a non-regular file is, for the error that refuses it. */
+static const char *file_type_name(mode_t mode)
 {
-    if (!path || !out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "no path");
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return qf_error_set(err, QF_STATUS_IO, path, NULL, -1, NULL, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
+}
+
+/*
+ * The one way an input file is opened. O_NONBLOCK: opening a FIFO (or a device) returns at once
+ * instead of waiting for a writer; fstat then refuses everything but a regular file before a byte
+ * is read, and O_NONBLOCK is cleared again. `nofollow`: the last component must not be a symlink
+ * (files found beside a model are opened by their resolved path).
+ */
+static qf_status open_regular(const char *path, const char *shown, bool nofollow, int *fd_out, struct stat *st,
+                              qf_error *err)
+{
+    *fd_out = -1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+        int e = errno;
+        return qf_error_set(err, QF_STATUS_IO, shown, NULL, -1, NULL, "cannot open: %s", strerror(e));
+    }
+    if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
-        return qf_error_set(err, QF_STATUS_IO, path, NULL, -1, NULL, "cannot stat: %s", strerror(e));
+        return qf_error_set(err, QF_STATUS_IO, shown, NULL, -1, NULL, "cannot stat: %s", strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return qf_error_set(err, QF_STATUS_IO, path, NULL, -1, NULL, "not a regular file");
+        const char *base = strrchr(shown, '/');
+        return qf_error_set(err, QF_STATUS_IO, shown, NULL, -1, NULL, "'%s' is %s, not a regular file",
+                            base && base[1] ? base + 1 : shown, file_type_name(st->st_mode));
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return qf_error_set(err, QF_STATUS_IO, shown, NULL, -1, NULL, "cannot clear O_NONBLOCK: %s", strerror(e));
+    }
+    *fd_out = fd;
+    return QF_STATUS_OK;
+}
+
+/* Maps the regular file open on fd (closed here in every case) as a qf_file named `path`. */
+static qf_status map_fd(int fd, const struct stat *st, const char *path, qf_file **out, qf_error *err)
+{
     qf_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
@@ -218,7 +259,7 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     }
     atomic_init(&f->refs, 1);
-    f->size = (uint64_t)st.st_size;
+    f->size = (uint64_t)st->st_size;
     if (f->size == 0) {
         f->data = empty_file_bytes;
     } else {
@@ -241,6 +282,125 @@ qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
     close(fd);
     *out = f;
     return QF_STATUS_OK;
+}
+
+qf_status qf_file_map(const char *path, qf_file **out, qf_error *err)
+{
+    if (!path || !out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "no path");
+    *out = NULL;
+    int fd;
+    struct stat st;
+    qf_status s = open_regular(path, path, false, &fd, &st, err);
+    return s ? s : map_fd(fd, &st, path, out, err);
+}
+
+/* ---- files found beside a model ----------------------------------------------------------- */
+
+/* real lies in real_dir (both resolved): real_dir itself or below it. */
+static bool path_inside(const char *real, const char *real_dir)
+{
+    size_t dl = strlen(real_dir);
+    if (dl == 1 && real_dir[0] == '/') return real[0] == '/';
+    return strncmp(real, real_dir, dl) == 0 && (real[dl] == '/' || real[dl] == '\0');
+}
+
+/*
+ * The Hugging Face hub cache keeps a revision's files as symlinks into its repository's blob store:
+ * <cache>/models--<org>--<name>/snapshots/<revision>/<file> -> ../../blobs/<hash>. A file of such a
+ * snapshot folder may resolve to a plain file of that one repository's blobs/ folder, nowhere else.
+ */
+static bool in_hub_blobs(const char *real, const char *real_dir)
+{
+    const char *rev = strrchr(real_dir, '/');
+    if (!rev || rev[1] == '\0') return false;
+    size_t snap_end = (size_t)(rev - real_dir); /* ".../models--x/snapshots" */
+    static const char snapshots[] = "/snapshots";
+    size_t sl = sizeof snapshots - 1;
+    if (snap_end <= sl || memcmp(real_dir + snap_end - sl, snapshots, sl) != 0) return false;
+    size_t repo_end = snap_end - sl; /* ".../models--x" */
+    const char *repo = real_dir + repo_end;
+    while (repo > real_dir && repo[-1] != '/') repo--;
+    if ((size_t)(real_dir + repo_end - repo) <= 8 || strncmp(repo, "models--", 8) != 0) return false;
+    if (strncmp(real, real_dir, repo_end) != 0 || strncmp(real + repo_end, "/blobs/", 7) != 0) return false;
+    const char *blob = real + repo_end + 7;
+    return blob[0] != '\0' && !strchr(blob, '/');
+}
+
+/* A relative name that stays in its folder by its letters: not absolute, no "..", no backslash. */
+static bool name_stays_inside(const char *name)
+{
+    if (!name[0] || name[0] == '/' || strchr(name, '\\')) return false;
+    for (const char *p = name; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') return false;
+        p += n;
+        if (*p == '/') p++;
+    }
+    return true;
+}
+
+bool qf_file_beside_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    int w = snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return w >= 0 && (size_t)w < sizeof path && lstat(path, &st) == 0;
+}
+
+qf_status qf_file_map_beside(const char *dir, const char *name, qf_file **out, qf_error *err)
+{
+    if (!dir || !name || !out)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, name, NULL, -1, NULL, "no folder or name");
+    *out = NULL;
+    char path[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
+    int w = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (w < 0 || (size_t)w >= sizeof path) {
+        qf_error_set(err, QF_STATUS_LIMIT, dir, NULL, -1, name, "path of '%s' in '%s' is longer than %d bytes", name,
+                     dir, PATH_MAX - 1);
+        qf_error_expected(err, "< %d bytes", PATH_MAX);
+        return QF_STATUS_LIMIT;
+    }
+    if (!name_stays_inside(name)) {
+        qf_error_set(err, QF_STATUS_FORBIDDEN, path, NULL, -1, name, "'%s' leaves the model folder '%s'", name, dir);
+        qf_error_expected(err, "a relative path inside the model folder");
+        qf_error_found(err, "'%s'", name);
+        return QF_STATUS_FORBIDDEN;
+    }
+    if (!realpath(dir, real_dir))
+        return qf_error_set(err, errno == ENOENT ? QF_STATUS_NOT_FOUND : QF_STATUS_IO, dir, NULL, -1, NULL,
+                            "cannot resolve the model folder: %s", strerror(errno));
+    if (!realpath(path, real)) {
+        int e = errno;
+        qf_error_set(err, e == ENOENT ? QF_STATUS_NOT_FOUND : QF_STATUS_IO, path, NULL, -1, name,
+                     "cannot resolve '%s' in the model folder: %s", name, strerror(e));
+        return err ? err->code : (e == ENOENT ? QF_STATUS_NOT_FOUND : QF_STATUS_IO);
+    }
+    if (!path_inside(real, real_dir) && !in_hub_blobs(real, real_dir)) {
+        qf_error_set(err, QF_STATUS_FORBIDDEN, path, NULL, -1, name, "'%s' resolves outside the model folder", name);
+        qf_error_expected(err, "inside '%s'", real_dir);
+        qf_error_found(err, "'%s'", real);
+        return QF_STATUS_FORBIDDEN;
+    }
+    int fd;
+    struct stat st;
+    qf_status s = open_regular(real, path, true, &fd, &st, err);
+    if (s) return s;
+    /* the file actually opened, in case a folder on the way was swapped for a link since realpath */
+    char proc[64], opened[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(proc, opened, sizeof opened - 1);
+    if (n > 0) {
+        opened[n] = '\0';
+        if (!path_inside(opened, real_dir) && !in_hub_blobs(opened, real_dir)) {
+            close(fd);
+            qf_error_set(err, QF_STATUS_FORBIDDEN, path, NULL, -1, name,
+                         "'%s' resolves outside the model folder (it changed while being opened)", name);
+            qf_error_expected(err, "inside '%s'", real_dir);
+            qf_error_found(err, "'%s'", opened);
+            return QF_STATUS_FORBIDDEN;
+        }
+    }
+    return map_fd(fd, &st, path, out, err);
 }
 
 qf_status qf_file_from_memory(const void *data, uint64_t size, const char *name, qf_file **out, qf_error *err)

@@ -2,7 +2,8 @@
  * tests/test_core.c — core layer: status table, error detail and its one-line format, checked
  * arithmetic at the edges, dtype table and half-precision rounding, the canonical model's checks
  * (each named limit at and past the limit), SHA-256 vectors, mapped files, the source hash
- * computed on a second thread (deferred metadata), atomic outputs.
+ * computed on a second thread (deferred metadata), atomic outputs, the rule for files found beside
+ * a model (regular files only, inside the model's folder).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +282,122 @@ static void test_file_map(void **state)
     unlink(path);
     qf_error_clear(&err);
     assert_int_equal(qf_file_map("/tmp", &f, &err), QF_STATUS_IO);
+}
+
+/* The rule for files found beside a model (qf_file_map_beside) without the readers: names that leave
+ * the folder by their letters, links out, a dangling link, a link inside, the Hugging Face hub cache
+ * layout (snapshots/<rev>/ -> ../../blobs/<hash>) and what it still refuses; a character device
+ * named by the user is refused by its type. */
+static void test_file_map_beside(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/qf_test_beside_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char dir[128], p[256], q[256];
+    snprintf(dir, sizeof dir, "%s/model", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(p, sizeof p, "%s/a.bin", dir);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("abc", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/secret", root);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("secret", f);
+    fclose(f);
+    snprintf(q, sizeof q, "%s/out", dir);
+    assert_int_equal(symlink(p, q), 0);
+    snprintf(q, sizeof q, "%s/in", dir);
+    assert_int_equal(symlink("a.bin", q), 0);
+    snprintf(q, sizeof q, "%s/dangling", dir);
+    assert_int_equal(symlink("nowhere", q), 0);
+
+    qf_error err;
+    qf_file *m = NULL;
+    static const char *const leaving[] = {"../secret", "/etc/hostname", "x/../../secret", "a\\b", ""};
+    for (size_t i = 0; i < sizeof leaving / sizeof leaving[0]; i++) {
+        qf_error_clear(&err);
+        assert_int_equal(qf_file_map_beside(dir, leaving[i], &m, &err), QF_STATUS_FORBIDDEN);
+        assert_null(m);
+        assert_non_null(strstr(err.message, "leaves the model folder"));
+        assert_string_equal(err.object, leaving[i]);
+    }
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map_beside(dir, "out", &m, &err), QF_STATUS_FORBIDDEN);
+    assert_string_equal(err.message, "'out' resolves outside the model folder");
+    assert_non_null(strstr(err.found, "/secret'"));
+    snprintf(q, sizeof q, "%s/out", dir);
+    assert_string_equal(err.file, q);
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map_beside(dir, "dangling", &m, &err), QF_STATUS_NOT_FOUND);
+    assert_true(qf_file_beside_exists(dir, "dangling"));
+    assert_false(qf_file_beside_exists(dir, "absent"));
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map_beside(dir, "in", &m, &err), QF_STATUS_OK);
+    assert_int_equal(qf_file_size(m), 3);
+    assert_memory_equal(qf_file_data(m), "abc", 3);
+    snprintf(q, sizeof q, "%s/in", dir);
+    assert_string_equal(qf_file_path(m), q);
+    qf_file_unmap(m);
+    /* the folder itself may be reached through a link: containment compares resolved paths */
+    snprintf(q, sizeof q, "%s/model-link", root);
+    assert_int_equal(symlink("model", q), 0);
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map_beside(q, "in", &m, &err), QF_STATUS_OK);
+    qf_file_unmap(m);
+
+    /* hub cache: a snapshot's links into its own repository's blobs/ are read; into refs/, another
+     * repository's blobs/ or a blobs/ subfolder they are not */
+    const char *mk[] = {"hub", "hub/models--o--n", "hub/models--o--n/blobs", "hub/models--o--n/blobs/sub",
+                        "hub/models--o--n/refs", "hub/models--o--n/snapshots", "hub/models--o--n/snapshots/rev",
+                        "hub/models--x--y", "hub/models--x--y/blobs", "hub/other", "hub/other/snapshots",
+                        "hub/other/blobs", "hub/other/snapshots/rev"};
+    for (size_t i = 0; i < sizeof mk / sizeof mk[0]; i++) {
+        snprintf(q, sizeof q, "%s/%s", root, mk[i]);
+        assert_int_equal(mkdir(q, 0755), 0);
+    }
+    const char *blobs[] = {"hub/models--o--n/blobs/h1", "hub/models--o--n/blobs/sub/h2", "hub/models--o--n/refs/main",
+                           "hub/models--x--y/blobs/h3", "hub/other/blobs/h4"};
+    for (size_t i = 0; i < sizeof blobs / sizeof blobs[0]; i++) {
+        snprintf(q, sizeof q, "%s/%s", root, blobs[i]);
+        f = fopen(q, "wb");
+        assert_non_null(f);
+        fputs("{}", f);
+        fclose(f);
+    }
+    const struct {
+        const char *link, *target;
+        qf_status want;
+    } hub[] = {
+        {"hub/models--o--n/snapshots/rev/config.json", "../../blobs/h1", QF_STATUS_OK},
+        {"hub/models--o--n/snapshots/rev/sub.json", "../../blobs/sub/h2", QF_STATUS_FORBIDDEN},
+        {"hub/models--o--n/snapshots/rev/refs.json", "../../refs/main", QF_STATUS_FORBIDDEN},
+        {"hub/models--o--n/snapshots/rev/xy.json", "../../../models--x--y/blobs/h3", QF_STATUS_FORBIDDEN},
+        {"hub/other/snapshots/rev/config.json", "../../blobs/h4", QF_STATUS_FORBIDDEN},
+    };
+    for (size_t i = 0; i < sizeof hub / sizeof hub[0]; i++) {
+        snprintf(q, sizeof q, "%s/%s", root, hub[i].link);
+        assert_int_equal(symlink(hub[i].target, q), 0);
+        char *slash = strrchr(q, '/');
+        *slash = '\0';
+        qf_error_clear(&err);
+        assert_int_equal(qf_file_map_beside(q, slash + 1, &m, &err), hub[i].want);
+        if (hub[i].want == QF_STATUS_FORBIDDEN) assert_non_null(strstr(err.message, "resolves outside the model folder"));
+        qf_file_unmap(m);
+        m = NULL;
+    }
+
+    /* named by the user: anywhere, but a regular file */
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map("/dev/null", &m, &err), QF_STATUS_IO);
+    assert_string_equal(err.message, "'null' is a character device, not a regular file");
+    qf_error_clear(&err);
+    assert_int_equal(qf_file_map_beside(root, "model", &m, &err), QF_STATUS_IO);
+    assert_string_equal(err.message, "'model' is a directory, not a regular file");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* The staging buffer, its O_DIRECT blocks and write_at give the same bytes as a plain model of the
@@ -612,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_file_sha256_and_release), cmocka_unit_test(test_file_sha256_deferred),
         cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
         cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
+        cmocka_unit_test(test_file_map_beside),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_output_direct_and_buffered),
     };

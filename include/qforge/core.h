@@ -204,7 +204,29 @@ uint16_t qf_f32_to_bf16(float f);
  * ------------------------------------------------------------------------------------------- */
 typedef struct qf_file qf_file;
 
+/*
+ * Every input is opened so that nothing but a regular file is read: the open cannot block (a FIFO
+ * or device is opened non-blocking) and a FIFO, socket, device or directory is refused with IO
+ * (message: "'<path>' is a FIFO (named pipe), not a regular file").
+ *
+ * qf_file_map: a file the user named (the model, --config, --data, statistics): it may lie
+ * anywhere; symlinks are followed.
+ */
 qf_status qf_file_map(const char *path, qf_file **out, qf_error *err);
+/*
+ * A file qforge found beside a model rather than one the user named: config.json, shards, tokenizer
+ * files, ONNX external data. `name` is relative to the model's folder `dir`; the file must resolve
+ * (symlinks followed) inside that folder: an absolute name, a ".." component or a backslash, and a
+ * name that resolves elsewhere, are FORBIDDEN (file: dir/name, object: name; message "'<name>'
+ * resolves outside the model folder", expected the folder, found the resolved path). The one
+ * exception is the Hugging Face hub cache, whose snapshots/<revision>/ files are links to
+ * ../../blobs/<hash>: a file of such a folder may resolve into that repository's blobs/. The
+ * mapping is named dir/name.
+ */
+qf_status qf_file_map_beside(const char *dir, const char *name, qf_file **out, qf_error *err);
+/* Whether `dir`/`name` exists as any kind of entry (lstat: a dangling link or a FIFO counts), so
+ * that an optional file beside a model is either absent or goes through qf_file_map_beside. */
+bool qf_file_beside_exists(const char *dir, const char *name);
 /*
  * Wraps `size` bytes held in memory as a qf_file named `name` (used in error messages; may be NULL:
  * "<memory>"). The bytes are BORROWED: they must stay valid and unchanged until qf_file_unmap,
