@@ -36,12 +36,6 @@ static qf_cli_command calibrate_command = {
     "byte. Use them with: qforge quantize SOURCE --mode static --stats stats.qfc --method M.",
     calibrate_options, sizeof calibrate_options / sizeof calibrate_options[0], 1, 64};
 
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static void print_stats(const qf_calib_stats *s)
 {
     const qf_calib_provenance *p = qf_calib_stats_provenance(s);
@@ -138,12 +132,11 @@ int qf_cmd_calibrate(int argc, char **argv)
     } else {
         char *copy = strdup(pos[0]);
         if (copy) {
+            /* found beside SOURCE: loaded as its folder, whose files must stay inside it */
             char *dir = dirname(copy);
-            snprintf(probe, sizeof probe, "%s/tokenizer.json", dir);
-            if (file_exists(probe)) tok_path = probe;
-            else {
-                snprintf(probe, sizeof probe, "%s/vocab.txt", dir);
-                if (file_exists(probe)) snprintf(probe, sizeof probe, "%s", dir), tok_path = probe;
+            if (qf_file_beside_exists(dir, "tokenizer.json") || qf_file_beside_exists(dir, "vocab.txt")) {
+                snprintf(probe, sizeof probe, "%s", dir);
+                tok_path = probe;
             }
             free(copy);
         }

@@ -19,12 +19,6 @@
 
 enum { QF_EXIT_DROP = 3 };
 
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* tokenizer.json / vocab files: --tokenizer, else beside each of the given files in turn. */
 static int load_tokenizer(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
                           char *used, size_t used_size)
@@ -47,10 +41,11 @@ static int load_tokenizer(const char *explicit_path, const char *const *beside, 
         char probe[4200];
         const char *names[] = {"tokenizer.json", "vocab.txt", "vocab.json"};
         for (size_t k = 0; k < 3; k++) {
+            if (!qf_file_beside_exists(dir, names[k])) continue;
             snprintf(probe, sizeof probe, "%s/%s", dir, names[k]);
-            if (!file_exists(probe)) continue;
             snprintf(used, used_size, "%s", k == 0 ? probe : dir);
-            if (qf_tokenizer_load(k == 0 ? probe : dir, out, &err)) return qf_cli_fail(&err);
+            /* found beside a model: loaded as its folder, whose files must stay inside it */
+            if (qf_tokenizer_load(dir, out, &err)) return qf_cli_fail(&err);
             return QF_EXIT_OK;
         }
     }

@@ -335,12 +335,10 @@ static int tokenizer_beside(const char *in, const char *explicit_path, qf_tokeni
         char *slash = strrchr(dir, '/');
         if (slash) *slash = '\0';
         else snprintf(dir, sizeof dir, ".");
-        snprintf(probe, sizeof probe, "%s/tokenizer.json", dir);
-        if (access(probe, R_OK) != 0) {
-            snprintf(probe, sizeof probe, "%s/vocab.txt", dir);
-            if (access(probe, R_OK) != 0) return QF_EXIT_OK;
-            snprintf(probe, sizeof probe, "%s", dir);
-        }
+        /* found beside IN: loaded as its folder, whose files must stay inside it */
+        if (!qf_file_beside_exists(dir, "tokenizer.json") && !qf_file_beside_exists(dir, "vocab.txt"))
+            return QF_EXIT_OK;
+        snprintf(probe, sizeof probe, "%s", dir);
         path = probe;
     }
     return qf_tokenizer_load(path, out, &err) ? qf_cli_fail(&err) : QF_EXIT_OK;

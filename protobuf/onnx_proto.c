@@ -4,11 +4,8 @@
  * it, dtype table, external-data confinement, the graph consumer index and the weight layout rule,
  * and packing a ModelProto into an atomic output.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "protobuf/onnx_proto.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,39 +412,15 @@ qf_status qf_onnx_external_parse(const Onnx__TensorProto *t, const char *file, i
 qf_status qf_onnx_external_open(const char *model_dir, const char *location, const char *tensor, const char *file,
                                 int64_t at, qf_file **out, qf_error *err)
 {
-    *out = NULL;
-    bool escapes = location[0] == '/' || strchr(location, '\\') != NULL;
-    for (const char *p = location; !escapes && *p;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == 2 && p[0] == '.' && p[1] == '.') escapes = true;
-        p += n + (slash ? 1 : 0);
-        if (!slash) break;
-    }
-    char path[PATH_MAX], real_dir[PATH_MAX], real_path[PATH_MAX];
-    int w = snprintf(path, sizeof path, "%s/%s", model_dir, location);
-    if (escapes || w < 0 || (size_t)w >= sizeof path) {
-        qf_error_set(err, QF_STATUS_FORBIDDEN, file, NULL, at, tensor,
-                     "external data location '%s' of tensor '%s' leaves the model's folder", location, tensor);
-        qf_error_expected(err, "a relative path inside the model's folder");
-        qf_error_found(err, "'%s'", location);
-        return QF_STATUS_FORBIDDEN;
-    }
-    if (!realpath(model_dir, real_dir) || !realpath(path, real_path)) {
-        qf_error_set(err, QF_STATUS_NOT_FOUND, file, NULL, at, tensor, "external data file '%s' of tensor '%s': %s",
-                     location, tensor, strerror(errno));
-        qf_error_found(err, "'%s'", path);
-        return QF_STATUS_NOT_FOUND;
-    }
-    size_t dl = strlen(real_dir);
-    if (strncmp(real_path, real_dir, dl) != 0 || (real_path[dl] != '/' && !(dl == 1 && real_dir[0] == '/'))) {
-        qf_error_set(err, QF_STATUS_FORBIDDEN, file, NULL, at, tensor,
-                     "external data location '%s' of tensor '%s' resolves outside the model's folder", location, tensor);
-        qf_error_expected(err, "inside '%s'", real_dir);
-        qf_error_found(err, "'%s'", real_path);
-        return QF_STATUS_FORBIDDEN;
-    }
-    return qf_file_map(real_path, out, err);
+    /* the rule for every file found beside a model (core/file.c), reported as this tensor's */
+    qf_error inner;
+    qf_error_clear(&inner);
+    qf_status s = qf_file_map_beside(model_dir, location, out, &inner);
+    if (!s) return QF_STATUS_OK;
+    qf_error_set(err, s, file, NULL, at, tensor, "external data of tensor '%s': %s", tensor, inner.message);
+    if (inner.expected[0]) qf_error_expected(err, "%s", inner.expected);
+    if (inner.found[0]) qf_error_found(err, "%s", inner.found);
+    return s;
 }
 
 /* ------------------------------------------------------------------------------------------ */

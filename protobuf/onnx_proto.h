@@ -64,8 +64,10 @@ typedef struct qf_onnx_external {
 qf_status qf_onnx_external_parse(const Onnx__TensorProto *t, const char *file, int64_t at, qf_onnx_external *out,
                                  qf_error *err);
 /*
- * Maps `location` relative to `model_dir` and checks that it stays inside it: absolute paths, ".."
- * components, backslashes and symlinks leading out of the folder are FORBIDDEN (object: the tensor).
+ * Maps `location` relative to `model_dir` by the rule for files found beside a model
+ * (qf_file_map_beside): absolute paths, ".." components, backslashes and symlinks leading out of the
+ * folder are FORBIDDEN, non-regular files (FIFO, directory, device) IO; the error names the model
+ * file, the offset `at` and the tensor, and quotes the location.
  */
 qf_status qf_onnx_external_open(const char *model_dir, const char *location, const char *tensor, const char *file,
                                 int64_t at, qf_file **out, qf_error *err);

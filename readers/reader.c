@@ -173,23 +173,25 @@ qf_format qf_format_detect(const uint8_t *d, uint64_t size)
     return QF_FORMAT_UNKNOWN;
 }
 
-/* Reads config.json: explicit path (must exist) or next to the input (optional). */
+/* Reads config.json: the path the user named (--config: must exist, anywhere), or the one beside the
+ * input (optional; when present it must be a regular file that resolves inside the input's folder). */
 static qf_status attach_config(qf_model *m, const char *input_path, const char *config_path, qf_error *err)
 {
-    char guess[4096];
-    const char *path = config_path;
-    if (!path) {
+    qf_file *f = NULL;
+    qf_status s;
+    if (config_path) {
+        s = qf_file_map(config_path, &f, err);
+    } else {
         char *copy = strdup(input_path);
         if (!copy) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
-        snprintf(guess, sizeof guess, "%s/config.json", dirname(copy));
+        const char *dir = dirname(copy);
+        s = qf_file_beside_exists(dir, "config.json") ? qf_file_map_beside(dir, "config.json", &f, err)
+                                                      : QF_STATUS_OK;
         free(copy);
-        struct stat st;
-        if (stat(guess, &st) != 0) return QF_STATUS_OK;
-        path = guess;
     }
-    qf_file *f = NULL;
-    qf_status s = qf_file_map(path, &f, err);
-    if (s) return s;
+    if (s || !f) return s;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", qf_file_path(f));
     uint64_t fsize = qf_file_size(f);
     if (fsize > QF_MAX_CONFIG_JSON) {
         qf_file_unmap(f);
@@ -249,28 +251,35 @@ static bool hash_in_background(const qf_read_params *params)
 
 qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model **out, qf_error *err)
 {
-    qf_read_params defaults = qf_read_params_default();
-    if (!params) params = &defaults;
     *out = NULL;
-    char in_folder[4096];
     struct stat st;
+    qf_file *f = NULL;
+    qf_status s;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* a folder the user named: the model file found in it must stay inside it */
         static const char *const names[] = {"model.safetensors.index.json", "pytorch_model.bin.index.json",
                                             "model.safetensors", "pytorch_model.bin"};
         size_t k = 0;
-        for (; k < sizeof names / sizeof names[0]; k++) {
-            snprintf(in_folder, sizeof in_folder, "%s/%s", path, names[k]);
-            if (stat(in_folder, &st) == 0 && S_ISREG(st.st_mode)) break;
-        }
+        while (k < sizeof names / sizeof names[0] && !qf_file_beside_exists(path, names[k])) k++;
         if (k == sizeof names / sizeof names[0])
             return qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
                                 "folder holds no model.safetensors(.index.json) or pytorch_model.bin(.index.json)");
-        path = in_folder;
+        s = qf_file_map_beside(path, names[k], &f, err);
+    } else {
+        s = qf_file_map(path, &f, err);
     }
+    return s ? s : qf_model_read_file(f, params, out, err);
+}
+
+qf_status qf_model_read_file(qf_file *f, const qf_read_params *params, qf_model **out, qf_error *err)
+{
+    qf_read_params defaults = qf_read_params_default();
+    if (!params) params = &defaults;
+    *out = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", qf_file_path(f));
     qf_error_set_file(err, path);
-    qf_file *f = NULL;
-    qf_status s = qf_file_map(path, &f, err);
-    if (s) return s;
+    qf_status s = QF_STATUS_OK;
     uint64_t size = qf_file_size(f);
     qf_format fmt = qf_format_detect(qf_file_data(f), size);
     /* On a second thread the source hash starts now and runs while the reader parses; hashed on

@@ -6,7 +6,9 @@
  * JSON of safetensors headers, config.json, tokenizer.json and the .qf JSON block, protobuf
  * messages), a real deflate bomb (data.pkl inflating to 1 GiB), a zip whose sizes lie, and a zip
  * of 1,000,001 real entries, HDF5 datasets of 2^40 x 2^40 and 2^20 x 2^20 elements (chunked, never
- * written: a few hundred bytes on disk). Prints status, offset and time of each.
+ * written: a few hundred bytes on disk). Prints status, offset and time of each. Also the files
+ * found beside a model (config.json, shards, tokenizer files) as FIFOs, directories and links out
+ * of the model's folder: refused promptly, never read.
  *
  * AddressSanitizer reserves terabytes of address space, so under it the children run without the
  * address-space limit (the statuses and times are still checked).
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +32,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "qforge/calibrate.h"
 #include "qforge/qfile.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
@@ -461,6 +465,298 @@ static void test_hdf5_absurd_dims(void **state)
     free(b.p);
 }
 
+/* ---- files found beside a model: FIFOs and links out of the folder ------------------------------- */
+
+/* One read in the child: what it opens and the refusal it must end in. */
+typedef struct beside_case {
+    const char *name;
+    enum { B_MODEL, B_TOKENIZER, B_DATASET, B_STATS } op;
+    char path[600];   /* the model, tokenizer folder, data set or statistics file */
+    char config[600]; /* --config, "" for none */
+    int want;         /* QF_STATUS_OK, or the refusal */
+    const char *text; /* part of the message, NULL when OK */
+} beside_case;
+
+static qf_status beside_child(const beside_case *c, qf_error *err, char *config_seen, size_t seen_size)
+{
+    qf_status st;
+    config_seen[0] = '\0';
+    if (c->op == B_TOKENIZER) {
+        qf_tokenizer *t = NULL;
+        st = qf_tokenizer_load(c->path, &t, err);
+        qf_tokenizer_destroy(t);
+    } else if (c->op == B_DATASET) {
+        qf_dataset *d = NULL;
+        qf_dataset_params dp = qf_dataset_params_default();
+        st = qf_dataset_load(c->path, NULL, &dp, &d, err);
+        qf_dataset_destroy(d);
+    } else if (c->op == B_STATS) {
+        qf_calib_stats *cs = NULL;
+        st = qf_calib_stats_read(c->path, &cs, err);
+        qf_calib_stats_destroy(cs);
+    } else {
+        qf_read_params params = qf_read_params_default();
+        params.hash_source = false;
+        if (c->config[0]) params.config_path = c->config;
+        qf_model *m = NULL;
+        st = qf_model_read(c->path, &params, &m, err);
+        if (m && qf_model_config_json(m)) snprintf(config_seen, seen_size, "%s", qf_model_config_json(m));
+        qf_model_destroy(m);
+    }
+    return st;
+}
+
+/* Runs the case in a child under alarm(): an open that blocks on a FIFO fails the test by SIGALRM
+ * instead of hanging it. Returns the config text the model carried (OK cases). */
+static void expect_beside(const beside_case *c, char *config_seen, size_t seen_size)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(CASE_SECONDS);
+        qf_error err;
+        qf_error_clear(&err);
+        char seen[256];
+        qf_status st = beside_child(c, &err, seen, sizeof seen);
+        (void)!write(fds[1], &st, sizeof st);
+        (void)!write(fds[1], &err, sizeof err);
+        (void)!write(fds[1], seen, sizeof seen);
+        _exit(0);
+    }
+    close(fds[1]);
+    qf_status st = QF_STATUS_INTERNAL;
+    qf_error err;
+    memset(&err, 0, sizeof err);
+    char seen[256] = "";
+    ssize_t got = read(fds[0], &st, sizeof st);
+    if (got == (ssize_t)sizeof st) got = read(fds[0], &err, sizeof err);
+    if (got == (ssize_t)sizeof err) got = read(fds[0], seen, sizeof seen);
+    close(fds[0]);
+    int ws;
+    waitpid(pid, &ws, 0);
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || got != (ssize_t)sizeof seen)
+        fail_msg("%s: the reader did not return (signal %d: %s)", c->name, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0,
+                 WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM ? "blocked" : "crashed");
+    char line[2048];
+    qf_error_format(&err, line, sizeof line);
+    printf("hostile: %-44s %-10s %s\n", c->name, qf_status_name(st), line);
+    if ((int)st != c->want) fail_msg("%s: %s, expected %s", c->name, qf_status_name(st), qf_status_name((qf_status)c->want));
+    if (c->text && !strstr(err.message, c->text)) fail_msg("%s: message '%s' lacks '%s'", c->name, err.message, c->text);
+    if (config_seen) snprintf(config_seen, seen_size, "%s", seen);
+    if (c->want != QF_STATUS_OK) n_cases++;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void write_safetensors(const char *path)
+{
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    buf b = {0};
+    put_le(&b, sizeof header - 1, 8);
+    put_text(&b, header);
+    put_le(&b, 0, 4);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(b.p, 1, b.n, f);
+    fclose(f);
+    free(b.p);
+}
+
+/* A fresh folder <root>/<sub> holding model.safetensors. */
+static void model_folder(const char *root, const char *sub, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s/%s", root, sub);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char p[300];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    write_safetensors(p);
+}
+
+/*
+ * Every file qforge finds beside a model (config.json, shards, the model in a named folder,
+ * tokenizer files) is refused promptly when it is a FIFO, and with FORBIDDEN when it is a link that
+ * resolves outside the model's folder; a link inside the folder is read. Files the user names
+ * (--config, data sets, statistics) may be links anywhere but must be regular files too.
+ */
+static void test_files_beside_model(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/qf_hostile_beside_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char out[128], out_json[256], out_st[256], p[300], q[300], dir[128];
+    snprintf(out, sizeof out, "%s/outside", root);
+    assert_int_equal(mkdir(out, 0755), 0);
+    snprintf(out_json, sizeof out_json, "%s/secret.json", out);
+    write_text(out_json, "{\"outside_secret\": 1}");
+    snprintf(out_st, sizeof out_st, "%s/outside.safetensors", out);
+    write_safetensors(out_st);
+    static const char *const fifo_text = "is a FIFO (named pipe), not a regular file";
+    char seen[256];
+
+    /* config.json beside the model */
+    beside_case c = {.name = "config.json: FIFO", .op = B_MODEL, .want = QF_STATUS_IO, .text = fifo_text};
+    model_folder(root, "cfg_fifo", dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", dir);
+    expect_beside(&c, NULL, 0);
+
+    c = (beside_case){.name = "config.json: link out of the folder", .op = B_MODEL, .want = QF_STATUS_FORBIDDEN,
+                      .text = "'config.json' resolves outside the model folder"};
+    model_folder(root, "cfg_out", dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    assert_int_equal(symlink(out_json, p), 0);
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", dir);
+    expect_beside(&c, NULL, 0);
+
+    c = (beside_case){.name = "config.json: directory", .op = B_MODEL, .want = QF_STATUS_IO,
+                      .text = "is a directory, not a regular file"};
+    model_folder(root, "cfg_dir", dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", dir);
+    expect_beside(&c, NULL, 0);
+
+    c = (beside_case){.name = "config.json: link inside the folder", .op = B_MODEL, .want = QF_STATUS_OK};
+    model_folder(root, "cfg_in", dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/sub", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/sub/real.json", dir);
+    write_text(p, "{\"inside\": 2}");
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    assert_int_equal(symlink("sub/real.json", p), 0);
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", dir);
+    expect_beside(&c, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\"inside\""));
+
+    /* --config: the user's choice, anywhere, but a regular file */
+    c = (beside_case){.name = "--config: link anywhere (user's choice)", .op = B_MODEL, .want = QF_STATUS_OK};
+    snprintf(c.path, sizeof c.path, "%s/cfg_out/model.safetensors", root);
+    snprintf(c.config, sizeof c.config, "%s/cfg_out/config.json", root);
+    expect_beside(&c, seen, sizeof seen);
+    assert_non_null(strstr(seen, "outside_secret"));
+    c = (beside_case){.name = "--config: FIFO", .op = B_MODEL, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", out);
+    write_safetensors(c.path);
+    snprintf(c.config, sizeof c.config, "%s/cfg_fifo/config.json", root);
+    expect_beside(&c, NULL, 0);
+
+    /* shards beside their index */
+    static const char index[] = "{\"weight_map\": {\"w\": \"model-1.safetensors\"}}";
+    const struct {
+        const char *sub, *name, *text;
+        int want, kind; /* 0 FIFO, 1 link out, 2 link in */
+    } shards[] = {
+        {"shard_fifo", "shard: FIFO", fifo_text, QF_STATUS_IO, 0},
+        {"shard_out", "shard: link out of the folder", "'model-1.safetensors' resolves outside the model folder",
+         QF_STATUS_FORBIDDEN, 1},
+        {"shard_in", "shard: link inside the folder", NULL, QF_STATUS_OK, 2},
+    };
+    for (size_t i = 0; i < sizeof shards / sizeof shards[0]; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, shards[i].sub);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+        write_text(p, index);
+        snprintf(q, sizeof q, "%s/model-1.safetensors", dir);
+        if (shards[i].kind == 0) {
+            assert_int_equal(mkfifo(q, 0644), 0);
+        } else if (shards[i].kind == 1) {
+            assert_int_equal(symlink(out_st, q), 0);
+        } else {
+            snprintf(p, sizeof p, "%s/blob", dir);
+            write_safetensors(p);
+            assert_int_equal(symlink("blob", q), 0);
+        }
+        c = (beside_case){.op = B_MODEL, .want = shards[i].want, .text = shards[i].text};
+        c.name = shards[i].name;
+        snprintf(c.path, sizeof c.path, "%s/model.safetensors.index.json", dir);
+        expect_beside(&c, NULL, 0);
+    }
+
+    /* the model file found in a folder the user named */
+    snprintf(dir, sizeof dir, "%s/folder_out", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    assert_int_equal(symlink(out_st, p), 0);
+    c = (beside_case){.name = "folder: model file linked out", .op = B_MODEL, .want = QF_STATUS_FORBIDDEN,
+                      .text = "'model.safetensors' resolves outside the model folder"};
+    snprintf(c.path, sizeof c.path, "%s", dir);
+    expect_beside(&c, NULL, 0);
+    snprintf(dir, sizeof dir, "%s/folder_fifo", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    c = (beside_case){.name = "folder: model file a FIFO", .op = B_MODEL, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s", dir);
+    expect_beside(&c, NULL, 0);
+
+    /* tokenizer files in a tokenizer folder */
+    snprintf(p, sizeof p, "%s/tok_out.txt", out);
+    write_text(p, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nsecret\n");
+    const struct {
+        const char *sub, *file, *name, *text;
+        int want, kind; /* 0 FIFO, 1 link out */
+    } toks[] = {
+        {"tok_fifo", "tokenizer.json", "tokenizer.json: FIFO", fifo_text, QF_STATUS_IO, 0},
+        {"tok_out", "tokenizer.json", "tokenizer.json: link out of the folder",
+         "'tokenizer.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1},
+        {"vocab_fifo", "vocab.txt", "vocab.txt: FIFO", fifo_text, QF_STATUS_IO, 0},
+        {"vocab_out", "vocab.txt", "vocab.txt: link out of the folder", "'vocab.txt' resolves outside the model folder",
+         QF_STATUS_FORBIDDEN, 1},
+    };
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, toks[i].sub);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        snprintf(q, sizeof q, "%s/%s", dir, toks[i].file);
+        if (toks[i].kind == 0) assert_int_equal(mkfifo(q, 0644), 0);
+        else assert_int_equal(symlink(p, q), 0);
+        c = (beside_case){.op = B_TOKENIZER, .want = toks[i].want, .text = toks[i].text};
+        c.name = toks[i].name;
+        snprintf(c.path, sizeof c.path, "%s", dir);
+        expect_beside(&c, NULL, 0);
+    }
+    /* tokenizer_config.json read with vocab.txt */
+    snprintf(dir, sizeof dir, "%s/tokcfg_fifo", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(q, sizeof q, "%s/vocab.txt", dir);
+    write_text(q, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+    snprintf(q, sizeof q, "%s/tokenizer_config.json", dir);
+    assert_int_equal(mkfifo(q, 0644), 0);
+    c = (beside_case){.name = "tokenizer_config.json: FIFO", .op = B_TOKENIZER, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s", dir);
+    expect_beside(&c, NULL, 0);
+    /* tokenizer.json named by the user: a FIFO is refused all the same */
+    c = (beside_case){.name = "--tokenizer FILE: FIFO", .op = B_TOKENIZER, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s/tok_fifo/tokenizer.json", root);
+    expect_beside(&c, NULL, 0);
+
+    /* data set and statistics files the user names */
+    snprintf(q, sizeof q, "%s/data.jsonl", root);
+    assert_int_equal(mkfifo(q, 0644), 0);
+    c = (beside_case){.name = "--data: FIFO", .op = B_DATASET, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s", q);
+    expect_beside(&c, NULL, 0);
+    snprintf(q, sizeof q, "%s/stats.qfc", root);
+    assert_int_equal(mkfifo(q, 0644), 0);
+    c = (beside_case){.name = ".qfc statistics: FIFO", .op = B_STATS, .want = QF_STATUS_IO, .text = fifo_text};
+    snprintf(c.path, sizeof c.path, "%s", q);
+    expect_beside(&c, NULL, 0);
+
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     setenv("OMP_NUM_THREADS", "1", 0);
@@ -468,7 +764,7 @@ int main(void)
         cmocka_unit_test(test_overflowing_dims), cmocka_unit_test(test_pickle_shapes),
         cmocka_unit_test(test_deep_json),        cmocka_unit_test(test_protobuf_recursion),
         cmocka_unit_test(test_zip_bombs),        cmocka_unit_test(test_many_entries),
-        cmocka_unit_test(test_hdf5_absurd_dims),
+        cmocka_unit_test(test_hdf5_absurd_dims), cmocka_unit_test(test_files_beside_model),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     printf("hostile: %d inputs refused%s\n", n_cases, SANITIZED ? " (sanitizer build: no address-space limit)" : " within a 1 GiB address-space limit");

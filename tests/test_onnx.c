@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -385,6 +386,88 @@ static void test_limit_external_files(void **state)
     }
 }
 
+/* External data is a file found beside the model: a FIFO or directory is refused at once (read in a
+ * child under alarm(), so a blocking open fails the test instead of hanging it), a link out of the
+ * folder is FORBIDDEN, a link inside it is read. The error names the model file and the tensor. */
+static void test_external_file_types(void **state)
+{
+    (void)state;
+    char dir[600], path[700], other[700];
+    snprintf(dir, sizeof dir, "%s/exttypes", g_dir);
+    mkdir(dir, 0755);
+    float v = 1.5f;
+    snprintf(path, sizeof path, "%s/real", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/real/d.bin", dir);
+    write_file(path, &v, 4);
+    snprintf(other, sizeof other, "%s/outside.bin", g_dir);
+    write_file(other, &v, 4);
+    snprintf(path, sizeof path, "%s/fifo.bin", dir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/dir.bin", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/in.bin", dir);
+    unlink(path);
+    assert_int_equal(symlink("real/d.bin", path), 0);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    unlink(path);
+    assert_int_equal(symlink(other, path), 0);
+    const struct {
+        const char *location;
+        qf_status want;
+        const char *text;
+    } cases[] = {
+        {"fifo.bin", QF_STATUS_IO, "'fifo.bin' is a FIFO (named pipe), not a regular file"},
+        {"dir.bin", QF_STATUS_IO, "'dir.bin' is a directory, not a regular file"},
+        {"out.bin", QF_STATUS_FORBIDDEN, "'out.bin' resolves outside the model folder"},
+        {"in.bin", QF_STATUS_OK, NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        buf te = {0}, kv = {0}, g = {0};
+        size_t at;
+        f_varint(&te, 1, 1);
+        f_varint(&te, 2, 1);
+        f_str(&te, 8, "ext");
+        f_str(&kv, 1, "location");
+        f_str(&kv, 2, cases[k].location);
+        f_msg(&te, 13, &kv);
+        f_varint(&te, 14, 1);
+        f_msg(&g, 5, &te);
+        buf m = model_of(&g, &at);
+        snprintf(path, sizeof path, "%s/model.onnx", dir);
+        write_file(path, m.p, m.n);
+        free(m.p);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10);
+            qf_read_params p = qf_read_params_default();
+            p.hash_source = false;
+            qf_model *model = NULL;
+            qf_error err;
+            qf_error_clear(&err);
+            qf_status s = qf_model_read(path, &p, &model, &err);
+            int ok = s == cases[k].want;
+            if (s == QF_STATUS_OK) {
+                const qf_tensor *t = qf_model_find(model, "ext", NULL);
+                ok = ok && t && t->nbytes == 4 && memcmp(t->data, &v, 4) == 0;
+            } else {
+                ok = ok && strstr(err.message, cases[k].text) && strcmp(err.object, "ext") == 0 &&
+                     strcmp(err.file, path) == 0 && err.offset == (int64_t)(at + 2);
+            }
+            if (!ok) fprintf(stderr, "%s: %s %s\n", cases[k].location, qf_status_name(s), err.message);
+            qf_model_destroy(model);
+            _exit(ok ? 0 : 1);
+        }
+        int ws;
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        if (!WIFEXITED(ws)) fail_msg("%s: the reader did not return (signal %d)", cases[k].location, WTERMSIG(ws));
+        assert_int_equal(WEXITSTATUS(ws), 0);
+    }
+}
+
 /* ---- real files ------------------------------------------------------------------------- */
 
 static void test_extdata_vs_inline(void **state)
@@ -557,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_proto_size),
         cmocka_unit_test(test_limit_external_files),
+        cmocka_unit_test(test_external_file_types),
         cmocka_unit_test(test_extdata_vs_inline),
         cmocka_unit_test(test_ort_quantized_refused),
         cmocka_unit_test(test_debsec_fp32),

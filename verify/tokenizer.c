@@ -505,12 +505,14 @@ const char *qf_tokenizer_unicode_version(void)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-static qf_status map_file(const char *path, qf_file **f, qf_error *err)
+/* `dir` NULL: `path` is the file the user named; else `path` is a file name found in the tokenizer
+ * folder `dir` (a regular file that must resolve inside it: qf_file_map_beside). */
+static qf_status map_file(const char *dir, const char *path, qf_file **f, qf_error *err)
 {
-    qf_status s = qf_file_map(path, f, err);
+    qf_status s = dir ? qf_file_map_beside(dir, path, f, err) : qf_file_map(path, f, err);
     if (s != QF_STATUS_OK) return s;
     if (qf_file_size(*f) > QF_TOKENIZER_MAX_FILE) {
-        s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, NULL, "file too large for a tokenizer file");
+        s = qf_error_set(err, QF_STATUS_LIMIT, qf_file_path(*f), NULL, -1, NULL, "file too large for a tokenizer file");
         qf_error_expected(err, "at most %u bytes", QF_TOKENIZER_MAX_FILE);
         qf_error_found(err, "%llu bytes", (unsigned long long)qf_file_size(*f));
         qf_file_unmap(*f);
@@ -543,12 +545,6 @@ static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 static char *join(const char *dir, const char *name)
@@ -616,19 +612,14 @@ static qf_status add_post(const qf_tok_ctx *c, qf_tokenizer *t, const char *cls,
 
 static qf_status read_config(const char *dir, qf_tok_config *cfg, qf_error *err)
 {
-    char *path = join(dir, "tokenizer_config.json");
-    if (!path) return qf_error_set(err, QF_STATUS_NO_MEMORY, dir, NULL, -1, NULL, "out of memory");
-    qf_status s = QF_STATUS_OK;
-    if (exists(path)) {
-        qf_file *f = NULL;
-        s = map_file(path, &f, err);
-        if (s == QF_STATUS_OK) {
-            qf_tok_ctx c = {path, err};
-            s = qf_tok_parse_config_json(&c, qf_file_data(f), (size_t)qf_file_size(f), cfg);
-            qf_file_unmap(f);
-        }
+    if (!qf_file_beside_exists(dir, "tokenizer_config.json")) return QF_STATUS_OK;
+    qf_file *f = NULL;
+    qf_status s = map_file(dir, "tokenizer_config.json", &f, err);
+    if (s == QF_STATUS_OK) {
+        qf_tok_ctx c = {qf_file_path(f), err};
+        s = qf_tok_parse_config_json(&c, qf_file_data(f), (size_t)qf_file_size(f), cfg);
+        qf_file_unmap(f);
     }
-    free(path);
     return s;
 }
 
@@ -639,7 +630,7 @@ static qf_status load_vocab_txt(const char *dir, const char *vocab_path, qf_toke
     if (s != QF_STATUS_OK) return s;
     qf_tok_ctx c = {vocab_path, err};
     qf_file *f = NULL;
-    if ((s = map_file(vocab_path, &f, err)) != QF_STATUS_OK) return s;
+    if ((s = map_file(dir, "vocab.txt", &f, err)) != QF_STATUS_OK) return s;
     const char *d = (const char *)qf_file_data(f);
     size_t size = (size_t)qf_file_size(f), pos = 0;
     int64_t index = 0;
@@ -679,13 +670,13 @@ static qf_status load_bpe_files(const char *dir, const char *vocab_path, const c
     qf_status s = read_config(dir, &cfg, err);
     if (s != QF_STATUS_OK) return s;
     qf_file *f = NULL;
-    if ((s = map_file(vocab_path, &f, err)) != QF_STATUS_OK) return s;
+    if ((s = map_file(dir, "vocab.json", &f, err)) != QF_STATUS_OK) return s;
     qf_tok_ctx cv = {vocab_path, err};
     s = qf_tok_parse_vocab_json(&cv, qf_file_data(f), (size_t)qf_file_size(f), &t->model);
     qf_file_unmap(f);
     if (s != QF_STATUS_OK) return s;
     t->model.kind = QF_TOK_MODEL_BPE;
-    if ((s = map_file(merges_path, &f, err)) != QF_STATUS_OK) return s;
+    if ((s = map_file(dir, "merges.txt", &f, err)) != QF_STATUS_OK) return s;
     qf_tok_ctx c = {merges_path, err};
     const char *d = (const char *)qf_file_data(f);
     size_t size = (size_t)qf_file_size(f), pos = 0;
@@ -724,32 +715,37 @@ static qf_status load_bpe_files(const char *dir, const char *vocab_path, const c
     return s;
 }
 
+/* tokenizer.json: the file the user named (dir NULL), or found in the tokenizer folder `dir`. */
+static qf_status load_json_file(const char *dir, const char *path, qf_tokenizer **out, qf_error *err)
+{
+    qf_file *f = NULL;
+    qf_status s = map_file(dir, path, &f, err);
+    if (s != QF_STATUS_OK) return s;
+    s = qf_tokenizer_load_json(qf_file_data(f), (size_t)qf_file_size(f), qf_file_path(f), out, err);
+    qf_file_unmap(f);
+    return s;
+}
+
 qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
 {
     if (!out || !path) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "NULL argument");
     *out = NULL;
-    if (!is_dir(path)) {
-        qf_file *f = NULL;
-        qf_status s = map_file(path, &f, err);
-        if (s != QF_STATUS_OK) return s;
-        s = qf_tokenizer_load_json(qf_file_data(f), (size_t)qf_file_size(f), path, out, err);
-        qf_file_unmap(f);
-        return s;
-    }
-    char *tj = join(path, "tokenizer.json"), *vt = join(path, "vocab.txt");
-    char *vj = join(path, "vocab.json"), *mt = join(path, "merges.txt");
+    if (!is_dir(path)) return load_json_file(NULL, path, out, err);
+    /* the folder's files are found by qforge: each must be a regular file resolving inside it */
+    char *vt = join(path, "vocab.txt"), *vj = join(path, "vocab.json"), *mt = join(path, "merges.txt");
     qf_status s = QF_STATUS_OK;
     qf_tokenizer *t = NULL;
-    if (!tj || !vt || !vj || !mt) {
+    if (!vt || !vj || !mt) {
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
-    } else if (exists(tj)) {
-        s = qf_tokenizer_load(tj, out, err);
+    } else if (qf_file_beside_exists(path, "tokenizer.json")) {
+        s = load_json_file(path, "tokenizer.json", out, err);
     } else if (!(t = qf_tok_alloc())) {
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else {
         qf_tok_ctx c = {path, err};
-        if (exists(vt)) s = load_vocab_txt(path, vt, t, err);
-        else if (exists(vj) && exists(mt)) s = load_bpe_files(path, vj, mt, t, err);
+        if (qf_file_beside_exists(path, "vocab.txt")) s = load_vocab_txt(path, vt, t, err);
+        else if (qf_file_beside_exists(path, "vocab.json") && qf_file_beside_exists(path, "merges.txt"))
+            s = load_bpe_files(path, vj, mt, t, err);
         else
             s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
                              "no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the folder");
@@ -760,7 +756,6 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
         }
     }
     qf_tokenizer_destroy(t);
-    free(tj);
     free(vt);
     free(vj);
     free(mt);

@@ -76,6 +76,9 @@ qf_read_params qf_read_params_default(void);
  * "source.size", "source.sha256". On failure *out is NULL and err names file, part, offset.
  */
 qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model **out, qf_error *err);
+/* Same, for a file already mapped (qf_file_map, qf_file_map_beside): takes ownership of `f`; its
+ * path is the model's path (config.json is looked for beside it). */
+qf_status qf_model_read_file(qf_file *f, const qf_read_params *params, qf_model **out, qf_error *err);
 
 /*
  * Per-format readers. Each takes ownership of `file` (it ends up kept by the model, or unmapped on

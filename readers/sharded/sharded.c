@@ -3,8 +3,9 @@
  * `model.safetensors.index.json` / `pytorch_model.bin.index.json`, whose "weight_map" maps every
  * tensor name to the shard file holding it. The whole index is validated first (shard names are
  * plain file names in the index's folder: no '/', no "..", within the limits); then each shard is
- * read by the ordinary reader of its format and its tensors join one model, borrowing from the
- * shard models (kept alive by it). Every tensor of a shard must be mapped to that shard, and every
+ * mapped as a file found beside the index (qf_file_map_beside: a regular file resolving inside the
+ * index's folder) and read by the ordinary reader of its format; its tensors join one model,
+ * borrowing from the shard models (kept alive by it). Every tensor of a shard must be mapped to that shard, and every
  * mapped tensor must be found; errors name the shard file.
  */
 #include <json-c/json.h>
@@ -139,17 +140,19 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
     for (size_t k = 0; !s && k < nshards; k++) {
         char shard_path[8192];
         snprintf(shard_path, sizeof shard_path, "%s/%s", dir, shards[k]);
-        qf_file *probe = NULL;
-        qf_error probe_err;
-        qf_error_clear(&probe_err);
-        s = qf_file_map(shard_path, &probe, &probe_err);
+        /* found beside the index: a regular file that resolves inside the index's folder; the one
+         * mapping checked here is the one read */
+        qf_file *shard = NULL;
+        qf_error shard_err; /* a fresh detail, so that the shard (not the index) is the file named */
+        qf_error_clear(&shard_err);
+        s = qf_file_map_beside(dir, shards[k], &shard, &shard_err);
         if (s) {
-            if (err && err->code == QF_STATUS_OK) *err = probe_err;
+            if (err && err->code == QF_STATUS_OK) *err = shard_err;
             break;
         }
-        qf_format fmt = qf_format_detect(qf_file_data(probe), qf_file_size(probe));
-        qf_file_unmap(probe);
+        qf_format fmt = qf_format_detect(qf_file_data(shard), qf_file_size(shard));
         if (fmt != QF_FORMAT_SAFETENSORS && fmt != QF_FORMAT_TORCH_ZIP && fmt != QF_FORMAT_TORCH_LEGACY) {
+            qf_file_unmap(shard);
             s = qf_error_set(err, QF_STATUS_FORMAT, shard_path, NULL, 0, NULL,
                              "shard is %s; shards must be PyTorch or safetensors files", qf_format_name(fmt));
             break;
@@ -157,9 +160,7 @@ qf_status qf_sharded_read(qf_file *file, const qf_read_params *params, qf_model 
         qf_read_params sp = params ? *params : qf_read_params_default();
         sp.hash_source = false; /* provenance records the index's hash */
         qf_model *part = NULL;
-        qf_error shard_err; /* a fresh detail, so that the shard (not the index) is the file named */
-        qf_error_clear(&shard_err);
-        s = qf_model_read(shard_path, &sp, &part, &shard_err);
+        s = qf_model_read_file(shard, &sp, &part, &shard_err);
         if (s) {
             if (err && err->code == QF_STATUS_OK) *err = shard_err;
             break;
