@@ -7,6 +7,9 @@
 #                   with CI=true also a ~60 s libFuzzer run of every fuzz target (make test-fuzz)
 #   make demo       quantize the bundled model, inspect the result
 #   make clean
+# cmake --build runs make underneath: without this, each of its sub-makes adds "Entering
+# directory" / "Leaving directory" lines around every target.
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 WERROR     ?= OFF
