@@ -485,7 +485,30 @@ static qf_status check_int_tuple(run *r, uint32_t id, const char *callable, cons
     return QF_STATUS_OK;
 }
 
-/* _rebuild_tensor(_v2)(storage, offset, size, stride, ...) -> a tensor node. */
+/*
+ * A list passed where a tuple of ints was checked stays mutable: APPEND(S) through a memo reference
+ * after the REDUCE would grow it past the checked rank or add non-ints. Python converts such a list
+ * at the call (torch.Size(list), _rebuild_tensor_v2 of a list), so the checked values are frozen
+ * here into a new tuple (no opcode changes a tuple); *out is `id` itself when that is a tuple.
+ */
+static qf_status freeze_ints(run *r, uint32_t id, uint32_t *out)
+{
+    if (N(r, id)->kind == QF_PK_TUPLE) {
+        *out = id;
+        return QF_STATUS_OK;
+    }
+    uint32_t t;
+    qf_status st = new_node(r, QF_PK_TUPLE, &t);
+    if (st) return st;
+    r->p->nodes[t].depth = 1;
+    for (uint32_t i = 0; i < N(r, id)->u.c.count; i++)
+        if ((st = add_item(r, t, N(r, id)->u.c.items[i]))) return st;
+    *out = t;
+    return QF_STATUS_OK;
+}
+
+/* _rebuild_tensor(_v2)(storage, offset, size, stride, ...) -> a tensor node holding the size and
+ * stride as checked (frozen: see freeze_ints). */
 static qf_status make_tensor(run *r, const char *callable, const qf_pnode *args, uint32_t minargs, uint32_t maxargs,
                              uint32_t *out)
 {
@@ -498,6 +521,7 @@ static qf_status make_tensor(run *r, const char *callable, const qf_pnode *args,
     if (st) return st;
     if ((st = check_int_tuple(r, a[3], callable, "stride"))) return st;
     if (N(r, a[2])->u.c.count != N(r, a[3])->u.c.count) return bad_args(r, callable, "size and stride differ in rank");
+    if ((st = freeze_ints(r, a[2], &a[2])) || (st = freeze_ints(r, a[3], &a[3]))) return st;
     uint32_t id;
     if ((st = new_node(r, QF_PK_TENSOR, &id))) return st;
     r->p->nodes[id].depth = 1;
@@ -572,7 +596,7 @@ static qf_status call_global(run *r, uint32_t fn, uint32_t argsid, int nested, u
         if (n != 1) return bad_args(r, name, "wrong argument count");
         uint32_t dims = args->u.c.items[0];
         if ((st = check_int_tuple(r, dims, name, "size"))) return st;
-        *out = dims;
+        return freeze_ints(r, dims, out); /* a torch.Size is a tuple */
         return QF_STATUS_OK;
     }
     case QF_PG_DEVICE: {

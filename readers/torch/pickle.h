@@ -27,7 +27,9 @@ typedef enum qf_pkind {
     QF_PK_SET,
     QF_PK_GLOBAL, /* `global` is a qf_pglobal */
     QF_PK_PERSID, /* items: [the persistent id value] */
-    QF_PK_TENSOR  /* items: [persid, storage_offset (int), size (tuple of int), stride (tuple of int)] */
+    QF_PK_TENSOR  /* items: [persid, storage_offset (int), size (tuple of int), stride (tuple of int)]; size and
+                   * stride hold <= QF_MAX_RANK ints each, equally many, and are tuples even when the
+                   * stream passed lists (frozen at the REDUCE: no later opcode can change them) */
 } qf_pkind;
 
 /* Allowlisted globals. */
@@ -50,7 +52,10 @@ typedef struct qf_pnode {
     uint8_t kind;   /* qf_pkind */
     uint8_t global; /* qf_pglobal when kind == QF_PK_GLOBAL */
     uint8_t dtype;  /* qf_dtype for storage / dtype globals, and for tensors once resolved */
-    uint8_t depth;  /* containers: 1 + the deepest container inside (1 when it holds none) */
+    uint8_t depth;  /* containers: 1 + the deepest container inside (1 when it holds none), as measured
+                     * when each item was added: a list or dict filled after it was itself added
+                     * elsewhere (memo) can make the real nesting deeper, even cyclic, so walkers of
+                     * the value graph bound their own depth and visits (torch.c's flatten does) */
     uint32_t name;  /* for globals: index into the allowlist table (see qf_pickle_global_name) */
     uint64_t offset; /* stream offset (base included) of the opcode that made the value */
     union {

@@ -508,6 +508,16 @@ static qf_status tensor_view(reader *r, const char *name, uint32_t id, view *v)
     if (st) return st;
     const qf_pnode *off = node(r, qf_pickle_item(t, 1));
     const qf_pnode *size = node(r, qf_pickle_item(t, 2)), *stride = node(r, qf_pickle_item(t, 3));
+    /* the pickle machine freezes these at the REDUCE (pickle.h); checked again here, where the
+     * fixed-size shape arrays are filled, so no later change to the machine can overflow them */
+    bool shaped = off->kind == QF_PK_INT && size->kind == QF_PK_TUPLE && stride->kind == QF_PK_TUPLE &&
+                  size->u.c.count <= QF_MAX_RANK && stride->u.c.count == size->u.c.count;
+    for (uint32_t i = 0; shaped && i < size->u.c.count; i++)
+        shaped = node(r, qf_pickle_item(size, i))->kind == QF_PK_INT && node(r, qf_pickle_item(stride, i))->kind == QF_PK_INT;
+    if (!shaped)
+        return qf_error_set(r->err, QF_STATUS_FORMAT, NULL, r->part, (int64_t)t->offset, name,
+                            "tensor '%s': size and stride are not tuples of at most %d ints of equal rank", name,
+                            QF_MAX_RANK);
     v->dtype = v->ref.s->dtype;
     v->rank = (int32_t)size->u.c.count;
     for (int32_t i = 0; i < v->rank; i++) {
