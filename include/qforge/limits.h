@@ -27,6 +27,9 @@
 #define QF_ZIP_MAX_RATIO 1100              /* uncompressed / compressed bytes of a deflated entry (deflate tops out near 1032) */
 #define QF_ZIP_MAX_INFLATED (16ull << 30)  /* total uncompressed bytes of all compressed entries */
 #define QF_ZIP_MAX_COMMENT_SCAN 65557      /* bytes searched backwards for the end-of-central-directory record */
+/* Dense copy of a strided tensor (stride 0 / overlapping strides repeat elements) / bytes of its storage;
+ * also all such copies of one file / the file's bytes. Same bound as a deflated entry's inflation. */
+#define QF_TORCH_MAX_VIEW_RATIO 1100
 #define QF_TORCH_MAX_VALUE_META 256        /* non-tensor leaves recorded as torch.value.* metadata */
 #define QF_TORCH_MAX_VALUE_LEN 256         /* bytes of one such value (longer ones are not recorded) */
 

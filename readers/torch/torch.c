@@ -560,13 +560,50 @@ static qf_status tensor_view(reader *r, const char *name, uint32_t id, view *v)
     return QF_STATUS_OK;
 }
 
-/* Copies a strided view into contiguous model-owned memory. */
-static qf_status gather(reader *r, const view *v, const uint8_t *base, void **out)
+/*
+ * A strided view is copied into dense memory (gather). Stride 0 or overlapping strides repeat
+ * storage elements, so that copy can be far larger than the bytes it reads: each copy is bounded
+ * by QF_TORCH_MAX_VIEW_RATIO times the bytes of its storage, and all copies of one file together by
+ * that ratio times the file's size (views of one storage may be many). Checked for every tensor
+ * before any data is touched; *total sums the copies so far.
+ */
+static qf_status check_gather(reader *r, const char *name, uint32_t id, const view *v, uint64_t *total)
+{
+    if (v->contiguous || v->numel == 0) return QF_STATUS_OK;
+    const qf_pnode *t = node(r, id);
+    uint64_t sbytes, cap;
+    if (!qf_mul_u64(v->ref.numel, qf_dtype_size(v->dtype), &sbytes) || !qf_mul_u64(sbytes, QF_TORCH_MAX_VIEW_RATIO, &cap))
+        cap = UINT64_MAX;
+    if (v->nbytes > cap) {
+        qf_error_set(r->err, QF_STATUS_LIMIT, NULL, r->part, (int64_t)t->offset, name,
+                     "tensor '%s': strided view of %llu bytes repeats the %llu bytes of storage '%.*s' more than %u times",
+                     name, (unsigned long long)v->nbytes, (unsigned long long)sbytes, (int)v->ref.s->key_len,
+                     v->ref.s->key, QF_TORCH_MAX_VIEW_RATIO);
+        qf_error_expected(r->err, "<= %llu bytes (%u x storage)", (unsigned long long)cap, QF_TORCH_MAX_VIEW_RATIO);
+        qf_error_found(r->err, "%llu bytes", (unsigned long long)v->nbytes);
+        return QF_STATUS_LIMIT;
+    }
+    if (!qf_mul_u64(r->size, QF_TORCH_MAX_VIEW_RATIO, &cap)) cap = UINT64_MAX;
+    if (!qf_add_u64(*total, v->nbytes, total) || *total > cap) {
+        qf_error_set(r->err, QF_STATUS_LIMIT, NULL, r->part, (int64_t)t->offset, name,
+                     "tensor '%s': strided views copy more than %u times the file's %llu bytes", name,
+                     QF_TORCH_MAX_VIEW_RATIO, (unsigned long long)r->size);
+        qf_error_expected(r->err, "<= %llu bytes in all", (unsigned long long)cap);
+        qf_error_found(r->err, "%llu bytes with this tensor", (unsigned long long)*total);
+        return QF_STATUS_LIMIT;
+    }
+    return QF_STATUS_OK;
+}
+
+/* Copies a strided view into contiguous model-owned memory (bounded by check_gather). */
+static qf_status gather(reader *r, const char *name, uint32_t id, const view *v, const uint8_t *base, void **out)
 {
     size_t es = qf_dtype_size(v->dtype);
     uint8_t *dst;
-    qf_status st = qf_model_alloc(r->model, v->nbytes, (void **)&dst, r->err);
-    if (st) return st;
+    qf_status st = qf_model_alloc(r->model, v->nbytes, (void **)&dst, NULL);
+    if (st)
+        return qf_error_set(r->err, st, NULL, r->part, (int64_t)node(r, id)->offset, name,
+                            "cannot allocate %llu bytes for strided tensor '%s'", (unsigned long long)v->nbytes, name);
     int64_t idx[QF_MAX_RANK] = {0};
     for (uint64_t n = 0; n < v->numel; n++) {
         uint64_t e = v->offset;
@@ -587,8 +624,10 @@ static qf_status build_tensors(reader *r)
     if (!views) return no_memory(r);
     qf_status st = QF_STATUS_OK;
     /* validate every tensor before touching any data */
+    uint64_t gathered = 0;
     for (size_t i = 0; i < r->leaf_count && !st; i++)
-        st = tensor_view(r, r->leaves[i].name, r->leaves[i].node, &views[i]);
+        if (!(st = tensor_view(r, r->leaves[i].name, r->leaves[i].node, &views[i])))
+            st = check_gather(r, r->leaves[i].name, r->leaves[i].node, &views[i], &gathered);
     for (size_t i = 0; i < r->leaf_count && !st; i++) {
         view *v = &views[i];
         const void *data = NULL;
@@ -598,8 +637,8 @@ static qf_status build_tensors(reader *r)
             if (v->contiguous) {
                 data = base + v->offset * qf_dtype_size(v->dtype);
             } else {
-                void *copy;
-                if ((st = gather(r, v, base, &copy))) break;
+                void *copy = NULL;
+                if ((st = gather(r, r->leaves[i].name, r->leaves[i].node, v, base, &copy))) break;
                 data = copy;
             }
         }
