@@ -28,6 +28,9 @@
  * QF_ZIP_MAX_RATIO                here: test_zip_ratio
  * QF_ZIP_MAX_INFLATED             here: test_zip_inflated
  * QF_ZIP_MAX_COMMENT_SCAN         here: test_zip_comment_scan (reader and format detection)
+ * QF_TORCH_MAX_VIEW_RATIO         test_torch_reader test_hostile_views: a stride-0 view of exactly
+ *                                 1100 x its storage and one element more; two views of one storage
+ *                                 totalling exactly 1100 x the file and one byte more (status, offset)
  * QF_TORCH_MAX_VALUE_META/LEN     here: test_torch_values
  * QF_SAFETENSORS_MAX_HEADER       test_safetensors test_header_limit
  * QF_SAFETENSORS_MAX_DEPTH        test_safetensors test_named_limits

@@ -46,10 +46,10 @@ static bool inside(const void *p, const uint8_t *base, uint64_t size)
     return (const uint8_t *)p >= base && (const uint8_t *)p < base + size;
 }
 
-static void test_valid_fixtures(void **state)
+/* Reads every fixture of `json` (expected.json's layout) and checks its tensors; returns how many. */
+static int check_valid(const char *json)
 {
-    (void)state;
-    json_object *all = load_json(FIX "expected.json");
+    json_object *all = load_json(json);
     int checked = 0;
     json_object_object_foreach(all, key, exp)
     {
@@ -128,14 +128,20 @@ static void test_valid_fixtures(void **state)
         qf_model_destroy(m);
         checked++;
     }
-    assert_true(checked >= 10);
     json_object_put(all);
+    return checked;
 }
 
-static void test_invalid_fixtures(void **state)
+static void test_valid_fixtures(void **state)
 {
     (void)state;
-    json_object *all = load_json(FIX "invalid.json");
+    assert_true(check_valid(FIX "expected.json") >= 10);
+}
+
+/* Reads every fixture of `json` (invalid.json's layout) and checks its refusal; returns how many. */
+static int check_invalid(const char *json)
+{
+    json_object *all = load_json(json);
     int checked = 0;
     json_object_object_foreach(all, key, exp)
     {
@@ -161,8 +167,41 @@ static void test_invalid_fixtures(void **state)
         assert_null(m);
         checked++;
     }
-    assert_true(checked >= 16);
     json_object_put(all);
+    return checked;
+}
+
+static void test_invalid_fixtures(void **state)
+{
+    (void)state;
+    assert_true(check_invalid(FIX "invalid.json") >= 16);
+}
+
+/* fixtures/gen/make_torch_hostile_views.py: size/stride lists grown after the REDUCE that checked
+ * them load with the checked shape; strides that repeat storage are copied up to
+ * QF_TORCH_MAX_VIEW_RATIO x the storage (per tensor) and x the file (all tensors), refused past it */
+static void test_hostile_views(void **state)
+{
+    (void)state;
+    assert_int_equal(QF_TORCH_MAX_VIEW_RATIO, 1100); /* the fixtures are written for this value */
+    assert_int_equal(check_valid(FIX "views_expected.json"), 4);
+    assert_int_equal(check_invalid(FIX "views_invalid.json"), 4);
+    /* the lists grown by 1000 ints after the REDUCE are not the tensor's: it keeps the checked 2 x 2 */
+    qf_model *m = NULL;
+    qf_error err;
+    assert_int_equal(read_file(FIX "mutated_size_after_reduce.pt", NULL, false, &m, &err, NULL, NULL), QF_STATUS_OK);
+    const qf_tensor *t = qf_model_find(m, "w", NULL);
+    assert_non_null(t);
+    assert_int_equal(t->rank, 2);
+    assert_int_equal(t->shape[0], 2);
+    assert_int_equal(t->shape[1], 2);
+    qf_model_destroy(m);
+    /* the error names the tensor, the pickle and the REDUCE that made it */
+    assert_int_equal(read_file(FIX "bad_stride_zero_4gib.pt", NULL, false, &m, &err, NULL, NULL), QF_STATUS_LIMIT);
+    assert_string_equal(err.object, "w");
+    assert_string_equal(err.part, "archive/data.pkl");
+    assert_string_equal(err.expected, "<= 17600 bytes (1100 x storage)");
+    assert_string_equal(err.found, "4294967296 bytes");
 }
 
 static void test_select(void **state)
@@ -264,6 +303,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_fixtures),
         cmocka_unit_test(test_invalid_fixtures),
+        cmocka_unit_test(test_hostile_views),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_arguments_and_empty),
         cmocka_unit_test(test_value_graphs),
