@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "qforge/verify.h"
+#include "verify/tokenizer_internal.h"
 #include "verify/unicode.h"
 
 #define FIX QF_SOURCE_DIR "/fixtures/tokenizer/"
@@ -340,7 +341,7 @@ static void test_bpe_known_cases(void **state)
 static void check_norm(qf_uni_form f, const uint32_t *in, size_t n, const uint32_t *want, size_t wn)
 {
     qf_cpbuf out = {0};
-    assert_true(qf_uni_normalize(f, in, n, &out));
+    assert_true(qf_uni_normalize(f, in, n, SIZE_MAX, &out));
     assert_int_equal(out.n, wn);
     for (size_t i = 0; i < wn; i++) assert_int_equal(out.v[i], want[i]);
     qf_cpbuf_free(&out);
@@ -631,6 +632,159 @@ static void test_stages_and_text_limits(void **state)
     qf_tokenizer_destroy(t);
 }
 
+/* Encodes `text` with a WordPiece whose normalizer is `normalizer` (JSON); the error in *err. */
+static qf_status encode_with_normalizer(const char *normalizer, const char *text, size_t len, qf_error *err)
+{
+    size_t size = strlen(normalizer) + 1024;
+    char *js = malloc(size);
+    assert_non_null(js);
+    qf_tokenizer *t = load_json_ok(wp_json(js, size, normalizer, "null", ""));
+    free(js);
+    qf_encoding e = {0};
+    qf_error_clear(err);
+    qf_status s = qf_tokenizer_encode(t, text, len, NULL, &e, err);
+    if (s == QF_STATUS_OK) assert_true(e.length > 0);
+    else assert_int_equal(e.length, 0);
+    qf_encoding_free(&e);
+    qf_tokenizer_destroy(t);
+    return s;
+}
+
+/* {"type":"Replace","pattern":{"String":pattern},"content":`n` copies of `unit`} into buf. */
+static const char *replace_json(char *buf, size_t size, const char *pattern, const char *unit, size_t n)
+{
+    size_t k = (size_t)snprintf(buf, size, "{\"type\":\"Replace\",\"pattern\":{\"String\":\"%s\"},\"content\":\"", pattern);
+    for (size_t i = 0; i < n; i++) k += (size_t)snprintf(buf + k, size - k, "%s", unit);
+    snprintf(buf + k, size - k, "\"}");
+    return buf;
+}
+
+static void expect_norm_limit(qf_status s, const qf_error *err, const char *step, size_t max, const char *found)
+{
+    char line[1024];
+    qf_error_format(err, line, sizeof line);
+    if (s != QF_STATUS_LIMIT || !strstr(err->message, step) || !strstr(err->message, "normalization limit"))
+        fail_msg("expected LIMIT at '%s', got %s: %s", step, qf_status_name(s), line);
+    char want[64];
+    snprintf(want, sizeof want, "at most %zu code points", max);
+    assert_non_null(strstr(err->expected, want));
+    assert_string_equal(err->found, found);
+}
+
+/* QF_TOKENIZER_MAX_NORMALIZE_EXPANSION: each normalizer step, and a Sequence as a whole, makes at most
+ * 32 code points per code point of the piece; at the limit it encodes, one past it is refused and
+ * the error names the step (path and type). Chained Replace steps (2^6 = 64 from one character)
+ * are stopped at the step that passes it. QF_TOKENIZER_MAX_NORMALIZED caps the total. */
+static void test_normalize_expansion_limit(void **state)
+{
+    (void)state;
+    char a[512], b[512], seq[4096];
+    qf_error err;
+    const size_t R = QF_TOKENIZER_MAX_NORMALIZE_EXPANSION;
+    assert_int_equal(qf_tok_norm_budget(1), R);
+    assert_int_equal(qf_tok_norm_budget(0), 0);
+    assert_int_equal(qf_tok_norm_budget(QF_TOKENIZER_MAX_NORMALIZED / R), QF_TOKENIZER_MAX_NORMALIZED);
+    assert_int_equal(qf_tok_norm_budget(QF_TOKENIZER_MAX_NORMALIZED / R + 1), QF_TOKENIZER_MAX_NORMALIZED);
+
+    /* one Replace: "a" -> 32 code points encodes, 33 is refused (the length is known before allocating) */
+    assert_int_equal(encode_with_normalizer(replace_json(a, sizeof a, "a", "b", R), "a", 1, &err), QF_STATUS_OK);
+    qf_status s = encode_with_normalizer(replace_json(a, sizeof a, "a", "b", R + 1), "a", 1, &err);
+    expect_norm_limit(s, &err, "normalizer (Replace) expands a piece of text of 1 code point", R, "33");
+    /* per piece: "xax" gives 3 * 32 = 96 code points of room */
+    assert_int_equal(encode_with_normalizer(replace_json(a, sizeof a, "a", "b", 3 * R - 2), "xax", 3, &err),
+                     QF_STATUS_OK);
+    s = encode_with_normalizer(replace_json(a, sizeof a, "a", "b", 3 * R - 1), "xax", 3, &err);
+    expect_norm_limit(s, &err, "normalizer (Replace)", 3 * R, "97");
+
+    /* a chain of Replace "a" -> "aa": 5 steps make 32, the sixth step is refused by name */
+    for (int steps = 5; steps <= 6; steps++) {
+        size_t k = (size_t)snprintf(seq, sizeof seq, "{\"type\":\"Sequence\",\"normalizers\":[");
+        for (int i = 0; i < steps; i++)
+            k += (size_t)snprintf(seq + k, sizeof seq - k, "%s%s", i ? "," : "", replace_json(a, sizeof a, "a", "a", 2));
+        snprintf(seq + k, sizeof seq - k, "]}");
+        s = encode_with_normalizer(seq, "a", 1, &err);
+        if (steps == 5) assert_int_equal(s, QF_STATUS_OK);
+        else expect_norm_limit(s, &err, "normalizer.normalizers[5] (Replace)", R, "64");
+    }
+
+    /* Prepend: 31 + the piece's one code point, then 32 + 1 */
+    for (size_t n = R - 1; n <= R; n++) {
+        size_t k = (size_t)snprintf(seq, sizeof seq, "{\"type\":\"Prepend\",\"prepend\":\"");
+        for (size_t i = 0; i < n; i++) seq[k++] = 'x';
+        snprintf(seq + k, sizeof seq - k, "\"}");
+        s = encode_with_normalizer(seq, "a", 1, &err);
+        if (n == R - 1) assert_int_equal(s, QF_STATUS_OK);
+        else expect_norm_limit(s, &err, "normalizer (Prepend)", R, "33");
+    }
+
+    /* the per-character steps stop as soon as they pass the bound ("more than" where they stopped early) */
+    struct {
+        const char *unit; /* Replace "a" by `count` of these, then `then` */
+        size_t ok_count;
+        const char *then, *name, *found;
+    } grow[] = {
+        {"\xc4\xb0", R / 2, "{\"type\":\"Lowercase\"}", "normalizer.normalizers[1] (Lowercase)", "34"}, /* İ -> i + U+0307 */
+        {"\xef\xb7\xba", 1, "{\"type\":\"NFKD\"}", "normalizer.normalizers[1] (NFKD)", "more than 32"}, /* U+FDFA -> 18 */
+        {"\xe4\xb8\xad", R / 3, "{\"type\":\"BertNormalizer\",\"lowercase\":false}",
+         "normalizer.normalizers[1] (BertNormalizer)", "33"}, /* CJK: " c " */
+    };
+    for (size_t g = 0; g < sizeof grow / sizeof grow[0]; g++) {
+        for (size_t n = grow[g].ok_count; n <= grow[g].ok_count + 1; n++) {
+            snprintf(seq, sizeof seq, "{\"type\":\"Sequence\",\"normalizers\":[%s,%s]}",
+                     replace_json(b, sizeof b, "a", grow[g].unit, n), grow[g].then);
+            s = encode_with_normalizer(seq, "a", 1, &err);
+            if (n == grow[g].ok_count) {
+                if (s != QF_STATUS_OK) fail_msg("case %zu at %zu: %s", g, n, err.message);
+            } else {
+                expect_norm_limit(s, &err, grow[g].name, R, grow[g].found);
+            }
+        }
+    }
+
+    /* an added token matched on normalized text is normalized at load: refused there, by name */
+    snprintf(seq, sizeof seq, "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":1}},\"normalizer\":%s,"
+                              "\"added_tokens\":[{\"id\":2,\"content\":\"a\",\"normalized\":true}]}",
+             replace_json(a, sizeof a, "a", "b", R + 1));
+    qf_tokenizer *t = NULL;
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_load_json(seq, strlen(seq), "added.json", &t, &err), QF_STATUS_LIMIT);
+    assert_null(t);
+    assert_string_equal(err.file, "added.json");
+    assert_non_null(strstr(err.message, "normalizer (Replace) expands added token 'a'"));
+
+    /* the total: one past QF_TOKENIZER_MAX_NORMALIZED / 32 characters of "a" at 32 each is refused
+     * before anything of that size is allocated */
+    size_t big = QF_TOKENIZER_MAX_NORMALIZED / R + 1;
+    char *text = malloc(big);
+    assert_non_null(text);
+    memset(text, 'a', big);
+    s = encode_with_normalizer(replace_json(a, sizeof a, "a", "b", R), text, big, &err);
+    char found[32];
+    snprintf(found, sizeof found, "%zu", big * R);
+    expect_norm_limit(s, &err, "normalizer (Replace)", QF_TOKENIZER_MAX_NORMALIZED, found);
+    free(text);
+}
+
+/* tests/fuzz/regressions/tokenizer/replace-chain-64.json: 64 chained Replace steps, each turning every
+ * "a" into "aaaa" (4^64 code points from one "a" unbounded; 9.8 GB before the timeout was seen). */
+static void test_normalize_replace_chain_regression(void **state)
+{
+    (void)state;
+    qf_tokenizer *t = load_ok(QF_SOURCE_DIR "/tests/fuzz/regressions/tokenizer/replace-chain-64.json");
+    qf_encoding e = {0};
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_encode(t, "unaffable", 9, NULL, &e, &err), QF_STATUS_LIMIT);
+    assert_non_null(strstr(err.message, "normalizer.normalizers[3] (Replace) expands a piece of text of 9 code points"));
+    assert_string_equal(err.expected, "at most 288 code points (32 per code point, 134217728 in all)");
+    assert_string_equal(err.found, "519"); /* 7 other letters + 2 * 4^4: steps 0..2 made 15, 39, 135 */
+    assert_int_equal(e.length, 0);
+    /* text without "a" is left alone */
+    assert_int_equal(qf_tokenizer_encode(t, "the", 3, NULL, &e, &err), QF_STATUS_OK);
+    qf_encoding_free(&e);
+    qf_tokenizer_destroy(t);
+}
+
 /* The model needs [UNK] but the vocabulary lacks it: found at encode time, as Hugging Face does. */
 static void test_missing_unk(void **state)
 {
@@ -814,6 +968,8 @@ int main(void)
         cmocka_unit_test(test_token_length_limit),
         cmocka_unit_test(test_added_and_id_limits),
         cmocka_unit_test(test_stages_and_text_limits),
+        cmocka_unit_test(test_normalize_expansion_limit),
+        cmocka_unit_test(test_normalize_replace_chain_regression),
         cmocka_unit_test(test_missing_unk),
         cmocka_unit_test(test_bad_folder_files),
         cmocka_unit_test(test_random_bytes),

@@ -45,6 +45,20 @@ static qf_status no_memory(const qf_tok_ctx *c)
     return qf_error_set(c->err, QF_STATUS_NO_MEMORY, c->file, NULL, -1, NULL, "out of memory");
 }
 
+/* A normalizer step went past QF_TOKENIZER_MAX_NORMALIZE_EXPANSION (run filled by qf_tok_norm_apply). */
+static qf_status norm_limit_error(qf_error *err, const char *file, const char *field, const qf_tok_norm_run *run,
+                                  const char *what)
+{
+    qf_status s = qf_error_set(err, QF_STATUS_LIMIT, file, NULL, -1, field ? field : run->where,
+                               "%s (%s) expands %s of %zu code point%s past the normalization limit", run->where,
+                               run->type, what, run->piece, run->piece == 1 ? "" : "s");
+    qf_error_expected(err, "at most %zu code points (%d per code point, %u in all)", run->max,
+                      QF_TOKENIZER_MAX_NORMALIZE_EXPANSION, QF_TOKENIZER_MAX_NORMALIZED);
+    if (run->found_exact) qf_error_found(err, "%zu", run->found);
+    else qf_error_found(err, "more than %zu", run->max);
+    return s;
+}
+
 qf_tokenizer *qf_tok_alloc(void)
 {
     qf_tokenizer *t = calloc(1, sizeof *t);
@@ -216,11 +230,19 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
         qf_tok_added *a = &t->added[i];
         qf_cpbuf raw = {0};
         a->match.n = 0;
-        bool ok = qf_utf8_decode_lossy((const uint8_t *)a->content, a->content_len, &raw);
-        if (ok && a->normalized && t->normalizer) ok = qf_tok_norm_apply(t->normalizer, raw.v, raw.n, &a->match);
-        else if (ok) ok = qf_cpbuf_append(&a->match, raw.v, raw.n);
+        qf_status s = qf_utf8_decode_lossy((const uint8_t *)a->content, a->content_len, &raw) ? QF_STATUS_OK
+                                                                                                : QF_STATUS_NO_MEMORY;
+        qf_tok_norm_run run;
+        qf_tok_norm_run_init(&run, raw.n);
+        if (!s && a->normalized && t->normalizer) s = qf_tok_norm_apply(t->normalizer, raw.v, raw.n, &a->match, &run);
+        else if (!s && !qf_cpbuf_append(&a->match, raw.v, raw.n)) s = QF_STATUS_NO_MEMORY;
         qf_cpbuf_free(&raw);
-        if (!ok) return no_memory(c);
+        if (s == QF_STATUS_LIMIT) {
+            char what[96];
+            snprintf(what, sizeof what, "added token '%.48s'", a->content);
+            return norm_limit_error(c->err, c->file, "added_tokens", &run, what);
+        }
+        if (s) return no_memory(c);
         if (a->match.n == 0) continue; /* nothing left to match */
         if (a->normalized) t->match_norm[t->n_match_norm++] = i;
         else t->match_raw[t->n_match_raw++] = i;
@@ -345,8 +367,15 @@ static qf_status raw_piece(enc_state *st, const uint32_t *w, size_t n, int32_t i
     const qf_tokenizer *t = st->t;
     if (id >= 0) return qf_tok_ids_push(&st->ids, id) ? QF_STATUS_OK : enc_nomem(st);
     st->norm.n = 0;
-    bool ok = t->normalizer ? qf_tok_norm_apply(t->normalizer, w, n, &st->norm) : qf_cpbuf_append(&st->norm, w, n);
-    if (!ok) return enc_nomem(st);
+    if (t->normalizer) {
+        qf_tok_norm_run run;
+        qf_tok_norm_run_init(&run, n);
+        qf_status s = qf_tok_norm_apply(t->normalizer, w, n, &st->norm, &run);
+        if (s == QF_STATUS_LIMIT) return norm_limit_error(st->err, NULL, NULL, &run, "a piece of text");
+        if (s) return enc_nomem(st);
+    } else if (!qf_cpbuf_append(&st->norm, w, n)) {
+        return enc_nomem(st);
+    }
     return split_added(st, t->match_norm, t->n_match_norm, st->norm.v, st->norm.n, model_piece);
 }
 

@@ -73,8 +73,27 @@ typedef struct qf_tok_norm {
     size_t n_items;
 } qf_tok_norm;
 
-/* Appends the normalization of in[0..n) to out. */
-bool qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out);
+/* The bound of one normalization and, when a step went past it, which step. */
+typedef struct qf_tok_norm_run {
+    size_t piece;      /* code points of the piece given to the whole normalizer */
+    size_t max;        /* code points it may become: qf_tok_norm_budget(piece) */
+    char where[128];   /* on LIMIT: JSON path of the step, "normalizer.normalizers[2]" */
+    const char *type;  /* on LIMIT: its type, "Replace" (static storage) */
+    size_t found;      /* on LIMIT: code points the step would make (or had made when it stopped) */
+    bool found_exact;  /* found is the step's whole output, not where it was stopped */
+} qf_tok_norm_run;
+
+/* QF_TOKENIZER_MAX_NORMALIZE_EXPANSION code points per code point of the piece, at most
+ * QF_TOKENIZER_MAX_NORMALIZED. */
+size_t qf_tok_norm_budget(size_t piece);
+/* Sets run->piece and run->max for a piece of `piece` code points. */
+void qf_tok_norm_run_init(qf_tok_norm_run *run, size_t piece);
+
+/* Appends the normalization of in[0..n) to out; no step (nor a Sequence as a whole) appends more
+ * than run->max code points. QF_STATUS_LIMIT (run->where, type, found set) when one would,
+ * QF_STATUS_NO_MEMORY when out of memory. */
+qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
+                            qf_tok_norm_run *run);
 void qf_tok_norm_free(qf_tok_norm *nm); /* frees the contents, not nm itself */
 
 /* ---- pre-tokenizers --------------------------------------------------------------------- */

@@ -6,7 +6,12 @@
  *   White_Space to ' '), then spaces around CJK ideographs, then strip accents (NFD, drop Mn),
  *   then lowercase, in that order; StripAccents drops every mark (M*) without decomposing first;
  *   Lowercase is the full per-character lowercase (no final-sigma context).
+ * Hugging Face bounds none of them; here every step, and a Sequence as a whole, may make at most
+ * QF_TOKENIZER_MAX_NORMALIZE_EXPANSION code points per code point of the piece the pipeline gave
+ * the normalizer (QF_TOKENIZER_MAX_NORMALIZED in all): Replace and Prepend check the length before
+ * allocating it, the per-character ones stop as soon as they pass it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,13 +29,87 @@ static bool bert_is_whitespace(uint32_t c)
     return c == '\t' || c == '\n' || c == '\r' || qf_uni_is_whitespace(c);
 }
 
-static bool bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out)
+size_t qf_tok_norm_budget(size_t piece)
+{
+    const size_t cap = QF_TOKENIZER_MAX_NORMALIZED;
+    return piece > cap / QF_TOKENIZER_MAX_NORMALIZE_EXPANSION ? cap : piece * QF_TOKENIZER_MAX_NORMALIZE_EXPANSION;
+}
+
+void qf_tok_norm_run_init(qf_tok_norm_run *run, size_t piece)
+{
+    memset(run, 0, sizeof *run);
+    run->piece = piece;
+    run->max = qf_tok_norm_budget(piece);
+}
+
+static const char *kind_name(qf_tok_norm_kind k)
+{
+    switch (k) {
+    case QF_TOK_NORM_BERT: return "BertNormalizer";
+    case QF_TOK_NORM_LOWERCASE: return "Lowercase";
+    case QF_TOK_NORM_NFD: return "NFD";
+    case QF_TOK_NORM_NFKD: return "NFKD";
+    case QF_TOK_NORM_NFC: return "NFC";
+    case QF_TOK_NORM_NFKC: return "NFKC";
+    case QF_TOK_NORM_STRIP_ACCENTS: return "StripAccents";
+    case QF_TOK_NORM_STRIP: return "Strip";
+    case QF_TOK_NORM_REPLACE: return "Replace";
+    case QF_TOK_NORM_PREPEND: return "Prepend";
+    case QF_TOK_NORM_SEQUENCE: return "Sequence";
+    }
+    return "?";
+}
+
+/* Where a step sits in tokenizer.json: the root "normalizer", each Sequence item one level down.
+ * The path is written out only when a step is refused. */
+typedef struct norm_frame {
+    const struct norm_frame *parent;
+    size_t index;
+} norm_frame;
+
+static size_t write_path(const norm_frame *f, char *buf, size_t size)
+{
+    if (!f->parent) return (size_t)snprintf(buf, size, "normalizer");
+    size_t n = write_path(f->parent, buf, size);
+    if (n >= size) return n;
+    return n + (size_t)snprintf(buf + n, size - n, ".normalizers[%zu]", f->index);
+}
+
+static qf_status over(qf_tok_norm_run *run, const norm_frame *f, qf_tok_norm_kind k, size_t found, bool exact)
+{
+    write_path(f, run->where, sizeof run->where);
+    run->type = kind_name(k);
+    run->found = found;
+    run->found_exact = exact;
+    return QF_STATUS_LIMIT;
+}
+
+/* Full lowercase of in[0..n) appended to out, stopping past `max` appended code points. */
+/* *whole: the loop finished, so *made is the step's whole output. */
+static qf_status lower_bounded(const uint32_t *in, size_t n, qf_cpbuf *out, size_t max, size_t *made, bool *whole)
+{
+    size_t start = out->n, i = 0;
+    if (!qf_cpbuf_reserve(out, n < max ? n : max)) return QF_STATUS_NO_MEMORY;
+    for (; i < n && out->n - start <= max; i++)
+        if (!qf_uni_append_lower(out, in[i])) return QF_STATUS_NO_MEMORY;
+    *made = out->n - start;
+    *whole = i == n;
+    return *made > max ? QF_STATUS_LIMIT : QF_STATUS_OK;
+}
+
+static qf_status bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
+                            qf_tok_norm_run *run, const norm_frame *f)
 {
     qf_cpbuf a = {0}, b = {0};
-    bool ok = false;
-    if (!qf_cpbuf_reserve(&a, n)) goto done;
+    qf_status s = QF_STATUS_NO_MEMORY;
+    size_t made = 0;
+    if (!qf_cpbuf_reserve(&a, n < run->max ? n : run->max)) goto done;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = in[i];
+        if (a.n > run->max) { /* CJK spacing triples a character */
+            s = over(run, f, nm->kind, a.n, false);
+            goto done;
+        }
         if (nm->clean_text) {
             if (c == 0 || c == 0xFFFD || bert_is_control(c)) continue;
             if (bert_is_whitespace(c)) c = ' ';
@@ -41,8 +120,16 @@ static bool bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_c
             goto done;
         }
     }
+    if (a.n > run->max) {
+        s = over(run, f, nm->kind, a.n, true);
+        goto done;
+    }
     if (nm->strip_accents) {
-        if (!qf_uni_normalize(QF_UNI_NFD, a.v, a.n, &b)) goto done;
+        if (!qf_uni_normalize(QF_UNI_NFD, a.v, a.n, run->max, &b)) goto done;
+        if (b.n > run->max) {
+            s = over(run, f, nm->kind, b.n, false);
+            goto done;
+        }
         size_t w = 0;
         for (size_t i = 0; i < b.n; i++)
             if (qf_uni_category_of(b.v[i]) != QF_UNI_MN) b.v[w++] = b.v[i];
@@ -53,88 +140,127 @@ static bool bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_c
         b.n = 0;
     }
     if (nm->lowercase) {
-        if (!qf_cpbuf_reserve(out, a.n)) goto done;
-        for (size_t i = 0; i < a.n; i++)
-            if (!qf_uni_append_lower(out, a.v[i])) goto done;
+        bool whole = false;
+        s = lower_bounded(a.v, a.n, out, run->max, &made, &whole);
+        if (s == QF_STATUS_LIMIT) s = over(run, f, nm->kind, made, whole);
+        if (s != QF_STATUS_OK) goto done;
     } else if (!qf_cpbuf_append(out, a.v, a.n)) {
         goto done;
     }
-    ok = true;
+    s = QF_STATUS_OK;
 done:
     qf_cpbuf_free(&a);
     qf_cpbuf_free(&b);
-    return ok;
+    return s;
 }
 
-static bool replace_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out)
+/* Counts the matches first: the output's length is known, and checked, before it is allocated. */
+static qf_status replace_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
+                               qf_tok_norm_run *run, const norm_frame *f)
 {
-    size_t m = nm->pattern.n;
-    size_t i = 0;
-    while (i < n) {
+    size_t m = nm->pattern.n, c = nm->content.n, matches = 0;
+    if (m == 0) return over(run, f, nm->kind, SIZE_MAX, false); /* the loader refuses empty patterns */
+    for (size_t i = 0; i < n;) {
         if (m <= n - i && memcmp(in + i, nm->pattern.v, m * sizeof(uint32_t)) == 0) {
-            if (!qf_cpbuf_append(out, nm->content.v, nm->content.n)) return false;
+            matches++;
             i += m;
         } else {
-            if (!qf_cpbuf_push(out, in[i])) return false;
             i++;
         }
     }
-    return true;
+    /* n - matches * m code points stay, each match becomes c */
+    size_t grown = 0, need = SIZE_MAX;
+    bool fits = !__builtin_mul_overflow(matches, c, &grown) && qf_add_size(n - matches * m, grown, &need);
+    if (!fits || need > run->max) return over(run, f, nm->kind, need, fits);
+    if (!qf_cpbuf_reserve(out, need)) return QF_STATUS_NO_MEMORY;
+    for (size_t i = 0; i < n;) {
+        if (m <= n - i && memcmp(in + i, nm->pattern.v, m * sizeof(uint32_t)) == 0) {
+            if (!qf_cpbuf_append(out, nm->content.v, c)) return QF_STATUS_NO_MEMORY;
+            i += m;
+        } else {
+            out->v[out->n++] = in[i++];
+        }
+    }
+    return QF_STATUS_OK;
 }
 
-bool qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out)
+static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
+                          qf_tok_norm_run *run, const norm_frame *f)
 {
+    size_t start = out->n, made = 0;
+    qf_status s;
     switch (nm->kind) {
     case QF_TOK_NORM_BERT:
-        return bert_apply(nm, in, n, out);
-    case QF_TOK_NORM_LOWERCASE:
-        if (!qf_cpbuf_reserve(out, n)) return false;
-        for (size_t i = 0; i < n; i++)
-            if (!qf_uni_append_lower(out, in[i])) return false;
-        return true;
+        return bert_apply(nm, in, n, out, run, f);
+    case QF_TOK_NORM_LOWERCASE: {
+        bool whole = false;
+        s = lower_bounded(in, n, out, run->max, &made, &whole);
+        return s == QF_STATUS_LIMIT ? over(run, f, nm->kind, made, whole) : s;
+    }
     case QF_TOK_NORM_NFD:
-        return qf_uni_normalize(QF_UNI_NFD, in, n, out);
     case QF_TOK_NORM_NFKD:
-        return qf_uni_normalize(QF_UNI_NFKD, in, n, out);
     case QF_TOK_NORM_NFC:
-        return qf_uni_normalize(QF_UNI_NFC, in, n, out);
-    case QF_TOK_NORM_NFKC:
-        return qf_uni_normalize(QF_UNI_NFKC, in, n, out);
+    case QF_TOK_NORM_NFKC: {
+        qf_uni_form form = nm->kind == QF_TOK_NORM_NFD    ? QF_UNI_NFD
+                           : nm->kind == QF_TOK_NORM_NFKD ? QF_UNI_NFKD
+                           : nm->kind == QF_TOK_NORM_NFC  ? QF_UNI_NFC
+                                                          : QF_UNI_NFKC;
+        if (!qf_uni_normalize(form, in, n, run->max, out)) return QF_STATUS_NO_MEMORY;
+        if (out->n - start > run->max) return over(run, f, nm->kind, out->n - start, false);
+        return QF_STATUS_OK;
+    }
     case QF_TOK_NORM_STRIP_ACCENTS:
-        if (!qf_cpbuf_reserve(out, n)) return false;
+        if (!qf_cpbuf_reserve(out, n)) return QF_STATUS_NO_MEMORY;
         for (size_t i = 0; i < n; i++)
             if (!qf_uni_is_mark(in[i])) out->v[out->n++] = in[i];
-        return true;
+        return QF_STATUS_OK;
     case QF_TOK_NORM_STRIP: {
         size_t lo = 0, hi = n;
         if (nm->strip_left)
             while (lo < hi && qf_uni_is_whitespace(in[lo])) lo++;
         if (nm->strip_right)
             while (hi > lo && qf_uni_is_whitespace(in[hi - 1])) hi--;
-        return qf_cpbuf_append(out, in + lo, hi - lo);
+        return qf_cpbuf_append(out, in + lo, hi - lo) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
     }
     case QF_TOK_NORM_REPLACE:
-        return replace_apply(nm, in, n, out);
-    case QF_TOK_NORM_PREPEND:
-        if (n > 0 && !qf_cpbuf_append(out, nm->content.v, nm->content.n)) return false;
-        return qf_cpbuf_append(out, in, n);
+        return replace_apply(nm, in, n, out, run, f);
+    case QF_TOK_NORM_PREPEND: {
+        if (n == 0) return QF_STATUS_OK;
+        size_t need = SIZE_MAX;
+        bool fits = qf_add_size(n, nm->content.n, &need);
+        if (!fits || need > run->max) return over(run, f, nm->kind, need, fits);
+        if (!qf_cpbuf_reserve(out, need) || !qf_cpbuf_append(out, nm->content.v, nm->content.n) ||
+            !qf_cpbuf_append(out, in, n))
+            return QF_STATUS_NO_MEMORY;
+        return QF_STATUS_OK;
+    }
     case QF_TOK_NORM_SEQUENCE: {
+        /* every step is held to the same bound, so the Sequence's result is too */
         qf_cpbuf cur = {0}, next = {0};
-        bool ok = qf_cpbuf_append(&cur, in, n);
-        for (size_t i = 0; ok && i < nm->n_items; i++) {
+        s = qf_cpbuf_append(&cur, in, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+        for (size_t i = 0; s == QF_STATUS_OK && i < nm->n_items; i++) {
+            norm_frame child = {f, i};
             next.n = 0;
-            ok = qf_tok_norm_apply(&nm->items[i], cur.v, cur.n, &next);
+            s = apply_at(&nm->items[i], cur.v, cur.n, &next, run, &child);
             qf_cpbuf t = cur;
             cur = next;
             next = t;
         }
-        ok = ok && qf_cpbuf_append(out, cur.v, cur.n);
+        if (s == QF_STATUS_OK && cur.n > run->max) s = over(run, f, nm->kind, cur.n, true);
+        if (s == QF_STATUS_OK && !qf_cpbuf_append(out, cur.v, cur.n)) s = QF_STATUS_NO_MEMORY;
         qf_cpbuf_free(&cur);
         qf_cpbuf_free(&next);
-        return ok;
+        return s;
     }
     }
-    return false;
+    return QF_STATUS_NO_MEMORY;
+}
+
+qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
+                            qf_tok_norm_run *run)
+{
+    norm_frame root = {NULL, 0};
+    return apply_at(nm, in, n, out, run, &root);
 }
 
 void qf_tok_norm_free(qf_tok_norm *nm)

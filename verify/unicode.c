@@ -210,13 +210,15 @@ static size_t compose(uint32_t *v, size_t start, size_t n)
     return w;
 }
 
-bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, qf_cpbuf *out)
+bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out)
 {
     bool compat = form == QF_UNI_NFKD || form == QF_UNI_NFKC;
     size_t start = out->n;
-    if (!qf_cpbuf_reserve(out, n)) return false;
-    for (size_t i = 0; i < n; i++)
+    if (!qf_cpbuf_reserve(out, n < max_out ? n : max_out)) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (out->n - start > max_out) return true; /* over the caller's bound: it refuses the text */
         if (!decompose_one(out, in[i], compat)) return false;
+    }
     if (out->n == start) return true; /* nothing decomposed: out->v may still be NULL */
     canonical_order(out->v + start, out->n - start);
     if (form == QF_UNI_NFC || form == QF_UNI_NFKC) out->n = compose(out->v, start, out->n);

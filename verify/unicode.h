@@ -68,8 +68,10 @@ void qf_cpbuf_free(qf_cpbuf *b);
 bool qf_uni_append_lower(qf_cpbuf *out, uint32_t cp);
 
 typedef enum qf_uni_form { QF_UNI_NFD, QF_UNI_NFKD, QF_UNI_NFC, QF_UNI_NFKC } qf_uni_form;
-/* Appends the normalization of in[0..n) to out. */
-bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, qf_cpbuf *out);
+/* Appends the normalization of in[0..n) to out. Stops early (still returning true) once more than
+ * `max_out` code points were appended, before decomposing the next character: the caller compares
+ * what was appended with its bound. SIZE_MAX: no bound. False only when out of memory. */
+bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out);
 
 /* Appends the code points of UTF-8 bytes, ill-formed subsequences replaced by U+FFFD as Python's
  * errors="replace" does. */

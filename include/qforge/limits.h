@@ -68,6 +68,12 @@
 #define QF_TOKENIZER_MAX_NESTING 8          /* Sequences inside Sequences */
 #define QF_TOKENIZER_MAX_TEMPLATE 64        /* pieces of a TemplateProcessing template */
 #define QF_TOKENIZER_MAX_TEXT (64u << 20)   /* bytes of one text given to qf_tokenizer_encode */
+/* Code points a normalizer may make of one piece of text, per code point of that piece: checked
+ * after (and, where the size is known, before) every step of a normalizer and of a Sequence, each
+ * against the piece the pipeline gave the whole normalizer. Real ones stay far below (BERT's CJK
+ * spacing 3, NFKD's longest decomposition 18); chained Replace steps multiply without it. */
+#define QF_TOKENIZER_MAX_NORMALIZE_EXPANSION 32
+#define QF_TOKENIZER_MAX_NORMALIZED (128u << 20) /* code points of one normalized piece, whatever the ratio allows */
 
 /* Datasets (verify/dataset.c): JSONL rows of {"text"|"input_ids", "label"} */
 #define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
