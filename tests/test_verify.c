@@ -124,6 +124,202 @@ static void test_dataset_rows_and_errors(void **state)
     qf_tokenizer_destroy(tok);
 }
 
+/* The bundled tokenizer.json (no post-processor) with BERT's [CLS] A [SEP] template, as a string. */
+static char *mini_tokenizer_with_cls_sep(void)
+{
+    static const char from[] = "\"post_processor\": null";
+    static const char to[] =
+        "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\", "
+        "\"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"[SEP]\", "
+        "\"type_id\": 0}}], \"pair\": [], \"special_tokens\": {\"[CLS]\": {\"id\": \"[CLS]\", \"ids\": [2], \"tokens\": "
+        "[\"[CLS]\"]}, \"[SEP]\": {\"id\": \"[SEP]\", \"ids\": [3], \"tokens\": [\"[SEP]\"]}}}";
+    FILE *f = fopen(MINI "/tokenizer.json", "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *in = malloc((size_t)n + 1), *out = malloc((size_t)n + sizeof to);
+    assert_non_null(in);
+    assert_non_null(out);
+    assert_int_equal(fread(in, 1, (size_t)n, f), (size_t)n);
+    in[n] = '\0';
+    fclose(f);
+    char *at = strstr(in, from);
+    assert_non_null(at);
+    snprintf(out, (size_t)n + sizeof to, "%.*s%s%s", (int)(at - in), in, to, at + strlen(from));
+    free(in);
+    return out;
+}
+
+/* A row that tokenizes to nothing: with [CLS] [SEP] (the bundled tokenizer) an empty or whitespace
+ * text is a row of those two; under a tokenizer without a post-processor it has no tokens at all and
+ * is refused with its line, like an empty "input_ids" (before: memcpy from NULL, UBSan). Runs under
+ * the ASan+UBSan build too. Regressions: tests/fuzz/regressions/dataset/ubsan-memcpy-null-*.jsonl. */
+static void test_dataset_rows_without_tokens(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_tokenizer *tok = NULL, *bare = NULL;
+    /* bare: the bundled tokenizer as it is, without a post-processor; tok: with [CLS] A [SEP] */
+    assert_int_equal(qf_tokenizer_load(MINI "/tokenizer.json", &bare, &err), QF_STATUS_OK);
+    char *json = mini_tokenizer_with_cls_sep();
+    assert_int_equal(qf_tokenizer_load_json(json, strlen(json), "cls-sep.json", &tok, &err), QF_STATUS_OK);
+    free(json);
+    assert_int_equal(qf_tokenizer_num_special_tokens(tok), 2);
+    assert_int_equal(qf_tokenizer_num_special_tokens(bare), 0);
+
+    const char *rows = "{\"text\": \"\", \"label\": 3}\n{\"text\": \" \\t \\u3000 \"}\n{\"text\": \"libfoo\"}\n";
+    const char *path = write_text("empty-rows.jsonl", rows);
+    qf_dataset_params dp = qf_dataset_params_default();
+    qf_dataset *d = NULL;
+    assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_OK);
+    assert_int_equal(qf_dataset_size(d), 3);
+    for (size_t i = 0; i < 2; i++) {
+        const qf_dataset_row *r = qf_dataset_row_at(d, i);
+        assert_int_equal(r->length, 2);
+        assert_int_equal(r->input_ids[0], qf_tokenizer_token_to_id(tok, "[CLS]"));
+        assert_int_equal(r->input_ids[1], qf_tokenizer_token_to_id(tok, "[SEP]"));
+    }
+    /* such rows run through verify like any other */
+    qf_model *m = read_model(MINI "/pytorch_model.bin");
+    qf_verify_params vp = qf_verify_params_default();
+    vp.threads = 1;
+    qf_verify_report rep;
+    assert_int_equal(qf_verify_run(m, m, QF_ENCODER_MODE_FP32, d, &vp, &rep, &err), QF_STATUS_OK);
+    assert_int_equal(rep.rows, 3);
+    assert_int_equal(rep.labelled_rows, 1);
+    assert_true(rep.agreement == 1.0);
+    qf_verify_report_free(&rep);
+    qf_dataset_destroy(d);
+    qf_model_destroy(m);
+
+    struct {
+        const char *text, *part;
+        int64_t offset;
+    } none[] = {
+        {"{\"text\": \"\"}\n", "line 1", 0},
+        {"{\"text\": \"libfoo\"}\n\n{\"text\": \" \\t \\u3000 \", \"label\": 1}\n", "line 3", 20},
+        {"{\"text\": \"\\u0001\\u200b\"}\n", "line 1", 0}, /* controls and format characters: cleaned away */
+    };
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        qf_error_clear(&err);
+        path = write_text("no-tokens.jsonl", none[i].text);
+        assert_int_equal(qf_dataset_load(path, bare, &dp, &d, &err), QF_STATUS_FORMAT);
+        assert_null(d);
+        assert_string_equal(err.file, path);
+        assert_string_equal(err.part, none[i].part);
+        assert_int_equal(err.offset, none[i].offset);
+        assert_string_equal(err.message, "row has no tokens: \"text\" is empty or only whitespace and the tokenizer "
+                                         "adds no special tokens");
+    }
+    /* the committed regressions, through the same reader */
+    const char *reg[] = {QF_SOURCE_DIR "/tests/fuzz/regressions/dataset/ubsan-memcpy-null-empty-text.jsonl",
+                         QF_SOURCE_DIR "/tests/fuzz/regressions/dataset/ubsan-memcpy-null-whitespace-text.jsonl"};
+    for (size_t i = 0; i < 2; i++) {
+        qf_error_clear(&err);
+        assert_int_equal(qf_dataset_load(reg[i], bare, &dp, &d, &err), QF_STATUS_FORMAT);
+        assert_non_null(strstr(err.message, "row has no tokens"));
+        assert_int_equal(qf_dataset_load(reg[i], tok, &dp, &d, &err), QF_STATUS_OK);
+        assert_int_equal(qf_dataset_row_at(d, 0)->length, 2);
+        qf_dataset_destroy(d);
+    }
+    qf_tokenizer_destroy(bare);
+    qf_tokenizer_destroy(tok);
+}
+
+/* Labels against the model's classes (30: head.out.weight rows, debsec-mini): an integer label or a
+ * class name's index past them is refused where the data meets the model (qf_verify_run), naming the
+ * file, line and offset of the row; a negative, fractional or unknown label is refused at load. */
+static void test_labels_outside_classes(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_tokenizer *tok = NULL;
+    assert_int_equal(qf_tokenizer_load(MINI "/tokenizer.json", &tok, &err), QF_STATUS_OK);
+    qf_model *m = read_model(MINI "/pytorch_model.bin");
+    qf_verify_params vp = qf_verify_params_default();
+    vp.threads = 1;
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.config_json = qf_model_config_json(m);
+    qf_dataset *d = NULL;
+    qf_verify_report rep;
+
+    /* 29 is the last class: accepted (and "x11", label2id 29) */
+    const char *path = write_text("labels.jsonl", "{\"text\": \"a\", \"label\": 29}\n{\"text\": \"b\", \"label\": \"x11\"}\n");
+    assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_OK);
+    assert_int_equal(qf_dataset_row_at(d, 1)->label, 29);
+    assert_int_equal(qf_dataset_check_labels(d, 30, &err), QF_STATUS_OK);
+    assert_int_equal(qf_verify_run(m, m, QF_ENCODER_MODE_FP32, d, &vp, &rep, &err), QF_STATUS_OK);
+    assert_int_equal(rep.labelled_rows, 2);
+    qf_verify_report_free(&rep);
+    qf_dataset_destroy(d);
+
+    /* 30 is one past: refused by verify, before any row runs */
+    path = write_text("labels.jsonl", "{\"text\": \"a\", \"label\": 29}\n\n{\"text\": \"b\", \"label\": 30}\n");
+    assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_OK);
+    memset(&rep, 0x5a, sizeof rep);
+    assert_int_equal(qf_verify_run(m, m, QF_ENCODER_MODE_FP32, d, &vp, &rep, &err), QF_STATUS_FORMAT);
+    assert_int_equal(rep.rows, 0);
+    assert_string_equal(err.file, path);
+    assert_string_equal(err.part, "line 3");
+    assert_int_equal(err.offset, 28);
+    assert_string_equal(err.message, "\"label\" 30 is outside the model's 30 classes (0..29)");
+    char line[1024];
+    qf_error_format(&err, line, sizeof line);
+    assert_non_null(strstr(line, "labels.jsonl: line 3 offset 28: \"label\" 30 is outside the model's 30 classes (0..29)"));
+    qf_dataset_destroy(d);
+
+    /* a class name whose index in config.json is past the head */
+    dp.config_json = "{\"label2id\": {\"far\": 40, \"neg\": -5, \"frac\": 1.5}, \"id2label\": {\"7\": \"seven\", \"x\": \"bad\"}}";
+    path = write_text("labels.jsonl", "{\"text\": \"a\", \"label\": \"seven\"}\n{\"text\": \"b\", \"label\": \"far\"}\n");
+    qf_error_clear(&err);
+    assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_OK);
+    assert_int_equal(qf_dataset_row_at(d, 0)->label, 7); /* through id2label: the config has no "seven" in label2id */
+    assert_int_equal(qf_dataset_check_labels(d, 41, &err), QF_STATUS_OK);
+    assert_int_equal(qf_verify_run(m, m, QF_ENCODER_MODE_FP32, d, &vp, &rep, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.part, "line 2");
+    assert_string_equal(err.message,
+                        "\"label\" 40 (its class name's index in config.json) is outside the model's 30 classes (0..29)");
+    qf_dataset_destroy(d);
+
+    /* refused at load: negative, past int32, fractional, boolean, unknown names, bad indexes in config */
+    struct {
+        const char *row, *message;
+    } bad[] = {
+        {"{\"text\": \"a\", \"label\": -1}\n", "\"label\" -1 is negative: a class index is 0 or more"},
+        {"{\"text\": \"a\", \"label\": 2147483648}\n", "\"label\" 2147483648 is past int32: a class index is 0 or more"},
+        {"{\"text\": \"a\", \"label\": 3.0}\n", "\"label\" 3.0 is neither an integer nor a string"},
+        {"{\"text\": \"a\", \"label\": true}\n", "\"label\" true is neither an integer nor a string"},
+        {"{\"text\": \"a\", \"label\": \"devel\"}\n", "label \"devel\" is not in config.json's label2id or id2label"},
+        {"{\"text\": \"a\", \"label\": \"neg\"}\n", "label \"neg\": config.json gives it the class -5, not an index 0 or more"},
+        {"{\"text\": \"a\", \"label\": \"frac\"}\n", "label \"frac\": config.json gives it the class 1.5, not an index 0 or more"},
+        {"{\"text\": \"a\", \"label\": \"bad\"}\n", "label \"bad\": config.json gives it the class x, not an index 0 or more"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        qf_error_clear(&err);
+        path = write_text("labels.jsonl", bad[i].row);
+        assert_int_equal(qf_dataset_load(path, tok, &dp, &d, &err), QF_STATUS_FORMAT);
+        assert_null(d);
+        assert_string_equal(err.part, "line 1");
+        if (strcmp(err.message, bad[i].message) != 0) fail_msg("case %zu: '%s', expected '%s'", i, err.message, bad[i].message);
+    }
+
+    /* the committed regression: its second row is one past the 30 classes */
+    dp.config_json = qf_model_config_json(m);
+    qf_error_clear(&err);
+    assert_int_equal(qf_dataset_load(QF_SOURCE_DIR "/tests/fuzz/regressions/dataset/label-outside-classes.jsonl", tok, &dp,
+                                     &d, &err),
+                     QF_STATUS_OK);
+    assert_int_equal(qf_dataset_check_labels(d, 30, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.part, "line 2");
+    assert_string_equal(err.message, "\"label\" 30 is outside the model's 30 classes (0..29)");
+    qf_dataset_destroy(d);
+    qf_model_destroy(m);
+    qf_tokenizer_destroy(tok);
+}
+
 static void test_dlogit_bins(void **state)
 {
     (void)state;
@@ -387,6 +583,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dataset_rows_and_errors),
+        cmocka_unit_test(test_dataset_rows_without_tokens),
+        cmocka_unit_test(test_labels_outside_classes),
         cmocka_unit_test(test_dlogit_bins),
         cmocka_unit_test(test_html_report),
         cmocka_unit_test(test_report_on_bundled_model),

@@ -21,6 +21,11 @@ struct qf_dataset {
     char *texts;
     size_t texts_used, texts_cap;
     size_t *text_at, *text_len;
+    /* where each row is in the file, for errors found after loading (qf_dataset_check_labels) */
+    char *path;
+    size_t *line;
+    uint64_t *offset;
+    bool *label_named; /* the label was a class name (label2id / id2label) */
 };
 
 qf_dataset_params qf_dataset_params_default(void)
@@ -61,18 +66,46 @@ static bool grow_rows(qf_dataset *d)
     size_t *text_len = realloc(d->text_len, cap * sizeof *text_len);
     if (!text_len) return false;
     d->text_len = text_len;
+    size_t *line = realloc(d->line, cap * sizeof *line);
+    if (!line) return false;
+    d->line = line;
+    uint64_t *offset = realloc(d->offset, cap * sizeof *offset);
+    if (!offset) return false;
+    d->offset = offset;
+    bool *named = realloc(d->label_named, cap * sizeof *named);
+    if (!named) return false;
+    d->label_named = named;
     d->row_cap = cap;
     return true;
 }
 
-/* label2id of config.json, or NULL. */
-static json_object *label_map(const char *config_json, json_object **config)
+/* The class index config.json gives the class name `name`: label2id first, else the id2label entry
+ * whose value is `name` (configs that carry only id2label). 1: neither has it; -1: the index found
+ * is not an integer in 0..INT32_MAX (*bad holds it, as JSON). */
+static int class_of_name(json_object *config, const char *name, int32_t *id, const char **bad)
 {
-    *config = config_json ? json_tokener_parse(config_json) : NULL;
-    json_object *map = NULL;
-    if (*config && json_object_object_get_ex(*config, "label2id", &map) && json_object_is_type(map, json_type_object))
-        return map;
-    return NULL;
+    json_object *map = NULL, *v = NULL;
+    if (!config) return 1;
+    if (json_object_object_get_ex(config, "label2id", &map) && json_object_is_type(map, json_type_object) &&
+        json_object_object_get_ex(map, name, &v)) {
+        int64_t x = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        *bad = json_object_to_json_string(v);
+        if (x < 0 || x > INT32_MAX) return -1; /* json-c clamps past int64: INT64_MAX lands here too */
+        *id = (int32_t)x;
+        return 0;
+    }
+    if (json_object_object_get_ex(config, "id2label", &map) && json_object_is_type(map, json_type_object)) {
+        json_object_object_foreach(map, key, val) {
+            if (!json_object_is_type(val, json_type_string) || strcmp(json_object_get_string(val), name) != 0) continue;
+            char *end = NULL;
+            long long x = strtoll(key, &end, 10);
+            *bad = key;
+            if (!*key || *end || x < 0 || x > INT32_MAX) return -1;
+            *id = (int32_t)x;
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Appends row `d->count`'s text (keep_text). */
@@ -123,7 +156,7 @@ static int64_t read_int_array(qf_dataset *d, json_object *arr, int32_t max_lengt
 }
 
 static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_t offset, json_object *row,
-                           const qf_tokenizer *tok, const qf_dataset_params *p, json_object *labels,
+                           const qf_tokenizer *tok, const qf_dataset_params *p, json_object *config,
                            qf_encoding *enc, qf_error *err)
 {
     if (!json_object_is_type(row, json_type_object)) return row_error(err, path, line, offset, "row is not a JSON object");
@@ -140,6 +173,7 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         length = read_int_array(d, ids, p->max_length);
         if (length == -2) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
         if (length < 0) return row_error(err, path, line, offset, "\"input_ids\" holds a value that is not an id");
+        if (length == 0) return row_error(err, path, line, offset, "row has no tokens: \"input_ids\" is empty");
         if (types && json_object_is_type(types, json_type_array)) {
             for (int64_t i = 0; i < length && (size_t)i < json_object_array_length(types); i++) {
                 json_object *v = json_object_array_get_idx(types, (size_t)i);
@@ -158,7 +192,19 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         tp.max_length = p->max_length;
         qf_status s = qf_tokenizer_encode(tok, json_object_get_string(text), (size_t)json_object_get_string_len(text),
                                           &tp, enc, err);
-        if (s) return s;
+        if (s) {
+            if (err && !err->part[0]) { /* the tokenizer's error, placed at this row */
+                snprintf(err->part, sizeof err->part, "line %zu", line);
+                err->offset = (int64_t)offset;
+            }
+            return s;
+        }
+        /* Nothing to copy (input_ids is NULL then): an empty or whitespace text under a tokenizer that
+         * adds no special tokens. Refused like an empty "input_ids", before it reaches memcpy. */
+        if (enc->length == 0)
+            return row_error(err, path, line, offset,
+                             "row has no tokens: \"text\" is empty or only whitespace and the tokenizer adds no "
+                             "special tokens");
         length = (int64_t)enc->length;
         if (!grow_ids(d, enc->length)) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
         memcpy(d->ids + d->used, enc->input_ids, enc->length * sizeof(int32_t));
@@ -166,24 +212,37 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     } else {
         return row_error(err, path, line, offset, "row has neither a \"text\" string nor \"input_ids\"");
     }
-    if (length == 0) return row_error(err, path, line, offset, "row has no tokens");
     int32_t lab = -1;
+    bool named = false;
     if (label && !json_object_is_type(label, json_type_null)) {
+        char msg[QF_ERROR_MESSAGE_MAX];
         if (json_object_is_type(label, json_type_int)) {
+            /* json-c clamps integers past int64 to its ends: those fail here too */
             int64_t v = json_object_get_int64(label);
-            if (v < 0 || v > INT32_MAX) return row_error(err, path, line, offset, "\"label\" is a negative or huge integer");
-            lab = (int32_t)v;
-        } else if (json_object_is_type(label, json_type_string)) {
-            json_object *id = NULL;
-            if (!labels || !json_object_object_get_ex(labels, json_object_get_string(label), &id) ||
-                !json_object_is_type(id, json_type_int)) {
-                char msg[QF_ERROR_MESSAGE_MAX];
-                snprintf(msg, sizeof msg, "label \"%.100s\" is not in config.json's label2id", json_object_get_string(label));
+            if (v < 0 || v > INT32_MAX) {
+                snprintf(msg, sizeof msg, "\"label\" %.40s is %s: a class index is 0 or more", json_object_to_json_string(label),
+                         v < 0 ? "negative" : "past int32");
                 return row_error(err, path, line, offset, msg);
             }
-            lab = json_object_get_int(id);
+            lab = (int32_t)v;
+        } else if (json_object_is_type(label, json_type_string)) {
+            const char *bad = "";
+            int r = class_of_name(config, json_object_get_string(label), &lab, &bad);
+            if (r > 0) {
+                snprintf(msg, sizeof msg, "label \"%.100s\" is not in config.json's label2id or id2label",
+                         json_object_get_string(label));
+                return row_error(err, path, line, offset, msg);
+            }
+            if (r < 0) {
+                snprintf(msg, sizeof msg, "label \"%.100s\": config.json gives it the class %.40s, not an index 0 or more",
+                         json_object_get_string(label), bad);
+                return row_error(err, path, line, offset, msg);
+            }
+            named = true;
         } else {
-            return row_error(err, path, line, offset, "\"label\" is neither an integer nor a string");
+            snprintf(msg, sizeof msg, "\"label\" %.40s is neither an integer nor a string",
+                     json_object_to_json_string(label));
+            return row_error(err, path, line, offset, msg);
         }
         d->labelled++;
     }
@@ -192,6 +251,9 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         !keep_text(d, json_object_get_string(text), (size_t)json_object_get_string_len(text)))
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory for the row texts");
     d->offsets[d->count] = d->used;
+    d->line[d->count] = line;
+    d->offset[d->count] = offset;
+    d->label_named[d->count] = named;
     d->rows[d->count].length = (int32_t)length;
     d->rows[d->count].label = lab;
     d->used += (size_t)length;
@@ -216,9 +278,9 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
     uint8_t digest[32];
     qf_sha256(qf_file_data(f), (size_t)qf_file_size(f), digest);
     qf_sha256_hex(digest, d->sha256);
-    json_object *config = NULL;
-    json_object *labels = label_map(p->config_json, &config);
+    json_object *config = p->config_json ? json_tokener_parse(p->config_json) : NULL;
     json_tokener *tok = json_tokener_new();
+    if (!(d->path = strdup(path)) || !tok) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     qf_encoding enc;
     qf_encoding_init(&enc);
     const char *data = (const char *)qf_file_data(f);
@@ -257,12 +319,12 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
             s = row_error(err, path, line, start, msg);
             break;
         }
-        s = parse_row(d, path, line, start, row, tokenizer, p, labels, &enc, err);
+        s = parse_row(d, path, line, start, row, tokenizer, p, config, &enc, err);
         json_object_put(row);
         if (s) qf_error_set_file(err, path);
     }
     qf_encoding_free(&enc);
-    json_tokener_free(tok);
+    if (tok) json_tokener_free(tok);
     json_object_put(config);
     qf_file_unmap(f);
     if (!s && d->count == 0) s = qf_error_set(err, QF_STATUS_FORMAT, path, NULL, 0, NULL, "no rows");
@@ -284,6 +346,23 @@ const char *qf_dataset_sha256(const qf_dataset *d) { return d->sha256; }
 
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i) { return i < d->count ? &d->rows[i] : NULL; }
 
+qf_status qf_dataset_check_labels(const qf_dataset *d, int64_t num_labels, qf_error *err)
+{
+    if (!d) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "dataset is NULL");
+    for (size_t i = 0; i < d->count; i++) {
+        int32_t lab = d->rows[i].label;
+        if (lab < 0 || lab < num_labels) continue;
+        char part[48];
+        snprintf(part, sizeof part, "line %zu", d->line[i]);
+        qf_status s = qf_error_set(err, QF_STATUS_FORMAT, d->path, part, (int64_t)d->offset[i], "label",
+                                   "\"label\" %d%s is outside the model's %lld classes (0..%lld)", (int)lab,
+                                   d->label_named[i] ? " (its class name's index in config.json)" : "",
+                                   (long long)num_labels, (long long)num_labels - 1);
+        return s;
+    }
+    return QF_STATUS_OK;
+}
+
 const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len)
 {
     if (i >= d->count || d->text_at[i] == SIZE_MAX) return NULL;
@@ -295,6 +374,10 @@ void qf_dataset_destroy(qf_dataset *d)
 {
     if (!d) return;
     free(d->texts);
+    free(d->path);
+    free(d->line);
+    free(d->offset);
+    free(d->label_named);
     free(d->text_at);
     free(d->text_len);
     free(d->ids);

@@ -135,6 +135,13 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
         qf_encoder_destroy(art);
         return QF_STATUS_SHAPE;
     }
+    /* the class count is the head's (head.out.weight rows): a label past it cannot be right */
+    s = qf_dataset_check_labels(data, ra->num_labels, err);
+    if (s) {
+        qf_encoder_destroy(ref);
+        qf_encoder_destroy(art);
+        return s;
+    }
     int64_t labels = ra->num_labels, hidden = ra->hidden_size;
     size_t layers = p->per_layer ? (size_t)ra->num_layers + 1 : 0;
     batch_buffers b = {0};

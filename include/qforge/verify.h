@@ -339,10 +339,13 @@ const char *qf_tokenizer_unicode_version(void);
  * Datasets (verify/dataset.c): JSONL rows, tokenized once
  *
  * One JSON object per line: {"text": "...", "label": 3} or {"input_ids": [...], "label": "devel"}
- * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer, a
- * string looked up in config.json's label2id, or absent (rows without labels still count for
- * agreement and logit distance). Blank lines are skipped. Errors name the file, "line N" and the
- * byte offset of the row.
+ * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer class
+ * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
+ * values), or absent (rows without labels still count for agreement and logit distance). Blank
+ * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
+ * gives none (empty or whitespace under a tokenizer that adds no special tokens) is refused; a
+ * "text" that gives only the special tokens ([CLS] [SEP]) is a row. Errors name the file, "line N"
+ * and the byte offset of the row (a tokenizer's error too).
  * =========================================================================================== */
 
 typedef struct qf_tokenizer qf_tokenizer; /* verify/tokenizer.c */
@@ -371,6 +374,10 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
 size_t qf_dataset_size(const qf_dataset *d);
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
 size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
+/* QF_STATUS_FORMAT, naming the file, "line N" and the row's offset, when a row's label (an integer, or
+ * a class name's index in config.json) is not a class of a model with `num_labels` classes, i.e. not
+ * in 0..num_labels-1. Where the data meets the model (qf_verify_run calls it); a load cannot know. */
+qf_status qf_dataset_check_labels(const qf_dataset *d, int64_t num_labels, qf_error *err);
 /* Row i's "text" as written in the file (decoded JSON string, NUL-terminated, `*len` bytes; may hold
  * NUL bytes itself) when the dataset was loaded with keep_text and the row has one; else NULL.
  * Borrowed from the dataset. `len` may be NULL. */
