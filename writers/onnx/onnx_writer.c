@@ -13,6 +13,15 @@
  * The rewritten graph shares every untouched message with the unpacked source: new nodes and
  * initializers live in an arena, the graph's node / initializer / metadata arrays are swapped in
  * for packing and restored before the source is freed.
+ *
+ * Names: the forms above are the names used when the source has none of them; every generated node
+ * and value name is made unique against every name of the source graph (subgraphs included) and
+ * against the names generated before it (qf_onnx_names_unique: "x_scale_1" when the source already
+ * has "x_scale"), and each is generated once and remembered per activation and per weight. A
+ * replaced weight's FP32 initializer stays when anything else still reads it: a node that is not
+ * rewritten, a subgraph, a graph output, a graph input it is the default of. The source graph is
+ * checked before the rewrite (qf_onnx_graph_check, its faults reported as the source's) and the
+ * rewritten one before it is written: nothing reaches the output path unless it passes.
  */
 #include <libgen.h>
 #include <math.h>
@@ -24,6 +33,7 @@
 #include "protobuf/onnx_proto.h"
 #include "qforge/writers.h"
 #include "writers/onnx/onnx_arena.h"
+#include "writers/onnx/onnx_graph.h"
 
 qf_onnx_write_params qf_onnx_write_params_default(void)
 {
@@ -67,7 +77,16 @@ static bool list_push(ptr_list *l, void *v)
 typedef struct act_q {
     const char *value;  /* activation name */
     float scale;        /* static: its scale */
+    const char *q, *s, *z; /* dynamic: DynamicQuantizeLinear outputs; static: s, z initializers */
+    const char *dq;     /* static: the DequantizeLinear output the projections read */
 } act_q;
+
+/* What was emitted for one source initializer (NULL: not yet). */
+typedef struct wt {
+    const char *q[2];      /* int8 weight as [out, in] (0: Gather, Gemm transB = 1 in QDQ) and [in, out] (1) */
+    const char *s, *z;     /* scale, zero point initializers */
+    const char *dq[2];     /* static: the DequantizeLinear output of q[k] */
+} wt;
 
 typedef struct wr {
     const char *path;      /* output, for errors */
@@ -80,7 +99,8 @@ typedef struct wr {
     qf_onnx_arena a;
     ptr_list nodes, inits, files;
     size_t *rewritten;     /* per source initializer: uses replaced */
-    bool *emitted;         /* per source initializer: its quantized form was added */
+    wt *wts;               /* per source initializer: its quantized form */
+    qf_onnx_names names;   /* every name of the source and every name generated */
     act_q *acts;
     size_t n_acts;
     int64_t opset;
@@ -89,6 +109,21 @@ typedef struct wr {
 } wr;
 
 static qf_status oom(wr *w) { return qf_error_set(w->err, QF_STATUS_NO_MEMORY, w->path, NULL, -1, NULL, "out of memory"); }
+
+/* A generated name: the printf form, made unique against the graph's names and earlier ones. */
+static const char *gen(wr *w, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static const char *gen(wr *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *base = qf_onnx_arena_vfmt(&w->a, fmt, ap);
+    va_end(ap);
+    return base ? qf_onnx_names_unique(&w->names, &w->a, base) : NULL;
+}
 
 static Onnx__NodeProto *mk_node(wr *w, const char *op, const char *name, const char *const *in, size_t nin,
                                 const char *const *out, size_t nout)
@@ -186,58 +221,64 @@ static const qf_tensor *quantized_for(const wr *w, const char *name, const qf_te
 
 static bool is_default_domain(const Onnx__NodeProto *n) { return !n->domain || !n->domain[0] || strcmp(n->domain, "ai.onnx") == 0; }
 
-/* Emits W_quantized / W_scale / W_zero_point once per source initializer. `in_out`: int8 as [in, out]. */
-static qf_status emit_weight(wr *w, long init, const qf_tensor *qt, const qf_tensor *scale, bool in_out,
-                             bool zero_point, const char **qname, const char **sname, const char **zname)
+/* Emits W_quantized in the layout `in_out` ([in, out]) and W_scale (and W_zero_point when
+ * `zero_point`) once per source initializer; a weight read in both layouts (a word embedding that
+ * is also the tied output projection) gets one int8 initializer per layout. Names in w->wts[init]. */
+static qf_status emit_weight(wr *w, long init, const qf_tensor *qt, const qf_tensor *scale, bool in_out, bool zero_point)
 {
     const char *src = w->g->initializer[init]->name;
-    *qname = qf_onnx_arena_fmt(&w->a, "%s_quantized", src);
-    *sname = qf_onnx_arena_fmt(&w->a, "%s_scale", src);
-    *zname = qf_onnx_arena_fmt(&w->a, "%s_zero_point", src);
-    if (!*qname || !*sname || !*zname) return oom(w);
-    if (w->emitted[init]) return QF_STATUS_OK;
-    uint64_t rows = (uint64_t)qt->shape[0], cols = (uint64_t)qt->shape[1];
-    int64_t dims[2] = {in_out ? (int64_t)cols : (int64_t)rows, in_out ? (int64_t)rows : (int64_t)cols};
-    Onnx__TensorProto *t = mk_tensor(w, *qname, QF_ONNX_INT8, dims, 2, NULL, (size_t)qt->nbytes);
-    if (!t) return oom(w);
-    const int8_t *s = qt->data;
-    int8_t *d = (int8_t *)t->raw_data.data;
-    if (in_out) {
-        for (uint64_t r = 0; r < rows; r++)
-            for (uint64_t c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
-    } else {
-        memcpy(d, s, (size_t)qt->nbytes);
-    }
+    wt *e = &w->wts[init];
     bool per_tensor = qt->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR;
     uint64_t n = scale->nbytes / 4;
     int64_t sd[1] = {(int64_t)n};
-    if (!mk_tensor(w, *sname, QF_ONNX_FLOAT, sd, per_tensor ? 0 : 1, scale->data, (size_t)scale->nbytes) ||
-        (zero_point && !mk_tensor(w, *zname, QF_ONNX_INT8, sd, per_tensor ? 0 : 1, NULL, (size_t)n)))
-        return oom(w);
-    w->emitted[init] = true;
+    if (!e->q[in_out]) {
+        uint64_t rows = (uint64_t)qt->shape[0], cols = (uint64_t)qt->shape[1];
+        int64_t dims[2] = {in_out ? (int64_t)cols : (int64_t)rows, in_out ? (int64_t)rows : (int64_t)cols};
+        const char *qname = gen(w, "%s_quantized", src);
+        if (!qname) return oom(w);
+        Onnx__TensorProto *t = mk_tensor(w, qname, QF_ONNX_INT8, dims, 2, NULL, (size_t)qt->nbytes);
+        if (!t) return oom(w);
+        const int8_t *sv = qt->data;
+        int8_t *d = (int8_t *)t->raw_data.data;
+        if (in_out) {
+            for (uint64_t r = 0; r < rows; r++)
+                for (uint64_t c = 0; c < cols; c++) d[c * rows + r] = sv[r * cols + c];
+        } else {
+            memcpy(d, sv, (size_t)qt->nbytes);
+        }
+        e->q[in_out] = qname;
+    }
+    if (!e->s) {
+        const char *sname = gen(w, "%s_scale", src);
+        if (!sname || !mk_tensor(w, sname, QF_ONNX_FLOAT, sd, per_tensor ? 0 : 1, scale->data, (size_t)scale->nbytes))
+            return oom(w);
+        e->s = sname;
+    }
+    if (zero_point && !e->z) {
+        const char *zname = gen(w, "%s_zero_point", src);
+        if (!zname || !mk_tensor(w, zname, QF_ONNX_INT8, sd, per_tensor ? 0 : 1, NULL, (size_t)n)) return oom(w);
+        e->z = zname;
+    }
     return QF_STATUS_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Dynamic form                                                                                */
 
-static bool act_seen(wr *w, const char *value, float *scale)
+static act_q *act_seen(wr *w, const char *value)
 {
     for (size_t i = 0; i < w->n_acts; i++)
-        if (strcmp(w->acts[i].value, value) == 0) {
-            if (scale) *scale = w->acts[i].scale;
-            return true;
-        }
-    return false;
+        if (strcmp(w->acts[i].value, value) == 0) return &w->acts[i];
+    return NULL;
 }
 
-static bool act_add(wr *w, const char *value, float scale)
+static act_q *act_add(wr *w, act_q a)
 {
     act_q *p = realloc(w->acts, (w->n_acts + 1) * sizeof *p);
-    if (!p) return false;
+    if (!p) return NULL;
     w->acts = p;
-    w->acts[w->n_acts++] = (act_q){value, scale};
-    return true;
+    w->acts[w->n_acts] = a;
+    return &w->acts[w->n_acts++];
 }
 
 /* Is node `n` a MatMul / Gemm whose weight (input 1) can be replaced; sets the initializer index,
@@ -276,37 +317,38 @@ static qf_status rewrite_matmul_dynamic(wr *w, const Onnx__NodeProto *n, long in
     const char *x = n->input[0], *y = n->output[0];
     const char *base = n->name && n->name[0] ? n->name : y;
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
-    const char *xq = qf_onnx_arena_fmt(&w->a, "%s_quantized", x), *xs = qf_onnx_arena_fmt(&w->a, "%s_scale", x),
-               *xz = qf_onnx_arena_fmt(&w->a, "%s_zero_point", x);
-    if (!xq || !xs || !xz) return oom(w);
-    if (!act_seen(w, x, NULL)) {
-        const char *outs[3] = {xq, xs, xz};
-        const char *nm = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear", x);
-        if (!nm || !mk_node(w, "DynamicQuantizeLinear", nm, &x, 1, outs, 3) || !act_add(w, x, 0)) return oom(w);
+    act_q *act = act_seen(w, x);
+    if (!act) {
+        act_q a = {x, 0, gen(w, "%s_quantized", x), gen(w, "%s_scale", x), gen(w, "%s_zero_point", x), NULL};
+        const char *nm = gen(w, "%s_QuantizeLinear", x);
+        if (!a.q || !a.s || !a.z || !nm) return oom(w);
+        const char *outs[3] = {a.q, a.s, a.z};
+        if (!mk_node(w, "DynamicQuantizeLinear", nm, &x, 1, outs, 3) || !(act = act_add(w, a))) return oom(w);
     }
-    const char *wq, *wsn, *wz;
-    qf_status s = emit_weight(w, init, qt, scale, true, true, &wq, &wsn, &wz);
+    qf_status s = emit_weight(w, init, qt, scale, true, true);
     if (s) return s;
-    const char *mi_name = qf_onnx_arena_fmt(&w->a, "%s_quant", base);
-    const char *mi_out = qf_onnx_arena_fmt(&w->a, "%s_output_quantized", y);
-    const char *cast_name = qf_onnx_arena_fmt(&w->a, "%s_output_quantized_cast", y);
-    const char *cast_out = qf_onnx_arena_fmt(&w->a, "%s_output_quantized_cast_output", y);
-    const char *sm_name = qf_onnx_arena_fmt(&w->a, "%s_quant_scales_mul", base);
-    const char *sm_out = qf_onnx_arena_fmt(&w->a, "%s_quant_scales_mul:0", base);
-    const char *om_name = qf_onnx_arena_fmt(&w->a, "%s_quant_output_scale_mul", base);
-    const char *mul_out = gemm && n->n_input > 2 && n->input[2] && n->input[2][0] ? qf_onnx_arena_fmt(&w->a, "%s_mul_output", y) : y;
+    const wt *e = &w->wts[init];
+    bool bias = gemm && n->n_input > 2 && n->input[2] && n->input[2][0];
+    const char *mi_name = gen(w, "%s_quant", base);
+    const char *mi_out = gen(w, "%s_output_quantized", y);
+    const char *cast_name = gen(w, "%s_output_quantized_cast", y);
+    const char *cast_out = gen(w, "%s_output_quantized_cast_output", y);
+    const char *sm_name = gen(w, "%s_quant_scales_mul", base);
+    const char *sm_out = gen(w, "%s_quant_scales_mul:0", base);
+    const char *om_name = gen(w, "%s_quant_output_scale_mul", base);
+    const char *mul_out = bias ? gen(w, "%s_mul_output", y) : y;
     if (!mi_name || !mi_out || !cast_name || !cast_out || !sm_name || !sm_out || !om_name || !mul_out) return oom(w);
-    const char *mi_in[4] = {xq, wq, xz, wz};
-    const char *sm_in[2] = {xs, wsn};
+    const char *mi_in[4] = {act->q, e->q[1], act->z, e->z};
+    const char *sm_in[2] = {act->s, e->s};
     const char *om_in[2] = {cast_out, sm_out};
     Onnx__NodeProto *cast;
     if (!mk_node(w, "MatMulInteger", mi_name, mi_in, 4, &mi_out, 1) ||
         !(cast = mk_node(w, "Cast", cast_name, &mi_out, 1, &cast_out, 1)) || !node_attr_int(w, cast, "to", QF_ONNX_FLOAT) ||
         !mk_node(w, "Mul", sm_name, sm_in, 2, &sm_out, 1) || !mk_node(w, "Mul", om_name, om_in, 2, &mul_out, 1))
         return oom(w);
-    if (mul_out != y) {
+    if (bias) {
         const char *add_in[2] = {mul_out, n->input[2]};
-        const char *add_name = qf_onnx_arena_fmt(&w->a, "%s_bias_add", base);
+        const char *add_name = gen(w, "%s_bias_add", base);
         if (!add_name || !mk_node(w, "Add", add_name, add_in, 2, &y, 1)) return oom(w);
     }
     w->rewritten[init]++;
@@ -319,24 +361,25 @@ static qf_status rewrite_gather(wr *w, const Onnx__NodeProto *n, long init, cons
 {
     const char *ids = n->input[1], *y = n->output[0];
     const char *base = n->name && n->name[0] ? n->name : y;
-    const char *wq, *wsn, *wz;
-    qf_status s = emit_weight(w, init, qt, scale, false, false, &wq, &wsn, &wz);
+    qf_status s = emit_weight(w, init, qt, scale, false, false);
     if (s) return s;
-    const char *g_out = qf_onnx_arena_fmt(&w->a, "%s_quantized", y), *g_name = qf_onnx_arena_fmt(&w->a, "%s_quant", base);
-    const char *s_out = qf_onnx_arena_fmt(&w->a, "%s_scale_gathered", y), *s_name = qf_onnx_arena_fmt(&w->a, "%s_scale_gather", base);
-    const char *u_out = qf_onnx_arena_fmt(&w->a, "%s_scale_unsqueezed", y), *u_name = qf_onnx_arena_fmt(&w->a, "%s_scale_unsqueeze", base);
-    const char *c_out = qf_onnx_arena_fmt(&w->a, "%s_quantized_cast_output", y), *c_name = qf_onnx_arena_fmt(&w->a, "%s_quantized_cast", y);
-    const char *m_name = qf_onnx_arena_fmt(&w->a, "%s_dequantize_mul", base);
+    const wt *e = &w->wts[init];
+    const char *g_out = gen(w, "%s_quantized", y), *g_name = gen(w, "%s_quant", base);
+    const char *s_out = gen(w, "%s_scale_gathered", y), *s_name = gen(w, "%s_scale_gather", base);
+    const char *u_out = gen(w, "%s_scale_unsqueezed", y), *u_name = gen(w, "%s_scale_unsqueeze", base);
+    const char *c_out = gen(w, "%s_quantized_cast_output", y), *c_name = gen(w, "%s_quantized_cast", y);
+    const char *m_name = gen(w, "%s_dequantize_mul", base);
     if (!g_out || !g_name || !s_out || !s_name || !u_out || !u_name || !c_out || !c_name || !m_name) return oom(w);
-    const char *g_in[2] = {wq, ids}, *s_in[2] = {wsn, ids}, *m_in[2] = {c_out, u_out};
+    const char *g_in[2] = {e->q[0], ids}, *s_in[2] = {e->s, ids}, *m_in[2] = {c_out, u_out};
     Onnx__NodeProto *cast, *unsq;
     if (!mk_node(w, "Gather", g_name, g_in, 2, &g_out, 1) || !mk_node(w, "Gather", s_name, s_in, 2, &s_out, 1))
         return oom(w);
     if (w->opset >= 13) {
         if (!w->axes_last) {
             int64_t one = 1, minus_one = -1;
-            w->axes_last = "qforge_unsqueeze_axes_last";
-            if (!mk_tensor(w, w->axes_last, QF_ONNX_INT64, &one, 1, &minus_one, 8)) return oom(w);
+            if (!(w->axes_last = gen(w, "qforge_unsqueeze_axes_last")) ||
+                !mk_tensor(w, w->axes_last, QF_ONNX_INT64, &one, 1, &minus_one, 8))
+                return oom(w);
         }
         const char *u_in[2] = {s_out, w->axes_last};
         if (!(unsq = mk_node(w, "Unsqueeze", u_name, u_in, 2, &u_out, 1))) return oom(w);
@@ -386,42 +429,39 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
                                        const qf_tensor *scale, bool in_out, float act_scale)
 {
     const char *x = n->input[0];
-    const char *dq_out = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear_Output", x);
-    if (!dq_out) return oom(w);
-    float prev;
-    if (act_seen(w, x, &prev)) {
-        if (prev != act_scale) {
+    act_q *act = act_seen(w, x);
+    if (act) {
+        if (act->scale != act_scale) {
             qf_error_set(w->err, QF_STATUS_INVALID_ARGUMENT, w->src_path, NULL, -1, x,
                          "activation '%s' is given two scales by the projections that read it", x);
-            qf_error_expected(w->err, "%g", (double)prev);
+            qf_error_expected(w->err, "%g", (double)act->scale);
             qf_error_found(w->err, "%g", (double)act_scale);
             return QF_STATUS_INVALID_ARGUMENT;
         }
     } else {
-        const char *xs = qf_onnx_arena_fmt(&w->a, "%s_scale", x), *xz = qf_onnx_arena_fmt(&w->a, "%s_zero_point", x);
-        const char *q_out = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear_Output", x);
-        const char *q_name = qf_onnx_arena_fmt(&w->a, "%s_QuantizeLinear", x), *dq_name = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear", x);
-        if (!xs || !xz || !q_out || !q_name || !dq_name) return oom(w);
-        const char *q_in[3] = {x, xs, xz}, *dq_in[3] = {q_out, xs, xz};
-        if (!mk_tensor(w, xs, QF_ONNX_FLOAT, NULL, 0, &act_scale, 4) || !mk_tensor(w, xz, QF_ONNX_INT8, NULL, 0, NULL, 1) ||
+        act_q a = {x, act_scale, NULL, gen(w, "%s_scale", x), gen(w, "%s_zero_point", x), NULL};
+        const char *q_out = gen(w, "%s_QuantizeLinear_Output", x);
+        a.dq = gen(w, "%s_DequantizeLinear_Output", x);
+        const char *q_name = gen(w, "%s_QuantizeLinear", x), *dq_name = gen(w, "%s_DequantizeLinear", x);
+        if (!a.s || !a.z || !q_out || !a.dq || !q_name || !dq_name) return oom(w);
+        const char *q_in[3] = {x, a.s, a.z}, *dq_in[3] = {q_out, a.s, a.z};
+        if (!mk_tensor(w, a.s, QF_ONNX_FLOAT, NULL, 0, &act_scale, 4) || !mk_tensor(w, a.z, QF_ONNX_INT8, NULL, 0, NULL, 1) ||
             !mk_node(w, "QuantizeLinear", q_name, q_in, 3, &q_out, 1) ||
-            !mk_node(w, "DequantizeLinear", dq_name, dq_in, 3, &dq_out, 1) || !act_add(w, x, act_scale))
+            !mk_node(w, "DequantizeLinear", dq_name, dq_in, 3, &a.dq, 1) || !(act = act_add(w, a)))
             return oom(w);
     }
-    const char *wq, *wsn, *wz;
-    bool first = !w->emitted[init];
-    qf_status s = emit_weight(w, init, qt, scale, in_out, true, &wq, &wsn, &wz);
+    qf_status s = emit_weight(w, init, qt, scale, in_out, true);
     if (s) return s;
-    const char *wsrc = w->g->initializer[init]->name;
-    const char *wdq_out = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear_Output", wsrc);
-    if (!wdq_out) return oom(w);
-    if (first) {
-        const char *wdq_name = qf_onnx_arena_fmt(&w->a, "%s_DequantizeLinear", wsrc);
-        const char *in[3] = {wq, wsn, wz};
+    wt *e = &w->wts[init];
+    if (!e->dq[in_out]) {
+        const char *wsrc = w->g->initializer[init]->name;
+        const char *wdq_out = gen(w, "%s_DequantizeLinear_Output", wsrc), *wdq_name = gen(w, "%s_DequantizeLinear", wsrc);
+        const char *in[3] = {e->q[in_out], e->s, e->z};
         Onnx__NodeProto *dq;
-        if (!wdq_name || !(dq = mk_node(w, "DequantizeLinear", wdq_name, in, 3, &wdq_out, 1))) return oom(w);
+        if (!wdq_out || !wdq_name || !(dq = mk_node(w, "DequantizeLinear", wdq_name, in, 3, &wdq_out, 1))) return oom(w);
         if (qt->quant.scheme == QF_QUANT_SYMMETRIC_PER_CHANNEL && !node_attr_int(w, dq, "axis", in_out ? 1 : 0))
             return oom(w);
+        e->dq[in_out] = wdq_out;
     }
     /* the node itself stays; it reads the dequantized activation and weight */
     Onnx__NodeProto *copy = qf_onnx_arena_alloc(&w->a, sizeof *copy);
@@ -429,8 +469,8 @@ static qf_status rewrite_matmul_static(wr *w, Onnx__NodeProto *n, long init, con
     if (!copy || !ins) return oom(w);
     *copy = *n;
     for (size_t i = 0; i < n->n_input; i++) ins[i] = n->input[i];
-    ins[0] = (char *)dq_out;
-    ins[1] = (char *)wdq_out;
+    ins[0] = (char *)act->dq;
+    ins[1] = (char *)e->dq[in_out];
     copy->input = ins;
     if (!list_push(&w->nodes, copy)) return oom(w);
     w->rewritten[init]++;
@@ -546,11 +586,21 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
             qf_error_found(err, "%lld", (long long)w.opset);
         }
     }
+    /* the source must be a valid graph itself (its unused initializers are dropped below) */
+    if (!s) s = qf_onnx_graph_check(w.g, true, source_onnx, "source graph", err);
     if (!s) s = qf_onnx_uses_build(w.g, &w.uses, err);
+    if (!s && !qf_onnx_names_add_graph(&w.names, w.g)) s = oom(&w);
+    /* values read other than by a node of the main graph: a replaced weight among them stays */
+    qf_onnx_names keep = {0};
+    if (!s && !qf_onnx_names_add_subgraph_inputs(&keep, w.g)) s = oom(&w);
+    for (size_t i = 0; !s && i < w.g->n_output; i++)
+        if (!qf_onnx_names_add(&keep, w.g->output[i]->name)) s = oom(&w);
+    for (size_t i = 0; !s && i < w.g->n_input; i++)
+        if (!qf_onnx_names_add(&keep, w.g->input[i]->name)) s = oom(&w);
     if (!s) {
         w.rewritten = calloc(w.g->n_initializer + 1, sizeof *w.rewritten);
-        w.emitted = calloc(w.g->n_initializer + 1, sizeof *w.emitted);
-        if (!w.rewritten || !w.emitted) s = oom(&w);
+        w.wts = calloc(w.g->n_initializer + 1, sizeof *w.wts);
+        if (!w.rewritten || !w.wts) s = oom(&w);
     }
     bool *slot_used = NULL;
     if (!s && !dynamic) {
@@ -595,7 +645,8 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
             qf_error_expected(err, "a canonical projection such as layers.0.attn.q with an int8 weight in the model");
         }
     free(slot_used);
-    /* initializers: the source ones still read by some node, then the new ones */
+    /* initializers: the source ones still read by a node that was not rewritten, a subgraph, a graph
+     * output or as a graph input's default, then the new ones; unused source ones are dropped */
     ptr_list fresh = w.inits;
     memset(&w.inits, 0, sizeof w.inits);
     char *dir_copy = s ? NULL : strdup(source_onnx);
@@ -603,7 +654,7 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     for (size_t i = 0; !s && i < w.g->n_initializer; i++) {
         const qf_onnx_use *u;
         size_t uses = qf_onnx_uses_of(&w.uses, w.g->initializer[i]->name ? w.g->initializer[i]->name : "", &u);
-        if (w.rewritten[i] && w.rewritten[i] == uses) continue;
+        if (w.rewritten[i] >= uses && !qf_onnx_names_has(&keep, w.g->initializer[i]->name)) continue;
         s = carry_initializer(&w, w.g->initializer[i], dirname(dir_copy));
         free(dir_copy);
         dir_copy = strdup(source_onnx);
@@ -639,7 +690,12 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
         w.g->n_initializer = w.inits.n;
         w.mp->metadata_props = meta;
         w.mp->n_metadata_props = n_meta;
-        s = qf_onnx_proto_write(w.mp, path, err);
+        s = qf_onnx_graph_check(w.g, false, path, "rewritten graph", err);
+        if (s == QF_STATUS_FORMAT) { /* the source passed: qforge made it so */
+            s = QF_STATUS_INTERNAL;
+            if (err) err->code = s;
+        }
+        if (!s) s = qf_onnx_proto_write(w.mp, path, err);
         w.g->node = on;
         w.g->n_node = onn;
         w.g->initializer = oi;
@@ -650,7 +706,9 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     free(w.nodes.p);
     free(w.inits.p);
     free(w.rewritten);
-    free(w.emitted);
+    free(w.wts);
+    qf_onnx_names_free(&w.names);
+    qf_onnx_names_free(&keep);
     free(w.acts);
     release_files(&w.files);
     qf_onnx_uses_free(&w.uses);
