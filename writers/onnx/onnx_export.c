@@ -23,6 +23,7 @@
 #include "qforge/verify.h"
 #include "qforge/writers.h"
 #include "writers/onnx/onnx_arena.h"
+#include "writers/onnx/onnx_graph.h"
 
 qf_onnx_export_params qf_onnx_export_params_default(void)
 {
@@ -499,10 +500,15 @@ static const char *layer_norm(ex *e, const char *x, const char *stem, qf_status 
 }
 
 /* GELU as ONNX Runtime's fusions expect it: erf form x * (1 + erf(x / sqrt 2)) * 0.5 (-> Gelu);
- * tanh form 0.5x * (1 + tanh(sqrt(2/pi) x * (1 + 0.044715 x x))) (-> FastGelu); or Relu. */
+ * tanh form 0.5x * (1 + tanh(sqrt(2/pi) x * (1 + 0.044715 x x))) (-> FastGelu); or Relu. The
+ * constants are made by the forms that read them: Relu leaves no unused initializer behind. */
 static const char *activation(ex *e, const char *x, qf_arch_activation act, const char *stem)
 {
-    const char *one = scalar_f32(e, "const.one", 1.0f), *half = scalar_f32(e, "const.half", 0.5f);
+    const char *one = NULL, *half = NULL;
+    if (act == QF_ARCH_ACTIVATION_GELU || act == QF_ARCH_ACTIVATION_GELU_TANH) {
+        one = scalar_f32(e, "const.one", 1.0f);
+        half = scalar_f32(e, "const.half", 0.5f);
+    }
     switch (act) {
     case QF_ARCH_ACTIVATION_GELU: {
         const char *d = op(e, "Div", fmt(e, "%s/gelu/Div", stem), 2, x, scalar_f32(e, "const.sqrt2", 1.41421356237309505f));
@@ -564,8 +570,9 @@ static const char *word_embeddings(ex *e, qf_status *s)
 static const char *position_embeddings(ex *e, qf_status *s)
 {
     const char *P = float_init(e, "embeddings.position.weight", s);
-    const char *zero = ints_i64(e, "const.zero_1d", (const int64_t[]){0}, 1);
     if (e->a.position_padding_idx < 0) {
+        /* only the Slice reads it: made here, so that the RoBERTa form has no unused initializer */
+        const char *zero = ints_i64(e, "const.zero_1d", (const int64_t[]){0}, 1);
         const char *len = op(e, "Shape", "embeddings.position/Shape", 1, "input_ids");
         attr_int(e, "start", 1);
         attr_int(e, "end", 2);
@@ -825,6 +832,13 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         if (!outs[i]) return fail_oom(e);
     for (size_t i = 0; i < n_meta; i++)
         if (!meta[i]) return fail_oom(e);
+    /* the graph built here must be valid ONNX: a fault is qforge's, and nothing is written */
+    qf_status cs = qf_onnx_graph_check(&g, false, e->path, "exported graph", e->err);
+    if (cs == QF_STATUS_FORMAT) {
+        if (e->err) e->err->code = QF_STATUS_INTERNAL;
+        return QF_STATUS_INTERNAL;
+    }
+    if (cs) return cs;
     return qf_onnx_proto_write(&mp, e->path, e->err);
 }
 
