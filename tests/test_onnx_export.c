@@ -16,7 +16,16 @@
  *     bad scales refused naming the tensor;
  *   - refusals, each with its code and object: no model / path, unknown mode, no config.json,
  *     dynamic export of a float model, an int8 weight whose scale tensor is gone; a failed export
- *     leaves an existing destination file as it was.
+ *     leaves an existing destination file as it was;
+ *   - every graph written here passes qforge's structural check (writers/onnx/onnx_check.h: SSA,
+ *     inputs defined in order, unique names, no unused initializer), RoBERTa's included;
+ *   - the rewrite of an ONNX source (qf_onnx_write_dynamic / _static) on fixtures/onnx-rewrite/
+ *     (fixtures/gen/make_onnx_rewrite_fixtures.py): sources that already use the names the rewriter
+ *     generates, a quantized weight that is also a graph output, read by a subgraph, or read both
+ *     by a Gather and a tied Gemm(transB = 1), an unused initializer; each output passes the check,
+ *     onnx.checker (full_check) and runs in ONNX Runtime without warnings, close to the source's
+ *     outputs; invalid graphs are refused by the check naming the value, and a rewrite of an
+ *     invalid source fails naming it without writing anything.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -36,6 +45,7 @@
 #include "qforge/verify.h"
 #include "qforge/writers.h"
 #include "support/synth_encoder.h"
+#include "writers/onnx/onnx_check.h"
 
 static char g_dir[512];
 
@@ -80,6 +90,7 @@ static qf_model *export_and_read(qf_model *m, const char *name, const qf_onnx_ex
     qf_error err;
     qf_error_clear(&err);
     ok(qf_onnx_export(m, onnx, p, &err), &err);
+    ok(qf_onnx_check_file(onnx, &err), &err);
     qf_read_params rp = qf_read_params_default();
     rp.hash_source = false;
     qf_model *back = NULL;
@@ -487,6 +498,156 @@ static void test_refusals(void **state)
     qf_model_destroy(src);
 }
 
+/* ---- rewrite of an ONNX source --------------------------------------------------------- */
+
+#define REWRITE_DIR QF_SOURCE_DIR "/fixtures/onnx-rewrite"
+
+static bool have_path(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* Reads fixture `name` and quantizes every 2-D ".weight" (no size floor). */
+static qf_model *rewrite_source(const char *name, qf_model **src)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.onnx", REWRITE_DIR, name);
+    qf_read_params rp = qf_read_params_default();
+    rp.hash_source = false;
+    qf_error err;
+    qf_error_clear(&err);
+    ok(qf_model_read(path, &rp, src, &err), &err);
+    qf_quantize_params qp = qf_quantize_params_default();
+    qp.threads = 1;
+    qp.min_elements = 1;
+    qf_model *q = NULL;
+    ok(qf_model_quantize_dynamic(*src, &qp, &q, &err), &err);
+    return q;
+}
+
+/* onnx.checker (full_check) and `python_assert` (a Python expression over m, the loaded output, and
+ * names, its initializer names) pass; ONNX Runtime runs source and output without a warning about
+ * the output, and the outputs agree within `tolerance` of the largest output value (int8 error; the
+ * made-up static scales clip, a weight in the wrong layout is off by the order of the values). */
+static void external_checks(const char *source, const char *out, const char *python_assert, double tolerance)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import onnx,sys; m=onnx.load('%s'); onnx.checker.check_model(m, full_check=True); "
+             "names=[i.name for i in m.graph.initializer]; sys.exit(0 if (%s) else 1)\"",
+             out, python_assert);
+    assert_int_equal(system(cmd), 0);
+    if (!have_path(QF_SOURCE_DIR "/node_modules/onnxruntime-node")) {
+        print_message("  onnxruntime-node absent: %s not run in ORT\n", out);
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "cd %s && node tests/ort_compare.mjs %s %s --int-range 16 > %s.ort.json 2> %s.ort.err && "
+             "test $(sed '/^--- source/q' %s.ort.err | grep -c -e 'W:onnxruntime' -e 'E:onnxruntime') -eq 0 && "
+             "/usr/bin/python3 -c \"import json,sys; r=json.load(open('%s.ort.json')); print('  ORT', r); "
+             "sys.exit(0 if r['max_abs_diff'] <= %g * r['max_abs_ref'] + 1e-3 else 1)\"",
+             QF_SOURCE_DIR, source, out, out, out, out, out, tolerance);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Dynamic and static rewrites of the fixtures whose names collide with the generated ones, whose
+ * quantized weight is also read by a graph output, a subgraph or a second layout. */
+static void test_rewrite_collisions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool qdq;            /* has a projection the static form rewrites */
+        const char *dynamic; /* Python assertion on the dynamic output */
+        const char *qdq_assert;
+    } cases[] = {
+        {"collide", true,
+         "'w.weight' in names and 'w.weight' in [o.name for o in m.graph.output] and 'w.weight_quantized_1' in names "
+         "and 'w.weight_quantized' in names and any(n.name == 'x_QuantizeLinear_1' for n in m.graph.node)",
+         "'w.weight' in names and 'x_scale_2' in names and 'w.weight_DequantizeLinear_Output_1' in "
+         "[o for n in m.graph.node for o in n.output]"},
+        {"tied", true,
+         "'emb.word_embeddings.weight' not in names and 'emb.word_embeddings.weight_quantized' in names and "
+         "'emb.word_embeddings.weight_quantized_1' in names and 'emb.word_embeddings.weight_zero_point' in names and "
+         "'qforge_unsqueeze_axes_last_1' in names",
+         "'emb.word_embeddings.weight' in names"},
+        {"subgraph", true, "'w.weight' in names and 'w.weight_quantized' in names", "'w.weight' in names"},
+        {"unused", true, "'spare' not in names and 'w.weight' not in names", "'spare' not in names"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        qf_model *src = NULL, *q = rewrite_source(cases[c].name, &src);
+        char in[700], out[700];
+        snprintf(in, sizeof in, "%s/%s.onnx", REWRITE_DIR, cases[c].name);
+        snprintf(out, sizeof out, "%s/%s.int8.onnx", g_dir, cases[c].name);
+        print_message("  %s dynamic\n", cases[c].name);
+        qf_error err;
+        qf_error_clear(&err);
+        ok(qf_onnx_write_dynamic(in, q, out, NULL, &err), &err);
+        ok(qf_onnx_check_file(out, &err), &err);
+        external_checks(in, out, cases[c].dynamic, 0.05);
+        if (cases[c].qdq) {
+            /* one made-up scale per int8 weight, by its own name */
+            qf_onnx_qdq_activation acts[8];
+            size_t n = 0;
+            for (size_t i = 0; i < qf_model_tensor_count(q) && n < 8; i++)
+                if (qf_model_tensor(q, i)->dtype == QF_DTYPE_I8) acts[n++] = (qf_onnx_qdq_activation){qf_model_tensor(q, i)->name, 0.02f};
+            qf_onnx_static_params sp = qf_onnx_static_params_default();
+            sp.activations = acts;
+            sp.count = n;
+            snprintf(out, sizeof out, "%s/%s.qdq.onnx", g_dir, cases[c].name);
+            print_message("  %s static QDQ, %zu weights\n", cases[c].name, n);
+            /* tied: the Gather is not a projection of the QDQ form; the FP32 table stays for it */
+            ok(qf_onnx_write_static(in, q, out, &sp, &err), &err);
+            ok(qf_onnx_check_file(out, &err), &err);
+            external_checks(in, out, cases[c].qdq_assert, 0.25);
+        }
+        qf_model_destroy(q);
+        qf_model_destroy(src);
+    }
+}
+
+/* The check refuses each kind of invalid graph naming the value; a rewrite of such a source fails
+ * with the same error, blaming the source, and writes nothing. */
+static void test_graph_check_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *object, *words;
+    } cases[] = {
+        {"bad_undefined", "ghost", "which no graph input, initializer or earlier node output defines"},
+        {"bad_twice", "h", "which is already defined as a node output"},
+        {"bad_order", "h", "which no graph input, initializer or earlier node output defines"},
+        {"bad_node_names", "dup", "two nodes are named 'dup'"},
+        {"bad_unused", "lonely", "is never read"},
+        {"bad_output", "nowhere", "graph output 'nowhere' is not defined"},
+    };
+    qf_model *src = NULL, *q = rewrite_source("unused", &src);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char in[700], out[700];
+        snprintf(in, sizeof in, "%s/%s.onnx", REWRITE_DIR, cases[c].name);
+        snprintf(out, sizeof out, "%s/%s.int8.onnx", g_dir, cases[c].name);
+        unlink(out);
+        qf_error err;
+        qf_error_clear(&err);
+        expect(qf_onnx_check_file(in, &err), &err, QF_STATUS_FORMAT, cases[c].object);
+        assert_non_null(strstr(err.message, cases[c].words));
+        qf_error_clear(&err);
+        qf_status s = qf_onnx_write_dynamic(in, q, out, NULL, &err);
+        if (strcmp(cases[c].name, "bad_unused") == 0) {
+            /* a source's unused initializer is dropped by the rewrite, not refused */
+            ok(s, &err);
+            ok(qf_onnx_check_file(out, &err), &err);
+            continue;
+        }
+        expect(s, &err, QF_STATUS_FORMAT, cases[c].object);
+        assert_non_null(strstr(err.message, "source graph: "));
+        assert_false(have_path(out));
+    }
+    qf_model_destroy(q);
+    qf_model_destroy(src);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "%s/test_onnx_export.d", QF_BINARY_DIR);
@@ -497,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_base_f16), cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_static),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_rewrite_collisions),  cmocka_unit_test(test_graph_check_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
