@@ -97,22 +97,51 @@ void qf_error_set_file(qf_error *err, const char *path)
     copy_field(err->file, sizeof err->file, path);
 }
 
+/* Appends text to a line being formatted, escaped (qf_text_escape) or as it is; `n` counts the whole
+ * length, as snprintf does; once a piece does not fit nothing more is written. */
+typedef struct line_buf {
+    char *buf;
+    size_t size, n, written;
+    bool stopped;
+} line_buf;
+
+static void line_add(line_buf *l, const char *text, bool escape)
+{
+    size_t len = strlen(text);
+    size_t room = l->stopped || !l->buf || l->size == 0 ? 0 : l->size - l->written;
+    char *at = room ? l->buf + l->written : NULL;
+    size_t need = escape ? qf_text_escape(text, len, at, room) : len;
+    if (at && !escape) snprintf(at, room, "%s", text);
+    if (at) l->written += strlen(at); /* what fitted, a truncated prefix included */
+    if (need >= room) l->stopped = true;
+    l->n += need;
+}
+
 int qf_error_format(const qf_error *err, char *buf, size_t size)
 {
     if (!err) return snprintf(buf, size, "no error");
-    char where[QF_ERROR_PATH_MAX + QF_ERROR_FIELD_MAX + 64];
-    size_t n = 0;
-    where[0] = '\0';
-    if (err->file[0]) n += (size_t)snprintf(where + n, sizeof where - n, "%s: ", err->file);
-    if (n < sizeof where && err->part[0])
-        n += (size_t)snprintf(where + n, sizeof where - n, "%s%s", err->part,
-                              err->offset >= 0 ? " " : ": ");
-    if (n < sizeof where && err->offset >= 0)
-        n += (size_t)snprintf(where + n, sizeof where - n, "offset %lld: ", (long long)err->offset);
-    (void)n;
-    const char *msg = err->message[0] ? err->message : qf_status_text(err->code);
-    if (err->expected[0] || err->found[0])
-        return snprintf(buf, size, "%s%s (expected %s, found %s)", where, msg,
-                        err->expected[0] ? err->expected : "?", err->found[0] ? err->found : "?");
-    return snprintf(buf, size, "%s%s", where, msg);
+    line_buf l = {buf, size, 0, 0, false};
+    if (buf && size) buf[0] = '\0';
+    char num[48];
+    if (err->file[0]) {
+        line_add(&l, err->file, true);
+        line_add(&l, ": ", false);
+    }
+    if (err->part[0]) {
+        line_add(&l, err->part, true);
+        line_add(&l, err->offset >= 0 ? " " : ": ", false);
+    }
+    if (err->offset >= 0) {
+        snprintf(num, sizeof num, "offset %lld: ", (long long)err->offset);
+        line_add(&l, num, false);
+    }
+    line_add(&l, err->message[0] ? err->message : qf_status_text(err->code), true);
+    if (err->expected[0] || err->found[0]) {
+        line_add(&l, " (expected ", false);
+        line_add(&l, err->expected[0] ? err->expected : "?", true);
+        line_add(&l, ", found ", false);
+        line_add(&l, err->found[0] ? err->found : "?", true);
+        line_add(&l, ")", false);
+    }
+    return l.n > (size_t)INT32_MAX ? INT32_MAX : (int)l.n;
 }

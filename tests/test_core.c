@@ -57,6 +57,61 @@ static void test_error_first_failure_wins(void **state)
     qf_error_clear(NULL);
 }
 
+/* Text from files shown on a terminal: every class of control escaped visibly, everything else kept. */
+static void esc(const char *in, size_t len, const char *want)
+{
+    char out[256];
+    size_t n = qf_text_escape(in, len, out, sizeof out);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_text_escape(void **state)
+{
+    (void)state;
+    esc("plain.weight caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", 27, "plain.weight caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80");
+    esc("\x1b]0;title\x07", 10, "\\x1b]0;title\\x07");              /* OSC ... BEL */
+    esc("\x1b[2J\x1b[H", 7, "\\x1b[2J\\x1b[H");                        /* CSI */
+    esc("a\nb\tc\rd\x7f\x01", 9, "a\\nb\\tc\\rd\\x7f\\x01");        /* C0, DEL */
+    esc("x\0y", 3, "x\\x00y");                                           /* NUL inside a length */
+    esc("\xc2\x9b" "31m \xc2\x80 \xc2\x9f \xc2\xa0", 14, "\\u009b31m \\u0080 \\u009f \xc2\xa0"); /* C1; NBSP kept */
+    esc("\xe2\x80\xae" "exe \xe2\x81\xa6\xe2\x81\xa9 \xe2\x80\xaa", 17, "\\u202eexe \\u2066\\u2069 \\u202a"); /* bidi */
+    esc("\xe2\x80\xa8\xe2\x80\xa9", 6, "\\u2028\\u2029");                /* line/paragraph separators */
+    esc("back\\slash", 10, "back\\\\slash");                                 /* unambiguous */
+    /* not UTF-8: lone continuation, truncated sequence, overlong, surrogate, past U+10FFFF, 0xff */
+    esc("\x80 \xc3 \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xff", 17,
+        "\\x80 \\xc3 \\xc0\\xaf \\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80 \\xff");
+    esc("\xe2\x80", 2, "\\xe2\\x80"); /* a character cut by the end of the text */
+    /* truncation: never inside an escape or a character; the result is the full length */
+    char small[6];
+    assert_int_equal(qf_text_escape("ab\x1b" "c", 4, small, sizeof small), 7);
+    assert_string_equal(small, "ab");
+    assert_int_equal(qf_text_escape("a\xc3\xa9\xc3\xa9", 5, small, 4), 5);
+    assert_string_equal(small, "a\xc3\xa9");
+    assert_int_equal(qf_text_escape("\x01\x01", 2, NULL, 0), 8);
+    assert_int_equal(qf_text_escape(NULL, 5, small, sizeof small), 0);
+    assert_string_equal(small, "");
+    /* the worst case grows each byte QF_TEXT_ESCAPE_GROWTH times */
+    assert_int_equal(qf_text_escape("\xff\xff\xff", 3, NULL, 0), 3 * QF_TEXT_ESCAPE_GROWTH);
+
+    /* qf_error_format escapes every field quoted from a file */
+    qf_error err;
+    qf_error_clear(&err);
+    qf_error_set(&err, QF_STATUS_SHAPE, "m\x1b.bin", "entry\x9b", 8, "w\x1b[2J",
+                 "tensor '%s' size", "w\x1b[2J\xe2\x80\xae");
+    qf_error_expected(&err, "ok\x07");
+    qf_error_found(&err, "\xc2\x9d" "0;x");
+    char line[512];
+    int n = qf_error_format(&err, line, sizeof line);
+    assert_string_equal(line, "m\\x1b.bin: entry\\x9b offset 8: tensor 'w\\x1b[2J\\u202e' size (expected ok\\x07, found "
+                              "\\u009d0;x)");
+    assert_int_equal(n, (int)strlen(line));
+    /* a short buffer: a prefix, and the length the whole line needs */
+    char shortline[12];
+    assert_int_equal(qf_error_format(&err, shortline, sizeof shortline), n);
+    assert_string_equal(shortline, "m\\x1b.bin: ");
+}
+
 static void test_checked_arithmetic(void **state)
 {
     (void)state;
@@ -724,6 +779,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),      cmocka_unit_test(test_error_first_failure_wins),
+        cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_checked_arithmetic), cmocka_unit_test(test_dtype_table),
         cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_ni_vs_portable),
         cmocka_unit_test(test_file_sha256_and_release), cmocka_unit_test(test_file_sha256_deferred),

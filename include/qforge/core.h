@@ -107,12 +107,28 @@ void qf_error_found(qf_error *err, const char *fmt, ...)
 void qf_error_set_file(qf_error *err, const char *path);
 
 /*
- * One line, no trailing newline:
+ * One line, no trailing newline; every field passes through qf_text_escape (names quoted from a
+ * file cannot drive the terminal the line is printed on):
  *   "model.bin: archive/data.pkl offset 1834: GLOBAL 'os.system' is not an allowed class"
  *   "...: tensor 'x' has 12 bytes (expected 16, found 12)"
  * Returns the length snprintf would have written.
  */
 int qf_error_format(const qf_error *err, char *buf, size_t size);
+
+/*
+ * Text read from a file, made safe to show on a terminal (core/text.c). Copies src[0..len) into dst
+ * with visible escapes for everything that could control a terminal or mislead a reader:
+ *   C0 controls and DEL -> \n, \t, \r or \xNN;   a backslash -> \\;
+ *   bytes that are not well-formed UTF-8 (RFC 3629) -> \xNN, one per byte;
+ *   C1 controls U+0080-U+009F, bidi embeddings/overrides U+202A-U+202E and isolates
+ *   U+2066-U+2069, line/paragraph separators U+2028/U+2029 -> \uXXXX.
+ * Every other character is copied as it is. dst (may be NULL when size is 0) receives at most
+ * size - 1 bytes and a NUL; truncation never splits an escape or a character. Returns the length of
+ * the whole escaped text (as snprintf: a result >= size means dst holds a truncated prefix). Each
+ * source byte yields at most QF_TEXT_ESCAPE_GROWTH bytes. src may be NULL (then len is ignored).
+ */
+#define QF_TEXT_ESCAPE_GROWTH 4
+size_t qf_text_escape(const char *src, size_t len, char *dst, size_t size);
 
 /* ---------------------------------------------------------------------------------------------
  * Checked size arithmetic. Each returns false (and leaves *out untouched) on overflow.
