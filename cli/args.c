@@ -168,9 +168,28 @@ bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, lo
     return true;
 }
 
+/* Eight buffers in turn, each grown as needed and kept for the process (the CLI is one thread). */
+const char *qf_cli_safe(const char *s)
+{
+    static char *ring[8];
+    static size_t cap[8];
+    static unsigned next;
+    unsigned k = next++ % 8;
+    size_t len = s ? strlen(s) : 0, need;
+    if (!qf_mul_size(len, QF_TEXT_ESCAPE_GROWTH, &need) || !qf_add_size(need, 1, &need)) return "?";
+    if (cap[k] < need) {
+        char *b = realloc(ring[k], need);
+        if (!b) return "?";
+        ring[k] = b;
+        cap[k] = need;
+    }
+    qf_text_escape(s, len, ring[k], cap[k]);
+    return ring[k];
+}
+
 int qf_cli_fail(const qf_error *err)
 {
-    char line[2048];
+    char line[QF_CLI_ERROR_LINE_MAX];
     qf_error_format(err, line, sizeof line);
     fprintf(stderr, "error: %s\n", line);
     return QF_EXIT_ERROR;

@@ -49,7 +49,20 @@ qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name);
 /* Integer option value in [lo, hi]; prints a usage error and returns false when invalid. */
 bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, long hi, long *out);
 
-/* Prints "error: <one line>" for a failed library call and returns QF_EXIT_ERROR. */
+/*
+ * Text that came from a file (tensor names, metadata, source names), escaped for the terminal with
+ * qf_text_escape. Every human-readable line that shows such text prints it through this. The
+ * result lives in one of 8 buffers used in turn: valid until the 8th next call, enough for the
+ * arguments of one printf. Never NULL ("?" when out of memory). s may be NULL ("").
+ */
+const char *qf_cli_safe(const char *s);
+
+/* Room for one formatted error line: every qf_error field, each escaped (at most 4 bytes a byte). */
+#define QF_CLI_ERROR_LINE_MAX \
+    (QF_TEXT_ESCAPE_GROWTH * (QF_ERROR_PATH_MAX + 3 * QF_ERROR_FIELD_MAX + QF_ERROR_MESSAGE_MAX) + 128)
+
+/* Prints "error: <one line>" (qf_error_format: escaped) for a failed library call and returns
+ * QF_EXIT_ERROR. */
 int qf_cli_fail(const qf_error *err);
 
 /* Human byte count: "21.3 MB" (decimal units). */

@@ -44,7 +44,7 @@ static void print_stats(const qf_calib_stats *s)
     printf("  %-28s %9s %12s %12s %10s\n", "activation", "channels", "min", "max", "non-finite");
     for (size_t i = 0; i < qf_calib_stats_count(s); i++) {
         const qf_calib_entry *e = qf_calib_stats_entry(s, i);
-        printf("  %-28s %9lld %12.5g %12.5g %10llu\n", e->name, (long long)e->channels, (double)e->min, (double)e->max,
+        printf("  %-28s %9lld %12.5g %12.5g %10llu\n", qf_cli_safe(e->name), (long long)e->channels, (double)e->min, (double)e->max,
                (unsigned long long)e->nonfinite);
     }
 }

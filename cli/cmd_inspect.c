@@ -58,8 +58,8 @@ static void print_table(const qf_model *m, const char *path, bool tensors, bool 
     }
     qf_cli_format_bytes(qf_model_total_bytes(m), total, sizeof total);
     const char *fmt = qf_model_get_meta(m, "source.format");
-    printf("file       %s\n", path);
-    printf("format     %s\n", qf_model_get_meta(m, "qforge.version") ? "qf" : (fmt ? fmt : "?"));
+    printf("file       %s\n", qf_cli_safe(path));
+    printf("format     %s\n", qf_cli_safe(qf_model_get_meta(m, "qforge.version") ? "qf" : (fmt ? fmt : "?")));
     printf("tensors    %zu, %s (%llu bytes)\n", n, total, (unsigned long long)qf_model_total_bytes(m));
     printf("dtypes    ");
     for (int d = 0; d < QF_DTYPE_COUNT_; d++)
@@ -71,12 +71,15 @@ static void print_table(const qf_model *m, const char *path, bool tensors, bool 
     for (size_t i = 0; i < qf_model_meta_count(m); i++) {
         const char *k, *v;
         qf_model_meta_at(m, i, &k, &v);
-        printf("  %-28s %.200s%s\n", k, v, strlen(v) > 200 ? "..." : "");
+        /* long values are cut after 200 bytes of escaped text, never inside an escape or a character */
+        char shown[201];
+        size_t full = qf_text_escape(v, strlen(v), shown, sizeof shown);
+        printf("  %-28s %s%s\n", qf_cli_safe(k), shown, full >= sizeof shown ? "..." : "");
     }
     if (!tensors) return;
     size_t name_w = 4;
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(qf_model_tensor(m, i)->name);
+        size_t l = strlen(qf_cli_safe(qf_model_tensor(m, i)->name));
         if (l > name_w) name_w = l;
     }
     if (name_w > 72) name_w = 72;
@@ -86,9 +89,9 @@ static void print_table(const qf_model *m, const char *path, bool tensors, bool 
         char shape[160], quant[64];
         shape_text(t, shape, sizeof shape);
         quant_text(t, quant, sizeof quant);
-        printf("%-*s  %-5s  %-20s  %12llu  %s", (int)name_w, t->name, qf_dtype_name(t->dtype), shape,
+        printf("%-*s  %-5s  %-20s  %12llu  %s", (int)name_w, qf_cli_safe(t->name), qf_dtype_name(t->dtype), shape,
                (unsigned long long)t->nbytes, quant);
-        if (strcmp(t->source_name, t->name) != 0) printf("  (source: %s)", t->source_name);
+        if (strcmp(t->source_name, t->name) != 0) printf("  (source: %s)", qf_cli_safe(t->source_name));
         printf("\n");
     }
 }

@@ -187,9 +187,9 @@ static json_object *report_json(const qf_verify_report *r, const char *artifact,
 static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
                          const char *data_path, int32_t max_length, bool has_max_drop, double max_drop, bool passed)
 {
-    printf("artifact   %s (%s)\n", artifact, qf_encoder_mode_name(r->artifact_mode));
-    printf("reference  %s (FP32)\n", reference);
-    printf("data       %s: %zu rows, %zu labelled, max length %d\n", data_path, r->rows, r->labelled_rows,
+    printf("artifact   %s (%s)\n", qf_cli_safe(artifact), qf_encoder_mode_name(r->artifact_mode));
+    printf("reference  %s (FP32)\n", qf_cli_safe(reference));
+    printf("data       %s: %zu rows, %zu labelled, max length %d\n", qf_cli_safe(data_path), r->rows, r->labelled_rows,
            (int)max_length);
     if (r->labelled_rows)
         printf("accuracy   FP32 %.2f%%   %s %.2f%%   drop %.2f pt\n", 100 * r->accuracy_reference,
@@ -269,7 +269,7 @@ int qf_cmd_verify(int argc, char **argv)
     }
     if (artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
         fprintf(stderr, "error: %s: the reference holds quantized tensors; give the FP32 checkpoint with --reference\n",
-                reference_copy);
+                qf_cli_safe(reference_copy));
         qf_model_destroy(art);
         qf_model_destroy(ref);
         return QF_EXIT_ERROR;

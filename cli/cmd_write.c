@@ -240,7 +240,7 @@ static int read_input(qf_cli_command *cmd, const char *in, int threads, qf_model
     if (!qf_model_config_json(*out)) return QF_EXIT_OK;
     qf_status s = qf_arch_map(*out, NULL, &err);
     if (s == QF_STATUS_UNSUPPORTED && !qf_cli_find(cmd, "quiet")->seen) {
-        fprintf(stderr, "note: %s: %s; tensors keep their source names\n", in, err.message);
+        fprintf(stderr, "note: %s: %s; tensors keep their source names\n", qf_cli_safe(in), qf_cli_safe(err.message));
     } else if (s) {
         qf_model_destroy(*out);
         *out = NULL;
@@ -307,7 +307,7 @@ int qf_cmd_convert(int argc, char **argv)
 static void print_line(void *ctx, const char *line)
 {
     (void)ctx;
-    fprintf(stderr, "fallback: %s\n", line);
+    fprintf(stderr, "fallback: %s\n", qf_cli_safe(line));
 }
 
 /* Every --fp32 value, in order (the parser keeps only the last one). */
@@ -476,7 +476,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
                            fr.steps, fr.steps == 1 ? "" : "s", fr.steps ? ":" : "");
                     for (size_t i = 0; i < fr.steps; i++)
                         printf("  %-20s only-int8 agreement loss %.2f pt, mean |dlogit| %.4g; drop after %.2f pt\n",
-                               fr.step[i].stem, fr.step[i].sensitivity, fr.step[i].sensitivity_dlogit,
+                               qf_cli_safe(fr.step[i].stem), fr.step[i].sensitivity, fr.step[i].sensitivity_dlogit,
                                fr.step[i].drop_after);
                 }
                 if (!fr.within_budget) {

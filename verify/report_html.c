@@ -89,15 +89,28 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* HTML-escapes n bytes (at most `max` characters' worth, then an ellipsis); control bytes dropped. */
-static void sb_escape(sbuf *b, const char *s, size_t n, size_t max)
+/* HTML-escapes n bytes (at most `max` characters' worth, then an ellipsis). The text first passes
+ * through qf_text_escape: controls, C1, bidi overrides and bytes that are not UTF-8 show as visible
+ * escapes (a bidi override in a tensor name would otherwise reorder the page around it). */
+static void sb_escape(sbuf *b, const char *raw, size_t raw_n, size_t max)
 {
+    size_t cap;
+    if (!qf_mul_size(raw_n, QF_TEXT_ESCAPE_GROWTH, &cap) || !qf_add_size(cap, 1, &cap)) {
+        b->failed = true;
+        return;
+    }
+    char *s = malloc(cap);
+    if (!s) {
+        b->failed = true;
+        return;
+    }
+    size_t n = qf_text_escape(raw, raw_n, s, cap);
     size_t chars = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c & 0xC0) != 0x80 && chars++ >= max) {
             SB_LIT(b, "\xE2\x80\xA6");
-            return;
+            break;
         }
         switch (c) {
         case '<': SB_LIT(b, "&lt;"); break;
@@ -111,6 +124,7 @@ static void sb_escape(sbuf *b, const char *s, size_t n, size_t max)
             if (c >= 0x20 && c != 0x7F) sb_add(b, (const char *)&c, 1);
         }
     }
+    free(s);
 }
 
 static void sb_escape_str(sbuf *b, const char *s) { sb_escape(b, s ? s : "", s ? strlen(s) : 0, (size_t)-1); }
