@@ -500,7 +500,9 @@ static uint8_t *mini_file(size_t *size)
     int64_t s0[2] = {2, 3}, s1[2] = {4, 16}, s2[1] = {4}, s3[1] = {5};
     add(m, "t0", QF_DTYPE_F32, 2, s0, 1, NULL);
     size_t t1 = add(m, "t1", QF_DTYPE_I8, 2, s1, 2, NULL);
-    add(m, "t1::scale", QF_DTYPE_F32, 1, s2, 3, NULL);
+    float *scales = NULL;
+    add(m, "t1::scale", QF_DTYPE_F32, 1, s2, 3, (void **)&scales);
+    for (int i = 0; i < 4; i++) scales[i] = 0.25f * (float)(i + 1); /* open checks scale values */
     add(m, "t2", QF_DTYPE_F32, 1, s3, 4, NULL);
     assert_int_equal(qf_model_set_quant(m, t1, QF_QUANT_SYMMETRIC_PER_CHANNEL, 0, "t1::scale", NULL, NULL),
                      QF_STATUS_OK);
@@ -712,6 +714,58 @@ static void test_verify_checksums(void **state)
     free(b);
 }
 
+/* Weight scales are read on open: NaN, infinite, zero and negative values are refused with the
+ * quantized tensor and its scale named, at the absolute offset of the bad element, although every
+ * CRC is right (the writer computed them); a subnormal scale is a valid positive number. */
+static void test_bad_scale_values(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t bits;
+        const char *what;
+    } bad[] = {
+        {0x7fc00000u, "NaN"},      {0xffc00001u, "NaN"},      {0x7f800000u, "infinite"}, {0xff800000u, "infinite"},
+        {0x00000000u, "zero"},     {0x80000000u, "zero"},     {0xbf800000u, "negative"}, {0x80000001u, "negative"},
+    };
+    char path[512];
+    path_in_tmp(path, sizeof path, "bad_scale.qf");
+    for (size_t k = 0; k <= sizeof bad / sizeof bad[0]; k++) {
+        qf_model *m = sample_model();
+        const qf_tensor *s = qf_model_find(m, "encoder.0.ffn.weight::scale", NULL);
+        assert_non_null(s);
+        const bool subnormal = k == sizeof bad / sizeof bad[0];
+        const uint32_t bits = subnormal ? 0x00000001u : bad[k].bits;
+        memcpy((uint8_t *)s->data + 2 * sizeof(float), &bits, sizeof bits); /* element 2 */
+        write_model(m, path, NULL);
+        qf_model_destroy(m);
+        for (int verify = 0; verify < 2; verify++) {
+            qf_model *r = NULL;
+            qf_error err;
+            qf_error_clear(&err);
+            qf_status st = open_path(path, verify != 0, &r, &err);
+            if (subnormal) {
+                assert_int_equal(st, QF_STATUS_OK);
+                qf_model_destroy(r);
+                continue;
+            }
+            assert_int_equal(st, QF_STATUS_FORMAT);
+            assert_null(r);
+            char want[256];
+            snprintf(want, sizeof want,
+                     "tensor 'encoder.0.ffn.weight': scale 'encoder.0.ffn.weight::scale' element 2 is %s", bad[k].what);
+            assert_string_equal(err.message, want);
+            assert_string_equal(err.object, "encoder.0.ffn.weight::scale");
+            assert_string_equal(err.expected, "a finite scale > 0");
+            /* the offset is the bad element's */
+            size_t size;
+            uint8_t *b = read_all(path, &size);
+            assert_true(err.offset > 0 && (size_t)err.offset + 4 <= size);
+            assert_int_equal(qf_qfile_load_u32(b + err.offset), bits);
+            free(b);
+        }
+    }
+}
+
 /* A tensor naming an earlier extent must match it exactly (offset, nbytes, crc32). */
 static void test_shared_extent_rules(void **state)
 {
@@ -867,7 +921,9 @@ static void test_open_time(void **state)
         char sname[128];
         snprintf(sname, sizeof sname, "%s::scale", name);
         int64_t ss[1] = {8};
-        add(m, sname, QF_DTYPE_F32, 1, ss, (unsigned)i, NULL);
+        float *sc = NULL;
+        add(m, sname, QF_DTYPE_F32, 1, ss, (unsigned)i, (void **)&sc);
+        for (int k = 0; k < 8; k++) sc[k] = 0.01f * (float)(k + 1); /* open reads the scale values */
         assert_int_equal(qf_model_set_quant(m, t, QF_QUANT_SYMMETRIC_PER_CHANNEL, 0, sname, NULL, NULL), QF_STATUS_OK);
     }
     char path[512];
@@ -919,6 +975,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_verify_checksums),
         cmocka_unit_test(test_shared_extent_rules),
+        cmocka_unit_test(test_bad_scale_values),
         cmocka_unit_test(test_newer_minor_version),
         cmocka_unit_test(test_open_time),
     };

@@ -2,7 +2,8 @@
  * readers/qf/qf_reader.c — reads qforge's own .qf artifacts (docs/format.md) into a canonical model,
  * e.g. for `qforge inspect`, `verify` and `run`. Open validates the 64-byte header, the JSON block
  * and the whole tensor directory (extents 64-aligned, contiguous, shared only when identical,
- * quantization references consistent) without reading tensor data; tensors are then borrowed
+ * quantization references consistent) and the values of the scale tensors (finite, > 0: small,
+ * one f32 per channel), without reading other tensor data; tensors are then borrowed
  * views into the mapping, which the model keeps alive. With verify_checksums every extent's
  * CRC-32 and every padding byte is checked as well.
  *
@@ -10,6 +11,7 @@
  * failed, or the start of the JSON value at fault (a tensor's directory entry, "metadata", ...).
  */
 #include <json-c/json.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,6 +518,33 @@ static qf_status parse_tensor(reader *r, qf_model *m, json_object *e, size_t ent
     return QF_STATUS_OK;
 }
 
+/*
+ * The values of a scale tensor: every one finite and > 0 (subnormal ones are allowed: they only
+ * multiply, and qforge's own quantizer can write them for rows of tiny weights). Scale tensors are
+ * small (one f32 per channel), so open reads them, unlike the rest of the data. A zero point has
+ * the dtype of its tensor (qf_qfile_check_quant), so every value it can hold is in range.
+ */
+static qf_status check_scale_values(const reader *r, const qf_model *m, const pending_quant *p, const qf_tensor *s,
+                                    qf_error *err)
+{
+    const qf_tensor *t = qf_model_tensor(m, p->tensor);
+    const uint8_t *bytes = s->data;
+    const uint64_t count = s->nbytes / sizeof(float);
+    for (uint64_t i = 0; i < count; i++) {
+        uint32_t bits = qf_qfile_load_u32(bytes + i * sizeof(float));
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        if (isfinite(v) && v > 0.0f) continue;
+        const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : v == 0.0f ? "zero" : "negative";
+        fail(r, err, QF_STATUS_FORMAT, (int64_t)((uint64_t)(bytes - r->base) + i * sizeof(float)), s->name,
+             "tensor '%s': scale '%s' element %llu is %s", t->name, s->name, (unsigned long long)i, what);
+        qf_error_expected(err, "a finite scale > 0");
+        qf_error_found(err, "%.9g (0x%08x)", (double)v, bits);
+        return QF_STATUS_FORMAT;
+    }
+    return QF_STATUS_OK;
+}
+
 static qf_status apply_quants(reader *r, qf_model *m, qf_error *err)
 {
     for (size_t i = 0; i < r->quant_count; i++) {
@@ -540,7 +569,21 @@ static qf_status apply_quants(reader *r, qf_model *m, qf_error *err)
         if (qf_qfile_check_quant(m, qf_model_tensor(m, p->tensor), NULL, -1, &local))
             return rewrap(r, err, &local, entry_at(r, p->entry));
     }
-    return QF_STATUS_OK;
+    /* each scale tensor's values once, however many tensors share it (no amplification) */
+    size_t n = qf_model_tensor_count(m);
+    bool *seen = calloc(n ? n : 1, sizeof *seen);
+    if (!seen) return fail(r, err, QF_STATUS_NO_MEMORY, -1, NULL, "out of memory");
+    qf_status st = QF_STATUS_OK;
+    for (size_t i = 0; i < r->quant_count && !st; i++) {
+        const pending_quant *p = &r->quants[i];
+        size_t si = 0;
+        const qf_tensor *s = qf_model_find(m, p->scale, &si);
+        if (!s || seen[si]) continue;
+        seen[si] = true;
+        st = check_scale_values(r, m, p, s, err);
+    }
+    free(seen);
+    return st;
 }
 
 static qf_status parse_directory(reader *r, qf_model *m, json_object *tensors, qf_error *err)

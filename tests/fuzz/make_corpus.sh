@@ -43,6 +43,8 @@ cp "$ROOT"/fixtures/safetensors/*.safetensors "$C/safetensors/"
 cp "$R/burn-mnist/multi_layer.safetensors" "$C/safetensors/real_burn_multi_layer.safetensors"
 
 cp "$ROOT/fixtures/qf/sample.qf" "$C/qf/"
+# the same behind fuzz_qf's CRC-fixing mode byte: mutations reach the checks behind the CRCs
+{ printf '\001'; cat "$ROOT/fixtures/qf/sample.qf"; } > "$C/qf/sample_fixcrc.qf"
 
 cp "$ROOT/fixtures/tokenizer/bert-mini/tokenizer.json" "$C/tokenizer/bert-mini.json"
 cp "$ROOT/fixtures/tokenizer/roberta-mini/tokenizer.json" "$C/tokenizer/roberta-mini.json"
