@@ -94,6 +94,10 @@ static int check_valid(const char *json)
             json_object_object_foreach(jmeta, mk, mv)
             {
                 const char *got = qf_model_get_meta(m, mk);
+                if (!mv) { /* null: the key must be absent */
+                    if (got) fail_msg("%s: metadata %s is '%s', expected it absent", key, mk, got);
+                    continue;
+                }
                 if (!got || strcmp(got, json_object_get_string(mv)) != 0)
                     fail_msg("%s: metadata %s is '%s', expected '%s'", key, mk, got ? got : "(absent)",
                              json_object_get_string(mv));

@@ -465,7 +465,9 @@ static qf_status select_and_flatten(reader *r, uint32_t root, const qf_read_para
             }
         }
     }
-    qf_status st = qf_model_set_meta(r->model, "torch.selected", chosen_name, r->err);
+    /* the dotted path of the sub-entry the weights came from; absent when they are the whole
+     * checkpoint (nothing was selected: an empty value would say nothing) */
+    qf_status st = chosen_name[0] ? qf_model_set_meta(r->model, "torch.selected", chosen_name, r->err) : QF_STATUS_OK;
     if (st) return st;
     const qf_pnode *cn = node(r, chosen);
     /* an explicit selection of a single tensor keeps its dotted path as the name */
