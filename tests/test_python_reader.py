@@ -23,7 +23,7 @@ except ImportError:
 
 SOURCE = os.environ.get("QF_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(SOURCE, "python"))
-from qforge import QfError, QfFile, to_float32  # noqa: E402
+from qforge import QfError, QfFile, load_file, to_float32  # noqa: E402
 
 failures = []
 
@@ -92,11 +92,60 @@ def check_sample(qf_path, expected_path, tmp):
     expect_error(mutated("data.qf", flip(data_offset + first)), data_offset + first, verify=True)
 
 
+def check_load_file(qf_path, expected_path):
+    """qforge.load_file: every tensor as a zero-copy view, or float32 values with quantization applied."""
+    exp = json.load(open(expected_path))
+    f = QfFile(qf_path)
+    views = load_file(qf_path)
+    check(list(views) == list(exp["tensors"]), "load_file: every tensor, in file order")
+    for name, e in exp["tensors"].items():
+        t = views[name]
+        check((isinstance(t, np.memmap) or t.size == 0) and not t.flags.writeable, f"load_file {name}: read-only view")
+        check(t.tobytes() == bytes.fromhex(e["hex"]), f"load_file {name}: bytes")
+    floats = load_file(qf_path, dequantize=True)
+    quantized = {e["name"] for e in f.entries if "quant" in e}
+    applied = {e["quant"][k] for e in f.entries if "quant" in e for k in ("scale", "zero_point") if k in e["quant"]}
+    check(applied and not applied & set(floats), "load_file(dequantize=True) leaves out applied scales/zero points")
+    check(set(floats) == set(exp["tensors"]) - applied, "load_file(dequantize=True): every other tensor")
+    for name, e in exp["tensors"].items():
+        if name in applied:
+            continue
+        got = floats[name]
+        if name in quantized or e["dtype"] in ("f16", "bf16", "f32", "f64"):
+            check(got.dtype == np.float32 and list(got.shape) == e["shape"], f"load_file {name}: float32")
+        if "float32" in e:
+            want = np.array(e["float32"], dtype=np.float32).reshape(e["shape"])
+            check(np.array_equal(got, want, equal_nan=True), f"load_file {name}: dequantized values")
+        elif e["dtype"] == "f16":
+            check(np.array_equal(got, views[name].astype(np.float32), equal_nan=True), f"load_file {name}: f16 values")
+    check(any("quant" in e for e in f.entries), "the sample has quantized tensors")
+
+
+def check_bad_scales(folder):
+    """fixtures/qf/bad_scale_*.qf (fixtures/gen/make_qf_bad_scale_fixtures.py): CRCs right, a scale
+    NaN, infinite, zero or negative: refused at the bad element, as the C reader does."""
+    paths = sorted(p for p in os.listdir(folder) if p.startswith("bad_scale_"))
+    check(len(paths) == 6, f"bad-scale fixtures: {paths}")
+    for p in paths:
+        path = os.path.join(folder, p)
+        data = open(path, "rb").read()
+        try:
+            load_file(path)
+        except QfError as e:
+            check(e.offset is not None and "scale" in str(e), f"{p}: {e}")
+            bits = struct.unpack_from("<I", data, e.offset)[0] if e.offset is not None else None
+            check(bits in (0x7FC00000, 0x7F800000, 0xFF800000, 0, 0x80000000, 0xBF800000), f"{p}: offset {e.offset}")
+            continue
+        check(False, f"{p}: accepted a NaN/inf/zero/negative scale")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="qf_py_")
     try:
         fixture = os.path.join(SOURCE, "fixtures", "qf")
         check_sample(os.path.join(fixture, "sample.qf"), os.path.join(fixture, "sample.expected.json"), tmp)
+        check_load_file(os.path.join(fixture, "sample.qf"), os.path.join(fixture, "sample.expected.json"))
+        check_bad_scales(fixture)
         binary = os.path.join(os.environ.get("QF_BINARY_DIR", ""), "tests", "test_qfile")
         if os.environ.get("QF_BINARY_DIR") and os.path.exists(binary):
             fresh = os.path.join(tmp, "fresh")

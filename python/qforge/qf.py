@@ -1,6 +1,7 @@
 """Zero-copy numpy reader for qforge .qf files (docs/format.md).
 
-QfFile(path) checks the header, the JSON block and the tensor directory the way the C reader does
+load_file(path, dequantize=False) returns every tensor by name (the safetensors.numpy.load_file
+convention). QfFile(path) checks the header, the JSON block and the tensor directory the way the C reader does
 (without reading tensor data) and exposes every tensor as a read-only view into one np.memmap of
 the file. bf16 tensors are uint16 views; to_float32() widens them. Needs numpy and the stdlib only.
 """
@@ -99,6 +100,18 @@ class QfFile:
             start = data_off + e["offset"]
             raw_view = self._map[start:start + e["nbytes"]]
             self.tensors[e["name"]] = raw_view.view(DTYPES[e["dtype"]]).reshape(e["shape"])
+        # scale values, as the C reader checks them on open: finite and > 0 (scales are small)
+        for e in self.entries:
+            q = e.get("quant")
+            if q is None:
+                continue
+            scales = self.tensors[q["scale"]].reshape(-1)
+            bad = np.flatnonzero(~(np.isfinite(scales) & (scales > 0)))
+            if bad.size:
+                se = next(x for x in self.entries if x["name"] == q["scale"])
+                raise QfError(f"tensor {e['name']!r}: scale {q['scale']!r} element {int(bad[0])} is "
+                              f"{scales[bad[0]]!r}, not a finite value > 0",
+                              data_off + se["offset"] + 4 * int(bad[0]))
 
     def _parse(self, doc, strict):
         where = HEADER.size
@@ -215,3 +228,41 @@ class QfFile:
             if zlib.crc32(data[off:off + nbytes]) != crc:
                 raise QfError("data CRC-32 mismatch", self.data_offset + off)
             pos = off + nbytes
+
+
+def load_file(path, dequantize=False):
+    """All tensors of a .qf file by name, as safetensors.numpy.load_file gives a safetensors file's.
+
+    dequantize=False: read-only np.memmap views into the file (zero-copy), every tensor as stored,
+    scale and zero-point tensors included (bf16 as uint16, see to_float32).
+    dequantize=True: float32 arrays (new memory): each quantized tensor dequantized, every other
+    float tensor (f16, bf16, f64) widened or narrowed to float32; the scale and zero-point tensors,
+    now applied, are left out; integer and bool tensors that are not quantized stay views.
+    Raises QfError for a file that breaks docs/format.md.
+    """
+    f = QfFile(path)
+    if not dequantize:
+        return dict(f.tensors)
+    applied = set()
+    for e in f.entries:
+        q = e.get("quant")
+        if q is not None:
+            applied.add(q["scale"])
+            if "zero_point" in q:
+                applied.add(q["zero_point"])
+    out = {}
+    for e in f.entries:
+        name, dtype = e["name"], e["dtype"]
+        if name in applied:
+            continue
+        t = f.tensors[name]
+        if "quant" in e:
+            out[name] = f.dequantize(name).astype(np.float32, copy=False)
+        elif dtype == "bf16":
+            out[name] = to_float32(t)
+        elif dtype in ("f16", "f32", "f64"):
+            with np.errstate(over="ignore"):  # f64 beyond float32's range becomes +-inf, as a cast does
+                out[name] = np.array(t, dtype=np.float32)
+        else:
+            out[name] = t
+    return out
