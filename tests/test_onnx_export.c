@@ -22,7 +22,8 @@
  *   - the rewrite of an ONNX source (qf_onnx_write_dynamic / _static) on fixtures/onnx-rewrite/
  *     (fixtures/gen/make_onnx_rewrite_fixtures.py): sources that already use the names the rewriter
  *     generates, a quantized weight that is also a graph output, read by a subgraph, or read both
- *     by a Gather and a tied Gemm(transB = 1), an unused initializer; each output passes the check,
+ *     by a Gather and a tied Gemm(transB = 1), an unused initializer, a one-layer attention block;
+ *     each output passes the check,
  *     onnx.checker (full_check) and runs in ONNX Runtime without warnings, close to the source's
  *     outputs; invalid graphs are refused by the check naming the value, and a rewrite of an
  *     invalid source fails naming it without writing anything.
@@ -574,6 +575,11 @@ static void test_rewrite_collisions(void **state)
          "'emb.word_embeddings.weight' in names"},
         {"subgraph", true, "'w.weight' in names and 'w.weight_quantized' in names", "'w.weight' in names"},
         {"unused", true, "'spare' not in names and 'w.weight' not in names", "'spare' not in names"},
+        {"encoder", true,
+         "sum(n.op_type == 'MatMulInteger' for n in m.graph.node) == 5 and "
+         "sum(n.op_type == 'DynamicQuantizeLinear' for n in m.graph.node) == 3 and len(names) == 2 + 2 + 1 + 5 * 3",
+         "sum(n.op_type == 'QuantizeLinear' for n in m.graph.node) == 3 and "
+         "sum(n.op_type == 'DequantizeLinear' for n in m.graph.node) == 8"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         qf_model *src = NULL, *q = rewrite_source(cases[c].name, &src);
@@ -587,11 +593,16 @@ static void test_rewrite_collisions(void **state)
         ok(qf_onnx_check_file(out, &err), &err);
         external_checks(in, out, cases[c].dynamic, 0.05);
         if (cases[c].qdq) {
-            /* one made-up scale per int8 weight, by its own name */
+            /* one made-up scale per int8 weight a projection reads, by its own name (the encoder's
+             * word embedding is read by its Gather only) */
             qf_onnx_qdq_activation acts[8];
             size_t n = 0;
-            for (size_t i = 0; i < qf_model_tensor_count(q) && n < 8; i++)
-                if (qf_model_tensor(q, i)->dtype == QF_DTYPE_I8) acts[n++] = (qf_onnx_qdq_activation){qf_model_tensor(q, i)->name, 0.02f};
+            for (size_t i = 0; i < qf_model_tensor_count(q) && n < 8; i++) {
+                const qf_tensor *t = qf_model_tensor(q, i);
+                if (t->dtype != QF_DTYPE_I8) continue;
+                if (strcmp(cases[c].name, "encoder") == 0 && strstr(t->name, "word_embeddings")) continue;
+                acts[n++] = (qf_onnx_qdq_activation){t->name, 0.02f};
+            }
             qf_onnx_static_params sp = qf_onnx_static_params_default();
             sp.activations = acts;
             sp.count = n;
