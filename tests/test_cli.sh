@@ -81,6 +81,47 @@ else
   echo "note: $MINI absent; bundled-model checks not run"
 fi
 
+# text from a file never reaches the terminal raw (fixtures/gen/make_hostile_text_fixtures.py): names
+# and metadata holding ESC/CSI/OSC, C1, DEL, newlines and bidi overrides are printed escaped; --json
+# gives back the exact strings; an error line quoting such a name is escaped as well
+HOSTILE="$SRC/fixtures/safetensors/hostile_text.safetensors"
+no_control_bytes() { # file: only \n and \t below 0x20, no DEL, valid UTF-8 without C1 or bidi controls
+  /usr/bin/python3 - "$1" <<'PY'
+import re, sys
+b = open(sys.argv[1], "rb").read()
+bad = [c for c in b if (c < 0x20 and c not in (9, 10)) or c == 0x7f]
+t = b.decode("utf-8")  # raises on invalid UTF-8
+bad += [c for c in t if 0x80 <= ord(c) <= 0x9f or 0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069]
+sys.exit(1 if bad else 0)
+PY
+}
+json_exact() { # json expected: names and metadata values equal the originals byte for byte
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+d, e = json.load(open(sys.argv[1], encoding="utf-8")), json.load(open(sys.argv[2]))
+names = [t["source_name"] for t in d["tensors"]]
+assert sorted(names) == sorted(e["tensors"]), names
+for k, v in e["metadata"].items():
+    assert d["metadata"]["safetensors." + k] == v, k
+PY
+}
+"$QF" inspect "$HOSTILE" >"$tmp/hi" 2>&1; check "inspect hostile names" 0 $?
+expect "inspect: no control bytes from the file" no_control_bytes "$tmp/hi"
+expect "inspect: ESC shown as \\x1b" grep -qF 'layer\x1b[2J\x1b[H.weight' "$tmp/hi"
+expect "inspect: C1 shown as \\u009b" grep -qF 'c1\u009b31mred.bias' "$tmp/hi"
+expect "inspect: no faked line" test "$(grep -c '^integrity' "$tmp/hi")" -eq 0
+"$QF" inspect "$HOSTILE" --json >"$tmp/hj" 2>&1; check "inspect --json hostile names" 0 $?
+expect "inspect --json: exact strings" json_exact "$tmp/hj" "$SRC/fixtures/safetensors/hostile_text.expected.json"
+"$QF" convert "$HOSTILE" -o "$tmp/hostile.qf" >"$tmp/hc" 2>&1; check "convert hostile names" 0 $?
+expect "convert: no control bytes" no_control_bytes "$tmp/hc"
+"$QF" inspect "$tmp/hostile.qf" --verify-checksums >"$tmp/hi" 2>&1; check "inspect hostile .qf" 0 $?
+expect "inspect .qf: no control bytes from the file" no_control_bytes "$tmp/hi"
+"$QF" inspect "$SRC/fixtures/safetensors/hostile_text_bad.safetensors" >/dev/null 2>"$tmp/e"
+check "hostile name in an error" 1 $?
+expect "error line: one line" test "$(wc -l <"$tmp/e")" -eq 1
+expect "error line: no control bytes" no_control_bytes "$tmp/e"
+expect "error line: the name escaped" grep -qF "tensor 'layer\x1b[2J\x1b[H.weight'" "$tmp/e"
+
 # files found beside a model: config.json as a FIFO is refused at once (no hang: timeout), config.json
 # linked out of the model's folder is refused, not copied into the output; --config anywhere is the
 # user's choice
