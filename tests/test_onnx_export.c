@@ -22,7 +22,8 @@
  *   - the rewrite of an ONNX source (qf_onnx_write_dynamic / _static) on fixtures/onnx-rewrite/
  *     (fixtures/gen/make_onnx_rewrite_fixtures.py): sources that already use the names the rewriter
  *     generates, a quantized weight that is also a graph output, read by a subgraph, or read both
- *     by a Gather and a tied Gemm(transB = 1), an unused initializer, a one-layer attention block;
+ *     by a Gather and a tied Gemm(transB = 1) or listed as a graph input, an unused initializer, a
+ *     one-layer attention block;
  *     each output passes the check,
  *     onnx.checker (full_check) and runs in ONNX Runtime without warnings, close to the source's
  *     outputs; invalid graphs are refused by the check naming the value, and a rewrite of an
@@ -575,6 +576,8 @@ static void test_rewrite_collisions(void **state)
          "'emb.word_embeddings.weight' in names"},
         {"subgraph", true, "'w.weight' in names and 'w.weight_quantized' in names", "'w.weight' in names"},
         {"unused", true, "'spare' not in names and 'w.weight' not in names", "'spare' not in names"},
+        {"input_default", true, "'w.weight' not in names and [i.name for i in m.graph.input] == ['x']",
+         "'w.weight' not in names and [i.name for i in m.graph.input] == ['x']"},
         {"encoder", true,
          "sum(n.op_type == 'MatMulInteger' for n in m.graph.node) == 5 and "
          "sum(n.op_type == 'DynamicQuantizeLinear' for n in m.graph.node) == 3 and len(names) == 2 + 2 + 1 + 5 * 3",

@@ -19,7 +19,8 @@
  * against the names generated before it (qf_onnx_names_unique: "x_scale_1" when the source already
  * has "x_scale"), and each is generated once and remembered per activation and per weight. A
  * replaced weight's FP32 initializer stays when anything else still reads it: a node that is not
- * rewritten, a subgraph, a graph output, a graph input it is the default of. The source graph is
+ * rewritten, a subgraph, a graph output; a graph input that only listed it as its default goes with
+ * it, and source initializers nothing reads are dropped. The source graph is
  * checked before the rewrite (qf_onnx_graph_check, its faults reported as the source's) and the
  * rewritten one before it is written: nothing reaches the output path unless it passes.
  */
@@ -591,12 +592,10 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     if (!s) s = qf_onnx_uses_build(w.g, &w.uses, err);
     if (!s && !qf_onnx_names_add_graph(&w.names, w.g)) s = oom(&w);
     /* values read other than by a node of the main graph: a replaced weight among them stays */
-    qf_onnx_names keep = {0};
+    qf_onnx_names keep = {0}, dropped = {0};
     if (!s && !qf_onnx_names_add_subgraph_inputs(&keep, w.g)) s = oom(&w);
     for (size_t i = 0; !s && i < w.g->n_output; i++)
         if (!qf_onnx_names_add(&keep, w.g->output[i]->name)) s = oom(&w);
-    for (size_t i = 0; !s && i < w.g->n_input; i++)
-        if (!qf_onnx_names_add(&keep, w.g->input[i]->name)) s = oom(&w);
     if (!s) {
         w.rewritten = calloc(w.g->n_initializer + 1, sizeof *w.rewritten);
         w.wts = calloc(w.g->n_initializer + 1, sizeof *w.wts);
@@ -645,8 +644,9 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
             qf_error_expected(err, "a canonical projection such as layers.0.attn.q with an int8 weight in the model");
         }
     free(slot_used);
-    /* initializers: the source ones still read by a node that was not rewritten, a subgraph, a graph
-     * output or as a graph input's default, then the new ones; unused source ones are dropped */
+    /* initializers: the source ones still read by a node that was not rewritten, a subgraph or a graph
+     * output, then the new ones; unused source ones are dropped, and a graph input that only listed a
+     * dropped initializer (IR < 4 graphs list every initializer as an input) goes with it */
     ptr_list fresh = w.inits;
     memset(&w.inits, 0, sizeof w.inits);
     char *dir_copy = s ? NULL : strdup(source_onnx);
@@ -654,7 +654,10 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     for (size_t i = 0; !s && i < w.g->n_initializer; i++) {
         const qf_onnx_use *u;
         size_t uses = qf_onnx_uses_of(&w.uses, w.g->initializer[i]->name ? w.g->initializer[i]->name : "", &u);
-        if (w.rewritten[i] >= uses && !qf_onnx_names_has(&keep, w.g->initializer[i]->name)) continue;
+        if (w.rewritten[i] >= uses && !qf_onnx_names_has(&keep, w.g->initializer[i]->name)) {
+            if (!qf_onnx_names_add(&dropped, w.g->initializer[i]->name)) s = oom(&w);
+            continue;
+        }
         s = carry_initializer(&w, w.g->initializer[i], dirname(dir_copy));
         free(dir_copy);
         dir_copy = strdup(source_onnx);
@@ -664,6 +667,9 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     for (size_t i = 0; !s && i < fresh.n; i++)
         if (!list_push(&w.inits, fresh.p[i])) s = oom(&w);
     free(fresh.p);
+    ptr_list inputs = {0};
+    for (size_t i = 0; !s && i < w.g->n_input; i++)
+        if (!qf_onnx_names_has(&dropped, w.g->input[i]->name) && !list_push(&inputs, w.g->input[i])) s = oom(&w);
     if (!s && w.quantized_nodes == 0)
         s = qf_error_set(err, QF_STATUS_NOT_FOUND, source_onnx, NULL, -1, NULL,
                          "no MatMul, Gemm or Gather of the graph reads a weight that is int8 in the quantized model");
@@ -684,6 +690,10 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
         size_t oni = w.g->n_initializer;
         Onnx__StringStringEntryProto **om = w.mp->metadata_props;
         size_t onm = w.mp->n_metadata_props;
+        Onnx__ValueInfoProto **oin = w.g->input;
+        size_t onin = w.g->n_input;
+        w.g->input = (Onnx__ValueInfoProto **)inputs.p;
+        w.g->n_input = inputs.n;
         w.g->node = (Onnx__NodeProto **)w.nodes.p;
         w.g->n_node = w.nodes.n;
         w.g->initializer = (Onnx__TensorProto **)w.inits.p;
@@ -696,6 +706,8 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
             if (err) err->code = s;
         }
         if (!s) s = qf_onnx_proto_write(w.mp, path, err);
+        w.g->input = oin;
+        w.g->n_input = onin;
         w.g->node = on;
         w.g->n_node = onn;
         w.g->initializer = oi;
@@ -709,6 +721,8 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     free(w.wts);
     qf_onnx_names_free(&w.names);
     qf_onnx_names_free(&keep);
+    qf_onnx_names_free(&dropped);
+    free(inputs.p);
     free(w.acts);
     release_files(&w.files);
     qf_onnx_uses_free(&w.uses);
