@@ -796,7 +796,7 @@ static void test_sharded_index_size(void **state)
     const char *json = "{\"weight_map\": {\"a.weight\": \"missing.safetensors\"}}";
     qf_error err;
     qf_status st = read_index(json, QF_SHARDED_MAX_INDEX, &err);
-    assert_int_equal(st, QF_STATUS_IO);
+    assert_int_equal(st, QF_STATUS_NOT_FOUND);
     st = read_index(json, (size_t)QF_SHARDED_MAX_INDEX + 1, &err);
     expect(st, &err, QF_STATUS_LIMIT, QF_SHARDED_MAX_INDEX, NULL);
 }
@@ -818,7 +818,7 @@ static void test_sharded_shards(void **state)
     (void)state;
     qf_error err;
     char *json = many_shards_index(QF_SHARDED_MAX_SHARDS);
-    assert_int_equal(read_index(json, 0, &err), QF_STATUS_IO);
+    assert_int_equal(read_index(json, 0, &err), QF_STATUS_NOT_FOUND);
     free(json);
     json = many_shards_index((size_t)QF_SHARDED_MAX_SHARDS + 1);
     expect(read_index(json, 0, &err), &err, QF_STATUS_LIMIT, -1, "weight_map");
@@ -833,7 +833,7 @@ static void test_sharded_name(void **state)
     memset(name, 'n', sizeof name);
     name[QF_SHARDED_MAX_NAME] = '\0';
     snprintf(json, sizeof json, "{\"weight_map\": {\"a.weight\": \"%s\"}}", name);
-    assert_int_equal(read_index(json, 0, &err), QF_STATUS_IO);
+    assert_int_equal(read_index(json, 0, &err), QF_STATUS_NOT_FOUND);
     name[QF_SHARDED_MAX_NAME] = 'n';
     name[QF_SHARDED_MAX_NAME + 1] = '\0';
     snprintf(json, sizeof json, "{\"weight_map\": {\"a.weight\": \"%s\"}}", name);
