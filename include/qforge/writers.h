@@ -49,7 +49,11 @@ qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *pr
  * (qf_model_quantize_dynamic of a model read from that same file, so each quantized tensor's
  * source_name is the initializer it replaces). Everything the rewrite does not touch is carried
  * over as it is: node and value names, opsets, metadata_props (qforge.* provenance entries are
- * added); external data of untouched initializers is inlined. The output passes onnx.checker.
+ * added); external data of untouched initializers is inlined. Names the rewrite generates are made
+ * unique against every name of the source graph; a replaced weight keeps its FP32 initializer while
+ * anything else still reads it. The source graph is checked first (FORMAT naming the value) and the
+ * written graph before the atomic rename (SSA, inputs defined in order, unique node names, no unused
+ * initializer: INTERNAL naming the value, nothing written); the output passes onnx.checker.
  * ------------------------------------------------------------------------------------------- */
 typedef struct qf_onnx_write_params {
     const char *command_line; /* recorded as metadata_props "qforge.command" when non-NULL */

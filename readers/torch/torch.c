@@ -904,13 +904,6 @@ static qf_status read_legacy(reader *r, const qf_read_params *params)
     return build_tensors(r);
 }
 
-/* Names in messages come from the file: control bytes (terminal escapes) become '?'. */
-static void scrub(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
-}
-
 qf_status qf_torch_read(qf_file *file, const qf_read_params *params, qf_model **out, qf_error *err)
 {
     if (out) *out = NULL;
@@ -948,13 +941,6 @@ done:
     qf_pickle_destroy(r.pk);
     if (st) {
         qf_model_destroy(r.model);
-        if (err) {
-            scrub(err->part);
-            scrub(err->object);
-            scrub(err->expected);
-            scrub(err->found);
-            scrub(err->message);
-        }
         return st;
     }
     *out = r.model;
