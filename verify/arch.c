@@ -673,7 +673,8 @@ static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored,
     if (!s) s = qf_model_set_meta(m, "arch.activation", qf_arch_activation_name(a->activation), err);
     if (!s) s = qf_model_set_meta(m, "arch.layer_norm_eps", eps, err);
     if (!s) s = qf_model_set_meta(m, "arch.head", head_name(a->head), err);
-    if (!s) s = qf_model_set_meta(m, "arch.ignored", ignored, err);
+    /* recorded only when the mapping left tensors out (an empty value told a reader nothing) */
+    if (!s && ignored && ignored[0]) s = qf_model_set_meta(m, "arch.ignored", ignored, err);
     return s;
 }
 
