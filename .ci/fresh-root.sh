@@ -50,12 +50,29 @@ fi
 root=${1:-$(mktemp -d /var/tmp/qforge-fresh-root.XXXXXX)}
 mounted=()
 keep_root=${1:+1}
+# Ends every process whose root directory is the fresh root (an interrupted make test leaves its
+# test runner there, starting new tests), until none is left.
+kill_root_processes() {
+  local round p r found
+  for round in 1 2 3 4 5 6 7 8 9 10; do
+    found=0
+    for p in /proc/[0-9]*; do
+      r=$(readlink "$p/root" 2>/dev/null) || continue
+      case $r in "$root"|"$root"/*) kill -9 "${p#/proc/}" 2>/dev/null; found=1 ;; esac
+    done
+    [ $found -eq 0 ] && return 0
+    sleep 0.5
+  done
+}
 cleanup() {
   local i
+  kill_root_processes
   for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
   if [ -z "$keep_root" ] && [ -z "${QF_FRESH_ROOT_KEEP:-}" ]; then rm -rf --one-file-system "$root"; fi
+  return 0
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 step "debootstrap Debian 12 (bookworm, minbase) from $mirror into $root"
 log=$(mktemp /tmp/qforge-debootstrap.XXXXXX)
@@ -107,7 +124,8 @@ step "copying a clean clone of the checkout ($(git rev-parse --short HEAD)) and 
 mkdir -p "$root/home/dev/work"
 git clone -q "$repo" "$root/home/dev/work/main"
 if [ -d "$shared" ]; then
-  cp -a "$shared" "$root/home/dev/work/shared"
+  mkdir -p "$root/home/dev/work/shared"
+  cp -a "$shared/." "$root/home/dev/work/shared/"
 else
   echo "fresh-root: $shared is absent; the tests that need it will say they skip"
 fi
