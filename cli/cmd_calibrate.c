@@ -3,7 +3,6 @@
  * the activation statistics (.qfc), or merges .qfc files from several jobs (--merge). The work is
  * in calibrate/ (qf_calibrate_run, qf_calib_stats_*); this file parses arguments and prints.
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,26 +121,11 @@ int qf_cmd_calibrate(int argc, char **argv)
         qf_model_destroy(m);
         return qf_cli_fail(&err);
     }
-    /* tokenizer: --tokenizer, else tokenizer.json / vocab.txt beside SOURCE */
+    /* tokenizer: --tokenizer, else beside SOURCE (qf_tokenizer_find) */
     qf_tokenizer *tok = NULL;
     qf_cli_option *tok_opt = qf_cli_find(cmd, "tokenizer");
-    char probe[4200];
-    const char *tok_path = NULL;
-    if (tok_opt->seen) {
-        tok_path = tok_opt->value;
-    } else {
-        char *copy = strdup(pos[0]);
-        if (copy) {
-            /* found beside SOURCE: loaded as its folder, whose files must stay inside it */
-            char *dir = dirname(copy);
-            if (qf_file_beside_exists(dir, "tokenizer.json") || qf_file_beside_exists(dir, "vocab.txt")) {
-                snprintf(probe, sizeof probe, "%s", dir);
-                tok_path = probe;
-            }
-            free(copy);
-        }
-    }
-    if (tok_path && qf_tokenizer_load(tok_path, &tok, &err)) {
+    const char *beside[] = {pos[0]};
+    if (qf_tokenizer_find(tok_opt->seen ? tok_opt->value : NULL, beside, 1, &tok, NULL, 0, &err)) {
         qf_model_destroy(m);
         return qf_cli_fail(&err);
     }

@@ -5,7 +5,6 @@
  * and the sequence length the same way.
  */
 #include <json-c/json.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,38 +18,14 @@
 
 enum { QF_EXIT_DROP = 3 };
 
-/* tokenizer.json / vocab files: --tokenizer, else beside each of the given files in turn. */
+/* The tokenizer: --tokenizer, else beside each of the given files in turn (qf_tokenizer_find). */
 static int load_tokenizer(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
                           char *used, size_t used_size)
 {
     qf_error err;
     qf_error_clear(&err);
-    *out = NULL;
-    if (explicit_path) {
-        snprintf(used, used_size, "%s", explicit_path);
-        if (qf_tokenizer_load(explicit_path, out, &err)) return qf_cli_fail(&err);
-        return QF_EXIT_OK;
-    }
-    for (size_t i = 0; i < nbeside; i++) {
-        if (!beside[i]) continue;
-        char *copy = strdup(beside[i]);
-        if (!copy) return QF_EXIT_ERROR;
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", dirname(copy));
-        free(copy);
-        char probe[4200];
-        const char *names[] = {"tokenizer.json", "vocab.txt", "vocab.json"};
-        for (size_t k = 0; k < 3; k++) {
-            if (!qf_file_beside_exists(dir, names[k])) continue;
-            snprintf(probe, sizeof probe, "%s/%s", dir, names[k]);
-            snprintf(used, used_size, "%s", k == 0 ? probe : dir);
-            /* found beside a model: loaded as its folder, whose files must stay inside it */
-            if (qf_tokenizer_load(dir, out, &err)) return qf_cli_fail(&err);
-            return QF_EXIT_OK;
-        }
-    }
-    used[0] = '\0';
-    return QF_EXIT_OK; /* none: rows must carry input_ids */
+    return qf_tokenizer_find(explicit_path, beside, nbeside, out, used, used_size, &err) ? qf_cli_fail(&err)
+                                                                                        : QF_EXIT_OK;
 }
 
 /* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset). */

@@ -326,22 +326,8 @@ static int tokenizer_beside(const char *in, const char *explicit_path, qf_tokeni
 {
     qf_error err;
     qf_error_clear(&err);
-    *out = NULL;
-    char probe[4200];
-    const char *path = explicit_path;
-    if (!path) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", in);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-        /* found beside IN: loaded as its folder, whose files must stay inside it */
-        if (!qf_file_beside_exists(dir, "tokenizer.json") && !qf_file_beside_exists(dir, "vocab.txt"))
-            return QF_EXIT_OK;
-        snprintf(probe, sizeof probe, "%s", dir);
-        path = probe;
-    }
-    return qf_tokenizer_load(path, out, &err) ? qf_cli_fail(&err) : QF_EXIT_OK;
+    const char *beside[] = {in};
+    return qf_tokenizer_find(explicit_path, beside, 1, out, NULL, 0, &err) ? qf_cli_fail(&err) : QF_EXIT_OK;
 }
 
 static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const char *in, double t0)

@@ -145,6 +145,29 @@ rm "$tmp/beside_out/config.json"
 "$QF" inspect "$tmp/beside_out/model.safetensors" --config "$tmp/elsewhere/secret.json" >/dev/null 2>"$tmp/e"
 check "--config outside the folder: the user's choice" 0 $?
 
+# the tokenizer of a RoBERTa folder with vocab.json + merges.txt and no tokenizer.json is found by
+# every command that tokenizes (qf_tokenizer_find): verify, calibrate and quantize --max-drop
+rob="$tmp/roberta_bpe_files"
+mkdir -p "$rob"
+for f in config.json model.safetensors vocab.json merges.txt tokenizer_config.json special_tokens_map.json; do
+  cp "$SRC/fixtures/families/roberta/$f" "$rob/"
+done
+printf '{"text":"libfoo development files","label":1}\n{"text":"a python module for parsing","label":0}\n' >"$rob/rows.jsonl"
+"$QF" quantize "$rob/model.safetensors" -o "$tmp/rob.qf" --mode dynamic --min-elements 1 >/dev/null 2>&1
+check "RoBERTa vocab.json + merges.txt: quantize" 0 $?
+"$QF" verify "$tmp/rob.qf" --data "$rob/rows.jsonl" --json "$tmp/rob_verify.json" >/dev/null 2>"$tmp/e"
+check "RoBERTa vocab.json + merges.txt: verify finds the tokenizer" 0 $?
+"$QF" calibrate "$rob/model.safetensors" --data "$rob/rows.jsonl" -o "$tmp/rob.qfc" >/dev/null 2>"$tmp/e"
+check "RoBERTa vocab.json + merges.txt: calibrate finds the tokenizer" 0 $?
+"$QF" quantize "$rob/model.safetensors" -o "$tmp/rob_static.qf" --mode static --stats "$tmp/rob.qfc" \
+  --min-elements 1 --max-drop 100 --eval "$rob/rows.jsonl" >/dev/null 2>"$tmp/e"
+check "RoBERTa vocab.json + merges.txt: quantize --max-drop finds the tokenizer" 0 $?
+printf '{"text":"only a file with half a tokenizer","label":0}\n' >"$tmp/half.jsonl"
+rm "$rob/merges.txt"
+"$QF" calibrate "$rob/model.safetensors" --data "$tmp/half.jsonl" -o "$tmp/half.qfc" >/dev/null 2>"$tmp/e"
+check "vocab.json without merges.txt: refused" 1 $?
+expect "vocab.json without merges.txt: the error says what is missing" grep -q "vocab.json + merges.txt" "$tmp/e"
+
 # a malicious pickle from the real corpus is refused with the global named
 if [ -f "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" ]; then
   "$QF" inspect "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" >/dev/null 2>"$tmp/e"

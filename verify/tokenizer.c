@@ -13,6 +13,7 @@
  * adapter (tokenizer_json.c), which calls the qf_tok_add_* building blocks here.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -789,4 +790,50 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
     free(vj);
     free(mt);
     return s;
+}
+
+/* The folder part of `path` ("." for a bare name, "/" for a file at the root), in dir[size]. */
+static bool folder_of(const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return (size_t)snprintf(dir, size, ".") < size;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= size) return false;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return true;
+}
+
+qf_status qf_tokenizer_find(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
+                            char *used, size_t used_size, qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "out is NULL");
+    *out = NULL;
+    if (used && used_size) used[0] = '\0';
+    if (explicit_path) {
+        if (used && used_size) snprintf(used, used_size, "%s", explicit_path);
+        return qf_tokenizer_load(explicit_path, out, err);
+    }
+    static const char *const names[] = {"tokenizer.json", "vocab.txt", "vocab.json"};
+    for (size_t i = 0; i < nbeside; i++) {
+        if (!beside || !beside[i]) continue;
+        char dir[PATH_MAX];
+        if (!folder_of(beside[i], dir, sizeof dir)) {
+            qf_error_set(err, QF_STATUS_LIMIT, beside[i], NULL, -1, NULL, "path is longer than %d bytes", PATH_MAX - 1);
+            qf_error_expected(err, "< %d bytes", PATH_MAX);
+            return QF_STATUS_LIMIT;
+        }
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+            if (!qf_file_beside_exists(dir, names[k])) continue;
+            if (used && used_size) {
+                if (k == 0) snprintf(used, used_size, "%s/%s", dir, names[k]);
+                else snprintf(used, used_size, "%s", dir);
+            }
+            /* found beside a model: loaded as its folder, whose files must stay inside it */
+            qf_status s = qf_tokenizer_load(dir, out, err);
+            if (s && used && used_size) used[0] = '\0';
+            return s;
+        }
+    }
+    return QF_STATUS_OK;
 }
