@@ -1,13 +1,105 @@
 /*
- * cli/args.c — argument parsing, help text, and the shared printing helpers of the CLI layer.
+ * cli/args.c — argument parsing, help text, and the shared printing helpers of the CLI layer. The
+ * options several commands take are declared once here (shared_options) and their values checked
+ * by one function each (qf_cli_number, qf_cli_points), so every command accepts and refuses the
+ * same values with the same message.
  */
+#include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "qforge/limits.h"
+
+typedef enum value_kind { VALUE_FLAG, VALUE_TEXT, VALUE_INT, VALUE_POINTS } value_kind;
+
+typedef struct shared_option {
+    const char *long_name;
+    char short_name;
+    const char *value_name; /* NULL: a flag */
+    const char *help;       /* NULL: every command says what it means for it */
+    value_kind kind;
+    long lo, hi;            /* VALUE_INT */
+} shared_option;
+
+static const shared_option shared_options[QF_CLI_SHARED_COUNT_] = {
+    [QF_CLI_THREADS] = {"threads", 0, "N", "worker threads (default: all cores)", VALUE_INT, 1, 1024},
+    [QF_CLI_BATCH] = {"batch", 0, "N", "rows per encoder run (default 32)", VALUE_INT, 1, 4096},
+    [QF_CLI_MAX_LENGTH] = {"max-length", 0, "N", "truncate rows to N tokens (default: the model's position table)",
+                           VALUE_INT, 1, 65535},
+    [QF_CLI_LIMIT] = {"limit", 0, "N", "first N rows only", VALUE_INT, 1, QF_DATASET_MAX_ROWS},
+    [QF_CLI_SAMPLES] = {"samples", 0, "N", "rows to observe (default: all)", VALUE_INT, 1, QF_DATASET_MAX_ROWS},
+    [QF_CLI_MAX_DROP] = {"max-drop", 0, "PTS", NULL, VALUE_POINTS, 0, 0},
+    [QF_CLI_TOKENIZER] = {"tokenizer", 0, "PATH", NULL, VALUE_TEXT, 0, 0},
+    [QF_CLI_SELECT] = {"select", 0, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", VALUE_TEXT, 0,
+                       0},
+    [QF_CLI_CONFIG] = {"config", 0, "PATH", NULL, VALUE_TEXT, 0, 0},
+    [QF_CLI_JSON] = {"json", 0, NULL, "print the summary as JSON", VALUE_FLAG, 0, 0},
+    [QF_CLI_QUIET] = {"quiet", 'q', NULL, "print nothing on success", VALUE_FLAG, 0, 0},
+};
+
+/* Fills a command's shared entries from the table (idempotent). */
+static void resolve_shared(qf_cli_command *cmd)
+{
+    for (size_t i = 0; i < cmd->option_count; i++) {
+        qf_cli_option *o = &cmd->options[i];
+        if (o->shared == QF_CLI_OWN) continue;
+        assert(o->shared > QF_CLI_OWN && o->shared < QF_CLI_SHARED_COUNT_);
+        const shared_option *s = &shared_options[o->shared];
+        o->long_name = s->long_name;
+        o->short_name = s->short_name;
+        o->takes_value = s->value_name != NULL;
+        o->value_name = s->value_name;
+        if (!o->help) o->help = s->help;
+        assert(o->help); /* a shared option without a common text needs the command's own */
+    }
+}
+
+qf_cli_option *qf_cli_shared_option(qf_cli_command *cmd, qf_cli_shared id)
+{
+    for (size_t i = 0; i < cmd->option_count; i++)
+        if (cmd->options[i].shared == id) return &cmd->options[i];
+    return NULL;
+}
+
+bool qf_cli_given(qf_cli_command *cmd, qf_cli_shared id)
+{
+    const qf_cli_option *o = qf_cli_shared_option(cmd, id);
+    return o && o->seen;
+}
+
+const char *qf_cli_text(qf_cli_command *cmd, qf_cli_shared id)
+{
+    const qf_cli_option *o = qf_cli_shared_option(cmd, id);
+    return o && o->seen && o->takes_value ? o->value : NULL;
+}
+
+bool qf_cli_number(qf_cli_command *cmd, qf_cli_shared id, long *out)
+{
+    const qf_cli_option *o = qf_cli_shared_option(cmd, id);
+    assert(shared_options[id].kind == VALUE_INT);
+    if (!o || !o->seen) return true;
+    return qf_cli_int(cmd, o, shared_options[id].lo, shared_options[id].hi, out);
+}
+
+bool qf_cli_points(qf_cli_command *cmd, qf_cli_shared id, double *out)
+{
+    const qf_cli_option *o = qf_cli_shared_option(cmd, id);
+    assert(shared_options[id].kind == VALUE_POINTS);
+    if (!o || !o->seen) return true;
+    char *end = NULL;
+    double v = strtod(o->value, &end);
+    if (!end || *end || !(v >= 0) || !isfinite(v)) {
+        fprintf(stderr, "qforge %s: --%s takes a number of points >= 0\n", cmd->name, o->long_name);
+        return false;
+    }
+    *out = v;
+    return true;
+}
 
 qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name)
 {
@@ -103,6 +195,7 @@ int qf_cli_parse(qf_cli_command *cmd, int argc, char **argv, const char **positi
 {
     *help_shown = false;
     *npositional = 0;
+    resolve_shared(cmd);
     bool only_positional = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];

@@ -12,7 +12,28 @@
 
 enum { QF_EXIT_OK = 0, QF_EXIT_ERROR = 1, QF_EXIT_USAGE = 2 };
 
+/*
+ * Options that several commands take, declared once in cli/args.c (name, value, range, help and the
+ * check of the value); a command lists the ones it takes among its own with QF_CLI_SHARED.
+ */
+typedef enum qf_cli_shared {
+    QF_CLI_OWN = 0,    /* the command's own option, declared where the command is */
+    QF_CLI_THREADS,    /* --threads N, 1..1024 (0 when absent: all cores) */
+    QF_CLI_BATCH,      /* --batch N, 1..4096 */
+    QF_CLI_MAX_LENGTH, /* --max-length N, 1..65535 */
+    QF_CLI_LIMIT,      /* --limit N, 1..QF_DATASET_MAX_ROWS */
+    QF_CLI_SAMPLES,    /* --samples N, 1..QF_DATASET_MAX_ROWS */
+    QF_CLI_MAX_DROP,   /* --max-drop PTS, a number of points >= 0 */
+    QF_CLI_TOKENIZER,  /* --tokenizer PATH */
+    QF_CLI_SELECT,     /* --select KEY */
+    QF_CLI_CONFIG,     /* --config PATH */
+    QF_CLI_JSON,       /* --json: the summary as JSON on stdout */
+    QF_CLI_QUIET,      /* -q, --quiet */
+    QF_CLI_SHARED_COUNT_
+} qf_cli_shared;
+
 typedef struct qf_cli_option {
+    qf_cli_shared shared;   /* QF_CLI_OWN, or the shared option this entry stands for */
     const char *long_name;  /* "out" for --out */
     char short_name;        /* 'o' for -o, or 0 */
     bool takes_value;
@@ -22,6 +43,14 @@ typedef struct qf_cli_option {
     bool seen;
     const char *value;
 } qf_cli_option;
+
+/* A command's own option. */
+#define QF_CLI_OPTION(long_name, short_name, takes_value, value_name, help) \
+    {QF_CLI_OWN, long_name, short_name, takes_value, value_name, help, false, NULL}
+/* A shared option; `help` NULL: the shared help text, else what the option means for this command
+ * (where its default differs: "--tokenizer ... (default: beside SOURCE)"). Name, short name and
+ * value are filled in from the shared table by qf_cli_parse. */
+#define QF_CLI_SHARED(id, help) {id, NULL, 0, false, NULL, help, false, NULL}
 
 typedef struct qf_cli_command {
     const char *name;     /* "quantize" */
@@ -48,6 +77,21 @@ extern bool qf_cli_help_as_man;
 qf_cli_option *qf_cli_find(qf_cli_command *cmd, const char *long_name);
 /* Integer option value in [lo, hi]; prints a usage error and returns false when invalid. */
 bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, long hi, long *out);
+
+/* The command's entry for a shared option (after qf_cli_parse), or NULL when it does not take it. */
+qf_cli_option *qf_cli_shared_option(qf_cli_command *cmd, qf_cli_shared id);
+/* Whether the user gave shared option `id` (false when the command does not take it). */
+bool qf_cli_given(qf_cli_command *cmd, qf_cli_shared id);
+/* The value of a shared option that takes one, NULL when not given. */
+const char *qf_cli_text(qf_cli_command *cmd, qf_cli_shared id);
+/*
+ * The value of a shared integer option (--threads, --batch, --max-length, --limit, --samples),
+ * checked against its range; --max-drop as a number of points >= 0 (qf_cli_points). Not given:
+ * true and *out untouched (the caller's default stays). Invalid: prints the usage error line and
+ * returns false (the command exits QF_EXIT_USAGE).
+ */
+bool qf_cli_number(qf_cli_command *cmd, qf_cli_shared id, long *out);
+bool qf_cli_points(qf_cli_command *cmd, qf_cli_shared id, double *out);
 
 /*
  * Text that came from a file (tensor names, metadata, source names), escaped for the terminal with

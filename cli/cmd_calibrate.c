@@ -13,16 +13,16 @@
 #include "qforge/readers.h"
 
 static qf_cli_option calibrate_options[] = {
-    {"data", 0, true, "FILE.jsonl", "calibration rows {\"text\"|\"input_ids\"} (required unless --merge)", false, NULL},
-    {"out", 'o', true, "PATH", "output .qfc statistics file (required)", false, NULL},
-    {"samples", 0, true, "N", "rows to observe (default: all)", false, NULL},
-    {"skip", 0, true, "N", "start at row N of the data (split calibration across jobs)", false, NULL},
-    {"threads", 0, true, "N", "worker threads (default: all cores); the result does not depend on it", false, NULL},
-    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
-    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside SOURCE)", false, NULL},
-    {"config", 0, true, "PATH", "config.json (default: next to SOURCE)", false, NULL},
-    {"merge", 0, false, NULL, "merge the .qfc files given as arguments into -o", false, NULL},
-    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+    QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "calibration rows {\"text\"|\"input_ids\"} (required unless --merge)"),
+    QF_CLI_OPTION("out", 'o', true, "PATH", "output .qfc statistics file (required)"),
+    QF_CLI_SHARED(QF_CLI_SAMPLES, NULL),
+    QF_CLI_OPTION("skip", 0, true, "N", "start at row N of the data (split calibration across jobs)"),
+    QF_CLI_SHARED(QF_CLI_THREADS, "worker threads (default: all cores); the result does not depend on it"),
+    QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
+    QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside SOURCE)"),
+    QF_CLI_SHARED(QF_CLI_CONFIG, "config.json (default: next to SOURCE)"),
+    QF_CLI_OPTION("merge", 0, false, NULL, "merge the .qfc files given as arguments into -o"),
+    QF_CLI_SHARED(QF_CLI_QUIET, NULL),
 };
 
 static qf_cli_command calibrate_command = {
@@ -83,7 +83,7 @@ int qf_cmd_calibrate(int argc, char **argv)
     int rc = qf_cli_parse(cmd, argc, argv, pos, &npos, &help);
     if (rc || help) return rc;
     qf_cli_option *out = qf_cli_find(cmd, "out");
-    bool quiet = qf_cli_find(cmd, "quiet")->seen;
+    bool quiet = qf_cli_given(cmd, QF_CLI_QUIET);
     if (!out->seen) {
         fprintf(stderr, "qforge calibrate: -o OUT.qfc is required\nTry 'qforge calibrate --help'.\n");
         return QF_EXIT_USAGE;
@@ -95,11 +95,10 @@ int qf_cmd_calibrate(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     long samples = 0, skip = 0, threads = 0, max_length = 0;
-    qf_cli_option *o;
-    if (((o = qf_cli_find(cmd, "samples"))->seen && !qf_cli_int(cmd, o, 1, QF_DATASET_MAX_ROWS, &samples)) ||
-        ((o = qf_cli_find(cmd, "skip"))->seen && !qf_cli_int(cmd, o, 0, QF_DATASET_MAX_ROWS, &skip)) ||
-        ((o = qf_cli_find(cmd, "threads"))->seen && !qf_cli_int(cmd, o, 1, 1024, &threads)) ||
-        ((o = qf_cli_find(cmd, "max-length"))->seen && !qf_cli_int(cmd, o, 1, 65535, &max_length)))
+    qf_cli_option *skip_opt = qf_cli_find(cmd, "skip");
+    if (!qf_cli_number(cmd, QF_CLI_SAMPLES, &samples) ||
+        (skip_opt->seen && !qf_cli_int(cmd, skip_opt, 0, QF_DATASET_MAX_ROWS, &skip)) ||
+        !qf_cli_number(cmd, QF_CLI_THREADS, &threads) || !qf_cli_number(cmd, QF_CLI_MAX_LENGTH, &max_length))
         return QF_EXIT_USAGE;
 
     double t0 = qf_cli_now();
@@ -107,8 +106,7 @@ int qf_cmd_calibrate(int argc, char **argv)
     qf_error_clear(&err);
     qf_read_params rp = qf_read_params_default();
     rp.threads = (int)threads; /* the CPU budget: with 1 the source is hashed up front */
-    qf_cli_option *cfg = qf_cli_find(cmd, "config");
-    if (cfg->seen) rp.config_path = cfg->value;
+    if (qf_cli_given(cmd, QF_CLI_CONFIG)) rp.config_path = qf_cli_text(cmd, QF_CLI_CONFIG);
     qf_model *m = NULL;
     if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
     qf_arch arch;
@@ -123,9 +121,8 @@ int qf_cmd_calibrate(int argc, char **argv)
     }
     /* tokenizer: --tokenizer, else beside SOURCE (qf_tokenizer_find) */
     qf_tokenizer *tok = NULL;
-    qf_cli_option *tok_opt = qf_cli_find(cmd, "tokenizer");
     const char *beside[] = {pos[0]};
-    if (qf_tokenizer_find(tok_opt->seen ? tok_opt->value : NULL, beside, 1, &tok, NULL, 0, &err)) {
+    if (qf_tokenizer_find(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 1, &tok, NULL, 0, &err)) {
         qf_model_destroy(m);
         return qf_cli_fail(&err);
     }

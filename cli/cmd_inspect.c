@@ -10,12 +10,12 @@
 #include "qforge/readers.h"
 
 static qf_cli_option inspect_options[] = {
-    {"json", 0, false, NULL, "machine-readable JSON on stdout", false, NULL},
-    {"verify-checksums", 0, false, NULL, ".qf: read every tensor and check its CRC-32", false, NULL},
-    {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
-    {"config", 0, true, "PATH", "config.json to attach (default: next to FILE)", false, NULL},
-    {"no-tensors", 0, false, NULL, "summary only, without the tensor table", false, NULL},
-    {"no-hash", 0, false, NULL, "skip the SHA-256 of the input", false, NULL},
+    QF_CLI_SHARED(QF_CLI_JSON, "machine-readable JSON on stdout"),
+    QF_CLI_OPTION("verify-checksums", 0, false, NULL, ".qf: read every tensor and check its CRC-32"),
+    QF_CLI_SHARED(QF_CLI_SELECT, NULL),
+    QF_CLI_SHARED(QF_CLI_CONFIG, "config.json to attach (default: next to FILE)"),
+    QF_CLI_OPTION("no-tensors", 0, false, NULL, "summary only, without the tensor table"),
+    QF_CLI_OPTION("no-hash", 0, false, NULL, "skip the SHA-256 of the input"),
 };
 
 static qf_cli_command inspect_command = {
@@ -152,15 +152,13 @@ int qf_cmd_inspect(int argc, char **argv)
     qf_read_params rp = qf_read_params_default();
     rp.verify_checksums = qf_cli_find(&inspect_command, "verify-checksums")->seen;
     rp.hash_source = !qf_cli_find(&inspect_command, "no-hash")->seen;
-    qf_cli_option *sel = qf_cli_find(&inspect_command, "select");
-    if (sel->seen) rp.select = sel->value;
-    qf_cli_option *cfg = qf_cli_find(&inspect_command, "config");
-    if (cfg->seen) rp.config_path = cfg->value;
+    if (qf_cli_given(&inspect_command, QF_CLI_SELECT)) rp.select = qf_cli_text(&inspect_command, QF_CLI_SELECT);
+    if (qf_cli_given(&inspect_command, QF_CLI_CONFIG)) rp.config_path = qf_cli_text(&inspect_command, QF_CLI_CONFIG);
     qf_error err;
     qf_error_clear(&err);
     qf_model *m = NULL;
     if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
-    if (qf_cli_find(&inspect_command, "json")->seen)
+    if (qf_cli_given(&inspect_command, QF_CLI_JSON))
         print_json(m, pos[0], rp.verify_checksums);
     else
         print_table(m, pos[0], !qf_cli_find(&inspect_command, "no-tensors")->seen, rp.verify_checksums);

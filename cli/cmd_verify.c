@@ -50,21 +50,20 @@ static qf_encoder_mode artifact_mode(const qf_model *m)
 }
 
 static qf_cli_option verify_options[] = {
-    {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)", false, NULL},
-    {"reference", 0, true, "SOURCE", "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)",
-     false, NULL},
-    {"max-drop", 0, true, "PTS", "exit 3 when accuracy drops more than PTS points", false, NULL},
-    {"json", 0, true, "REPORT.json", "write the full report as JSON", false, NULL},
-    {"html", 0, true, "REPORT.html", "write the report as one self-contained HTML page (charts, changed rows)", false,
-     NULL},
-    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)",
-     false, NULL},
-    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
-    {"limit", 0, true, "N", "first N rows only", false, NULL},
-    {"threads", 0, true, "N", "encoder threads (default: all cores)", false, NULL},
-    {"batch", 0, true, "N", "rows per encoder run (default 32)", false, NULL},
-    {"no-layers", 0, false, NULL, "skip the per-layer SQNR", false, NULL},
-    {"quiet", 'q', false, NULL, "no summary on stdout (the exit status still tells)", false, NULL},
+    QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)"),
+    QF_CLI_OPTION("reference", 0, true, "SOURCE",
+                  "FP32 checkpoint to compare with (default: the source recorded in ARTIFACT)"),
+    QF_CLI_SHARED(QF_CLI_MAX_DROP, "exit 3 when accuracy drops more than PTS points"),
+    QF_CLI_OPTION("json", 0, true, "REPORT.json", "write the full report as JSON"),
+    QF_CLI_OPTION("html", 0, true, "REPORT.html",
+                  "write the report as one self-contained HTML page (charts, changed rows)"),
+    QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)"),
+    QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
+    QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
+    QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
+    QF_CLI_SHARED(QF_CLI_BATCH, NULL),
+    QF_CLI_OPTION("no-layers", 0, false, NULL, "skip the per-layer SQNR"),
+    QF_CLI_SHARED(QF_CLI_QUIET, "no summary on stdout (the exit status still tells)"),
 };
 
 static qf_cli_command verify_command = {
@@ -78,13 +77,6 @@ static qf_cli_command verify_command = {
     "as the QDQ graph does. Either way the figures predict what ONNX Runtime computes.\n"
     "exit status 3: the drop exceeded --max-drop (the report is still written).",
     verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
-
-static bool int_option(qf_cli_command *cmd, const char *name, long lo, long hi, long *out)
-{
-    qf_cli_option *o = qf_cli_find(cmd, name);
-    if (!o->seen) return true;
-    return qf_cli_int(cmd, o, lo, hi, out);
-}
 
 static json_object *report_json(const qf_verify_report *r, const char *artifact, const char *reference,
                                 const char *data_path, const qf_dataset *data, int32_t max_length, qf_model *art,
@@ -204,21 +196,13 @@ int qf_cmd_verify(int argc, char **argv)
         fprintf(stderr, "qforge verify: --data FILE.jsonl is required\nTry 'qforge verify --help'.\n");
         return QF_EXIT_USAGE;
     }
-    bool has_max_drop = qf_cli_find(&verify_command, "max-drop")->seen;
+    qf_cli_command *cmd = &verify_command;
+    bool has_max_drop = qf_cli_given(cmd, QF_CLI_MAX_DROP);
     double max_drop = 0;
-    if (has_max_drop) {
-        char *end = NULL;
-        max_drop = strtod(qf_cli_find(&verify_command, "max-drop")->value, &end);
-        if (!end || *end || !(max_drop >= 0) || !isfinite(max_drop)) {
-            fprintf(stderr, "qforge verify: --max-drop takes a number of points >= 0\n");
-            return QF_EXIT_USAGE;
-        }
-    }
     long max_length = 0, limit = 0, threads = 0, batch = 32;
-    if (!int_option(&verify_command, "max-length", 1, 65535, &max_length) ||
-        !int_option(&verify_command, "limit", 1, QF_DATASET_MAX_ROWS, &limit) ||
-        !int_option(&verify_command, "threads", 1, 1024, &threads) ||
-        !int_option(&verify_command, "batch", 1, 4096, &batch))
+    if (!qf_cli_points(cmd, QF_CLI_MAX_DROP, &max_drop) || !qf_cli_number(cmd, QF_CLI_MAX_LENGTH, &max_length) ||
+        !qf_cli_number(cmd, QF_CLI_LIMIT, &limit) || !qf_cli_number(cmd, QF_CLI_THREADS, &threads) ||
+        !qf_cli_number(cmd, QF_CLI_BATCH, &batch))
         return QF_EXIT_USAGE;
 
     const char *artifact_path = pos[0];
@@ -252,8 +236,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {reference_copy, artifact_path};
-    qf_cli_option *tok_opt = qf_cli_find(&verify_command, "tokenizer");
-    rc = load_tokenizer(tok_opt->seen ? tok_opt->value : NULL, beside, 2, &tok, tok_used, sizeof tok_used);
+    rc = load_tokenizer(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
     if (rc) {
         qf_model_destroy(art);
         qf_model_destroy(ref);
@@ -276,7 +259,7 @@ int qf_cmd_verify(int argc, char **argv)
         return qf_cli_fail(&err);
     }
     qf_cli_progress ps;
-    qf_cli_progress_init(&ps, "verify", false, qf_cli_find(&verify_command, "quiet")->seen);
+    qf_cli_progress_init(&ps, "verify", false, qf_cli_given(cmd, QF_CLI_QUIET));
     qf_verify_params vp = qf_verify_params_default();
     vp.threads = (int)threads;
     vp.batch = batch;
@@ -320,7 +303,7 @@ int qf_cmd_verify(int argc, char **argv)
             qf_error_clear(&err);
             if (qf_verify_report_write_html(&report, &hc, html_opt->value, &err)) rc = qf_cli_fail(&err);
         }
-        if (!qf_cli_find(&verify_command, "quiet")->seen)
+        if (!qf_cli_given(cmd, QF_CLI_QUIET))
             print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,
                          passed);
         if (!rc && !passed) rc = QF_EXIT_DROP;
@@ -334,14 +317,13 @@ int qf_cmd_verify(int argc, char **argv)
 }
 
 static qf_cli_option run_options[] = {
-    {"data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)", false, NULL},
-    {"output", 0, true, "logits|embedding", "what to print per row (default logits)", false, NULL},
-    {"tokenizer", 0, true, "PATH", "tokenizer.json or its folder (default: beside ARTIFACT, then its source)", false,
-     NULL},
-    {"max-length", 0, true, "N", "truncate rows to N tokens (default: the model's position table)", false, NULL},
-    {"limit", 0, true, "N", "first N rows only", false, NULL},
-    {"threads", 0, true, "N", "encoder threads (default: all cores)", false, NULL},
-    {"batch", 0, true, "N", "rows per encoder run (default 32)", false, NULL},
+    QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)"),
+    QF_CLI_OPTION("output", 0, true, "logits|embedding", "what to print per row (default logits)"),
+    QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside ARTIFACT, then its source)"),
+    QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
+    QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
+    QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
+    QF_CLI_SHARED(QF_CLI_BATCH, NULL),
 };
 
 static qf_cli_command run_command = {
@@ -369,10 +351,10 @@ int qf_cmd_run(int argc, char **argv)
         fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", out_opt->value);
         return QF_EXIT_USAGE;
     }
+    qf_cli_command *cmd = &run_command;
     long max_length = 0, limit = 0, threads = 0, batch = 32;
-    if (!int_option(&run_command, "max-length", 1, 65535, &max_length) ||
-        !int_option(&run_command, "limit", 1, QF_DATASET_MAX_ROWS, &limit) ||
-        !int_option(&run_command, "threads", 1, 1024, &threads) || !int_option(&run_command, "batch", 1, 4096, &batch))
+    if (!qf_cli_number(cmd, QF_CLI_MAX_LENGTH, &max_length) || !qf_cli_number(cmd, QF_CLI_LIMIT, &limit) ||
+        !qf_cli_number(cmd, QF_CLI_THREADS, &threads) || !qf_cli_number(cmd, QF_CLI_BATCH, &batch))
         return QF_EXIT_USAGE;
     qf_error err;
     qf_error_clear(&err);
@@ -383,8 +365,7 @@ int qf_cmd_run(int argc, char **argv)
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {pos[0], qf_model_get_meta(m, "source.path")};
-    qf_cli_option *tok_opt = qf_cli_find(&run_command, "tokenizer");
-    rc = load_tokenizer(tok_opt->seen ? tok_opt->value : NULL, beside, 2, &tok, tok_used, sizeof tok_used);
+    rc = load_tokenizer(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
     if (rc) {
         qf_model_destroy(m);
         return rc;

@@ -4,7 +4,6 @@
  * fallback), write a .qf atomically, and print what happened (sizes, ratio, time).
  */
 #include <json-c/json.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,16 @@
 #include "qforge/writers.h"
 
 static qf_cli_option convert_options[] = {
-    {"out", 'o', true, "PATH", "output file (required): .qf, or .safetensors", false, NULL},
-    {"format", 0, true, "qf|safetensors", "output format (default: from the extension of -o, else qf)", false, NULL},
-    {"canonical-names", 0, false, NULL, "safetensors: write canonical names instead of the source names", false,
-     NULL},
-    {"dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)", false, NULL},
-    {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
-    {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
-    {"onnx-out", 0, true, "PATH", "also write the encoder as an FP32 ONNX graph (opset 17; needs config.json)", false,
-     NULL},
-    {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
-    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+    QF_CLI_OPTION("out", 'o', true, "PATH", "output file (required): .qf, or .safetensors"),
+    QF_CLI_OPTION("format", 0, true, "qf|safetensors", "output format (default: from the extension of -o, else qf)"),
+    QF_CLI_OPTION("canonical-names", 0, false, NULL, "safetensors: write canonical names instead of the source names"),
+    QF_CLI_OPTION("dtype", 0, true, "f32|f16|bf16", "floating-point dtype of the output (default f32)"),
+    QF_CLI_SHARED(QF_CLI_SELECT, NULL),
+    QF_CLI_SHARED(QF_CLI_CONFIG, "config.json to embed (default: next to IN)"),
+    QF_CLI_OPTION("onnx-out", 0, true, "PATH",
+                  "also write the encoder as an FP32 ONNX graph (opset 17; needs config.json)"),
+    QF_CLI_SHARED(QF_CLI_JSON, NULL),
+    QF_CLI_SHARED(QF_CLI_QUIET, NULL),
 };
 
 static qf_cli_command convert_command = {
@@ -47,35 +45,35 @@ static qf_cli_command convert_command = {
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {
-    {"out", 'o', true, "PATH", "output .qf file (required)", false, NULL},
-    {"mode", 0, true, "dynamic|static",
-     "quantization mode (required): dynamic = activations quantized at run time; static = calibrated", false, NULL},
-    {"stats", 0, true, "STATS.qfc", "static: activation statistics from 'qforge calibrate' (required)", false, NULL},
-    {"method", 0, true, "M", "static: minmax, percentile, entropy or mse (default entropy)", false, NULL},
-    {"percentile", 0, true, "P", "static, percentile: the percentile of |x| kept (default 99.99)", false, NULL},
-    {"smooth", 0, true, "ALPHA", "static: SmoothQuant with migration strength ALPHA in (0, 1] (default off)", false,
-     NULL},
-    {"fp32", 0, true, "PATTERN", "static: keep projections matching PATTERN in FP32 (repeatable; 'layers.0.*')", false,
-     NULL},
-    {"max-drop", 0, true, "PTS", "static: revert the most sensitive projections to FP32 until the drop on --eval <= PTS",
-     false, NULL},
-    {"eval", 0, true, "FILE.jsonl", "static --max-drop: labelled rows to measure the drop on", false, NULL},
-    {"sensitivity-rows", 0, true, "N", "static --max-drop: rows of --eval used to rank projections (default 512)",
-     false, NULL},
-    {"tokenizer", 0, true, "PATH", "static --max-drop: tokenizer.json or its folder (default: beside IN)", false, NULL},
-    {"onnx-out", 0, true, "PATH", "also write the quantized ONNX graph (ORT's dynamic form, or static QDQ)", false, NULL},
-    {"onnx-graph", 0, true, "rewrite|export",
-     "--onnx-out: rewrite the source ONNX graph (default for ONNX input) or export the encoder from scratch "
-     "(default otherwise)",
-     false, NULL},
-    {"per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel", false, NULL},
-    {"no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)", false, NULL},
-    {"min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)", false, NULL},
-    {"threads", 0, true, "N", "worker threads (default: all cores)", false, NULL},
-    {"select", 0, true, "KEY", "PyTorch: sub-dict holding the weights (\"\" = everything)", false, NULL},
-    {"config", 0, true, "PATH", "config.json to embed (default: next to IN)", false, NULL},
-    {"json", 0, false, NULL, "print the summary as JSON", false, NULL},
-    {"quiet", 'q', false, NULL, "print nothing on success", false, NULL},
+    QF_CLI_OPTION("out", 'o', true, "PATH", "output .qf file (required)"),
+    QF_CLI_OPTION("mode", 0, true, "dynamic|static",
+                  "quantization mode (required): dynamic = activations quantized at run time; static = calibrated"),
+    QF_CLI_OPTION("stats", 0, true, "STATS.qfc", "static: activation statistics from 'qforge calibrate' (required)"),
+    QF_CLI_OPTION("method", 0, true, "M", "static: minmax, percentile, entropy or mse (default entropy)"),
+    QF_CLI_OPTION("percentile", 0, true, "P", "static, percentile: the percentile of |x| kept (default 99.99)"),
+    QF_CLI_OPTION("smooth", 0, true, "ALPHA",
+                  "static: SmoothQuant with migration strength ALPHA in (0, 1] (default off)"),
+    QF_CLI_OPTION("fp32", 0, true, "PATTERN",
+                  "static: keep projections matching PATTERN in FP32 (repeatable; 'layers.0.*')"),
+    QF_CLI_SHARED(QF_CLI_MAX_DROP,
+                  "static: revert the most sensitive projections to FP32 until the drop on --eval <= PTS"),
+    QF_CLI_OPTION("eval", 0, true, "FILE.jsonl", "static --max-drop: labelled rows to measure the drop on"),
+    QF_CLI_OPTION("sensitivity-rows", 0, true, "N",
+                  "static --max-drop: rows of --eval used to rank projections (default 512)"),
+    QF_CLI_SHARED(QF_CLI_TOKENIZER, "static --max-drop: tokenizer.json or its folder (default: beside IN)"),
+    QF_CLI_OPTION("onnx-out", 0, true, "PATH",
+                  "also write the quantized ONNX graph (ORT's dynamic form, or static QDQ)"),
+    QF_CLI_OPTION("onnx-graph", 0, true, "rewrite|export",
+                  "--onnx-out: rewrite the source ONNX graph (default for ONNX input) or export the encoder from "
+                  "scratch (default otherwise)"),
+    QF_CLI_OPTION("per-tensor", 0, false, NULL, "one scale per weight instead of one per output channel"),
+    QF_CLI_OPTION("no-embedding-quant", 0, false, NULL, "keep the word embedding in FP32 (default: int8 per row)"),
+    QF_CLI_OPTION("min-elements", 0, true, "N", "2-D weights with fewer elements stay FP32 (default 1024)"),
+    QF_CLI_SHARED(QF_CLI_THREADS, NULL),
+    QF_CLI_SHARED(QF_CLI_SELECT, NULL),
+    QF_CLI_SHARED(QF_CLI_CONFIG, "config.json to embed (default: next to IN)"),
+    QF_CLI_SHARED(QF_CLI_JSON, NULL),
+    QF_CLI_SHARED(QF_CLI_QUIET, NULL),
 };
 
 static qf_cli_command quantize_command = {
@@ -213,9 +211,9 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
         return qf_cli_fail(&err);
     }
     qf_cli_option *onnx_out = qf_cli_find(cmd, "onnx-out");
-    if (!qf_cli_find(cmd, "quiet")->seen)
-        print_summary(qf_cli_find(cmd, "json")->seen, cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
-    if (onnx_out && onnx_out->seen && !qf_cli_find(cmd, "quiet")->seen && !qf_cli_find(cmd, "json")->seen)
+    if (!qf_cli_given(cmd, QF_CLI_QUIET))
+        print_summary(qf_cli_given(cmd, QF_CLI_JSON), cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
+    if (onnx_out && onnx_out->seen && !qf_cli_given(cmd, QF_CLI_QUIET) && !qf_cli_given(cmd, QF_CLI_JSON))
         printf("onnx: %s\n", onnx_out->value);
     qf_model_destroy(dst);
     qf_model_destroy(src);
@@ -228,10 +226,8 @@ static int read_input(qf_cli_command *cmd, const char *in, int threads, qf_model
 {
     qf_read_params rp = qf_read_params_default();
     rp.threads = threads;
-    qf_cli_option *sel = qf_cli_find(cmd, "select");
-    if (sel->seen) rp.select = sel->value;
-    qf_cli_option *cfg = qf_cli_find(cmd, "config");
-    if (cfg->seen) rp.config_path = cfg->value;
+    if (qf_cli_given(cmd, QF_CLI_SELECT)) rp.select = qf_cli_text(cmd, QF_CLI_SELECT);
+    if (qf_cli_given(cmd, QF_CLI_CONFIG)) rp.config_path = qf_cli_text(cmd, QF_CLI_CONFIG);
     qf_error err;
     qf_error_clear(&err);
     if (qf_model_read(in, &rp, out, &err)) return qf_cli_fail(&err);
@@ -239,7 +235,7 @@ static int read_input(qf_cli_command *cmd, const char *in, int threads, qf_model
      * anything else is converted by its source names. */
     if (!qf_model_config_json(*out)) return QF_EXIT_OK;
     qf_status s = qf_arch_map(*out, NULL, &err);
-    if (s == QF_STATUS_UNSUPPORTED && !qf_cli_find(cmd, "quiet")->seen) {
+    if (s == QF_STATUS_UNSUPPORTED && !qf_cli_given(cmd, QF_CLI_QUIET)) {
         fprintf(stderr, "note: %s: %s; tensors keep their source names\n", qf_cli_safe(in), qf_cli_safe(err.message));
     } else if (s) {
         qf_model_destroy(*out);
@@ -291,8 +287,8 @@ int qf_cmd_convert(int argc, char **argv)
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }
-        if (!qf_cli_find(&convert_command, "quiet")->seen)
-            print_summary(qf_cli_find(&convert_command, "json")->seen, "convert", pos[0], out_path, src, src, true,
+        if (!qf_cli_given(&convert_command, QF_CLI_QUIET))
+            print_summary(qf_cli_given(&convert_command, QF_CLI_JSON), "convert", pos[0], out_path, src, src, true,
                           qf_cli_now() - t0);
         qf_model_destroy(src);
         return QF_EXIT_OK;
@@ -378,26 +374,19 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         fprintf(stderr, "qforge quantize: --mode static keeps the word embedding FP32 already\n");
         return QF_EXIT_USAGE;
     }
-    long v;
-    o = qf_cli_find(cmd, "threads");
-    if (o->seen) {
-        if (!qf_cli_int(cmd, o, 1, 1024, &v)) return QF_EXIT_USAGE;
-        sp.threads = (int)v;
-    }
-    qf_cli_option *max_drop = qf_cli_find(cmd, "max-drop"), *eval = qf_cli_find(cmd, "eval");
+    long threads = sp.threads;
+    if (!qf_cli_number(cmd, QF_CLI_THREADS, &threads)) return QF_EXIT_USAGE;
+    sp.threads = (int)threads;
+    bool has_max_drop = qf_cli_given(cmd, QF_CLI_MAX_DROP);
+    qf_cli_option *eval = qf_cli_find(cmd, "eval");
     double budget = 0;
     long sens_rows = 512;
-    if (max_drop->seen != eval->seen) {
+    if (has_max_drop != eval->seen) {
         fprintf(stderr, "qforge quantize: --max-drop and --eval go together\n");
         return QF_EXIT_USAGE;
     }
-    if (max_drop->seen) {
-        char *end = NULL;
-        budget = strtod(max_drop->value, &end);
-        if (!end || *end || !(budget >= 0) || !isfinite(budget)) {
-            fprintf(stderr, "qforge quantize: --max-drop takes a number of points >= 0\n");
-            return QF_EXIT_USAGE;
-        }
+    if (has_max_drop) {
+        if (!qf_cli_points(cmd, QF_CLI_MAX_DROP, &budget)) return QF_EXIT_USAGE;
         o = qf_cli_find(cmd, "sensitivity-rows");
         if (o->seen && !qf_cli_int(cmd, o, 1, QF_DATASET_MAX_ROWS, &sens_rows)) return QF_EXIT_USAGE;
     }
@@ -426,14 +415,13 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         qf_model_destroy(src);
         return qf_cli_fail(&err);
     }
-    if (!max_drop->seen) {
+    if (!has_max_drop) {
         if (qf_model_quantize_static(src, stats, &sp, &dst, &err)) rc = qf_cli_fail(&err);
     } else {
         qf_tokenizer *tok = NULL;
-        qf_cli_option *tok_opt = qf_cli_find(cmd, "tokenizer");
         qf_dataset *data = NULL, *sens = NULL;
         qf_arch arch;
-        rc = tokenizer_beside(in, tok_opt->seen ? tok_opt->value : NULL, &tok);
+        rc = tokenizer_beside(in, qf_cli_text(cmd, QF_CLI_TOKENIZER), &tok);
         if (!rc && qf_arch_from_config(qf_model_config_json(src), &arch, &err)) rc = qf_cli_fail(&err);
         qf_dataset_params dp = qf_dataset_params_default();
         if (!rc) {
@@ -451,12 +439,12 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
             fp.max_drop = budget;
             fp.sensitivity_data = sens;
             fp.verify.threads = sp.threads;
-            fp.log = qf_cli_find(cmd, "quiet")->seen ? NULL : print_line;
+            fp.log = qf_cli_given(cmd, QF_CLI_QUIET) ? NULL : print_line;
             qf_fallback_report fr;
             if (qf_static_fallback(src, stats, &sp, data, &fp, &dst, &fr, &err)) {
                 rc = qf_cli_fail(&err);
             } else {
-                if (!qf_cli_find(cmd, "quiet")->seen) {
+                if (!qf_cli_given(cmd, QF_CLI_QUIET)) {
                     printf("fallback: drop %.2f pt -> %.2f pt (budget %g, %s), %zu projection%s reverted to FP32%s\n",
                            fr.initial_drop, fr.final_drop, budget, fr.within_budget ? "within" : "NOT within",
                            fr.steps, fr.steps == 1 ? "" : "s", fr.steps ? ":" : "");
@@ -522,18 +510,15 @@ int qf_cmd_quantize(int argc, char **argv)
         }
     qf_quantize_params qp = qf_quantize_params_default();
     qf_cli_progress progress;
-    qf_cli_progress_init(&progress, "quantize", true, qf_cli_find(&quantize_command, "quiet")->seen);
+    qf_cli_progress_init(&progress, "quantize", true, qf_cli_given(&quantize_command, QF_CLI_QUIET));
     qp.progress = qf_cli_progress_update;
     qp.progress_ctx = &progress;
     qp.per_tensor = qf_cli_find(&quantize_command, "per-tensor")->seen;
     qp.quantize_word_embeddings = !qf_cli_find(&quantize_command, "no-embedding-quant")->seen;
-    long v;
-    qf_cli_option *o = qf_cli_find(&quantize_command, "threads");
-    if (o->seen) {
-        if (!qf_cli_int(&quantize_command, o, 1, 1024, &v)) return QF_EXIT_USAGE;
-        qp.threads = (int)v;
-    }
-    o = qf_cli_find(&quantize_command, "min-elements");
+    long v = qp.threads;
+    if (!qf_cli_number(&quantize_command, QF_CLI_THREADS, &v)) return QF_EXIT_USAGE;
+    qp.threads = (int)v;
+    qf_cli_option *o = qf_cli_find(&quantize_command, "min-elements");
     if (o->seen) {
         if (!qf_cli_int(&quantize_command, o, 0, 1L << 40, &v)) return QF_EXIT_USAGE;
         qp.min_elements = (uint64_t)v;
@@ -559,14 +544,14 @@ int qf_cmd_quantize(int argc, char **argv)
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }
-        if (!qf_cli_find(&quantize_command, "quiet")->seen) {
+        if (!qf_cli_given(&quantize_command, QF_CLI_QUIET)) {
             /* the summary counts the written file's tensors: open it (header + directory only) */
             qf_read_params rp = qf_read_params_default();
             if (qf_model_read(out, &rp, &dst, &err)) {
                 qf_model_destroy(src);
                 return qf_cli_fail(&err);
             }
-            print_summary(qf_cli_find(&quantize_command, "json")->seen, "quantize", pos[0], out, src, dst, false,
+            print_summary(qf_cli_given(&quantize_command, QF_CLI_JSON), "quantize", pos[0], out, src, dst, false,
                           qf_cli_now() - t0);
         }
         qf_model_destroy(dst);

@@ -36,6 +36,45 @@ done
 "$QF" quantize x.bin -o "$tmp/x.qf" --mode dynamic --threads zero >/dev/null 2>&1; check "bad --threads" 2 $?
 "$QF" convert x.bin -o "$tmp/x.qf" --dtype i8 >/dev/null 2>&1; check "bad --dtype" 2 $?
 
+# shared options (cli/args.c): every command that takes one refuses the same values, exit 2, with
+# the same message naming the command
+for cmd in "verify x.qf --data d.jsonl" "run x.qf --data d.jsonl" "calibrate x.bin --data d.jsonl -o $tmp/x.qfc" \
+           "quantize x.bin -o $tmp/x.qf --mode dynamic" "quantize x.bin -o $tmp/x.qf --mode static --stats s.qfc"; do
+  name=${cmd%% *}
+  for bad in 0 1025 zero; do
+    $QF $cmd --threads $bad >/dev/null 2>"$tmp/e"; check "$name --threads $bad" 2 $?
+    expect "$name --threads $bad: one message" \
+      grep -qx "qforge $name: --threads takes a whole number from 1 to 1024, not '$bad'" "$tmp/e"
+  done
+done
+for cmd in "verify x.qf --data d.jsonl" "quantize x.bin -o $tmp/x.qf --mode static --stats s.qfc --eval e.jsonl"; do
+  name=${cmd%% *}
+  for bad in -1 nan inf 1pt; do
+    $QF $cmd --max-drop=$bad >/dev/null 2>"$tmp/e"; check "$name --max-drop $bad" 2 $?
+    expect "$name --max-drop $bad: one message" grep -qx "qforge $name: --max-drop takes a number of points >= 0" "$tmp/e"
+  done
+done
+for cmd in "verify x.qf --data d.jsonl" "run x.qf --data d.jsonl"; do
+  name=${cmd%% *}
+  $QF $cmd --batch 4097 >/dev/null 2>"$tmp/e"; check "$name --batch 4097" 2 $?
+  expect "$name --batch: message" grep -qx "qforge $name: --batch takes a whole number from 1 to 4096, not '4097'" "$tmp/e"
+  $QF $cmd --limit 0 >/dev/null 2>"$tmp/e"; check "$name --limit 0" 2 $?
+  expect "$name --limit: message" grep -qx "qforge $name: --limit takes a whole number from 1 to 10000000, not '0'" "$tmp/e"
+done
+for cmd in "verify x.qf --data d.jsonl" "run x.qf --data d.jsonl" "calibrate x.bin --data d.jsonl -o $tmp/x.qfc"; do
+  name=${cmd%% *}
+  $QF $cmd --max-length 65536 >/dev/null 2>"$tmp/e"; check "$name --max-length 65536" 2 $?
+  expect "$name --max-length: message" \
+    grep -qx "qforge $name: --max-length takes a whole number from 1 to 65535, not '65536'" "$tmp/e"
+done
+"$QF" calibrate x.bin --data d.jsonl -o "$tmp/x.qfc" --samples 0 >/dev/null 2>"$tmp/e"; check "calibrate --samples 0" 2 $?
+expect "calibrate --samples: message" \
+  grep -qx "qforge calibrate: --samples takes a whole number from 1 to 10000000, not '0'" "$tmp/e"
+for c in inspect convert; do
+  "$QF" $c x.bin --threads 2 >/dev/null 2>"$tmp/e"; check "$c takes no --threads" 2 $?
+  expect "$c --threads: unknown" grep -q "^qforge $c: unknown option '--threads'" "$tmp/e"
+done
+
 # errors: exit 1, exactly one line on stderr, naming the file; no output file left behind
 "$QF" inspect "$tmp/missing.bin" >/dev/null 2>"$tmp/e"; check "missing input" 1 $?
 expect "one error line" test "$(wc -l <"$tmp/e")" -eq 1
