@@ -97,7 +97,7 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
         qf_verify_report_free(&rep);
     }
     size_t ncand = 0;
-    if (!s && report->final_drop > fp->max_drop + 1e-9) {
+    if (!s && !qf_verify_gate(report->final_drop, fp->max_drop)) {
         /* sensitivity: only one projection int8, on sensitivity_data */
         const char **others = calloc(nproj, sizeof *others);
         char(*stems)[64] = calloc(nproj, sizeof *stems);
@@ -129,7 +129,7 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
         if (!s) qsort(cand, ncand, sizeof *cand, by_sensitivity);
     }
     size_t nfp32 = 0;
-    for (size_t c = 0; !s && c < ncand && report->final_drop > fp->max_drop + 1e-9; c++) {
+    for (size_t c = 0; !s && c < ncand && !qf_verify_gate(report->final_drop, fp->max_drop); c++) {
         fp32[nfp32++] = cand[c].stem;
         qf_model *next = NULL;
         s = measure(src, stats, p, fp32, nfp32, data, &vp, &next, &rep, err);
@@ -148,7 +148,7 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
         qf_verify_report_free(&rep);
     }
     if (!s) {
-        report->within_budget = report->final_drop <= fp->max_drop + 1e-9;
+        report->within_budget = qf_verify_gate(report->final_drop, fp->max_drop);
         char buf[256];
         snprintf(buf, sizeof buf, "%.9g", fp->max_drop);
         s = qf_model_set_meta(model, "quant.fallback.max_drop", buf, err);

@@ -272,7 +272,7 @@ int qf_cmd_verify(int argc, char **argv)
     if (qf_verify_run(ref, art, artifact_mode(art), data, &vp, &report, &err)) {
         rc = qf_cli_fail(&err);
     } else {
-        bool passed = !has_max_drop || report.drop_points <= max_drop + 1e-9;
+        bool passed = !has_max_drop || qf_verify_gate(report.drop_points, max_drop);
         qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
         if (json_opt->seen) {
             json_object *o = report_json(&report, artifact_path, reference_copy, data_opt->value, data, dp.max_length,

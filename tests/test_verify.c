@@ -520,6 +520,22 @@ static void test_html_report(void **state)
     qf_dataset_destroy(d);
 }
 
+/* The one --max-drop rule (verify's exit 3, the static fallback's budget): a drop equal to the
+ * budget up to rounding passes, anything measurably above it fails, NaN fails. */
+static void test_gate(void **state)
+{
+    (void)state;
+    assert_true(qf_verify_gate(0.0, 0.0));
+    assert_true(qf_verify_gate(-5.0, 0.0)); /* the artifact did better */
+    assert_true(qf_verify_gate(0.5, 0.5));
+    assert_true(qf_verify_gate(100.0 * (0.7233333333333334 - 0.7166666666666667), 2.0 / 3.0)); /* 2 rows of 300 */
+    assert_true(qf_verify_gate(0.5 + 1e-10, 0.5));
+    assert_false(qf_verify_gate(0.5 + 1e-8, 0.5));
+    assert_false(qf_verify_gate(0.34, 0.33));
+    assert_false(qf_verify_gate(NAN, 1.0));
+    assert_false(qf_verify_gate(0.0, NAN));
+}
+
 static int run_cli(const char *args)
 {
     char cmd[2048];
@@ -586,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_dataset_rows_without_tokens),
         cmocka_unit_test(test_labels_outside_classes),
         cmocka_unit_test(test_dlogit_bins),
+        cmocka_unit_test(test_gate),
         cmocka_unit_test(test_html_report),
         cmocka_unit_test(test_report_on_bundled_model),
         cmocka_unit_test(test_cli_gate),

@@ -254,6 +254,15 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
     return s;
 }
 
+/* Accuracies are fractions of the labelled rows, so two drops that print alike can differ in their
+ * last bits; a drop equal to the budget must pass. */
+static const double GATE_SLACK_POINTS = 1e-9;
+
+bool qf_verify_gate(double drop_points, double max_drop_points)
+{
+    return drop_points <= max_drop_points + GATE_SLACK_POINTS;
+}
+
 const char *qf_encoder_mode_name(qf_encoder_mode mode)
 {
     switch (mode) {

@@ -452,6 +452,14 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
                         qf_error *err);
 void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the struct */
 
+/*
+ * The accuracy gate, the one rule behind `qforge verify --max-drop` (exit 3 when it fails) and the
+ * static fallback's budget (qf_static_fallback): true when drop_points <= max_drop_points, with
+ * 1e-9 points of slack so that a drop equal to the budget up to rounding passes. A NaN on either
+ * side fails.
+ */
+bool qf_verify_gate(double drop_points, double max_drop_points);
+
 /* "FP32", "dynamic int8", "static int8". Static storage. */
 const char *qf_encoder_mode_name(qf_encoder_mode mode);
 
