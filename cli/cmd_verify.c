@@ -78,79 +78,6 @@ static qf_cli_command verify_command = {
     "exit status 3: the drop exceeded --max-drop (the report is still written).",
     verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
 
-static json_object *report_json(const qf_verify_report *r, const char *artifact, const char *reference,
-                                const char *data_path, const qf_dataset *data, int32_t max_length, qf_model *art,
-                                const char *config_json, bool has_max_drop, double max_drop, bool passed)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "artifact", json_object_new_string(artifact));
-    json_object_object_add(o, "reference", json_object_new_string(reference));
-    json_object_object_add(o, "data", json_object_new_string(data_path));
-    json_object_object_add(o, "data_sha256", json_object_new_string(qf_dataset_sha256(data)));
-    json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->rows));
-    json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
-    json_object_object_add(o, "max_length", json_object_new_int(max_length));
-    json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
-    json_object *recipe = json_object_new_object();
-    for (size_t i = 0; i < qf_model_meta_count(art); i++) {
-        const char *k, *v;
-        qf_model_meta_at(art, i, &k, &v);
-        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
-            json_object_object_add(recipe, k, json_object_new_string(v));
-    }
-    json_object_object_add(o, "recipe", recipe);
-    json_object *acc = json_object_new_object();
-    json_object_object_add(acc, "reference", json_object_new_double(r->accuracy_reference));
-    json_object_object_add(acc, "artifact", json_object_new_double(r->accuracy_artifact));
-    json_object_object_add(o, "accuracy", acc);
-    json_object_object_add(o, "drop_points", json_object_new_double(r->drop_points));
-    json_object_object_add(o, "top1_agreement", json_object_new_double(r->agreement));
-    json_object *lg = json_object_new_object();
-    json_object_object_add(lg, "mean_abs_diff", json_object_new_double(r->mean_abs_dlogit));
-    json_object_object_add(lg, "max_abs_diff", json_object_new_double(r->max_abs_dlogit));
-    json_object_object_add(lg, "mean_cosine", json_object_new_double(r->mean_cosine));
-    json_object_object_add(lg, "min_cosine", json_object_new_double(r->min_cosine));
-    json_object_object_add(o, "logits", lg);
-    json_object *layers = json_object_new_array();
-    for (size_t l = 0; l < r->num_layer_outputs; l++) {
-        json_object *e = json_object_new_object();
-        char name[32];
-        if (l == 0)
-            snprintf(name, sizeof name, "embeddings");
-        else
-            snprintf(name, sizeof name, "layers.%zu", l - 1);
-        json_object_object_add(e, "name", json_object_new_string(name));
-        json_object_object_add(e, "sqnr_db", isfinite(r->layer_sqnr_db[l]) ? json_object_new_double(r->layer_sqnr_db[l])
-                                                                              : NULL);
-        json_object_array_add(layers, e);
-    }
-    json_object_object_add(o, "layers", layers);
-    json_object_object_add(o, "changed_count", json_object_new_int64((int64_t)r->changed_count));
-    json_object *changed = json_object_new_array();
-    size_t listed = r->changed_count < 100 ? r->changed_count : 100;
-    for (size_t i = 0; i < listed; i++) {
-        json_object *e = json_object_new_object();
-        char a[64], b[64];
-        qf_label_name(config_json, r->changed_reference_label[i], a, sizeof a);
-        qf_label_name(config_json, r->changed_artifact_label[i], b, sizeof b);
-        json_object_object_add(e, "row", json_object_new_int64((int64_t)r->changed_rows[i]));
-        json_object_object_add(e, "reference", json_object_new_string(a));
-        json_object_object_add(e, "artifact", json_object_new_string(b));
-        int32_t lab = qf_dataset_row_at(data, r->changed_rows[i])->label;
-        if (lab >= 0) {
-            qf_label_name(config_json, lab, a, sizeof a);
-            json_object_object_add(e, "label", json_object_new_string(a));
-        }
-        json_object_array_add(changed, e);
-    }
-    json_object_object_add(o, "changed_rows", changed);
-    json_object_object_add(o, "max_drop", has_max_drop ? json_object_new_double(max_drop) : NULL);
-    json_object_object_add(o, "passed", json_object_new_boolean(passed));
-    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
-    json_object_object_add(o, "qforge_version", json_object_new_string(QF_VERSION_STRING));
-    return o;
-}
-
 static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
                          const char *data_path, int32_t max_length, bool has_max_drop, double max_drop, bool passed)
 {
@@ -273,36 +200,34 @@ int qf_cmd_verify(int argc, char **argv)
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !has_max_drop || qf_verify_gate(report.drop_points, max_drop);
-        qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
+        qf_cli_option *json_opt = qf_cli_find(cmd, "json");
+        qf_verify_html_context hc = qf_verify_html_context_default();
+        hc.artifact_path = artifact_path;
+        hc.reference_path = reference_copy;
+        hc.data_path = data_opt->value;
+        hc.tokenizer_path = tok_used;
+        hc.data = data;
+        hc.artifact = art;
+        hc.config_json = qf_model_config_json(ref);
+        hc.max_length = dp.max_length;
+        hc.has_max_drop = has_max_drop;
+        hc.max_drop = max_drop;
+        hc.passed = passed;
         if (json_opt->seen) {
-            json_object *o = report_json(&report, artifact_path, reference_copy, data_opt->value, data, dp.max_length,
-                                         art, qf_model_config_json(ref), has_max_drop, max_drop, passed);
-            if (tok_used[0]) json_object_object_add(o, "tokenizer", json_object_new_string(tok_used));
-            const char *text = json_object_to_json_string_ext(
-                o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+            char *text = NULL;
+            size_t len = 0;
             qf_output *out = NULL;
             qf_error_clear(&err);
-            if (qf_output_open(json_opt->value, &out, &err) || qf_output_write(out, text, strlen(text), &err) ||
-                qf_output_write(out, "\n", 1, &err) || qf_output_commit(out, &err))
-                rc = qf_cli_fail(&err);
-            json_object_put(o);
+            qf_status s = qf_verify_report_json(&report, &hc, &text, &len, &err);
+            if (!s) s = qf_output_open(json_opt->value, &out, &err);
+            if (!s && (s = qf_output_write(out, text, len, &err)) != QF_STATUS_OK) qf_output_abort(out);
+            if (!s) s = qf_output_commit(out, &err);
+            if (s) rc = qf_cli_fail(&err);
+            free(text);
         }
-        if (html_opt->seen && !rc) {
-            qf_verify_html_context hc = qf_verify_html_context_default();
-            hc.artifact_path = artifact_path;
-            hc.reference_path = reference_copy;
-            hc.data_path = data_opt->value;
-            hc.tokenizer_path = tok_used;
-            hc.data = data;
-            hc.artifact = art;
-            hc.config_json = qf_model_config_json(ref);
-            hc.max_length = dp.max_length;
-            hc.has_max_drop = has_max_drop;
-            hc.max_drop = max_drop;
-            hc.passed = passed;
-            qf_error_clear(&err);
-            if (qf_verify_report_write_html(&report, &hc, html_opt->value, &err)) rc = qf_cli_fail(&err);
-        }
+        qf_error_clear(&err);
+        if (html_opt->seen && !rc && qf_verify_report_write_html(&report, &hc, html_opt->value, &err))
+            rc = qf_cli_fail(&err);
         if (!qf_cli_given(cmd, QF_CLI_QUIET))
             print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,
                          passed);

@@ -520,6 +520,86 @@ static void test_html_report(void **state)
     qf_dataset_destroy(d);
 }
 
+/* The JSON report from a hand-made report: the members `qforge verify --json` has always written,
+ * in their order, class names from id2label, the cap on listed rows, null for an exact layer and
+ * for paths the context leaves out, the tokenizer only when one was used, one newline at the end. */
+static void test_json_report(void **state)
+{
+    (void)state;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_dataset *d = NULL;
+    const char *data = write_text("json.jsonl", "{\"input_ids\": [1, 2], \"label\": 0}\n"
+                                                "{\"input_ids\": [3], \"label\": 1}\n"
+                                                "{\"input_ids\": [4]}\n");
+    assert_int_equal(qf_dataset_load(data, NULL, NULL, &d, &err), QF_STATUS_OK);
+    size_t rows[3] = {1, 2, 0};
+    int32_t ra[3] = {1, 0, 0}, aa[3] = {0, 1, 1};
+    double sqnr[2] = {40.0, INFINITY};
+    qf_verify_report r;
+    memset(&r, 0, sizeof r);
+    r.rows = 3;
+    r.labelled_rows = 2;
+    r.num_labels = 2;
+    r.num_layer_outputs = 2;
+    r.layer_sqnr_db = sqnr;
+    r.changed_count = 3;
+    r.changed_rows = rows;
+    r.changed_reference_label = ra;
+    r.changed_artifact_label = aa;
+    r.drop_points = 1.5;
+    r.artifact_mode = QF_ENCODER_MODE_STATIC_INT8;
+    qf_verify_html_context c = qf_verify_html_context_default();
+    c.artifact_path = "a\"b.qf";
+    c.data_path = data;
+    c.data = d;
+    c.config_json = "{\"id2label\": {\"0\": \"admin\", \"1\": \"devel/x\"}}";
+    c.max_length = 128;
+    c.max_changed_rows = 2;
+    c.has_max_drop = true;
+    c.max_drop = 0.5;
+    c.tokenizer_path = "";
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(qf_verify_report_json(&r, &c, &text, &len, &err), QF_STATUS_OK);
+    assert_int_equal(len, strlen(text));
+    assert_true(len > 2 && text[len - 1] == '\n' && text[len - 2] == '}');
+    static const char *const order[] = {"\"artifact\": \"a\\\"b.qf\"", "\"reference\": null", "\"data\": ",
+                                        "\"data_sha256\": \"", "\"rows\": 3", "\"labelled_rows\": 2",
+                                        "\"max_length\": 128", "\"artifact_mode\": \"static int8\"", "\"recipe\": {\n  },",
+                                        "\"accuracy\": {", "\"drop_points\": 1.5", "\"top1_agreement\": ",
+                                        "\"logits\": {", "\"layers\": [", "\"sqnr_db\": 40", "\"sqnr_db\": null",
+                                        "\"changed_count\": 3", "\"changed_rows\": [", "\"max_drop\": 0.5",
+                                        "\"passed\": false", "\"seconds\": ", "\"qforge_version\": \""};
+    const char *at = text;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *next = strstr(at, order[i]);
+        if (!next) fail_msg("%s missing or out of order in\n%s", order[i], text);
+        at = next;
+    }
+    /* rows 1 and 2 listed (the cap), row 1 with its label, row 2 without one; '/' not escaped */
+    assert_non_null(strstr(text, "\"row\": 1,\n      \"reference\": \"devel/x\",\n      \"artifact\": \"admin\",\n"
+                                 "      \"label\": \"devel/x\""));
+    assert_non_null(strstr(text, "\"row\": 2,\n      \"reference\": \"admin\",\n      \"artifact\": \"devel/x\"\n"));
+    assert_null(strstr(text, "\"row\": 0"));
+    assert_null(strstr(text, "\"tokenizer\""));
+    free(text);
+    /* a tokenizer that was used comes last; without a gate max_drop is null */
+    c.tokenizer_path = "tok/tokenizer.json";
+    c.has_max_drop = false;
+    c.passed = true;
+    assert_int_equal(qf_verify_report_json(&r, &c, &text, NULL, &err), QF_STATUS_OK);
+    assert_non_null(strstr(text, "\"max_drop\": null,\n  \"passed\": true,"));
+    assert_non_null(strstr(text, "\"tokenizer\": \"tok/tokenizer.json\"\n}\n"));
+    free(text);
+    /* no context at all: paths and data null, nothing listed past the default cap */
+    assert_int_equal(qf_verify_report_json(&r, NULL, &text, NULL, &err), QF_STATUS_OK);
+    assert_non_null(strstr(text, "\"artifact\": null"));
+    assert_non_null(strstr(text, "\"data_sha256\": null"));
+    free(text);
+    qf_dataset_destroy(d);
+}
+
 /* The one --max-drop rule (verify's exit 3, the static fallback's budget): a drop equal to the
  * budget up to rounding passes, anything measurably above it fails, NaN fails. */
 static void test_gate(void **state)
@@ -604,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_dlogit_bins),
         cmocka_unit_test(test_gate),
         cmocka_unit_test(test_html_report),
+        cmocka_unit_test(test_json_report),
         cmocka_unit_test(test_report_on_bundled_model),
         cmocka_unit_test(test_cli_gate),
     };

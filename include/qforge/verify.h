@@ -467,8 +467,8 @@ const char *qf_encoder_mode_name(qf_encoder_mode mode);
  * `config_json` (config.json text) may be NULL. */
 void qf_label_name(const char *config_json, int32_t id, char *buf, size_t size);
 
-/* What the HTML report shows beside the figures (verify/report_html.c). Every pointer is borrowed
- * for the call and may be NULL. */
+/* What the reports show beside the figures: the HTML page (verify/report_html.c) and the JSON
+ * report (verify/report_json.c). Every pointer is borrowed for the call and may be NULL. */
 typedef struct qf_verify_html_context {
     const char *artifact_path, *reference_path, *data_path, *tokenizer_path;
     const qf_dataset *data;      /* labels and (loaded with keep_text) texts of the changed rows */
@@ -492,6 +492,19 @@ qf_verify_html_context qf_verify_html_context_default(void);
  */
 qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify_html_context *ctx, const char *path,
                                       qf_error *err);
+
+/*
+ * The report as JSON, what `qforge verify --json` writes: artifact, reference, data (path and
+ * SHA-256), rows, max_length, artifact_mode, recipe (the artifact's quant.*, source.* and convert.*
+ * metadata), accuracy, drop_points, top1_agreement, logits, layers (SQNR in dB, null when
+ * identical), changed_count, changed_rows (the first ctx->max_changed_rows, class names from
+ * config_json), max_drop (null without a gate), passed, seconds, qforge_version, and tokenizer when
+ * ctx->tokenizer_path is not empty. A path the context leaves NULL is null. *out receives the text
+ * (owned, NUL-terminated, ending with a newline; free() it) and *len (may be NULL) its length;
+ * writing it is the caller's (the CLI writes it atomically with qf_output). `ctx` may be NULL.
+ */
+qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_context *ctx, char **out,
+                                size_t *len, qf_error *err);
 
 #ifdef __cplusplus
 }
