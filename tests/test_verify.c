@@ -479,6 +479,7 @@ static void test_html_report(void **state)
     r.num_layer_outputs = 4;
     r.layer_sqnr_db = sqnr;
     r.changed_count = 3;
+    r.changed_kept = 3;
     r.changed_rows = rows;
     r.changed_reference_label = ra;
     r.changed_artifact_label = aa;
@@ -512,6 +513,14 @@ static void test_html_report(void **state)
     assert_null(strstr(html, "src="));
     assert_null(strstr(html, "url("));
     free(html);
+    /* a run that kept fewer rows than the report may list: only those are read */
+    r.changed_kept = 1;
+    assert_int_equal(qf_verify_report_write_html(&r, &c, path, &err), QF_STATUS_OK);
+    html = slurp(path);
+    assert_int_equal(count(html, "<tr class=\"changed\">"), 1);
+    assert_non_null(strstr(html, "the first 1 of 3"));
+    free(html);
+    r.changed_kept = 3;
     /* an unwritable destination is an IO error naming it */
     qf_error_clear(&err);
     snprintf(path, sizeof path, "%s/no/such/dir/report.html", tmpdir);
@@ -544,6 +553,7 @@ static void test_json_report(void **state)
     r.num_layer_outputs = 2;
     r.layer_sqnr_db = sqnr;
     r.changed_count = 3;
+    r.changed_kept = 3;
     r.changed_rows = rows;
     r.changed_reference_label = ra;
     r.changed_artifact_label = aa;
@@ -592,6 +602,13 @@ static void test_json_report(void **state)
     assert_non_null(strstr(text, "\"max_drop\": null,\n  \"passed\": true,"));
     assert_non_null(strstr(text, "\"tokenizer\": \"tok/tokenizer.json\"\n}\n"));
     free(text);
+    /* a run that kept fewer rows than the context lists: only those are read */
+    r.changed_kept = 1;
+    assert_int_equal(qf_verify_report_json(&r, &c, &text, NULL, &err), QF_STATUS_OK);
+    assert_non_null(strstr(text, "\"row\": 1,"));
+    assert_null(strstr(text, "\"row\": 2,"));
+    free(text);
+    r.changed_kept = 3;
     /* no context at all: paths and data null, nothing listed past the default cap */
     assert_int_equal(qf_verify_report_json(&r, NULL, &text, NULL, &err), QF_STATUS_OK);
     assert_non_null(strstr(text, "\"artifact\": null"));

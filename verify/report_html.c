@@ -271,7 +271,7 @@ static void changed_rows(sbuf *b, const qf_verify_report *r, const qf_verify_htm
         SB_LIT(b, "<p>None: FP32 and the artifact agree on every row.</p>");
         return;
     }
-    size_t listed = r->changed_count;
+    size_t listed = r->changed_kept; /* the rows the run kept, at most the context's count */
     if (listed > c->max_changed_rows) listed = c->max_changed_rows;
     if (listed < r->changed_count) sb_printf(b, "<p class=\"sub\">the first %zu of %zu</p>", listed, r->changed_count);
     SB_LIT(b, "<table id=\"changed-rows\"><tr><th>row</th><th>label</th><th>FP32</th><th>artifact</th><th>text</th></tr>");

@@ -54,7 +54,8 @@ static json_object *layers_json(const qf_verify_report *r)
 static json_object *changed_json(const qf_verify_report *r, const qf_verify_html_context *c)
 {
     json_object *changed = json_object_new_array();
-    size_t listed = r->changed_count < c->max_changed_rows ? r->changed_count : c->max_changed_rows;
+    /* the rows the run kept (qf_verify_params.max_changed_rows), at most the context's count */
+    size_t listed = r->changed_kept < c->max_changed_rows ? r->changed_kept : c->max_changed_rows;
     for (size_t i = 0; i < listed; i++) {
         json_object *e = json_object_new_object();
         char a[64], b[64];

@@ -193,10 +193,11 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
             if (pr == pa) {
                 out->agreeing++;
             } else {
-                if (out->changed_count < p->max_changed_rows) {
-                    out->changed_rows[out->changed_count] = first + i;
-                    out->changed_reference_label[out->changed_count] = pr;
-                    out->changed_artifact_label[out->changed_count] = pa;
+                if (out->changed_kept < p->max_changed_rows) {
+                    out->changed_rows[out->changed_kept] = first + i;
+                    out->changed_reference_label[out->changed_kept] = pr;
+                    out->changed_artifact_label[out->changed_kept] = pa;
+                    out->changed_kept++;
                 }
                 out->changed_count++;
             }

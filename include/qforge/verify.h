@@ -433,7 +433,8 @@ typedef struct qf_verify_report {
     size_t num_layer_outputs;                     /* embeddings + each layer; 0 without per_layer */
     double *layer_sqnr_db;                        /* [num_layer_outputs], owned; +INF when identical */
     size_t changed_count;                         /* rows whose top-1 changed */
-    size_t *changed_rows;                         /* first max_changed_rows of them, owned */
+    size_t *changed_rows;                         /* first changed_kept of them, owned */
+    size_t changed_kept;                          /* min(changed_count, params max_changed_rows) */
     int32_t *changed_reference_label, *changed_artifact_label; /* their two predictions, owned */
     qf_encoder_mode artifact_mode;
     double seconds;
