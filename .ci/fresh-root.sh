@@ -4,8 +4,9 @@
 # sudo, ca-certificates) from the mirror this machine's apt uses, copies in a clean clone of the
 # checkout and ../shared, and runs inside it, as an ordinary user with sudo:
 #   make demo            (installs every package qforge needs, builds, runs the demo)
-#   make test            (plain + ASan/UBSan suites, install check)
-#   a build of the libFuzzer targets (the long fuzz run itself stays with the host's `make test`)
+#   make test ARGS       (plain + ASan/UBSan suites, install check; ARGS from $QF_FRESH_ROOT_TEST_ARGS,
+#                         CI's "CI=true WERROR=ON" adds -Werror and the libFuzzer smoke run)
+#   a build of the libFuzzer targets, unless make test already built and ran them
 # Nothing is cached between runs: a package or file the scripts forget to install fails here.
 # Needs root (debootstrap, chroot, mounts). Prints each step's wall time.
 #   usage: .ci/fresh-root.sh [ROOT_DIR]     (default: a new folder under /var/tmp, removed at exit)
@@ -48,6 +49,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 fi
 
 root=${1:-$(mktemp -d /var/tmp/qforge-fresh-root.XXXXXX)}
+chmod 0755 "$root" # mktemp makes it 0700: the user inside could not reach /
 mounted=()
 keep_root=${1:+1}
 # Ends every process whose root directory is the fresh root (an interrupted make test leaves its
@@ -141,12 +143,21 @@ step "make demo"
 in_root "make demo"
 step_done
 
-step "make test"
-in_root "make test"
+test_args=${QF_FRESH_ROOT_TEST_ARGS:-}
+case $test_args in
+  *[!A-Za-z0-9_=\ .-]*) echo "fresh-root: QF_FRESH_ROOT_TEST_ARGS may hold only make variable assignments" >&2; exit 2 ;;
+esac
+step "make test $test_args"
+in_root "make test $test_args"
 step_done
 
-step "building every libFuzzer target (clang, ASan + UBSan)"
-in_root "QF_FUZZ_BUILD_ONLY=1 bash tests/fuzz/run_smoke.sh"
-step_done
+case " $test_args " in
+  *" CI=true "*) ;; # make test built every fuzz target and ran each
+  *)
+    step "building every libFuzzer target (clang, ASan + UBSan)"
+    in_root "QF_FUZZ_BUILD_ONLY=1 bash tests/fuzz/run_smoke.sh"
+    step_done
+    ;;
+esac
 
 printf '\nfresh-root: the README commands passed on a fresh Debian 12 in %d s\n' $(( $(now) - total_start ))
