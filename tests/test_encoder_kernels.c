@@ -1,8 +1,10 @@
 /*
  * tests/test_encoder_kernels.c — the encoder's kernels against their scalar references:
  * ONNX Runtime DynamicQuantizeLinear on exact cases (ONNX test vectors, ties, saturation, constant
- * and zero inputs), oneDNN's uint8 x int8 GEMM bit-exact on int32 accumulators, its FP32 GEMM
- * within 1e-5 relative, and whole synthetic encoders run with oneDNN vs reference kernels.
+ * and zero inputs), the uint8 x int8 GEMM bit-exact on int32 accumulators (oneDNN with VNNI, AMX,
+ * or the exact kernels of every instruction set, at values that saturate int16 pair sums), the FP32
+ * GEMM within 1e-5 relative, and whole synthetic encoders run with oneDNN vs reference kernels.
+ * ctest runs it again with ONEDNN_MAX_CPU_ISA capped below VNNI (tests/CMakeLists.txt).
  */
 #include <float.h>
 #include <math.h>
@@ -440,13 +442,29 @@ static void test_dynamic_quantize(void **state)
     assert_int_equal(qn[2], 254);
 }
 
+/* mode 0: random; 1: x 255, w -128; 2: x 0, w 127; 3: x 255, w 127 (the extremes of
+ * DynamicQuantizeLinear's activations and qforge's weights, -127..127). Modes 1 and 3 make every
+ * pair of products 255 * -128 * 2 = -65280 or 255 * 127 * 2 = 64770, past int16: a kernel that adds
+ * pairs with saturation (vpmaddubsw, oneDNN without VNNI) gets them wrong. */
 static void fill_u8(uint8_t *x, size_t n, int mode)
 {
-    for (size_t i = 0; i < n; i++) x[i] = mode == 0 ? (uint8_t)next_rand() : mode == 1 ? 255 : 0;
+    for (size_t i = 0; i < n; i++) x[i] = mode == 0 ? (uint8_t)next_rand() : mode == 2 ? 0 : 255;
 }
 static void fill_s8(int8_t *w, size_t n, int mode)
 {
     for (size_t i = 0; i < n; i++) w[i] = mode == 0 ? (int8_t)(next_rand() & 0xFF) : mode == 1 ? -128 : 127;
+}
+
+/* The ISAs oneDNN can be capped to (ONEDNN_MAX_CPU_ISA) that have no VNNI: its int8 products are
+ * not exact there, and qforge must not use them. */
+static bool onednn_capped_below_vnni(void)
+{
+    const char *isa = getenv("ONEDNN_MAX_CPU_ISA");
+    if (!isa) return false;
+    const char *below[] = {"SSE41", "AVX", "AVX2", "AVX512_CORE", "AVX512_MIC", "AVX512_MIC_4OPS"};
+    for (size_t i = 0; i < sizeof below / sizeof *below; i++)
+        if (!strcmp(isa, below[i])) return true;
+    return false;
 }
 
 static void test_gemm_int8_exact(void **state)
@@ -459,10 +477,11 @@ static void test_gemm_int8_exact(void **state)
     const int64_t ks[] = {1, 5, 63, 256, 1027};
     const uint8_t zps[] = {0, 128, 255};
     size_t cases = 0, amx_cases = 0, fused_cases = 0;
+    const char *kernel = NULL;
     for (size_t ki = 0; ki < 5; ki++) {
         for (size_t ni = 0; ni < 4; ni++) {
             int64_t n = ns[ni], k = ks[ki], max_m = 100;
-            for (int mode = 0; mode < 3; mode++) {
+            for (int mode = 0; mode < 4; mode++) {
                 int8_t *w = malloc((size_t)(n * k));
                 uint8_t *x = malloc((size_t)(max_m * k));
                 int32_t *a = malloc((size_t)(max_m * n) * 4), *r = malloc((size_t)(max_m * n) * 4);
@@ -478,6 +497,7 @@ static void test_gemm_int8_exact(void **state)
                 /* k a multiple of 64 takes the AMX kernels where the CPU has them */
                 assert_true(qf_dnnl_gemm_uses_amx(g) == (qf_amx_available() && k % 64 == 0));
                 if (qf_dnnl_gemm_uses_amx(g)) amx_cases += 5 * 3;
+                else kernel = qf_dnnl_gemm_int8_kernel(g);
                 for (size_t mi = 0; mi < 5; mi++) {
                     for (size_t zi = 0; zi < 3; zi++) {
                         qf_error err;
@@ -515,12 +535,69 @@ static void test_gemm_int8_exact(void **state)
         }
     }
     /* saturating extremes: 255 * -128 * 1027 accumulates to -33.5M, exact */
-    assert_true(cases == 5 * 4 * 3 * 5 * 3);
+    assert_true(cases == 5 * 4 * 4 * 5 * 3);
+    /* oneDNN capped below VNNI: its matmul was not used (nor AMX, which implies VNNI) */
+    if (onednn_capped_below_vnni()) assert_true(kernel && strcmp(kernel, "onednn") && strcmp(kernel, "amx"));
     print_message("int8 gemm: %zu cases bit-exact against the reference, %zu of them on AMX (%s), %zu with the fused "
-                  "dequantize epilogue\n",
-                  cases, amx_cases, qf_amx_available() ? "available" : "not in use: no AMX here, or QF_AMX=0", fused_cases);
+                  "dequantize epilogue, the others on %s (ONEDNN_MAX_CPU_ISA=%s)\n",
+                  cases, amx_cases, qf_amx_available() ? "available" : "not in use: no AMX here, or QF_AMX=0", fused_cases,
+                  kernel ? kernel : "-", getenv("ONEDNN_MAX_CPU_ISA") ? getenv("ONEDNN_MAX_CPU_ISA") : "unset");
     assert_true(fused_cases == amx_cases);
     qf_dnnl_destroy(d);
+}
+
+/* Each instruction set of the exact integer GEMM (the non-VNNI path) that this CPU has, called
+ * directly whatever oneDNN's ISA: the bits of the reference on every tail of k (both vector
+ * widths), rows and columns past a block, and the extremes that saturate int16 pair sums. */
+static void test_gemm_int8_exact_kernels(void **state)
+{
+    (void)state;
+    const int64_t ms[] = {1, 2, 5, 9};
+    const int64_t ns[] = {1, 3, 4, 5, 13};
+    const int64_t ks[] = {1, 2, 15, 16, 17, 31, 32, 33, 47, 64, 100, 768, 1027};
+    size_t cases = 0, isas = 0;
+    for (int isa = QF_INT8_ISA_SCALAR; isa <= QF_INT8_ISA_AVX512BW; isa++) {
+        if (!qf_gemm_u8s8s32_exact_supported((qf_int8_isa)isa)) {
+            print_message("exact int8 gemm: %s not on this CPU\n", qf_int8_isa_name((qf_int8_isa)isa));
+            continue;
+        }
+        isas++;
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+            for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+                for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
+                    const int64_t m = ms[mi], n = ns[ni], k = ks[ki];
+                    for (int mode = 0; mode < 4; mode++) {
+                        uint8_t *x = malloc((size_t)(m * k));
+                        int8_t *w = malloc((size_t)(n * k));
+                        int32_t *a = malloc((size_t)(m * n) * 4), *r = malloc((size_t)(m * n) * 4);
+                        assert_non_null(x && w && a && r);
+                        fill_u8(x, (size_t)(m * k), mode);
+                        fill_s8(w, (size_t)(n * k), mode);
+                        memset(a, 0x5A, (size_t)(m * n) * 4);
+                        qf_gemm_u8s8s32_exact(x, w, m, n, k, a, (qf_int8_isa)isa);
+                        qf_gemm_u8s8s32_ref(x, 0, w, m, n, k, r);
+                        assert_memory_equal(a, r, (size_t)(m * n) * 4);
+                        cases++;
+                        free(x), free(w), free(a), free(r);
+                    }
+                }
+            }
+        }
+        /* a larger product, split across threads */
+        const int64_t m = 128, n = 67, k = 3072;
+        uint8_t *x = malloc((size_t)(m * k));
+        int8_t *w = malloc((size_t)(n * k));
+        int32_t *a = malloc((size_t)(m * n) * 4), *r = malloc((size_t)(m * n) * 4);
+        assert_non_null(x && w && a && r);
+        for (int64_t i = 0; i < m * k; i++) x[i] = i % 3 ? 255 : (uint8_t)next_rand();
+        for (int64_t i = 0; i < n * k; i++) w[i] = i % 5 ? (next_rand() & 1 ? 127 : -127) : (int8_t)next_rand();
+        qf_gemm_u8s8s32_exact(x, w, m, n, k, a, (qf_int8_isa)isa);
+        qf_gemm_u8s8s32_ref(x, 0, w, m, n, k, r);
+        assert_memory_equal(a, r, (size_t)(m * n) * 4);
+        free(x), free(w), free(a), free(r);
+    }
+    print_message("exact int8 gemm: %zu cases bit-exact in %zu instruction sets\n", cases, isas);
+    assert_true(cases == isas * 13 * 5 * 4 * 4);
 }
 
 static void test_gemm_f32(void **state)
@@ -773,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_expf_ulp), cmocka_unit_test(test_int8_row_sums),   cmocka_unit_test(test_dequantize_bias_row_simd),
         cmocka_unit_test(test_layer_norm_row_simd),  cmocka_unit_test(test_erf_ulp),
         cmocka_unit_test(test_gelu_row_simd),   cmocka_unit_test(test_gemm_int8_exact),
+        cmocka_unit_test(test_gemm_int8_exact_kernels),
         cmocka_unit_test(test_gemm_f32),             cmocka_unit_test(test_encoder_bert),
         cmocka_unit_test(test_encoder_roberta),      cmocka_unit_test(test_encoder_distilbert),
         cmocka_unit_test(test_encoder_electra),      cmocka_unit_test(test_encoder_prequantized),

@@ -25,6 +25,19 @@ void qf_gemm_u8s8s32_ref(const uint8_t *x, uint8_t zx, const int8_t *w, int64_t 
  * uint8 (x + 128) and runs the uint8 GEMM with zero point 128, which gives the same integers. */
 void qf_gemm_s8s8s32_ref(const int8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc);
 
+/*
+ * The exact integer GEMM of kernels_int8.c, for CPUs where oneDNN's is not exact (no VNNI: its
+ * vpmaddubsw saturates pair sums of u8 x s8 products at int16): acc[m, n] = x w^T (zero point 0),
+ * the bits of qf_gemm_u8s8s32_ref(x, 0, ...), with u8 and s8 widened to int16 and multiplied by
+ * vpmaddwd (exact pair sums in int32) in the instruction set isa; an isa this CPU lacks runs the
+ * scalar reference. qf_int8_isa_name: "scalar", "avx2", "avx512bw".
+ */
+typedef enum qf_int8_isa { QF_INT8_ISA_SCALAR, QF_INT8_ISA_AVX2, QF_INT8_ISA_AVX512BW } qf_int8_isa;
+bool qf_gemm_u8s8s32_exact_supported(qf_int8_isa isa);
+void qf_gemm_u8s8s32_exact(const uint8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc,
+                           qf_int8_isa isa);
+const char *qf_int8_isa_name(qf_int8_isa isa);
+
 /* DynamicQuantizeLinear (qf_dynamic_quantize_u8_ref), AVX-512 when available; identical bits. */
 void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
 
@@ -130,7 +143,8 @@ void qf_dnnl_destroy(qf_dnnl *d); /* accepts NULL */
 /*
  * Prepares the weights w [n, k] (f32 when !int8, else int8) for rows m in 1..max_m. f32: w is
  * borrowed, read in place by dnnl_sgemm, and must outlive the gemm. int8: reordered once into the
- * layout oneDNN prefers, owned by the gemm, or with AMX (k a multiple of 64) packed into tiles in
+ * layout oneDNN prefers, owned by the gemm, or copied as they are for the exact kernels of
+ * kernels_int8.c where oneDNN has no VNNI (qf_dnnl_gemm_int8_kernel), or with AMX (k a multiple of 64) packed into tiles in
  * memory d hands out and keeps until qf_dnnl_destroy (all of d's packed weights lie together on huge
  * pages; destroying the gemm does not give its part back). w is not used afterwards; pages of a
  * mapped w are released. The matmul primitive of each m is created on its first use and cached.
@@ -150,6 +164,14 @@ qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m,
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g);
 /* Whether this integer layer runs on the AMX kernels rather than oneDNN's matmul. */
 bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g);
+/*
+ * The kernel of an integer layer: "amx" (kernels_amx.c), "onednn" (oneDNN's matmul, taken only
+ * where the ISA oneDNN dispatches to has VNNI: dnnl_get_effective_cpu_isa, which honours
+ * ONEDNN_MAX_CPU_ISA, at avx512_core_vnni or above, or avx2_vnni), else the exact kernel of
+ * kernels_int8.c in the widest instruction set that ISA allows: "avx512bw", "avx2" or "scalar".
+ * NULL for an FP32 layer.
+ */
+const char *qf_dnnl_gemm_int8_kernel(const qf_dnnl_gemm *g);
 /* On an AMX layer: y[m, n] = qf_dequantize_bias_row of (x w^T) for every row, fused into the GEMM
  * (zx and the layer's column sums, sx, ws, bias as there). */
 qf_status qf_dnnl_gemm_u8s8_dequantize(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t zx, float sx,

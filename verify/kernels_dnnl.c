@@ -10,6 +10,10 @@
  * precomputed column sums, acc = x.w - zx * sum_k w — exact in int32, equal to MatMulInteger.
  * Where the CPU has AMX and k is a multiple of 64, integer layers skip oneDNN altogether: their
  * weights are packed into AMX tiles and multiplied by kernels_amx.c (same int32 results).
+ * oneDNN's integer sums are exact only where the ISA it dispatches to has VNNI (vpdpbusd): below
+ * that its u8 x s8 kernels add pairs of products with vpmaddubsw, saturating at int16 (255 * 127
+ * twice gives 32767, not 64770), so there integer layers keep their weights as they are and run
+ * the exact kernels of kernels_int8.c instead (see int8_kernel_for_onednn_isa).
  */
 #define _GNU_SOURCE /* MADV_HUGEPAGE */
 #include <dnnl.h>
@@ -48,6 +52,8 @@ struct qf_dnnl_gemm {
     int32_t *colsum;              /* int8: sum_k w[n, k] */
     const float *wf;              /* f32: the caller's weights [n, k], borrowed (dnnl_sgemm reads them in place) */
     int8_t *amx_packed;           /* int8 on AMX: the weights in tile layout (qf_amx_pack), in d's chunks; else NULL */
+    int8_t *wq;                   /* int8 without VNNI: a copy of w [n, k] for qf_gemm_u8s8s32_exact; else NULL */
+    qf_int8_isa exact_isa;        /* the instruction set of qf_gemm_u8s8s32_exact when wq is set */
     uint8_t *amx_tail;            /* int8 on AMX: 16 rows of k, the zero-padded last rows of x */
     gemm_shape *shapes;           /* [max_m + 1], index m; created lazily */
 };
@@ -115,6 +121,25 @@ static int8_t *alloc_packed(qf_dnnl *d, size_t bytes)
     return p;
 }
 
+/*
+ * Whether oneDNN's u8 x s8 -> s32 matmul gives exact int32 sums on the ISA it dispatches to
+ * (dnnl_get_effective_cpu_isa: the CPU's, capped by ONEDNN_MAX_CPU_ISA): only with VNNI, whose
+ * vpdpbusd adds four u8 x s8 products straight into int32 (avx512_core_vnni and the ISAs above
+ * it, whose masks contain its bits, and avx2_vnni). If not, *isa is the widest instruction set of
+ * the exact kernels (kernels_int8.c) that oneDNN's ISA includes, so that capping oneDNN caps them
+ * too and each of them can be tested on one machine.
+ */
+static bool onednn_int8_exact(qf_int8_isa *isa)
+{
+    const unsigned e = (unsigned)dnnl_get_effective_cpu_isa();
+    const unsigned vnni512 = (unsigned)dnnl_cpu_isa_avx512_core_vnni, vnni2 = (unsigned)dnnl_cpu_isa_avx2_vnni;
+    const unsigned core512 = (unsigned)dnnl_cpu_isa_avx512_core, avx2 = (unsigned)dnnl_cpu_isa_avx2;
+    if ((e & vnni512) == vnni512 || (e & vnni2) == vnni2) return true;
+    *isa = (e & core512) == core512 ? QF_INT8_ISA_AVX512BW : (e & avx2) == avx2 ? QF_INT8_ISA_AVX2 : QF_INT8_ISA_SCALAR;
+    if (!qf_gemm_u8s8s32_exact_supported(*isa)) *isa = QF_INT8_ISA_SCALAR;
+    return false;
+}
+
 static dnnl_data_type_t src_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_u8 : dnnl_f32; }
 static dnnl_data_type_t wei_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_s8 : dnnl_f32; }
 static dnnl_data_type_t dst_type(const qf_dnnl_gemm *g) { return g->int8 ? dnnl_s32 : dnnl_f32; }
@@ -179,6 +204,16 @@ qf_status qf_dnnl_gemm_create(qf_dnnl *d, bool int8, const void *w, int64_t n, i
     }
 
     qf_int8_row_sums(w, n, k, g->colsum);
+    if (!onednn_int8_exact(&g->exact_isa)) {
+        if (!(g->wq = malloc((size_t)(n * k)))) {
+            qf_dnnl_gemm_destroy(g);
+            return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+        }
+        memcpy(g->wq, w, (size_t)(n * k));
+        qf_file_release_pages(w, (uint64_t)(n * k));
+        *out = g;
+        return QF_STATUS_OK;
+    }
     /* Let oneDNN pick the weights layout for the largest m, then reorder [n, k] (= k x n "ba") into it. */
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
@@ -226,6 +261,7 @@ void qf_dnnl_gemm_destroy(qf_dnnl_gemm *g)
     }
     if (g->weights) dnnl_memory_destroy(g->weights);
     free(g->amx_tail);
+    free(g->wq);
     free(g->colsum);
     free(g->shapes);
     free(g);
@@ -264,12 +300,16 @@ static qf_status shape_for(qf_dnnl_gemm *g, int64_t m, gemm_shape **out, qf_erro
 
 static qf_status execute(qf_dnnl_gemm *g, const void *x, int64_t m, void *y, qf_error *err)
 {
-    if (g->wf || g->amx_packed) {
+    if (g->wf || g->amx_packed || g->wq) {
         if (m < 1 || m > g->max_m)
             return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "gemm: %lld rows outside 1..%lld",
                                 (long long)m, (long long)g->max_m);
         if (g->amx_packed) {
             qf_amx_gemm_u8s8s32(x, m, g->amx_packed, g->n, g->k, g->amx_tail, y, NULL);
+            return QF_STATUS_OK;
+        }
+        if (g->wq) {
+            qf_gemm_u8s8s32_exact(x, g->wq, m, g->n, g->k, y, g->exact_isa);
             return QF_STATUS_OK;
         }
         const dnnl_status_t st = dnnl_sgemm('N', 'T', m, g->n, g->k, 1.0f, x, g->k, g->wf, g->k, 0.0f, y, g->n);
@@ -316,6 +356,13 @@ qf_status qf_dnnl_gemm_u8s8s32_raw(qf_dnnl_gemm *g, const uint8_t *x, int64_t m,
 const int32_t *qf_dnnl_gemm_colsum(const qf_dnnl_gemm *g) { return g->colsum; }
 
 bool qf_dnnl_gemm_uses_amx(const qf_dnnl_gemm *g) { return g->amx_packed != NULL; }
+
+const char *qf_dnnl_gemm_int8_kernel(const qf_dnnl_gemm *g)
+{
+    if (!g->int8) return NULL;
+    if (g->amx_packed) return "amx";
+    return g->wq ? qf_int8_isa_name(g->exact_isa) : "onednn";
+}
 
 qf_status qf_dnnl_gemm_u8s8_dequantize(qf_dnnl_gemm *g, const uint8_t *x, int64_t m, int32_t zx, float sx,
                                        const float *ws, const float *bias, float *y, qf_error *err)
