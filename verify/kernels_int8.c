@@ -37,23 +37,37 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void block_avx512bw(
 {
     const uint8_t *xr[MR512];
     const int8_t *wr[NR512];
+    #pragma GCC unroll 4
     for (int r = 0; r < MR512; r++) xr[r] = x + min64(i0 + r, m - 1) * k;
+    #pragma GCC unroll 4
     for (int c = 0; c < NR512; c++) wr[c] = w + min64(j0 + c, n - 1) * k;
     __m512i a[MR512][NR512];
+    #pragma GCC unroll 4
     for (int r = 0; r < MR512; r++)
+        #pragma GCC unroll 4
         for (int c = 0; c < NR512; c++) a[r][c] = _mm512_setzero_si512();
     for (int64_t t = 0; t < k; t += 32) {
         const int64_t left = k - t;
         const __mmask32 mask = left >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
         __m512i wv[NR512];
+        #pragma GCC unroll 4
         for (int c = 0; c < NR512; c++) wv[c] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, wr[c] + t));
+        #pragma GCC unroll 4
         for (int r = 0; r < MR512; r++) {
             const __m512i xv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, xr[r] + t));
+            #pragma GCC unroll 4
             for (int c = 0; c < NR512; c++) a[r][c] = _mm512_add_epi32(a[r][c], _mm512_madd_epi16(xv, wv[c]));
         }
     }
+    /* reduced in constant bounds first: indexed with the block's own bounds, the accumulators
+     * were kept in memory and stored on every step */
+    int32_t sum[MR512][NR512];
+    #pragma GCC unroll 4
+    for (int r = 0; r < MR512; r++)
+        #pragma GCC unroll 4
+        for (int c = 0; c < NR512; c++) sum[r][c] = _mm512_reduce_add_epi32(a[r][c]);
     for (int r = 0; r < MR512 && i0 + r < m; r++)
-        for (int c = 0; c < NR512 && j0 + c < n; c++) acc[(i0 + r) * n + j0 + c] = _mm512_reduce_add_epi32(a[r][c]);
+        for (int c = 0; c < NR512 && j0 + c < n; c++) acc[(i0 + r) * n + j0 + c] = sum[r][c];
 }
 
 static void gemm_avx512bw(const uint8_t *x, const int8_t *w, int64_t m, int64_t n, int64_t k, int32_t *acc)
@@ -64,8 +78,8 @@ static void gemm_avx512bw(const uint8_t *x, const int8_t *w, int64_t m, int64_t 
         for (int64_t i0 = 0; i0 < m; i0 += MR512) block_avx512bw(x, m, w, n, k, i0, jb * NR512, acc);
 }
 
-#define MR256 4 /* 12 accumulators + 3 + 1 operand registers of 16 */
-#define NR256 3
+#define MR256 4 /* 8 accumulators + 2 + 1 operand registers of 16 (4 x 3 spilled) */
+#define NR256 2
 
 __attribute__((target("avx2"))) static int32_t sum8_avx2(__m256i v)
 {
@@ -80,24 +94,36 @@ __attribute__((target("avx2"))) static void block_avx2(const uint8_t *x, int64_t
 {
     const uint8_t *xr[MR256];
     const int8_t *wr[NR256];
+    #pragma GCC unroll 4
     for (int r = 0; r < MR256; r++) xr[r] = x + min64(i0 + r, m - 1) * k;
+    #pragma GCC unroll 4
     for (int c = 0; c < NR256; c++) wr[c] = w + min64(j0 + c, n - 1) * k;
     __m256i a[MR256][NR256];
+    #pragma GCC unroll 4
     for (int r = 0; r < MR256; r++)
+        #pragma GCC unroll 4
         for (int c = 0; c < NR256; c++) a[r][c] = _mm256_setzero_si256();
     const int64_t kv = k & ~(int64_t)15;
     for (int64_t t = 0; t < kv; t += 16) {
         __m256i wv[NR256];
+        #pragma GCC unroll 4
         for (int c = 0; c < NR256; c++)
             wv[c] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wr[c] + t)));
+        #pragma GCC unroll 4
         for (int r = 0; r < MR256; r++) {
             const __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(xr[r] + t)));
+            #pragma GCC unroll 4
             for (int c = 0; c < NR256; c++) a[r][c] = _mm256_add_epi32(a[r][c], _mm256_madd_epi16(xv, wv[c]));
         }
     }
+    int32_t sum[MR256][NR256]; /* constant bounds, as in block_avx512bw */
+    #pragma GCC unroll 4
+    for (int r = 0; r < MR256; r++)
+        #pragma GCC unroll 4
+        for (int c = 0; c < NR256; c++) sum[r][c] = sum8_avx2(a[r][c]);
     for (int r = 0; r < MR256 && i0 + r < m; r++) {
         for (int c = 0; c < NR256 && j0 + c < n; c++) {
-            int32_t s = sum8_avx2(a[r][c]);
+            int32_t s = sum[r][c];
             for (int64_t t = kv; t < k; t++) s += (int32_t)xr[r][t] * (int32_t)wr[c][t];
             acc[(i0 + r) * n + j0 + c] = s;
         }
