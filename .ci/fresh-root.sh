@@ -106,13 +106,17 @@ for f in /etc/apt/apt.conf.d/*; do
   fi
 done
 
-for m in proc sys dev dev/pts; do
+# /dev is the host's (private, so nothing mounted below it reaches the host), with its own
+# /dev/pts and a fresh /dev/shm as every machine has one (clang's OpenMP runtime registers itself
+# there and stops when it cannot).
+for m in proc sys dev dev/pts dev/shm; do
   mkdir -p "$root/$m"
   case $m in
     proc) mount -t proc proc "$root/proc" ;;
     sys) mount -t sysfs sys "$root/sys" ;;
-    dev) mount --bind /dev "$root/dev" ;;
+    dev) mount --bind /dev "$root/dev" && mount --make-private "$root/dev" ;;
     dev/pts) mount --bind /dev/pts "$root/dev/pts" ;;
+    dev/shm) mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" ;;
   esac
   mounted+=("$root/$m")
 done
