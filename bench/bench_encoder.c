@@ -1,5 +1,5 @@
 /*
- * bench_encoder: latency of qforge's encoder (verify/encoder.c) on one prepared input, the qforge
+ * bench_encoder: latency of qforge's encoder (runtime/encoder.c) on one prepared input, the qforge
  * half of bench/run_encoder_latency.sh; bench/ort_latency.mjs is the ONNX Runtime half and prints
  * the same JSON shape.
  *

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calibrate/static_internal.h"
+#include "qforge/calibrate.h"
 
 qf_static_params qf_static_params_default(void)
 {
@@ -239,8 +239,9 @@ static bool is_projection_weight(const char *name, int64_t layers, int64_t *laye
     return false;
 }
 
-qf_status qf_static_build(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
-                          const char *const *extra_fp32, size_t nextra, qf_model **out, qf_error *err)
+qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                                           const char *const *extra_fp32, size_t nextra, qf_model **out,
+                                           qf_error *err)
 {
     qf_static_params defaults = qf_static_params_default();
     const qf_static_params *p = params ? params : &defaults;
@@ -390,5 +391,5 @@ qf_status qf_static_build(qf_model *src, const qf_calib_stats *stats, const qf_s
 qf_status qf_model_quantize_static(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
                                    qf_model **out, qf_error *err)
 {
-    return qf_static_build(src, stats, params, NULL, 0, out, err);
+    return qf_model_quantize_static_keeping(src, stats, params, NULL, 0, out, err);
 }

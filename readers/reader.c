@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/hash_impl.h"
 #include "qforge/qfile.h"
 #include "qforge/readers.h"
 

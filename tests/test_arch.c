@@ -1,5 +1,5 @@
 /*
- * tests/test_arch.c — architecture mapping (verify/arch.c) on synthetic in-memory checkpoints named
+ * tests/test_arch.c — architecture mapping (model/arch.c) on synthetic in-memory checkpoints named
  * as Hugging Face writes them: every family with and without the model prefix, quantized models,
  * idempotence, and the errors for missing / misshapen tensors and unknown families.
  */

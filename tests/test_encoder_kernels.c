@@ -20,7 +20,7 @@
 #include "qforge/quantize.h"
 #include "qforge/verify.h"
 #include "support/synth_encoder.h"
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 static unsigned g_seed = 99;
 static unsigned next_rand(void)

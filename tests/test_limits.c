@@ -57,7 +57,7 @@
 
 #include "qforge/qfile.h"
 #include "qforge/readers.h"
-#include "readers/torch/zip_adapter.h"
+#include "readers/zip/zip_adapter.h"
 
 /* ---- byte buffers ------------------------------------------------------------------------ */
 

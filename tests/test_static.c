@@ -18,9 +18,10 @@
 #include <cmocka.h>
 
 #include "qforge/calibrate.h"
+#include "qforge/verify.h"
 #include "qforge/readers.h"
 #include "qforge/writers.h"
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 #define MINI QF_SOURCE_DIR "/fixtures/debsec-mini"
 

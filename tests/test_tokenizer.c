@@ -1,5 +1,5 @@
 /*
- * tests/test_tokenizer.c: the tokenizers of verify/ (WordPiece, byte-level BPE) and their parts.
+ * tests/test_tokenizer.c: the tokenizers of text/ (WordPiece, byte-level BPE) and their parts.
  *
  *   - golden cases: fixtures/tokenizer/golden.json holds ids computed by @huggingface/tokenizers
  *     (fixtures/gen/tokenizer_golden.mjs) for the bert-mini and roberta-mini fixtures: accents,
@@ -28,8 +28,8 @@
 #include <cmocka.h>
 
 #include "qforge/verify.h"
-#include "verify/tokenizer_internal.h"
-#include "verify/unicode.h"
+#include "text/tokenizer_internal.h"
+#include "text/unicode.h"
 
 #define FIX QF_SOURCE_DIR "/fixtures/tokenizer/"
 

@@ -1,5 +1,5 @@
 /*
- * tests/test_verify.c — verify/dataset.c and verify/verify.c on the bundled debsec-mini model:
+ * tests/test_verify.c — text/dataset.c and verify/verify.c on the bundled debsec-mini model:
  * JSONL rows (text, input_ids, string labels) and their errors with line and offset; the report's
  * figures (FP32 accuracy equals what transformers measured on these rows; int8 close to it) do not
  * depend on batch size; and the CLI gate: `qforge verify --max-drop 0` exits 0 on the clean

@@ -264,15 +264,6 @@ bool qf_verify_gate(double drop_points, double max_drop_points)
     return drop_points <= max_drop_points + GATE_SLACK_POINTS;
 }
 
-const char *qf_encoder_mode_name(qf_encoder_mode mode)
-{
-    switch (mode) {
-    case QF_ENCODER_MODE_DYNAMIC_INT8: return "dynamic int8";
-    case QF_ENCODER_MODE_STATIC_INT8: return "static int8";
-    default: return "FP32";
-    }
-}
-
 void qf_label_name(const char *config_json, int32_t id, char *buf, size_t size)
 {
     json_object *config = config_json ? json_tokener_parse(config_json) : NULL, *map = NULL, *name = NULL;

@@ -4,8 +4,8 @@
  * the six projections of each layer, see qf_encoder_site); the statistics are saved as a `.qfc`
  * file (docs/format.md), merged across jobs, and turned into activation scales at quantize time by
  * a range-selection method, optionally after SmoothQuant. Then qf_model_quantize_static writes the
- * static artifact and qf_static_fallback returns the most sensitive projections to FP32 while an
- * accuracy budget is exceeded.
+ * static artifact (verify.h's qf_static_fallback returns the most sensitive projections to FP32
+ * while an accuracy budget is exceeded).
  *
  *   calib.jsonl ─> qf_calibrate_run (encoder observers) ─> qf_calib_stats ─> .qfc (write / read / merge)
  *   source model + stats ─> qf_model_quantize_static (method, smoothing, fp32 patterns) ─> model ─> .qf
@@ -26,7 +26,9 @@
 
 #include "qforge/core.h"
 #include "qforge/quantize.h"
-#include "qforge/verify.h"
+#include "qforge/model.h"
+#include "qforge/runtime.h"
+#include "qforge/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -156,7 +158,7 @@ double qf_calib_threshold(const uint64_t *hist, size_t bins, double width, doubl
                           double percentile);
 
 /* =============================================================================================
- * Static quantization (calibrate/quantize_static.c, calibrate/fallback.c)
+ * Static quantization (calibrate/quantize_static.c; its accuracy-aware fallback is in verify.h)
  * =========================================================================================== */
 
 typedef struct qf_static_params {
@@ -190,50 +192,19 @@ qf_static_params qf_static_params_default(void);
 qf_status qf_model_quantize_static(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
                                    qf_model **out, qf_error *err);
 
+/*
+ * qf_model_quantize_static with `keep_fp32` [keep_fp32_count] projection stems ("layers.3.ffn.up")
+ * also kept FP32, matched exactly, on top of params->fp32_patterns: what the accuracy-aware
+ * fallback (verify.h, qf_static_fallback) builds at each step. The stems are recorded as the
+ * patterns are.
+ */
+qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                                           const char *const *keep_fp32, size_t keep_fp32_count, qf_model **out,
+                                           qf_error *err);
+
 /* The 6 projection stems of layer l in a fixed order: attn.q, attn.k, attn.v, attn.out, ffn.up, ffn.down. */
 #define QF_STATIC_PROJECTIONS 6
 void qf_static_projection_stem(int64_t layer, int index, char *buf, size_t size);
-
-typedef struct qf_fallback_params {
-    double max_drop;         /* accuracy budget in points */
-    /* rows used to rank projections (borrowed; NULL: the whole measurement data) */
-    const qf_dataset *sensitivity_data;
-    qf_verify_params verify; /* threads, batch, ... for every measurement */
-    /* Called after each measurement (may be NULL): a line of progress. */
-    void (*log)(void *ctx, const char *line);
-    void *log_ctx;
-} qf_fallback_params;
-
-qf_fallback_params qf_fallback_params_default(void);
-
-typedef struct qf_fallback_step {
-    char stem[64];          /* projection returned to FP32 */
-    double sensitivity;     /* agreement lost (points) when only this projection is int8 */
-    double sensitivity_dlogit; /* mean |logit difference| then (the tie-breaker) */
-    double drop_after;      /* drop of the whole artifact after reverting it */
-} qf_fallback_step;
-
-typedef struct qf_fallback_report {
-    double initial_drop, final_drop;
-    double initial_agreement, final_agreement;
-    bool within_budget;
-    size_t steps;
-    qf_fallback_step *step; /* [steps], owned */
-} qf_fallback_report;
-
-void qf_fallback_report_free(qf_fallback_report *r); /* accepts NULL */
-
-/*
- * Accuracy-aware fallback. Measures the drop of the static artifact built with `params` on `data`
- * (qf_verify_run against `src` in FP32); while it exceeds max_drop, ranks the still-int8
- * projections by sensitivity (agreement with FP32 lost when only that projection is int8, then the
- * mean |logit difference|; measured once per projection on sensitivity_data), reverts the worst to FP32 and re-measures. *out is the
- * final model (with quant.fallback.* metadata: each reverted projection, its sensitivity and the
- * drop after reverting it).
- */
-qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
-                             const qf_dataset *data, const qf_fallback_params *fp, qf_model **out,
-                             qf_fallback_report *report, qf_error *err);
 
 #ifdef __cplusplus
 }

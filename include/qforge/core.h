@@ -378,6 +378,24 @@ qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_
  * whose bytes do not change (qf_file_from_memory bytes stay valid until the model is freed).
  */
 qf_status qf_model_set_meta_file_sha256(qf_model *m, const char *key, qf_file *f, bool background, qf_error *err);
+
+/*
+ * SHA-256 of a whole file, computed on a second thread when `background` (else, or when no thread
+ * can be made, at once on the caller's). Reference counted; holds a reference to f until freed.
+ * qf_sha256_job_hex waits for the thread (once; thread-safe) and returns the lower-case hex, owned
+ * by the job. qf_sha256_job_done: true when hex would not wait. The last release of a job nobody
+ * waited for stops the thread at its next chunk and joins it. Release accepts NULL.
+ */
+typedef struct qf_sha256_job qf_sha256_job;
+qf_status qf_sha256_job_start(qf_file *f, bool background, qf_sha256_job **out, qf_error *err);
+qf_sha256_job *qf_sha256_job_retain(qf_sha256_job *j);
+const char *qf_sha256_job_hex(qf_sha256_job *j);
+bool qf_sha256_job_done(qf_sha256_job *j);
+void qf_sha256_job_release(qf_sha256_job *j);
+
+/* Sets metadata `key` of m to the hex digest of job j, taking over the caller's reference (released
+ * on failure too). A reader starts the job before it parses, so that hashing overlaps reading. */
+qf_status qf_model_set_meta_sha256_job(qf_model *m, const char *key, qf_sha256_job *j, qf_error *err);
 /* Borrowed; NULL if absent. Waits for a value still being computed (see above). */
 const char *qf_model_get_meta(const qf_model *m, const char *key);
 size_t qf_model_meta_count(const qf_model *m);

@@ -51,13 +51,13 @@
 #define QF_ONNX_MAX_DEPTH 64               /* nesting of protobuf messages (model = 0, graph = 1, subgraphs deeper) */
 #define QF_ONNX_MAX_EXTERNAL_FILES 1024    /* distinct external-data files one model may map */
 
-/* Reference encoder (verify/) */
+/* Reference encoder (runtime/) */
 #define QF_ENCODER_MAX_BATCH 65536         /* sequences in one run (workspace is sized for max_batch) */
 #define QF_ENCODER_MAX_LENGTH 65536        /* tokens of one sequence */
 #define QF_ENCODER_MAX_INT8_K 65536        /* inner dimension of an int8 GEMM: 255 * 128 * K stays in int32 */
 #define QF_ENCODER_MAX_WORKSPACE (64ull << 30) /* bytes of the encoder's workspace */
 
-/* Tokenizers (verify/tokenizer*.c) */
+/* Tokenizers (text/tokenizer*.c) */
 #define QF_TOKENIZER_MAX_FILE (256u << 20)  /* bytes of tokenizer.json / vocab.txt / vocab.json / merges.txt */
 #define QF_TOKENIZER_MAX_JSON_DEPTH 64      /* nesting of JSON containers in those files */
 #define QF_TOKENIZER_MAX_VOCAB (1u << 21)   /* vocabulary entries; also bounds every token id */
@@ -75,7 +75,7 @@
 #define QF_TOKENIZER_MAX_NORMALIZE_EXPANSION 32
 #define QF_TOKENIZER_MAX_NORMALIZED (128u << 20) /* code points of one normalized piece, whatever the ratio allows */
 
-/* Datasets (verify/dataset.c): JSONL rows of {"text"|"input_ids", "label"} */
+/* Datasets (text/dataset.c): JSONL rows of {"text"|"input_ids", "label"} */
 #define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
 #define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
 

@@ -1,12 +1,7 @@
 /*
- * qforge verify: what proves how far an int8 artifact is from FP32, and what `qforge verify`,
- * `calibrate` and `run` need around the reference encoder. One section per module:
- *
- *   - Architecture: recognises the encoder family from config.json + tensor names and renames the
- *     source tensors to the encoder's canonical slots (in place, source names kept);
- *   - Encoder: the bundled reference encoder (FP32 and dynamic int8 with ONNX Runtime semantics),
- *     oneDNN GEMMs checked against scalar reference kernels;
- *   - Tokenizers: Hugging Face tokenizer.json (WordPiece, byte-level BPE), identical ids.
+ * qforge verify: what proves how far an int8 artifact is from FP32: the reference and the artifact
+ * run on the same rows (runtime.h) over a dataset (text.h), metrics, the accuracy gate, the JSON
+ * and HTML reports, and the accuracy-aware static fallback.
  *
  * Conventions as in core.h: fallible calls return qf_status and fill an optional qf_error;
  * opaque types have one create/destroy pair and destroy accepts NULL; returned pointers are
@@ -20,383 +15,14 @@
 #include <stdint.h>
 
 #include "qforge/core.h"
+#include "qforge/model.h"
+#include "qforge/runtime.h"
+#include "qforge/text.h"
+#include "qforge/calibrate.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* =============================================================================================
- * Architecture (verify/arch.c)
- * =========================================================================================== */
-
-typedef enum qf_arch_family {
-    QF_ARCH_FAMILY_UNKNOWN = 0,
-    QF_ARCH_FAMILY_BERT,       /* bert; MiniLM checkpoints are bert */
-    QF_ARCH_FAMILY_ROBERTA,    /* roberta, xlm-roberta, camembert */
-    QF_ARCH_FAMILY_DISTILBERT,
-    QF_ARCH_FAMILY_ELECTRA,
-    QF_ARCH_FAMILY_COUNT_
-} qf_arch_family;
-
-typedef enum qf_arch_activation {
-    QF_ARCH_ACTIVATION_GELU = 0,  /* exact: x/2 (1 + erf(x/sqrt 2)) */
-    QF_ARCH_ACTIVATION_GELU_TANH, /* gelu_new, gelu_pytorch_tanh */
-    QF_ARCH_ACTIVATION_RELU,
-    QF_ARCH_ACTIVATION_COUNT_
-} qf_arch_activation;
-
-typedef enum qf_arch_head {
-    QF_ARCH_HEAD_NONE = 0,    /* base model: hidden states only */
-    QF_ARCH_HEAD_BERT,        /* pooler (dense + tanh on [CLS]) -> classifier */
-    QF_ARCH_HEAD_ROBERTA,     /* token 0 -> dense -> tanh -> out_proj */
-    QF_ARCH_HEAD_ELECTRA,     /* token 0 -> dense -> gelu -> out_proj */
-    QF_ARCH_HEAD_DISTILBERT,  /* token 0 -> pre_classifier -> relu -> classifier */
-    QF_ARCH_HEAD_COUNT_
-} qf_arch_head;
-
-typedef struct qf_arch {
-    qf_arch_family family;
-    char model_type[32];          /* config "model_type" as written */
-    int64_t hidden_size;          /* hidden_size / dim */
-    int64_t num_layers;           /* num_hidden_layers / n_layers */
-    int64_t num_heads;            /* num_attention_heads / n_heads */
-    int64_t intermediate_size;    /* intermediate_size / hidden_dim */
-    int64_t embedding_size;       /* ELECTRA embedding_size; == hidden_size elsewhere */
-    int64_t vocab_size;           /* rows of the word embedding */
-    int64_t max_positions;        /* rows of the position embedding */
-    int64_t type_vocab_size;      /* rows of the token-type embedding; 0 when absent (DistilBERT) */
-    int64_t pad_token_id;
-    /* RoBERTa family: positions are cumsum(ids != pad) * (ids != pad) + padding_idx, so real tokens
-     * start at padding_idx + 1. -1 for the others (position = index). */
-    int64_t position_padding_idx;
-    int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
-    qf_arch_activation activation;
-    float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
-    qf_arch_head head;
-    bool has_pooler;              /* pooler.weight present (BERT head needs it) */
-    bool has_project;             /* ELECTRA embeddings_project (embedding_size != hidden_size) */
-    char problem_type[48];        /* config problem_type, "" when absent */
-} qf_arch;
-
-const char *qf_arch_family_name(qf_arch_family f);         /* "bert", ...; static storage */
-const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu" */
-
-/*
- * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
- * bert, roberta, xlm-roberta, camembert, distilbert, electra (else QF_STATUS_UNSUPPORTED naming it).
- * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
- */
-qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);
-
-/*
- * Recognises the family from the model's config.json (required) and renames every known tensor
- * to its canonical name in place (qf_model_rename_tensor keeps the source name), including the
- * "<name>::scale" companions of quantized weights. Checks every slot's presence, dtype and shape
- * (linear weights [out, in], PyTorch layout) and fails with QF_STATUS_NOT_FOUND / QF_STATUS_SHAPE
- * naming the tensor and the expected vs found shape. Tensors that are not part of the encoder
- * (position_ids buffers, MLM heads) are left untouched and listed in metadata "arch.ignored".
- * Records "arch.family", "arch.layers", ... in metadata. Idempotent: a model whose tensors are
- * already canonical (a .qf written after mapping) maps to the same result.
- * `out` may be NULL.
- *
- * Canonical names: embeddings.{word,position,token_type}.weight, embeddings.norm.{weight,bias},
- * embeddings.project.{weight,bias}, layers.{i}.attn.{q,k,v,out}.{weight,bias},
- * layers.{i}.attn.norm.{weight,bias}, layers.{i}.ffn.{up,down}.{weight,bias},
- * layers.{i}.ffn.norm.{weight,bias}, pooler.{weight,bias}, head.dense.{weight,bias},
- * head.out.{weight,bias}.
- */
-qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
-
-/* ======================================================================================
- * Encoder (verify/encoder.c; kernels in verify/kernels_ref.c and verify/kernels_dnnl.c)
- * =========================================================================================== */
-
-typedef enum qf_encoder_mode {
-    QF_ENCODER_MODE_FP32 = 0,
-    /* int8 weights per output channel (from the model, or quantized at creation when
-     * quantize_weights is set); activations quantized at run time exactly like ONNX Runtime's
-     * DynamicQuantizeLinear -> MatMulInteger -> scale. A static int8 mode (calibrated activation
-     * scales) will join here. */
-    QF_ENCODER_MODE_DYNAMIC_INT8,
-    /* Calibrated static int8 (what a QDQ graph means): a projection whose weight is int8 and whose
-     * model holds "<stem>.input::scale" (f32, 1 element) quantizes its input with that fixed scale,
-     * q = saturate(round_half_even(x * smooth / s)) in [-128, 127] ("<stem>.input::smooth", [k],
-     * optional, is the SmoothQuant multiplier, 1 when absent), multiplies int8 x int8 with int32
-     * accumulation, and dequantizes acc * s * s_w[channel] + bias. Other int8 weights (no input
-     * scale) are dequantized and run in FP32; float weights stay FP32. */
-    QF_ENCODER_MODE_STATIC_INT8,
-    QF_ENCODER_MODE_COUNT_
-} qf_encoder_mode;
-
-/* The activations that static int8 quantizes: the inputs of the six projections of a layer.
- * Q, K and V read the same tensor, so they share one site (and one calibrated scale). */
-typedef enum qf_encoder_site {
-    QF_ENCODER_SITE_QKV = 0,  /* input of attn.q, attn.k, attn.v: the previous LayerNorm's output */
-    QF_ENCODER_SITE_ATTN_OUT, /* input of attn.out: the attention context */
-    QF_ENCODER_SITE_FFN_UP,   /* input of ffn.up: the attention LayerNorm's output */
-    QF_ENCODER_SITE_FFN_DOWN, /* input of ffn.down: the activation (GELU) output */
-    QF_ENCODER_SITE_COUNT_
-} qf_encoder_site;
-
-/* "attn.qkv", "attn.out", "ffn.up", "ffn.down"; "?" outside the enum. Static storage. */
-const char *qf_encoder_site_name(qf_encoder_site s);
-
-/* Called with the FP32 input x [rows, cols] (row-major, the real tokens of one sequence) of every
- * site of every layer, in execution order, before that input is quantized. x is borrowed for the
- * call only. Runs on the thread that called qf_encoder_run. */
-typedef void (*qf_encoder_observer)(void *ctx, int64_t layer, qf_encoder_site site, const float *x, int64_t rows,
-                                    int64_t cols);
-
-typedef struct qf_encoder_params {
-    int threads;             /* OpenMP threads for one run; 0: omp_get_max_threads() */
-    qf_encoder_mode mode;
-    bool reference_kernels;  /* scalar _ref kernels instead of oneDNN for the whole encoder */
-    int64_t max_batch;       /* sequences per run (workspace sized for it); default 32 */
-    int64_t max_length;      /* padded length per run; default 512, capped by the position table */
-    bool keep_layer_outputs; /* also return every layer's hidden state */
-    /* DYNAMIC_INT8 only: quantize float linear weights at creation (per output channel, with
-     * qf_quantize_row_sym_i8_ref). Without it, float weights of a model stay FP32. */
-    bool quantize_weights;
-    /* Optional tap on the projection inputs (calibration); NULL costs one branch per site. */
-    qf_encoder_observer observe;
-    void *observe_ctx;
-} qf_encoder_params;
-
-qf_encoder_params qf_encoder_params_default(void);
-
-typedef struct qf_encoder qf_encoder;
-
-/*
- * Input: `batch` sequences padded to `length`. input_ids [batch, length] (required);
- * attention_mask [batch, length] (NULL: all ones; a token takes part iff its mask is non-zero);
- * token_type_ids [batch, length] (NULL: zeros). All borrowed for the call only.
- */
-typedef struct qf_encoder_batch {
-    int64_t batch;
-    int64_t length;
-    const int32_t *input_ids;
-    const int32_t *attention_mask;
-    const int32_t *token_type_ids;
-} qf_encoder_batch;
-
-/*
- * Output of one run. Every pointer is BORROWED from the encoder: valid until the next
- * qf_encoder_run or qf_encoder_destroy. Positions whose mask is 0 hold zeros in the hidden states.
- */
-typedef struct qf_encoder_output {
-    int64_t batch, length, hidden_size, num_labels, num_layer_outputs;
-    const float *logits;       /* [batch, num_labels]; NULL when the model has no head */
-    const float *last_hidden;  /* [batch, length, hidden_size] */
-    const float *pooled;       /* [batch, hidden_size]: mask-weighted mean of last_hidden */
-    /* [num_layer_outputs = num_layers + 1, batch, length, hidden_size]: [0] is the embeddings
-     * output, [i] layer i's output; NULL unless keep_layer_outputs. */
-    const float *layer_hidden;
-} qf_encoder_output;
-
-/*
- * Builds an encoder over `m` (retained; released by qf_encoder_destroy). Maps the architecture
- * first when the model is not mapped yet (renaming its tensors in place, see qf_arch_map),
- * validates every shape, prepares the weights (oneDNN: packed once into its preferred layout),
- * and sizes one workspace for max_batch x max_length, so a run allocates nothing more (oneDNN
- * primitives are created once per sequence length and cached). `params` may be NULL (defaults).
- */
-qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_encoder **out, qf_error *err);
-
-/*
- * Runs one batch. Each sequence is computed on its own real (mask != 0) tokens only, as ONNX
- * Runtime would see it with batch 1 and no padding: in DYNAMIC_INT8 the activation range of each
- * projection is that of one sequence's [tokens, hidden] matrix, so results never depend on how
- * the batch was composed. Fails with QF_STATUS_INVALID_ARGUMENT (object "input_ids[b][t]") on ids,
- * type ids or positions outside their tables, a batch larger than the workspace, or a sequence
- * without tokens. Not thread-safe on one encoder.
- */
-qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_output *out, qf_error *err);
-
-/* The architecture the encoder runs (borrowed). */
-const qf_arch *qf_encoder_arch(const qf_encoder *e);
-
-void qf_encoder_destroy(qf_encoder *e); /* accepts NULL */
-
-/* Scalar reference of ONNX DynamicQuantizeLinear, as ONNX Runtime computes it: range widened to
- * include 0, s = (max - min) / 255 (s = 1 when max == min), z = round_half_even(clamp(-min / s,
- * 0, 255)), q = clamp(round_half_even(x / s) + z, 0, 255). NaNs are ignored in the range and map
- * to z. n may be 0 (s = 1, z = 0). */
-void qf_dynamic_quantize_u8_ref(const float *x, size_t n, uint8_t *q, float *scale, uint8_t *zero_point);
-/* =============================================================================================
- * Tokenizers (verify/tokenizer*.c)
- *
- * Hugging Face tokenizers re-implemented so that the ids are identical to those of the Rust
- * `tokenizers` library (what transformers uses with a tokenizer.json) for the families qforge
- * runs: BERT / DistilBERT / ELECTRA / MiniLM (WordPiece) and RoBERTa (byte-level BPE).
- *
- * Supported components of tokenizer.json (anything else is refused with QF_STATUS_UNSUPPORTED,
- * naming the component):
- *   normalizers     BertNormalizer, Lowercase, NFD, NFKD, NFC, NFKC, StripAccents, Strip,
- *                   Replace (String pattern), Prepend, Sequence;
- *   pre-tokenizers  BertPreTokenizer, Whitespace, WhitespaceSplit, ByteLevel, Punctuation,
- *                   Split (String pattern), Digits, Sequence;
- *   models          WordPiece, BPE (dropout null or 0, byte_fallback, fuse_unk, ignore_merges,
- *                   continuing_subword_prefix, end_of_word_suffix);
- *   post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence;
- *   added_tokens    with single_word, lstrip, rstrip, normalized.
- * The decoder, and the file's own "truncation" / "padding" settings, are ignored (transformers
- * overrides them too); qf_tokenize_params says how to truncate and pad. "padding.pad_id" is used
- * as the padding id when present.
- *
- * Text handling: input bytes that are not valid UTF-8 are decoded like Python's
- * `bytes.decode("utf-8", errors="replace")`: each maximal ill-formed subsequence becomes one
- * U+FFFD (a Rust String cannot hold them, so Hugging Face never sees such bytes). A NUL byte is
- * an ordinary character (U+0000).
- *
- * Unicode data (categories, normalization, lowercase) comes from tables generated from Python's
- * unicodedata (see qf_tokenizer_unicode_version); Rust tokenizers mixes older tables
- * (unicode_categories) and newer ones (Rust std), so characters assigned in recent Unicode
- * versions may be classified differently. No such character occurs in the parity data.
- *
- * A loaded tokenizer is immutable: encode may run concurrently from several threads.
- * ============================================================================================= */
-
-typedef struct qf_tokenizer qf_tokenizer;
-
-/*
- * Loads a tokenizer. `path` is a tokenizer.json file, or a folder holding one of:
- *   - tokenizer.json;
- *   - vocab.txt: BERT WordPiece with transformers' defaults (BertNormalizer with lowercase =
- *     tokenizer_config.json "do_lower_case" (default true), "strip_accents" and
- *     "tokenize_chinese_chars" when present; BertPreTokenizer; [UNK], "##", 100 chars per word;
- *     [CLS] $A [SEP]; [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens);
- *   - vocab.json + merges.txt: RoBERTa byte-level BPE with transformers' defaults (ByteLevel with
- *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s>;
- *     <s> <pad> </s> <unk> special, <mask> special with lstrip).
- * Validates the whole file (types, ids, limits of limits.h, merge tokens present in the vocabulary)
- * before returning. On failure *out is NULL and err names the file and the field.
- */
-qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err);
-
-/*
- * The tokenizer of a model, found the same way by every command (verify, run, calibrate, convert,
- * quantize): `explicit_path` (the user's --tokenizer: a tokenizer.json, or a folder as above; may be
- * anywhere) when non-NULL; else the folder of each of beside[0..nbeside) in turn (NULL entries
- * skipped): the first folder holding tokenizer.json, vocab.txt or vocab.json is loaded as a folder
- * (qf_tokenizer_load: each of its files must resolve inside it). *out stays NULL when no folder has
- * one (rows must then carry input_ids). `used` (may be NULL, used_size bytes) receives what was
- * loaded: the tokenizer.json file, or the folder; "" when none.
- */
-qf_status qf_tokenizer_find(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
-                            char *used, size_t used_size, qf_error *err);
-
-/* Same as qf_tokenizer_load for tokenizer.json bytes held in memory; `name` (may be NULL) is the
- * file name used in error messages. The bytes are not referenced after the call. */
-qf_status qf_tokenizer_load_json(const void *data, size_t size, const char *name, qf_tokenizer **out,
-                                 qf_error *err);
-
-void qf_tokenizer_destroy(qf_tokenizer *t); /* accepts NULL */
-
-typedef struct qf_tokenize_params {
-    /* > 0: truncate like transformers' `truncation=True, max_length=N` for one sequence: the
-     * sequence is cut to N minus the special tokens the post-processor adds, then they are added.
-     * 0: no truncation. */
-    int32_t max_length;
-    /* > 0: pad on the right up to this length (pad id, attention 0, type id of the padding);
-     * a longer encoding is left as it is. 0: no padding. */
-    int32_t pad_to;
-    /* Add the post-processor's special tokens ([CLS] ... [SEP]); default true. */
-    bool add_special_tokens;
-} qf_tokenize_params;
-
-qf_tokenize_params qf_tokenize_params_default(void); /* {0, 0, true} */
-
-/*
- * The result of one encode. Caller-owned struct; the arrays are owned by it and released with
- * qf_encoding_free. Zero-initialise it (or call qf_encoding_init) before the first encode; it may
- * be reused for many encodes, which then reuse its memory.
- */
-typedef struct qf_encoding {
-    int32_t *input_ids;
-    int32_t *attention_mask; /* 1 for tokens, 0 for padding */
-    int32_t *token_type_ids;
-    size_t length;   /* entries in each array */
-    size_t capacity; /* allocated entries (internal) */
-} qf_encoding;
-
-void qf_encoding_init(qf_encoding *e);
-void qf_encoding_free(qf_encoding *e); /* frees the arrays and zeroes the struct; accepts NULL */
-
-/*
- * Encodes `len` bytes of `text` (need not be NUL-terminated; any bytes, see above) as one
- * sequence. `p` may be NULL (defaults). On failure `out->length` is 0.
- * Fails with QF_STATUS_INVALID_ARGUMENT when max_length is smaller than the number of special
- * tokens, QF_STATUS_LIMIT past QF_TOKENIZER_MAX_TEXT, QF_STATUS_FORMAT when the model needs its
- * unknown token and the vocabulary lacks it.
- */
-qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len,
-                              const qf_tokenize_params *p, qf_encoding *out, qf_error *err);
-
-/* Id used for padding: "padding.pad_id" of tokenizer.json when set, else the id of [PAD] or <pad>
- * (added tokens first, then the vocabulary), else 0. */
-int32_t qf_tokenizer_pad_id(const qf_tokenizer *t);
-/* Number of ids: 1 + the largest id of the vocabulary and the added tokens (the rows an embedding
- * table needs). */
-size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
-/* Id of a token (NUL-terminated UTF-8), added tokens first, then the model vocabulary; -1 if absent. */
-int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
-/* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
-size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
-/* Unicode version of the tables ("14.0.0"). Static storage. */
-const char *qf_tokenizer_unicode_version(void);
-
-/* ============================================================================= end Tokenizers */
-
-/* =============================================================================================
- * Datasets (verify/dataset.c): JSONL rows, tokenized once
- *
- * One JSON object per line: {"text": "...", "label": 3} or {"input_ids": [...], "label": "devel"}
- * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer class
- * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
- * values), or absent (rows without labels still count for agreement and logit distance). Blank
- * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
- * gives none (empty or whitespace under a tokenizer that adds no special tokens) is refused; a
- * "text" that gives only the special tokens ([CLS] [SEP]) is a row. Errors name the file, "line N"
- * and the byte offset of the row (a tokenizer's error too).
- * =========================================================================================== */
-
-typedef struct qf_tokenizer qf_tokenizer; /* verify/tokenizer.c */
-
-typedef struct qf_dataset_params {
-    int32_t max_length;      /* truncation of "text" rows (tokenizer) and of input_ids; 0: none */
-    int64_t limit;           /* first N rows only; 0: all */
-    const char *config_json; /* config.json text for string labels (label2id); may be NULL */
-    bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
-} qf_dataset_params;
-
-qf_dataset_params qf_dataset_params_default(void);
-
-typedef struct qf_dataset_row {
-    const int32_t *input_ids;      /* [length]; borrowed from the dataset */
-    const int32_t *token_type_ids; /* [length] */
-    int32_t length;                /* real tokens (the mask is all ones over them) */
-    int32_t label;                 /* -1: none */
-} qf_dataset_row;
-
-typedef struct qf_dataset qf_dataset;
-
-/* Reads and tokenizes every row (`tokenizer` may be NULL when every row has input_ids). */
-qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
-                          qf_dataset **out, qf_error *err);
-size_t qf_dataset_size(const qf_dataset *d);
-const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
-size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
-/* QF_STATUS_FORMAT, naming the file, "line N" and the row's offset, when a row's label (an integer, or
- * a class name's index in config.json) is not a class of a model with `num_labels` classes, i.e. not
- * in 0..num_labels-1. Where the data meets the model (qf_verify_run calls it); a load cannot know. */
-qf_status qf_dataset_check_labels(const qf_dataset *d, int64_t num_labels, qf_error *err);
-/* Row i's "text" as written in the file (decoded JSON string, NUL-terminated, `*len` bytes; may hold
- * NUL bytes itself) when the dataset was loaded with keep_text and the row has one; else NULL.
- * Borrowed from the dataset. `len` may be NULL. */
-const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len);
-/* SHA-256 (hex) of the data file's bytes, for provenance. Borrowed. */
-const char *qf_dataset_sha256(const qf_dataset *d);
-void qf_dataset_destroy(qf_dataset *d); /* accepts NULL */
 
 /* =============================================================================================
  * Verification (verify/verify.c): the reference (FP32) and the artifact run on the same rows
@@ -461,9 +87,6 @@ void qf_verify_report_free(qf_verify_report *r); /* accepts NULL; zeroes the str
  */
 bool qf_verify_gate(double drop_points, double max_drop_points);
 
-/* "FP32", "dynamic int8", "static int8". Static storage. */
-const char *qf_encoder_mode_name(qf_encoder_mode mode);
-
 /* The name config.json's id2label gives class `id` ("devel"), else the number, into buf.
  * `config_json` (config.json text) may be NULL. */
 void qf_label_name(const char *config_json, int32_t id, char *buf, size_t size);
@@ -506,6 +129,52 @@ qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify
  */
 qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_context *ctx, char **out,
                                 size_t *len, qf_error *err);
+
+
+/* =============================================================================================
+ * Accuracy-aware static fallback (verify/fallback.c)
+ * =========================================================================================== */
+
+typedef struct qf_fallback_params {
+    double max_drop;         /* accuracy budget in points */
+    /* rows used to rank projections (borrowed; NULL: the whole measurement data) */
+    const qf_dataset *sensitivity_data;
+    qf_verify_params verify; /* threads, batch, ... for every measurement */
+    /* Called after each measurement (may be NULL): a line of progress. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+} qf_fallback_params;
+
+qf_fallback_params qf_fallback_params_default(void);
+
+typedef struct qf_fallback_step {
+    char stem[64];          /* projection returned to FP32 */
+    double sensitivity;     /* agreement lost (points) when only this projection is int8 */
+    double sensitivity_dlogit; /* mean |logit difference| then (the tie-breaker) */
+    double drop_after;      /* drop of the whole artifact after reverting it */
+} qf_fallback_step;
+
+typedef struct qf_fallback_report {
+    double initial_drop, final_drop;
+    double initial_agreement, final_agreement;
+    bool within_budget;
+    size_t steps;
+    qf_fallback_step *step; /* [steps], owned */
+} qf_fallback_report;
+
+void qf_fallback_report_free(qf_fallback_report *r); /* accepts NULL */
+
+/*
+ * Accuracy-aware fallback. Measures the drop of the static artifact built with `params` on `data`
+ * (qf_verify_run against `src` in FP32); while it exceeds max_drop, ranks the still-int8
+ * projections by sensitivity (agreement with FP32 lost when only that projection is int8, then the
+ * mean |logit difference|; measured once per projection on sensitivity_data), reverts the worst to FP32 and re-measures. *out is the
+ * final model (with quant.fallback.* metadata: each reverted projection, its sensitivity and the
+ * drop after reverting it).
+ */
+qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                             const qf_dataset *data, const qf_fallback_params *fp, qf_model **out,
+                             qf_fallback_report *report, qf_error *err);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
 
 #include "qforge/readers.h"
 #include "readers/hdf5/hdf5_internal.h"
-#include "readers/torch/zip_adapter.h"
+#include "readers/zip/zip_adapter.h"
 
 #define KERAS_WEIGHTS_ENTRY "model.weights.h5"
 

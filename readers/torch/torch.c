@@ -14,7 +14,7 @@
 
 #include "qforge/readers.h"
 #include "readers/torch/pickle.h"
-#include "readers/torch/zip_adapter.h"
+#include "readers/zip/zip_adapter.h"
 
 /* A storage as referenced by persistent ids: ('storage', type, key, location, numel[, view]). */
 typedef struct storage {

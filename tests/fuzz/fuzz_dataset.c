@@ -1,5 +1,5 @@
 /*
- * tests/fuzz/fuzz_dataset.c — JSONL data (verify/dataset.c): the input is the data file (a
+ * tests/fuzz/fuzz_dataset.c — JSONL data (text/dataset.c): the input is the data file (a
  * memory-backed file, memfd), tokenized with a small fixed WordPiece tokenizer, string labels
  * looked up in a fixed config.json (label2id with ids in and out of range, id2label), with and
  * without truncation, then once more with the same tokenizer without its post-processor (an empty

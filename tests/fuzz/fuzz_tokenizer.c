@@ -1,5 +1,5 @@
 /*
- * tests/fuzz/fuzz_tokenizer.c — tokenizer.json (verify/tokenizer*.c): load from memory, then
+ * tests/fuzz/fuzz_tokenizer.c — tokenizer.json (text/tokenizer*.c): load from memory, then
  * encode a few fixed texts (ASCII, accents, CJK, emoji, control bytes, and runs of characters that
  * normalizers grow: "a", U+FDFA, dotted I, CJK) with what was loaded, formatting each error. The
  * seed corpus holds chains of Replace / Prepend / Lowercase / NFKD normalizers for the mutations

@@ -5,7 +5,7 @@
 # <qforge> is the choice qforge's own kernels make: "amx" (int8 GEMMs on AMX tiles: CPUID AMX-TILE,
 # AMX-INT8 and AVX512-VNNI, QF_AMX not 0, and the kernel granted the tile state, seen here through
 # oneDNN's ISA, which asks the kernel the same way), else "avx512" (the AVX-512 forms of
-# verify/kernels_simd.c, quantize/quant_simd.c and calibrate/stats.c), else "ref" (the scalar
+# runtime/kernels_simd.c, quantize/quant_simd.c and calibrate/stats.c), else "ref" (the scalar
 # kernels). <isa> is the instruction set oneDNN dispatches to (its FP32 sgemm decides the FP32
 # encoder's bits), read from ONEDNN_VERBOSE while qforge runs a small dynamic int8 model with
 # QF_AMX=0 (so that its int8 GEMMs are oneDNN primitives and oneDNN reports its ISA).

@@ -1,6 +1,6 @@
 /*
  * tests/support/synth_encoder.c — see synth_encoder.h. The naming tables here are written
- * independently of verify/arch.c, from the Hugging Face modeling files, so the tests check them.
+ * independently of model/arch.c, from the Hugging Face modeling files, so the tests check them.
  */
 #include "support/synth_encoder.h"
 

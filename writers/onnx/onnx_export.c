@@ -1,7 +1,7 @@
 /*
  * writers/onnx/onnx_export.c — the encoder written as an ONNX graph from scratch (qf_onnx_export):
  * no source ONNX file is needed, so a PyTorch, safetensors, HDF5 or .qf model gets an ONNX file
- * without Python. Input: a model mapped to canonical slots (verify/arch.c qf_arch_map: family,
+ * without Python. Input: a model mapped to canonical slots (model/arch.c qf_arch_map: family,
  * sizes, activation, eps, head); output: an opset-17 ModelProto packed through the protobuf adapter
  * (protobuf/onnx_proto.c), written atomically.
  *
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "protobuf/onnx_proto.h"
-#include "qforge/verify.h"
+#include "qforge/model.h"
 #include "qforge/writers.h"
 #include "writers/onnx/onnx_arena.h"
 #include "writers/onnx/onnx_graph.h"

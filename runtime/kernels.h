@@ -1,5 +1,5 @@
 /*
- * verify/kernels.h — internal: the GEMM and quantization kernels of the reference encoder.
+ * runtime/kernels.h — internal: the GEMM and quantization kernels of the reference encoder.
  * The scalar `_ref` kernels (kernels_ref.c) are the specification; the oneDNN kernels
  * (kernels_dnnl.c, the only file that includes dnnl.h) are tested against them: bit-exact on the
  * int32 accumulators of the integer GEMM, within a relative tolerance on FP32.
@@ -10,7 +10,7 @@
 #ifndef QF_VERIFY_KERNELS_H
 #define QF_VERIFY_KERNELS_H
 
-#include "qforge/verify.h"
+#include "qforge/runtime.h"
 
 /* FP32 GEMM, accumulated in double in increasing k for each output (thread-count independent). */
 void qf_gemm_f32_ref(const float *x, const float *w, int64_t m, int64_t n, int64_t k, float *y);

@@ -1,5 +1,5 @@
 /*
- * verify/dataset.c — evaluation and calibration data for the encoder: JSONL rows of text or token
+ * text/dataset.c — evaluation and calibration data for the encoder: JSONL rows of text or token
  * ids with an optional label, tokenized once into one flat id buffer. Used by `qforge verify`,
  * `qforge run` and calibration.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qforge/verify.h"
+#include "qforge/text.h"
 
 struct qf_dataset {
     int32_t *ids, *types; /* all rows back to back */

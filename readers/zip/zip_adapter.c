@@ -1,12 +1,12 @@
 /*
- * readers/torch/zip_adapter.c — zip archives through libzip plus our own parse of the central
+ * readers/zip/zip_adapter.c — zip archives through libzip plus our own parse of the central
  * directory and local headers (see zip_adapter.h). libzip types stay in this file.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <zip.h>
 
-#include "readers/torch/zip_adapter.h"
+#include "readers/zip/zip_adapter.h"
 
 struct qf_zip {
     const uint8_t *data;

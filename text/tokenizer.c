@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer.c: the tokenizer object and its encode pipeline, mirroring Hugging Face
+ * text/tokenizer.c: the tokenizer object and its encode pipeline, mirroring Hugging Face
  * tokenizers for one sequence:
  *
  *   bytes -> code points (invalid UTF-8 -> U+FFFD)
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 qf_status qf_tok_format_error(const qf_tok_ctx *c, const char *field, const char *fmt, ...)
 {

@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_internal.h: the parts of a loaded tokenizer, shared by the files of the
+ * text/tokenizer_internal.h: the parts of a loaded tokenizer, shared by the files of the
  * tokenizer layer:
  *   tokenizer.c            loading (file / folder), added tokens, encode pipeline, post-processing;
  *   tokenizer_json.c       the json-c adapter: tokenizer.json, vocab.json, tokenizer_config.json;
@@ -12,8 +12,8 @@
 #ifndef QF_VERIFY_TOKENIZER_INTERNAL_H
 #define QF_VERIFY_TOKENIZER_INTERNAL_H
 
-#include "qforge/verify.h"
-#include "verify/unicode.h"
+#include "qforge/text.h"
+#include "text/unicode.h"
 
 /* ---- hash maps -------------------------------------------------------------------------- */
 

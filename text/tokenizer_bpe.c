@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_bpe.c: the BPE model (RoBERTa / GPT-2 byte-level, and classic BPE). A word
+ * text/tokenizer_bpe.c: the BPE model (RoBERTa / GPT-2 byte-level, and classic BPE). A word
  * starts as one symbol per character (continuing_subword_prefix on all but the first,
  * end_of_word_suffix on the last; unknown characters become byte-fallback tokens or the unknown
  * token, fused when fuse_unk), then the adjacent pair of lowest merge rank is merged, the leftmost
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 typedef struct sym {
     int32_t id;

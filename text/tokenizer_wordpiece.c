@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_wordpiece.c: the WordPiece model (BERT). Greedy longest-match-first over the
+ * text/tokenizer_wordpiece.c: the WordPiece model (BERT). Greedy longest-match-first over the
  * characters of a word: the longest vocabulary entry starting at the current position (with the
  * continuing-subword prefix "##" after the first piece) is taken; if some position has none, or
  * the word has more than max_input_chars_per_word characters, the whole word is the unknown token.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id)
 {

@@ -1,5 +1,5 @@
 /*
- * verify/kernels_int8.c — the exact uint8 x int8 -> int32 GEMM for CPUs on which oneDNN's integer
+ * runtime/kernels_int8.c — the exact uint8 x int8 -> int32 GEMM for CPUs on which oneDNN's integer
  * kernels are not exact. Without VNNI (vpdpbusd) oneDNN multiplies u8 x s8 with vpmaddubsw, which
  * adds each pair of adjacent products into int16 with saturation: 255 * 127 + 255 * 127 = 64770
  * comes out as 32767, so its sums are not the int32 sums of MatMulInteger. The kernels here widen
@@ -19,7 +19,7 @@
 #define QF_KERNELS_X86 1
 #endif
 
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 /* Below this many multiply-adds a call runs on the calling thread. */
 #define QF_INT8_PAR_MIN ((int64_t)1 << 18)

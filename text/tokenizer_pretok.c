@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_pretok.c: the pre-tokenizers of Hugging Face tokenizers. They cut the
+ * text/tokenizer_pretok.c: the pre-tokenizers of Hugging Face tokenizers. They cut the
  * normalized text of each piece into the words the model sees; ByteLevel also rewrites every word
  * as GPT-2's byte-to-character alphabet. Pieces are spans of one code point buffer; text that a
  * pre-tokenizer creates (ByteLevel) is appended to that buffer.
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 bool qf_tok_spans_push(qf_tok_spans *s, size_t off, size_t len)
 {

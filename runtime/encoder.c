@@ -1,7 +1,7 @@
 /*
- * verify/encoder.c — the reference transformer encoder (BERT / RoBERTa / DistilBERT / ELECTRA,
+ * runtime/encoder.c — the reference transformer encoder (BERT / RoBERTa / DistilBERT / ELECTRA,
  * post-norm) that verify runs on an FP32 model and on its int8 artifact. Input: a canonical model
- * (verify/arch.c); output: logits, hidden states, mean-pooled embeddings.
+ * (model/arch.c); output: logits, hidden states, mean-pooled embeddings.
  *
  * Each sequence of a batch is computed on its real (mask != 0) tokens only, gathered into one
  * [tokens, hidden] matrix: what ONNX Runtime computes for that sequence with batch 1 and no
@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "qforge/quantize.h"
-#include "qforge/verify.h"
-#include "verify/kernels.h"
+#include "qforge/runtime.h"
+#include "runtime/kernels.h"
 
 /* Element-wise loops smaller than this run on the calling thread: a parallel region costs more. */
 #define QF_PAR_MIN 65536
@@ -806,4 +806,13 @@ qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_o
     out->layer_hidden = e->out_layers;
     out->num_layer_outputs = e->out_layers ? a->num_layers + 1 : 0;
     return QF_STATUS_OK;
+}
+
+const char *qf_encoder_mode_name(qf_encoder_mode mode)
+{
+    switch (mode) {
+    case QF_ENCODER_MODE_DYNAMIC_INT8: return "dynamic int8";
+    case QF_ENCODER_MODE_STATIC_INT8: return "static int8";
+    default: return "FP32";
+    }
 }

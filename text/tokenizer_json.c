@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_json.c: the json-c adapter of the tokenizers (the only file that includes
+ * text/tokenizer_json.c: the json-c adapter of the tokenizers (the only file that includes
  * json-c). Reads tokenizer.json into a qf_tokenizer, plus the vocab.json and tokenizer_config.json
  * of the folder loaders. Every field is type-checked; errors name the field by its JSON path
  * ("model.vocab", "normalizer.normalizers[1].type", ...). Syntax errors carry the byte offset.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 /* JSON paths of fields, for error messages only: a very deep path is cut, on purpose. */
 #define PATH_MAX_LEN 200

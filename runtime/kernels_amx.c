@@ -1,5 +1,5 @@
 /*
- * verify/kernels_amx.c — the encoder's uint8 x int8 -> int32 GEMM on Intel AMX tiles (TDPBUSD),
+ * runtime/kernels_amx.c — the encoder's uint8 x int8 -> int32 GEMM on Intel AMX tiles (TDPBUSD),
  * used by the linear layers (kernels_dnnl.c) in place of oneDNN's matmul when the CPU and the
  * kernel allow it and k is a multiple of 64. Integer arithmetic: the int32 sums are exact, so the
  * results are the bits qf_gemm_u8s8s32_ref gives (tests/test_encoder_kernels.c compares them).
@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <cpuid.h>
 #include <immintrin.h>
 
-#include "verify/kernels_avx512.h"
+#include "runtime/kernels_avx512.h"
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /*
- * verify/tokenizer_normalize.c: the normalizers of Hugging Face tokenizers, on code point arrays.
+ * text/tokenizer_normalize.c: the normalizers of Hugging Face tokenizers, on code point arrays.
  * First stage of the pipeline after added-token extraction (tokenizer.c); each one appends its
  * output to a buffer. Semantics follow the Rust library:
  *   BertNormalizer: clean_text (drop U+0000, U+FFFD and controls Cc/Cf/Co except \t \n \r; map
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 static bool bert_is_control(uint32_t c)
 {

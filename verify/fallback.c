@@ -1,5 +1,5 @@
 /*
- * calibrate/fallback.c — accuracy-aware fallback for static int8: measure the artifact's drop
+ * verify/fallback.c — accuracy-aware fallback for static int8: measure the artifact's drop
  * against FP32 (qf_verify_run); while it exceeds the budget, return the most sensitive projection
  * to FP32 and measure again. Sensitivity of a projection = how far the logits move when only that
  * projection is int8 (agreement lost, then mean |logit difference|), measured once per projection.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calibrate/static_internal.h"
+#include "qforge/verify.h"
 
 qf_fallback_params qf_fallback_params_default(void)
 {
@@ -55,7 +55,7 @@ static qf_status measure(qf_model *src, const qf_calib_stats *stats, const qf_st
                          qf_verify_report *rep, qf_error *err)
 {
     qf_model *m = NULL;
-    qf_status s = qf_static_build(src, stats, p, fp32, nfp32, &m, err);
+    qf_status s = qf_model_quantize_static_keeping(src, stats, p, fp32, nfp32, &m, err);
     if (!s) s = qf_verify_run(src, m, QF_ENCODER_MODE_STATIC_INT8, data, vp, rep, err);
     if (!s && model_out) *model_out = m;
     else qf_model_destroy(m);

@@ -1,5 +1,5 @@
 /*
- * readers/torch/zip_adapter.h — internal: zip archives for torch checkpoints. The only file that
+ * readers/zip/zip_adapter.h — internal: zip archives for torch checkpoints. The only file that
  * sees libzip. The central directory is parsed here as well (libzip does not expose where an
  * entry's bytes start), cross-checked entry by entry with libzip, and every local header is
  * checked against it, so stored entries can be borrowed zero-copy from the mapped file.

@@ -1,5 +1,5 @@
 /*
- * verify/kernels_ref.c — scalar reference kernels of the encoder: FP32 GEMM, the uint8 x int8
+ * runtime/kernels_ref.c — scalar reference kernels of the encoder: FP32 GEMM, the uint8 x int8
  * integer GEMM with int32 accumulation (ONNX MatMulInteger), its int8 x int8 form for static
  * activations, and ONNX Runtime's
  * DynamicQuantizeLinear. These are the specification the oneDNN kernels are tested against.
@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 void qf_gemm_f32_ref(const float *x, const float *w, int64_t m, int64_t n, int64_t k, float *y)
 {

@@ -1,5 +1,5 @@
 /*
- * verify/kernels_dnnl.c — the oneDNN adapter (the only file that includes dnnl.h): matmul
+ * runtime/kernels_dnnl.c — the oneDNN adapter (the only file that includes dnnl.h): matmul
  * primitives for the encoder's linear layers, FP32 and uint8 x int8 -> int32.
  *
  * FP32 layers call dnnl_sgemm on the caller's weights as they are (borrowed, no copy). int8
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 /* A stretch of memory the AMX-packed weights of this engine's gemms are carved from (see
  * alloc_packed); freed with the engine. */

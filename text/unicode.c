@@ -1,10 +1,10 @@
 /*
- * verify/unicode.c: lookups into the generated Unicode tables, the four normalization forms
+ * text/unicode.c: lookups into the generated Unicode tables, the four normalization forms
  * (decompose, canonical reordering, canonical composition; Hangul done algorithmically), full
  * lowercase, and UTF-8 decoding with replacement. Used by the tokenizers' normalizers and
  * pre-tokenizers.
  */
-#include "verify/unicode.h"
+#include "text/unicode.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * verify/arch.c — architecture mapping: config.json + Hugging Face tensor names -> the encoder's
+ * model/arch.c — architecture mapping: config.json + Hugging Face tensor names -> the encoder's
  * canonical slots. Sits between the readers (which keep source names) and the encoder / writers
  * (which speak canonical names). One table per naming scheme; each entry maps a source infix to a
  * canonical infix, so the same table also names the expected source tensor in error messages.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qforge/verify.h"
+#include "qforge/model.h"
 
 typedef struct name_pair {
     const char *src;

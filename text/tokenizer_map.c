@@ -1,12 +1,12 @@
 /*
- * verify/tokenizer_map.c: the hash maps of the tokenizers (open addressing, linear probing,
+ * text/tokenizer_map.c: the hash maps of the tokenizers (open addressing, linear probing,
  * load factor <= 1/2): token bytes -> id for vocabularies, (left, right) id pair -> (rank, id)
  * for BPE merges.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/tokenizer_internal.h"
+#include "text/tokenizer_internal.h"
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {

@@ -1,5 +1,5 @@
 /*
- * verify/kernels_avx512.h — internal: 16-lane pieces shared by the AVX-512 kernels of
+ * runtime/kernels_avx512.h — internal: 16-lane pieces shared by the AVX-512 kernels of
  * kernels_simd.c and kernels_amx.c, so that an operation both use is written once. x86-64 only.
  */
 #ifndef QF_VERIFY_KERNELS_AVX512_H

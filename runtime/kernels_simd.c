@@ -1,5 +1,5 @@
 /*
- * verify/kernels_simd.c — the encoder's non-GEMM hot loops: DynamicQuantizeLinear of a projection
+ * runtime/kernels_simd.c — the encoder's non-GEMM hot loops: DynamicQuantizeLinear of a projection
  * input, one query row of attention (scores, softmax, context), the dequantize + bias epilogue of
  * an integer linear layer, one row of LayerNorm and GELU (erf form). Each has a scalar _ref form,
  * the specification, and an AVX-512 form used when the CPU has it; the two give identical bits
@@ -20,11 +20,11 @@
 #include <stdbool.h>
 
 #if defined(__x86_64__)
-#include "verify/kernels_avx512.h"
+#include "runtime/kernels_avx512.h"
 #define QF_KERNELS_X86 1
 #endif
 
-#include "verify/kernels.h"
+#include "runtime/kernels.h"
 
 /* Saturating round-half-to-even of z into [0, 255]. */
 static uint8_t zero_point_u8(float zf)

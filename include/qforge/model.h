@@ -1,0 +1,109 @@
+/*
+ * qforge model: the encoder families as data. Sits between the readers (which keep source tensor
+ * names) and everything that runs or writes an encoder (which speaks canonical slot names):
+ * recognises the family from config.json + tensor names and renames the source tensors to the
+ * canonical slots (in place, source names kept), once, right after reading.
+ *
+ * Conventions as in core.h: fallible calls return qf_status and fill an optional qf_error;
+ * opaque types have one create/destroy pair and destroy accepts NULL; returned pointers are
+ * borrowed unless the comment says "owned".
+ */
+#ifndef QFORGE_MODEL_H
+#define QFORGE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qforge/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* =============================================================================================
+ * Architecture (model/arch.c)
+ * =========================================================================================== */
+
+typedef enum qf_arch_family {
+    QF_ARCH_FAMILY_UNKNOWN = 0,
+    QF_ARCH_FAMILY_BERT,       /* bert; MiniLM checkpoints are bert */
+    QF_ARCH_FAMILY_ROBERTA,    /* roberta, xlm-roberta, camembert */
+    QF_ARCH_FAMILY_DISTILBERT,
+    QF_ARCH_FAMILY_ELECTRA,
+    QF_ARCH_FAMILY_COUNT_
+} qf_arch_family;
+
+typedef enum qf_arch_activation {
+    QF_ARCH_ACTIVATION_GELU = 0,  /* exact: x/2 (1 + erf(x/sqrt 2)) */
+    QF_ARCH_ACTIVATION_GELU_TANH, /* gelu_new, gelu_pytorch_tanh */
+    QF_ARCH_ACTIVATION_RELU,
+    QF_ARCH_ACTIVATION_COUNT_
+} qf_arch_activation;
+
+typedef enum qf_arch_head {
+    QF_ARCH_HEAD_NONE = 0,    /* base model: hidden states only */
+    QF_ARCH_HEAD_BERT,        /* pooler (dense + tanh on [CLS]) -> classifier */
+    QF_ARCH_HEAD_ROBERTA,     /* token 0 -> dense -> tanh -> out_proj */
+    QF_ARCH_HEAD_ELECTRA,     /* token 0 -> dense -> gelu -> out_proj */
+    QF_ARCH_HEAD_DISTILBERT,  /* token 0 -> pre_classifier -> relu -> classifier */
+    QF_ARCH_HEAD_COUNT_
+} qf_arch_head;
+
+typedef struct qf_arch {
+    qf_arch_family family;
+    char model_type[32];          /* config "model_type" as written */
+    int64_t hidden_size;          /* hidden_size / dim */
+    int64_t num_layers;           /* num_hidden_layers / n_layers */
+    int64_t num_heads;            /* num_attention_heads / n_heads */
+    int64_t intermediate_size;    /* intermediate_size / hidden_dim */
+    int64_t embedding_size;       /* ELECTRA embedding_size; == hidden_size elsewhere */
+    int64_t vocab_size;           /* rows of the word embedding */
+    int64_t max_positions;        /* rows of the position embedding */
+    int64_t type_vocab_size;      /* rows of the token-type embedding; 0 when absent (DistilBERT) */
+    int64_t pad_token_id;
+    /* RoBERTa family: positions are cumsum(ids != pad) * (ids != pad) + padding_idx, so real tokens
+     * start at padding_idx + 1. -1 for the others (position = index). */
+    int64_t position_padding_idx;
+    int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
+    qf_arch_activation activation;
+    float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
+    qf_arch_head head;
+    bool has_pooler;              /* pooler.weight present (BERT head needs it) */
+    bool has_project;             /* ELECTRA embeddings_project (embedding_size != hidden_size) */
+    char problem_type[48];        /* config problem_type, "" when absent */
+} qf_arch;
+
+const char *qf_arch_family_name(qf_arch_family f);         /* "bert", ...; static storage */
+const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu" */
+
+/*
+ * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
+ * bert, roberta, xlm-roberta, camembert, distilbert, electra (else QF_STATUS_UNSUPPORTED naming it).
+ * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
+ */
+qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);
+
+/*
+ * Recognises the family from the model's config.json (required) and renames every known tensor
+ * to its canonical name in place (qf_model_rename_tensor keeps the source name), including the
+ * "<name>::scale" companions of quantized weights. Checks every slot's presence, dtype and shape
+ * (linear weights [out, in], PyTorch layout) and fails with QF_STATUS_NOT_FOUND / QF_STATUS_SHAPE
+ * naming the tensor and the expected vs found shape. Tensors that are not part of the encoder
+ * (position_ids buffers, MLM heads) are left untouched and listed in metadata "arch.ignored".
+ * Records "arch.family", "arch.layers", ... in metadata. Idempotent: a model whose tensors are
+ * already canonical (a .qf written after mapping) maps to the same result.
+ * `out` may be NULL.
+ *
+ * Canonical names: embeddings.{word,position,token_type}.weight, embeddings.norm.{weight,bias},
+ * embeddings.project.{weight,bias}, layers.{i}.attn.{q,k,v,out}.{weight,bias},
+ * layers.{i}.attn.norm.{weight,bias}, layers.{i}.ffn.{up,down}.{weight,bias},
+ * layers.{i}.ffn.norm.{weight,bias}, pooler.{weight,bias}, head.dense.{weight,bias},
+ * head.out.{weight,bias}.
+ */
+qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_MODEL_H */

@@ -1,0 +1,200 @@
+/*
+ * qforge text: what turns rows of text into token ids: Hugging Face tokenizers (tokenizer.json,
+ * WordPiece, byte-level BPE) with identical ids, finding a model's tokenizer, and JSONL datasets
+ * tokenized once. Below calibrate and verify; knows nothing of models.
+ *
+ * Conventions as in core.h: fallible calls return qf_status and fill an optional qf_error;
+ * opaque types have one create/destroy pair and destroy accepts NULL; returned pointers are
+ * borrowed unless the comment says "owned".
+ */
+#ifndef QFORGE_TEXT_H
+#define QFORGE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qforge/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* =============================================================================================
+ * Tokenizers (text/tokenizer*.c)
+ *
+ * Hugging Face tokenizers re-implemented so that the ids are identical to those of the Rust
+ * `tokenizers` library (what transformers uses with a tokenizer.json) for the families qforge
+ * runs: BERT / DistilBERT / ELECTRA / MiniLM (WordPiece) and RoBERTa (byte-level BPE).
+ *
+ * Supported components of tokenizer.json (anything else is refused with QF_STATUS_UNSUPPORTED,
+ * naming the component):
+ *   normalizers     BertNormalizer, Lowercase, NFD, NFKD, NFC, NFKC, StripAccents, Strip,
+ *                   Replace (String pattern), Prepend, Sequence;
+ *   pre-tokenizers  BertPreTokenizer, Whitespace, WhitespaceSplit, ByteLevel, Punctuation,
+ *                   Split (String pattern), Digits, Sequence;
+ *   models          WordPiece, BPE (dropout null or 0, byte_fallback, fuse_unk, ignore_merges,
+ *                   continuing_subword_prefix, end_of_word_suffix);
+ *   post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence;
+ *   added_tokens    with single_word, lstrip, rstrip, normalized.
+ * The decoder, and the file's own "truncation" / "padding" settings, are ignored (transformers
+ * overrides them too); qf_tokenize_params says how to truncate and pad. "padding.pad_id" is used
+ * as the padding id when present.
+ *
+ * Text handling: input bytes that are not valid UTF-8 are decoded like Python's
+ * `bytes.decode("utf-8", errors="replace")`: each maximal ill-formed subsequence becomes one
+ * U+FFFD (a Rust String cannot hold them, so Hugging Face never sees such bytes). A NUL byte is
+ * an ordinary character (U+0000).
+ *
+ * Unicode data (categories, normalization, lowercase) comes from tables generated from Python's
+ * unicodedata (see qf_tokenizer_unicode_version); Rust tokenizers mixes older tables
+ * (unicode_categories) and newer ones (Rust std), so characters assigned in recent Unicode
+ * versions may be classified differently. No such character occurs in the parity data.
+ *
+ * A loaded tokenizer is immutable: encode may run concurrently from several threads.
+ * ============================================================================================= */
+
+typedef struct qf_tokenizer qf_tokenizer;
+
+/*
+ * Loads a tokenizer. `path` is a tokenizer.json file, or a folder holding one of:
+ *   - tokenizer.json;
+ *   - vocab.txt: BERT WordPiece with transformers' defaults (BertNormalizer with lowercase =
+ *     tokenizer_config.json "do_lower_case" (default true), "strip_accents" and
+ *     "tokenize_chinese_chars" when present; BertPreTokenizer; [UNK], "##", 100 chars per word;
+ *     [CLS] $A [SEP]; [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens);
+ *   - vocab.json + merges.txt: RoBERTa byte-level BPE with transformers' defaults (ByteLevel with
+ *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s>;
+ *     <s> <pad> </s> <unk> special, <mask> special with lstrip).
+ * Validates the whole file (types, ids, limits of limits.h, merge tokens present in the vocabulary)
+ * before returning. On failure *out is NULL and err names the file and the field.
+ */
+qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err);
+
+/*
+ * The tokenizer of a model, found the same way by every command (verify, run, calibrate, convert,
+ * quantize): `explicit_path` (the user's --tokenizer: a tokenizer.json, or a folder as above; may be
+ * anywhere) when non-NULL; else the folder of each of beside[0..nbeside) in turn (NULL entries
+ * skipped): the first folder holding tokenizer.json, vocab.txt or vocab.json is loaded as a folder
+ * (qf_tokenizer_load: each of its files must resolve inside it). *out stays NULL when no folder has
+ * one (rows must then carry input_ids). `used` (may be NULL, used_size bytes) receives what was
+ * loaded: the tokenizer.json file, or the folder; "" when none.
+ */
+qf_status qf_tokenizer_find(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
+                            char *used, size_t used_size, qf_error *err);
+
+/* Same as qf_tokenizer_load for tokenizer.json bytes held in memory; `name` (may be NULL) is the
+ * file name used in error messages. The bytes are not referenced after the call. */
+qf_status qf_tokenizer_load_json(const void *data, size_t size, const char *name, qf_tokenizer **out,
+                                 qf_error *err);
+
+void qf_tokenizer_destroy(qf_tokenizer *t); /* accepts NULL */
+
+typedef struct qf_tokenize_params {
+    /* > 0: truncate like transformers' `truncation=True, max_length=N` for one sequence: the
+     * sequence is cut to N minus the special tokens the post-processor adds, then they are added.
+     * 0: no truncation. */
+    int32_t max_length;
+    /* > 0: pad on the right up to this length (pad id, attention 0, type id of the padding);
+     * a longer encoding is left as it is. 0: no padding. */
+    int32_t pad_to;
+    /* Add the post-processor's special tokens ([CLS] ... [SEP]); default true. */
+    bool add_special_tokens;
+} qf_tokenize_params;
+
+qf_tokenize_params qf_tokenize_params_default(void); /* {0, 0, true} */
+
+/*
+ * The result of one encode. Caller-owned struct; the arrays are owned by it and released with
+ * qf_encoding_free. Zero-initialise it (or call qf_encoding_init) before the first encode; it may
+ * be reused for many encodes, which then reuse its memory.
+ */
+typedef struct qf_encoding {
+    int32_t *input_ids;
+    int32_t *attention_mask; /* 1 for tokens, 0 for padding */
+    int32_t *token_type_ids;
+    size_t length;   /* entries in each array */
+    size_t capacity; /* allocated entries (internal) */
+} qf_encoding;
+
+void qf_encoding_init(qf_encoding *e);
+void qf_encoding_free(qf_encoding *e); /* frees the arrays and zeroes the struct; accepts NULL */
+
+/*
+ * Encodes `len` bytes of `text` (need not be NUL-terminated; any bytes, see above) as one
+ * sequence. `p` may be NULL (defaults). On failure `out->length` is 0.
+ * Fails with QF_STATUS_INVALID_ARGUMENT when max_length is smaller than the number of special
+ * tokens, QF_STATUS_LIMIT past QF_TOKENIZER_MAX_TEXT, QF_STATUS_FORMAT when the model needs its
+ * unknown token and the vocabulary lacks it.
+ */
+qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len,
+                              const qf_tokenize_params *p, qf_encoding *out, qf_error *err);
+
+/* Id used for padding: "padding.pad_id" of tokenizer.json when set, else the id of [PAD] or <pad>
+ * (added tokens first, then the vocabulary), else 0. */
+int32_t qf_tokenizer_pad_id(const qf_tokenizer *t);
+/* Number of ids: 1 + the largest id of the vocabulary and the added tokens (the rows an embedding
+ * table needs). */
+size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
+/* Id of a token (NUL-terminated UTF-8), added tokens first, then the model vocabulary; -1 if absent. */
+int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
+/* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
+size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
+/* Unicode version of the tables ("14.0.0"). Static storage. */
+const char *qf_tokenizer_unicode_version(void);
+
+/* ============================================================================= end Tokenizers */
+
+/* =============================================================================================
+ * Datasets (text/dataset.c): JSONL rows, tokenized once
+ *
+ * One JSON object per line: {"text": "...", "label": 3} or {"input_ids": [...], "label": "devel"}
+ * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer class
+ * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
+ * values), or absent (rows without labels still count for agreement and logit distance). Blank
+ * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
+ * gives none (empty or whitespace under a tokenizer that adds no special tokens) is refused; a
+ * "text" that gives only the special tokens ([CLS] [SEP]) is a row. Errors name the file, "line N"
+ * and the byte offset of the row (a tokenizer's error too).
+ * =========================================================================================== */
+
+typedef struct qf_dataset_params {
+    int32_t max_length;      /* truncation of "text" rows (tokenizer) and of input_ids; 0: none */
+    int64_t limit;           /* first N rows only; 0: all */
+    const char *config_json; /* config.json text for string labels (label2id); may be NULL */
+    bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
+} qf_dataset_params;
+
+qf_dataset_params qf_dataset_params_default(void);
+
+typedef struct qf_dataset_row {
+    const int32_t *input_ids;      /* [length]; borrowed from the dataset */
+    const int32_t *token_type_ids; /* [length] */
+    int32_t length;                /* real tokens (the mask is all ones over them) */
+    int32_t label;                 /* -1: none */
+} qf_dataset_row;
+
+typedef struct qf_dataset qf_dataset;
+
+/* Reads and tokenizes every row (`tokenizer` may be NULL when every row has input_ids). */
+qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
+                          qf_dataset **out, qf_error *err);
+size_t qf_dataset_size(const qf_dataset *d);
+const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
+size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
+/* QF_STATUS_FORMAT, naming the file, "line N" and the row's offset, when a row's label (an integer, or
+ * a class name's index in config.json) is not a class of a model with `num_labels` classes, i.e. not
+ * in 0..num_labels-1. Where the data meets the model (qf_verify_run calls it); a load cannot know. */
+qf_status qf_dataset_check_labels(const qf_dataset *d, int64_t num_labels, qf_error *err);
+/* Row i's "text" as written in the file (decoded JSON string, NUL-terminated, `*len` bytes; may hold
+ * NUL bytes itself) when the dataset was loaded with keep_text and the row has one; else NULL.
+ * Borrowed from the dataset. `len` may be NULL. */
+const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len);
+/* SHA-256 (hex) of the data file's bytes, for provenance. Borrowed. */
+const char *qf_dataset_sha256(const qf_dataset *d);
+void qf_dataset_destroy(qf_dataset *d); /* accepts NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QFORGE_TEXT_H */
