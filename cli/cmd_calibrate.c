@@ -126,7 +126,7 @@ int qf_cmd_calibrate(int argc, char **argv)
         qf_model_destroy(m);
         return qf_cli_fail(&err);
     }
-    int64_t cap = arch.max_positions - (arch.position_padding_idx >= 0 ? arch.position_padding_idx + 1 : 0);
+    int64_t cap = qf_arch_max_tokens(&arch);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = (int32_t)(max_length && max_length < cap ? max_length : cap);
     dp.limit = samples ? skip + samples : 0;

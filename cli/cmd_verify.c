@@ -34,8 +34,7 @@ static int32_t model_max_length(qf_model *m)
     const char *cfg = qf_model_config_json(m);
     qf_arch a;
     if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
-    int64_t n = a.max_positions > 0 ? a.max_positions : 512;
-    if (a.position_padding_idx >= 0) n -= a.position_padding_idx + 1;
+    int64_t n = qf_arch_max_tokens(&a); /* config's max_position_embeddings is checked >= 1 */
     return n > 0 && n < 65536 ? (int32_t)n : 512;
 }
 

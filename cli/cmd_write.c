@@ -425,7 +425,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         if (!rc && qf_arch_from_config(qf_model_config_json(src), &arch, &err)) rc = qf_cli_fail(&err);
         qf_dataset_params dp = qf_dataset_params_default();
         if (!rc) {
-            int64_t cap = arch.max_positions - (arch.position_padding_idx >= 0 ? arch.position_padding_idx + 1 : 0);
+            int64_t cap = qf_arch_max_tokens(&arch);
             dp.max_length = (int32_t)(cap > 0 && cap < 65536 ? cap : 512);
             dp.config_json = qf_model_config_json(src);
             if (qf_dataset_load(eval->value, tok, &dp, &data, &err)) rc = qf_cli_fail(&err);

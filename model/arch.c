@@ -1,8 +1,9 @@
 /*
  * model/arch.c — architecture mapping: config.json + Hugging Face tensor names -> the encoder's
  * canonical slots. Sits between the readers (which keep source names) and the encoder / writers
- * (which speak canonical names). One table per naming scheme; each entry maps a source infix to a
- * canonical infix, so the same table also names the expected source tensor in error messages.
+ * (which speak canonical names). Family-independent: what differs between families is a row of
+ * the family table (model/families.c), whose name pairs map a source infix to a canonical infix,
+ * so the same row also names the expected source tensor in error messages.
  */
 #include <json-c/json.h>
 #include <math.h>
@@ -12,10 +13,7 @@
 
 #include "qforge/model.h"
 
-typedef struct name_pair {
-    const char *src;
-    const char *dst;
-} name_pair;
+typedef qf_family_name name_pair;
 
 /* Embedding-level names, after the family prefix ("bert.", "roberta.", ...). */
 static const name_pair k_embed_names[] = {
@@ -27,50 +25,27 @@ static const name_pair k_embed_names[] = {
     {"pooler.dense.", "pooler."},
 };
 
-/* Per-layer names after "encoder.layer.{i}." (BERT, RoBERTa, ELECTRA). */
-static const name_pair k_bert_layer_names[] = {
-    {"attention.self.query.", "attn.q."},         {"attention.self.key.", "attn.k."},
-    {"attention.self.value.", "attn.v."},         {"attention.output.dense.", "attn.out."},
-    {"attention.output.LayerNorm.", "attn.norm."}, {"intermediate.dense.", "ffn.up."},
-    {"output.dense.", "ffn.down."},               {"output.LayerNorm.", "ffn.norm."},
-};
-
-/* Per-layer names after "transformer.layer.{i}." (DistilBERT). */
-static const name_pair k_distil_layer_names[] = {
-    {"attention.q_lin.", "attn.q."},   {"attention.k_lin.", "attn.k."},   {"attention.v_lin.", "attn.v."},
-    {"attention.out_lin.", "attn.out."}, {"sa_layer_norm.", "attn.norm."}, {"ffn.lin1.", "ffn.up."},
-    {"ffn.lin2.", "ffn.down."},        {"output_layer_norm.", "ffn.norm."},
-};
-
-/* Classification heads (never prefixed). */
-static const name_pair k_head_bert[] = {{"classifier.", "head.out."}};
-static const name_pair k_head_roberta[] = {{"classifier.dense.", "head.dense."},
-                                           {"classifier.out_proj.", "head.out."}};
-static const name_pair k_head_distil[] = {{"pre_classifier.", "head.dense."}, {"classifier.", "head.out."}};
+/* Canonical per-layer infixes after "layers.{i}.", the same for every family. */
+static const char *const k_layer_slots[] = {"attn.q.", "attn.k.", "attn.v.", "attn.out.",
+                                            "attn.norm.", "ffn.up.", "ffn.down.", "ffn.norm."};
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *qf_arch_family_name(qf_arch_family f)
 {
-    static const char *names[] = {"unknown", "bert", "roberta", "distilbert", "electra"};
-    return (unsigned)f < QF_ARCH_FAMILY_COUNT_ ? names[f] : "unknown";
+    const qf_family *fam = qf_family_of(f);
+    return fam ? fam->name : "unknown";
 }
 
 const char *qf_arch_activation_name(qf_arch_activation a)
 {
-    static const char *names[] = {"gelu", "gelu_tanh", "relu"};
+    static const char *names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
     return (unsigned)a < QF_ARCH_ACTIVATION_COUNT_ ? names[a] : "?";
 }
 
-static const char *family_prefix(qf_arch_family f)
+int64_t qf_arch_max_tokens(const qf_arch *a)
 {
-    switch (f) {
-    case QF_ARCH_FAMILY_BERT: return "bert.";
-    case QF_ARCH_FAMILY_ROBERTA: return "roberta.";
-    case QF_ARCH_FAMILY_DISTILBERT: return "distilbert.";
-    case QF_ARCH_FAMILY_ELECTRA: return "electra.";
-    default: return "";
-    }
+    return a->max_positions - (a->position_padding_idx >= 0 ? a->position_padding_idx + 1 : 0);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -136,54 +111,56 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         return QF_STATUS_NOT_FOUND;
     }
     snprintf(a->model_type, sizeof a->model_type, "%s", mt);
-    if (strcmp(mt, "bert") == 0) a->family = QF_ARCH_FAMILY_BERT;
-    else if (strcmp(mt, "roberta") == 0 || strcmp(mt, "xlm-roberta") == 0 || strcmp(mt, "camembert") == 0)
-        a->family = QF_ARCH_FAMILY_ROBERTA;
-    else if (strcmp(mt, "distilbert") == 0) a->family = QF_ARCH_FAMILY_DISTILBERT;
-    else if (strcmp(mt, "electra") == 0) a->family = QF_ARCH_FAMILY_ELECTRA;
-    else {
+    const qf_family *fam = qf_family_find(mt);
+    if (!fam) {
+        char known[256] = "";
+        size_t used = 0, total = 0, seen = 0;
+        for (size_t i = 0; i < qf_family_count(); i++)
+            for (size_t j = 0; j < QF_FAMILY_MAX_MODEL_TYPES && qf_family_at(i)->model_types[j]; j++) total++;
+        for (size_t i = 0; i < qf_family_count(); i++)
+            for (size_t j = 0; j < QF_FAMILY_MAX_MODEL_TYPES && qf_family_at(i)->model_types[j]; j++, seen++)
+                if (used < sizeof known)
+                    used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+                                             seen == 0 ? "" : seen + 1 == total ? " or " : ", ",
+                                             qf_family_at(i)->model_types[j]);
         qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, "config.json", -1, "model_type",
                      "unsupported model_type '%s'", mt);
-        qf_error_expected(err, "bert, roberta, xlm-roberta, camembert, distilbert or electra");
+        qf_error_expected(err, "%s", known);
         qf_error_found(err, "%s", mt);
         return QF_STATUS_UNSUPPORTED;
     }
-    bool distil = a->family == QF_ARCH_FAMILY_DISTILBERT;
+    a->family = fam->id;
+    a->desc = fam;
     qf_status s;
-    if ((s = config_int(root, distil ? "dim" : "hidden_size", distil ? "hidden_size" : NULL, true, 0, &a->hidden_size, err)))
-        return s;
-    if ((s = config_int(root, distil ? "n_layers" : "num_hidden_layers", distil ? "num_hidden_layers" : NULL, true, 0,
-                        &a->num_layers, err)))
-        return s;
-    if ((s = config_int(root, distil ? "n_heads" : "num_attention_heads", distil ? "num_attention_heads" : NULL, true, 0,
-                        &a->num_heads, err)))
-        return s;
-    if ((s = config_int(root, distil ? "hidden_dim" : "intermediate_size", distil ? "intermediate_size" : NULL, true, 0,
-                        &a->intermediate_size, err)))
+    if ((s = config_int(root, fam->key_hidden_size, fam->alt_hidden_size, true, 0, &a->hidden_size, err))) return s;
+    if ((s = config_int(root, fam->key_num_layers, fam->alt_num_layers, true, 0, &a->num_layers, err))) return s;
+    if ((s = config_int(root, fam->key_num_heads, fam->alt_num_heads, true, 0, &a->num_heads, err))) return s;
+    if ((s = config_int(root, fam->key_intermediate_size, fam->alt_intermediate_size, true, 0, &a->intermediate_size,
+                        err)))
         return s;
     if ((s = config_int(root, "max_position_embeddings", NULL, false, 512, &a->max_positions, err))) return s;
     if ((s = config_int(root, "vocab_size", NULL, false, 0, &a->vocab_size, err))) return s;
-    if ((s = config_int(root, "type_vocab_size", NULL, false, distil ? 0 : 2, &a->type_vocab_size, err))) return s;
-    if (distil) a->type_vocab_size = 0;
-    int64_t pad_default = a->family == QF_ARCH_FAMILY_ROBERTA ? 1 : 0;
+    a->type_vocab_size = 0;
+    if (fam->token_types && (s = config_int(root, "type_vocab_size", NULL, false, 2, &a->type_vocab_size, err)))
+        return s;
     json_object *pv;
     if (json_object_object_get_ex(root, "pad_token_id", &pv) && pv && json_object_is_type(pv, json_type_int))
         a->pad_token_id = json_object_get_int64(pv);
     else
-        a->pad_token_id = pad_default;
-    a->position_padding_idx = a->family == QF_ARCH_FAMILY_ROBERTA ? a->pad_token_id : -1;
+        a->pad_token_id = fam->default_pad_token_id;
+    a->position_padding_idx = fam->positions == QF_ARCH_POSITIONS_AFTER_PADDING ? a->pad_token_id : -1;
     a->embedding_size = a->hidden_size;
-    if (a->family == QF_ARCH_FAMILY_ELECTRA &&
-        (s = config_int(root, "embedding_size", NULL, false, a->hidden_size, &a->embedding_size, err)))
+    if (fam->key_embedding_size &&
+        (s = config_int(root, fam->key_embedding_size, NULL, false, a->hidden_size, &a->embedding_size, err)))
         return s;
 
     const char *act = "gelu";
-    if (!json_str(root, distil ? "activation" : "hidden_act", &act)) act = "gelu";
+    if (!json_str(root, fam->key_activation, &act)) act = "gelu";
     if ((s = parse_activation(act, &a->activation, err))) return s;
 
     a->layer_norm_eps = 1e-12f;
     json_object *ev;
-    if (!distil && json_object_object_get_ex(root, "layer_norm_eps", &ev) && ev &&
+    if (fam->layer_norm_eps_in_config && json_object_object_get_ex(root, "layer_norm_eps", &ev) && ev &&
         (json_object_is_type(ev, json_type_double) || json_object_is_type(ev, json_type_int)))
         a->layer_norm_eps = (float)json_object_get_double(ev);
 
@@ -225,7 +202,7 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "layer_norm_eps", "layer_norm_eps is not a finite value >= 0");
         return QF_STATUS_FORMAT;
     }
-    a->has_project = a->family == QF_ARCH_FAMILY_ELECTRA && a->embedding_size != a->hidden_size;
+    a->has_project = a->embedding_size != a->hidden_size;
     return QF_STATUS_OK;
 }
 
@@ -267,10 +244,10 @@ static bool map_pairs(const name_pair *pairs, size_t n, const char *name, const 
                       size_t out_size)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!starts_with(name, pairs[i].src)) continue;
-        const char *leaf = leaf_name(name + strlen(pairs[i].src));
+        if (!starts_with(name, pairs[i].source)) continue;
+        const char *leaf = leaf_name(name + strlen(pairs[i].source));
         if (!leaf) return false;
-        int w = snprintf(out, out_size, "%s%s%s", dst_prefix, pairs[i].dst, leaf);
+        int w = snprintf(out, out_size, "%s%s%s", dst_prefix, pairs[i].canonical, leaf);
         return w > 0 && (size_t)w < out_size;
     }
     return false;
@@ -294,72 +271,54 @@ static const char *layer_rest(const char *name, const char *layer_root, long *in
 }
 
 /* Source (Hugging Face) base name -> canonical name; false when it is not an encoder tensor. */
-static bool canonical_from_source(qf_arch_family fam, const char *name, char *out, size_t out_size)
+static bool canonical_from_source(qf_arch_family f, const char *name, char *out, size_t out_size)
 {
-    const char *pre = family_prefix(fam);
+    const qf_family *fam = qf_family_of(f);
+    if (!fam) return false;
+    const char *pre = fam->prefix;
     const char *n = starts_with(name, pre) ? name + strlen(pre) : name;
     if (map_pairs(k_embed_names, COUNT_OF(k_embed_names), n, "", out, out_size)) return true;
     long li;
     const char *rest;
-    if (fam == QF_ARCH_FAMILY_DISTILBERT) {
-        if ((rest = layer_rest(n, "transformer.layer.", &li))) {
-            char pfx[48];
-            snprintf(pfx, sizeof pfx, "layers.%ld.", li);
-            return map_pairs(k_distil_layer_names, COUNT_OF(k_distil_layer_names), rest, pfx, out, out_size);
-        }
-    } else if ((rest = layer_rest(n, "encoder.layer.", &li))) {
+    if ((rest = layer_rest(n, fam->layer_root, &li))) {
         char pfx[48];
         snprintf(pfx, sizeof pfx, "layers.%ld.", li);
-        return map_pairs(k_bert_layer_names, COUNT_OF(k_bert_layer_names), rest, pfx, out, out_size);
+        return map_pairs(fam->layer_names, fam->layer_name_count, rest, pfx, out, out_size);
     }
     if (n != name) return false; /* heads are never under the family prefix */
-    switch (fam) {
-    case QF_ARCH_FAMILY_BERT: return map_pairs(k_head_bert, COUNT_OF(k_head_bert), name, "", out, out_size);
-    case QF_ARCH_FAMILY_ROBERTA:
-    case QF_ARCH_FAMILY_ELECTRA: return map_pairs(k_head_roberta, COUNT_OF(k_head_roberta), name, "", out, out_size);
-    case QF_ARCH_FAMILY_DISTILBERT: return map_pairs(k_head_distil, COUNT_OF(k_head_distil), name, "", out, out_size);
-    default: return false;
-    }
+    return map_pairs(fam->head_names, fam->head_name_count, name, "", out, out_size);
 }
 
 /* Canonical name -> the name Hugging Face writes (with the family prefix), for error messages. */
-static void source_from_canonical(qf_arch_family fam, const char *canon, char *out, size_t out_size)
+static void source_from_canonical(qf_arch_family f, const char *canon, char *out, size_t out_size)
 {
     snprintf(out, out_size, "?");
-    const char *pre = family_prefix(fam);
+    const qf_family *fam = qf_family_of(f);
+    const char *pre = fam ? fam->prefix : "";
     const char *leaf = strrchr(canon, '.');
     if (!leaf) return;
     leaf++;
     size_t stem_len = (size_t)(leaf - canon);
     for (size_t i = 0; i < COUNT_OF(k_embed_names); i++)
-        if (strlen(k_embed_names[i].dst) == stem_len && strncmp(canon, k_embed_names[i].dst, stem_len) == 0) {
-            snprintf(out, out_size, "%s%s%s", pre, k_embed_names[i].src, leaf);
+        if (strlen(k_embed_names[i].canonical) == stem_len && strncmp(canon, k_embed_names[i].canonical, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s%s", pre, k_embed_names[i].source, leaf);
             return;
         }
+    if (!fam) return;
     long li;
     const char *rest = layer_rest(canon, "layers.", &li);
     if (rest) {
-        bool distil = fam == QF_ARCH_FAMILY_DISTILBERT;
-        const name_pair *t = distil ? k_distil_layer_names : k_bert_layer_names;
-        size_t n = distil ? COUNT_OF(k_distil_layer_names) : COUNT_OF(k_bert_layer_names);
         size_t rl = strlen(rest) - strlen(leaf);
-        for (size_t i = 0; i < n; i++)
-            if (strlen(t[i].dst) == rl && strncmp(rest, t[i].dst, rl) == 0) {
-                snprintf(out, out_size, "%s%s%ld.%s%s", pre, distil ? "transformer.layer." : "encoder.layer.", li,
-                         t[i].src, leaf);
+        for (size_t i = 0; i < fam->layer_name_count; i++)
+            if (strlen(fam->layer_names[i].canonical) == rl && strncmp(rest, fam->layer_names[i].canonical, rl) == 0) {
+                snprintf(out, out_size, "%s%s%ld.%s%s", pre, fam->layer_root, li, fam->layer_names[i].source, leaf);
                 return;
             }
         return;
     }
-    const name_pair *h = fam == QF_ARCH_FAMILY_BERT ? k_head_bert
-                         : fam == QF_ARCH_FAMILY_DISTILBERT ? k_head_distil
-                                                           : k_head_roberta;
-    size_t hn = fam == QF_ARCH_FAMILY_BERT ? COUNT_OF(k_head_bert)
-                : fam == QF_ARCH_FAMILY_DISTILBERT ? COUNT_OF(k_head_distil)
-                                                  : COUNT_OF(k_head_roberta);
-    for (size_t i = 0; i < hn; i++)
-        if (strlen(h[i].dst) == stem_len && strncmp(canon, h[i].dst, stem_len) == 0) {
-            snprintf(out, out_size, "%s%s", h[i].src, leaf);
+    for (size_t i = 0; i < fam->head_name_count; i++)
+        if (strlen(fam->head_names[i].canonical) == stem_len && strncmp(canon, fam->head_names[i].canonical, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s", fam->head_names[i].source, leaf);
             return;
         }
 }
@@ -378,8 +337,8 @@ static bool is_canonical(const char *name)
     long li;
     const char *rest = layer_rest(name, "layers.", &li);
     if (!rest) return false;
-    for (size_t i = 0; i < COUNT_OF(k_bert_layer_names); i++) {
-        const char *d = k_bert_layer_names[i].dst;
+    for (size_t i = 0; i < COUNT_OF(k_layer_slots); i++) {
+        const char *d = k_layer_slots[i];
         if (starts_with(rest, d)) {
             const char *leaf = rest + strlen(d);
             return strcmp(leaf, "weight") == 0 || strcmp(leaf, "bias") == 0;
@@ -540,16 +499,8 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
         return s;
     if ((s = check_linear(m, f, "head.out", true, L, H, NULL, err))) return s;
     a->num_labels = L;
-    switch (f) {
-    case QF_ARCH_FAMILY_BERT:
-        a->head = QF_ARCH_HEAD_BERT;
-        return check_linear(m, f, "pooler", true, H, H, NULL, err);
-    case QF_ARCH_FAMILY_ROBERTA: a->head = QF_ARCH_HEAD_ROBERTA; break;
-    case QF_ARCH_FAMILY_ELECTRA: a->head = QF_ARCH_HEAD_ELECTRA; break;
-    case QF_ARCH_FAMILY_DISTILBERT: a->head = QF_ARCH_HEAD_DISTILBERT; break;
-    default: break;
-    }
-    return check_linear(m, f, "head.dense", true, H, H, NULL, err);
+    a->head = QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION;
+    return check_linear(m, f, a->desc->head_dense, true, H, H, NULL, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -651,10 +602,9 @@ static qf_status set_meta_int(qf_model *m, const char *key, int64_t v, qf_error 
     return qf_model_set_meta(m, key, buf, err);
 }
 
-static const char *head_name(qf_arch_head h)
+static const char *head_name(const qf_arch *a)
 {
-    static const char *names[] = {"none", "bert", "roberta", "electra", "distilbert"};
-    return (unsigned)h < QF_ARCH_HEAD_COUNT_ ? names[h] : "?";
+    return a->head == QF_ARCH_HEAD_NONE ? "none" : a->desc->head_kind;
 }
 
 static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored, qf_error *err)
@@ -672,7 +622,7 @@ static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored,
     if (!s) s = set_meta_int(m, "arch.num_labels", a->num_labels, err);
     if (!s) s = qf_model_set_meta(m, "arch.activation", qf_arch_activation_name(a->activation), err);
     if (!s) s = qf_model_set_meta(m, "arch.layer_norm_eps", eps, err);
-    if (!s) s = qf_model_set_meta(m, "arch.head", head_name(a->head), err);
+    if (!s) s = qf_model_set_meta(m, "arch.head", head_name(a), err);
     /* recorded only when the mapping left tensors out (an empty value told a reader nothing) */
     if (!s && ignored && ignored[0]) s = qf_model_set_meta(m, "arch.ignored", ignored, err);
     return s;

@@ -64,7 +64,7 @@ struct qf_encoder {
     const float *pos, *type, *emb_g, *emb_b;
     linear project;
     layer *layers;
-    linear pooler, head_dense, head_out;
+    linear head_dense, head_out; /* head_dense: the family's (BERT: the pooler) */
 
     qf_dnnl *dnnl;
     void **owned;
@@ -397,6 +397,7 @@ static float activate(qf_arch_activation a, float v)
         return 0.5f * v * (1.0f + tanhf(c));
     }
     case QF_ARCH_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
+    case QF_ARCH_ACTIVATION_TANH: return tanhf(v);
     default: return v;
     }
 }
@@ -467,7 +468,6 @@ void qf_encoder_destroy(qf_encoder *e)
             linear_release(&ly->down);
         }
     }
-    linear_release(&e->pooler);
     linear_release(&e->head_dense);
     linear_release(&e->head_out);
     qf_dnnl_destroy(e->dnnl);
@@ -579,9 +579,7 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
             if (!(*norms[j].dst = tensor_f32(e, stem, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
         }
     }
-    if (a->head == QF_ARCH_HEAD_BERT && (s = prepare_linear(e, "pooler", true, &e->pooler, err))) return s;
-    if (a->head != QF_ARCH_HEAD_NONE && a->head != QF_ARCH_HEAD_BERT &&
-        (s = prepare_linear(e, "head.dense", true, &e->head_dense, err)))
+    if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, a->desc->head_dense, true, &e->head_dense, err)))
         return s;
     if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, "head.out", true, &e->head_out, err))) return s;
     return QF_STATUS_OK;
@@ -604,8 +602,7 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
     e->threads = p->threads > 0 ? p->threads : saved_threads;
     if ((s = qf_arch_map(m, &e->arch, err))) goto fail;
     /* Longest sequence the position table allows (RoBERTa positions start at padding_idx + 1). */
-    int64_t cap = e->arch.max_positions;
-    if (e->arch.position_padding_idx >= 0) cap -= e->arch.position_padding_idx + 1;
+    int64_t cap = qf_arch_max_tokens(&e->arch);
     if (cap < 1) {
         s = qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "embeddings.position.weight",
                          "position table of %lld rows leaves no position for padding_idx %lld",
@@ -699,22 +696,10 @@ static qf_status head(qf_encoder *e, int64_t b, qf_error *err)
     const float *first = e->x; /* the first real token ([CLS] / <s> with right padding) */
     float *h = e->row, *logits = e->out_logits + b * a->num_labels;
     qf_status s;
-    switch (a->head) {
-    case QF_ARCH_HEAD_BERT:
-        if ((s = linear_apply(e, &e->pooler, first, 1, h, err))) return s;
-        for (int64_t j = 0; j < H; j++) h[j] = tanhf(h[j]);
-        break;
-    case QF_ARCH_HEAD_ROBERTA:
-    case QF_ARCH_HEAD_ELECTRA:
-    case QF_ARCH_HEAD_DISTILBERT:
-        if ((s = linear_apply(e, &e->head_dense, first, 1, h, err))) return s;
-        for (int64_t j = 0; j < H; j++)
-            h[j] = a->head == QF_ARCH_HEAD_ROBERTA   ? tanhf(h[j])
-                   : a->head == QF_ARCH_HEAD_ELECTRA ? activate(QF_ARCH_ACTIVATION_GELU, h[j])
-                                                     : activate(QF_ARCH_ACTIVATION_RELU, h[j]);
-        break;
-    default: return QF_STATUS_OK;
-    }
+    if (a->head == QF_ARCH_HEAD_NONE) return QF_STATUS_OK;
+    /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
+    if ((s = linear_apply(e, &e->head_dense, first, 1, h, err))) return s;
+    for (int64_t j = 0; j < H; j++) h[j] = activate(a->desc->head_activation, h[j]);
     if ((s = linear_apply(e, &e->head_out, h, 1, e->row2, err))) return s;
     memcpy(logits, e->row2, (size_t)a->num_labels * sizeof(float));
     return QF_STATUS_OK;

@@ -50,7 +50,11 @@ static void check_family(qf_arch_family fam, bool prefix)
     }
     switch (fam) {
     case QF_ARCH_FAMILY_BERT:
-        assert_int_equal(a.head, QF_ARCH_HEAD_BERT);
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "bert");
+        assert_string_equal(a.desc->head_dense, "pooler");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_TANH);
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "bert");
         assert_true(a.has_pooler);
         assert_non_null(qf_model_find(m, "pooler.weight", NULL));
         assert_non_null(qf_model_find(m, "embeddings.token_type.weight", NULL));
@@ -58,20 +62,32 @@ static void check_family(qf_arch_family fam, bool prefix)
         assert_true(a.layer_norm_eps == 1e-12f);
         break;
     case QF_ARCH_FAMILY_ROBERTA:
-        assert_int_equal(a.head, QF_ARCH_HEAD_ROBERTA);
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "roberta");
+        assert_string_equal(a.desc->head_dense, "head.dense");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_TANH);
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "roberta");
         assert_int_equal(a.position_padding_idx, 1);
         assert_int_equal(a.type_vocab_size, 1);
         assert_true(a.layer_norm_eps == 1e-5f);
         assert_non_null(qf_model_find(m, "head.dense.weight", NULL));
         break;
     case QF_ARCH_FAMILY_DISTILBERT:
-        assert_int_equal(a.head, QF_ARCH_HEAD_DISTILBERT);
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "distilbert");
+        assert_string_equal(a.desc->head_dense, "head.dense");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_RELU);
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "distilbert");
         assert_int_equal(a.type_vocab_size, 0);
         assert_null(qf_model_find(m, "embeddings.token_type.weight", NULL));
         assert_true(a.layer_norm_eps == 1e-12f);
         break;
     case QF_ARCH_FAMILY_ELECTRA:
-        assert_int_equal(a.head, QF_ARCH_HEAD_ELECTRA);
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "electra");
+        assert_string_equal(a.desc->head_dense, "head.dense");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_GELU);
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "electra");
         assert_true(a.has_project);
         assert_int_equal(a.embedding_size, 16);
         assert_non_null(qf_model_find(m, "embeddings.project.weight", NULL));
@@ -98,6 +114,32 @@ static void test_bert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_B
 static void test_roberta(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ROBERTA, true); check_family(QF_ARCH_FAMILY_ROBERTA, false); }
 static void test_distilbert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_DISTILBERT, true); check_family(QF_ARCH_FAMILY_DISTILBERT, false); }
 static void test_electra(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ELECTRA, true); check_family(QF_ARCH_FAMILY_ELECTRA, false); }
+
+/* The family table: every row is found by each of its model types and by its id, in id order. */
+static void test_family_table(void **state)
+{
+    (void)state;
+    assert_int_equal(qf_family_count(), QF_ARCH_FAMILY_COUNT_ - 1);
+    for (size_t i = 0; i < qf_family_count(); i++) {
+        const qf_family *f = qf_family_at(i);
+        assert_non_null(f);
+        assert_int_equal(f->id, (qf_arch_family)(i + 1));
+        assert_ptr_equal(qf_family_of(f->id), f);
+        assert_string_equal(qf_arch_family_name(f->id), f->name);
+        assert_non_null(f->model_types[0]);
+        for (size_t j = 0; j < QF_FAMILY_MAX_MODEL_TYPES && f->model_types[j]; j++)
+            assert_ptr_equal(qf_family_find(f->model_types[j]), f);
+        assert_true(f->layer_name_count > 0 && f->head_name_count > 0);
+        assert_non_null(f->head_dense);
+        assert_true((unsigned)f->head_activation < QF_ARCH_ACTIVATION_COUNT_);
+    }
+    assert_null(qf_family_at(qf_family_count()));
+    assert_null(qf_family_of(QF_ARCH_FAMILY_UNKNOWN));
+    assert_null(qf_family_find("gpt2"));
+    assert_null(qf_family_find(NULL));
+    assert_ptr_equal(qf_family_find("xlm-roberta"), qf_family_of(QF_ARCH_FAMILY_ROBERTA));
+    assert_string_equal(qf_arch_activation_name(QF_ARCH_ACTIVATION_TANH), "tanh");
+}
 
 static void test_config_variants(void **state)
 {
@@ -137,6 +179,8 @@ static void test_unknown_family(void **state)
     assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_UNSUPPORTED);
     assert_string_equal(err.object, "model_type");
     assert_string_equal(err.found, "gpt2");
+    /* the expected list is made from the family table's model types */
+    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert or electra");
     assert_int_equal(err.offset, -1);
     qf_model_destroy(m);
 
@@ -308,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
+        cmocka_unit_test(test_family_table),
         cmocka_unit_test(test_config_variants),
         cmocka_unit_test(test_unknown_family),
         cmocka_unit_test(test_missing_tensor),

@@ -38,20 +38,74 @@ typedef enum qf_arch_activation {
     QF_ARCH_ACTIVATION_GELU = 0,  /* exact: x/2 (1 + erf(x/sqrt 2)) */
     QF_ARCH_ACTIVATION_GELU_TANH, /* gelu_new, gelu_pytorch_tanh */
     QF_ARCH_ACTIVATION_RELU,
+    QF_ARCH_ACTIVATION_TANH,      /* the BERT pooler's and RoBERTa head's */
     QF_ARCH_ACTIVATION_COUNT_
 } qf_arch_activation;
 
 typedef enum qf_arch_head {
-    QF_ARCH_HEAD_NONE = 0,    /* base model: hidden states only */
-    QF_ARCH_HEAD_BERT,        /* pooler (dense + tanh on [CLS]) -> classifier */
-    QF_ARCH_HEAD_ROBERTA,     /* token 0 -> dense -> tanh -> out_proj */
-    QF_ARCH_HEAD_ELECTRA,     /* token 0 -> dense -> gelu -> out_proj */
-    QF_ARCH_HEAD_DISTILBERT,  /* token 0 -> pre_classifier -> relu -> classifier */
+    QF_ARCH_HEAD_NONE = 0,                /* base model: hidden states only */
+    QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION, /* token 0 -> the family's head_dense -> its activation -> head.out */
     QF_ARCH_HEAD_COUNT_
 } qf_arch_head;
 
+/* How a family numbers positions. */
+typedef enum qf_arch_positions {
+    QF_ARCH_POSITIONS_INDEX = 0,     /* position = token index */
+    QF_ARCH_POSITIONS_AFTER_PADDING, /* RoBERTa: cumsum(ids != pad) * (ids != pad) + padding_idx */
+} qf_arch_positions;
+
+/* One renaming: a source infix (Hugging Face PyTorch name, after the family prefix) and the
+ * canonical infix it becomes ("attention.self.query." -> "attn.q."). */
+typedef struct qf_family_name {
+    const char *source;
+    const char *canonical;
+} qf_family_name;
+
+#define QF_FAMILY_MAX_MODEL_TYPES 4
+
+/*
+ * A family of encoders, as data (model/families.c holds one row per family). Everything that runs,
+ * quantizes, calibrates or exports an encoder reads the family from here (through qf_arch), never
+ * from a branch on its name. Canonical slots are the same for every family (see qf_arch_map).
+ */
+typedef struct qf_family {
+    qf_arch_family id;
+    const char *name;                                           /* "bert": metadata arch.family */
+    const char *model_types[QF_FAMILY_MAX_MODEL_TYPES];         /* config model_type values (NULL-ended) */
+    /* config.json keys: the family's own spelling, then the alias transformers also accepts (or NULL) */
+    const char *key_hidden_size, *alt_hidden_size;
+    const char *key_num_layers, *alt_num_layers;
+    const char *key_num_heads, *alt_num_heads;
+    const char *key_intermediate_size, *alt_intermediate_size;
+    const char *key_activation;      /* "hidden_act" / "activation" (default gelu) */
+    const char *key_embedding_size;  /* ELECTRA's factorised embeddings; NULL: embeddings are hidden-sized */
+    bool token_types;                /* token-type embeddings (type_vocab_size, default 2) */
+    bool layer_norm_eps_in_config;   /* false: 1e-12 whatever config.json says (DistilBERT) */
+    int64_t default_pad_token_id;
+    qf_arch_positions positions;
+    /* Hugging Face PyTorch names; Keras / TF names are turned into these first, ONNX initializers
+     * carry them already */
+    const char *prefix;              /* "bert.": before the embeddings and layers, never before heads */
+    const char *layer_root;          /* "encoder.layer.", then "{i}." */
+    const qf_family_name *layer_names;
+    size_t layer_name_count;
+    const qf_family_name *head_names; /* the sequence-classification head's tensors */
+    size_t head_name_count;
+    /* sequence classification: token 0 -> head_dense -> head_activation -> head.out */
+    const char *head_kind;           /* metadata arch.head: "bert", "roberta", ... */
+    const char *head_dense;          /* canonical stem of the dense layer: "pooler" or "head.dense" */
+    qf_arch_activation head_activation;
+} qf_family;
+
+/* The families qforge knows, in qf_arch_family order (index 0 is BERT). */
+size_t qf_family_count(void);
+const qf_family *qf_family_at(size_t index);            /* NULL out of range */
+const qf_family *qf_family_of(qf_arch_family id);        /* NULL for UNKNOWN */
+const qf_family *qf_family_find(const char *model_type); /* NULL when no family lists it */
+
 typedef struct qf_arch {
     qf_arch_family family;
+    const qf_family *desc;        /* the family's row (static storage) */
     char model_type[32];          /* config "model_type" as written */
     int64_t hidden_size;          /* hidden_size / dim */
     int64_t num_layers;           /* num_hidden_layers / n_layers */
@@ -75,7 +129,11 @@ typedef struct qf_arch {
 } qf_arch;
 
 const char *qf_arch_family_name(qf_arch_family f);         /* "bert", ...; static storage */
-const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu" */
+const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu", "tanh" */
+
+/* Longest sequence the position table allows: max_positions, less padding_idx + 1 where positions
+ * start after the padding index (RoBERTa); < 1 when the table leaves no position. */
+int64_t qf_arch_max_tokens(const qf_arch *a);
 
 /*
  * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of

@@ -530,6 +530,7 @@ static const char *activation(ex *e, const char *x, qf_arch_activation act, cons
         return op(e, "Mul", fmt(e, "%s/gelu/Mul_5", stem), 2, a2, m6);
     }
     case QF_ARCH_ACTIVATION_RELU: return op(e, "Relu", fmt(e, "%s/Relu", stem), 1, x);
+    case QF_ARCH_ACTIVATION_TANH: return op(e, "Tanh", fmt(e, "%s/Tanh", stem), 1, x);
     default: return NULL;
     }
 }
@@ -661,18 +662,9 @@ static const char *head(ex *e, const char *x, qf_status *s)
 {
     const char *first = op(e, "Gather", "head/first_token", 2, x, scalar_i64(e, "const.zero", 0));
     attr_int(e, "axis", 1);
-    const char *h;
-    switch (e->a.head) {
-    case QF_ARCH_HEAD_BERT: h = op(e, "Tanh", "pooler/Tanh", 1, linear(e, first, "pooler", s)); break;
-    case QF_ARCH_HEAD_ROBERTA: h = op(e, "Tanh", "head.dense/Tanh", 1, linear(e, first, "head.dense", s)); break;
-    case QF_ARCH_HEAD_ELECTRA:
-        h = activation(e, linear(e, first, "head.dense", s), QF_ARCH_ACTIVATION_GELU, "head.dense");
-        break;
-    case QF_ARCH_HEAD_DISTILBERT:
-        h = activation(e, linear(e, first, "head.dense", s), QF_ARCH_ACTIVATION_RELU, "head.dense");
-        break;
-    default: return NULL;
-    }
+    /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
+    const qf_family *fam = e->a.desc;
+    const char *h = activation(e, linear(e, first, fam->head_dense, s), fam->head_activation, fam->head_dense);
     return linear(e, h, "head.out", s);
 }
 

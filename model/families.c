@@ -1,0 +1,151 @@
+/*
+ * model/families.c — the family table: one row per encoder family qforge reads, runs, quantizes
+ * and exports. A row says how config.json spells the hyper-parameters, how Hugging Face names the
+ * tensors (mapped to the canonical slots by model/arch.c), how positions are numbered and what the
+ * sequence-classification head computes. Adding a family starts here (docs/ARCHITECTURE.md,
+ * "Adding a model family").
+ */
+#include <string.h>
+
+#include "qforge/model.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Per-layer names after "encoder.layer.{i}." (BERT, RoBERTa, ELECTRA). */
+static const qf_family_name k_bert_layer_names[] = {
+    {"attention.self.query.", "attn.q."},         {"attention.self.key.", "attn.k."},
+    {"attention.self.value.", "attn.v."},         {"attention.output.dense.", "attn.out."},
+    {"attention.output.LayerNorm.", "attn.norm."}, {"intermediate.dense.", "ffn.up."},
+    {"output.dense.", "ffn.down."},               {"output.LayerNorm.", "ffn.norm."},
+};
+
+/* Per-layer names after "transformer.layer.{i}." (DistilBERT). */
+static const qf_family_name k_distil_layer_names[] = {
+    {"attention.q_lin.", "attn.q."},   {"attention.k_lin.", "attn.k."},   {"attention.v_lin.", "attn.v."},
+    {"attention.out_lin.", "attn.out."}, {"sa_layer_norm.", "attn.norm."}, {"ffn.lin1.", "ffn.up."},
+    {"ffn.lin2.", "ffn.down."},        {"output_layer_norm.", "ffn.norm."},
+};
+
+/* Sequence-classification heads (never under the family prefix). */
+static const qf_family_name k_head_bert[] = {{"classifier.", "head.out."}};
+static const qf_family_name k_head_roberta[] = {{"classifier.dense.", "head.dense."}, {"classifier.out_proj.", "head.out."}};
+static const qf_family_name k_head_distil[] = {{"pre_classifier.", "head.dense."}, {"classifier.", "head.out."}};
+
+static const qf_family k_families[] = {
+    {
+        .id = QF_ARCH_FAMILY_BERT,
+        .name = "bert", /* MiniLM checkpoints are bert */
+        .model_types = {"bert"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .token_types = true,
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 0,
+        .positions = QF_ARCH_POSITIONS_INDEX,
+        .prefix = "bert.",
+        .layer_root = "encoder.layer.",
+        .layer_names = k_bert_layer_names,
+        .layer_name_count = COUNT_OF(k_bert_layer_names),
+        .head_names = k_head_bert,
+        .head_name_count = COUNT_OF(k_head_bert),
+        .head_kind = "bert", /* pooler (dense + tanh on [CLS]) -> classifier */
+        .head_dense = "pooler",
+        .head_activation = QF_ARCH_ACTIVATION_TANH,
+    },
+    {
+        .id = QF_ARCH_FAMILY_ROBERTA,
+        .name = "roberta",
+        .model_types = {"roberta", "xlm-roberta", "camembert"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .token_types = true,
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 1,
+        .positions = QF_ARCH_POSITIONS_AFTER_PADDING,
+        .prefix = "roberta.",
+        .layer_root = "encoder.layer.",
+        .layer_names = k_bert_layer_names,
+        .layer_name_count = COUNT_OF(k_bert_layer_names),
+        .head_names = k_head_roberta,
+        .head_name_count = COUNT_OF(k_head_roberta),
+        .head_kind = "roberta", /* token 0 -> dense -> tanh -> out_proj */
+        .head_dense = "head.dense",
+        .head_activation = QF_ARCH_ACTIVATION_TANH,
+    },
+    {
+        .id = QF_ARCH_FAMILY_DISTILBERT,
+        .name = "distilbert",
+        .model_types = {"distilbert"},
+        .key_hidden_size = "dim",
+        .alt_hidden_size = "hidden_size",
+        .key_num_layers = "n_layers",
+        .alt_num_layers = "num_hidden_layers",
+        .key_num_heads = "n_heads",
+        .alt_num_heads = "num_attention_heads",
+        .key_intermediate_size = "hidden_dim",
+        .alt_intermediate_size = "intermediate_size",
+        .key_activation = "activation",
+        .token_types = false,
+        .layer_norm_eps_in_config = false, /* transformers fixes 1e-12 */
+        .default_pad_token_id = 0,
+        .positions = QF_ARCH_POSITIONS_INDEX,
+        .prefix = "distilbert.",
+        .layer_root = "transformer.layer.",
+        .layer_names = k_distil_layer_names,
+        .layer_name_count = COUNT_OF(k_distil_layer_names),
+        .head_names = k_head_distil,
+        .head_name_count = COUNT_OF(k_head_distil),
+        .head_kind = "distilbert", /* token 0 -> pre_classifier -> relu -> classifier */
+        .head_dense = "head.dense",
+        .head_activation = QF_ARCH_ACTIVATION_RELU,
+    },
+    {
+        .id = QF_ARCH_FAMILY_ELECTRA,
+        .name = "electra",
+        .model_types = {"electra"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .key_embedding_size = "embedding_size",
+        .token_types = true,
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 0,
+        .positions = QF_ARCH_POSITIONS_INDEX,
+        .prefix = "electra.",
+        .layer_root = "encoder.layer.",
+        .layer_names = k_bert_layer_names,
+        .layer_name_count = COUNT_OF(k_bert_layer_names),
+        .head_names = k_head_roberta,
+        .head_name_count = COUNT_OF(k_head_roberta),
+        .head_kind = "electra", /* token 0 -> dense -> gelu -> out_proj */
+        .head_dense = "head.dense",
+        .head_activation = QF_ARCH_ACTIVATION_GELU,
+    },
+};
+
+size_t qf_family_count(void) { return COUNT_OF(k_families); }
+
+const qf_family *qf_family_at(size_t index) { return index < COUNT_OF(k_families) ? &k_families[index] : NULL; }
+
+const qf_family *qf_family_of(qf_arch_family id)
+{
+    for (size_t i = 0; i < COUNT_OF(k_families); i++)
+        if (k_families[i].id == id) return &k_families[i];
+    return NULL;
+}
+
+const qf_family *qf_family_find(const char *model_type)
+{
+    for (size_t i = 0; model_type && i < COUNT_OF(k_families); i++)
+        for (size_t j = 0; j < QF_FAMILY_MAX_MODEL_TYPES && k_families[i].model_types[j]; j++)
+            if (strcmp(k_families[i].model_types[j], model_type) == 0) return &k_families[i];
+    return NULL;
+}
