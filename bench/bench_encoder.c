@@ -253,7 +253,7 @@ int main(int argc, char **argv) {
     rp.config_path = a.config;
     rp.hash_source = false; /* provenance hashing is not part of what ORT does at session creation */
     double t0 = now_ms();
-    if (qf_model_read(a.model, &rp, &src, &err)) {
+    if (qf_model_read(a.model, &rp, &src, &err) || qf_arch_map(src, NULL, &err)) {
         rc = fail_qf("read", &err);
         goto done;
     }

@@ -67,8 +67,8 @@ qf_status qf_calibrate_run(qf_model *m, const qf_dataset *data, const qf_calibra
         const qf_dataset_row *r = qf_dataset_row_at(data, p->first_row + i);
         if (r->length > longest) longest = r->length;
     }
-    /* qf_arch_map renames in place: once, before the encoders share the model read-only */
-    qf_status s = qf_arch_map(m, NULL, err);
+    /* mapped once after reading (qf_arch_map); the encoders share the model read-only */
+    qf_status s = qf_arch_of(m, NULL, err);
     if (s) return s;
     worker *w = calloc((size_t)threads, sizeof *w);
     if (!w) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");

@@ -258,7 +258,7 @@ qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *
         return QF_STATUS_LIMIT;
     }
     qf_arch arch;
-    qf_status s = qf_arch_map(src, &arch, err);
+    qf_status s = qf_arch_of(src, &arch, err);
     if (s) return s;
     const qf_calib_provenance *prov = qf_calib_stats_provenance(stats);
     const char *sha = qf_model_get_meta(src, "source.sha256");

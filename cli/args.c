@@ -14,6 +14,8 @@
 
 #include "cli/args.h"
 #include "qforge/limits.h"
+#include "qforge/model.h"
+#include "qforge/readers.h"
 
 typedef enum value_kind { VALUE_FLAG, VALUE_TEXT, VALUE_INT, VALUE_POINTS } value_kind;
 
@@ -327,4 +329,19 @@ void qf_cli_progress_update(void *ctx, size_t done, size_t total)
         fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
     if (done >= total) fprintf(stderr, "\r%*s\r", 70, "");
     fflush(stderr);
+}
+
+int qf_cli_read_encoder(const char *path, const qf_read_params *rp, qf_model **out)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    *out = NULL;
+    qf_model *m = NULL;
+    if (qf_model_read(path, rp, &m, &err)) return qf_cli_fail(&err);
+    if (qf_arch_map(m, NULL, &err)) {
+        qf_model_destroy(m);
+        return qf_cli_fail(&err);
+    }
+    *out = m;
+    return QF_EXIT_OK;
 }

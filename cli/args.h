@@ -109,6 +109,11 @@ const char *qf_cli_safe(const char *s);
  * QF_EXIT_ERROR. */
 int qf_cli_fail(const qf_error *err);
 
+/* Reads the model at `path` for a command that runs the encoder, and maps it to canonical slots
+ * (qf_arch_map) once, right after reading. QF_EXIT_OK or the failure printed (*out NULL). */
+struct qf_read_params;
+int qf_cli_read_encoder(const char *path, const struct qf_read_params *rp, qf_model **out);
+
 /* Human byte count: "21.3 MB" (decimal units). */
 void qf_cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Monotonic seconds. */

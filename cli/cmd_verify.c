@@ -136,7 +136,8 @@ int qf_cmd_verify(int argc, char **argv)
     qf_error_clear(&err);
     qf_model *art = NULL, *ref = NULL;
     qf_read_params rp = qf_read_params_default();
-    if (qf_model_read(artifact_path, &rp, &art, &err)) return qf_cli_fail(&err);
+    int read_rc = qf_cli_read_encoder(artifact_path, &rp, &art);
+    if (read_rc) return read_rc;
     qf_cli_option *ref_opt = qf_cli_find(&verify_command, "reference");
     const char *reference_path = ref_opt->seen ? ref_opt->value : qf_model_get_meta(art, "source.path");
     if (!reference_path) {
@@ -147,10 +148,10 @@ int qf_cmd_verify(int argc, char **argv)
     char reference_copy[4096];
     snprintf(reference_copy, sizeof reference_copy, "%s", reference_path);
     qf_error_clear(&err);
-    if (qf_model_read(reference_copy, &rp, &ref, &err)) {
+    if ((read_rc = qf_cli_read_encoder(reference_copy, &rp, &ref))) {
         qf_model_destroy(art);
         if (!ref_opt->seen) fprintf(stderr, "note: the reference is the source recorded in %s; --reference overrides it\n", artifact_path);
-        return qf_cli_fail(&err);
+        return read_rc;
     }
     if (artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
         fprintf(stderr, "error: %s: the reference holds quantized tensors; give the FP32 checkpoint with --reference\n",
@@ -285,7 +286,7 @@ int qf_cmd_run(int argc, char **argv)
     qf_model *m = NULL;
     qf_read_params rp = qf_read_params_default();
     rp.hash_source = false;
-    if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
+    if ((rc = qf_cli_read_encoder(pos[0], &rp, &m))) return rc;
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {pos[0], qf_model_get_meta(m, "source.path")};

@@ -12,7 +12,8 @@
 
 #include <qforge/core.h>
 #include <qforge/readers.h>
-#include <qforge/verify.h>
+#include <qforge/model.h>
+#include <qforge/runtime.h>
 
 static int fail(const qf_error *err)
 {
@@ -47,7 +48,9 @@ int main(int argc, char **argv)
     qf_model *model = NULL;
     qf_encoder *enc = NULL;
     int rc = 0;
-    if (qf_model_read(argv[1], NULL, &model, &err)) {
+    /* the encoder runs a model mapped to canonical slots: once, right after reading (a no-op for a
+     * .qf that qforge wrote from a mapped model) */
+    if (qf_model_read(argv[1], NULL, &model, &err) || qf_arch_map(model, NULL, &err)) {
         rc = fail(&err);
         goto done;
     }

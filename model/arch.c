@@ -709,3 +709,27 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
     if (out) *out = a;
     return QF_STATUS_OK;
 }
+
+qf_status qf_arch_of(const qf_model *m, qf_arch *out, qf_error *err)
+{
+    if (!m) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "qf_arch_of: model is NULL");
+    qf_arch a;
+    qf_status s = qf_arch_from_config(qf_model_config_json(m), &a, err);
+    if (s) return s;
+    char name[QF_MAX_NAME_LEN + 1];
+    for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
+        const qf_tensor *t = qf_model_tensor(m, i);
+        bool keras_kernel = false;
+        if (target_name_tf(a.family, t->name, name, sizeof name, &keras_kernel) &&
+            (strcmp(name, t->name) != 0 || keras_kernel)) {
+            qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, t->name,
+                         "the model is not mapped to canonical slots: tensor '%s' still has its source name "
+                         "(qf_arch_map, once after reading)",
+                         t->name);
+            return QF_STATUS_INVALID_ARGUMENT;
+        }
+    }
+    if ((s = validate(m, &a, err))) return s;
+    if (out) *out = a;
+    return QF_STATUS_OK;
+}

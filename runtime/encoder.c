@@ -600,7 +600,7 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
     e->p = *p;
     const int saved_threads = omp_get_max_threads();
     e->threads = p->threads > 0 ? p->threads : saved_threads;
-    if ((s = qf_arch_map(m, &e->arch, err))) goto fail;
+    if ((s = qf_arch_of(m, &e->arch, err))) goto fail;
     /* Longest sequence the position table allows (RoBERTa positions start at padding_idx + 1). */
     int64_t cap = qf_arch_max_tokens(&e->arch);
     if (cap < 1) {

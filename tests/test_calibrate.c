@@ -445,6 +445,7 @@ static void test_calibrate_mini(void **state)
     qf_error_clear(&err);
     qf_model *m = NULL;
     if (qf_model_read(MINI "/pytorch_model.bin", NULL, &m, &err)) fail_msg("%s", err.message);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     qf_tokenizer *tok = NULL;
     assert_int_equal(qf_tokenizer_load(MINI "/tokenizer.json", &tok, &err), 0);
     qf_dataset_params dp = qf_dataset_params_default();

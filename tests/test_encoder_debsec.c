@@ -70,6 +70,7 @@ static qf_model *read_model(const char *path)
         fprintf(stderr, "%s\n", line);
     }
     assert_int_equal(s, QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     return m;
 }
 

@@ -33,6 +33,7 @@ static qf_model *read_model(const char *path)
         qf_error_format(&err, line, sizeof line);
         fail_msg("%s", line);
     }
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     return m;
 }
 

@@ -720,6 +720,7 @@ static void check_encoder_family(qf_arch_family fam)
     synth_encoder_opts o = synth_encoder_opts_default(fam);
     qf_model *m = NULL;
     assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     int32_t ids[B * T], mask[B * T], types[B * T];
     make_batch(fam, ids, mask, types);
     qf_encoder_batch batch = {B, T, ids, mask, types};
@@ -769,6 +770,7 @@ static void test_encoder_prequantized(void **state)
     synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
     qf_model *m = NULL, *q = NULL;
     assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     qf_quantize_params qp = qf_quantize_params_default();
     qp.min_elements = 1;
     qp.quantize_word_embeddings = false;
@@ -790,6 +792,7 @@ static void test_encoder_bad_input(void **state)
     synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_BERT);
     qf_model *m = NULL;
     assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     qf_encoder_params p = qf_encoder_params_default();
     p.max_batch = 2;
     p.max_length = 8;

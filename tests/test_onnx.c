@@ -538,6 +538,7 @@ static void test_debsec_fp32(void **state)
     qf_error err;
     qf_error_clear(&err);
     assert_int_equal(qf_model_read(DEBSEC "/model.onnx", NULL, &m, &err), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     assert_string_equal(qf_model_get_meta(m, "onnx.recovered_names"), "24");
     assert_string_equal(qf_model_get_meta(m, "onnx.transposed_weights"), "24");
     qf_encoder_params p = qf_encoder_params_default();
@@ -570,6 +571,7 @@ static qf_model *debsec_quantized(qf_model **src)
     qf_error err;
     qf_error_clear(&err);
     assert_int_equal(qf_model_read(DEBSEC "/model.onnx", NULL, src, &err), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(*src, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     assert_int_equal(qf_arch_map(*src, NULL, &err), QF_STATUS_OK);
     qf_quantize_params qp = qf_quantize_params_default();
     qp.threads = 1;

@@ -440,6 +440,13 @@ static void test_refusals(void **state)
     assert_int_equal(synth_encoder_model(&o, &src), QF_STATUS_OK);
     qf_error err;
 
+    /* the exporter reads a mapped model and never renames: a model with source names is refused,
+     * naming the first tensor the family would rename */
+    qf_error_clear(&err);
+    expect(qf_onnx_export(src, keep, NULL, &err), &err, QF_STATUS_INVALID_ARGUMENT, "bert.embeddings.word_embeddings.weight");
+    assert_non_null(strstr(err.message, "not mapped"));
+    assert_int_equal(qf_arch_map(src, NULL, NULL), QF_STATUS_OK);
+
     qf_error_clear(&err);
     expect(qf_onnx_export(NULL, out, NULL, &err), &err, QF_STATUS_INVALID_ARGUMENT, NULL);
     qf_error_clear(&err);

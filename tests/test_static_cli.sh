@@ -46,6 +46,12 @@ Q=(quantize "$M" --mode static --stats "$tmp/t1.qfc" --threads 1)
 "$QF" "${Q[@]}" --smooth 1.5 -o "$tmp/s.qf" >/dev/null 2>&1; check "--smooth out of range" 2 $?
 "$QF" "${Q[@]}" --max-drop 1 -o "$tmp/s.qf" >/dev/null 2>&1; check "--max-drop without --eval" 2 $?
 "$QF" "${Q[@]}" --onnx-out "$tmp/s.onnx" --onnx-graph rewrite -o "$tmp/s.qf" >/dev/null 2>&1; check "--onnx-graph rewrite from a torch file" 2 $?
+# the ONNX export reads the quantized model and never changes it: the .qf is the same with or
+# without --onnx-out
+SOURCE_DATE_EPOCH=1700000000 "$QF" "${Q[@]}" -o "$tmp/plain.qf" -q; check "static .qf" 0 $?
+SOURCE_DATE_EPOCH=1700000000 "$QF" "${Q[@]}" -o "$tmp/with-onnx.qf" --onnx-out "$tmp/with-onnx.onnx" -q
+check "static .qf + --onnx-out" 0 $?
+expect "static .qf identical with and without --onnx-out" cmp -s "$tmp/plain.qf" "$tmp/with-onnx.qf"
 "$QF" quantize "$M" --mode dynamic --stats "$tmp/t1.qfc" -o "$tmp/s.qf" >/dev/null 2>&1; check "--stats with dynamic" 2 $?
 "$QF" quantize "$M" --mode static --stats "$tmp/missing.qfc" -o "$tmp/s.qf" >/dev/null 2>"$tmp/e"; check "missing .qfc" 1 $?
 

@@ -43,6 +43,7 @@ static qf_model *read_model(const char *path)
     qf_error_clear(&err);
     qf_model *m = NULL;
     if (qf_model_read(path, NULL, &m, &err)) fail_msg("%s: %s", path, err.message);
+    assert_int_equal(qf_arch_map(m, NULL, NULL), QF_STATUS_OK); /* once after reading, as the CLI does */
     return m;
 }
 

@@ -73,7 +73,7 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
     *out = NULL;
     memset(report, 0, sizeof *report);
     qf_arch arch;
-    qf_status s = qf_arch_map(src, &arch, err);
+    qf_status s = qf_arch_of(src, &arch, err);
     if (s) return s;
     qf_verify_params vp = fp->verify;
     vp.per_layer = false;

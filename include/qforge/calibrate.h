@@ -128,8 +128,8 @@ typedef struct qf_calibrate_params {
 
 qf_calibrate_params qf_calibrate_params_default(void);
 
-/* Runs `m` in FP32 over the selected rows and observes every projection input. The model is mapped
- * to canonical names first (qf_arch_map). *out is new statistics with provenance filled
+/* Runs `m` in FP32 over the selected rows and observes every projection input. The model must be
+ * mapped to canonical names (qf_arch_map, once after reading). *out is new statistics with provenance filled
  * ("source.sha256" metadata of the model when present). */
 qf_status qf_calibrate_run(qf_model *m, const qf_dataset *data, const qf_calibrate_params *params,
                            qf_calib_stats **out, qf_error *err);

@@ -161,6 +161,15 @@ qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *e
  */
 qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
 
+/*
+ * The architecture of a model that qf_arch_map has already mapped (every tensor under its canonical
+ * name), without touching it: what the encoder, the static quantizer, calibration and the ONNX
+ * exporter call, so that they take the model read-only and the mapping happens once, right after
+ * reading. QF_STATUS_INVALID_ARGUMENT, naming the tensor, when a tensor still has a source name the
+ * family would rename; the errors of qf_arch_map's checks otherwise. `out` may be NULL.
+ */
+qf_status qf_arch_of(const qf_model *m, qf_arch *out, qf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

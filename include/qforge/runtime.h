@@ -109,9 +109,9 @@ typedef struct qf_encoder_output {
 } qf_encoder_output;
 
 /*
- * Builds an encoder over `m` (retained; released by qf_encoder_destroy). Maps the architecture
- * first when the model is not mapped yet (renaming its tensors in place, see qf_arch_map),
- * validates every shape, prepares the weights (oneDNN: packed once into its preferred layout),
+ * Builds an encoder over `m` (retained; released by qf_encoder_destroy), which must have been
+ * mapped once after reading (qf_arch_map; qf_arch_of's INVALID_ARGUMENT otherwise): validates
+ * every shape, prepares the weights (oneDNN: packed once into its preferred layout),
  * and sizes one workspace for max_batch x max_length, so a run allocates nothing more (oneDNN
  * primitives are created once per sequence length and cached). `params` may be NULL (defaults).
  */

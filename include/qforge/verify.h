@@ -70,8 +70,8 @@ typedef struct qf_verify_report {
 
 /*
  * Runs `reference` in FP32 and `artifact` in `artifact_mode` over every row of `data` and fills
- * `out` (free with qf_verify_report_free). Both models are mapped to canonical slots if needed
- * (see qf_arch_map) and must have the same architecture and head size. Sums run in row order in
+ * `out` (free with qf_verify_report_free). Both models must be mapped to canonical slots
+ * (qf_arch_map, once after reading) and must have the same architecture and head size. Sums run in row order in
  * double precision, so the report does not depend on the thread count or the batch size.
  */
 qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,

@@ -104,8 +104,8 @@ qf_status qf_onnx_write_static(const char *source_onnx, const qf_model *q, const
 /* ---------------------------------------------------------------------------------------------
  * ONNX export (writers/onnx/onnx_export.c): the encoder graph written from scratch from a model of
  * any source format, no source ONNX needed. The model must carry a Hugging Face config.json of a
- * family qf_arch_map knows (BERT, RoBERTa, DistilBERT, ELECTRA); it is mapped in place first
- * (canonical names, idempotent).
+ * family of the family table (model.h) and be mapped to canonical slots (qf_arch_map, once after
+ * reading); the exporter reads it and never changes it.
  *
  * The graph (opset 17, IR 8) has dynamic "batch" and "sequence" axes; inputs input_ids and
  * attention_mask (int64 [batch, sequence]) and token_type_ids where the family has more than one
@@ -157,14 +157,15 @@ qf_onnx_export_params qf_onnx_export_params_default(void);
 /*
  * Writes the encoder of `m` as an ONNX file at `path` (atomically, through qf_output). Records
  * metadata_props qforge.version, qforge.export (the mode), qforge.family, qforge.source_sha256
- * (when the model has one) and qforge.command. `m` is mapped in place (qf_arch_map) and read only;
- * initializers that need no conversion are packed straight from its tensors. Errors: those of
- * qf_arch_map (UNSUPPORTED family, NOT_FOUND / SHAPE tensors); UNSUPPORTED for a weight of a
+ * (when the model has one) and qforge.command. `m` is read only (mapped before, see
+ * above); initializers that need no conversion are packed straight from its tensors. Errors: those
+ * of qf_arch_of (INVALID_ARGUMENT for a model not mapped, UNSUPPORTED family, NOT_FOUND / SHAPE
+ * tensors); UNSUPPORTED for a weight of a
  * dtype that has no float form or an int8 weight without a usable scale; SHAPE for a smoothing
  * vector of the wrong width; LIMIT past protobuf's
  * 2 GiB (QF_ONNX_MAX_PROTO). `params` may be NULL (defaults).
  */
-qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err);
+qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err);
 
 typedef struct qf_safetensors_write_params {
     /* dtype of every floating-point tensor and of every dequantized one: f32 (default), f16, bf16 */

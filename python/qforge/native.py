@@ -17,9 +17,9 @@ import os
 
 import numpy as np
 
-# Mirrors of include/qforge/verify.h (the encoder section); tests/test_python_native.py checks
+# Mirrors of include/qforge/runtime.h (the encoder); tests/test_python_native.py checks
 # every figure against `qforge run`, so a drift in these layouts fails there.
-MODE_FP32, MODE_DYNAMIC_INT8, MODE_STATIC_INT8 = 0, 1, 2  # qf_encoder_mode (verify.h)
+MODE_FP32, MODE_DYNAMIC_INT8, MODE_STATIC_INT8 = 0, 1, 2  # qf_encoder_mode (runtime.h)
 _ERROR_BYTES = 1 << 16  # more than sizeof(qf_error); only qf_error_* functions look inside
 
 
@@ -83,6 +83,7 @@ def load_library(path=None):
         "qf_model_destroy": (None, [P]),
         "qf_model_get_meta": (ctypes.c_char_p, [P, ctypes.c_char_p]),
         "qf_model_tensor_count": (ctypes.c_size_t, [P]),
+        "qf_arch_map": (ctypes.c_int, [P, P, P]),
         "qf_encoder_params_default": (_EncoderParams, []),
         "qf_encoder_create": (ctypes.c_int, [P, ctypes.POINTER(_EncoderParams), ctypes.POINTER(P), P]),
         "qf_encoder_run": (ctypes.c_int, [P, ctypes.POINTER(_Batch), ctypes.POINTER(_Output), P]),
@@ -179,6 +180,9 @@ class Encoder:
         self.max_batch, self.max_length = int(max_batch), int(max_length)
         self._ptr = ctypes.c_void_p()
         err = _Error(self._lib)
+        if model.meta("arch.family") is None:
+            # the encoder runs a model mapped to its canonical slots: mapped once, in place, here
+            err.raise_for(self._lib.qf_arch_map(model._require(), None, err.buf))
         err.raise_for(self._lib.qf_encoder_create(model._require(), ctypes.byref(p), ctypes.byref(self._ptr), err.buf))
 
     def run(self, input_ids, attention_mask=None, token_type_ids=None, hidden=False):

@@ -1,7 +1,7 @@
 /*
  * writers/onnx/onnx_export.c — the encoder written as an ONNX graph from scratch (qf_onnx_export):
  * no source ONNX file is needed, so a PyTorch, safetensors, HDF5 or .qf model gets an ONNX file
- * without Python. Input: a model mapped to canonical slots (model/arch.c qf_arch_map: family,
+ * without Python. Input: a model mapped to canonical slots (model/arch.c qf_arch_map, read back by qf_arch_of: family,
  * sizes, activation, eps, head); output: an opset-17 ModelProto packed through the protobuf adapter
  * (protobuf/onnx_proto.c), written atomically.
  *
@@ -46,7 +46,7 @@ typedef struct dq_value {
 typedef struct ex {
     const char *path;
     qf_error *err;
-    qf_model *m;
+    const qf_model *m;
     qf_arch a;
     qf_onnx_export_mode mode;
     qf_onnx_arena mem;
@@ -834,7 +834,7 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
     return qf_onnx_proto_write(&mp, e->path, e->err);
 }
 
-qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err)
+qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err)
 {
     qf_onnx_export_params d = qf_onnx_export_params_default();
     if (!params) params = &d;
@@ -852,7 +852,7 @@ qf_status qf_onnx_export(qf_model *m, const char *path, const qf_onnx_export_par
     e.err = err;
     e.m = m;
     e.mode = params->mode;
-    qf_status s = qf_arch_map(m, &e.a, err);
+    qf_status s = qf_arch_of(m, &e.a, err);
     if (s) return s;
     if (e.a.num_heads <= 0 || e.a.hidden_size % e.a.num_heads != 0) {
         qf_error_set(err, QF_STATUS_SHAPE, path, NULL, -1, "num_attention_heads",
