@@ -1,7 +1,8 @@
 /*
  * core/model.c — the canonical model every reader produces and every writer consumes: an ordered
  * list of named tensors with a hash index on names, owned buffers, kept-alive objects (mapped files,
- * source models) whose bytes tensors borrow, string metadata and the config.json text. A metadata
+ * source models) whose bytes tensors borrow, an optional producer that makes some tensors' bytes on
+ * demand (core.h: produced tensors), string metadata and the config.json text. A metadata
  * value may still be being computed on another thread (the source file's SHA-256, a qf_sha256_job
  * shared by the models derived from it): it is waited for where it is first read.
  */
@@ -40,6 +41,7 @@ struct qf_model {
     meta_entry *meta;
     size_t meta_count, meta_cap;
     char *config_json;
+    qf_tensor_producer producer; /* produces == NULL: none */
 };
 
 static qf_status no_memory(qf_error *err)
@@ -108,6 +110,8 @@ qf_model *qf_model_retain(qf_model *m)
 void qf_model_destroy(qf_model *m)
 {
     if (!m || --m->refcount > 0) return;
+    /* first: the producer's context may borrow from the kept objects */
+    if (m->producer.destroy) m->producer.destroy(m->producer.ctx);
     for (size_t i = 0; i < m->tensor_count; i++) {
         qf_tensor *t = &m->tensors[i];
         if (t->source_name != t->name) free((char *)t->source_name);
@@ -476,3 +480,44 @@ qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf
 }
 
 const char *qf_model_config_json(const qf_model *m) { return m->config_json; }
+
+qf_status qf_model_set_producer(qf_model *m, const qf_tensor_producer *producer, qf_error *err)
+{
+    if (!producer) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "producer is NULL");
+    const char *problem = NULL;
+    if (!m) problem = "model is NULL";
+    else if (!producer->produces || !producer->produce) problem = "producer lacks produces or produce";
+    else if (m->producer.produces) problem = "model already has a producer";
+    if (problem) {
+        if (producer->destroy) producer->destroy(producer->ctx);
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "%s", problem);
+    }
+    m->producer = *producer;
+    return QF_STATUS_OK;
+}
+
+const qf_tensor_producer *qf_model_producer(const qf_model *m)
+{
+    return m && m->producer.produces ? &m->producer : NULL;
+}
+
+bool qf_model_tensor_produced(const qf_model *m, size_t index)
+{
+    return m && m->producer.produces && index < m->tensor_count && m->producer.produces(m->producer.ctx, m, index);
+}
+
+qf_status qf_model_check_in_memory(const qf_model *m, const char *file, const char *consumer, qf_error *err)
+{
+    for (size_t i = 0; m && m->producer.produces && i < m->tensor_count; i++) {
+        if (!qf_model_tensor_produced(m, i)) continue;
+        const char *name = m->tensors[i].name;
+        qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, file, NULL, -1, name,
+                     "tensor '%s' is produced while its model is written (a lazily quantized model), and %s "
+                     "needs its bytes in memory: write such a model with qf_qfile_write, or quantize it in memory",
+                     name, consumer ? consumer : "this consumer");
+        qf_error_expected(err, "a model whose tensors are all in memory");
+        qf_error_found(err, "produced tensor '%s'", name);
+        return QF_STATUS_INVALID_ARGUMENT;
+    }
+    return QF_STATUS_OK;
+}

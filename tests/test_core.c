@@ -1,9 +1,9 @@
 /*
  * tests/test_core.c — core layer: status table, error detail and its one-line format, checked
  * arithmetic at the edges, dtype table and half-precision rounding, the canonical model's checks
- * (each named limit at and past the limit), SHA-256 vectors, mapped files, the source hash
- * computed on a second thread (deferred metadata), atomic outputs, the rule for files found beside
- * a model (regular files only, inside the model's folder).
+ * (each named limit at and past the limit), produced tensors (who owns the producer), SHA-256
+ * vectors, mapped files, the source hash computed on a second thread (deferred metadata), atomic
+ * outputs, the rule for files found beside a model (regular files only, inside the model's folder).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -306,6 +306,83 @@ static void test_model_keep_and_retain(void **state)
     qf_model_destroy(m);
     assert_int_equal(release_count, 0);
     qf_model_destroy(m);
+    assert_int_equal(release_count, 1);
+}
+
+/* Produced tensors: the producer says which; its context is owned by the model from the call on
+ * (destroyed at once when refused, once with the model otherwise, before the kept objects). */
+static int producer_destroyed;
+
+static bool produces_odd(void *ctx, const qf_model *m, size_t index)
+{
+    (void)ctx;
+    (void)m;
+    return index % 2 == 1;
+}
+
+static qf_status produce_nothing(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes,
+                                 qf_error *err)
+{
+    (void)ctx, (void)m, (void)index, (void)dst, (void)nbytes, (void)err;
+    return QF_STATUS_OK;
+}
+
+static void producer_destroy(void *ctx)
+{
+    /* the kept objects are still alive */
+    assert_int_equal(release_count, 0);
+    ++*(int *)ctx;
+}
+
+static void test_model_producer(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+    static const float data[4] = {1, 2, 3, 4};
+    int64_t shape[1] = {1};
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%d", i);
+        assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_F32, 1, shape, &data[i], 4, NULL, NULL),
+                         QF_STATUS_OK);
+    }
+    assert_null(qf_model_producer(m));
+    assert_false(qf_model_tensor_produced(m, 1));
+    assert_int_equal(qf_model_check_in_memory(m, NULL, "test", NULL), QF_STATUS_OK);
+    release_count = 0;
+    assert_int_equal(qf_model_keep(m, &release_count, count_release, NULL), QF_STATUS_OK);
+
+    producer_destroyed = 0;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_tensor_producer incomplete = {produces_odd, NULL, &producer_destroyed, producer_destroy};
+    assert_int_equal(qf_model_set_producer(m, &incomplete, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(producer_destroyed, 1);
+    assert_null(qf_model_producer(m));
+
+    producer_destroyed = 0;
+    qf_tensor_producer p = {produces_odd, produce_nothing, &producer_destroyed, producer_destroy};
+    assert_int_equal(qf_model_set_producer(m, &p, NULL), QF_STATUS_OK);
+    assert_non_null(qf_model_producer(m));
+    assert_ptr_equal(qf_model_producer(m)->ctx, &producer_destroyed);
+    assert_false(qf_model_tensor_produced(m, 0));
+    assert_true(qf_model_tensor_produced(m, 1));
+    assert_false(qf_model_tensor_produced(m, 3)); /* out of range */
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_check_in_memory(m, "out.bin", "the test writer", &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, "t1");
+    assert_string_equal(err.file, "out.bin");
+    assert_non_null(strstr(err.message, "the test writer needs its bytes in memory"));
+
+    int second = 0;
+    qf_tensor_producer again = {produces_odd, produce_nothing, &second, producer_destroy};
+    assert_int_equal(qf_model_set_producer(m, &again, NULL), QF_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(second, 1);
+    assert_int_equal(producer_destroyed, 0);
+
+    qf_model_destroy(m);
+    assert_int_equal(producer_destroyed, 1);
     assert_int_equal(release_count, 1);
 }
 
@@ -785,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_file_sha256_and_release), cmocka_unit_test(test_file_sha256_deferred),
         cmocka_unit_test(test_model_add_and_find), cmocka_unit_test(test_model_limits),
         cmocka_unit_test(test_model_keep_and_retain), cmocka_unit_test(test_file_map),
+        cmocka_unit_test(test_model_producer),
         cmocka_unit_test(test_file_map_beside),
         cmocka_unit_test(test_atomic_output),
         cmocka_unit_test(test_output_direct_and_buffered),

@@ -5,8 +5,8 @@
  *   - checked size arithmetic (add, multiply, align-up) used for every offset and byte count;
  *   - the dtype table;
  *   - read-only memory-mapped input files;
- *   - the canonical model: named tensors (dtype, shape, borrowed or owned bytes, quantization
- *     scheme), string metadata and the Hugging Face config text.
+ *   - the canonical model: named tensors (dtype, shape, borrowed, owned or produced bytes,
+ *     quantization scheme), string metadata and the Hugging Face config text.
  *
  * Conventions (see docs/ARCHITECTURE.md):
  *   - every call that can fail returns qf_status and takes an optional `qf_error *err` (may be NULL);
@@ -417,6 +417,41 @@ qf_status qf_model_copy_meta(qf_model *dst, const qf_model *src, qf_error *err);
 /* Hugging Face config.json text (validated JSON by whoever sets it); NULL when none. */
 qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf_error *err);
 const char *qf_model_config_json(const qf_model *m); /* borrowed */
+
+/*
+ * Produced tensors: tensors whose bytes are made on demand instead of held in memory (a quantizer
+ * that computes each int8 weight only when a writer reaches it, so memory stays near one tensor
+ * whatever the model size). A produced tensor is added as any other (qf_model_add_tensor: name,
+ * dtype, shape, nbytes, and a non-NULL placeholder data pointer); the model's producer says which
+ * tensors are produced. A produced tensor's data pointer must never be read: only a writer pulls
+ * its bytes, through produce(), for the produced tensors in increasing index order (model order),
+ * each once per pass over the model. A consumer that needs the bytes otherwise refuses the model
+ * (qf_model_check_in_memory).
+ *
+ *   produces(ctx, m, index): whether tensor `index` of m is produced;
+ *   produce(ctx, m, index, dst, nbytes, err): writes the tensor's nbytes bytes into dst (64-byte
+ *     aligned; the caller's buffer, which it may reuse once produce returns);
+ *   ctx: owned by the model once attached; destroy(ctx) (may be NULL) runs when the model is freed,
+ *     before the objects it keeps (qf_model_keep) are released, so ctx may borrow from those.
+ */
+typedef struct qf_tensor_producer {
+    bool (*produces)(void *ctx, const qf_model *m, size_t index);
+    qf_status (*produce)(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err);
+    void *ctx;
+    void (*destroy)(void *ctx);
+} qf_tensor_producer;
+
+/* Attaches `producer` (copied) to m. Ownership of producer->ctx always passes: on failure
+ * (INVALID_ARGUMENT: no produces / produce, or m has a producer already) destroy(ctx) runs at once. */
+qf_status qf_model_set_producer(qf_model *m, const qf_tensor_producer *producer, qf_error *err);
+/* The model's producer, borrowed; NULL when every tensor's bytes are in memory. */
+const qf_tensor_producer *qf_model_producer(const qf_model *m);
+/* Whether tensor `index` is produced (false without a producer or out of range). */
+bool qf_model_tensor_produced(const qf_model *m, size_t index);
+/* OK when no tensor of m is produced; else INVALID_ARGUMENT (file: `file`, may be NULL; object: the
+ * first produced tensor) saying that `consumer` ("the safetensors writer") needs the bytes in memory
+ * and that such a model is written with qf_qfile_write. */
+qf_status qf_model_check_in_memory(const qf_model *m, const char *file, const char *consumer, qf_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Atomic output files: bytes go to a temporary file in the destination folder; commit fsyncs it,
