@@ -537,10 +537,14 @@ int qf_cmd_quantize(int argc, char **argv)
     qf_error err;
     qf_error_clear(&err);
     if (!qf_cli_find(&quantize_command, "onnx-out")->seen) {
-        /* streamed: one int8 tensor in memory at a time */
+        /* lazy: each int8 tensor is made as the writer reaches it, one in memory at a time */
         const char *out = qf_cli_find(&quantize_command, "out")->value;
         qf_qfile_write_params wp = qf_qfile_write_params_default();
-        if (qf_quantize_dynamic_to_file(src, &qp, out, &wp, &err)) {
+        qf_status st = qf_model_quantize_dynamic_lazy(src, &qp, &dst, &err);
+        if (!st) st = qf_qfile_write(dst, out, &wp, &err);
+        qf_model_destroy(dst);
+        dst = NULL;
+        if (st) {
             qf_model_destroy(src);
             return qf_cli_fail(&err);
         }

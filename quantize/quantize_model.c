@@ -1,9 +1,10 @@
 /*
  * quantize/quantize_model.c — model-level passes: dynamic int8 weights (per output channel or per
  * tensor, word embeddings per row) and dtype conversion for `qforge convert`. Input: a model from
- * any reader; output: a new model that borrows the untouched tensors from the source (kept alive),
- * or, for qf_quantize_dynamic_to_file, a .qf file written while quantizing (writers/qf's producer
- * interface: one tensor's int8 bytes in memory at a time, input pages released once consumed).
+ * any reader; output: a new model that borrows the untouched tensors from the source (kept alive).
+ * qf_model_quantize_dynamic_lazy's int8 weights are produced tensors (core.h): each is quantized
+ * into the writer's buffer when the writer reaches it, so one tensor's int8 bytes are in memory at a
+ * time, and the input pages it came from are released once consumed.
  */
 #include <math.h>
 #include <omp.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 
 #include "qforge/quantize.h"
-#include "qforge/writers.h"
 
 qf_quantize_params qf_quantize_params_default(void)
 {
@@ -80,7 +80,8 @@ static void load_row_f32(const qf_tensor *t, uint64_t offset, size_t n, float *d
 static qf_status begin_derived(qf_model *src, qf_model **out, qf_error *err)
 {
     qf_model *dst = NULL;
-    qf_status s = qf_model_create(&dst, err);
+    qf_status s = qf_model_check_in_memory(src, NULL, "a quantize or convert pass", err);
+    if (!s) s = qf_model_create(&dst, err);
     if (s) return s;
     s = qf_model_keep(dst, qf_model_retain(src), (void (*)(void *))qf_model_destroy, err);
     /* a source hash still being computed is shared, not waited for: the writer reads it last */
@@ -210,10 +211,10 @@ static qf_status quantize_weight(qf_model *dst, const qf_tensor *t, const qf_qua
 }
 
 /*
- * The pass shared by the in-memory and the streaming entry points. With `deferred` NULL every
+ * The pass shared by the in-memory and the lazy entry points. With `deferred` NULL every
  * quantized weight is computed into model memory; otherwise quantized weights and their scales are
  * added as placeholders borrowing the source tensor's bytes, and deferred[k] records the source
- * tensor of the k-th quantized weight (the writer's producer computes them later).
+ * tensor of the k-th quantized weight (the destination's producer computes them later).
  */
 static qf_status quantize_pass(qf_model *src, const qf_quantize_params *p, size_t *deferred, qf_model **out,
                                qf_error *err)
@@ -277,21 +278,33 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
     return quantize_pass(src, params ? params : &defaults, NULL, out, err);
 }
 
-/* Producer state of qf_quantize_dynamic_to_file: the placeholder tensors of `dst` (weight, then its
- * scale right after it in the directory) and the source tensor each weight comes from. */
-typedef struct stream_ctx {
+/* Producer context of qf_model_quantize_dynamic_lazy: the placeholder tensors of the destination
+ * model (weight, then its scale right after it in the directory) and the source tensor each weight
+ * comes from. `src` is borrowed: the destination keeps it alive (begin_derived's qf_model_keep),
+ * and a model destroys its producer before it releases what it keeps. */
+typedef struct lazy_ctx {
     qf_model *src;
-    const qf_quantize_params *p;
-    const size_t *deferred; /* source index of the k-th quantized weight */
+    qf_quantize_params p;   /* a copy; p.progress_ctx is the caller's */
+    size_t *deferred;       /* source index of the k-th quantized weight */
     size_t count;
     size_t *dst_weight;     /* dst index of the k-th quantized weight */
     float *scales;          /* scales of the weight produced last */
     size_t scales_cap;
     size_t last;            /* k of the weight produced last, SIZE_MAX before the first */
     uint64_t done, total;
-} stream_ctx;
+} lazy_ctx;
 
-static size_t find_weight(const stream_ctx *c, size_t index)
+static void lazy_destroy(void *ctx)
+{
+    lazy_ctx *c = ctx;
+    if (!c) return;
+    free(c->deferred);
+    free(c->dst_weight);
+    free(c->scales);
+    free(c);
+}
+
+static size_t find_weight(const lazy_ctx *c, size_t index)
 {
     size_t lo = 0, hi = c->count; /* dst_weight increases */
     while (lo < hi) {
@@ -302,34 +315,35 @@ static size_t find_weight(const stream_ctx *c, size_t index)
     return lo;
 }
 
-static bool stream_produces(void *ctx, const qf_model *m, size_t index)
+static bool lazy_produces(void *ctx, const qf_model *m, size_t index)
 {
-    const stream_ctx *c = ctx;
+    const lazy_ctx *c = ctx;
     (void)m;
     size_t k = find_weight(c, index);
     return (k < c->count && c->dst_weight[k] == index) || (k > 0 && c->dst_weight[k - 1] + 1 == index);
 }
 
-static qf_status stream_produce(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err)
+static qf_status lazy_produce(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err)
 {
-    stream_ctx *c = ctx;
+    lazy_ctx *c = ctx;
     (void)m;
     size_t k = find_weight(c, index);
     if (k < c->count && c->dst_weight[k] == index) {
         const qf_tensor *t = qf_model_tensor(c->src, c->deferred[k]);
-        size_t rows = (size_t)t->shape[0], need = c->p->per_tensor ? 1 : rows;
+        size_t rows = (size_t)t->shape[0], need = c->p.per_tensor ? 1 : rows;
         if (need > c->scales_cap) {
             float *grown = realloc(c->scales, need * sizeof(float));
             if (!grown) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, t->name, "out of memory");
             c->scales = grown;
             c->scales_cap = need;
         }
-        qf_status s = quantize_into(c->src, t, c->p, dst, c->scales, err);
+        qf_status s = quantize_into(c->src, t, &c->p, dst, c->scales, err);
         if (s) return s;
         c->last = k;
         qf_file_release_pages(t->data, t->nbytes);
+        if (k == 0) c->done = 0; /* a new pass over the model */
         c->done += t->nbytes;
-        if (c->p->progress) c->p->progress(c->p->progress_ctx, (size_t)c->done, (size_t)c->total);
+        if (c->p.progress) c->p.progress(c->p.progress_ctx, (size_t)c->done, (size_t)c->total);
         return QF_STATUS_OK;
     }
     /* the scale tensor directly follows its weight, so its values are those just computed */
@@ -339,44 +353,46 @@ static qf_status stream_produce(void *ctx, const qf_model *m, size_t index, void
     return QF_STATUS_OK;
 }
 
-qf_status qf_quantize_dynamic_to_file(qf_model *src, const qf_quantize_params *params, const char *path,
-                                      const qf_qfile_write_params *write_params, qf_error *err)
+qf_status qf_model_quantize_dynamic_lazy(qf_model *src, const qf_quantize_params *params, qf_model **out,
+                                         qf_error *err)
 {
-    qf_quantize_params defaults = qf_quantize_params_default();
-    const qf_quantize_params *p = params ? params : &defaults;
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "out is NULL");
+    *out = NULL;
     size_t n = qf_model_tensor_count(src);
-    stream_ctx c;
-    memset(&c, 0, sizeof c);
-    c.src = src;
-    c.p = p;
-    c.last = SIZE_MAX;
-    c.total = qf_model_total_bytes(src);
-    size_t *deferred = calloc(n ? n : 1, sizeof *deferred);
-    c.dst_weight = calloc(n ? n : 1, sizeof *c.dst_weight);
-    if (!deferred || !c.dst_weight) {
-        free(deferred);
-        free(c.dst_weight);
-        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    lazy_ctx *c = calloc(1, sizeof *c);
+    if (c) {
+        c->deferred = calloc(n ? n : 1, sizeof *c->deferred);
+        c->dst_weight = calloc(n ? n : 1, sizeof *c->dst_weight);
     }
+    if (!c || !c->deferred || !c->dst_weight) {
+        lazy_destroy(c);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    }
+    c->src = src;
+    c->p = params ? *params : qf_quantize_params_default();
+    c->last = SIZE_MAX;
+    c->total = qf_model_total_bytes(src);
     qf_model *dst = NULL;
-    qf_status s = quantize_pass(src, p, deferred, &dst, err);
-    if (!s) {
-        c.deferred = deferred;
-        for (size_t i = 0; i < qf_model_tensor_count(dst); i++) {
-            const qf_tensor *t = qf_model_tensor(dst, i);
-            if (t->quant.scheme == QF_QUANT_NONE || c.count >= n) continue;
-            const qf_tensor *from = qf_model_tensor(src, deferred[c.count]);
-            /* placeholders are exactly the quantized tensors whose source is the deferred one */
-            if (strcmp(t->name, from->name) == 0 && t->data == from->data) c.dst_weight[c.count++] = i;
-        }
-        qf_qfile_producer prod = {stream_produces, stream_produce, &c};
-        s = qf_qfile_write_produced(dst, &prod, path, write_params, err);
+    qf_status s = quantize_pass(src, &c->p, c->deferred, &dst, err);
+    if (s) {
+        lazy_destroy(c);
+        return s;
     }
-    qf_model_destroy(dst);
-    free(c.scales);
-    free(c.dst_weight);
-    free(deferred);
-    return s;
+    for (size_t i = 0; i < qf_model_tensor_count(dst); i++) {
+        const qf_tensor *t = qf_model_tensor(dst, i);
+        if (t->quant.scheme == QF_QUANT_NONE || c->count >= n) continue;
+        const qf_tensor *from = qf_model_tensor(src, c->deferred[c->count]);
+        /* placeholders are exactly the quantized tensors whose source is the deferred one */
+        if (strcmp(t->name, from->name) == 0 && t->data == from->data) c->dst_weight[c->count++] = i;
+    }
+    qf_tensor_producer producer = {lazy_produces, lazy_produce, c, lazy_destroy};
+    s = qf_model_set_producer(dst, &producer, err);
+    if (s) {
+        qf_model_destroy(dst);
+        return s;
+    }
+    *out = dst;
+    return QF_STATUS_OK;
 }
 
 /* Names of tensors that serve as scale / zero point of a quantized tensor: never converted. */

@@ -3,8 +3,9 @@
  * zero rows, NaN) and the model-level passes: which tensors dynamic quantization touches, per
  * channel vs per tensor, the |dequantized - fp32| <= scale/2 bound, thread-count independence,
  * f16 sources, and dtype conversion. The AVX-512 kernels against the _ref kernels bit for bit
- * (random rows, exact ties, NaN / infinities, every tail length), and the streaming writer
- * (qf_quantize_dynamic_to_file) against the in-memory pass + qf_qfile_write, byte for byte.
+ * (random rows, exact ties, NaN / infinities, every tail length); the lazy pass
+ * (qf_model_quantize_dynamic_lazy) written by qf_qfile_write against the in-memory pass, byte for
+ * byte, and refused by the consumers that need its bytes in memory (safetensors, ONNX, the passes).
  */
 #include <float.h>
 #include <math.h>
@@ -345,8 +346,8 @@ static void assert_same_file(const char *a, const char *b)
     free(y);
 }
 
-/* in-memory pass + qf_qfile_write vs the streaming writer: the same bytes, and a file the reader
- * accepts with every checksum verified */
+/* in-memory pass vs the lazy pass, each written by qf_qfile_write: the same bytes, and a file the
+ * reader accepts with every checksum verified */
 static void stream_vs_memory(qf_model *src, const qf_quantize_params *p, const char *tag)
 {
     char a[512], b[512];
@@ -358,7 +359,9 @@ static void stream_vs_memory(qf_model *src, const qf_quantize_params *p, const c
     assert_int_equal(qf_model_quantize_dynamic(src, p, &q, &err), QF_STATUS_OK);
     assert_int_equal(qf_qfile_write(q, a, NULL, &err), QF_STATUS_OK);
     qf_model_destroy(q);
-    assert_int_equal(qf_quantize_dynamic_to_file(src, p, b, NULL, &err), QF_STATUS_OK);
+    assert_int_equal(qf_model_quantize_dynamic_lazy(src, p, &q, &err), QF_STATUS_OK);
+    assert_int_equal(qf_qfile_write(q, b, NULL, &err), QF_STATUS_OK);
+    qf_model_destroy(q);
     assert_same_file(a, b);
     qf_read_params rp = qf_read_params_default();
     rp.verify_checksums = true;
@@ -415,6 +418,85 @@ static void test_stream_identical_tied_and_bundled(void **state)
     qf_model_destroy(mini);
 }
 
+static void count_progress(void *ctx, size_t done, size_t total)
+{
+    (void)done;
+    (void)total;
+    ++*(int *)ctx;
+}
+
+/* The lazy model: its int8 weights and their scales (and nothing else) are produced; a second
+ * write gives the same file; every consumer that needs the bytes in memory refuses it with
+ * INVALID_ARGUMENT naming the first produced tensor, and writes nothing. */
+static void test_lazy_refused_where_bytes_needed(void **state)
+{
+    (void)state;
+    qf_model *src = make_model(QF_DTYPE_F32), *lazy = NULL, *q = NULL;
+    qf_quantize_params p = qf_quantize_params_default();
+    int calls = 0;
+    p.progress = count_progress;
+    p.progress_ctx = &calls;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_quantize_dynamic_lazy(src, &p, &lazy, &err), QF_STATUS_OK);
+    assert_int_equal(calls, 0); /* nothing quantized until the model is written */
+    assert_non_null(qf_model_producer(lazy));
+    size_t produced = 0;
+    for (size_t i = 0; i < qf_model_tensor_count(lazy); i++) {
+        const qf_tensor *t = qf_model_tensor(lazy, i);
+        bool quant_part = t->quant.scheme != QF_QUANT_NONE || strstr(t->name, "::scale") != NULL;
+        assert_int_equal(qf_model_tensor_produced(lazy, i), quant_part);
+        produced += quant_part;
+    }
+    assert_int_equal(produced, 2 * 4); /* word embedding, query, intermediate, zero_rows: + scales */
+    const char *first = "bert.embeddings.word_embeddings.weight";
+
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/test_quantize_lazy_%ld_a.qf", QF_BINARY_DIR, (long)getpid());
+    snprintf(b, sizeof b, "%s/test_quantize_lazy_%ld_b.qf", QF_BINARY_DIR, (long)getpid());
+    assert_int_equal(qf_qfile_write(lazy, a, NULL, &err), QF_STATUS_OK);
+    assert_int_equal(calls, 4);
+    assert_int_equal(qf_qfile_write(lazy, b, NULL, &err), QF_STATUS_OK);
+    assert_same_file(a, b);
+    unlink(a);
+    unlink(b);
+
+    char out[512];
+    snprintf(out, sizeof out, "%s/test_quantize_lazy_%ld.out", QF_BINARY_DIR, (long)getpid());
+    qf_error_clear(&err);
+    assert_int_equal(qf_safetensors_write(lazy, out, NULL, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, first);
+    assert_non_null(strstr(err.message, "the safetensors writer needs its bytes in memory"));
+    assert_int_equal(access(out, F_OK), -1);
+
+    qf_error_clear(&err);
+    assert_int_equal(qf_onnx_export(lazy, out, NULL, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, first);
+    assert_non_null(strstr(err.message, "the ONNX export needs its bytes in memory"));
+    assert_int_equal(access(out, F_OK), -1);
+
+    qf_error_clear(&err);
+    assert_int_equal(qf_onnx_write_dynamic(QF_SOURCE_DIR "/fixtures/onnx-rewrite/unused.onnx", lazy, out, NULL, &err),
+                     QF_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err.object, first);
+    assert_non_null(strstr(err.message, "the ONNX writer needs its bytes in memory"));
+    assert_int_equal(access(out, F_OK), -1);
+
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_quantize_dynamic(lazy, NULL, &q, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_null(q);
+    assert_string_equal(err.object, first);
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_convert_dtype(lazy, QF_DTYPE_F16, &q, &err), QF_STATUS_INVALID_ARGUMENT);
+    assert_null(q);
+
+    /* the lazy model keeps the source alive */
+    qf_model_destroy(src);
+    assert_int_equal(qf_qfile_write(lazy, a, NULL, &err), QF_STATUS_OK);
+    unlink(a);
+    qf_model_destroy(lazy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_simd_ties_and_specials),
         cmocka_unit_test(test_stream_identical),
         cmocka_unit_test(test_stream_identical_tied_and_bundled),
+        cmocka_unit_test(test_lazy_refused_where_bytes_needed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

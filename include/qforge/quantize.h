@@ -57,14 +57,19 @@ qf_status qf_model_quantize_dynamic(qf_model *src, const qf_quantize_params *par
                                     qf_error *err);
 
 /*
- * The same quantization written straight to a .qf file (qf_qfile_write_params may be NULL): each
- * int8 weight is computed into a reused buffer when the writer reaches it and the pages of the
- * input it came from are released, so memory stays near the largest single tensor whatever the
- * model size. The file is byte-identical to qf_qfile_write(qf_model_quantize_dynamic(src)).
+ * The same quantization, made lazily: *out (owned; qf_model_destroy) has the same tensors and
+ * metadata as qf_model_quantize_dynamic's result, but its int8 weights and their scales are
+ * produced tensors (core.h): nothing is quantized here; each weight is computed into the output
+ * buffer of whoever pulls it, when it is pulled, and the pages of the input it came from are
+ * released, so writing the model keeps memory near the largest single tensor whatever the model
+ * size. Written as a .qf file it gives the same bytes as qf_model_quantize_dynamic's result;
+ * consumers that need every tensor in memory, the passes of this header among them, refuse it
+ * (INVALID_ARGUMENT, qf_model_check_in_memory). *out keeps `src` alive. `params` (may be NULL:
+ * defaults) is copied; its progress callback runs while the model is pulled, with progress_ctx,
+ * which must stay valid until then.
  */
-struct qf_qfile_write_params;
-qf_status qf_quantize_dynamic_to_file(qf_model *src, const qf_quantize_params *params, const char *path,
-                                      const struct qf_qfile_write_params *write_params, qf_error *err);
+qf_status qf_model_quantize_dynamic_lazy(qf_model *src, const qf_quantize_params *params, qf_model **out,
+                                         qf_error *err);
 
 /* Converts every floating-point tensor to `dtype` (F32, F16 or BF16); others are carried over. */
 qf_status qf_model_convert_dtype(qf_model *src, qf_dtype dtype, qf_model **out, qf_error *err);

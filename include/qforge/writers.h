@@ -21,28 +21,14 @@ qf_qfile_write_params qf_qfile_write_params_default(void);
 /*
  * Writes `m` as a .qf file (docs/format.md): header, JSON metadata + tensor directory, tensor data
  * aligned to 64 bytes with a CRC-32 each. Tensors whose data pointers and sizes are identical
- * (shared storage) are written once and share one extent.
+ * (shared storage) are written once and share one extent. Produced tensors (core.h; a model from
+ * qf_model_quantize_dynamic_lazy) get an extent each and their bytes are pulled from the model's
+ * producer, in model order, into one reused buffer just before they are written: memory stays near
+ * the largest produced tensor. The file is byte-identical to that of a model holding the produced
+ * bytes in distinct buffers.
  */
 qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params,
                          qf_error *err);
-
-/*
- * Tensors whose bytes are made while the file is written (a quantizer streaming its output):
- * produces() says which tensors of the model; for those, the tensor's own data pointer is never
- * read (it only has to be non-NULL) and produce() fills `dst` (nbytes, 64-byte aligned, reused
- * between calls) when the writer reaches the tensor's extent, in directory order. Such tensors
- * always get an extent of their own.
- */
-typedef struct qf_qfile_producer {
-    bool (*produces)(void *ctx, const qf_model *m, size_t index);
-    qf_status (*produce)(void *ctx, const qf_model *m, size_t index, void *dst, uint64_t nbytes, qf_error *err);
-    void *ctx;
-} qf_qfile_producer;
-
-/* qf_qfile_write with some tensors' bytes made by `producer` (borrowed for the call). The file is
- * byte-identical to qf_qfile_write of a model holding the produced bytes in distinct buffers. */
-qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *producer, const char *path,
-                                  const qf_qfile_write_params *params, qf_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * ONNX (writers/onnx): the source ONNX graph rewritten around the int8 weights of a quantized model
@@ -54,6 +40,7 @@ qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *pr
  * anything else still reads it. The source graph is checked first (FORMAT naming the value) and the
  * written graph before the atomic rename (SSA, inputs defined in order, unique node names, no unused
  * initializer: INTERNAL naming the value, nothing written); the output passes onnx.checker.
+ * A model with produced tensors (core.h) is refused: INVALID_ARGUMENT naming the first one.
  * ------------------------------------------------------------------------------------------- */
 typedef struct qf_onnx_write_params {
     const char *command_line; /* recorded as metadata_props "qforge.command" when non-NULL */
@@ -163,7 +150,8 @@ qf_onnx_export_params qf_onnx_export_params_default(void);
  * tensors); UNSUPPORTED for a weight of a
  * dtype that has no float form or an int8 weight without a usable scale; SHAPE for a smoothing
  * vector of the wrong width; LIMIT past protobuf's
- * 2 GiB (QF_ONNX_MAX_PROTO). `params` may be NULL (defaults).
+ * 2 GiB (QF_ONNX_MAX_PROTO); INVALID_ARGUMENT naming the first produced tensor (core.h) for a
+ * model that has some, before anything else. `params` may be NULL (defaults).
  */
 qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_export_params *params, qf_error *err);
 
@@ -183,7 +171,9 @@ qf_safetensors_write_params qf_safetensors_write_params_default(void);
  * zero-point tensors left out, integer and bool tensors as they are. The header is sorted (element
  * size, largest first, then name) and padded with spaces so that the data starts 8-byte aligned
  * and every tensor is aligned to its element size; the model's metadata goes to "__metadata__"
- * with "format": "pt". Fails with QF_STATUS_DUPLICATE when two tensors would get the same name.
+ * with "format": "pt". Fails with QF_STATUS_DUPLICATE when two tensors would get the same name,
+ * and with QF_STATUS_INVALID_ARGUMENT naming the first produced tensor (core.h) for a model that
+ * has some (the tensors are written sorted, not in the model order a producer follows).
  */
 qf_status qf_safetensors_write(const qf_model *m, const char *path, const qf_safetensors_write_params *params,
                                qf_error *err);

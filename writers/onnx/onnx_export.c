@@ -846,13 +846,15 @@ qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_expo
                      (int)params->mode);
         return QF_STATUS_INVALID_ARGUMENT;
     }
+    qf_status s = qf_model_check_in_memory(m, path, "the ONNX export", err);
+    if (s) return s;
     ex e;
     memset(&e, 0, sizeof e);
     e.path = path;
     e.err = err;
     e.m = m;
     e.mode = params->mode;
-    qf_status s = qf_arch_of(m, &e.a, err);
+    s = qf_arch_of(m, &e.a, err);
     if (s) return s;
     if (e.a.num_heads <= 0 || e.a.hidden_size % e.a.num_heads != 0) {
         qf_error_set(err, QF_STATUS_SHAPE, path, NULL, -1, "num_attention_heads",

@@ -568,7 +568,8 @@ static qf_status write_quantized(const char *source_onnx, const qf_model *q, con
     w.err = err;
     w.q = q;
     qf_file *src = NULL;
-    qf_status s = qf_file_map(source_onnx, &src, err);
+    qf_status s = qf_model_check_in_memory(q, path, "the ONNX writer", err);
+    if (!s) s = qf_file_map(source_onnx, &src, err);
     if (s) return s;
     s = qf_onnx_proto_parse(qf_file_data(src), qf_file_size(src), source_onnx, &w.mp, NULL, err);
     if (!s && !w.mp->graph) s = qf_error_set(err, QF_STATUS_FORMAT, source_onnx, NULL, -1, NULL, "ONNX model has no graph");

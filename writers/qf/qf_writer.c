@@ -1,12 +1,13 @@
 /*
  * writers/qf/qf_writer.c — canonical model -> .qf file (docs/format.md), the last step of
  * `qforge convert` / `qforge quantize`. First the directory is planned: each distinct extent of
- * tensor bytes (shared storage = same data pointer and size, written once; tensors a producer
- * makes are never shared) gets the next 64-aligned offset. The JSON block's room is reserved as
+ * tensor bytes (shared storage = same data pointer and size, written once; produced tensors,
+ * core.h, are never shared) gets the next 64-aligned offset. The JSON block's room is reserved as
  * the length of the directory with every crc32 written at its widest (10 digits), which fixes
  * data_offset before any checksum is known. Then one sequential pass writes the data through
  * qf_output (temporary file, fsync, rename), computing each extent's CRC-32 as it goes (and, for a
- * producer's tensors, making the bytes into a reused buffer just before), releasing the pages of
+ * produced tensor, pulling its bytes from the model's producer into a reused buffer just before,
+ * in model order), releasing the pages of
  * mapped inputs it is done with; last, header and JSON are written into the room kept at the
  * start, the JSON followed by spaces up to the reserved length (trailing JSON whitespace, as
  * docs/format.md allows). Metadata still being computed on another thread (the source's SHA-256,
@@ -37,7 +38,7 @@ typedef struct extent {
     uint64_t offset, nbytes;
     uint32_t crc;
     size_t tensor; /* the first tensor stored in it */
-    bool produced; /* bytes come from the producer, not from data */
+    bool produced; /* bytes come from the model's producer, not from data */
 } extent;
 
 typedef struct plan {
@@ -66,10 +67,9 @@ static qf_status no_memory(const char *path, qf_error *err)
     return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
 }
 
-/* Assigns offsets in model order and dedups shared storage (tensors a producer makes are never
- * shared); CRCs are computed while writing. */
-static qf_status plan_layout(const qf_model *m, const qf_qfile_producer *prod, const char *path, plan *p,
-                             qf_error *err)
+/* Assigns offsets in model order and dedups shared storage (produced tensors are never shared);
+ * CRCs are computed while writing. */
+static qf_status plan_layout(const qf_model *m, const char *path, plan *p, qf_error *err)
 {
     size_t n = qf_model_tensor_count(m);
     size_t cap = 64;
@@ -90,7 +90,7 @@ static qf_status plan_layout(const qf_model *m, const qf_qfile_producer *prod, c
             p->empty_offset[i] = next;
             continue;
         }
-        bool produced = prod && prod->produces(prod->ctx, m, i);
+        bool produced = qf_model_tensor_produced(m, i);
         size_t j = pointer_hash(t->data, t->nbytes, cap - 1);
         while (!produced && slots[j]) {
             const extent *e = &p->extents[slots[j] - 1];
@@ -311,9 +311,9 @@ static qf_status build_json(const qf_model *m, const plan *p, const qf_qfile_wri
 }
 
 /* The data section: extents in order with zero padding, each CRC-32 computed on the way. */
-static qf_status write_data(qf_output *o, const qf_model *m, const qf_qfile_producer *prod, uint64_t data_offset,
-                            plan *p, qf_error *err)
+static qf_status write_data(qf_output *o, const qf_model *m, uint64_t data_offset, plan *p, qf_error *err)
 {
+    const qf_tensor_producer *prod = qf_model_producer(m);
     enum { CRC_CHUNK = 1u << 20 };
     uint64_t biggest = 0;
     for (size_t i = 0; i < p->extent_count; i++)
@@ -346,8 +346,7 @@ static qf_status write_data(qf_output *o, const qf_model *m, const qf_qfile_prod
     return st;
 }
 
-static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, const char *path,
-                             const qf_qfile_write_params *params, qf_error *err)
+qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params, qf_error *err)
 {
     if (!m || !path)
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "model or path is NULL");
@@ -361,7 +360,7 @@ static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, c
     memset(&p, 0, sizeof p);
     char *json = NULL;
     size_t reserved = 0, json_len = 0;
-    qf_status st = plan_layout(m, prod, path, &p, err);
+    qf_status st = plan_layout(m, path, &p, err);
     if (!st) st = build_json(m, &p, params, path, true, &json, &reserved, err);
     free(json);
     json = NULL;
@@ -372,7 +371,7 @@ static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, c
     qf_output *o = NULL;
     if (!st) st = qf_output_open(path, &o, err);
     if (!st) st = qf_output_write_zeros(o, (size_t)data_offset, err);
-    if (!st) st = write_data(o, m, prod, data_offset, &p, err);
+    if (!st) st = write_data(o, m, data_offset, &p, err);
     if (!st) st = build_json(m, &p, params, path, false, &json, &json_len, err);
     if (!st && json_len > reserved)
         st = qf_error_set(err, QF_STATUS_INTERNAL, path, NULL, -1, NULL, "JSON block outgrew its reservation");
@@ -408,17 +407,4 @@ static qf_status write_model(const qf_model *m, const qf_qfile_producer *prod, c
     free(json);
     plan_free(&p);
     return st;
-}
-
-qf_status qf_qfile_write(const qf_model *m, const char *path, const qf_qfile_write_params *params, qf_error *err)
-{
-    return write_model(m, NULL, path, params, err);
-}
-
-qf_status qf_qfile_write_produced(const qf_model *m, const qf_qfile_producer *producer, const char *path,
-                                  const qf_qfile_write_params *params, qf_error *err)
-{
-    if (!producer || !producer->produces || !producer->produce)
-        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "no producer");
-    return write_model(m, producer, path, params, err);
 }

@@ -168,10 +168,12 @@ qf_status qf_safetensors_write(const qf_model *m, const char *path, const qf_saf
     if (p->float_dtype != QF_DTYPE_F32 && p->float_dtype != QF_DTYPE_F16 && p->float_dtype != QF_DTYPE_BF16)
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL,
                             "safetensors output dtype must be f32, f16 or bf16, not %s", qf_dtype_name(p->float_dtype));
+    /* tensors go out sorted, not in the model order a producer follows */
+    qf_status s = qf_model_check_in_memory(m, path, "the safetensors writer", err);
+    if (s) return s;
     size_t count = qf_model_tensor_count(m), n = 0;
     entry *es = calloc(count ? count : 1, sizeof *es);
     if (!es) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
-    qf_status s = QF_STATUS_OK;
     for (size_t i = 0; i < count && !s; i++) {
         const qf_tensor *t = qf_model_tensor(m, i);
         if (is_companion(m, t)) continue;
