@@ -31,16 +31,14 @@ qf_static_params qf_static_params_default(void)
     return p;
 }
 
-static const char *const projection_parts[QF_STATIC_PROJECTIONS] = {"attn.q", "attn.k",  "attn.v",
-                                                                      "attn.out", "ffn.up", "ffn.down"};
 static const qf_encoder_site projection_site[QF_STATIC_PROJECTIONS] = {
     QF_ENCODER_SITE_QKV,      QF_ENCODER_SITE_QKV,    QF_ENCODER_SITE_QKV,
     QF_ENCODER_SITE_ATTN_OUT, QF_ENCODER_SITE_FFN_UP, QF_ENCODER_SITE_FFN_DOWN};
 
 void qf_static_projection_stem(int64_t layer, int index, char *buf, size_t size)
 {
-    snprintf(buf, size, "layers.%lld.%s", (long long)layer,
-             index >= 0 && index < QF_STATIC_PROJECTIONS ? projection_parts[index] : "?");
+    qf_layer_slot_stem(layer, index >= 0 && index < QF_STATIC_PROJECTIONS ? (qf_layer_slot)index : QF_LAYER_SLOT_COUNT_,
+                       buf, size);
 }
 
 static bool stays_fp32(const qf_static_params *p, const char *const *extra, size_t nextra, const char *stem)
@@ -327,7 +325,7 @@ qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *
                 free(inv);
             }
             quantized++;
-        } else if (p->quantize_word_embeddings && strcmp(t->name, "embeddings.word.weight") == 0 &&
+        } else if (p->quantize_word_embeddings && strcmp(t->name, QF_SLOT_WORD_EMBEDDING ".weight") == 0 &&
                    qf_dtype_is_float(t->dtype) && t->rank == 2 && t->shape[0] > 0 && t->shape[1] > 0) {
             s = quantize_rows(dst, t, err);
         } else {

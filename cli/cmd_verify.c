@@ -38,6 +38,29 @@ static int32_t model_max_length(qf_model *m)
     return n > 0 && n < 65536 ? (int32_t)n : 512;
 }
 
+/* --output logits prints one label per row: only a sequence-classification head makes one. A
+ * token classifier's or a QA model's head also has "logits", per token: printing them as a row's
+ * would be a wrong answer that looks valid, so the command refuses and names the head. */
+static int require_sequence_head(const qf_model *m, const char *path)
+{
+    qf_arch a;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_arch_of(m, &a, &err)) return qf_cli_fail(&err);
+    if (a.head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) return QF_EXIT_OK;
+    const char *arch = a.architecture[0] ? a.architecture : "no architectures in config.json";
+    if (a.head == QF_ARCH_HEAD_NONE)
+        fprintf(stderr, "error: %s: the model has no classification head (%s): --output logits has nothing to print; "
+                        "--output embedding gives its pooled hidden state\n",
+                qf_cli_safe(path), qf_cli_safe(arch));
+    else
+        fprintf(stderr, "error: %s: the model's head is %s (%s), not sequence classification: --output logits "
+                        "prints one row's class logits, which this head does not make; --output embedding gives "
+                        "its pooled hidden state\n",
+                qf_cli_safe(path), qf_arch_head_name(a.head), qf_cli_safe(arch));
+    return QF_EXIT_ERROR;
+}
+
 /* Static artifacts say so in their recipe (quant.mode); any other quantized tensor means dynamic. */
 static qf_encoder_mode artifact_mode(const qf_model *m)
 {
@@ -287,6 +310,10 @@ int qf_cmd_run(int argc, char **argv)
     qf_read_params rp = qf_read_params_default();
     rp.hash_source = false;
     if ((rc = qf_cli_read_encoder(pos[0], &rp, &m))) return rc;
+    if (!embedding && (rc = require_sequence_head(m, pos[0]))) {
+        qf_model_destroy(m);
+        return rc;
+    }
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {pos[0], qf_model_get_meta(m, "source.path")};

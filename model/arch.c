@@ -25,9 +25,16 @@ static const name_pair k_embed_names[] = {
     {"pooler.dense.", "pooler."},
 };
 
-/* Canonical per-layer infixes after "layers.{i}.", the same for every family. */
-static const char *const k_layer_slots[] = {"attn.q.", "attn.k.", "attn.v.", "attn.out.",
-                                            "attn.norm.", "ffn.up.", "ffn.down.", "ffn.norm."};
+/* Canonical per-layer parts after "layers.{i}.", the same for every family (qf_layer_slot order). */
+static const char *const k_layer_slots[QF_LAYER_SLOT_COUNT_] = {"attn.q", "attn.k", "attn.v",    "attn.out",
+                                                                "ffn.up", "ffn.down", "attn.norm", "ffn.norm"};
+
+const char *qf_layer_slot_name(qf_layer_slot s) { return (unsigned)s < QF_LAYER_SLOT_COUNT_ ? k_layer_slots[s] : "?"; }
+
+void qf_layer_slot_stem(int64_t layer, qf_layer_slot s, char *buf, size_t size)
+{
+    snprintf(buf, size, "layers.%lld.%s", (long long)layer, qf_layer_slot_name(s));
+}
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -35,6 +42,34 @@ const char *qf_arch_family_name(qf_arch_family f)
 {
     const qf_family *fam = qf_family_of(f);
     return fam ? fam->name : "unknown";
+}
+
+const char *qf_arch_head_name(qf_arch_head h)
+{
+    static const char *names[] = {"none", "sequence_classification", "token_classification", "question_answering"};
+    return (unsigned)h < QF_ARCH_HEAD_COUNT_ ? names[h] : "?";
+}
+
+/* config.json "architectures"[0] -> the head kind it names; false for one qforge does not know
+ * (masked LM, pre-training, ...): the tensors decide then. */
+static bool head_from_architecture(const char *arch, qf_arch_head *out)
+{
+    static const struct {
+        const char *suffix;
+        qf_arch_head head;
+    } k[] = {{"ForSequenceClassification", QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION},
+             {"ForTokenClassification", QF_ARCH_HEAD_TOKEN_CLASSIFICATION},
+             {"ForQuestionAnswering", QF_ARCH_HEAD_QUESTION_ANSWERING},
+             {"Model", QF_ARCH_HEAD_NONE}};
+    size_t n = strlen(arch);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        size_t sl = strlen(k[i].suffix);
+        if (n > sl && strcmp(arch + n - sl, k[i].suffix) == 0) {
+            *out = k[i].head;
+            return true;
+        }
+    }
+    return false;
 }
 
 const char *qf_arch_activation_name(qf_arch_activation a)
@@ -171,6 +206,13 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         a->num_labels = 0;
     const char *pt = NULL;
     if (json_str(root, "problem_type", &pt)) snprintf(a->problem_type, sizeof a->problem_type, "%s", pt);
+    json_object *archs, *first;
+    if (json_object_object_get_ex(root, "architectures", &archs) && archs && json_object_is_type(archs, json_type_array) &&
+        json_object_array_length(archs) > 0 && (first = json_object_array_get_idx(archs, 0)) &&
+        json_object_is_type(first, json_type_string)) {
+        snprintf(a->architecture, sizeof a->architecture, "%s", json_object_get_string(first));
+        a->head_declared = head_from_architecture(a->architecture, &a->declared_head);
+    }
 
     const int64_t big = (int64_t)1 << 24;
     struct {
@@ -270,10 +312,25 @@ static const char *layer_rest(const char *name, const char *layer_root, long *in
     return p + 1;
 }
 
-/* Source (Hugging Face) base name -> canonical name; false when it is not an encoder tensor. */
-static bool canonical_from_source(qf_arch_family f, const char *name, char *out, size_t out_size)
+/* The head tensors' names for the head config.json declares (the sequence head's when it declares
+ * none: the tensors decide, as for a config without "architectures"). */
+static const qf_family_name *head_names(const qf_arch *a, size_t *count)
 {
-    const qf_family *fam = qf_family_of(f);
+    const qf_family *fam = a->desc;
+    if (a->head_declared) switch (a->declared_head) {
+        case QF_ARCH_HEAD_TOKEN_CLASSIFICATION: *count = fam->token_head_name_count; return fam->token_head_names;
+        case QF_ARCH_HEAD_QUESTION_ANSWERING: *count = fam->qa_head_name_count; return fam->qa_head_names;
+        case QF_ARCH_HEAD_NONE: *count = 0; return NULL;
+        default: break;
+        }
+    *count = fam->head_name_count;
+    return fam->head_names;
+}
+
+/* Source (Hugging Face) base name -> canonical name; false when it is not an encoder tensor. */
+static bool canonical_from_source(const qf_arch *a, const char *name, char *out, size_t out_size)
+{
+    const qf_family *fam = a->desc;
     if (!fam) return false;
     const char *pre = fam->prefix;
     const char *n = starts_with(name, pre) ? name + strlen(pre) : name;
@@ -286,14 +343,16 @@ static bool canonical_from_source(qf_arch_family f, const char *name, char *out,
         return map_pairs(fam->layer_names, fam->layer_name_count, rest, pfx, out, out_size);
     }
     if (n != name) return false; /* heads are never under the family prefix */
-    return map_pairs(fam->head_names, fam->head_name_count, name, "", out, out_size);
+    size_t count;
+    const qf_family_name *head = head_names(a, &count);
+    return map_pairs(head, count, name, "", out, out_size);
 }
 
 /* Canonical name -> the name Hugging Face writes (with the family prefix), for error messages. */
-static void source_from_canonical(qf_arch_family f, const char *canon, char *out, size_t out_size)
+static void source_from_canonical(const qf_arch *a, const char *canon, char *out, size_t out_size)
 {
     snprintf(out, out_size, "?");
-    const qf_family *fam = qf_family_of(f);
+    const qf_family *fam = a->desc;
     const char *pre = fam ? fam->prefix : "";
     const char *leaf = strrchr(canon, '.');
     if (!leaf) return;
@@ -316,9 +375,11 @@ static void source_from_canonical(qf_arch_family f, const char *canon, char *out
             }
         return;
     }
-    for (size_t i = 0; i < fam->head_name_count; i++)
-        if (strlen(fam->head_names[i].canonical) == stem_len && strncmp(canon, fam->head_names[i].canonical, stem_len) == 0) {
-            snprintf(out, out_size, "%s%s", fam->head_names[i].source, leaf);
+    size_t count;
+    const qf_family_name *head = head_names(a, &count);
+    for (size_t i = 0; i < count; i++)
+        if (strlen(head[i].canonical) == stem_len && strncmp(canon, head[i].canonical, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s", head[i].source, leaf);
             return;
         }
 }
@@ -327,11 +388,13 @@ static void source_from_canonical(qf_arch_family f, const char *canon, char *out
 static bool is_canonical(const char *name)
 {
     static const char *const fixed[] = {
-        "embeddings.word.weight",  "embeddings.position.weight", "embeddings.token_type.weight",
-        "embeddings.norm.weight",  "embeddings.norm.bias",       "embeddings.project.weight",
-        "embeddings.project.bias", "pooler.weight",              "pooler.bias",
-        "head.dense.weight",       "head.dense.bias",            "head.out.weight",
-        "head.out.bias"};
+        QF_SLOT_WORD_EMBEDDING ".weight",       QF_SLOT_POSITION_EMBEDDING ".weight",
+        QF_SLOT_TOKEN_TYPE_EMBEDDING ".weight", QF_SLOT_EMBEDDING_NORM ".weight",
+        QF_SLOT_EMBEDDING_NORM ".bias",         QF_SLOT_EMBEDDING_PROJECTION ".weight",
+        QF_SLOT_EMBEDDING_PROJECTION ".bias",   QF_SLOT_POOLER ".weight",
+        QF_SLOT_POOLER ".bias",                 QF_SLOT_HEAD_DENSE ".weight",
+        QF_SLOT_HEAD_DENSE ".bias",             QF_SLOT_HEAD_OUT ".weight",
+        QF_SLOT_HEAD_OUT ".bias"};
     for (size_t i = 0; i < COUNT_OF(fixed); i++)
         if (strcmp(name, fixed[i]) == 0) return true;
     long li;
@@ -339,8 +402,9 @@ static bool is_canonical(const char *name)
     if (!rest) return false;
     for (size_t i = 0; i < COUNT_OF(k_layer_slots); i++) {
         const char *d = k_layer_slots[i];
-        if (starts_with(rest, d)) {
-            const char *leaf = rest + strlen(d);
+        size_t dl = strlen(d);
+        if (strncmp(rest, d, dl) == 0 && rest[dl] == '.') {
+            const char *leaf = rest + dl + 1;
             return strcmp(leaf, "weight") == 0 || strcmp(leaf, "bias") == 0;
         }
     }
@@ -367,20 +431,20 @@ static void shape_text(const qf_tensor *t, char *buf, size_t size)
  * Checks the tensor `canon`: present (when required), rank 1 [d0] or rank 2 [d0, d1], float, or
  * int8 with a symmetric scheme and an f32 scale tensor of [d0] or [1] values.
  */
-static qf_status check_slot(const qf_model *m, qf_arch_family fam, const char *canon, bool required, int rank,
+static qf_status check_slot(const qf_model *m, const qf_arch *a, const char *canon, bool required, int rank,
                             int64_t d0, int64_t d1, bool *present, qf_error *err)
 {
     const qf_tensor *t = qf_model_find(m, canon, NULL);
     if (present) *present = t != NULL;
     char src[QF_MAX_NAME_LEN];
-    source_from_canonical(fam, canon, src, sizeof src);
+    source_from_canonical(a, canon, src, sizeof src);
     char want[64];
     if (rank == 1) snprintf(want, sizeof want, "[%lld] float", (long long)d0);
     else snprintf(want, sizeof want, "[%lld, %lld] float or int8", (long long)d0, (long long)d1);
     if (!t) {
         if (!required) return QF_STATUS_OK;
         qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, canon, "%s model lacks tensor '%s' (source name '%s')",
-                     qf_arch_family_name(fam), canon, src);
+                     qf_arch_family_name(a->family), canon, src);
         qf_error_expected(err, "%s", want);
         qf_error_found(err, "none");
         return QF_STATUS_NOT_FOUND;
@@ -416,26 +480,26 @@ static qf_status check_slot(const qf_model *m, qf_arch_family fam, const char *c
     return QF_STATUS_OK;
 }
 
-static qf_status check_linear(const qf_model *m, qf_arch_family fam, const char *stem, bool required, int64_t out_dim,
+static qf_status check_linear(const qf_model *m, const qf_arch *a, const char *stem, bool required, int64_t out_dim,
                               int64_t in_dim, bool *present, qf_error *err)
 {
     char w[128], b[128];
     snprintf(w, sizeof w, "%s.weight", stem);
     snprintf(b, sizeof b, "%s.bias", stem);
     bool have = false;
-    qf_status s = check_slot(m, fam, w, required, 2, out_dim, in_dim, &have, err);
-    if (!s && have) s = check_slot(m, fam, b, true, 1, out_dim, 0, NULL, err);
+    qf_status s = check_slot(m, a, w, required, 2, out_dim, in_dim, &have, err);
+    if (!s && have) s = check_slot(m, a, b, true, 1, out_dim, 0, NULL, err);
     if (present) *present = have;
     return s;
 }
 
-static qf_status check_norm(const qf_model *m, qf_arch_family fam, const char *stem, int64_t dim, qf_error *err)
+static qf_status check_norm(const qf_model *m, const qf_arch *a, const char *stem, int64_t dim, qf_error *err)
 {
     char w[128], b[128];
     snprintf(w, sizeof w, "%s.weight", stem);
     snprintf(b, sizeof b, "%s.bias", stem);
-    qf_status s = check_slot(m, fam, w, true, 1, dim, 0, NULL, err);
-    if (!s) s = check_slot(m, fam, b, true, 1, dim, 0, NULL, err);
+    qf_status s = check_slot(m, a, w, true, 1, dim, 0, NULL, err);
+    if (!s) s = check_slot(m, a, b, true, 1, dim, 0, NULL, err);
     return s;
 }
 
@@ -452,55 +516,73 @@ static qf_status check_rows_match(const char *what, const char *tensor, int64_t 
 
 static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
 {
-    qf_arch_family f = a->family;
     const int64_t E = a->embedding_size, H = a->hidden_size, I = a->intermediate_size;
     const qf_tensor *word = qf_model_find(m, "embeddings.word.weight", NULL);
     const qf_tensor *pos = qf_model_find(m, "embeddings.position.weight", NULL);
     int64_t V = word && word->rank == 2 ? word->shape[0] : (a->vocab_size ? a->vocab_size : 1);
     int64_t P = pos && pos->rank == 2 ? pos->shape[0] : a->max_positions;
-    qf_status s = check_slot(m, f, "embeddings.word.weight", true, 2, V, E, NULL, err);
+    qf_status s = check_slot(m, a, "embeddings.word.weight", true, 2, V, E, NULL, err);
     if (!s && a->vocab_size) s = check_rows_match("vocab_size", "embeddings.word.weight", a->vocab_size, V, err);
-    if (!s) s = check_slot(m, f, "embeddings.position.weight", true, 2, P, E, NULL, err);
+    if (!s) s = check_slot(m, a, "embeddings.position.weight", true, 2, P, E, NULL, err);
     if (!s) s = check_rows_match("max_position_embeddings", "embeddings.position.weight", a->max_positions, P, err);
     if (!s && a->type_vocab_size > 0)
-        s = check_slot(m, f, "embeddings.token_type.weight", true, 2, a->type_vocab_size, E, NULL, err);
-    if (!s) s = check_norm(m, f, "embeddings.norm", E, err);
-    if (!s && a->has_project) s = check_linear(m, f, "embeddings.project", true, H, E, NULL, err);
+        s = check_slot(m, a, "embeddings.token_type.weight", true, 2, a->type_vocab_size, E, NULL, err);
+    if (!s) s = check_norm(m, a, "embeddings.norm", E, err);
+    if (!s && a->has_project) s = check_linear(m, a, "embeddings.project", true, H, E, NULL, err);
     for (int64_t l = 0; !s && l < a->num_layers; l++) {
         char stem[64];
         static const char *const hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};
         for (size_t j = 0; !s && j < 4; j++) {
             snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, hh[j]);
-            s = check_linear(m, f, stem, true, H, H, NULL, err);
+            s = check_linear(m, a, stem, true, H, H, NULL, err);
         }
         snprintf(stem, sizeof stem, "layers.%lld.attn.norm", (long long)l);
-        if (!s) s = check_norm(m, f, stem, H, err);
+        if (!s) s = check_norm(m, a, stem, H, err);
         snprintf(stem, sizeof stem, "layers.%lld.ffn.up", (long long)l);
-        if (!s) s = check_linear(m, f, stem, true, I, H, NULL, err);
+        if (!s) s = check_linear(m, a, stem, true, I, H, NULL, err);
         snprintf(stem, sizeof stem, "layers.%lld.ffn.down", (long long)l);
-        if (!s) s = check_linear(m, f, stem, true, H, I, NULL, err);
+        if (!s) s = check_linear(m, a, stem, true, H, I, NULL, err);
         snprintf(stem, sizeof stem, "layers.%lld.ffn.norm", (long long)l);
-        if (!s) s = check_norm(m, f, stem, H, err);
+        if (!s) s = check_norm(m, a, stem, H, err);
     }
     if (s) return s;
     a->vocab_size = V;
     a->max_positions = P;
 
-    /* Head: present when head.out.weight is. Its rows must agree with config's labels. */
-    const qf_tensor *out = qf_model_find(m, "head.out.weight", NULL);
+    /* Head: the one config.json's architectures names, whose tensors must then be there; without
+     * such a name, a sequence head when head.out.weight is present. Its rows must agree with
+     * config's labels (question answering: 2, start and end). */
+    const qf_tensor *out = qf_model_find(m, QF_SLOT_HEAD_OUT ".weight", NULL);
     a->head = QF_ARCH_HEAD_NONE;
-    s = check_linear(m, f, "pooler", false, H, H, &a->has_pooler, err);
-    if (s || !out) {
-        if (!out) a->num_labels = 0;
-        return s;
+    s = check_linear(m, a, QF_SLOT_POOLER, false, H, H, &a->has_pooler, err);
+    if (s) return s;
+    qf_arch_head head = a->head_declared ? a->declared_head : out ? QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION : QF_ARCH_HEAD_NONE;
+    if (head == QF_ARCH_HEAD_NONE) {
+        a->num_labels = 0;
+        return QF_STATUS_OK;
+    }
+    if (!out) {
+        char src[QF_MAX_NAME_LEN];
+        source_from_canonical(a, QF_SLOT_HEAD_OUT ".weight", src, sizeof src);
+        qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, QF_SLOT_HEAD_OUT ".weight",
+                     "config.json names %s (a %s head), but the checkpoint lacks its tensor '%s'", a->architecture,
+                     qf_arch_head_name(head), src);
+        qf_error_expected(err, "tensor '%s' of the %s head", src, qf_arch_head_name(head));
+        qf_error_found(err, "none");
+        return QF_STATUS_NOT_FOUND;
     }
     int64_t L = out->rank == 2 ? out->shape[0] : 0;
-    if (a->num_labels > 0 && (s = check_rows_match("num_labels (id2label)", "head.out.weight", a->num_labels, L, err)))
+    if (head == QF_ARCH_HEAD_QUESTION_ANSWERING) {
+        if ((s = check_linear(m, a, QF_SLOT_HEAD_OUT, true, 2, H, NULL, err))) return s;
+    } else if (a->num_labels > 0 &&
+               (s = check_rows_match("num_labels (id2label)", QF_SLOT_HEAD_OUT ".weight", a->num_labels, L, err))) {
         return s;
-    if ((s = check_linear(m, f, "head.out", true, L, H, NULL, err))) return s;
+    }
+    if ((s = check_linear(m, a, QF_SLOT_HEAD_OUT, true, L, H, NULL, err))) return s;
     a->num_labels = L;
-    a->head = QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION;
-    return check_linear(m, f, a->desc->head_dense, true, H, H, NULL, err);
+    a->head = head;
+    if (head != QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) return QF_STATUS_OK;
+    return check_linear(m, a, a->desc->head_dense, true, H, H, NULL, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -570,7 +652,7 @@ static qf_status transpose_tensor(qf_model *m, size_t index, qf_error *err)
 
 /* Canonical name for tensor name `name` (which may carry a "::suffix"), or false. *keras_kernel
  * (may be NULL) is set when the source is a Keras kernel stored [in, out]. */
-static bool target_name_tf(qf_arch_family fam, const char *name, char *out, size_t out_size, bool *keras_kernel)
+static bool target_name_tf(const qf_arch *a, const char *name, char *out, size_t out_size, bool *keras_kernel)
 {
     char base[QF_MAX_NAME_LEN + 1];
     const char *sep = strstr(name, "::");
@@ -583,16 +665,16 @@ static bool target_name_tf(qf_arch_family fam, const char *name, char *out, size
     if (keras_kernel) *keras_kernel = false;
     if (is_canonical(base)) snprintf(mapped, sizeof mapped, "%s", base);
     else if (pt_name_from_tf(base, pt, sizeof pt, &transpose)) {
-        if (!canonical_from_source(fam, pt, mapped, sizeof mapped)) return false;
+        if (!canonical_from_source(a, pt, mapped, sizeof mapped)) return false;
         if (keras_kernel) *keras_kernel = transpose;
-    } else if (!canonical_from_source(fam, base, mapped, sizeof mapped)) return false;
+    } else if (!canonical_from_source(a, base, mapped, sizeof mapped)) return false;
     int w = snprintf(out, out_size, "%s%s", mapped, sep ? sep : "");
     return w > 0 && (size_t)w < out_size;
 }
 
-static bool target_name(qf_arch_family fam, const char *name, char *out, size_t out_size)
+static bool target_name(const qf_arch *a, const char *name, char *out, size_t out_size)
 {
-    return target_name_tf(fam, name, out, out_size, NULL);
+    return target_name_tf(a, name, out, out_size, NULL);
 }
 
 static qf_status set_meta_int(qf_model *m, const char *key, int64_t v, qf_error *err)
@@ -604,7 +686,8 @@ static qf_status set_meta_int(qf_model *m, const char *key, int64_t v, qf_error 
 
 static const char *head_name(const qf_arch *a)
 {
-    return a->head == QF_ARCH_HEAD_NONE ? "none" : a->desc->head_kind;
+    /* a sequence head is recorded by the family's name for it ("bert", "roberta", ...) */
+    return a->head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION ? a->desc->head_kind : qf_arch_head_name(a->head);
 }
 
 static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored, qf_error *err)
@@ -642,7 +725,7 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
     for (size_t i = 0; i < n; i++) {
         const qf_tensor *t = qf_model_tensor(m, i);
         bool keras_kernel = false;
-        if (!target_name_tf(a.family, t->name, name, sizeof name, &keras_kernel)) {
+        if (!target_name_tf(&a, t->name, name, sizeof name, &keras_kernel)) {
             size_t k = strlen(t->name);
             if (ignored_len + k + 2 > QF_MAX_META_VALUE_LEN) continue; /* list truncated at the metadata cap */
             if (ignored_len + k + 2 > ignored_cap) {
@@ -691,7 +774,7 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
         bool change = false;
         for (int j = 0; j < 2; j++) {
             if (!names[j]) continue;
-            if (target_name(a.family, names[j], mapped[j], sizeof mapped[j]) && strcmp(mapped[j], names[j]) != 0)
+            if (target_name(&a, names[j], mapped[j], sizeof mapped[j]) && strcmp(mapped[j], names[j]) != 0)
                 change = true;
             else
                 snprintf(mapped[j], sizeof mapped[j], "%s", names[j]);
@@ -720,7 +803,7 @@ qf_status qf_arch_of(const qf_model *m, qf_arch *out, qf_error *err)
     for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
         const qf_tensor *t = qf_model_tensor(m, i);
         bool keras_kernel = false;
-        if (target_name_tf(a.family, t->name, name, sizeof name, &keras_kernel) &&
+        if (target_name_tf(&a, t->name, name, sizeof name, &keras_kernel) &&
             (strcmp(name, t->name) != 0 || keras_kernel)) {
             qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, t->name,
                          "the model is not mapped to canonical slots: tensor '%s' still has its source name "

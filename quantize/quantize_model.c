@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qforge/model.h"
 #include "qforge/quantize.h"
 
 qf_quantize_params qf_quantize_params_default(void)
@@ -47,7 +48,7 @@ static bool should_quantize(const qf_tensor *t, const qf_quantize_params *p)
     if (strstr(t->name, "embed")) {
         /* Hugging Face names, or the canonical slot once the architecture is mapped */
         bool word = strstr(t->name, "word_embeddings") != NULL || strstr(t->name, "embed_tokens") != NULL ||
-                    strcmp(t->name, "embeddings.word.weight") == 0;
+                    strcmp(t->name, QF_SLOT_WORD_EMBEDDING ".weight") == 0;
         return word ? p->quantize_word_embeddings : p->quantize_other_embeddings;
     }
     return true;

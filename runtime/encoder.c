@@ -84,6 +84,7 @@ struct qf_encoder {
     int32_t *acc;
     int64_t *tok; /* positions of the real tokens of the current sequence */
     float *out_logits, *out_hidden, *out_pooled, *out_layers;
+    float *out_token_logits; /* [max_batch, max_length, num_labels]: token classification, QA */
 };
 
 qf_encoder_params qf_encoder_params_default(void)
@@ -511,6 +512,12 @@ static void *ws(qf_encoder *e, uint64_t count, uint64_t elem, qf_error *err)
     return own(e, bytes, err);
 }
 
+/* Token classification and question answering apply head.out to every token. */
+static bool per_token_head(const qf_arch *a)
+{
+    return a->head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION || a->head == QF_ARCH_HEAD_QUESTION_ANSWERING;
+}
+
 static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
 {
     const uint64_t L = (uint64_t)e->max_length, B = (uint64_t)e->max_batch;
@@ -535,6 +542,9 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         !(e->out_hidden = ws(e, BLH, 4, err)) || !(e->out_pooled = ws(e, BH, 4, err)))
         return err ? err->code : QF_STATUS_NO_MEMORY;
     if (e->p.keep_layer_outputs && !(e->out_layers = ws(e, layers_n, 4, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+    uint64_t BL;
+    if (per_token_head(&e->arch) && (!qf_mul_u64(B, L, &BL) || !(e->out_token_logits = ws(e, BL, C * 4, err))))
+        return err && err->code ? err->code : qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
     return QF_STATUS_OK;
 }
 
@@ -542,11 +552,11 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
 {
     const qf_arch *a = &e->arch;
     qf_status s;
-    const qf_tensor *word = qf_model_find(e->model, "embeddings.word.weight", NULL);
+    const qf_tensor *word = qf_model_find(e->model, QF_SLOT_WORD_EMBEDDING ".weight", NULL);
     if (word && word->dtype == QF_DTYPE_I8) {
         e->word_q = word->data;
         if (!(e->word_s = row_scales(e, word, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
-    } else if (!(e->word = tensor_f32(e, "embeddings.word.weight", err))) {
+    } else if (!(e->word = tensor_f32(e, QF_SLOT_WORD_EMBEDDING ".weight", err))) {
         return err ? err->code : QF_STATUS_NOT_FOUND;
     }
     if (!(e->pos = tensor_f32(e, "embeddings.position.weight", err))) return err ? err->code : QF_STATUS_NOT_FOUND;
@@ -554,34 +564,32 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
         return err ? err->code : QF_STATUS_NOT_FOUND;
     if (!(e->emb_g = tensor_f32(e, "embeddings.norm.weight", err)) || !(e->emb_b = tensor_f32(e, "embeddings.norm.bias", err)))
         return err ? err->code : QF_STATUS_NOT_FOUND;
-    if (a->has_project && (s = prepare_linear(e, "embeddings.project", true, &e->project, err))) return s;
+    if (a->has_project && (s = prepare_linear(e, QF_SLOT_EMBEDDING_PROJECTION, true, &e->project, err))) return s;
     e->layers = own(e, (uint64_t)a->num_layers * sizeof(layer), err);
     if (!e->layers) return err ? err->code : QF_STATUS_NO_MEMORY;
     for (int64_t l = 0; l < a->num_layers; l++) {
         layer *ly = &e->layers[l];
         char stem[64];
-        struct {
-            const char *part;
-            linear *dst;
-        } lin[] = {{"attn.q", &ly->q},     {"attn.k", &ly->k},   {"attn.v", &ly->v},
-                   {"attn.out", &ly->out}, {"ffn.up", &ly->up}, {"ffn.down", &ly->down}};
-        for (size_t j = 0; j < sizeof lin / sizeof lin[0]; j++) {
-            snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, lin[j].part);
-            if ((s = prepare_linear(e, stem, true, lin[j].dst, err))) return s;
+        linear *const lin[QF_LAYER_PROJECTIONS] = {&ly->q, &ly->k, &ly->v, &ly->out, &ly->up, &ly->down};
+        for (int j = 0; j < QF_LAYER_PROJECTIONS; j++) {
+            qf_layer_slot_stem(l, (qf_layer_slot)j, stem, sizeof stem);
+            if ((s = prepare_linear(e, stem, true, lin[j], err))) return s;
         }
         struct {
-            const char *name;
+            qf_layer_slot slot;
+            const char *leaf;
             const float **dst;
-        } norms[] = {{"attn.norm.weight", &ly->attn_g}, {"attn.norm.bias", &ly->attn_b},
-                     {"ffn.norm.weight", &ly->ffn_g},   {"ffn.norm.bias", &ly->ffn_b}};
+        } norms[] = {{QF_LAYER_ATTN_NORM, "weight", &ly->attn_g}, {QF_LAYER_ATTN_NORM, "bias", &ly->attn_b},
+                     {QF_LAYER_FFN_NORM, "weight", &ly->ffn_g},   {QF_LAYER_FFN_NORM, "bias", &ly->ffn_b}};
         for (size_t j = 0; j < 4; j++) {
-            snprintf(stem, sizeof stem, "layers.%lld.%s", (long long)l, norms[j].name);
+            snprintf(stem, sizeof stem, "layers.%lld.%s.%s", (long long)l, qf_layer_slot_name(norms[j].slot), norms[j].leaf);
             if (!(*norms[j].dst = tensor_f32(e, stem, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
         }
     }
-    if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, a->desc->head_dense, true, &e->head_dense, err)))
+    if (a->head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION &&
+        (s = prepare_linear(e, a->desc->head_dense, true, &e->head_dense, err)))
         return s;
-    if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, "head.out", true, &e->head_out, err))) return s;
+    if (a->head != QF_ARCH_HEAD_NONE && (s = prepare_linear(e, QF_SLOT_HEAD_OUT, true, &e->head_out, err))) return s;
     return QF_STATUS_OK;
 }
 
@@ -689,14 +697,21 @@ static void scatter(const qf_encoder *e, const float *x, int64_t L, float *dst_s
     for (int64_t i = 0; i < L; i++) memcpy(dst_seq + e->tok[i] * H, x + i * H, (size_t)H * sizeof(float));
 }
 
-static qf_status head(qf_encoder *e, int64_t b, qf_error *err)
+static qf_status head(qf_encoder *e, int64_t b, int64_t L, int64_t T, qf_error *err)
 {
     const qf_arch *a = &e->arch;
-    const int64_t H = a->hidden_size;
+    const int64_t H = a->hidden_size, C = a->num_labels;
     const float *first = e->x; /* the first real token ([CLS] / <s> with right padding) */
     float *h = e->row, *logits = e->out_logits + b * a->num_labels;
     qf_status s;
     if (a->head == QF_ARCH_HEAD_NONE) return QF_STATUS_OK;
+    if (per_token_head(a)) {
+        /* every real token through head.out, placed at its padded position (padding stays 0) */
+        if ((s = linear_apply(e, &e->head_out, e->x, L, e->y, err))) return s;
+        float *dst = e->out_token_logits + (uint64_t)b * (uint64_t)T * (uint64_t)C;
+        for (int64_t i = 0; i < L; i++) memcpy(dst + e->tok[i] * C, e->y + i * C, (size_t)C * sizeof(float));
+        return QF_STATUS_OK;
+    }
     /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
     if ((s = linear_apply(e, &e->head_dense, first, 1, h, err))) return s;
     for (int64_t j = 0; j < H; j++) h[j] = activate(a->desc->head_activation, h[j]);
@@ -747,7 +762,7 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
         for (int64_t i = 0; i < L; i++) sum += e->x[i * H + j];
         pooled[j] = (float)(sum / (double)L);
     }
-    return head(e, b, err);
+    return head(e, b, L, T, err);
 }
 
 qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_output *out, qf_error *err)
@@ -772,6 +787,8 @@ qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_o
     const qf_arch *a = &e->arch;
     const size_t BTH = (size_t)in->batch * (size_t)in->length * (size_t)a->hidden_size;
     memset(e->out_hidden, 0, BTH * sizeof(float));
+    if (e->out_token_logits)
+        memset(e->out_token_logits, 0, (size_t)in->batch * (size_t)in->length * (size_t)a->num_labels * sizeof(float));
     if (e->out_layers) memset(e->out_layers, 0, BTH * (size_t)(a->num_layers + 1) * sizeof(float));
 
     int saved_threads = omp_get_max_threads();
@@ -784,8 +801,10 @@ qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_o
     out->batch = in->batch;
     out->length = in->length;
     out->hidden_size = a->hidden_size;
+    out->head = a->head;
     out->num_labels = a->head != QF_ARCH_HEAD_NONE ? a->num_labels : 0;
-    out->logits = out->num_labels ? e->out_logits : NULL;
+    out->logits = a->head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION ? e->out_logits : NULL;
+    out->token_logits = per_token_head(a) ? e->out_token_logits : NULL;
     out->last_hidden = e->out_hidden;
     out->pooled = e->out_pooled;
     out->layer_hidden = e->out_layers;

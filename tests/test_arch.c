@@ -141,6 +141,110 @@ static void test_family_table(void **state)
     assert_string_equal(qf_arch_activation_name(QF_ARCH_ACTIVATION_TANH), "tanh");
 }
 
+/* A synthetic base model of `fam` with `architecture` named in its config.json and, when `stem`
+ * is given, a linear layer "<stem>.weight" [rows, hidden] + bias added under that source name. */
+static qf_model *synth_with_head(qf_arch_family fam, const char *architecture, const char *stem, int rows)
+{
+    synth_encoder_opts o = synth_encoder_opts_default(fam);
+    o.labels = 0;
+    qf_model *m = NULL;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    if (stem) {
+        char name[128];
+        int64_t wshape[2] = {rows, o.hidden}, bshape[1] = {rows};
+        float *w = NULL, *b = NULL;
+        assert_int_equal(qf_model_alloc(m, (uint64_t)rows * (uint64_t)o.hidden * 4, (void **)&w, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_model_alloc(m, (uint64_t)rows * 4, (void **)&b, NULL), QF_STATUS_OK);
+        for (int i = 0; i < rows * o.hidden; i++) w[i] = (float)((i % 7) - 3) * 0.01f;
+        for (int i = 0; i < rows; i++) b[i] = (float)i * 0.1f;
+        snprintf(name, sizeof name, "%s.weight", stem);
+        assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_F32, 2, wshape, w, (uint64_t)rows * (uint64_t)o.hidden * 4, NULL, NULL), QF_STATUS_OK);
+        snprintf(name, sizeof name, "%s.bias", stem);
+        assert_int_equal(qf_model_add_tensor(m, name, NULL, QF_DTYPE_F32, 1, bshape, b, (uint64_t)rows * 4, NULL, NULL), QF_STATUS_OK);
+    }
+    const char *cfg = qf_model_config_json(m);
+    char text[2048];
+    assert_true(cfg && cfg[0] == '{');
+    int w = snprintf(text, sizeof text, "{\"architectures\": [\"%s\"], %s", architecture, cfg + 1);
+    assert_true(w > 0 && (size_t)w < sizeof text);
+    /* the generator's id2label (last) is its sequence head's: the head added here has `rows` */
+    char *labels = strstr(text, ", \"id2label\"");
+    if (labels) snprintf(labels, sizeof text - (size_t)(labels - text), "}");
+    assert_int_equal(qf_model_set_config_json(m, text, strlen(text), NULL), QF_STATUS_OK);
+    return m;
+}
+
+/* The head config.json's architectures names decides how the head tensors are read, and the
+ * tensors must fit it: a token classifier's classifier.weight is never taken for a sequence head. */
+static void test_heads_from_architectures(void **state)
+{
+    (void)state;
+    qf_arch a;
+    qf_error err;
+    static const struct {
+        qf_arch_family fam;
+        const char *arch;
+    } token[] = {{QF_ARCH_FAMILY_BERT, "BertForTokenClassification"},
+                 {QF_ARCH_FAMILY_ROBERTA, "RobertaForTokenClassification"},
+                 {QF_ARCH_FAMILY_DISTILBERT, "DistilBertForTokenClassification"},
+                 {QF_ARCH_FAMILY_ELECTRA, "ElectraForTokenClassification"}};
+    for (size_t i = 0; i < sizeof token / sizeof token[0]; i++) {
+        qf_model *m = synth_with_head(token[i].fam, token[i].arch, "classifier", 5);
+        qf_error_clear(&err);
+        assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+        assert_int_equal(a.head, QF_ARCH_HEAD_TOKEN_CLASSIFICATION);
+        assert_int_equal(a.num_labels, 5);
+        assert_string_equal(a.architecture, token[i].arch);
+        assert_non_null(qf_model_find(m, "head.out.weight", NULL));
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "token_classification");
+        qf_model_destroy(m);
+
+        /* question answering: qa_outputs, exactly 2 rows (start, end) */
+        char qa[64];
+        snprintf(qa, sizeof qa, "%.*sForQuestionAnswering", (int)(strstr(token[i].arch, "For") - token[i].arch), token[i].arch);
+        m = synth_with_head(token[i].fam, qa, "qa_outputs", 2);
+        assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+        assert_int_equal(a.head, QF_ARCH_HEAD_QUESTION_ANSWERING);
+        assert_int_equal(a.num_labels, 2);
+        assert_string_equal(qf_model_get_meta(m, "arch.head"), "question_answering");
+        qf_model_destroy(m);
+        m = synth_with_head(token[i].fam, qa, "qa_outputs", 3);
+        qf_error_clear(&err);
+        assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_SHAPE);
+        assert_string_equal(err.object, "head.out.weight");
+        qf_model_destroy(m);
+    }
+
+    /* a RoBERTa token classifier read as a sequence classifier: the config's head names the tensor
+     * it lacks (classifier.out_proj), instead of a base model answering "logits": [] */
+    qf_model *m = synth_with_head(QF_ARCH_FAMILY_ROBERTA, "RobertaForSequenceClassification", "classifier", 5);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_NOT_FOUND);
+    assert_string_equal(err.object, "head.out.weight");
+    assert_non_null(strstr(err.message, "RobertaForSequenceClassification"));
+    assert_non_null(strstr(err.message, "classifier.out_proj.weight"));
+    qf_model_destroy(m);
+    /* and the reverse: a token-classification config over a checkpoint with no token head */
+    m = synth_with_head(QF_ARCH_FAMILY_BERT, "BertForTokenClassification", NULL, 0);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_NOT_FOUND);
+    assert_non_null(strstr(err.message, "classifier.weight"));
+    assert_non_null(strstr(err.message, "token_classification"));
+    qf_model_destroy(m);
+    /* a base model (*Model) keeps no head even when a classifier tensor is present */
+    m = synth_with_head(QF_ARCH_FAMILY_BERT, "BertModel", "classifier", 3);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+    assert_int_equal(a.head, QF_ARCH_HEAD_NONE);
+    assert_int_equal(a.num_labels, 0);
+    qf_model_destroy(m);
+    /* an architecture qforge does not know (masked LM): the tensors decide, as without the list */
+    m = synth_with_head(QF_ARCH_FAMILY_BERT, "BertForMaskedLM", NULL, 0);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+    assert_false(a.head_declared);
+    assert_int_equal(a.head, QF_ARCH_HEAD_NONE);
+    qf_model_destroy(m);
+}
+
 static void test_config_variants(void **state)
 {
     (void)state;
@@ -353,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
         cmocka_unit_test(test_family_table),
+        cmocka_unit_test(test_heads_from_architectures),
         cmocka_unit_test(test_config_variants),
         cmocka_unit_test(test_unknown_family),
         cmocka_unit_test(test_missing_tensor),

@@ -125,6 +125,18 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
         return s;
     }
     const qf_arch *ra = qf_encoder_arch(ref), *aa = qf_encoder_arch(art);
+    if (ra->head != QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) {
+        /* the metrics below are those of one label per row: another head is refused, never scored */
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, NULL, -1, "head",
+                     "verify measures sequence classification, but the model's head is %s%s%s%s",
+                     qf_arch_head_name(ra->head), ra->architecture[0] ? " (" : "", ra->architecture,
+                     ra->architecture[0] ? ")" : "");
+        qf_error_expected(err, "%s", qf_arch_head_name(QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION));
+        qf_error_found(err, "%s", qf_arch_head_name(ra->head));
+        qf_encoder_destroy(ref);
+        qf_encoder_destroy(art);
+        return QF_STATUS_UNSUPPORTED;
+    }
     if (ra->num_labels == 0 || ra->num_labels != aa->num_labels || ra->hidden_size != aa->hidden_size ||
         ra->num_layers != aa->num_layers) {
         qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "head.out.weight",

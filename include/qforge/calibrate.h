@@ -203,7 +203,7 @@ qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *
                                            qf_error *err);
 
 /* The 6 projection stems of layer l in a fixed order: attn.q, attn.k, attn.v, attn.out, ffn.up, ffn.down. */
-#define QF_STATIC_PROJECTIONS 6
+#define QF_STATIC_PROJECTIONS QF_LAYER_PROJECTIONS
 void qf_static_projection_stem(int64_t layer, int index, char *buf, size_t size);
 
 #ifdef __cplusplus

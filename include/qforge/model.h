@@ -45,8 +45,42 @@ typedef enum qf_arch_activation {
 typedef enum qf_arch_head {
     QF_ARCH_HEAD_NONE = 0,                /* base model: hidden states only */
     QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION, /* token 0 -> the family's head_dense -> its activation -> head.out */
+    QF_ARCH_HEAD_TOKEN_CLASSIFICATION,    /* every token -> head.out: [tokens, num_labels] logits */
+    QF_ARCH_HEAD_QUESTION_ANSWERING,      /* every token -> head.out [2, hidden]: start and end logits */
     QF_ARCH_HEAD_COUNT_
 } qf_arch_head;
+
+/* "none", "sequence_classification", "token_classification", "question_answering"; "?" outside. */
+const char *qf_arch_head_name(qf_arch_head h);
+
+/* The canonical slots, the same for every family. Per layer: "layers.{i}.<part>", the six
+ * projections (linear layers) first, in the order every pass walks them. */
+typedef enum qf_layer_slot {
+    QF_LAYER_ATTN_Q = 0,
+    QF_LAYER_ATTN_K,
+    QF_LAYER_ATTN_V,
+    QF_LAYER_ATTN_OUT,
+    QF_LAYER_FFN_UP,
+    QF_LAYER_FFN_DOWN,
+    QF_LAYER_ATTN_NORM,
+    QF_LAYER_FFN_NORM,
+    QF_LAYER_SLOT_COUNT_
+} qf_layer_slot;
+#define QF_LAYER_PROJECTIONS 6 /* QF_LAYER_ATTN_Q .. QF_LAYER_FFN_DOWN */
+
+const char *qf_layer_slot_name(qf_layer_slot s); /* "attn.q", ...; "?" outside the enum. Static storage. */
+/* "layers.{layer}.<part>" into buf (truncated to size, always terminated). */
+void qf_layer_slot_stem(int64_t layer, qf_layer_slot s, char *buf, size_t size);
+
+/* Slots outside the layers (stems; tensors are "<stem>.weight" / "<stem>.bias"). */
+#define QF_SLOT_WORD_EMBEDDING "embeddings.word"
+#define QF_SLOT_POSITION_EMBEDDING "embeddings.position"
+#define QF_SLOT_TOKEN_TYPE_EMBEDDING "embeddings.token_type"
+#define QF_SLOT_EMBEDDING_NORM "embeddings.norm"
+#define QF_SLOT_EMBEDDING_PROJECTION "embeddings.project"
+#define QF_SLOT_POOLER "pooler"
+#define QF_SLOT_HEAD_DENSE "head.dense"
+#define QF_SLOT_HEAD_OUT "head.out"
 
 /* How a family numbers positions. */
 typedef enum qf_arch_positions {
@@ -91,6 +125,10 @@ typedef struct qf_family {
     size_t layer_name_count;
     const qf_family_name *head_names; /* the sequence-classification head's tensors */
     size_t head_name_count;
+    const qf_family_name *token_head_names; /* *ForTokenClassification's */
+    size_t token_head_name_count;
+    const qf_family_name *qa_head_names; /* *ForQuestionAnswering's */
+    size_t qa_head_name_count;
     /* sequence classification: token 0 -> head_dense -> head_activation -> head.out */
     const char *head_kind;           /* metadata arch.head: "bert", "roberta", ... */
     const char *head_dense;          /* canonical stem of the dense layer: "pooler" or "head.dense" */
@@ -122,7 +160,14 @@ typedef struct qf_arch {
     int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
     qf_arch_activation activation;
     float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
-    qf_arch_head head;
+    qf_arch_head head;            /* what the checkpoint serves (after the tensors are checked) */
+    /* config.json "architectures"[0] ("BertForTokenClassification"), "" when absent; head_declared
+     * when it names a head kind qforge knows (*ForSequenceClassification, *ForTokenClassification,
+     * *ForQuestionAnswering, or a base *Model: declared_head NONE); other architectures (masked LM,
+     * pre-training) and an absent list leave the head to the tensors present. */
+    char architecture[64];
+    bool head_declared;
+    qf_arch_head declared_head;
     bool has_pooler;              /* pooler.weight present (BERT head needs it) */
     bool has_project;             /* ELECTRA embeddings_project (embedding_size != hidden_size) */
     char problem_type[48];        /* config problem_type, "" when absent */

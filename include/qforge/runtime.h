@@ -100,12 +100,16 @@ typedef struct qf_encoder_batch {
  */
 typedef struct qf_encoder_output {
     int64_t batch, length, hidden_size, num_labels, num_layer_outputs;
-    const float *logits;       /* [batch, num_labels]; NULL when the model has no head */
+    const float *logits;       /* [batch, num_labels]: sequence classification only, else NULL */
     const float *last_hidden;  /* [batch, length, hidden_size] */
     const float *pooled;       /* [batch, hidden_size]: mask-weighted mean of last_hidden */
     /* [num_layer_outputs = num_layers + 1, batch, length, hidden_size]: [0] is the embeddings
      * output, [i] layer i's output; NULL unless keep_layer_outputs. */
     const float *layer_hidden;
+    qf_arch_head head;         /* which head made the logits (model.h) */
+    /* [batch, length, num_labels] at the padded positions (0 at padding): token classification
+     * (one logit per label) and question answering (num_labels 2: start, end); else NULL */
+    const float *token_logits;
 } qf_encoder_output;
 
 /*

@@ -40,7 +40,8 @@ class _Output(ctypes.Structure):
     _fields_ = [("batch", ctypes.c_int64), ("length", ctypes.c_int64), ("hidden_size", ctypes.c_int64),
                 ("num_labels", ctypes.c_int64), ("num_layer_outputs", ctypes.c_int64),
                 ("logits", ctypes.POINTER(ctypes.c_float)), ("last_hidden", ctypes.POINTER(ctypes.c_float)),
-                ("pooled", ctypes.POINTER(ctypes.c_float)), ("layer_hidden", ctypes.POINTER(ctypes.c_float))]
+                ("pooled", ctypes.POINTER(ctypes.c_float)), ("layer_hidden", ctypes.POINTER(ctypes.c_float)),
+                ("head", ctypes.c_int), ("token_logits", ctypes.POINTER(ctypes.c_float))]
 
 
 class QfNativeError(RuntimeError):
@@ -189,7 +190,9 @@ class Encoder:
         """Runs a batch. input_ids: a list of id sequences (any lengths; padded here, the mask marks
         the real tokens) or an int array [batch, length] (then attention_mask may say which count).
         Returns {"logits": [batch, labels] or None, "pooled": [batch, hidden]} (float32 copies), plus
-        "last_hidden" [batch, length, hidden] when hidden=True."""
+        "token_logits" [batch, length, labels] for a token-classification or question-answering head
+        (labels 2: start, end; 0 at padding), and "last_hidden" [batch, length, hidden] when
+        hidden=True. "logits" is None for those heads and for a base model."""
         if not self._ptr:
             raise ValueError("the encoder is closed")
         if isinstance(input_ids, np.ndarray) and input_ids.ndim == 2:
@@ -224,6 +227,8 @@ class Encoder:
 
         result = {"logits": copy(out.logits, out.batch, out.num_labels) if out.num_labels else None,
                   "pooled": copy(out.pooled, out.batch, out.hidden_size)}
+        if out.token_logits:  # token classification [batch, length, labels]; QA [batch, length, 2]
+            result["token_logits"] = copy(out.token_logits, out.batch, out.length, out.num_labels)
         if hidden:
             result["last_hidden"] = copy(out.last_hidden, out.batch, out.length, out.hidden_size)
         return result

@@ -540,10 +540,10 @@ static const char *activation(ex *e, const char *x, qf_arch_activation act, cons
 
 static const char *word_embeddings(ex *e, qf_status *s)
 {
-    const qf_tensor *w = find(e, "embeddings.word.weight", s);
+    const qf_tensor *w = find(e, QF_SLOT_WORD_EMBEDDING ".weight", s);
     if (!w) return NULL;
     if (e->mode == QF_ONNX_EXPORT_MODE_FP32 || w->dtype != QF_DTYPE_I8) {
-        const char *W = float_init(e, "embeddings.word.weight", s);
+        const char *W = float_init(e, QF_SLOT_WORD_EMBEDDING ".weight", s);
         return op(e, "Gather", "embeddings.word/Gather", 2, W, "input_ids");
     }
     /* per-row int8 rows: Gather(int8) -> Cast -> Mul(the gathered rows' scales) */
@@ -633,10 +633,12 @@ static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
 static const char *layer(ex *e, int64_t l, const char *x, const char *mask, qf_status *s)
 {
     char p[64];
+/* STEM: a node name under the layer; SLOT: a canonical slot of the layer (model.h) */
 #define STEM(part) (snprintf(p, sizeof p, "layers.%lld.%s", (long long)l, part), fmt(e, "%s", p))
-    const char *q = heads(e, linear(e, x, STEM("attn.q"), s), STEM("attn.q"), 1);
-    const char *k = heads(e, linear(e, x, STEM("attn.k"), s), STEM("attn.k"), 3); /* [B, N, d, S] */
-    const char *v = heads(e, linear(e, x, STEM("attn.v"), s), STEM("attn.v"), 1);
+#define SLOT(slot) STEM(qf_layer_slot_name(slot))
+    const char *q = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_Q), s), SLOT(QF_LAYER_ATTN_Q), 1);
+    const char *k = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_K), s), SLOT(QF_LAYER_ATTN_K), 3); /* [B, N, d, S] */
+    const char *v = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_V), s), SLOT(QF_LAYER_ATTN_V), 1);
     const double d = (double)(e->a.hidden_size / e->a.num_heads);
     const char *qk = op(e, "MatMul", STEM("attn/MatMul"), 2, q, k);
     const char *sc = op(e, "Div", STEM("attn/Div"), 2, qk, scalar_f32(e, fmt(e, "const.sqrt_head_dim"), (float)sqrt(d)));
@@ -648,14 +650,15 @@ static const char *layer(ex *e, int64_t l, const char *x, const char *mask, qf_s
     attr_ints(e, "perm", (const int64_t[]){0, 2, 1, 3}, 4);
     const int64_t merged[3] = {0, 0, e->a.hidden_size};
     const char *cr = op(e, "Reshape", STEM("attn/Reshape"), 2, ct, ints_i64(e, "const.shape_merged", merged, 3));
-    const char *o = linear(e, cr, STEM("attn.out"), s);
-    const char *h = layer_norm(e, op(e, "Add", STEM("attn/residual"), 2, o, x), STEM("attn.norm"), s);
-    const char *up = linear(e, h, STEM("ffn.up"), s);
+    const char *o = linear(e, cr, SLOT(QF_LAYER_ATTN_OUT), s);
+    const char *h = layer_norm(e, op(e, "Add", STEM("attn/residual"), 2, o, x), SLOT(QF_LAYER_ATTN_NORM), s);
+    const char *up = linear(e, h, SLOT(QF_LAYER_FFN_UP), s);
     const char *act = activation(e, up, e->a.activation, STEM("ffn"));
-    const char *down = linear(e, act, STEM("ffn.down"), s);
+    const char *down = linear(e, act, SLOT(QF_LAYER_FFN_DOWN), s);
+    const char *out = layer_norm(e, op(e, "Add", STEM("ffn/residual"), 2, down, h), SLOT(QF_LAYER_FFN_NORM), s);
+#undef SLOT
 #undef STEM
-    return layer_norm(e, op(e, "Add", fmt(e, "layers.%lld.ffn/residual", (long long)l), 2, down, h),
-                      fmt(e, "layers.%lld.ffn.norm", (long long)l), s);
+    return out;
 }
 
 static const char *head(ex *e, const char *x, qf_status *s)
@@ -665,7 +668,7 @@ static const char *head(ex *e, const char *x, qf_status *s)
     /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
     const qf_family *fam = e->a.desc;
     const char *h = activation(e, linear(e, first, fam->head_dense, s), fam->head_activation, fam->head_dense);
-    return linear(e, h, "head.out", s);
+    return linear(e, h, QF_SLOT_HEAD_OUT, s);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -742,7 +745,19 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
     const char *mask = additive_mask(e);
     const char *x = embeddings(e, &s);
     for (int64_t l = 0; !s && l < a->num_layers; l++) x = layer(e, l, x, mask, &s);
-    const char *logits = !s && a->head != QF_ARCH_HEAD_NONE ? head(e, x, &s) : NULL;
+    /* sequence classification: logits [batch, labels]; token classification: logits [batch,
+     * sequence, labels]; question answering: start_logits and end_logits [batch, sequence] (the
+     * two columns of head.out), named as Hugging Face Optimum names them */
+    const char *logits = NULL, *start = NULL, *end = NULL;
+    if (!s && a->head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) logits = head(e, x, &s);
+    if (!s && a->head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION) logits = linear(e, x, QF_SLOT_HEAD_OUT, &s);
+    if (!s && a->head == QF_ARCH_HEAD_QUESTION_ANSWERING) {
+        const char *se = linear(e, x, QF_SLOT_HEAD_OUT, &s);
+        start = op(e, "Gather", "head/start", 2, se, scalar_i64(e, "const.zero", 0));
+        attr_int(e, "axis", 2);
+        end = op(e, "Gather", "head/end", 2, se, scalar_i64(e, "const.index_one", 1));
+        attr_int(e, "axis", 2);
+    }
     if (s) return s;
     if (e->oom) return fail_oom(e);
     if (e->mode == QF_ONNX_EXPORT_MODE_DYNAMIC && e->int8_linears == 0) {
@@ -760,14 +775,22 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         return QF_STATUS_INVALID_ARGUMENT;
     }
     /* graph outputs take the final values' names through Identity nodes */
-    Onnx__ValueInfoProto *outs[2];
+    Onnx__ValueInfoProto *outs[3];
     size_t n_out = 0;
     if (logits) {
         op(e, "Identity", "logits", 1, logits);
         if (e->last && !e->oom) e->last->output[0] = "logits";
-        outs[n_out++] = value_info(e, "logits", QF_ONNX_FLOAT, "batch", NULL, 0);
+        outs[n_out++] = a->head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION
+                            ? value_info(e, "logits", QF_ONNX_FLOAT, "batch", "sequence", a->num_labels)
+                            : value_info(e, "logits", QF_ONNX_FLOAT, "batch", NULL, 0);
     }
-    if (p->last_hidden_state || !logits) {
+    for (int k = 0; start && k < 2; k++) {
+        const char *name = k ? "end_logits" : "start_logits";
+        op(e, "Identity", name, 1, k ? end : start);
+        if (e->last && !e->oom) e->last->output[0] = (char *)name;
+        outs[n_out++] = value_info(e, name, QF_ONNX_FLOAT, "batch", "sequence", 0);
+    }
+    if (p->last_hidden_state || (!logits && !start)) {
         op(e, "Identity", "last_hidden_state", 1, x);
         if (e->last && !e->oom) e->last->output[0] = "last_hidden_state";
         outs[n_out++] = value_info(e, "last_hidden_state", QF_ONNX_FLOAT, "batch", "sequence", a->hidden_size);
