@@ -61,6 +61,31 @@ static int require_sequence_head(const qf_model *m, const char *path)
     return QF_EXIT_ERROR;
 }
 
+/* The embedding `run` prints: --pooling / --normalize when given, else the sentence-transformers
+ * pipeline the model records (pipeline.* metadata, from modules.json when it was read), else the
+ * mean without normalization. A pipeline with parts qforge does not compute is refused unless
+ * --pooling says what to do instead. */
+static int embedding_pipeline(const qf_model *m, const char *path, bool pooling_given, bool normalize_given,
+                              qf_pooling *pooling, bool *normalize)
+{
+    const char *unsupported = qf_model_get_meta(m, "pipeline.unsupported");
+    const char *mode = qf_model_get_meta(m, "pipeline.pooling");
+    const char *norm = qf_model_get_meta(m, "pipeline.normalize");
+    if (!pooling_given && unsupported) {
+        fprintf(stderr, "error: %s: its sentence-transformers pipeline has %s, which qforge does not compute: the "
+                        "embedding would differ from SentenceTransformer.encode's; --pooling MODE [--normalize] asks "
+                        "for a plain pooled embedding instead\n",
+                qf_cli_safe(path), qf_cli_safe(unsupported));
+        return QF_EXIT_ERROR;
+    }
+    if (!pooling_given && mode && !qf_pooling_from_name(mode, pooling)) {
+        fprintf(stderr, "error: %s: unknown pooling '%s' in its pipeline\n", qf_cli_safe(path), qf_cli_safe(mode));
+        return QF_EXIT_ERROR;
+    }
+    if (!pooling_given && !normalize_given && norm) *normalize = strcmp(norm, "true") == 0;
+    return QF_EXIT_OK;
+}
+
 /* Static artifacts say so in their recipe (quant.mode); any other quantized tensor means dynamic. */
 static qf_encoder_mode artifact_mode(const qf_model *m)
 {
@@ -267,6 +292,10 @@ int qf_cmd_verify(int argc, char **argv)
 static qf_cli_option run_options[] = {
     QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)"),
     QF_CLI_OPTION("output", 0, true, "logits|embedding", "what to print per row (default logits)"),
+    QF_CLI_OPTION("pooling", 0, true, "MODE",
+                  "embedding pooling: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the "
+                  "folder's sentence-transformers pipeline, else mean)"),
+    QF_CLI_OPTION("normalize", 0, false, NULL, "L2-normalize the embedding (default: as the pipeline says, else no)"),
     QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside ARTIFACT, then its source)"),
     QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
     QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
@@ -277,8 +306,12 @@ static qf_cli_option run_options[] = {
 static qf_cli_command run_command = {
     "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding] [options]",
     "Runs the encoder on every row and prints one JSON object per row: {\"row\", \"logits\", \"label\"}\n"
-    "(the predicted class, named by config.json's id2label) or {\"row\", \"embedding\"} (the mask-weighted\n"
-    "mean of the last hidden state). ARTIFACT is a .qf (int8 runs in dynamic int8) or any checkpoint.",
+    "(the predicted class, named by config.json's id2label) or {\"row\", \"embedding\"}: for a\n"
+    "sentence-transformers folder (modules.json beside the checkpoint) or a .qf made from one, what\n"
+    "SentenceTransformer.encode returns (its Pooling mode, then Normalize); otherwise the mask-weighted\n"
+    "mean of the last hidden state. --pooling and --normalize override both. A pipeline qforge cannot\n"
+    "compute (a Dense module, a default prompt, ...) is refused, naming what. ARTIFACT is a .qf (int8\n"
+    "runs in dynamic int8) or any checkpoint.",
     NULL, run_options, sizeof run_options / sizeof run_options[0], 1, 1};
 
 int qf_cmd_run(int argc, char **argv)
@@ -299,6 +332,17 @@ int qf_cmd_run(int argc, char **argv)
         fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", out_opt->value);
         return QF_EXIT_USAGE;
     }
+    qf_cli_option *pool_opt = qf_cli_find(&run_command, "pooling"), *norm_opt = qf_cli_find(&run_command, "normalize");
+    qf_pooling pooling = QF_POOLING_MEAN;
+    if (pool_opt->seen && !qf_pooling_from_name(pool_opt->value, &pooling)) {
+        fprintf(stderr, "qforge run: --pooling must be mean, cls, max, mean_sqrt_len_tokens, weightedmean or lasttoken, "
+                        "not '%s'\n", qf_cli_safe(pool_opt->value));
+        return QF_EXIT_USAGE;
+    }
+    if ((pool_opt->seen || norm_opt->seen) && !embedding) {
+        fprintf(stderr, "qforge run: --pooling and --normalize apply to --output embedding\n");
+        return QF_EXIT_USAGE;
+    }
     qf_cli_command *cmd = &run_command;
     long max_length = 0, limit = 0, threads = 0, batch = 32;
     if (!qf_cli_number(cmd, QF_CLI_MAX_LENGTH, &max_length) || !qf_cli_number(cmd, QF_CLI_LIMIT, &limit) ||
@@ -311,6 +355,11 @@ int qf_cmd_run(int argc, char **argv)
     rp.hash_source = false;
     if ((rc = qf_cli_read_encoder(pos[0], &rp, &m))) return rc;
     if (!embedding && (rc = require_sequence_head(m, pos[0]))) {
+        qf_model_destroy(m);
+        return rc;
+    }
+    bool normalize = norm_opt->seen;
+    if (embedding && (rc = embedding_pipeline(m, pos[0], pool_opt->seen, norm_opt->seen, &pooling, &normalize))) {
         qf_model_destroy(m);
         return rc;
     }
@@ -344,6 +393,9 @@ int qf_cmd_run(int argc, char **argv)
         qf_encoder_create(m, &ep, &enc, &err);
     }
     int32_t *ids = NULL, *mask = NULL, *types = NULL;
+    float *pooled = NULL; /* one row's embedding when it is not the encoder's mean */
+    if (!err.code && embedding && !(pooled = malloc((size_t)qf_encoder_arch(enc)->hidden_size * sizeof(float))))
+        qf_error_set(&err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     if (!err.code) {
         ids = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
         mask = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
@@ -371,6 +423,10 @@ int qf_cmd_run(int argc, char **argv)
             printf("{\"row\": %zu, ", first + i);
             int64_t k = embedding ? o.hidden_size : o.num_labels;
             const float *v = embedding ? o.pooled + i * (size_t)o.hidden_size : o.logits + i * (size_t)o.num_labels;
+            if (embedding && (pooling != QF_POOLING_MEAN || normalize)) {
+                qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, pooled);
+                v = pooled;
+            }
             printf(embedding ? "\"embedding\": [" : "\"logits\": [");
             int32_t best = 0;
             for (int64_t j = 0; j < k; j++) {
@@ -389,6 +445,7 @@ int qf_cmd_run(int argc, char **argv)
         }
     }
     rc = err.code ? qf_cli_fail(&err) : QF_EXIT_OK;
+    free(pooled);
     free(ids);
     free(mask);
     free(types);

@@ -14,6 +14,7 @@
 
 #include "qforge/qfile.h"
 #include "qforge/readers.h"
+#include "readers/sentence_pipeline.h"
 
 static const char *const format_names[] = {
 #define QF_FORMAT_NAME_(name, text) text,
@@ -241,6 +242,16 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     return s;
 }
 
+/* The sentence-transformers pipeline of the input's folder, when it has modules.json. */
+static qf_status attach_pipeline(qf_model *m, const char *input_path, qf_error *err)
+{
+    char *copy = strdup(input_path);
+    if (!copy) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    qf_status s = qf_sentence_pipeline_attach(m, dirname(copy), err);
+    free(copy);
+    return s;
+}
+
 /* --threads 1 means one CPU: no second thread. 0 means all cores, which may be one. */
 static bool hash_in_background(const qf_read_params *params)
 {
@@ -338,6 +349,7 @@ qf_status qf_model_read_file(qf_file *f, const qf_read_params *params, qf_model 
         if (!s && hash) s = qf_model_set_meta_sha256_job(m, "source.sha256", hash, err); /* handed over */
         else qf_sha256_job_release(hash);
         if (!s) s = attach_config(m, path, params->config_path, err);
+        if (!s) s = attach_pipeline(m, path, err);
     }
     qf_file_unmap(hash_later);
     if (s) {

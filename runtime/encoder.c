@@ -820,3 +820,69 @@ const char *qf_encoder_mode_name(qf_encoder_mode mode)
     default: return "FP32";
     }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sentence embeddings                                                                         */
+
+const char *qf_pooling_name(qf_pooling p)
+{
+    static const char *names[] = {"mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"};
+    return (unsigned)p < QF_POOLING_COUNT_ ? names[p] : "?";
+}
+
+bool qf_pooling_from_name(const char *name, qf_pooling *out)
+{
+    for (int p = 0; name && p < QF_POOLING_COUNT_; p++)
+        if (strcmp(name, qf_pooling_name((qf_pooling)p)) == 0) {
+            *out = (qf_pooling)p;
+            return true;
+        }
+    return false;
+}
+
+void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
+                       bool normalize, float *out)
+{
+    const int64_t H = o->hidden_size, T = o->length;
+    const float *seq = o->last_hidden + (size_t)b * (size_t)T * (size_t)H;
+    const int32_t *mask = in->attention_mask ? in->attention_mask + (size_t)b * (size_t)T : NULL;
+    int64_t real = 0, last = 0;
+    for (int64_t t = 0; t < T; t++)
+        if (!mask || mask[t]) {
+            real++;
+            last = t;
+        }
+    switch (pooling) {
+    case QF_POOLING_CLS: memcpy(out, seq, (size_t)H * sizeof(float)); break;
+    case QF_POOLING_LAST_TOKEN: memcpy(out, seq + last * H, (size_t)H * sizeof(float)); break;
+    case QF_POOLING_MAX:
+        for (int64_t j = 0; j < H; j++) {
+            float m = -1e9f; /* what sentence-transformers gives padding before its max */
+            for (int64_t t = 0; t < T; t++)
+                if ((!mask || mask[t]) && seq[t * H + j] > m) m = seq[t * H + j];
+            out[j] = m;
+        }
+        break;
+    case QF_POOLING_MEAN_SQRT_LEN:
+    case QF_POOLING_WEIGHTED_MEAN:
+        for (int64_t j = 0; j < H; j++) {
+            double sum = 0.0, weights = 0.0;
+            for (int64_t t = 0; t < T; t++) {
+                if (mask && !mask[t]) continue;
+                double w = pooling == QF_POOLING_WEIGHTED_MEAN ? (double)(t + 1) : 1.0;
+                sum += w * seq[t * H + j];
+                weights += w;
+            }
+            out[j] = (float)(pooling == QF_POOLING_WEIGHTED_MEAN ? sum / (weights > 0 ? weights : 1e-9)
+                                                                  : sum / sqrt(real > 0 ? (double)real : 1e-9));
+        }
+        break;
+    default: memcpy(out, o->pooled + (size_t)b * (size_t)H, (size_t)H * sizeof(float)); break;
+    }
+    if (!normalize) return;
+    double norm = 0.0;
+    for (int64_t j = 0; j < H; j++) norm += (double)out[j] * out[j];
+    norm = sqrt(norm);
+    if (norm < 1e-12) norm = 1e-12;
+    for (int64_t j = 0; j < H; j++) out[j] = (float)(out[j] / norm);
+}

@@ -136,6 +136,35 @@ const qf_arch *qf_encoder_arch(const qf_encoder *e);
 
 void qf_encoder_destroy(qf_encoder *e); /* accepts NULL */
 
+/* =============================================================================================
+ * Sentence embeddings: the pooling and normalization sentence-transformers applies to the
+ * encoder's last hidden state (sentence_transformers.models.Pooling / Normalize)
+ * =========================================================================================== */
+
+typedef enum qf_pooling {
+    QF_POOLING_MEAN = 0,      /* mean over the real tokens (the mask) */
+    QF_POOLING_CLS,           /* the first token */
+    QF_POOLING_MAX,           /* per dimension, the largest value over the real tokens */
+    QF_POOLING_MEAN_SQRT_LEN, /* sum over the real tokens / sqrt(their count) */
+    QF_POOLING_WEIGHTED_MEAN, /* real token i (from 1) weighs i: sum(i * h_i) / sum(i) */
+    QF_POOLING_LAST_TOKEN,    /* the last real token */
+    QF_POOLING_COUNT_
+} qf_pooling;
+
+/* "mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken" (sentence-transformers'
+ * pooling_mode names); "?" outside. Static storage. */
+const char *qf_pooling_name(qf_pooling p);
+bool qf_pooling_from_name(const char *name, qf_pooling *out); /* false for an unknown name */
+
+/*
+ * The embedding of row b of a batch the encoder ran (`in`, `o` from qf_encoder_run) into out
+ * [hidden_size]: the pooling over its real tokens (attention_mask != 0; all tokens without a
+ * mask), then, when `normalize`, divided by max(L2 norm, 1e-12) as torch.nn.functional.normalize.
+ * QF_POOLING_MEAN gives o->pooled's row (the same arithmetic).
+ */
+void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
+                       bool normalize, float *out);
+
 /* "FP32", "dynamic int8", "static int8". Static storage. */
 const char *qf_encoder_mode_name(qf_encoder_mode mode);
 

@@ -1,0 +1,94 @@
+/*
+ * tests/fuzz/fuzz_pipeline.c — a sentence-transformers folder as qf_model_read reads it
+ * (readers/sentence_pipeline.c): the input is split at its NUL bytes into modules.json,
+ * 1_Pooling/config.json and config_sentence_transformers.json (a missing part: the file is absent),
+ * laid out beside a fixed, valid one-tensor model.safetensors in a fresh folder, and the folder's
+ * model is read. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
+ * value readable and escapable, a refusal's error line inert on a terminal), under the sanitizers.
+ * Whether a module path can leave the folder is fuzz_beside's subject (the same qf_file_map_beside).
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+#include "qforge/readers.h"
+
+static char root[64];
+
+static int write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(data, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void cleanup(void)
+{
+    static const char *const names[] = {"model/1_Pooling/config.json", "model/1_Pooling", "model/modules.json",
+                                        "model/config_sentence_transformers.json", "model/model.safetensors",
+                                        "outside/config.json", "model", "outside"};
+    char p[160];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, names[i]);
+        if (unlink(p) != 0) rmdir(p);
+    }
+    rmdir(root);
+}
+
+static int setup(void)
+{
+    static int state;
+    if (state) return state;
+    snprintf(root, sizeof root, "/tmp/qf-fuzz-pipeline-XXXXXX");
+    if (!mkdtemp(root)) return state = -1;
+    atexit(cleanup);
+    char p[160];
+    snprintf(p, sizeof p, "%s/model", root);
+    if (mkdir(p, 0755)) return state = -1;
+    snprintf(p, sizeof p, "%s/model/1_Pooling", root);
+    if (mkdir(p, 0755)) return state = -1;
+    snprintf(p, sizeof p, "%s/outside", root);
+    if (mkdir(p, 0755)) return state = -1;
+    /* a pooling config outside the folder, for inputs whose module path reaches it ("../outside") */
+    static const char outside[] = "{\"pooling_mode_cls_token\": true, \"pooling_mode_mean_tokens\": true}";
+    snprintf(p, sizeof p, "%s/outside/config.json", root);
+    if (write_file(p, outside, sizeof outside - 1)) return state = -1;
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    uint8_t model[8 + sizeof header - 1 + 4] = {0};
+    uint64_t hlen = sizeof header - 1;
+    for (int i = 0; i < 8; i++) model[i] = (uint8_t)(hlen >> (8 * i));
+    memcpy(model + 8, header, hlen);
+    snprintf(p, sizeof p, "%s/model/model.safetensors", root);
+    if (write_file(p, model, sizeof model)) return state = -1;
+    return state = 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (setup() < 0) return 0;
+    static const char *const files[] = {"modules.json", "1_Pooling/config.json", "config_sentence_transformers.json"};
+    const uint8_t *part = data, *end = data + size;
+    for (size_t k = 0; k < 3; k++) {
+        char p[200];
+        snprintf(p, sizeof p, "%s/model/%s", root, files[k]);
+        unlink(p);
+        if (!part) continue;
+        const uint8_t *nul = memchr(part, 0, (size_t)(end - part));
+        size_t n = nul ? (size_t)(nul - part) : (size_t)(end - part);
+        if (write_file(p, part, n)) return 0;
+        part = nul ? nul + 1 : NULL;
+    }
+    char model_path[200];
+    snprintf(model_path, sizeof model_path, "%s/model/model.safetensors", root);
+    qf_read_params params = qf_read_params_default();
+    params.hash_source = false;
+    qf_model *m = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    qf_status st = qf_model_read(model_path, &params, &m, &err);
+    qf_fuzz_consume(st, m, &err);
+    return 0;
+}
