@@ -41,12 +41,13 @@ static int32_t model_max_length(qf_model *m)
 /* --output logits prints one label per row: only a sequence-classification head makes one. A
  * token classifier's or a QA model's head also has "logits", per token: printing them as a row's
  * would be a wrong answer that looks valid, so the command refuses and names the head. */
-static int require_sequence_head(const qf_model *m, const char *path)
+static int require_sequence_head(const qf_model *m, const char *path, qf_arch *out)
 {
     qf_arch a;
     qf_error err;
     qf_error_clear(&err);
     if (qf_arch_of(m, &a, &err)) return qf_cli_fail(&err);
+    *out = a;
     if (a.head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) return QF_EXIT_OK;
     const char *arch = a.architecture[0] ? a.architecture : "no architectures in config.json";
     if (a.head == QF_ARCH_HEAD_NONE)
@@ -59,6 +60,45 @@ static int require_sequence_head(const qf_model *m, const char *path)
                         "its pooled hidden state\n",
                 qf_cli_safe(path), qf_arch_head_name(a.head), qf_cli_safe(arch));
     return QF_EXIT_ERROR;
+}
+
+/* After a row's logits: what they mean (qf_arch_score). One label per row: "label" and its name;
+ * multi-label: "scores" (sigmoid per label) and "labels", those >= 0.5, with their names; one
+ * logit: "score", sigmoid or as is (regression, an Identity CrossEncoder), and no label. */
+static void print_prediction(const qf_arch *a, const char *config_json, const float *v, int64_t k, int32_t best)
+{
+    char name[64];
+    json_object *s;
+    switch (a->score) {
+    case QF_ARCH_SCORE_SIGMOID:
+    case QF_ARCH_SCORE_IDENTITY:
+        printf(", \"score\": %.9g", a->score == QF_ARCH_SCORE_SIGMOID ? 1.0 / (1.0 + exp(-(double)v[0])) : (double)v[0]);
+        return;
+    case QF_ARCH_SCORE_MULTI_LABEL: {
+        printf(", \"scores\": [");
+        for (int64_t j = 0; j < k; j++) printf("%s%.9g", j ? ", " : "", 1.0 / (1.0 + exp(-(double)v[j])));
+        printf("], \"labels\": [");
+        int shown = 0;
+        for (int64_t j = 0; j < k; j++)
+            if (1.0 / (1.0 + exp(-(double)v[j])) >= 0.5) printf("%s%d", shown++ ? ", " : "", (int)j);
+        printf("], \"label_names\": [");
+        shown = 0;
+        for (int64_t j = 0; j < k; j++) {
+            if (1.0 / (1.0 + exp(-(double)v[j])) < 0.5) continue;
+            qf_label_name(config_json, (int32_t)j, name, sizeof name);
+            s = json_object_new_string(name);
+            printf("%s%s", shown++ ? ", " : "", json_object_to_json_string(s));
+            json_object_put(s);
+        }
+        printf("]");
+        return;
+    }
+    default:
+        qf_label_name(config_json, best, name, sizeof name);
+        s = json_object_new_string(name);
+        printf(", \"label\": %d, \"label_name\": %s", (int)best, json_object_to_json_string(s));
+        json_object_put(s);
+    }
 }
 
 /* The embedding `run` prints: --pooling / --normalize when given, else the sentence-transformers
@@ -306,7 +346,9 @@ static qf_cli_option run_options[] = {
 static qf_cli_command run_command = {
     "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding] [options]",
     "Runs the encoder on every row and prints one JSON object per row: {\"row\", \"logits\", \"label\"}\n"
-    "(the predicted class, named by config.json's id2label) or {\"row\", \"embedding\"}: for a\n"
+    "(the predicted class, named by config.json's id2label; for problem_type multi_label_classification\n"
+    "\"scores\" (sigmoid) and \"labels\" (>= 0.5) instead; for one label, a cross-encoder's \"score\":\n"
+    "sigmoid, or the logit for regression or an Identity activation) or {\"row\", \"embedding\"}: for a\n"
     "sentence-transformers folder (modules.json beside the checkpoint) or a .qf made from one, what\n"
     "SentenceTransformer.encode returns (its Pooling mode, then Normalize); otherwise the mask-weighted\n"
     "mean of the last hidden state. --pooling and --normalize override both. A pipeline qforge cannot\n"
@@ -354,7 +396,9 @@ int qf_cmd_run(int argc, char **argv)
     qf_read_params rp = qf_read_params_default();
     rp.hash_source = false;
     if ((rc = qf_cli_read_encoder(pos[0], &rp, &m))) return rc;
-    if (!embedding && (rc = require_sequence_head(m, pos[0]))) {
+    qf_arch arch;
+    memset(&arch, 0, sizeof arch);
+    if (!embedding && (rc = require_sequence_head(m, pos[0], &arch))) {
         qf_model_destroy(m);
         return rc;
     }
@@ -434,13 +478,7 @@ int qf_cmd_run(int argc, char **argv)
                 if (v[j] > v[best]) best = (int32_t)j;
             }
             printf("]");
-            if (!embedding) {
-                char name[64];
-                qf_label_name(config_json, best, name, sizeof name);
-                json_object *s = json_object_new_string(name);
-                printf(", \"label\": %d, \"label_name\": %s", (int)best, json_object_to_json_string(s));
-                json_object_put(s);
-            }
+            if (!embedding) print_prediction(&arch, config_json, v, k, best);
             printf("}\n");
         }
     }

@@ -72,6 +72,27 @@ static bool head_from_architecture(const char *arch, qf_arch_head *out)
     return false;
 }
 
+const char *qf_arch_score_name(qf_arch_score s)
+{
+    static const char *names[] = {"class", "multi_label", "sigmoid", "identity"};
+    return (unsigned)s < QF_ARCH_SCORE_COUNT_ ? names[s] : "?";
+}
+
+/* A one-label head's activation as sentence-transformers' CrossEncoder records it (the v4+ key
+ * "sentence_transformers": {"activation_fn": ...}, or the older "sbert_ce_default_activation_function"):
+ * identity when it names Identity, else (absent, Sigmoid) sigmoid, as CrossEncoder and transformers'
+ * pipelines default for one label. */
+static qf_arch_score one_label_score(json_object *root)
+{
+    json_object *st, *v = NULL;
+    if (json_object_object_get_ex(root, "sentence_transformers", &st) && json_object_is_type(st, json_type_object))
+        json_object_object_get_ex(st, "activation_fn", &v);
+    if (!v) json_object_object_get_ex(root, "sbert_ce_default_activation_function", &v);
+    const char *fn = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+    size_t n = strlen(fn);
+    return n >= 8 && strcmp(fn + n - 8, "Identity") == 0 ? QF_ARCH_SCORE_IDENTITY : QF_ARCH_SCORE_SIGMOID;
+}
+
 const char *qf_arch_activation_name(qf_arch_activation a)
 {
     static const char *names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
@@ -206,6 +227,11 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         a->num_labels = 0;
     const char *pt = NULL;
     if (json_str(root, "problem_type", &pt)) snprintf(a->problem_type, sizeof a->problem_type, "%s", pt);
+    /* what the logits mean; one label is decided again once the head's rows are known */
+    a->score = strcmp(a->problem_type, "multi_label_classification") == 0 ? QF_ARCH_SCORE_MULTI_LABEL
+               : strcmp(a->problem_type, "regression") == 0           ? QF_ARCH_SCORE_IDENTITY
+                                                                      : QF_ARCH_SCORE_CLASS;
+    a->one_label_score = one_label_score(root);
     json_object *archs, *first;
     if (json_object_object_get_ex(root, "architectures", &archs) && archs && json_object_is_type(archs, json_type_array) &&
         json_object_array_length(archs) > 0 && (first = json_object_array_get_idx(archs, 0)) &&
@@ -581,6 +607,7 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
     if ((s = check_linear(m, a, QF_SLOT_HEAD_OUT, true, L, H, NULL, err))) return s;
     a->num_labels = L;
     a->head = head;
+    if (L == 1 && a->score == QF_ARCH_SCORE_CLASS) a->score = a->one_label_score;
     if (head != QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION) return QF_STATUS_OK;
     return check_linear(m, a, a->desc->head_dense, true, H, H, NULL, err);
 }

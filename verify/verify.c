@@ -137,6 +137,19 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
         qf_encoder_destroy(art);
         return QF_STATUS_UNSUPPORTED;
     }
+    if (ra->score != QF_ARCH_SCORE_CLASS) {
+        /* accuracy and top-1 agreement are one label's metrics: a multi-label, score or regression
+         * head is refused, never scored with them */
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, NULL, -1, "problem_type",
+                     "verify measures single-label classification, but the model's logits are %s scores%s%s%s",
+                     qf_arch_score_name(ra->score), ra->problem_type[0] ? " (problem_type " : "", ra->problem_type,
+                     ra->problem_type[0] ? ")" : (ra->num_labels == 1 ? " (one label)" : ""));
+        qf_error_expected(err, "%s", qf_arch_score_name(QF_ARCH_SCORE_CLASS));
+        qf_error_found(err, "%s", qf_arch_score_name(ra->score));
+        qf_encoder_destroy(ref);
+        qf_encoder_destroy(art);
+        return QF_STATUS_UNSUPPORTED;
+    }
     if (ra->num_labels == 0 || ra->num_labels != aa->num_labels || ra->hidden_size != aa->hidden_size ||
         ra->num_layers != aa->num_layers) {
         qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "head.out.weight",

@@ -82,6 +82,20 @@ void qf_layer_slot_stem(int64_t layer, qf_layer_slot s, char *buf, size_t size);
 #define QF_SLOT_HEAD_DENSE "head.dense"
 #define QF_SLOT_HEAD_OUT "head.out"
 
+/* What a sequence head's logits mean, from config.json (problem_type; num_labels 1; a
+ * sentence-transformers CrossEncoder's activation), as transformers' pipelines and
+ * sentence-transformers read them. */
+typedef enum qf_arch_score {
+    QF_ARCH_SCORE_CLASS = 0,   /* single label: the largest logit is the class */
+    QF_ARCH_SCORE_MULTI_LABEL, /* problem_type multi_label_classification: sigmoid per label, >= 0.5 */
+    QF_ARCH_SCORE_SIGMOID,     /* one label (a cross-encoder, a binary score): sigmoid(logit) */
+    QF_ARCH_SCORE_IDENTITY,    /* problem_type regression, or a CrossEncoder with an Identity activation */
+    QF_ARCH_SCORE_COUNT_
+} qf_arch_score;
+
+/* "class", "multi_label", "sigmoid", "identity"; "?" outside. */
+const char *qf_arch_score_name(qf_arch_score s);
+
 /* How a family numbers positions. */
 typedef enum qf_arch_positions {
     QF_ARCH_POSITIONS_INDEX = 0,     /* position = token index */
@@ -169,6 +183,8 @@ typedef struct qf_arch {
     bool head_declared;
     qf_arch_head declared_head;
     bool has_pooler;              /* pooler.weight present (BERT head needs it) */
+    qf_arch_score score;          /* sequence classification: what its logits mean */
+    qf_arch_score one_label_score; /* what one label would mean (config's CrossEncoder activation) */
     bool has_project;             /* ELECTRA embeddings_project (embedding_size != hidden_size) */
     char problem_type[48];        /* config problem_type, "" when absent */
 } qf_arch;
