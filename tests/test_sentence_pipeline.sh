@@ -6,6 +6,9 @@
 # the last hidden state transformers recorded in their reference.json (texts 0 and 1), pooled and
 # normalized as sentence_transformers.models.Pooling / Normalize do, in float64:
 #   - every pooling mode, with and without Normalize: max |d| <= 1e-5;
+#   - convert --onnx-out writes the pipeline into the graph (output sentence_embedding, pooling and
+#     normalization as ONNX ops; onnx.checker full_check passes): ONNX Runtime's values match to
+#     1e-5 (lasttoken: refused, nothing written);
 #   - the .qf converted (and dynamic-quantized) from the folder records the pipeline: the FP32 .qf
 #     alone gives the same embeddings, the int8 one a cosine >= 0.99 to them;
 #   - --pooling / --normalize override the pipeline; a plain checkpoint keeps the mean;
@@ -80,7 +83,18 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+ort=0; [ -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ] && ort=1
+[ "$ort" = 1 ] || echo "note: npm onnxruntime-node not installed: the exported graphs are not run"
 for fam in bert roberta; do
+  expected "$fam" mean 0 /dev/null # writes rows-$fam.jsonl
+  /usr/bin/python3 - "$work/rows-$fam.jsonl" "$QF_SOURCE_DIR/fixtures/families/$fam/config.json" "$work/batch-$fam.json" <<'PY'
+import json, sys
+rows = [json.loads(l)["input_ids"] for l in open(sys.argv[1])]
+pad = json.load(open(sys.argv[2])).get("pad_token_id") or 0
+T = max(map(len, rows))
+json.dump({"input_ids": [r + [pad] * (T - len(r)) for r in rows],
+           "attention_mask": [[1] * len(r) + [0] * (T - len(r)) for r in rows]}, open(sys.argv[3], "w"))
+PY
   w=pytorch_model.bin; [ -f "$QF_SOURCE_DIR/fixtures/families/$fam/$w" ] || w=model.safetensors
   for mode in mean cls max mean_sqrt_len_tokens weightedmean lasttoken; do
     for norm in 0 1; do
@@ -89,8 +103,31 @@ for fam in bert roberta; do
       expected "$fam" "$mode" "$norm" "$d.want.json"
       "$QF_CLI" run "$d/$w" --data "$work/rows-$fam.jsonl" --output embedding --threads 1 > "$d.got.jsonl"
       compare "$d.got.jsonl" "$d.want.json" 1e-5 "$fam $mode normalize=$norm"
+      # the exported graph computes it too (output sentence_embedding), in ONNX Runtime
+      if [ "$ort" = 1 ] && [ "$mode" != lasttoken ]; then
+        "$QF_CLI" convert "$d/$w" -o "$d.qf" --onnx-out "$d.onnx" -q
+        /usr/bin/python3 -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$d.onnx" ||
+          { echo "FAIL: $d.onnx: onnx.checker"; failures=$((failures + 1)); }
+        node "$QF_SOURCE_DIR/tests/ort_batch.mjs" "$d.onnx" "$work/batch-$fam.json" > "$d.ort.json"
+        /usr/bin/python3 - "$d.ort.json" "$d.want.json" "$fam $mode normalize=$norm" <<'PY' || failures=$((failures + 1))
+import json, sys
+out = json.load(open(sys.argv[1]))["outputs"]["sentence_embedding"]; want = json.load(open(sys.argv[2]))
+H = out["dims"][1]
+d = max(abs(out["data"][b * H + j] - want[b][j]) for b in range(len(want)) for j in range(H))
+ok = out["dims"] == [len(want), len(want[0])] and d <= 1e-5
+print(f"{sys.argv[3]} ONNX sentence_embedding in ONNX Runtime: max |d| = {d:.3g}" + ("" if ok else "  FAIL"))
+sys.exit(0 if ok else 1)
+PY
+      fi
     done
   done
+  if [ "$ort" = 1 ]; then
+    # lasttoken is not computed by the export: refused, nothing written
+    if "$QF_CLI" convert "$work/$fam-lasttoken-1/$w" -o "$work/lt.qf" --onnx-out "$work/lt.onnx" -q 2> "$work/lt.err" ||
+       ! grep -q "lasttoken" "$work/lt.err" || [ -e "$work/lt.onnx" ]; then
+      echo "FAIL: $fam: the export of a lasttoken pipeline was not refused"; cat "$work/lt.err"; failures=$((failures + 1))
+    fi
+  fi
   # the artifact alone carries the pipeline (cls + normalize here)
   d="$work/$fam-cls-1"
   "$QF_CLI" convert "$d/$w" -o "$work/$fam-st.qf" -q

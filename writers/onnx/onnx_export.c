@@ -738,6 +738,78 @@ static const char *mode_text(qf_onnx_export_mode m)
     }
 }
 
+/* A float [batch, n] graph output. */
+static Onnx__ValueInfoProto *value_info_rows(ex *e, const char *name, int64_t n)
+{
+    Onnx__ValueInfoProto *v = value_info(e, name, QF_ONNX_FLOAT, "batch", NULL, 0);
+    if (v) v->type->tensor_type->shape->dim[1]->dim_value = n; /* value_info sizes it num_labels */
+    return v;
+}
+
+/* The sentence-transformers pipeline the model records (pipeline.* metadata, readers/
+ * sentence_pipeline.c), computed inside the graph as sentence_transformers.models.Pooling and
+ * Normalize do: the output "sentence_embedding" [batch, hidden]. NULL (and *s untouched) when the
+ * model records no pipeline; UNSUPPORTED for a pipeline qforge does not compute. */
+static const char *sentence_embedding(ex *e, const char *x, qf_status *s)
+{
+    const char *mode = qf_model_get_meta(e->m, "pipeline.pooling");
+    const char *unsupported = qf_model_get_meta(e->m, "pipeline.unsupported");
+    if (!mode && !unsupported) return NULL;
+    if (unsupported || !(strcmp(mode, "mean") == 0 || strcmp(mode, "cls") == 0 || strcmp(mode, "max") == 0 ||
+                         strcmp(mode, "mean_sqrt_len_tokens") == 0 || strcmp(mode, "weightedmean") == 0)) {
+        qf_error_set(e->err, QF_STATUS_UNSUPPORTED, e->path, NULL, -1, "pipeline",
+                     "the model's sentence-transformers pipeline has %s, which the ONNX export does not compute",
+                     unsupported ? unsupported : mode);
+        qf_error_expected(e->err, "a Pooling module (mean, cls, max, mean_sqrt_len_tokens, weightedmean) and Normalize");
+        *s = QF_STATUS_UNSUPPORTED;
+        return NULL;
+    }
+    const char *y;
+    if (strcmp(mode, "cls") == 0) {
+        y = op(e, "Gather", "pooling/cls", 2, x, scalar_i64(e, "const.zero", 0));
+        attr_int(e, "axis", 1);
+    } else {
+        /* the mask as float [batch, sequence, 1] */
+        const char *u = op(e, "Unsqueeze", "pooling/mask_unsqueeze", 2, "attention_mask",
+                           ints_i64(e, "const.axes_2", (const int64_t[]){2}, 1));
+        const char *m = op(e, "Cast", "pooling/mask_cast", 1, u);
+        attr_int(e, "to", QF_ONNX_FLOAT);
+        const char *axis1 = ints_i64(e, "const.axes_1", (const int64_t[]){1}, 1);
+        if (strcmp(mode, "max") == 0) {
+            /* padding gets -1e9 before the max, as sentence-transformers sets it */
+            const char *pad = op(e, "Sub", "pooling/pad", 2, scalar_f32(e, "const.one", 1.0f), m);
+            const char *low = op(e, "Mul", "pooling/pad_low", 2, pad, scalar_f32(e, "const.minus_1e9", -1e9f));
+            const char *masked = op(e, "Add", "pooling/masked", 2, op(e, "Mul", "pooling/keep", 2, x, m), low);
+            y = op(e, "ReduceMax", "pooling/max", 1, masked);
+            attr_ints(e, "axes", (const int64_t[]){1}, 1);
+            attr_int(e, "keepdims", 0);
+        } else {
+            /* weightedmean: real token i (from 1) weighs i, the running count of the mask */
+            const char *w = m;
+            if (strcmp(mode, "weightedmean") == 0) {
+                const char *pos = op(e, "CumSum", "pooling/positions", 2, m, scalar_i64(e, "const.index_one", 1));
+                w = op(e, "Mul", "pooling/weights", 2, pos, m);
+            }
+            const char *num = op(e, "ReduceSum", "pooling/sum", 2, op(e, "Mul", "pooling/weighted", 2, x, w), axis1);
+            attr_int(e, "keepdims", 0);
+            const char *den = op(e, "ReduceSum", "pooling/count", 2, w, axis1);
+            attr_int(e, "keepdims", 0);
+            den = op(e, "Max", "pooling/count_clamp", 2, den, scalar_f32(e, "const.eps_1e-9", 1e-9f));
+            if (strcmp(mode, "mean_sqrt_len_tokens") == 0) den = op(e, "Sqrt", "pooling/sqrt_len", 1, den);
+            y = op(e, "Div", "pooling/mean", 2, num, den);
+        }
+    }
+    const char *norm = qf_model_get_meta(e->m, "pipeline.normalize");
+    if (norm && strcmp(norm, "true") == 0) {
+        const char *l2 = op(e, "ReduceL2", "normalize/l2", 1, y);
+        attr_ints(e, "axes", (const int64_t[]){-1}, 1);
+        attr_int(e, "keepdims", 1);
+        l2 = op(e, "Max", "normalize/clamp", 2, l2, scalar_f32(e, "const.eps_1e-12", 1e-12f));
+        y = op(e, "Div", "normalize/div", 2, y, l2);
+    }
+    return y;
+}
+
 static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
 {
     qf_status s = QF_STATUS_OK;
@@ -758,6 +830,7 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         end = op(e, "Gather", "head/end", 2, se, scalar_i64(e, "const.index_one", 1));
         attr_int(e, "axis", 2);
     }
+    const char *sentence = !s ? sentence_embedding(e, x, &s) : NULL;
     if (s) return s;
     if (e->oom) return fail_oom(e);
     if (e->mode == QF_ONNX_EXPORT_MODE_DYNAMIC && e->int8_linears == 0) {
@@ -775,7 +848,7 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         return QF_STATUS_INVALID_ARGUMENT;
     }
     /* graph outputs take the final values' names through Identity nodes */
-    Onnx__ValueInfoProto *outs[3];
+    Onnx__ValueInfoProto *outs[4];
     size_t n_out = 0;
     if (logits) {
         op(e, "Identity", "logits", 1, logits);
@@ -789,6 +862,11 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         op(e, "Identity", name, 1, k ? end : start);
         if (e->last && !e->oom) e->last->output[0] = (char *)name;
         outs[n_out++] = value_info(e, name, QF_ONNX_FLOAT, "batch", "sequence", 0);
+    }
+    if (sentence) {
+        op(e, "Identity", "sentence_embedding", 1, sentence);
+        if (e->last && !e->oom) e->last->output[0] = "sentence_embedding";
+        outs[n_out++] = value_info_rows(e, "sentence_embedding", a->hidden_size);
     }
     if (p->last_hidden_state || (!logits && !start)) {
         op(e, "Identity", "last_hidden_state", 1, x);
