@@ -150,6 +150,12 @@ static qf_cli_option verify_options[] = {
     QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
     QF_CLI_SHARED(QF_CLI_BATCH, NULL),
     QF_CLI_OPTION("no-layers", 0, false, NULL, "skip the per-layer SQNR"),
+    QF_CLI_OPTION("job", 0, true, "classification|embedding",
+                  "what to measure (default: embedding for a sentence-transformers folder or a model without a "
+                  "classification head, else classification)"),
+    QF_CLI_OPTION("min-cosine", 0, true, "C", "embedding job: exit 3 when the mean cosine to FP32 is below C"),
+    QF_CLI_OPTION("pooling", 0, true, "MODE", "embedding job: pooling (default: the sentence-transformers pipeline, else mean)"),
+    QF_CLI_OPTION("normalize", 0, false, NULL, "embedding job: L2-normalize (default: as the pipeline says)"),
     QF_CLI_SHARED(QF_CLI_QUIET, "no summary on stdout (the exit status still tells)"),
 };
 
@@ -158,11 +164,16 @@ static qf_cli_command verify_command = {
     "Runs the reference checkpoint in FP32 and ARTIFACT (a .qf: dynamic int8, or FP32) through qforge's\n"
     "reference encoder on the same rows and reports how far apart they are: accuracy of each and the\n"
     "drop in points, top-1 agreement, mean and max |logit difference|, cosine similarity, and the\n"
-    "signal-to-quantization-noise ratio of every layer's hidden states.",
+    "signal-to-quantization-noise ratio of every layer's hidden states. For an embedding model (--job\n"
+    "embedding, the default without a classification head: a sentence-transformers folder, a base\n"
+    "encoder) it compares each row's sentence embedding (the folder's pooling and normalization, as\n"
+    "SentenceTransformer.encode makes it): cosine to FP32 (mean, min) and nearest-neighbour agreement\n"
+    "among the data rows (top-1, top-10 overlap); --min-cosine gates it; labels are not needed.",
     "Dynamic artifacts: int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear\n"
     "does. Static artifacts (quant.mode static): activations use the calibrated scales stored in the .qf,\n"
     "as the QDQ graph does. Either way the figures predict what ONNX Runtime computes.\n"
-    "exit status 3: the drop exceeded --max-drop (the report is still written).",
+    "exit status 3: the drop exceeded --max-drop, or the mean cosine fell below --min-cosine (the report\n"
+    "is still written).",
     verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
 
 static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
@@ -196,6 +207,116 @@ static void print_report(const qf_verify_report *r, const char *artifact, const 
     if (has_max_drop)
         printf("result     %s: drop %.2f pt %s --max-drop %g\n", passed ? "PASS" : "FAIL", r->drop_points,
                passed ? "<=" : ">", max_drop);
+}
+
+/* What `verify` measures: --job, else an embedding model (a sentence-transformers folder, or no
+ * classification head) gets the embedding job. Options of the other job are usage errors. */
+static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, bool *embedding)
+{
+    qf_cli_option *job = qf_cli_find(&verify_command, "job");
+    if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0) {
+        fprintf(stderr, "qforge verify: --job must be classification or embedding, not '%s'\n", qf_cli_safe(job->value));
+        return QF_EXIT_USAGE;
+    }
+    if (job->seen) {
+        *embedding = strcmp(job->value, "embedding") == 0;
+    } else {
+        qf_arch a;
+        qf_error err;
+        qf_error_clear(&err);
+        if (qf_arch_of(ref, &a, &err)) return qf_cli_fail(&err);
+        *embedding = a.head == QF_ARCH_HEAD_NONE || qf_model_get_meta(ref, "pipeline.source") != NULL;
+    }
+    static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize"};
+    for (size_t i = 0; !*embedding && i < sizeof embedding_only / sizeof embedding_only[0]; i++)
+        if (qf_cli_find(&verify_command, embedding_only[i])->seen) {
+            fprintf(stderr, "qforge verify: --%s applies to the embedding job (%s is measured as a classifier; "
+                            "--job embedding measures its embeddings)\n", embedding_only[i], qf_cli_safe(path));
+            return QF_EXIT_USAGE;
+        }
+    if (*embedding && (has_max_drop || qf_cli_find(&verify_command, "html")->seen)) {
+        fprintf(stderr, "qforge verify: %s applies to classification; the embedding job is gated by --min-cosine and "
+                        "reported with --json\n", has_max_drop ? "--max-drop" : "--html");
+        return QF_EXIT_USAGE;
+    }
+    return QF_EXIT_OK;
+}
+
+typedef struct verify_job {
+    const char *artifact_path, *reference_path, *data_path, *tokenizer_path;
+    int32_t max_length;
+    const qf_dataset *data;
+    qf_model *reference, *artifact;
+} verify_job;
+
+/* The embedding job: qf_verify_embeddings, its JSON report, its summary and the --min-cosine gate. */
+static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
+{
+    qf_cli_option *min_opt = qf_cli_find(&verify_command, "min-cosine");
+    double min_cosine = 0;
+    if (min_opt->seen) {
+        char *end = NULL;
+        min_cosine = strtod(min_opt->value, &end);
+        if (!end || *end || !(min_cosine >= -1 && min_cosine <= 1)) {
+            fprintf(stderr, "qforge verify: --min-cosine takes a number in [-1, 1]\n");
+            return QF_EXIT_USAGE;
+        }
+    }
+    qf_pooling pooling = QF_POOLING_MEAN;
+    qf_cli_option *pool_opt = qf_cli_find(&verify_command, "pooling"), *norm_opt = qf_cli_find(&verify_command, "normalize");
+    if (pool_opt->seen && !qf_pooling_from_name(pool_opt->value, &pooling)) {
+        fprintf(stderr, "qforge verify: --pooling must be mean, cls, max, mean_sqrt_len_tokens, weightedmean or "
+                        "lasttoken, not '%s'\n", qf_cli_safe(pool_opt->value));
+        return QF_EXIT_USAGE;
+    }
+    bool normalize = norm_opt->seen;
+    int rc = embedding_pipeline(j->reference, j->reference_path, pool_opt->seen, norm_opt->seen, &pooling, &normalize);
+    if (rc) return rc;
+    qf_embedding_report r;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_verify_embeddings(j->reference, j->artifact, artifact_mode(j->artifact), j->data, vp, pooling, normalize, &r,
+                             &err))
+        return qf_cli_fail(&err);
+    bool passed = !min_opt->seen || qf_verify_embedding_gate(r.mean_cosine, min_cosine);
+    qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
+    if (json_opt->seen) {
+        qf_verify_html_context hc = qf_verify_html_context_default();
+        hc.artifact_path = j->artifact_path;
+        hc.reference_path = j->reference_path;
+        hc.data_path = j->data_path;
+        hc.tokenizer_path = j->tokenizer_path;
+        hc.data = j->data;
+        hc.artifact = j->artifact;
+        hc.max_length = j->max_length;
+        hc.has_min_cosine = min_opt->seen;
+        hc.min_cosine = min_cosine;
+        hc.passed = passed;
+        char *text = NULL;
+        size_t len = 0;
+        qf_output *out = NULL;
+        qf_status s = qf_embedding_report_json(&r, &hc, &text, &len, &err);
+        if (!s) s = qf_output_open(json_opt->value, &out, &err);
+        if (!s && (s = qf_output_write(out, text, len, &err)) != QF_STATUS_OK) qf_output_abort(out);
+        if (!s) s = qf_output_commit(out, &err);
+        free(text);
+        if (s) return qf_cli_fail(&err);
+    }
+    if (!qf_cli_given(&verify_command, QF_CLI_QUIET)) {
+        printf("artifact   %s (%s)\n", qf_cli_safe(j->artifact_path), qf_encoder_mode_name(r.artifact_mode));
+        printf("reference  %s (FP32)\n", qf_cli_safe(j->reference_path));
+        printf("data       %s (%zu rows, max length %d)\n", qf_cli_safe(j->data_path), r.rows, (int)j->max_length);
+        printf("embedding  %s pooling%s, %lld dimensions\n", qf_pooling_name(r.pooling),
+               r.normalize ? ", L2-normalized" : "", (long long)r.dimensions);
+        printf("cosine     mean %.6f   min %.6f (row %zu)\n", r.mean_cosine, r.min_cosine, r.min_cosine_row);
+        printf("retrieval  top-1 agreement %.2f%%   top-10 overlap %.2f%% (nearest rows among %zu)\n",
+               100 * r.top1_agreement, 100 * r.top10_overlap, r.retrieval_rows);
+        printf("time       %.2f s\n", r.seconds);
+        if (min_opt->seen)
+            printf("result     %s: mean cosine %.6f %s --min-cosine %g\n", passed ? "PASS" : "FAIL", r.mean_cosine,
+                   passed ? ">=" : "<", min_cosine);
+    }
+    return passed ? QF_EXIT_OK : QF_EXIT_DROP;
 }
 
 int qf_cmd_verify(int argc, char **argv)
@@ -248,6 +369,12 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return QF_EXIT_ERROR;
     }
+    bool embedding_job = false;
+    if ((rc = choose_job(ref, reference_copy, has_max_drop, &embedding_job))) {
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {reference_copy, artifact_path};
@@ -281,6 +408,15 @@ int qf_cmd_verify(int argc, char **argv)
     vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
     vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
+    if (embedding_job) {
+        verify_job job = {artifact_path, reference_copy, data_opt->value, tok_used, dp.max_length, data, ref, art};
+        rc = verify_embeddings(&job, &vp);
+        qf_dataset_destroy(data);
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
     qf_verify_report report;
     qf_error_clear(&err);
     rc = QF_EXIT_OK;

@@ -74,14 +74,20 @@ static json_object *changed_json(const qf_verify_report *r, const qf_verify_html
     return changed;
 }
 
-static json_object *report_json(const qf_verify_report *r, const qf_verify_html_context *c)
+/* What every report starts with: the inputs it was measured on. */
+static void inputs_json(json_object *o, const qf_verify_html_context *c, size_t rows)
 {
-    json_object *o = json_object_new_object();
     json_object_object_add(o, "artifact", string_or_null(c->artifact_path));
     json_object_object_add(o, "reference", string_or_null(c->reference_path));
     json_object_object_add(o, "data", string_or_null(c->data_path));
     json_object_object_add(o, "data_sha256", string_or_null(c->data ? qf_dataset_sha256(c->data) : NULL));
-    json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->rows));
+    json_object_object_add(o, "rows", json_object_new_int64((int64_t)rows));
+}
+
+static json_object *report_json(const qf_verify_report *r, const qf_verify_html_context *c)
+{
+    json_object *o = json_object_new_object();
+    inputs_json(o, c, r->rows);
     json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
@@ -110,6 +116,48 @@ static json_object *report_json(const qf_verify_report *r, const qf_verify_html_
     return o;
 }
 
+static json_object *embedding_json(const qf_embedding_report *r, const qf_verify_html_context *c)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "job", json_object_new_string("embedding"));
+    inputs_json(o, c, r->rows);
+    json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
+    json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
+    json_object_object_add(o, "recipe", recipe_json(c->artifact));
+    json_object_object_add(o, "pooling", json_object_new_string(qf_pooling_name(r->pooling)));
+    json_object_object_add(o, "normalize", json_object_new_boolean(r->normalize));
+    json_object_object_add(o, "dimensions", json_object_new_int64(r->dimensions));
+    json_object *cos = json_object_new_object();
+    json_object_object_add(cos, "mean", json_object_new_double(r->mean_cosine));
+    json_object_object_add(cos, "min", json_object_new_double(r->min_cosine));
+    json_object_object_add(cos, "min_row", json_object_new_int64((int64_t)r->min_cosine_row));
+    json_object_object_add(o, "cosine", cos);
+    json_object *ret = json_object_new_object();
+    json_object_object_add(ret, "rows", json_object_new_int64((int64_t)r->retrieval_rows));
+    json_object_object_add(ret, "top1_agreement", json_object_new_double(r->top1_agreement));
+    json_object_object_add(ret, "top10_overlap", json_object_new_double(r->top10_overlap));
+    json_object_object_add(o, "retrieval", ret);
+    json_object_object_add(o, "min_cosine", c->has_min_cosine ? json_object_new_double(c->min_cosine) : NULL);
+    json_object_object_add(o, "passed", json_object_new_boolean(c->passed));
+    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+    json_object_object_add(o, "qforge_version", json_object_new_string(QF_VERSION_STRING));
+    if (c->tokenizer_path && c->tokenizer_path[0])
+        json_object_object_add(o, "tokenizer", json_object_new_string(c->tokenizer_path));
+    return o;
+}
+
+/* Pretty JSON text of `o` (consumed) with a final newline, owned by the caller. */
+static qf_status json_text(json_object *o, char **out, size_t *len, qf_error *err);
+
+qf_status qf_embedding_report_json(const qf_embedding_report *r, const qf_verify_html_context *ctx, char **out,
+                                   size_t *len, qf_error *err)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    qf_verify_html_context defaults = qf_verify_html_context_default();
+    return json_text(embedding_json(r, ctx ? ctx : &defaults), out, len, err);
+}
+
 qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_context *ctx, char **out,
                                 size_t *len, qf_error *err)
 {
@@ -117,7 +165,11 @@ qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_
     if (len) *len = 0;
     qf_verify_html_context defaults = qf_verify_html_context_default();
     const qf_verify_html_context *c = ctx ? ctx : &defaults;
-    json_object *o = report_json(r, c);
+    return json_text(report_json(r, c), out, len, err);
+}
+
+static qf_status json_text(json_object *o, char **out, size_t *len, qf_error *err)
+{
     const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                  JSON_C_TO_STRING_NOSLASHESCAPE)
                          : NULL;

@@ -57,6 +57,9 @@
 #define QF_ENCODER_MAX_INT8_K 65536        /* inner dimension of an int8 GEMM: 255 * 128 * K stays in int32 */
 #define QF_ENCODER_MAX_WORKSPACE (64ull << 30) /* bytes of the encoder's workspace */
 
+/* Verification (verify/) */
+#define QF_VERIFY_MAX_RETRIEVAL_ROWS 4096 /* rows whose nearest neighbours an embedding verification compares (n^2 pairs) */
+
 /* Tokenizers (text/tokenizer*.c) */
 #define QF_TOKENIZER_MAX_FILE (256u << 20)  /* bytes of tokenizer.json / vocab.txt / vocab.json / merges.txt */
 #define QF_TOKENIZER_MAX_JSON_DEPTH 64      /* nesting of JSON containers in those files */

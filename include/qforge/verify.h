@@ -103,6 +103,8 @@ typedef struct qf_verify_html_context {
     double max_drop;
     size_t max_changed_rows;     /* rows listed (default 100) */
     size_t max_text;             /* characters of each row's text shown (default 400) */
+    bool has_min_cosine;         /* embedding verification: the --min-cosine gate, when given */
+    double min_cosine;
 } qf_verify_html_context;
 
 qf_verify_html_context qf_verify_html_context_default(void);
@@ -130,6 +132,48 @@ qf_status qf_verify_report_write_html(const qf_verify_report *r, const qf_verify
 qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_context *ctx, char **out,
                                 size_t *len, qf_error *err);
 
+
+/* =============================================================================================
+ * Embedding verification (verify/verify_embeddings.c): the job of an embedding model (a
+ * sentence-transformers folder, a base encoder): how far the artifact's sentence embeddings are
+ * from the reference's, and whether they retrieve the same neighbours
+ * =========================================================================================== */
+
+typedef struct qf_embedding_report {
+    size_t rows;
+    qf_pooling pooling;            /* how each row's embedding was made (then normalized or not) */
+    bool normalize;
+    int64_t dimensions;
+    double mean_cosine, min_cosine; /* cosine of each row's reference and artifact embeddings */
+    size_t min_cosine_row;
+    /* Among the first retrieval_rows rows (<= QF_VERIFY_MAX_RETRIEVAL_ROWS), each row's nearest
+     * other rows by cosine: top1_agreement is the fraction of rows whose nearest neighbour is the
+     * same for both models, top10_overlap the mean fraction of the k = min(10, retrieval_rows - 1)
+     * nearest neighbours both share (ties go to the lower row index). 1 with fewer than 2 rows. */
+    size_t retrieval_rows;
+    double top1_agreement, top10_overlap;
+    qf_encoder_mode artifact_mode;
+    double seconds;
+} qf_embedding_report;
+
+/*
+ * Runs `reference` in FP32 and `artifact` in `artifact_mode` over every row of `data` (labels are
+ * not needed) and compares their embeddings: `pooling` over each row's real tokens, then
+ * L2-normalized when `normalize` (qf_embedding_pool, as sentence-transformers computes them). Both
+ * models must be mapped and have the same hidden size. Sums in double precision, in row order:
+ * the report does not depend on threads or batch size.
+ */
+qf_status qf_verify_embeddings(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                               const qf_dataset *data, const qf_verify_params *params, qf_pooling pooling,
+                               bool normalize, qf_embedding_report *out, qf_error *err);
+
+/* The embedding gate (`qforge verify --min-cosine`): true when mean_cosine >= min_cosine (NaN fails). */
+bool qf_verify_embedding_gate(double mean_cosine, double min_cosine);
+
+/* The report as a JSON object (owned text, free()), with the paths and provenance of `ctx` as the
+ * classification report has them. */
+qf_status qf_embedding_report_json(const qf_embedding_report *r, const qf_verify_html_context *ctx, char **out,
+                                   size_t *len, qf_error *err);
 
 /* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
