@@ -584,18 +584,7 @@ int qf_cmd_run(int argc, char **argv)
     }
     for (size_t first = 0; !err.code && first < qf_dataset_size(data); first += (size_t)batch) {
         size_t n = qf_dataset_size(data) - first < (size_t)batch ? qf_dataset_size(data) - first : (size_t)batch;
-        int64_t length = 0;
-        for (size_t i = 0; i < n; i++)
-            if (qf_dataset_row_at(data, first + i)->length > length) length = qf_dataset_row_at(data, first + i)->length;
-        for (size_t i = 0; i < n; i++) {
-            const qf_dataset_row *r = qf_dataset_row_at(data, first + i);
-            for (int64_t t = 0; t < length; t++) {
-                size_t at = i * (size_t)length + (size_t)t;
-                ids[at] = t < r->length ? r->input_ids[t] : 0;
-                types[at] = t < r->length ? r->token_type_ids[t] : 0;
-                mask[at] = t < r->length;
-            }
-        }
+        int64_t length = qf_dataset_pack(data, first, n, ids, mask, types);
         qf_encoder_batch in = {(int64_t)n, length, ids, mask, types};
         qf_encoder_output o;
         if (qf_encoder_run(enc, &in, &o, &err)) break;

@@ -386,3 +386,23 @@ void qf_dataset_destroy(qf_dataset *d)
     free(d->offsets);
     free(d);
 }
+
+int64_t qf_dataset_pack(const qf_dataset *d, size_t first, size_t n, int32_t *ids, int32_t *mask, int32_t *types)
+{
+    int64_t length = 0;
+    for (size_t i = 0; i < n; i++) {
+        const qf_dataset_row *r = qf_dataset_row_at(d, first + i);
+        if (r->length > length) length = r->length;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const qf_dataset_row *r = qf_dataset_row_at(d, first + i);
+        for (int64_t t = 0; t < length; t++) {
+            size_t at = i * (size_t)length + (size_t)t;
+            bool real = t < r->length;
+            ids[at] = real ? r->input_ids[t] : 0;
+            types[at] = real ? r->token_type_ids[t] : 0;
+            mask[at] = real ? 1 : 0;
+        }
+    }
+    return length;
+}

@@ -66,27 +66,6 @@ typedef struct batch_buffers {
     int32_t *ids, *mask, *types;
 } batch_buffers;
 
-/* Packs rows [first, first+n) padded to their longest. */
-static int64_t pack_batch(const qf_dataset *data, size_t first, size_t n, batch_buffers *b)
-{
-    int64_t length = 0;
-    for (size_t i = 0; i < n; i++) {
-        const qf_dataset_row *r = qf_dataset_row_at(data, first + i);
-        if (r->length > length) length = r->length;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const qf_dataset_row *r = qf_dataset_row_at(data, first + i);
-        for (int64_t t = 0; t < length; t++) {
-            size_t at = i * (size_t)length + (size_t)t;
-            bool real = t < r->length;
-            b->ids[at] = real ? r->input_ids[t] : 0;
-            b->types[at] = real ? r->token_type_ids[t] : 0;
-            b->mask[at] = real ? 1 : 0;
-        }
-    }
-    return length;
-}
-
 static double seconds_now(void)
 {
     struct timespec ts;
@@ -188,7 +167,7 @@ qf_status qf_verify_run(qf_model *reference, qf_model *artifact, qf_encoder_mode
     out->min_cosine = 1.0;
     for (size_t first = 0; !s && first < rows; first += (size_t)batch) {
         size_t n = rows - first < (size_t)batch ? rows - first : (size_t)batch;
-        int64_t length = pack_batch(data, first, n, &b);
+        int64_t length = qf_dataset_pack(data, first, n, b.ids, b.mask, b.types);
         qf_encoder_batch in = {(int64_t)n, length, b.ids, b.mask, b.types};
         qf_encoder_output ro, ao;
         s = qf_encoder_run(ref, &in, &ro, err);

@@ -165,18 +165,7 @@ qf_status qf_verify_embeddings(qf_model *reference, qf_model *artifact, qf_encod
     out->min_cosine = 1.0;
     for (size_t first = 0; !s && first < rows; first += (size_t)batch) {
         size_t n = rows - first < (size_t)batch ? rows - first : (size_t)batch;
-        int64_t length = 0;
-        for (size_t i = 0; i < n; i++)
-            if (qf_dataset_row_at(data, first + i)->length > length) length = qf_dataset_row_at(data, first + i)->length;
-        for (size_t i = 0; i < n; i++) {
-            const qf_dataset_row *r = qf_dataset_row_at(data, first + i);
-            for (int64_t t = 0; t < length; t++) {
-                size_t at = i * (size_t)length + (size_t)t;
-                ids[at] = t < r->length ? r->input_ids[t] : 0;
-                types[at] = t < r->length ? r->token_type_ids[t] : 0;
-                mask[at] = t < r->length;
-            }
-        }
+        int64_t length = qf_dataset_pack(data, first, n, ids, mask, types);
         qf_encoder_batch in = {(int64_t)n, length, ids, mask, types};
         qf_encoder_output o;
         if ((s = qf_encoder_run(ref, &in, &o, err))) break;

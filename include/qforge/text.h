@@ -181,6 +181,10 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
                           qf_dataset **out, qf_error *err);
 size_t qf_dataset_size(const qf_dataset *d);
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
+/* Rows [first, first + n) padded to the longest of them, as one encoder batch: ids, mask and types
+ * [n][length] (each at least n * that length entries); padding has id 0, type 0, mask 0. Returns
+ * the length. */
+int64_t qf_dataset_pack(const qf_dataset *d, size_t first, size_t n, int32_t *ids, int32_t *mask, int32_t *types);
 size_t qf_dataset_labelled(const qf_dataset *d);                         /* rows with a label */
 /* QF_STATUS_FORMAT, naming the file, "line N" and the row's offset, when a row's label (an integer, or
  * a class name's index in config.json) is not a class of a model with `num_labels` classes, i.e. not
