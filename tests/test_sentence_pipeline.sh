@@ -13,7 +13,8 @@
 #     alone gives the same embeddings, the int8 one a cosine >= 0.99 to them;
 #   - --pooling / --normalize override the pipeline; a plain checkpoint keeps the mean;
 #   - refused, naming the part: a Dense module, two pooling modes at once, a default prompt; a
-#     module path leaving the folder is FORBIDDEN; a modules.json that is not an array is FORMAT.
+#     module path leaving the folder, or a modules.json linked out of it, is FORBIDDEN; a FIFO is
+#     refused by type without waiting; a modules.json that is not an array is FORMAT.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_sentence_pipeline.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -157,7 +158,7 @@ done
 
 # refused, naming what qforge does not compute
 refused() { # DIR EXPECTED_TEXT LABEL
-  if "$QF_CLI" run "$1/pytorch_model.bin" --data "$work/rows-bert.jsonl" --output embedding > "$work/r.out" 2> "$work/r.err"; then
+  if timeout 60 "$QF_CLI" run "$1/pytorch_model.bin" --data "$work/rows-bert.jsonl" --output embedding > "$work/r.out" 2> "$work/r.err"; then
     fail "$3: accepted"
   elif [ -s "$work/r.out" ] || ! grep -q "$2" "$work/r.err"; then
     fail "$3: the error does not say '$2' (or rows were printed):"; cat "$work/r.err"
@@ -176,6 +177,14 @@ refused "$work/prompt" "default prompt" "a default prompt"
 make_folder bert "$work/escape" mean 0
 /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/modules.json'; m=json.load(open(p)); m[1]['path']='../../etc'; json.dump(m,open(p,'w'))" "$work/escape"
 refused "$work/escape" "leaves the model folder" "a module path leaving the folder"
+# modules.json as a FIFO: refused by type at once, never waited on; as a link out of the folder: FORBIDDEN
+make_folder bert "$work/fifo" mean 0
+rm "$work/fifo/modules.json"; mkfifo "$work/fifo/modules.json"
+refused "$work/fifo" "regular file" "modules.json a FIFO"
+make_folder bert "$work/linkout" mean 0
+cp "$work/linkout/modules.json" "$work/outside-modules.json"; rm "$work/linkout/modules.json"
+ln -s "$work/outside-modules.json" "$work/linkout/modules.json"
+refused "$work/linkout" "outside the model folder" "modules.json linked out of the folder"
 make_folder bert "$work/notarray" mean 0
 echo '{"0": "Transformer"}' > "$work/notarray/modules.json"
 refused "$work/notarray" "not a JSON array" "modules.json not an array"
