@@ -50,8 +50,7 @@ const char *qf_arch_head_name(qf_arch_head h)
     return (unsigned)h < QF_ARCH_HEAD_COUNT_ ? names[h] : "?";
 }
 
-/* config.json "architectures"[0] -> the head kind it names; false for one qforge does not know
- * (masked LM, pre-training, ...): the tensors decide then. */
+/* config.json "architectures"[0] -> the head kind it names; false for one qforge does not serve. */
 static bool head_from_architecture(const char *arch, qf_arch_head *out)
 {
     static const struct {
@@ -237,7 +236,11 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         json_object_array_length(archs) > 0 && (first = json_object_array_get_idx(archs, 0)) &&
         json_object_is_type(first, json_type_string)) {
         snprintf(a->architecture, sizeof a->architecture, "%s", json_object_get_string(first));
-        a->head_declared = head_from_architecture(a->architecture, &a->declared_head);
+        /* a class whose head qforge does not serve (masked LM, pre-training, multiple choice, ...)
+         * leaves its head tensors out: a multiple-choice classifier.weight read as a one-label
+         * sequence head would be a wrong answer */
+        a->head_declared = true;
+        if (!head_from_architecture(a->architecture, &a->declared_head)) a->declared_head = QF_ARCH_HEAD_NONE;
     }
 
     const int64_t big = (int64_t)1 << 24;

@@ -237,11 +237,19 @@ static void test_heads_from_architectures(void **state)
     assert_int_equal(a.head, QF_ARCH_HEAD_NONE);
     assert_int_equal(a.num_labels, 0);
     qf_model_destroy(m);
-    /* an architecture qforge does not know (masked LM): the tensors decide, as without the list */
+    /* a class whose head qforge does not serve: no head, its tensors left out. A multiple-choice
+     * classifier ([1, hidden] beside the pooler) is not taken for a one-label sequence head. */
     m = synth_with_head(QF_ARCH_FAMILY_BERT, "BertForMaskedLM", NULL, 0);
     assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
-    assert_false(a.head_declared);
+    assert_true(a.head_declared);
     assert_int_equal(a.head, QF_ARCH_HEAD_NONE);
+    qf_model_destroy(m);
+    m = synth_with_head(QF_ARCH_FAMILY_BERT, "BertForMultipleChoice", "classifier", 1);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+    assert_int_equal(a.head, QF_ARCH_HEAD_NONE);
+    assert_int_equal(a.num_labels, 0);
+    assert_null(qf_model_find(m, "head.out.weight", NULL));
+    assert_non_null(strstr(qf_model_get_meta(m, "arch.ignored"), "classifier.weight"));
     qf_model_destroy(m);
 }
 

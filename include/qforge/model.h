@@ -175,10 +175,11 @@ typedef struct qf_arch {
     qf_arch_activation activation;
     float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
     qf_arch_head head;            /* what the checkpoint serves (after the tensors are checked) */
-    /* config.json "architectures"[0] ("BertForTokenClassification"), "" when absent; head_declared
-     * when it names a head kind qforge knows (*ForSequenceClassification, *ForTokenClassification,
-     * *ForQuestionAnswering, or a base *Model: declared_head NONE); other architectures (masked LM,
-     * pre-training) and an absent list leave the head to the tensors present. */
+    /* config.json "architectures"[0] ("BertForTokenClassification"), "" when absent. When present
+     * the head is declared: *ForSequenceClassification, *ForTokenClassification,
+     * *ForQuestionAnswering, or NONE for a base *Model and for a class whose head qforge does not
+     * serve (masked LM, pre-training, multiple choice: its head tensors are left out). Without the
+     * list, the tensors decide (head.out present: a sequence head). */
     char architecture[64];
     bool head_declared;
     qf_arch_head declared_head;
