@@ -139,9 +139,14 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
         } else if (strcmp(short_type, "Normalize") == 0) {
             normalize = true;
         } else {
-            char what[160];
-            snprintf(what, sizeof what, "a %.64s module", short_type);
-            note_unsupported(unsupported, sizeof unsupported, what);
+            /* the type is file text and goes into metadata a .qf carries: only a plain identifier is
+             * named (cut bytes of a longer one could end mid-character and make invalid UTF-8) */
+            size_t len = strlen(short_type);
+            bool plain = len > 0 && len <= 64 &&
+                         strspn(short_type, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == len;
+            char what[96];
+            snprintf(what, sizeof what, "a %s module", plain ? short_type : "?");
+            note_unsupported(unsupported, sizeof unsupported, plain ? what : "a module of an unrecognised type");
         }
     }
     json_object_put(modules);

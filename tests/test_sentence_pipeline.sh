@@ -185,6 +185,12 @@ make_folder bert "$work/linkout" mean 0
 cp "$work/linkout/modules.json" "$work/outside-modules.json"; rm "$work/linkout/modules.json"
 ln -s "$work/outside-modules.json" "$work/linkout/modules.json"
 refused "$work/linkout" "outside the model folder" "modules.json linked out of the folder"
+# a module type that is not a plain name (control bytes, cut UTF-8) is never copied into the metadata:
+# the .qf converted from the folder stays readable and the refusal says "unrecognised type"
+make_folder bert "$work/oddtype" mean 0 "{\"idx\": 3, \"name\": \"3\", \"path\": \"\", \"type\": \"x.A$(printf '\\u00e9%.0s' $(seq 40))\\u001b[31m\"}"
+"$QF_CLI" convert "$work/oddtype/pytorch_model.bin" -o "$work/oddtype.qf" -q
+"$QF_CLI" inspect "$work/oddtype.qf" > /dev/null || fail "the .qf of a folder with an odd module type is unreadable"
+refused "$work/oddtype" "unrecognised type" "a module type that is not a plain name"
 make_folder bert "$work/notarray" mean 0
 echo '{"0": "Transformer"}' > "$work/notarray/modules.json"
 refused "$work/notarray" "not a JSON array" "modules.json not an array"

@@ -5,7 +5,9 @@
  * laid out beside a fixed, valid one-tensor model.safetensors in a fresh folder, and the folder's
  * model is read. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
  * value readable and escapable, a refusal's error line inert on a terminal), under the sanitizers.
- * Whether a module path can leave the folder is fuzz_beside's subject (the same qf_file_map_beside).
+ * Every pipeline.* value must be inert text: it goes into a .qf's JSON, and raw file text there (a
+ * character cut in two) made a file qforge could not read back. Whether a module path can leave
+ * the folder is fuzz_beside's subject (the same qf_file_map_beside).
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -89,6 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qf_error err;
     qf_error_clear(&err);
     qf_status st = qf_model_read(model_path, &params, &m, &err);
+    for (size_t i = 0; st == QF_STATUS_OK && i < qf_model_meta_count(m); i++) {
+        /* what the pipeline records goes into a .qf's JSON: never raw file text (a control byte, a
+         * character cut in two would make a file qforge cannot read back) */
+        const char *k, *v;
+        qf_model_meta_at(m, i, &k, &v);
+        if (strncmp(k, "pipeline.", 9) == 0 && !qf_fuzz_text_is_inert(v, strlen(v))) abort();
+    }
     qf_fuzz_consume(st, m, &err);
     return 0;
 }
