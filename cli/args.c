@@ -256,7 +256,7 @@ bool qf_cli_int(const qf_cli_command *cmd, const qf_cli_option *opt, long lo, lo
     long v = strtol(opt->value, &end, 10);
     if (errno || !end || *end || end == opt->value || v < lo || v > hi) {
         fprintf(stderr, "qforge %s: --%s takes a whole number from %ld to %ld, not '%s'\n", cmd->name, opt->long_name,
-                lo, hi, opt->value);
+                lo, hi, qf_cli_safe(opt->value));
         return false;
     }
     *out = v;
@@ -323,10 +323,10 @@ void qf_cli_progress_update(void *ctx, size_t done, size_t total)
     if (!p->active) return;
     double dt = qf_cli_now() - p->start;
     if (p->bytes)
-        fprintf(stderr, "\r%s: %.1f / %.1f MB (%.0f MB/s)   ", p->what, (double)done / 1e6, (double)total / 1e6,
+        fprintf(stderr, "\r%s: %.1f / %.1f MB (%.0f MB/s)   ", qf_cli_safe(p->what), (double)done / 1e6, (double)total / 1e6,
                 dt > 0 ? (double)done / 1e6 / dt : 0.0);
     else
-        fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", p->what, done, total, dt > 0 ? (double)done / dt : 0.0);
+        fprintf(stderr, "\r%s: %zu/%zu rows (%.0f rows/s)   ", qf_cli_safe(p->what), done, total, dt > 0 ? (double)done / dt : 0.0);
     if (done >= total) fprintf(stderr, "\r%*s\r", 70, "");
     fflush(stderr);
 }

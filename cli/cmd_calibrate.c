@@ -67,7 +67,7 @@ static int merge_files(int npos, const char **pos, const char *out, bool quiet)
     int rc = QF_EXIT_OK;
     if (qf_calib_stats_write(all, out, &err)) rc = qf_cli_fail(&err);
     else if (!quiet) {
-        printf("merged %d files -> %s: ", npos, out);
+        printf("merged %d files -> %s: ", npos, qf_cli_safe(out));
         print_stats(all);
     }
     qf_calib_stats_destroy(all);
@@ -111,7 +111,7 @@ int qf_cmd_calibrate(int argc, char **argv)
     if (qf_model_read(pos[0], &rp, &m, &err)) return qf_cli_fail(&err);
     qf_arch arch;
     if (!qf_model_config_json(m)) {
-        fprintf(stderr, "error: %s: no config.json found (give --config)\n", pos[0]);
+        fprintf(stderr, "error: %s: no config.json found (give --config)\n", qf_cli_safe(pos[0]));
         qf_model_destroy(m);
         return QF_EXIT_ERROR;
     }
@@ -148,7 +148,8 @@ int qf_cmd_calibrate(int argc, char **argv)
         if (qf_calibrate_run(m, data, &cp, &stats, &err) || qf_calib_stats_write(stats, out->value, &err))
             rc = qf_cli_fail(&err);
         else if (!quiet) {
-            printf("calibrate: %s on %s -> %s (%.2f s): ", pos[0], data_opt->value, out->value, qf_cli_now() - t0);
+            printf("calibrate: %s on %s -> %s (%.2f s): ", qf_cli_safe(pos[0]), qf_cli_safe(data_opt->value),
+                   qf_cli_safe(out->value), qf_cli_now() - t0);
             print_stats(stats);
         }
     }

@@ -350,7 +350,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_cli_option *ref_opt = qf_cli_find(&verify_command, "reference");
     const char *reference_path = ref_opt->seen ? ref_opt->value : qf_model_get_meta(art, "source.path");
     if (!reference_path) {
-        fprintf(stderr, "error: %s records no source checkpoint: give --reference SOURCE\n", artifact_path);
+        fprintf(stderr, "error: %s records no source checkpoint: give --reference SOURCE\n", qf_cli_safe(artifact_path));
         qf_model_destroy(art);
         return QF_EXIT_ERROR;
     }
@@ -359,7 +359,8 @@ int qf_cmd_verify(int argc, char **argv)
     qf_error_clear(&err);
     if ((read_rc = qf_cli_read_encoder(reference_copy, &rp, &ref))) {
         qf_model_destroy(art);
-        if (!ref_opt->seen) fprintf(stderr, "note: the reference is the source recorded in %s; --reference overrides it\n", artifact_path);
+        if (!ref_opt->seen) fprintf(stderr, "note: the reference is the source recorded in %s; --reference overrides it\n",
+                                    qf_cli_safe(artifact_path));
         return read_rc;
     }
     if (artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
@@ -507,7 +508,7 @@ int qf_cmd_run(int argc, char **argv)
     qf_cli_option *out_opt = qf_cli_find(&run_command, "output");
     bool embedding = out_opt->seen && strcmp(out_opt->value, "embedding") == 0;
     if (out_opt->seen && !embedding && strcmp(out_opt->value, "logits") != 0) {
-        fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", out_opt->value);
+        fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", qf_cli_safe(out_opt->value));
         return QF_EXIT_USAGE;
     }
     qf_cli_option *pool_opt = qf_cli_find(&run_command, "pooling"), *norm_opt = qf_cli_find(&run_command, "normalize");

@@ -136,8 +136,8 @@ static void print_summary(bool json, const char *what, const char *in, const cha
     char a[32], b[32];
     qf_cli_format_bytes(in_bytes, a, sizeof a);
     qf_cli_format_bytes(out_size < 0 ? 0 : (uint64_t)out_size, b, sizeof b);
-    printf("%s: %s (%zu tensors, %s) -> %s (%s, %.1f%% of the input tensors)", what, in, qf_model_tensor_count(src), a,
-           out, b, in_bytes ? 100.0 * (double)out_size / (double)in_bytes : 0.0);
+    printf("%s: %s (%zu tensors, %s) -> %s (%s, %.1f%% of the input tensors)", what, qf_cli_safe(in),
+           qf_model_tensor_count(src), a, qf_cli_safe(out), b, in_bytes ? 100.0 * (double)out_size / (double)in_bytes : 0.0);
     if (quantized) printf(", %zu tensors %s", quantized, dequantized ? "dequantized" : "int8");
     printf(", %.2f s\n", seconds);
 }
@@ -214,7 +214,7 @@ static int write_and_report(qf_cli_command *cmd, const char *in, qf_model *src, 
     if (!qf_cli_given(cmd, QF_CLI_QUIET))
         print_summary(qf_cli_given(cmd, QF_CLI_JSON), cmd->name, in, out, src, dst, false, qf_cli_now() - t0);
     if (onnx_out && onnx_out->seen && !qf_cli_given(cmd, QF_CLI_QUIET) && !qf_cli_given(cmd, QF_CLI_JSON))
-        printf("onnx: %s\n", onnx_out->value);
+        printf("onnx: %s\n", qf_cli_safe(onnx_out->value));
     qf_model_destroy(dst);
     qf_model_destroy(src);
     return QF_EXIT_OK;
@@ -260,7 +260,7 @@ int qf_cmd_convert(int argc, char **argv)
     qf_cli_option *dt = qf_cli_find(&convert_command, "dtype");
     if (dt->seen && (!qf_dtype_from_name(dt->value, &dtype) ||
                      (dtype != QF_DTYPE_F32 && dtype != QF_DTYPE_F16 && dtype != QF_DTYPE_BF16))) {
-        fprintf(stderr, "qforge convert: --dtype must be f32, f16 or bf16, not '%s'\n", dt->value);
+        fprintf(stderr, "qforge convert: --dtype must be f32, f16 or bf16, not '%s'\n", qf_cli_safe(dt->value));
         return QF_EXIT_USAGE;
     }
     const char *out_path = qf_cli_find(&convert_command, "out")->value;
@@ -269,7 +269,7 @@ int qf_cmd_convert(int argc, char **argv)
     bool safetensors = olen >= 12 && strcmp(out_path + olen - 12, ".safetensors") == 0;
     if (fmt->seen) {
         if (strcmp(fmt->value, "safetensors") != 0 && strcmp(fmt->value, "qf") != 0) {
-            fprintf(stderr, "qforge convert: --format must be qf or safetensors, not '%s'\n", fmt->value);
+            fprintf(stderr, "qforge convert: --format must be qf or safetensors, not '%s'\n", qf_cli_safe(fmt->value));
             return QF_EXIT_USAGE;
         }
         safetensors = strcmp(fmt->value, "safetensors") == 0;
@@ -337,7 +337,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     qf_static_params sp = qf_static_params_default();
     o = qf_cli_find(cmd, "method");
     if (o->seen && !qf_calib_method_from_name(o->value, &sp.method)) {
-        fprintf(stderr, "qforge quantize: --method must be minmax, percentile, entropy or mse, not '%s'\n", o->value);
+        fprintf(stderr, "qforge quantize: --method must be minmax, percentile, entropy or mse, not '%s'\n", qf_cli_safe(o->value));
         return QF_EXIT_USAGE;
     }
     struct {
@@ -353,7 +353,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         double v = strtod(o->value, &end);
         if (!end || *end || !(v > reals[i].lo) || !(v <= reals[i].hi)) {
             fprintf(stderr, "qforge quantize: --%s takes a number in (%g, %g], not '%s'\n", reals[i].name, reals[i].lo,
-                    reals[i].hi, o->value);
+                    reals[i].hi, qf_cli_safe(o->value));
             return QF_EXIT_USAGE;
         }
         *reals[i].dst = v;
@@ -400,7 +400,7 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     bool rewrite = graph->seen ? strcmp(graph->value, "rewrite") == 0 : onnx_in;
     if (qf_cli_find(cmd, "onnx-out")->seen && rewrite && (!onnx_in || sp.smooth_alpha > 0)) {
         if (!onnx_in)
-            fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", in,
+            fprintf(stderr, "qforge quantize: --onnx-graph rewrite needs an ONNX input (%s is %s)\n", qf_cli_safe(in),
                     fmt ? fmt : "not one");
         else
             fprintf(stderr, "qforge quantize: rewriting the source ONNX graph cannot carry --smooth (the rewrite has no "
@@ -493,7 +493,7 @@ int qf_cmd_quantize(int argc, char **argv)
     }
     qf_cli_option *graph_opt = qf_cli_find(&quantize_command, "onnx-graph");
     if (graph_opt->seen && strcmp(graph_opt->value, "rewrite") != 0 && strcmp(graph_opt->value, "export") != 0) {
-        fprintf(stderr, "qforge quantize: --onnx-graph must be rewrite or export, not '%s'\n", graph_opt->value);
+        fprintf(stderr, "qforge quantize: --onnx-graph must be rewrite or export, not '%s'\n", qf_cli_safe(graph_opt->value));
         return QF_EXIT_USAGE;
     }
     if (graph_opt->seen && !qf_cli_find(&quantize_command, "onnx-out")->seen) {

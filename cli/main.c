@@ -116,7 +116,7 @@ static int help(int argc, char **argv)
     if (strcmp(argv[0], "--man") == 0) return print_man();
     const subcommand *c = find_subcommand(argv[0]);
     if (!c) {
-        fprintf(stderr, "qforge help: no command '%s'\n\n", argv[0]);
+        fprintf(stderr, "qforge help: no command '%s'\n\n", qf_cli_safe(argv[0]));
         print_usage(stderr);
         return QF_EXIT_USAGE;
     }
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     }
     const subcommand *c = find_subcommand(name);
     if (c) return c->run(argc - 2, argv + 2);
-    fprintf(stderr, "qforge: unknown command '%s'\n\n", name);
+    fprintf(stderr, "qforge: unknown command '%s'\n\n", qf_cli_safe(name));
     print_usage(stderr);
     return QF_EXIT_USAGE;
 }

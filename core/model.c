@@ -175,6 +175,13 @@ static qf_status check_name(const char *name, const char *what, qf_error *err)
         qf_error_found(err, "%zu bytes", strlen(name));
         return QF_STATUS_LIMIT;
     }
+    /* a .qf stores names in JSON, which is UTF-8: a name that is not could be written but never read */
+    if (!qf_text_is_utf8(name, len)) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, NULL, -1, name, "%s name is not valid UTF-8", what);
+        qf_error_expected(err, "UTF-8 text");
+        qf_error_found(err, "'%s'", name);
+        return QF_STATUS_FORMAT;
+    }
     return QF_STATUS_OK;
 }
 
@@ -400,8 +407,15 @@ qf_status qf_model_set_meta(qf_model *m, const char *key, const char *value, qf_
     if (strnlen(value, QF_MAX_META_VALUE_LEN + 1) > QF_MAX_META_VALUE_LEN)
         return qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, key, "metadata value of '%s' longer than %u bytes",
                             key, QF_MAX_META_VALUE_LEN);
-    char *v = strdup(value);
+    /* values of unknown encoding (paths, a file's own metadata) are stored as UTF-8, stray bytes as
+     * U+FFFD: the .qf holding them is JSON */
+    size_t len = strlen(value), need = qf_text_utf8_repair(value, len, NULL, 0);
+    if (need > QF_MAX_META_VALUE_LEN)
+        return qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, key,
+                            "metadata value of '%s' longer than %u bytes once made UTF-8", key, QF_MAX_META_VALUE_LEN);
+    char *v = malloc(need + 1);
     if (!v) return no_memory(err);
+    qf_text_utf8_repair(value, len, v, need + 1);
     return put_meta(m, key, v, NULL, err);
 }
 

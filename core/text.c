@@ -3,7 +3,8 @@
  * drive a terminal (C0 controls, DEL, C1 controls, which some terminals take as CSI/OSC), fake a
  * line break, reorder what is shown (bidi overrides and isolates) or is not UTF-8 at all becomes a
  * visible escape. Used by qf_error_format and by every human-readable line of the CLI; JSON output
- * keeps the exact bytes (json-c escapes controls itself).
+ * keeps the exact bytes (json-c escapes controls itself). Also: whether text is UTF-8, and text of
+ * unknown encoding made UTF-8 (U+FFFD for each stray byte) before it is stored in a model.
  */
 #include <stdio.h>
 #include <string.h>
@@ -84,6 +85,43 @@ size_t qf_text_escape(const char *src, size_t len, char *dst, size_t size)
         }
         out += plen;
         i += n;
+    }
+    if (dst && size > 0) dst[written] = '\0';
+    return out;
+}
+
+bool qf_text_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t qf_text_utf8_repair(const char *src, size_t len, char *dst, size_t size)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *s = (const unsigned char *)(src ? src : "");
+    if (!src) len = 0;
+    size_t out = 0, written = 0;
+    bool stopped = false;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_sequence(s + i, len - i, &cp);
+        const char *p = n ? (const char *)s + i : replacement;
+        size_t plen = n ? n : 3;
+        if (!stopped && dst && written + plen < size) {
+            memcpy(dst + written, p, plen);
+            written += plen;
+        } else {
+            stopped = true;
+        }
+        out += plen;
+        i += n ? n : 1;
     }
     if (dst && size > 0) dst[written] = '\0';
     return out;

@@ -204,6 +204,7 @@ static qf_status attach_config(qf_model *m, const char *input_path, const char *
     }
     /* the config sits one level inside a .qf JSON block, so it may nest one level less than that block */
     json_tokener *tok = json_tokener_new_ex(QF_QF_MAX_JSON_DEPTH - 1);
+    if (tok) json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8); /* the .qf that stores it is JSON */
     if (!tok) {
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");

@@ -207,6 +207,28 @@ rm "$rob/merges.txt"
 check "vocab.json without merges.txt: refused" 1 $?
 expect "vocab.json without merges.txt: the error says what is missing" grep -q "vocab.json + merges.txt" "$tmp/e"
 
+# text of unknown encoding: a folder whose name is not UTF-8 (legal on Linux) converts to a .qf that
+# reads back (source.path stored with U+FFFD), and every line that shows the path escapes the byte
+nu="$tmp/nu$(printf '\377')dir"
+mkdir -p "$nu" && cp "$SRC/fixtures/families/bert/"* "$nu/"
+"$QF" convert "$nu/pytorch_model.bin" -o "$tmp/nu.qf" >"$tmp/o" 2>"$tmp/e"
+check "non-UTF-8 folder: convert" 0 $?
+expect "non-UTF-8 folder: the summary line shows the byte escaped" grep -qF 'nu\xffdir/pytorch_model.bin' "$tmp/o"
+expect "non-UTF-8 folder: the summary line holds no stray byte" no_control_bytes "$tmp/o"
+"$QF" inspect "$tmp/nu.qf" >"$tmp/hi" 2>"$tmp/e"
+check "non-UTF-8 folder: the .qf reads back" 0 $?
+expect "non-UTF-8 folder: source.path with U+FFFD" grep -q "source.path.*nu$(printf '\357\277\275')dir/pytorch_model.bin" "$tmp/hi"
+"$QF" convert "$SRC/tests/fuzz/regressions/onnx/tensor-name-not-utf8.onnx" -o "$tmp/nuname.qf" >/dev/null 2>"$tmp/e"
+check "ONNX tensor name not UTF-8: refused" 1 $?
+expect "ONNX tensor name not UTF-8: the error says so, escaped" grep -qF "tensor name is not valid UTF-8 (expected UTF-8 text, found 'emb.word_embeddings.weigh\xff')" "$tmp/e"
+expect "ONNX tensor name not UTF-8: no output" test ! -e "$tmp/nuname.qf"
+badcfg="$tmp/badcfg"
+mkdir -p "$badcfg" && cp "$SRC/fixtures/families/bert/"* "$badcfg/"
+sed -i "s/\"LABEL_0\"/\"LAB$(printf '\377')L_0\"/" "$badcfg/config.json"
+"$QF" convert "$badcfg/pytorch_model.bin" -o "$tmp/badcfg.qf" >/dev/null 2>"$tmp/e"
+check "config.json not UTF-8: refused" 1 $?
+expect "config.json not UTF-8: the error names config.json" grep -q "config.json.*invalid utf-8" "$tmp/e"
+
 # a malicious pickle from the real corpus is refused with the global named
 if [ -f "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" ]; then
   "$QF" inspect "$SHARED/realfiles/picklescan-malicious-samples/malicious1_v4.pkl" >/dev/null 2>"$tmp/e"

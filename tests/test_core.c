@@ -112,6 +112,34 @@ static void test_text_escape(void **state)
     assert_string_equal(shortline, "m\\x1b.bin: ");
 }
 
+/* Names must be UTF-8 (a .qf is JSON); values of unknown encoding get U+FFFD per stray byte. */
+static void test_text_utf8(void **state)
+{
+    (void)state;
+    assert_true(qf_text_is_utf8("", 0));
+    assert_true(qf_text_is_utf8("caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", 14));
+    assert_false(qf_text_is_utf8("a\xff", 2));
+    assert_false(qf_text_is_utf8("\xc0\xaf", 2));         /* overlong */
+    assert_false(qf_text_is_utf8("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(qf_text_is_utf8("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(qf_text_is_utf8("\xc3", 1));             /* cut */
+    char out[64];
+    assert_int_equal(qf_text_utf8_repair("caf\xc3\xa9", 5, out, sizeof out), 5);
+    assert_string_equal(out, "caf\xc3\xa9");
+    assert_int_equal(qf_text_utf8_repair("/tmp/nu\xff" "dir", 11, out, sizeof out), 13);
+    assert_string_equal(out, "/tmp/nu\xef\xbf\xbd" "dir");
+    assert_true(qf_text_is_utf8(out, strlen(out)));
+    /* a cut sequence: each of its bytes is one U+FFFD */
+    assert_int_equal(qf_text_utf8_repair("\xe4\xb8", 2, out, sizeof out), 6);
+    assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd");
+    /* truncation never splits a character; sizing with NULL */
+    char small[5];
+    assert_int_equal(qf_text_utf8_repair("ab\xff\xff", 4, small, sizeof small), 8);
+    assert_string_equal(small, "ab");
+    assert_int_equal(qf_text_utf8_repair("\xff\xff\xff", 3, NULL, 0), 3 * QF_TEXT_REPAIR_GROWTH);
+    assert_int_equal(qf_text_utf8_repair(NULL, 4, out, sizeof out), 0);
+}
+
 static void test_checked_arithmetic(void **state)
 {
     (void)state;
@@ -856,7 +884,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),      cmocka_unit_test(test_error_first_failure_wins),
-        cmocka_unit_test(test_text_escape),
+        cmocka_unit_test(test_text_escape),       cmocka_unit_test(test_text_utf8),
         cmocka_unit_test(test_checked_arithmetic), cmocka_unit_test(test_dtype_table),
         cmocka_unit_test(test_half_conversions),  cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_ni_vs_portable),
         cmocka_unit_test(test_file_sha256_and_release), cmocka_unit_test(test_file_sha256_deferred),

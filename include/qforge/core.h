@@ -130,6 +130,20 @@ int qf_error_format(const qf_error *err, char *buf, size_t size);
 #define QF_TEXT_ESCAPE_GROWTH 4
 size_t qf_text_escape(const char *src, size_t len, char *dst, size_t size);
 
+/* True when s[0..len) is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points past
+ * U+10FFFF). Every name a model carries (tensor names, metadata keys) must be: a .qf is JSON. */
+bool qf_text_is_utf8(const char *s, size_t len);
+
+/*
+ * src[0..len) with every byte that does not begin a well-formed UTF-8 sequence replaced by U+FFFD
+ * (EF BF BD), so that text of unknown encoding (a file system path, a value from a file's metadata)
+ * can be stored in JSON and shown. Well-formed text is copied unchanged. dst and size as
+ * qf_text_escape (truncation never splits a character); returns the whole result's length. Each
+ * source byte yields at most QF_TEXT_REPAIR_GROWTH bytes.
+ */
+#define QF_TEXT_REPAIR_GROWTH 3
+size_t qf_text_utf8_repair(const char *src, size_t len, char *dst, size_t size);
+
 /* ---------------------------------------------------------------------------------------------
  * Checked size arithmetic. Each returns false (and leaves *out untouched) on overflow.
  * ------------------------------------------------------------------------------------------- */

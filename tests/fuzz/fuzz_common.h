@@ -3,7 +3,8 @@
  * replay driver: memory-backed files for entry points that take a path (memfd_create: the bytes
  * never touch a real file system), the entry point every target defines, and the check that every
  * string a reader returns, escaped for a terminal, holds no control (so every reader target
- * searches for text that would drive the terminal `qforge inspect` prints on).
+ * searches for text that would drive the terminal `qforge inspect` prints on), and the check that
+ * everything an accepted model carries is UTF-8 (storable in a .qf, whose header is JSON).
  */
 #ifndef QF_TESTS_FUZZ_COMMON_H
 #define QF_TESTS_FUZZ_COMMON_H
@@ -37,6 +38,36 @@ static inline int qf_fuzz_memfd(const char *name, const uint8_t *data, size_t si
     }
     snprintf(path, 64, "/proc/self/fd/%d", fd);
     return fd;
+}
+
+/* True when s[0..n) is well-formed UTF-8 (checked here independently of core/text.c). */
+static inline bool qf_fuzz_text_is_utf8(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (len == 0 || c > 0xF4 || i + len > n) return false;
+        uint32_t cp = len == 1 ? c : c & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3Fu);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* A model a reader accepted must be storable as a .qf, whose header is JSON: every name, metadata
+ * key and value, and the config, UTF-8 (a .qf written with a stray byte could never be read back). */
+static inline void qf_fuzz_check_utf8(const char *what, const char *s)
+{
+    if (s && !qf_fuzz_text_is_utf8(s, strlen(s))) {
+        fprintf(stderr, "a reader accepted a %s that is not UTF-8\n", what);
+        abort();
+    }
 }
 
 /* True when s[0..n) holds nothing a terminal acts on: no byte below 0x20, no DEL, well-formed UTF-8
@@ -100,14 +131,18 @@ static inline void qf_fuzz_consume(qf_status st, qf_model *m, const qf_error *er
             qf_fuzz_check_escaped(t->source_name);
             qf_fuzz_check_escaped(t->quant.scale_name);
             qf_fuzz_check_escaped(t->quant.zero_point_name);
+            qf_fuzz_check_utf8("tensor name", t->name);
+            qf_fuzz_check_utf8("source tensor name", t->source_name);
         }
         for (size_t i = 0; i < qf_model_meta_count(m); i++) {
             const char *k, *v;
             qf_model_meta_at(m, i, &k, &v);
             qf_fuzz_check_escaped(k);
             qf_fuzz_check_escaped(v);
+            qf_fuzz_check_utf8("metadata key", k);
+            qf_fuzz_check_utf8("metadata value", v);
         }
-        (void)qf_model_config_json(m);
+        qf_fuzz_check_utf8("config.json", qf_model_config_json(m));
         (void)sum;
     } else if (err) {
         char line[4 * 2048];
