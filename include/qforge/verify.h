@@ -176,6 +176,159 @@ qf_status qf_embedding_report_json(const qf_embedding_report *r, const qf_verify
                                    size_t *len, qf_error *err);
 
 /* =============================================================================================
+ * Task metrics (verify/metrics.c): the measures of the jobs verify serves, each computed by the
+ * published rules of the tool users compare against, on plain arrays. Pure: no model, no file,
+ * no thread; the same inputs give the same figures. Counts and sums are kept apart from the
+ * figures so that shards of a dataset add up (add the fields, then take the figures once).
+ * Each _add function checks every argument first and changes nothing when it fails
+ * (INVALID_ARGUMENT with err saying which input and where).
+ * =========================================================================================== */
+
+/*
+ * Token classification, as seqeval's default mode scores it (Hugging Face's run_ner.py and
+ * evaluate's "seqeval" metric; conlleval-compatible). A tag's first character is its kind (O, B,
+ * I, E, S) and what follows the first '-' its type ("B-PER": B, PER; an empty type reads "_").
+ * An entity starts at B-X, at S-X, at an I-X or E-X after O, after E- or S-, or after a different
+ * type; it ends at O, at B-/S-, after E-/S-, or where the type changes (so "O I-PER I-PER" is one
+ * PER entity and "B-PER I-LOC" two). Entities of one sequence never run into the next. A
+ * predicted entity is a true positive when the gold sequence has one of the same type, start and
+ * end. A tag whose first character is not O, B, I, E or S, or an empty tag, is refused (seqeval
+ * only warns that it "seems not to be NE tag" and then chunks it by rules no tagger means).
+ * Token accuracy counts the positions whose two tag strings are equal.
+ */
+typedef struct qf_ner_counts {
+    uint64_t true_positive, predicted, gold; /* entities */
+    uint64_t tokens_correct, tokens;         /* positions compared, and how many tags agree */
+} qf_ner_counts;
+
+typedef struct qf_ner_scores {
+    double precision, recall, f1; /* entity-level micro averages; 0 when a denominator is 0 */
+    double accuracy;              /* token accuracy; 0 when no token was compared */
+} qf_ner_scores;
+
+/* Adds one sequence of `length` tags (NUL-terminated strings; arrays may be NULL when length is 0). */
+qf_status qf_ner_counts_add(qf_ner_counts *counts, const char *const *gold_tags, const char *const *predicted_tags,
+                            size_t length, qf_error *err);
+
+/* The same with tag ids naming id2label[id]. A position whose gold id is negative (-100, the ignore
+ * index of transformers' token labels) is left out of both sequences, as run_ner.py drops it before
+ * scoring; every other id must be in [0, num_labels). */
+qf_status qf_ner_counts_add_ids(qf_ner_counts *counts, const int32_t *gold_ids, const int32_t *predicted_ids,
+                                size_t length, const char *const *id2label, size_t num_labels, qf_error *err);
+
+/* precision = tp / predicted, recall = tp / gold, f1 = 2 p r / (p + r), as seqeval's "micro avg";
+ * accuracy = tokens_correct / tokens. `counts` may be NULL (all 0). */
+qf_ner_scores qf_ner_scores_of(const qf_ner_counts *counts);
+
+/*
+ * Strict IOB2 check of a label sequence (to refuse malformed `labels` before scoring against them):
+ * every tag is "O", "B-X" or "I-X" with X a non-empty type, and, unless `form_only`, every I-X
+ * continues a B-X or I-X of the same type (an I-X after O or after another type is IOB1, not IOB2).
+ * OK when valid; else INVALID_ARGUMENT, *bad_index (may be NULL) the first bad position.
+ */
+qf_status qf_ner_check_iob2(const char *const *tags, size_t length, bool form_only, size_t *bad_index,
+                            qf_error *err);
+
+/*
+ * Extractive question answering, the official SQuAD v1.1 evaluation (evaluate-v1.1.py).
+ * normalize_answer: lowercase, remove every ASCII punctuation character (Python's
+ * string.punctuation), replace the whole words a, an, the by a space, then split on whitespace and
+ * join with one space. Exact match: the two normalized answers are equal (1 or 0). F1: over the
+ * bags of normalized tokens, common = sum over tokens of the smaller count, precision = common /
+ * predicted tokens, recall = common / gold tokens, 2 p r / (p + r); 0 when nothing is in common
+ * (so also 0 when both are empty, while their exact match is 1). A question scores the maximum of
+ * each over its gold answers.
+ *
+ * Text is UTF-8 bytes. Where it differs from Python on the same text: lowercasing is ASCII A-Z
+ * only (Python's str.lower also lowers non-ASCII letters: "É" stays "É" here, and the Kelvin sign
+ * does not become "k"); a word is a run of ASCII letters, digits and '_' and of any non-ASCII
+ * character that is not whitespace (Python's \b counts non-ASCII punctuation such as "“" or "—"
+ * as a word boundary, so "“the" loses its article there and keeps it here). Whitespace is exactly
+ * Python's str.split(): ASCII \t \n \v \f \r, 0x1C-0x1F and space, and U+0085, U+00A0, U+1680,
+ * U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. Bytes that are not well-formed UTF-8 count
+ * as one non-whitespace character each. Normalizing allocates a copy of each answer.
+ */
+typedef struct qf_squad_totals {
+    double exact_match_sum, f1_sum; /* each question's score in [0, 1] */
+    uint64_t questions;
+} qf_squad_totals;
+
+/* Adds one question: `prediction` against `num_answers` (>= 1) gold answers, NUL-terminated. */
+qf_status qf_squad_add(qf_squad_totals *totals, const char *prediction, const char *const *answers,
+                       size_t num_answers, qf_error *err);
+
+/* One prediction against one gold answer: *exact_match (0 or 1) and *f1 (either may be NULL). */
+qf_status qf_squad_score(const char *prediction, const char *answer, double *exact_match, double *f1,
+                         qf_error *err);
+
+/* normalize_answer of `text` into out[out_size] (NUL-terminated; never longer than the text, so
+ * strlen(text) + 1 bytes always suffice; LIMIT when out_size is too small). */
+qf_status qf_squad_normalize(const char *text, char *out, size_t out_size, qf_error *err);
+
+/* Mean exact match and F1 over the questions as fractions (evaluate-v1.1.py prints 100 times
+ * these); 0 with no question. `totals` may be NULL. */
+double qf_squad_exact_match(const qf_squad_totals *totals);
+double qf_squad_f1(const qf_squad_totals *totals);
+
+/*
+ * Multi-label classification: each (row, label) is a decision, positive when sigmoid(logit) =
+ * 1 / (1 + exp(-logit)), computed in double, is >= threshold. Micro F1 over the decisions against
+ * 0/1 gold labels: 2 tp / (predicted + gold), 0 when both are 0. Logits are row-major
+ * [rows][labels]; a NaN logit is refused, +-inf is allowed; threshold in [0, 1].
+ */
+#define QF_MULTILABEL_THRESHOLD_DEFAULT 0.5
+
+typedef struct qf_multilabel_counts {
+    uint64_t true_positive, predicted, gold; /* positive decisions */
+    uint64_t decisions;                      /* rows * labels */
+} qf_multilabel_counts;
+
+qf_status qf_multilabel_counts_add(qf_multilabel_counts *counts, const float *logits, const uint8_t *gold,
+                                   size_t rows, size_t labels, double threshold, qf_error *err);
+double qf_multilabel_f1(const qf_multilabel_counts *counts); /* `counts` may be NULL: 0 */
+
+/* Exact label-set agreement of two predictions (reference and artifact logits, both [rows][labels]):
+ * adds `rows` to *rows and the rows whose two sets of positive labels are identical to *agreeing. */
+qf_status qf_multilabel_agreement_add(uint64_t *rows_total, uint64_t *agreeing, const float *logits_a,
+                                      const float *logits_b, size_t rows, size_t labels, double threshold,
+                                      qf_error *err);
+
+/*
+ * Spearman rank correlation, as scipy.stats.spearmanr: both sides ranked 1..n with tied values
+ * given the average of their ranks, then the Pearson correlation of the ranks (clipped to
+ * [-1, 1]). n >= 2, no NaN; *rho is NaN when either side is constant (undefined, as scipy says).
+ * Allocates n (value, index) pairs and 2 n doubles for the ranks, freed before it returns.
+ */
+qf_status qf_spearman(const double *x, const double *y, size_t n, double *rho, qf_error *err);
+
+/*
+ * Ranking (reranking, retrieval) of one group: the items of one query, each with a score and a
+ * gold relevance label (>= 0; relevant when > 0). Items are ordered by score, highest first, ties
+ * in the order given (a stable sort: the earlier item ranks first). Within the first
+ * QF_RANKING_CUTOFF items:
+ *   MRR@10:  1 / rank of the first relevant item, 0 when none is there.
+ *   NDCG@10: DCG / ideal DCG, DCG = sum of label / log2(rank + 1) over ranks 1..10, the ideal
+ *            from the labels sorted highest first (sklearn.metrics.ndcg_score with k=10, linear
+ *            gains).
+ * A group with no relevant item scores 0 on both and still counts in the means, as
+ * sentence-transformers' CrossEncoderRerankingEvaluator appends 0 for it (groups_without_relevant
+ * says how many). A group of one item is allowed (sklearn refuses it; here it scores 1 when the
+ * item is relevant). Ties differ from the Python tools: sklearn's ndcg_score averages the gains of
+ * tied items, sentence-transformers' MRR takes np.argsort's reversed order; without ties all agree.
+ */
+#define QF_RANKING_CUTOFF 10
+
+typedef struct qf_ranking_totals {
+    double mrr_sum, ndcg_sum;
+    uint64_t groups, groups_without_relevant;
+} qf_ranking_totals;
+
+qf_status qf_ranking_group_add(qf_ranking_totals *totals, const double *scores, const double *labels, size_t n,
+                               qf_error *err);
+double qf_ranking_mrr(const qf_ranking_totals *totals);  /* mean over groups; 0 with none */
+double qf_ranking_ndcg(const qf_ranking_totals *totals); /* mean over groups; 0 with none */
+
+/* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
  * =========================================================================================== */
 
