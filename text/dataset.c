@@ -1,7 +1,7 @@
 /*
- * text/dataset.c — evaluation and calibration data for the encoder: JSONL rows of text or token
- * ids with an optional label, tokenized once into one flat id buffer. Used by `qforge verify`,
- * `qforge run` and calibration.
+ * text/dataset.c — evaluation and calibration data for the encoder: JSONL rows of text (or a pair
+ * of texts: "text" and "text_pair") or token ids with an optional label, tokenized once into one
+ * flat id buffer with their type ids. Used by `qforge verify`, `qforge run` and calibration.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -131,11 +131,17 @@ static bool keep_text(qf_dataset *d, const char *text, size_t len)
     return true;
 }
 
+/* "line N" into part[48]. */
+static const char *row_part(size_t line, char *part)
+{
+    snprintf(part, 48, "line %zu", line);
+    return part;
+}
+
 static qf_status row_error(qf_error *err, const char *path, size_t line, uint64_t offset, const char *msg)
 {
     char part[48];
-    snprintf(part, sizeof part, "line %zu", line);
-    return qf_error_set(err, QF_STATUS_FORMAT, path, part, (int64_t)offset, NULL, "%s", msg);
+    return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, NULL, "%s", msg);
 }
 
 /* Reads an int array field into the id buffer (truncated to max_length); returns its length or -1. */
@@ -160,8 +166,16 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
                            qf_encoding *enc, qf_error *err)
 {
     if (!json_object_is_type(row, json_type_object)) return row_error(err, path, line, offset, "row is not a JSON object");
-    json_object *text = NULL, *ids = NULL, *label = NULL, *types = NULL;
+    json_object *text = NULL, *ids = NULL, *label = NULL, *types = NULL, *text_pair = NULL;
     json_object_object_get_ex(row, "text", &text);
+    json_object_object_get_ex(row, "text_pair", &text_pair);
+    char part[48];
+    if (text_pair && !json_object_is_type(text_pair, json_type_string))
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "text_pair",
+                            "\"text_pair\" is %s, not a string", json_type_to_name(json_object_get_type(text_pair)));
+    if (text_pair && !(text && json_object_is_type(text, json_type_string)))
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "text_pair",
+                            "row has \"text_pair\" but no \"text\" string to pair it with");
     json_object_object_get_ex(row, "input_ids", &ids);
     json_object_object_get_ex(row, "label", &label);
     json_object_object_get_ex(row, "token_type_ids", &types);
@@ -190,8 +204,12 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
                              "row has \"text\" but no tokenizer was found (give --tokenizer PATH)");
         qf_tokenize_params tp = qf_tokenize_params_default();
         tp.max_length = p->max_length;
-        qf_status s = qf_tokenizer_encode(tok, json_object_get_string(text), (size_t)json_object_get_string_len(text),
-                                          &tp, enc, err);
+        qf_status s = text_pair ? qf_tokenizer_encode_pair(tok, json_object_get_string(text),
+                                                           (size_t)json_object_get_string_len(text),
+                                                           json_object_get_string(text_pair),
+                                                           (size_t)json_object_get_string_len(text_pair), &tp, enc, err)
+                                : qf_tokenizer_encode(tok, json_object_get_string(text),
+                                                      (size_t)json_object_get_string_len(text), &tp, enc, err);
         if (s) {
             if (err && !err->part[0]) { /* the tokenizer's error, placed at this row */
                 snprintf(err->part, sizeof err->part, "line %zu", line);

@@ -6,7 +6,10 @@
  *     -> split on added tokens matched on the raw text (normalized == false)
  *     -> each remaining piece: normalizer, then split on added tokens matched on normalized text
  *     -> each remaining piece: pre-tokenizer -> words -> model (WordPiece / BPE) -> ids
- *     -> truncation (room kept for the special tokens) -> post-processor -> padding.
+ *     -> truncation (room kept for the special tokens) -> post-processor -> padding;
+ *
+ * and for a pair: each text as above without special tokens, longest-first truncation of the two,
+ * then the pair layout (worked out once per tokenizer from its post-processors) and padding.
  *
  * Also the loaders that do not need JSON (vocab.txt, merges.txt) and the folder defaults that
  * transformers applies when only those files exist. tokenizer.json itself is read by the json-c
@@ -84,12 +87,19 @@ void qf_tokenizer_destroy(qf_tokenizer *t)
     }
     qf_tok_model_free(&t->model);
     for (size_t i = 0; i < t->n_post; i++) {
-        free(t->post[i].prefix_ids);
-        free(t->post[i].prefix_types);
-        free(t->post[i].suffix_ids);
-        free(t->post[i].suffix_types);
+        qf_tok_post *pp = &t->post[i];
+        free(pp->prefix_ids);
+        free(pp->prefix_types);
+        free(pp->suffix_ids);
+        free(pp->suffix_types);
+        for (size_t k = 0; pp->single && k < pp->n_single; k++) free(pp->single[k].ids);
+        for (size_t k = 0; pp->pair && k < pp->n_pair; k++) free(pp->pair[k].ids);
+        free(pp->single);
+        free(pp->pair);
     }
     free(t->post);
+    free(t->pair_layout[0]);
+    free(t->pair_layout[1]);
     for (size_t i = 0; i < t->n_added; i++) {
         free(t->added[i].content);
         qf_cpbuf_free(&t->added[i].match);
@@ -216,6 +226,148 @@ static int32_t find_token_id(const qf_tokenizer *t, const char *s)
     return qf_tok_map_get(&t->model.vocab, s, n);
 }
 
+/* ---- the pair layout ------------------------------------------------------------------------
+ *
+ * Hugging Face post-processes a pair as a list of encodings, [A, B] with type ids 0 and 1, that
+ * each processor of the (flattened) Sequence maps to a new list, merged at the end
+ * (processors/{bert,roberta,template,sequence}.rs):
+ *   BertProcessing     [CLS] e0 [SEP] with types 0, then ei [SEP] with type 1 for each later one;
+ *   RobertaProcessing  every type set to 0 (even without special tokens), then <s> e0 </s> and
+ *                      </s> ei </s>;
+ *   TemplateProcessing the "pair" template for 2 encodings, "single" for 1 (any other count makes
+ *                      Rust panic): each $A / $B piece is a copy of encoding 0 / 1 retyped, each
+ *                      special token a new encoding;
+ *   ByteLevel          ids and types unchanged.
+ * The list is run here once per tokenizer, with the sequences as placeholders, for encodes with
+ * and without special tokens. */
+
+typedef struct pair_list {
+    qf_tok_slot *v;
+    size_t *enc; /* which encoding of the list each slot belongs to (non-decreasing) */
+    size_t n, cap, n_enc;
+} pair_list;
+
+/* 0: done; 1: out of memory; 2: past QF_TOK_MAX_PAIR_LAYOUT. */
+static int pair_push(pair_list *l, int32_t seq, int32_t id, int32_t type_id, size_t enc)
+{
+    if (l->n >= QF_TOK_MAX_PAIR_LAYOUT) return 2;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        qf_tok_slot *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return 1;
+        l->v = v;
+        size_t *e = realloc(l->enc, cap * sizeof *e);
+        if (!e) return 1;
+        l->enc = e;
+        l->cap = cap;
+    }
+    l->v[l->n] = (qf_tok_slot){seq, id, type_id};
+    l->enc[l->n++] = enc;
+    return 0;
+}
+
+/* Appends the slots of encoding `e` of `in` to `out` as encoding `to`; type_id >= 0 retypes them. */
+static int pair_copy(const pair_list *in, size_t e, int32_t type_id, pair_list *out, size_t to)
+{
+    int r = 0;
+    for (size_t i = 0; i < in->n && !r; i++)
+        if (in->enc[i] == e) r = pair_push(out, in->v[i].seq, in->v[i].id, type_id >= 0 ? type_id : in->v[i].type_id, to);
+    return r;
+}
+
+/* One processor on the list `in` into `out` (emptied). 3 with *why set: Hugging Face cannot do it. */
+static int pair_step(const qf_tok_post *pp, bool add, pair_list *in, pair_list *out, const char **why)
+{
+    out->n = 0;
+    out->n_enc = in->n_enc;
+    int r = 0;
+    if (pp->kind == QF_TOK_POST_ROBERTA)
+        for (size_t i = 0; i < in->n; i++) in->v[i].type_id = 0;
+    if (pp->kind != QF_TOK_POST_TEMPLATE) {
+        bool roberta = pp->kind == QF_TOK_POST_ROBERTA;
+        for (size_t e = 0; e < in->n_enc && !r; e++) {
+            if (!add) {
+                r = pair_copy(in, e, -1, out, e);
+            } else if (e == 0) {
+                if (!(r = pair_push(out, -1, pp->cls_id, 0, e)) && !(r = pair_copy(in, e, -1, out, e)))
+                    r = pair_push(out, -1, pp->sep_id, 0, e);
+            } else {
+                if (roberta) r = pair_push(out, -1, pp->sep_id, 0, e);
+                if (!r && !(r = pair_copy(in, e, -1, out, e))) r = pair_push(out, -1, pp->sep_id, roberta ? 0 : 1, e);
+            }
+        }
+        return r;
+    }
+    if (in->n_enc != 1 && in->n_enc != 2) {
+        *why = "a TemplateProcessing of the Sequence receives neither one nor two sequences from the processors "
+               "before it (Hugging Face tokenizers cannot process such a pair)";
+        return 3;
+    }
+    if (in->n_enc == 2 && !pp->has_pair) {
+        *why = "its TemplateProcessing has no \"pair\" template";
+        return 3;
+    }
+    const qf_tok_piece *tpl = in->n_enc == 2 ? pp->pair : pp->single;
+    size_t n = in->n_enc == 2 ? pp->n_pair : pp->n_single;
+    out->n_enc = 0;
+    for (size_t k = 0; k < n && !r; k++) {
+        if (tpl[k].seq >= 0) {
+            if ((size_t)tpl[k].seq >= in->n_enc) {
+                *why = "a TemplateProcessing template uses sequence B where there is only one sequence";
+                return 3;
+            }
+            r = pair_copy(in, (size_t)tpl[k].seq, tpl[k].type_id, out, out->n_enc++);
+        } else if (add) {
+            for (size_t j = 0; j < tpl[k].n_ids && !r; j++) r = pair_push(out, -1, tpl[k].ids[j], tpl[k].type_id, out->n_enc);
+            out->n_enc++;
+        }
+    }
+    return r;
+}
+
+static qf_status pair_layouts(const qf_tok_ctx *c, qf_tokenizer *t)
+{
+    t->n_special_pair = 0;
+    t->pair_unsupported[0] = '\0';
+    for (size_t k = 0; k < t->n_post; k++) {
+        const qf_tok_post *pp = &t->post[k];
+        if (pp->kind == QF_TOK_POST_BERT) t->n_special_pair += 3;
+        else if (pp->kind == QF_TOK_POST_ROBERTA) t->n_special_pair += 4;
+        else
+            for (size_t j = 0; pp->has_pair && j < pp->n_pair; j++) t->n_special_pair += pp->pair[j].n_ids;
+    }
+    for (int add = 0; add < 2; add++) {
+        free(t->pair_layout[add]);
+        t->pair_layout[add] = NULL;
+        t->n_pair_layout[add] = 0;
+        pair_list l[2] = {{0}, {0}};
+        int cur = 0, r = pair_push(&l[0], 0, -1, 0, 0);
+        if (!r) r = pair_push(&l[0], 1, -1, 1, 1);
+        l[0].n_enc = 2;
+        const char *why = NULL;
+        for (size_t k = 0; k < t->n_post && !r; k++, cur ^= 1) r = pair_step(&t->post[k], add, &l[cur], &l[cur ^ 1], &why);
+        free(l[cur].enc);
+        free(l[cur ^ 1].enc);
+        free(l[cur ^ 1].v);
+        if (r == 1) {
+            free(l[cur].v);
+            return no_memory(c);
+        }
+        if (r) {
+            free(l[cur].v);
+            if (r == 2)
+                snprintf(t->pair_unsupported, sizeof t->pair_unsupported,
+                         "its post-processor lays a pair out in more than %d pieces", QF_TOK_MAX_PAIR_LAYOUT);
+            else
+                snprintf(t->pair_unsupported, sizeof t->pair_unsupported, "%s", why);
+            return QF_STATUS_OK;
+        }
+        t->pair_layout[add] = l[cur].v;
+        t->n_pair_layout[add] = l[cur].n;
+    }
+    return QF_STATUS_OK;
+}
+
 qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
 {
     free(t->match_raw);
@@ -257,7 +409,7 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
     }
     if (t->model.unk_token)
         t->model.unk_id = qf_tok_map_get(&t->model.vocab, t->model.unk_token, strlen(t->model.unk_token));
-    return QF_STATUS_OK;
+    return pair_layouts(c, t);
 }
 
 /* ---- encode ------------------------------------------------------------------------------- */
@@ -390,7 +542,9 @@ static bool encoding_reserve(qf_encoding *e, size_t n)
     if (b) e->attention_mask = b;
     int32_t *c = realloc(e->token_type_ids, n * sizeof(int32_t));
     if (c) e->token_type_ids = c;
-    if (!a || !b || !c) return false;
+    int32_t *d = realloc(e->sequence_ids, n * sizeof(int32_t));
+    if (d) e->sequence_ids = d;
+    if (!a || !b || !c || !d) return false;
     e->capacity = n;
     return true;
 }
@@ -418,7 +572,164 @@ void qf_encoding_free(qf_encoding *e)
     free(e->input_ids);
     free(e->attention_mask);
     free(e->token_type_ids);
+    free(e->sequence_ids);
     memset(e, 0, sizeof *e);
+}
+
+size_t qf_tokenizer_num_special_tokens_pair(const qf_tokenizer *t)
+{
+    return t ? t->n_special_pair : 0;
+}
+
+static qf_status pair_unsupported(const qf_tokenizer *t, qf_error *err)
+{
+    return qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, NULL, -1, "post_processor",
+                        "this tokenizer cannot encode a pair: %s", t->pair_unsupported);
+}
+
+/* Lays sequence a[0..na) (b NULL), or the pair a, b, out with the post-processor's special tokens
+ * (when `add`), then pads to pad_to. A single sequence goes through the steps of t->post, a pair
+ * through t->pair_layout[add]. */
+static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, size_t na, const int32_t *b, size_t nb, bool add,
+                         size_t pad_to, qf_encoding *out, qf_error *err)
+{
+    size_t total = 0;
+    if (b) {
+        for (size_t k = 0; k < t->n_pair_layout[add]; k++) {
+            const qf_tok_slot *sl = &t->pair_layout[add][k];
+            total += sl->seq < 0 ? 1 : sl->seq == 0 ? na : nb;
+        }
+    } else {
+        total = na + (add ? qf_tokenizer_num_special_tokens(t) : 0);
+    }
+    size_t final_len = pad_to > total ? pad_to : total;
+    if (!encoding_reserve(out, final_len))
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
+    if (b) {
+        size_t at = 0;
+        for (size_t k = 0; k < t->n_pair_layout[add]; k++) {
+            const qf_tok_slot *sl = &t->pair_layout[add][k];
+            const int32_t *src = sl->seq == 0 ? a : b;
+            size_t n = sl->seq < 0 ? 1 : sl->seq == 0 ? na : nb;
+            for (size_t i = 0; i < n; i++, at++) {
+                out->input_ids[at] = sl->seq < 0 ? sl->id : src[i];
+                out->token_type_ids[at] = sl->type_id;
+                out->sequence_ids[at] = sl->seq;
+            }
+        }
+    } else {
+        /* Lay the sequence out where the prefixes will leave it, then wrap it step by step. */
+        size_t n_prefix_all = 0;
+        for (size_t i = 0; add && i < t->n_post; i++) n_prefix_all += t->post[i].n_prefix;
+        size_t lo = n_prefix_all, hi = n_prefix_all + na;
+        for (size_t i = 0; i < na; i++) {
+            out->input_ids[lo + i] = a[i];
+            out->token_type_ids[lo + i] = 0;
+            out->sequence_ids[lo + i] = 0;
+        }
+        for (size_t k = 0; k < t->n_post; k++) {
+            const qf_tok_post *pp = &t->post[k];
+            if (pp->seq_type >= 0)
+                for (size_t i = lo; i < hi; i++) out->token_type_ids[i] = pp->seq_type;
+            if (!add) continue;
+            lo -= pp->n_prefix;
+            for (size_t i = 0; i < pp->n_prefix; i++) {
+                out->input_ids[lo + i] = pp->prefix_ids[i];
+                out->token_type_ids[lo + i] = pp->prefix_types[i];
+                out->sequence_ids[lo + i] = -1;
+            }
+            for (size_t i = 0; i < pp->n_suffix; i++) {
+                out->input_ids[hi + i] = pp->suffix_ids[i];
+                out->token_type_ids[hi + i] = pp->suffix_types[i];
+                out->sequence_ids[hi + i] = -1;
+            }
+            hi += pp->n_suffix;
+        }
+    }
+    for (size_t i = 0; i < total; i++) out->attention_mask[i] = 1;
+    for (size_t i = total; i < final_len; i++) {
+        out->input_ids[i] = t->pad_id;
+        out->attention_mask[i] = 0;
+        out->token_type_ids[i] = t->pad_type_id;
+        out->sequence_ids[i] = -1;
+    }
+    out->length = final_len;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_tokenizer_post_process(const qf_tokenizer *t, const int32_t *ids_a, size_t n_a, const int32_t *ids_b,
+                                    size_t n_b, bool add_special_tokens, qf_encoding *out, qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "out is NULL");
+    out->length = 0;
+    if (!t || (!ids_a && n_a > 0) || (!ids_b && n_b > 0))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "tokenizer or ids are NULL");
+    if (ids_b && t->pair_unsupported[0]) return pair_unsupported(t, err);
+    static const int32_t none[1] = {0};
+    return lay_out(t, ids_a ? ids_a : none, n_a, ids_b, n_b, add_special_tokens, 0, out, err);
+}
+
+/* transformers' truncation=True for a pair (Rust truncate_encodings, TruncationStrategy::LongestFirst,
+ * utils/truncation.rs, closed form since tokenizers 0.9): both fit, or only the longer one is cut to
+ * what the shorter leaves, or both are cut to half of `budget` (the second one, or the longer one
+ * when their lengths differ, takes the odd token). */
+static void truncate_longest_first(size_t *len_a, size_t *len_b, size_t budget)
+{
+    if (*len_a + *len_b <= budget) return;
+    size_t n1 = *len_a, n2 = *len_b;
+    bool swap = n1 > n2;
+    if (swap) {
+        n1 = *len_b;
+        n2 = *len_a;
+    }
+    if (n1 > budget) n2 = n1;
+    else n2 = n1 > budget - n1 ? n1 : budget - n1;
+    if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+    }
+    size_t na = swap ? n2 : n1, nb = swap ? n1 : n2;
+    if (na < *len_a) *len_a = na;
+    if (nb < *len_b) *len_b = nb;
+}
+
+qf_status qf_tokenizer_encode_pair(const qf_tokenizer *t, const char *text_a, size_t len_a, const char *text_b,
+                                   size_t len_b, const qf_tokenize_params *p, qf_encoding *out, qf_error *err)
+{
+    if (!out) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "out is NULL");
+    out->length = 0;
+    if (!t || (!text_a && len_a > 0) || (!text_b && len_b > 0))
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "tokenizer or text is NULL");
+    qf_tokenize_params prm = p ? *p : qf_tokenize_params_default();
+    if (prm.max_length < 0 || prm.pad_to < 0)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL,
+                            "max_length and pad_to must be >= 0 (found %d, %d)", prm.max_length, prm.pad_to);
+    if (t->pair_unsupported[0]) return pair_unsupported(t, err);
+    size_t n_special = prm.add_special_tokens ? t->n_special_pair : 0;
+    if (prm.max_length > 0 && (size_t)prm.max_length < n_special) {
+        qf_status s = qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, "max_length",
+                                   "max_length leaves no room for the special tokens of a pair");
+        qf_error_expected(err, "at least %zu", n_special);
+        qf_error_found(err, "%d", prm.max_length);
+        return s;
+    }
+    /* Each text alone, without special tokens or truncation (its limits and errors are encode's). */
+    qf_tokenize_params raw = {0, 0, false};
+    qf_encoding ea, eb;
+    qf_encoding_init(&ea);
+    qf_encoding_init(&eb);
+    qf_status s = qf_tokenizer_encode(t, text_a ? text_a : "", len_a, &raw, &ea, err);
+    if (s == QF_STATUS_OK) s = qf_tokenizer_encode(t, text_b ? text_b : "", len_b, &raw, &eb, err);
+    if (s == QF_STATUS_OK) {
+        size_t na = ea.length, nb = eb.length;
+        if (prm.max_length > 0) truncate_longest_first(&na, &nb, (size_t)prm.max_length - n_special);
+        static const int32_t none[1] = {0};
+        s = lay_out(t, na ? ea.input_ids : none, na, nb ? eb.input_ids : none, nb, prm.add_special_tokens,
+                    (size_t)prm.pad_to, out, err);
+    }
+    qf_encoding_free(&ea);
+    qf_encoding_free(&eb);
+    return s;
 }
 
 qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len, const qf_tokenize_params *p,
@@ -467,45 +778,9 @@ qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t le
 
     size_t nseq = st.ids.n;
     if (prm.max_length > 0 && nseq > (size_t)prm.max_length - n_special) nseq = (size_t)prm.max_length - n_special;
-    size_t total = nseq + n_special;
-    size_t final_len = (prm.pad_to > 0 && (size_t)prm.pad_to > total) ? (size_t)prm.pad_to : total;
-    if (!encoding_reserve(out, final_len)) {
-        free(st.ids.v);
-        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
-    }
-    /* Lay the sequence out where the prefixes will leave it, then wrap it step by step. */
-    size_t n_prefix_all = 0;
-    for (size_t i = 0; prm.add_special_tokens && i < t->n_post; i++) n_prefix_all += t->post[i].n_prefix;
-    size_t lo = n_prefix_all, hi = n_prefix_all + nseq;
-    for (size_t i = 0; i < nseq; i++) {
-        out->input_ids[lo + i] = st.ids.v[i];
-        out->token_type_ids[lo + i] = 0;
-    }
+    s = lay_out(t, st.ids.v, nseq, NULL, 0, prm.add_special_tokens, (size_t)prm.pad_to, out, err);
     free(st.ids.v);
-    for (size_t k = 0; k < t->n_post; k++) {
-        const qf_tok_post *pp = &t->post[k];
-        if (pp->seq_type >= 0)
-            for (size_t i = lo; i < hi; i++) out->token_type_ids[i] = pp->seq_type;
-        if (!prm.add_special_tokens) continue;
-        lo -= pp->n_prefix;
-        for (size_t i = 0; i < pp->n_prefix; i++) {
-            out->input_ids[lo + i] = pp->prefix_ids[i];
-            out->token_type_ids[lo + i] = pp->prefix_types[i];
-        }
-        for (size_t i = 0; i < pp->n_suffix; i++) {
-            out->input_ids[hi + i] = pp->suffix_ids[i];
-            out->token_type_ids[hi + i] = pp->suffix_types[i];
-        }
-        hi += pp->n_suffix;
-    }
-    for (size_t i = 0; i < total; i++) out->attention_mask[i] = 1;
-    for (size_t i = total; i < final_len; i++) {
-        out->input_ids[i] = t->pad_id;
-        out->attention_mask[i] = 0;
-        out->token_type_ids[i] = t->pad_type_id;
-    }
-    out->length = final_len;
-    return QF_STATUS_OK;
+    return s;
 }
 
 int32_t qf_tokenizer_pad_id(const qf_tokenizer *t)
@@ -618,7 +893,10 @@ static qf_status add_special(const qf_tok_ctx *c, qf_tokenizer *t, const char *t
     return qf_tok_add_added(c, t, &a, "added_tokens");
 }
 
-static qf_status add_post(const qf_tok_ctx *c, qf_tokenizer *t, const char *cls, const char *sep)
+/* transformers' converters: BertProcessing's layout (a TemplateProcessing with the same ids and
+ * types) for vocab.txt, RobertaProcessing for vocab.json + merges.txt. */
+static qf_status add_post(const qf_tok_ctx *c, qf_tokenizer *t, qf_tok_post_kind kind, const char *cls,
+                          const char *sep)
 {
     int32_t icls = find_token_id(t, cls), isep = find_token_id(t, sep);
     if (icls < 0 || isep < 0)
@@ -637,6 +915,9 @@ static qf_status add_post(const qf_tok_ctx *c, qf_tokenizer *t, const char *cls,
     p->suffix_ids[0] = isep;
     p->n_prefix = p->n_suffix = 1;
     p->seq_type = -1;
+    p->kind = kind;
+    p->cls_id = icls;
+    p->sep_id = isep;
     return QF_STATUS_OK;
 }
 
@@ -689,7 +970,7 @@ static qf_status load_vocab_txt(const char *dir, const char *vocab_path, qf_toke
     t->pre->kind = QF_TOK_PRE_BERT;
     static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     for (size_t i = 0; i < 5 && s == QF_STATUS_OK; i++) s = add_special(&c, t, specials[i], false);
-    if (s == QF_STATUS_OK) s = add_post(&c, t, "[CLS]", "[SEP]");
+    if (s == QF_STATUS_OK) s = add_post(&c, t, QF_TOK_POST_BERT, "[CLS]", "[SEP]");
     return s;
 }
 
@@ -741,7 +1022,7 @@ static qf_status load_bpe_files(const char *dir, const char *vocab_path, const c
     static const char *const specials[] = {"<s>", "<pad>", "</s>", "<unk>"};
     for (size_t i = 0; i < 4 && s == QF_STATUS_OK; i++) s = add_special(&c, t, specials[i], false);
     if (s == QF_STATUS_OK) s = add_special(&c, t, "<mask>", true);
-    if (s == QF_STATUS_OK) s = add_post(&c, t, "<s>", "</s>");
+    if (s == QF_STATUS_OK) s = add_post(&c, t, QF_TOK_POST_ROBERTA, "<s>", "</s>");
     return s;
 }
 

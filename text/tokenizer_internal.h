@@ -201,14 +201,42 @@ typedef struct qf_tok_added {
     bool single_word, lstrip, rstrip, normalized, special;
 } qf_tok_added;
 
-/* One post-processor step for a single sequence: prefix + sequence + suffix. */
+/* A piece of a TemplateProcessing template: sequence A or B, or a special token's ids. */
+typedef struct qf_tok_piece {
+    int32_t seq;     /* 0: sequence A, 1: sequence B, -1: a special token */
+    int32_t type_id;
+    int32_t *ids;    /* the special token's ids, owned; NULL for a sequence */
+    size_t n_ids;
+} qf_tok_piece;
+
+typedef enum qf_tok_post_kind { QF_TOK_POST_BERT, QF_TOK_POST_ROBERTA, QF_TOK_POST_TEMPLATE } qf_tok_post_kind;
+
+/* One post-processor. For a single sequence it is one step: prefix + sequence + suffix. For pairs
+ * it is kept as Hugging Face's processor (kind, cls/sep, the templates), which qf_tok_finish runs
+ * symbolically into the pair layouts of the tokenizer. */
 typedef struct qf_tok_post {
     int32_t *prefix_ids, *prefix_types;
     size_t n_prefix;
     int32_t *suffix_ids, *suffix_types;
     size_t n_suffix;
     int32_t seq_type; /* type id given to the sequence; -1 keeps the ones it has */
+    qf_tok_post_kind kind;
+    int32_t cls_id, sep_id;            /* BertProcessing, RobertaProcessing */
+    qf_tok_piece *single, *pair;       /* TemplateProcessing; owned */
+    size_t n_single, n_pair;
+    bool has_pair;                     /* the file gives a "pair" template */
 } qf_tok_post;
+
+/* One position of a laid-out pair: a special token, or where sequence A or B goes. */
+typedef struct qf_tok_slot {
+    int32_t seq;     /* 0: sequence A, 1: sequence B (all its tokens, with type_id); -1: special token id */
+    int32_t id;
+    int32_t type_id;
+} qf_tok_slot;
+
+/* Entries a pair layout may have (specials and sequence places together): a Sequence of
+ * post-processors whose templates copy the sequences can multiply them. */
+#define QF_TOK_MAX_PAIR_LAYOUT (QF_TOKENIZER_MAX_TEMPLATE * QF_TOKENIZER_MAX_TEMPLATE)
 
 struct qf_tokenizer {
     qf_tok_norm *normalizer; /* NULL when none */
@@ -216,6 +244,11 @@ struct qf_tokenizer {
     qf_tok_model model;
     qf_tok_post *post;       /* steps applied in order */
     size_t n_post;
+    /* The pair as Hugging Face lays it out: [0] without, [1] with the special tokens (owned). */
+    qf_tok_slot *pair_layout[2];
+    size_t n_pair_layout[2];
+    size_t n_special_pair;        /* what pair truncation keeps room for (Rust's added_tokens(true)) */
+    char pair_unsupported[160];   /* why pairs cannot be encoded; "" when they can */
     qf_tok_added *added;
     size_t n_added, cap_added;
     qf_tok_map added_index;           /* content -> index into added */

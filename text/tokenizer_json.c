@@ -451,6 +451,70 @@ static qf_status token_pair(const qf_tok_ctx *c, json_object *obj, const char *k
     return s;
 }
 
+/* A template ("single" or "pair") as pieces, for laying out pairs. The single template has been
+ * checked by parse_template already; the pair template is checked here the same way ("A" or "B";
+ * special tokens defined, at most QF_TOKENIZER_MAX_TEMPLATE ids in all). */
+static qf_status parse_pieces(const qf_tok_ctx *c, json_object *tpl, const char *f, json_object *specials,
+                              const char *sf, qf_tok_piece **out, size_t *nout)
+{
+    if (!tpl || !json_object_is_type(tpl, json_type_array)) return type_error(c, f, "array of template pieces", tpl);
+    size_t n = json_object_array_length(tpl), total = 0;
+    if (n > QF_TOKENIZER_MAX_TEMPLATE) return limit(c, f, "template pieces", QF_TOKENIZER_MAX_TEMPLATE, n);
+    qf_tok_piece *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) return nomem(c);
+    *out = v;
+    *nout = n;
+    for (size_t i = 0; i < n; i++) {
+        char g[PATH_MAX_LEN], h[PATH_MAX_LEN], tf[PATH_MAX_LEN];
+        idx(g, f, i);
+        json_object *piece = json_object_array_get_idx(tpl, i);
+        qf_status s = get_object(c, piece, g);
+        if (s != QF_STATUS_OK) return s;
+        json_object *sq = member(piece, "Sequence"), *sp = member(piece, "SpecialToken");
+        json_object *body = sq ? sq : sp;
+        sub(h, g, sq ? "Sequence" : "SpecialToken");
+        if (!body) return qf_tok_format_error(c, g, "a template piece is a Sequence or a SpecialToken");
+        if ((s = get_object(c, body, h)) != QF_STATUS_OK) return s;
+        const char *id;
+        if ((s = get_string(c, body, "id", h, false, &id, NULL)) != QF_STATUS_OK) return s;
+        int64_t type_id = 0;
+        json_object *tv = member(body, "type_id");
+        sub(tf, h, "type_id");
+        if (tv && (s = as_int(c, tv, tf, 0, INT32_MAX, &type_id)) != QF_STATUS_OK) return s;
+        v[i].type_id = (int32_t)type_id;
+        if (sq) {
+            if (strcmp(id, "A") != 0 && strcmp(id, "B") != 0)
+                return qf_tok_format_error(c, h, "a template sequence is A or B, not '%.60s'", id);
+            v[i].seq = id[0] == 'B';
+            continue;
+        }
+        v[i].seq = -1;
+        json_object *st = specials ? member(specials, id) : NULL;
+        char stf[PATH_MAX_LEN], idf[PATH_MAX_LEN];
+        snprintf(stf, sizeof stf, "%s[\"%.60s\"]", sf, id);
+        if (!st) return qf_tok_format_error(c, stf, "template uses special token '%.60s', which is not defined", id);
+        if ((s = get_object(c, st, stf)) != QF_STATUS_OK) return s;
+        json_object *ids = member(st, "ids");
+        sub(idf, stf, "ids");
+        if (!ids || !json_object_is_type(ids, json_type_array)) return type_error(c, idf, "array", ids);
+        size_t m = json_object_array_length(ids);
+        total += m;
+        if (total > QF_TOKENIZER_MAX_TEMPLATE) return limit(c, f, "special ids in a template", QF_TOKENIZER_MAX_TEMPLATE, total);
+        if (!(v[i].ids = calloc(m ? m : 1, sizeof(int32_t)))) return nomem(c);
+        v[i].n_ids = m;
+        for (size_t j = 0; j < m; j++) {
+            int64_t x;
+            char jf[PATH_MAX_LEN];
+            idx(jf, idf, j);
+            if ((s = as_int(c, json_object_array_get_idx(ids, j), jf, 0, (int64_t)QF_TOKENIZER_MAX_VOCAB - 1, &x)) !=
+                QF_STATUS_OK)
+                return s;
+            v[i].ids[j] = (int32_t)x;
+        }
+    }
+    return QF_STATUS_OK;
+}
+
 static qf_status parse_template(const qf_tok_ctx *c, json_object *obj, const char *path, qf_tokenizer *t)
 {
     char f[PATH_MAX_LEN];
@@ -543,7 +607,18 @@ static qf_status parse_template(const qf_tok_ctx *c, json_object *obj, const cha
             p->seq_type = seq_type;
         }
     }
-    return QF_STATUS_OK;
+    /* The same processor for pairs: both templates as pieces ("pair" may be absent: then pairs
+     * cannot be encoded with this tokenizer). */
+    p->kind = QF_TOK_POST_TEMPLATE;
+    qf_status s = parse_pieces(c, single, f, specials, sf, &p->single, &p->n_single);
+    json_object *pair = member(obj, "pair");
+    if (s == QF_STATUS_OK && pair && !json_object_is_type(pair, json_type_null)) {
+        char pf[PATH_MAX_LEN];
+        sub(pf, path, "pair");
+        p->has_pair = true;
+        s = parse_pieces(c, pair, pf, specials, sf, &p->pair, &p->n_pair);
+    }
+    return s;
 }
 
 static qf_status parse_post(const qf_tok_ctx *c, json_object *obj, const char *path, int depth, qf_tokenizer *t)
@@ -563,6 +638,9 @@ static qf_status parse_post(const qf_tok_ctx *c, json_object *obj, const char *p
         p->prefix_ids[0] = cls;
         p->suffix_ids[0] = sep;
         p->n_prefix = p->n_suffix = 1;
+        p->kind = strcmp(type, "BertProcessing") == 0 ? QF_TOK_POST_BERT : QF_TOK_POST_ROBERTA;
+        p->cls_id = cls;
+        p->sep_id = sep;
         return QF_STATUS_OK;
     }
     if (strcmp(type, "ByteLevel") == 0) return QF_STATUS_OK; /* offsets only; ids unchanged */

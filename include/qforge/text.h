@@ -35,7 +35,9 @@ extern "C" {
  *                   Split (String pattern), Digits, Sequence;
  *   models          WordPiece, BPE (dropout null or 0, byte_fallback, fuse_unk, ignore_merges,
  *                   continuing_subword_prefix, end_of_word_suffix);
- *   post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence;
+ *   post-processors BertProcessing, RobertaProcessing, TemplateProcessing ("single", and "pair"
+ *                   when present: checked like "single", needed to encode pairs), ByteLevel,
+ *                   Sequence;
  *   added_tokens    with single_word, lstrip, rstrip, normalized.
  * The decoder, and the file's own "truncation" / "padding" settings, are ignored (transformers
  * overrides them too); qf_tokenize_params says how to truncate and pad. "padding.pad_id" is used
@@ -62,9 +64,10 @@ typedef struct qf_tokenizer qf_tokenizer;
  *   - vocab.txt: BERT WordPiece with transformers' defaults (BertNormalizer with lowercase =
  *     tokenizer_config.json "do_lower_case" (default true), "strip_accents" and
  *     "tokenize_chinese_chars" when present; BertPreTokenizer; [UNK], "##", 100 chars per word;
- *     [CLS] $A [SEP]; [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens);
+ *     [CLS] $A [SEP] and [CLS] $A [SEP] $B [SEP]; [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens);
  *   - vocab.json + merges.txt: RoBERTa byte-level BPE with transformers' defaults (ByteLevel with
- *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s>;
+ *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s> and
+ *     <s> $A </s> </s> $B </s>;
  *     <s> <pad> </s> <unk> special, <mask> special with lstrip).
  * Validates the whole file (types, ids, limits of limits.h, merge tokens present in the vocabulary)
  * before returning. On failure *out is NULL and err names the file and the field.
@@ -91,9 +94,9 @@ qf_status qf_tokenizer_load_json(const void *data, size_t size, const char *name
 void qf_tokenizer_destroy(qf_tokenizer *t); /* accepts NULL */
 
 typedef struct qf_tokenize_params {
-    /* > 0: truncate like transformers' `truncation=True, max_length=N` for one sequence: the
-     * sequence is cut to N minus the special tokens the post-processor adds, then they are added.
-     * 0: no truncation. */
+    /* > 0: truncate like transformers' `truncation=True, max_length=N`: one sequence is cut to N
+     * minus the special tokens the post-processor adds, then they are added (a pair: see
+     * qf_tokenizer_encode_pair). 0: no truncation. */
     int32_t max_length;
     /* > 0: pad on the right up to this length (pad id, attention 0, type id of the padding);
      * a longer encoding is left as it is. 0: no padding. */
@@ -113,6 +116,8 @@ typedef struct qf_encoding {
     int32_t *input_ids;
     int32_t *attention_mask; /* 1 for tokens, 0 for padding */
     int32_t *token_type_ids;
+    int32_t *sequence_ids;   /* which text each position came from: 0 (the text, or the first of a
+                              * pair), 1 (the second of a pair), -1 (a special token or padding) */
     size_t length;   /* entries in each array */
     size_t capacity; /* allocated entries (internal) */
 } qf_encoding;
@@ -122,13 +127,50 @@ void qf_encoding_free(qf_encoding *e); /* frees the arrays and zeroes the struct
 
 /*
  * Encodes `len` bytes of `text` (need not be NUL-terminated; any bytes, see above) as one
- * sequence. `p` may be NULL (defaults). On failure `out->length` is 0.
+ * sequence. `p` may be NULL (defaults). sequence_ids is 0 over the text's tokens, -1 over the
+ * special tokens and the padding. On failure `out->length` is 0.
  * Fails with QF_STATUS_INVALID_ARGUMENT when max_length is smaller than the number of special
  * tokens, QF_STATUS_LIMIT past QF_TOKENIZER_MAX_TEXT, QF_STATUS_FORMAT when the model needs its
  * unknown token and the vocabulary lacks it.
  */
 qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t len,
                               const qf_tokenize_params *p, qf_encoding *out, qf_error *err);
+
+/*
+ * Encodes a pair of texts (a question and a passage, a query and a document for a cross-encoder)
+ * as transformers does with `tokenizer(text_a, text_b)`: each text is encoded alone, then both are
+ * laid out by the post-processor's pair template with its type ids:
+ *   BertProcessing      [CLS] A [SEP] B [SEP], types 0 over [CLS] A [SEP], 1 over B [SEP];
+ *   RobertaProcessing   <s> A </s> </s> B </s>, all types 0;
+ *   TemplateProcessing  its "pair" template ($A, $B and special tokens with their type ids);
+ *   Sequence            each processor on what the previous one made, as Rust tokenizers does;
+ *   none                A B, types 0 and 1.
+ * vocab.txt folders lay pairs out like BertProcessing, vocab.json + merges.txt folders like
+ * RobertaProcessing. With max_length > 0 the texts are truncated like transformers'
+ * `truncation=True` ("longest_first", Rust tokenizers' closed form since 0.9) to max_length minus
+ * qf_tokenizer_num_special_tokens_pair: when both do not fit, the longer is cut to what the shorter
+ * leaves, or, when the shorter takes more than half, both are cut to half (the longer, or the second
+ * when they are as long, keeps the odd token). Padding as qf_tokenizer_encode. sequence_ids tells A
+ * (0) from B (1). `p` may be NULL (defaults). On failure `out->length` is 0.
+ * Fails as qf_tokenizer_encode (each text up to QF_TOKENIZER_MAX_TEXT; INVALID_ARGUMENT when
+ * max_length is smaller than the special tokens of a pair), and with QF_STATUS_UNSUPPORTED when the
+ * tokenizer cannot lay out a pair (a TemplateProcessing without "pair" template, or a Sequence that
+ * Rust tokenizers cannot run on a pair); the message says which.
+ */
+qf_status qf_tokenizer_encode_pair(const qf_tokenizer *t, const char *text_a, size_t len_a, const char *text_b,
+                                   size_t len_b, const qf_tokenize_params *p, qf_encoding *out, qf_error *err);
+
+/*
+ * Lays ids that are already encoded (qf_tokenizer_encode without special tokens, then cut by the
+ * caller, e.g. into the strided windows of a long context for question answering) into the
+ * post-processor's template: ids_a alone when ids_b is NULL (as qf_tokenizer_encode lays one
+ * sequence), else the pair ids_a, ids_b (as qf_tokenizer_encode_pair). Adds the special tokens when
+ * add_special_tokens; no truncation, no padding. sequence_ids gives each position's origin. The ids
+ * are copied as they are (not checked against the vocabulary); ids_a (ids_b) may be NULL only when
+ * n_a (n_b) is 0. Fails with QF_STATUS_UNSUPPORTED for a pair as qf_tokenizer_encode_pair.
+ */
+qf_status qf_tokenizer_post_process(const qf_tokenizer *t, const int32_t *ids_a, size_t n_a, const int32_t *ids_b,
+                                    size_t n_b, bool add_special_tokens, qf_encoding *out, qf_error *err);
 
 /* Id used for padding: "padding.pad_id" of tokenizer.json when set, else the id of [PAD] or <pad>
  * (added tokens first, then the vocabulary), else 0. */
@@ -140,6 +182,10 @@ size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
 int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
 /* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
 size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
+/* Special tokens the post-processor adds to a pair, as pair truncation counts them (Rust's
+ * added_tokens(true): 3 for BERT, 4 for RoBERTa, a TemplateProcessing's "pair" ids; summed over a
+ * Sequence). */
+size_t qf_tokenizer_num_special_tokens_pair(const qf_tokenizer *t);
 /* Unicode version of the tables ("14.0.0"). Static storage. */
 const char *qf_tokenizer_unicode_version(void);
 
@@ -149,7 +195,11 @@ const char *qf_tokenizer_unicode_version(void);
  * Datasets (text/dataset.c): JSONL rows, tokenized once
  *
  * One JSON object per line: {"text": "...", "label": 3} or {"input_ids": [...], "label": "devel"}
- * ("attention_mask" and "token_type_ids" may accompany input_ids). The label is an integer class
+ * ("attention_mask" and "token_type_ids" may accompany input_ids). A "text" row may carry a
+ * "text_pair" string (the second text for a cross-encoder or QA): the row is then encoded as a pair
+ * (qf_tokenizer_encode_pair, truncated to max_length longest-first) and its type ids (0 / 1 for
+ * BERT) are the row's token_type_ids. A "text_pair" that is not a string, or one without a "text"
+ * string beside it, is refused naming the field; null counts as absent. The label is an integer class
  * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
  * values), or absent (rows without labels still count for agreement and logit distance). Blank
  * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
@@ -159,7 +209,7 @@ const char *qf_tokenizer_unicode_version(void);
  * =========================================================================================== */
 
 typedef struct qf_dataset_params {
-    int32_t max_length;      /* truncation of "text" rows (tokenizer) and of input_ids; 0: none */
+    int32_t max_length;      /* truncation of "text" (and pair) rows and of input_ids; 0: none */
     int64_t limit;           /* first N rows only; 0: all */
     const char *config_json; /* config.json text for string labels (label2id); may be NULL */
     bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
