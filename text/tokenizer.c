@@ -11,6 +11,13 @@
  * and for a pair: each text as above without special tokens, longest-first truncation of the two,
  * then the pair layout (worked out once per tokenizer from its post-processors) and padding.
  *
+ * Offsets: every code point buffer of the pipeline has an alignment buffer beside it (the index
+ * of the original code point each one comes from, text/unicode.h); a token's offsets are the
+ * start of its first code point's original character and the end of its last one's, as Hugging
+ * Face's convert_offsets gives them, counted in code points of the decoded text (its
+ * OffsetType::Char). An added token covers what it matched, stripped spaces included. Post-
+ * processor steps with trim_offsets then trim whitespace; special tokens and padding get (0, 0).
+ *
  * Also the loaders that do not need JSON (vocab.txt, merges.txt) and the folder defaults that
  * transformers applies when only those files exist. tokenizer.json itself is read by the json-c
  * adapter (tokenizer_json.c), which calls the qf_tok_add_* building blocks here.
@@ -77,6 +84,8 @@ qf_tokenizer *qf_tok_alloc(void)
 void qf_tokenizer_destroy(qf_tokenizer *t)
 {
     if (!t) return;
+    free(t->trim_lead);
+    free(t->trim_trail);
     if (t->normalizer) {
         qf_tok_norm_free(t->normalizer);
         free(t->normalizer);
@@ -237,7 +246,7 @@ static int32_t find_token_id(const qf_tokenizer *t, const char *s)
  *   TemplateProcessing the "pair" template for 2 encodings, "single" for 1 (any other count makes
  *                      Rust panic): each $A / $B piece is a copy of encoding 0 / 1 retyped, each
  *                      special token a new encoding;
- *   ByteLevel          ids and types unchanged.
+ *   ByteLevel          ids and types unchanged (it only trims offsets).
  * The list is run here once per tokenizer, with the sequences as placeholders, for encodes with
  * and without special tokens. */
 
@@ -281,6 +290,10 @@ static int pair_step(const qf_tok_post *pp, bool add, pair_list *in, pair_list *
     out->n = 0;
     out->n_enc = in->n_enc;
     int r = 0;
+    if (pp->kind == QF_TOK_POST_BYTE_LEVEL) { /* offsets only: ids and types unchanged */
+        for (size_t e = 0; e < in->n_enc && !r; e++) r = pair_copy(in, e, -1, out, e);
+        return r;
+    }
     if (pp->kind == QF_TOK_POST_ROBERTA)
         for (size_t i = 0; i < in->n; i++) in->v[i].type_id = 0;
     if (pp->kind != QF_TOK_POST_TEMPLATE) {
@@ -333,7 +346,7 @@ static qf_status pair_layouts(const qf_tok_ctx *c, qf_tokenizer *t)
         const qf_tok_post *pp = &t->post[k];
         if (pp->kind == QF_TOK_POST_BERT) t->n_special_pair += 3;
         else if (pp->kind == QF_TOK_POST_ROBERTA) t->n_special_pair += 4;
-        else
+        else if (pp->kind == QF_TOK_POST_TEMPLATE)
             for (size_t j = 0; pp->has_pair && j < pp->n_pair; j++) t->n_special_pair += pp->pair[j].n_ids;
     }
     for (int add = 0; add < 2; add++) {
@@ -368,6 +381,58 @@ static qf_status pair_layouts(const qf_tok_ctx *c, qf_tokenizer *t)
     return QF_STATUS_OK;
 }
 
+/* 'Ġ' (the byte-level space) or White_Space: what trim_offsets removes from a token's ends. */
+static bool trim_is_space(uint32_t c)
+{
+    return c == 0x120 || qf_uni_is_whitespace(c);
+}
+
+/* Leading and trailing trim_is_space characters of w[0..n), capped at UINT16_MAX, packed
+ * lead << 16 | trail. */
+static uint32_t trim_counts(const uint32_t *w, size_t n)
+{
+    size_t lead = 0, trail = 0;
+    while (lead < n && trim_is_space(w[lead])) lead++;
+    while (trail < n && trim_is_space(w[n - 1 - trail])) trail++;
+    if (lead > UINT16_MAX) lead = UINT16_MAX;
+    if (trail > UINT16_MAX) trail = UINT16_MAX;
+    return (uint32_t)lead << 16 | (uint32_t)trail;
+}
+
+/* The whitespace ends of every vocabulary entry, when a post-processor step trims offsets (a
+ * model token's string is its vocabulary entry). */
+static qf_status build_trim_tables(const qf_tok_ctx *c, qf_tokenizer *t)
+{
+    free(t->trim_lead);
+    free(t->trim_trail);
+    t->trim_lead = t->trim_trail = NULL;
+    t->trim_ws_count = 0;
+    bool trims = false;
+    for (size_t i = 0; i < t->n_post; i++) trims |= t->post[i].trim_offsets;
+    if (!trims) return QF_STATUS_OK;
+    size_t count = (size_t)(t->model.max_id + 1);
+    t->trim_lead = calloc(count ? count : 1, sizeof(uint16_t));
+    t->trim_trail = calloc(count ? count : 1, sizeof(uint16_t));
+    if (!t->trim_lead || !t->trim_trail) return no_memory(c);
+    t->trim_ws_count = count;
+    qf_cpbuf cps = {0};
+    const qf_tok_map *v = &t->model.vocab;
+    for (size_t i = 0; i < v->cap; i++) {
+        const qf_tok_map_slot *slot = &v->slots[i];
+        if (slot->off == SIZE_MAX || slot->id < 0 || (size_t)slot->id >= count) continue;
+        cps.n = 0;
+        if (!qf_utf8_decode_lossy((const uint8_t *)v->pool + slot->off, slot->len, &cps)) {
+            qf_cpbuf_free(&cps);
+            return no_memory(c);
+        }
+        uint32_t k = trim_counts(cps.v, cps.n);
+        t->trim_lead[slot->id] = (uint16_t)(k >> 16);
+        t->trim_trail[slot->id] = (uint16_t)(k & 0xFFFFu);
+    }
+    qf_cpbuf_free(&cps);
+    return QF_STATUS_OK;
+}
+
 qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
 {
     free(t->match_raw);
@@ -387,9 +452,17 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
                                                                                                 : QF_STATUS_NO_MEMORY;
         qf_tok_norm_run run;
         qf_tok_norm_run_init(&run, raw.n);
-        if (!s && a->normalized && t->normalizer) s = qf_tok_norm_apply(t->normalizer, raw.v, raw.n, &a->match, &run);
-        else if (!s && !qf_cpbuf_append(&a->match, raw.v, raw.n)) s = QF_STATUS_NO_MEMORY;
+        qf_cpbuf align = {0}, align_out = {0}; /* alignments are not needed here */
+        if (!s && a->normalized && t->normalizer) {
+            if (!qf_cpbuf_reserve(&align, raw.n)) s = QF_STATUS_NO_MEMORY;
+            for (size_t k = 0; !s && k < raw.n; k++) align.v[align.n++] = (uint32_t)k;
+            if (!s) s = qf_tok_norm_apply(t->normalizer, raw.v, align.v, raw.n, &a->match, &align_out, &run);
+        } else if (!s && !qf_cpbuf_append(&a->match, raw.v, raw.n)) {
+            s = QF_STATUS_NO_MEMORY;
+        }
         qf_cpbuf_free(&raw);
+        qf_cpbuf_free(&align);
+        qf_cpbuf_free(&align_out);
         if (s == QF_STATUS_LIMIT) {
             char what[96];
             snprintf(what, sizeof what, "added token '%.48s'", a->content);
@@ -409,17 +482,21 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
     }
     if (t->model.unk_token)
         t->model.unk_id = qf_tok_map_get(&t->model.vocab, t->model.unk_token, strlen(t->model.unk_token));
-    return pair_layouts(c, t);
+    qf_status s = pair_layouts(c, t);
+    return s != QF_STATUS_OK ? s : build_trim_tables(c, t);
 }
 
 /* ---- encode ------------------------------------------------------------------------------- */
 
 typedef struct enc_state {
     const qf_tokenizer *t;
-    qf_cpbuf norm, work;
+    qf_cpbuf norm, work;             /* normalized piece; the text of its words */
+    qf_cpbuf norm_align, work_align; /* their alignments */
     qf_tok_spans a, b;
     qf_tok_scratch scratch;
-    qf_tok_ids ids;
+    qf_tok_ids ids;                  /* start/end: code points of the original text */
+    uint32_t *trim;                  /* when t->trim_lead: trim_counts of each token's string */
+    size_t trim_cap;
     qf_error *err;
 } enc_state;
 
@@ -444,12 +521,14 @@ static const qf_tok_added *match_at(const qf_tokenizer *t, const size_t *list, s
     return best;
 }
 
-typedef qf_status (*segment_fn)(enc_state *st, const uint32_t *w, size_t n, int32_t id);
+/* A piece of text (token NULL), or the text an added token matched, with its alignments. */
+typedef qf_status (*segment_fn)(enc_state *st, const uint32_t *w, const uint32_t *align, size_t n,
+                                const qf_tok_added *token);
 
 /* Splits w[0..n) on added tokens (Hugging Face's AddedVocabulary::find_matches), calling `fn` on
- * each text piece (id -1) and each token (its id), in order. */
-static qf_status split_added(enc_state *st, const size_t *list, size_t nlist, const uint32_t *w, size_t n,
-                             segment_fn fn)
+ * each text piece and each token, in order. */
+static qf_status split_added(enc_state *st, const size_t *list, size_t nlist, const uint32_t *w,
+                             const uint32_t *align, size_t n, segment_fn fn)
 {
     const qf_tokenizer *t = st->t;
     size_t pos = 0, start_offset = 0;
@@ -476,13 +555,14 @@ static qf_status split_added(enc_state *st, const size_t *list, size_t nlist, co
         }
         if (a->rstrip)
             while (stop < n && qf_uni_is_whitespace(w[stop])) stop++;
-        if (start_offset < start && (s = fn(st, w + start_offset, start - start_offset, -1)) != QF_STATUS_OK)
+        if (start_offset < start &&
+            (s = fn(st, w + start_offset, align + start_offset, start - start_offset, NULL)) != QF_STATUS_OK)
             return s;
-        if ((s = fn(st, NULL, 0, a->id)) != QF_STATUS_OK) return s;
+        if ((s = fn(st, w + start, align + start, stop - start, a)) != QF_STATUS_OK) return s;
         start_offset = stop;
         pos = stop;
     }
-    if (start_offset < n) return fn(st, w + start_offset, n - start_offset, -1);
+    if (start_offset < n) return fn(st, w + start_offset, align + start_offset, n - start_offset, NULL);
     return QF_STATUS_OK;
 }
 
@@ -491,45 +571,136 @@ static qf_status enc_nomem(enc_state *st)
     return qf_error_set(st->err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
 }
 
-/* A normalized piece: pre-tokenize, run the model on each word. */
-static qf_status model_piece(enc_state *st, const uint32_t *w, size_t n, int32_t id)
+/* Offsets of a code point with alignment `a`: its original character, (0, 0) for none. */
+static uint32_t align_start(uint32_t a)
+{
+    return a == QF_UNI_ALIGN_NONE ? 0 : a;
+}
+
+static uint32_t align_end(uint32_t a)
+{
+    return a == QF_UNI_ALIGN_NONE ? 0 : a + 1;
+}
+
+/* Records trim_counts for the tokens pushed since `from` (when a step trims offsets): a model
+ * token's from its vocabulary entry, an added token's from the text it matched. */
+static qf_status note_trim(enc_state *st, size_t from, const uint32_t *matched, size_t n_matched)
 {
     const qf_tokenizer *t = st->t;
-    if (id >= 0) return qf_tok_ids_push(&st->ids, id) ? QF_STATUS_OK : enc_nomem(st);
-    st->work.n = 0;
-    st->a.n = 0;
-    if (!qf_cpbuf_append(&st->work, w, n) || !qf_tok_spans_push(&st->a, 0, n)) return enc_nomem(st);
-    const qf_tok_spans *words = &st->a;
-    if (t->pre) {
-        if (!qf_tok_pre_apply(t->pre, &st->work, &st->a, &st->b)) return enc_nomem(st);
-        words = &st->b;
+    if (!t->trim_lead) return QF_STATUS_OK;
+    if (st->ids.n > st->trim_cap) {
+        size_t cap = st->ids.cap;
+        uint32_t *v = realloc(st->trim, cap * sizeof *v);
+        if (!v) return enc_nomem(st);
+        st->trim = v;
+        st->trim_cap = cap;
     }
-    for (size_t i = 0; i < words->n; i++) {
-        const uint32_t *wv = st->work.v + words->v[i].off;
-        qf_status s = t->model.kind == QF_TOK_MODEL_WORDPIECE
-                          ? qf_tok_wordpiece(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err)
-                          : qf_tok_bpe(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err);
-        if (s != QF_STATUS_OK) return s == QF_STATUS_NO_MEMORY ? enc_nomem(st) : s;
+    for (size_t i = from; i < st->ids.n; i++) {
+        int32_t id = st->ids.v[i];
+        if (matched) st->trim[i] = trim_counts(matched, n_matched);
+        else if (id >= 0 && (size_t)id < t->trim_ws_count)
+            st->trim[i] = (uint32_t)t->trim_lead[id] << 16 | t->trim_trail[id];
+        else st->trim[i] = 0;
     }
     return QF_STATUS_OK;
 }
 
-/* A raw piece: normalize, then split on the added tokens that match normalized text. */
-static qf_status raw_piece(enc_state *st, const uint32_t *w, size_t n, int32_t id)
+/* An added token: it covers the text it matched. */
+static qf_status added_token(enc_state *st, const uint32_t *w, const uint32_t *align, size_t n,
+                             const qf_tok_added *token)
+{
+    if (!qf_tok_ids_push(&st->ids, token->id, align_start(align[0]), align_end(align[n - 1]))) return enc_nomem(st);
+    return note_trim(st, st->ids.n - 1, w, n);
+}
+
+/* A normalized piece: pre-tokenize, run the model on each word, map each token's code points of
+ * its word to the original text. */
+static qf_status model_piece(enc_state *st, const uint32_t *w, const uint32_t *align, size_t n,
+                             const qf_tok_added *token)
 {
     const qf_tokenizer *t = st->t;
-    if (id >= 0) return qf_tok_ids_push(&st->ids, id) ? QF_STATUS_OK : enc_nomem(st);
+    if (token) return added_token(st, w, align, n, token);
+    size_t first = st->ids.n;
+    st->work.n = 0;
+    st->work_align.n = 0;
+    st->a.n = 0;
+    if (!qf_cpbuf_append(&st->work, w, n) || !qf_cpbuf_append(&st->work_align, align, n) ||
+        !qf_tok_spans_push(&st->a, 0, n))
+        return enc_nomem(st);
+    const qf_tok_spans *words = &st->a;
+    if (t->pre) {
+        if (!qf_tok_pre_apply(t->pre, &st->work, &st->work_align, &st->a, &st->b)) return enc_nomem(st);
+        words = &st->b;
+    }
+    for (size_t i = 0; i < words->n; i++) {
+        const uint32_t *wv = st->work.v + words->v[i].off;
+        const uint32_t *wa = st->work_align.v + words->v[i].off;
+        size_t before = st->ids.n;
+        qf_status s = t->model.kind == QF_TOK_MODEL_WORDPIECE
+                          ? qf_tok_wordpiece(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err)
+                          : qf_tok_bpe(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err);
+        if (s != QF_STATUS_OK) return s == QF_STATUS_NO_MEMORY ? enc_nomem(st) : s;
+        for (size_t k = before; k < st->ids.n; k++) {
+            st->ids.start[k] = align_start(wa[st->ids.start[k]]);
+            st->ids.end[k] = align_end(wa[st->ids.end[k] - 1]);
+        }
+    }
+    return note_trim(st, first, NULL, 0);
+}
+
+/* A raw piece: normalize, then split on the added tokens that match normalized text. */
+static qf_status raw_piece(enc_state *st, const uint32_t *w, const uint32_t *align, size_t n,
+                           const qf_tok_added *token)
+{
+    const qf_tokenizer *t = st->t;
+    if (token) return added_token(st, w, align, n, token);
     st->norm.n = 0;
+    st->norm_align.n = 0;
     if (t->normalizer) {
         qf_tok_norm_run run;
         qf_tok_norm_run_init(&run, n);
-        qf_status s = qf_tok_norm_apply(t->normalizer, w, n, &st->norm, &run);
+        qf_status s = qf_tok_norm_apply(t->normalizer, w, align, n, &st->norm, &st->norm_align, &run);
         if (s == QF_STATUS_LIMIT) return norm_limit_error(st->err, NULL, NULL, &run, "a piece of text");
         if (s) return enc_nomem(st);
-    } else if (!qf_cpbuf_append(&st->norm, w, n)) {
+    } else if (!qf_cpbuf_append(&st->norm, w, n) || !qf_cpbuf_append(&st->norm_align, align, n)) {
         return enc_nomem(st);
     }
-    return split_added(st, t->match_norm, t->n_match_norm, st->norm.v, st->norm.n, model_piece);
+    return split_added(st, t->match_norm, t->n_match_norm, st->norm.v, st->norm_align.v, st->norm.n, model_piece);
+}
+
+static void enc_ids_free(enc_state *st)
+{
+    free(st->ids.v);
+    free(st->ids.start);
+    free(st->ids.end);
+    free(st->trim);
+}
+
+/* A post-processor step's trim_offsets over the tokens [lo, hi) of the layout, on code point
+ * offsets (Hugging Face's process_offsets, which runs after the offsets became char offsets):
+ * leading 'Ġ'/whitespace characters of a token's string move its start right (not past its end),
+ * except a single one on the first token (index 0, or start 0) when add_prefix_space; trailing ones
+ * move its end left (not past its start) when the end is at least their count. The sequence's
+ * tokens are the seq_n from seq_lo, with trim[] their counts; the other tokens are special, at
+ * (0, 0), which trimming never changes. */
+static void trim_offsets(int32_t *offsets, size_t lo, size_t hi, size_t seq_lo, size_t seq_n, const uint32_t *trim,
+                         bool add_prefix_space)
+{
+    if (!trim) return;
+    for (size_t i = lo; i < hi; i++) {
+        if (i < seq_lo || i >= seq_lo + seq_n) continue;
+        uint32_t k = trim[i - seq_lo];
+        int64_t lead = (int64_t)(k >> 16), trail = (int64_t)(k & 0xFFFFu);
+        int64_t start = offsets[2 * i], end = offsets[2 * i + 1];
+        if (lead > 0) {
+            bool first = i == lo || start == 0;
+            if (first && add_prefix_space && lead == 1) lead = 0;
+            start = start + lead < end ? start + lead : end;
+        }
+        if (trail > 0 && end >= trail) end = end - trail > start ? end - trail : start;
+        offsets[2 * i] = (int32_t)start;
+        offsets[2 * i + 1] = (int32_t)end;
+    }
 }
 
 static bool encoding_reserve(qf_encoding *e, size_t n)
@@ -544,6 +715,8 @@ static bool encoding_reserve(qf_encoding *e, size_t n)
     if (c) e->token_type_ids = c;
     int32_t *d = realloc(e->sequence_ids, n * sizeof(int32_t));
     if (d) e->sequence_ids = d;
+    int32_t *o = n > SIZE_MAX / (2 * sizeof(int32_t)) ? NULL : realloc(e->offsets, n * 2 * sizeof(int32_t));
+    if (o) e->offsets = o;
     if (!a || !b || !c || !d) return false;
     e->capacity = n;
     return true;
@@ -573,6 +746,7 @@ void qf_encoding_free(qf_encoding *e)
     free(e->attention_mask);
     free(e->token_type_ids);
     free(e->sequence_ids);
+    free(e->offsets);
     memset(e, 0, sizeof *e);
 }
 
@@ -590,8 +764,8 @@ static qf_status pair_unsupported(const qf_tokenizer *t, qf_error *err)
 /* Lays sequence a[0..na) (b NULL), or the pair a, b, out with the post-processor's special tokens
  * (when `add`), then pads to pad_to. A single sequence goes through the steps of t->post, a pair
  * through t->pair_layout[add]. */
-static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, size_t na, const int32_t *b, size_t nb, bool add,
-                         size_t pad_to, qf_encoding *out, qf_error *err)
+static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t *offs_a, size_t na, const int32_t *b,
+                         const int32_t *offs_b, size_t nb, bool add, size_t pad_to, qf_encoding *out, qf_error *err)
 {
     size_t total = 0;
     if (b) {
@@ -605,16 +779,21 @@ static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, size_t na, con
     size_t final_len = pad_to > total ? pad_to : total;
     if (!encoding_reserve(out, final_len))
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
+    memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* special tokens, padding, ids without text */
     if (b) {
         size_t at = 0;
         for (size_t k = 0; k < t->n_pair_layout[add]; k++) {
             const qf_tok_slot *sl = &t->pair_layout[add][k];
-            const int32_t *src = sl->seq == 0 ? a : b;
+            const int32_t *src = sl->seq == 0 ? a : b, *offs = sl->seq == 0 ? offs_a : offs_b;
             size_t n = sl->seq < 0 ? 1 : sl->seq == 0 ? na : nb;
             for (size_t i = 0; i < n; i++, at++) {
                 out->input_ids[at] = sl->seq < 0 ? sl->id : src[i];
                 out->token_type_ids[at] = sl->type_id;
                 out->sequence_ids[at] = sl->seq;
+                if (sl->seq >= 0 && offs) {
+                    out->offsets[2 * at] = offs[2 * i];
+                    out->offsets[2 * at + 1] = offs[2 * i + 1];
+                }
             }
         }
     } else {
@@ -666,7 +845,7 @@ qf_status qf_tokenizer_post_process(const qf_tokenizer *t, const int32_t *ids_a,
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "tokenizer or ids are NULL");
     if (ids_b && t->pair_unsupported[0]) return pair_unsupported(t, err);
     static const int32_t none[1] = {0};
-    return lay_out(t, ids_a ? ids_a : none, n_a, ids_b, n_b, add_special_tokens, 0, out, err);
+    return lay_out(t, ids_a ? ids_a : none, NULL, n_a, ids_b, NULL, n_b, add_special_tokens, 0, out, err);
 }
 
 /* transformers' truncation=True for a pair (Rust truncate_encodings, TruncationStrategy::LongestFirst,
@@ -724,8 +903,10 @@ qf_status qf_tokenizer_encode_pair(const qf_tokenizer *t, const char *text_a, si
         size_t na = ea.length, nb = eb.length;
         if (prm.max_length > 0) truncate_longest_first(&na, &nb, (size_t)prm.max_length - n_special);
         static const int32_t none[1] = {0};
-        s = lay_out(t, na ? ea.input_ids : none, na, nb ? eb.input_ids : none, nb, prm.add_special_tokens,
-                    (size_t)prm.pad_to, out, err);
+        /* each text's offsets as its own encode trimmed them (Hugging Face trims each encoding of the
+         * pair alone, before the special tokens) */
+        s = lay_out(t, na ? ea.input_ids : none, na ? ea.offsets : NULL, na, nb ? eb.input_ids : none,
+                    nb ? eb.offsets : NULL, nb, prm.add_special_tokens, (size_t)prm.pad_to, out, err);
     }
     qf_encoding_free(&ea);
     qf_encoding_free(&eb);
@@ -759,28 +940,107 @@ qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t le
     }
 
     enc_state st = {.t = t, .err = err};
-    qf_cpbuf cps = {0};
+    qf_cpbuf cps = {0}, identity = {0};
     qf_status s = QF_STATUS_OK;
-    if (!qf_utf8_decode_lossy((const uint8_t *)text, len, &cps)) s = enc_nomem(&st);
-    if (s == QF_STATUS_OK) s = split_added(&st, t->match_raw, t->n_match_raw, cps.v, cps.n, raw_piece);
+    if (!qf_utf8_decode_lossy((const uint8_t *)text, len, &cps) || !qf_cpbuf_reserve(&identity, cps.n))
+        s = enc_nomem(&st);
+    for (size_t i = 0; s == QF_STATUS_OK && i < cps.n; i++) identity.v[identity.n++] = (uint32_t)i;
+    if (s == QF_STATUS_OK) s = split_added(&st, t->match_raw, t->n_match_raw, cps.v, identity.v, cps.n, raw_piece);
     qf_cpbuf_free(&cps);
+    qf_cpbuf_free(&identity);
     qf_cpbuf_free(&st.norm);
     qf_cpbuf_free(&st.work);
+    qf_cpbuf_free(&st.norm_align);
+    qf_cpbuf_free(&st.work_align);
     qf_tok_spans_free(&st.a);
     qf_tok_spans_free(&st.b);
     free(st.scratch.bytes);
     free(st.scratch.offs);
     free(st.scratch.work);
     if (s != QF_STATUS_OK) {
-        free(st.ids.v);
+        enc_ids_free(&st);
         return s;
     }
 
     size_t nseq = st.ids.n;
     if (prm.max_length > 0 && nseq > (size_t)prm.max_length - n_special) nseq = (size_t)prm.max_length - n_special;
-    s = lay_out(t, st.ids.v, nseq, NULL, 0, prm.add_special_tokens, (size_t)prm.pad_to, out, err);
-    free(st.ids.v);
-    return s;
+    size_t total = nseq + n_special;
+    size_t final_len = (prm.pad_to > 0 && (size_t)prm.pad_to > total) ? (size_t)prm.pad_to : total;
+    if (!encoding_reserve(out, final_len)) {
+        enc_ids_free(&st);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
+    }
+    /* Lay the sequence out where the prefixes will leave it, then wrap it step by step. */
+    size_t n_prefix_all = 0;
+    for (size_t i = 0; prm.add_special_tokens && i < t->n_post; i++) n_prefix_all += t->post[i].n_prefix;
+    size_t lo = n_prefix_all, hi = n_prefix_all + nseq;
+    const size_t seq_lo = lo;
+    for (size_t i = 0; i < nseq; i++) {
+        out->input_ids[lo + i] = st.ids.v[i];
+        out->token_type_ids[lo + i] = 0;
+    }
+    /* special tokens and padding: (0, 0) and sequence -1 */
+    memset(out->offsets, 0, final_len * 2 * sizeof(int32_t));
+    for (size_t i = 0; i < final_len; i++) out->sequence_ids[i] = -1;
+    for (size_t i = 0; i < nseq; i++) {
+        out->offsets[2 * (lo + i)] = (int32_t)st.ids.start[i];
+        out->offsets[2 * (lo + i) + 1] = (int32_t)st.ids.end[i];
+        out->sequence_ids[lo + i] = 0;
+    }
+    for (size_t k = 0; k < t->n_post; k++) {
+        const qf_tok_post *pp = &t->post[k];
+        if (pp->seq_type >= 0)
+            for (size_t i = lo; i < hi; i++) out->token_type_ids[i] = pp->seq_type;
+        if (pp->trim_offsets) trim_offsets(out->offsets, lo, hi, seq_lo, nseq, st.trim, pp->trim_add_prefix_space);
+        if (!prm.add_special_tokens) continue;
+        lo -= pp->n_prefix;
+        for (size_t i = 0; i < pp->n_prefix; i++) {
+            out->input_ids[lo + i] = pp->prefix_ids[i];
+            out->token_type_ids[lo + i] = pp->prefix_types[i];
+        }
+        for (size_t i = 0; i < pp->n_suffix; i++) {
+            out->input_ids[hi + i] = pp->suffix_ids[i];
+            out->token_type_ids[hi + i] = pp->suffix_types[i];
+        }
+        hi += pp->n_suffix;
+    }
+    enc_ids_free(&st);
+    for (size_t i = 0; i < total; i++) out->attention_mask[i] = 1;
+    for (size_t i = total; i < final_len; i++) {
+        out->input_ids[i] = t->pad_id;
+        out->attention_mask[i] = 0;
+        out->token_type_ids[i] = t->pad_type_id;
+    }
+    out->length = final_len;
+    return QF_STATUS_OK;
+}
+
+size_t qf_text_char_to_byte(const char *text, size_t len, size_t char_index)
+{
+    const uint8_t *b = (const uint8_t *)text;
+    size_t i = 0;
+    for (size_t c = 0; c < char_index && i < len; c++) {
+        uint32_t cp;
+        i += qf_utf8_next(b, len, i, &cp);
+    }
+    return i;
+}
+
+void qf_text_chars_to_bytes(const char *text, size_t len, const int32_t *chars, int32_t *bytes, size_t n)
+{
+    const uint8_t *b = (const uint8_t *)text;
+    size_t at_char = 0, at_byte = 0; /* a cursor that only rewinds when the offsets go back */
+    for (size_t k = 0; k < n; k++) {
+        size_t want = chars[k] < 0 ? 0 : (size_t)chars[k];
+        if (want < at_char) at_char = at_byte = 0;
+        while (at_char < want && at_byte < len) {
+            uint32_t cp;
+            at_byte += qf_utf8_next(b, len, at_byte, &cp);
+            at_char++;
+        }
+        if (at_byte >= len) at_char = want; /* past the end: stays at len */
+        bytes[k] = (int32_t)at_byte;
+    }
 }
 
 int32_t qf_tokenizer_pad_id(const qf_tokenizer *t)
@@ -1023,6 +1283,10 @@ static qf_status load_bpe_files(const char *dir, const char *vocab_path, const c
     for (size_t i = 0; i < 4 && s == QF_STATUS_OK; i++) s = add_special(&c, t, specials[i], false);
     if (s == QF_STATUS_OK) s = add_special(&c, t, "<mask>", true);
     if (s == QF_STATUS_OK) s = add_post(&c, t, QF_TOK_POST_ROBERTA, "<s>", "</s>");
+    if (s == QF_STATUS_OK) { /* RobertaProcessing(trim_offsets=True, add_prefix_space) */
+        t->post[0].trim_offsets = true;
+        t->post[0].trim_add_prefix_space = cfg.add_prefix_space;
+    }
     return s;
 }
 

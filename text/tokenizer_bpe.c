@@ -4,7 +4,9 @@
  * end_of_word_suffix on the last; unknown characters become byte-fallback tokens or the unknown
  * token, fused when fuse_unk), then the adjacent pair of lowest merge rank is merged, the leftmost
  * one on ties, until no pair has a rank: a priority queue over (rank, position), as the Rust
- * library's Word::merge_all does. No cache: results do not depend on one.
+ * library's Word::merge_all does. No cache: results do not depend on one. Each symbol covers
+ * characters of the word: its own character (each byte-fallback token, that character too), the
+ * run of characters a fused unknown token stands for, the union of merged symbols.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,8 @@
 
 typedef struct sym {
     int32_t id;
-    int32_t prev, next; /* -1 at the ends */
+    int32_t prev, next;   /* -1 at the ends */
+    uint32_t start, end;  /* characters of the word covered */
     bool alive;
 } sym;
 
@@ -81,7 +84,7 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
     size_t total = s->offs[n];
     if (m->ignore_merges) {
         int32_t id = qf_tok_map_get(&m->vocab, s->bytes, total);
-        if (id >= 0) return qf_tok_ids_push(out, id) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+        if (id >= 0) return qf_tok_ids_push(out, id, 0, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
     }
     /* Work memory: a symbol per character, or per byte of each candidate with byte fallback; the
      * queue holds at most 3 entries per symbol (the first pairs, then 2 per merge). */
@@ -101,6 +104,7 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
     size_t ns = 0;
     char *key = s->bytes + total;
     int32_t unk_pending = 0; /* 1 when an unknown-token symbol waits to be added */
+    uint32_t unk_start = 0;  /* its first character */
 
     for (size_t i = 0; i < n; i++) {
         size_t a = s->offs[i], blen = s->offs[i + 1] - a, k = 0;
@@ -115,10 +119,11 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
             k += slen;
         }
         int32_t id = qf_tok_map_get(&m->vocab, key, k);
+        uint32_t ci = (uint32_t)i;
         if (id >= 0) {
-            if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, true};
+            if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, unk_start, ci, true};
             unk_pending = 0;
-            syms[ns++] = (sym){id, -1, -1, true};
+            syms[ns++] = (sym){id, -1, -1, ci, ci + 1, true};
             continue;
         }
         if (m->byte_fallback) {
@@ -131,19 +136,20 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
                 all = bids[j] >= 0;
             }
             if (all) {
-                if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, true};
+                if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, unk_start, ci, true};
                 unk_pending = 0;
-                for (size_t j = 0; j < k; j++) syms[ns++] = (sym){bids[j], -1, -1, true};
+                for (size_t j = 0; j < k; j++) syms[ns++] = (sym){bids[j], -1, -1, ci, ci + 1, true};
                 continue;
             }
         }
         if (m->unk_token) {
             if (m->unk_id < 0) return unk_missing(m, err);
-            if (unk_pending && !m->fuse_unk) syms[ns++] = (sym){m->unk_id, -1, -1, true};
+            if (unk_pending && !m->fuse_unk) syms[ns++] = (sym){m->unk_id, -1, -1, unk_start, ci, true};
+            if (!unk_pending || !m->fuse_unk) unk_start = ci;
             unk_pending = 1;
         }
     }
-    if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, true};
+    if (unk_pending) syms[ns++] = (sym){m->unk_id, -1, -1, unk_start, (uint32_t)n, true};
 
     size_t nh = 0;
     for (size_t i = 0; i < ns; i++) {
@@ -166,6 +172,7 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
         /* Skip queue entries made stale by earlier merges. */
         if (!qf_tok_pairmap_get(&m->merges, cur->id, right->id, &rank, &nid) || nid != top.id) continue;
         cur->id = top.id;
+        cur->end = right->end;
         right->alive = false;
         cur->next = right->next;
         if (right->next >= 0) syms[right->next].prev = top.pos;
@@ -175,7 +182,8 @@ qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_
             heap_push(heap, &nh, (cand){rank, top.pos, nid});
     }
     for (size_t i = 0; i < ns; i++)
-        if (syms[i].alive && !qf_tok_ids_push(out, syms[i].id)) return QF_STATUS_NO_MEMORY;
+        if (syms[i].alive && !qf_tok_ids_push(out, syms[i].id, syms[i].start, syms[i].end))
+            return QF_STATUS_NO_MEMORY;
     return QF_STATUS_OK;
 }
 

@@ -89,11 +89,12 @@ size_t qf_tok_norm_budget(size_t piece);
 /* Sets run->piece and run->max for a piece of `piece` code points. */
 void qf_tok_norm_run_init(qf_tok_norm_run *run, size_t piece);
 
-/* Appends the normalization of in[0..n) to out; no step (nor a Sequence as a whole) appends more
- * than run->max code points. QF_STATUS_LIMIT (run->where, type, found set) when one would,
- * QF_STATUS_NO_MEMORY when out of memory. */
-qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
-                            qf_tok_norm_run *run);
+/* Appends the normalization of in[0..n) to out, and to out_align the alignment of each appended
+ * code point (unicode.h) computed from in_align[0..n) as Hugging Face's NormalizedString does; no
+ * step (nor a Sequence as a whole) appends more than run->max code points. QF_STATUS_LIMIT
+ * (run->where, type, found set) when one would, QF_STATUS_NO_MEMORY when out of memory. */
+qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                            qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run);
 void qf_tok_norm_free(qf_tok_norm *nm); /* frees the contents, not nm itself */
 
 /* ---- pre-tokenizers --------------------------------------------------------------------- */
@@ -142,8 +143,10 @@ typedef struct qf_tok_spans {
 bool qf_tok_spans_push(qf_tok_spans *s, size_t off, size_t len); /* ignores empty spans */
 void qf_tok_spans_free(qf_tok_spans *s);
 
-/* Pre-tokenizes the pieces `in` of `text` into `out` (emptied first). */
-bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, const qf_tok_spans *in, qf_tok_spans *out);
+/* Pre-tokenizes the pieces `in` of `text` into `out` (emptied first). `align` holds the alignment
+ * of each code point of `text` (unicode.h); text appended to `text` gets its alignment appended. */
+bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, const qf_tok_spans *in,
+                      qf_tok_spans *out);
 void qf_tok_pre_free(qf_tok_pre *pt);
 
 /* ---- models ------------------------------------------------------------------------------ */
@@ -173,12 +176,15 @@ typedef struct qf_tok_scratch {
     size_t work_cap;
 } qf_tok_scratch;
 
+/* Token ids with the code points each one covers: [start, end) of the word for the models (what
+ * Hugging Face's Token offsets are, in code points), of the original text once encode maps them. */
 typedef struct qf_tok_ids {
     int32_t *v;
+    uint32_t *start, *end;
     size_t n, cap;
 } qf_tok_ids;
 
-bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id);
+bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id, size_t start, size_t end);
 
 /* Appends the ids of one pre-token. QF_STATUS_FORMAT when the unknown token is needed but absent. */
 qf_status qf_tok_wordpiece(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_scratch *s,
@@ -209,7 +215,12 @@ typedef struct qf_tok_piece {
     size_t n_ids;
 } qf_tok_piece;
 
-typedef enum qf_tok_post_kind { QF_TOK_POST_BERT, QF_TOK_POST_ROBERTA, QF_TOK_POST_TEMPLATE } qf_tok_post_kind;
+typedef enum qf_tok_post_kind {
+    QF_TOK_POST_BERT,
+    QF_TOK_POST_ROBERTA,
+    QF_TOK_POST_TEMPLATE,
+    QF_TOK_POST_BYTE_LEVEL /* trim_offsets only: no special tokens, ids and types unchanged */
+} qf_tok_post_kind;
 
 /* One post-processor. For a single sequence it is one step: prefix + sequence + suffix. For pairs
  * it is kept as Hugging Face's processor (kind, cls/sep, the templates), which qf_tok_finish runs
@@ -225,6 +236,10 @@ typedef struct qf_tok_post {
     qf_tok_piece *single, *pair;       /* TemplateProcessing; owned */
     size_t n_single, n_pair;
     bool has_pair;                     /* the file gives a "pair" template */
+    /* RobertaProcessing / ByteLevel trim_offsets: each token's offsets lose the leading and trailing
+     * whitespace ('Ġ' or White_Space) of its string, except one leading space of the first token
+     * when trim_add_prefix_space (their add_prefix_space). */
+    bool trim_offsets, trim_add_prefix_space;
 } qf_tok_post;
 
 /* One position of a laid-out pair: a special token, or where sequence A or B goes. */
@@ -256,6 +271,10 @@ struct qf_tokenizer {
     size_t *match_norm, n_match_norm;
     int32_t pad_id;           /* -1 until resolved */
     int32_t pad_type_id;
+    /* When a post-processor step trims offsets: leading and trailing whitespace characters of each
+     * model vocabulary entry, by id ([trim_ws_count], capped at UINT16_MAX); NULL otherwise. */
+    uint16_t *trim_lead, *trim_trail;
+    size_t trim_ws_count;
 };
 
 /* Loading context: the file being read, for error messages. */

@@ -633,6 +633,10 @@ static qf_status parse_post(const qf_tok_ctx *c, json_object *obj, const char *p
         if ((s = token_pair(c, obj, "cls", path, &cls)) != QF_STATUS_OK ||
             (s = token_pair(c, obj, "sep", path, &sep)) != QF_STATUS_OK)
             return s;
+        bool roberta = strcmp(type, "RobertaProcessing") == 0, trim = false, prefix_space = false;
+        if (roberta && ((s = get_bool(c, obj, "trim_offsets", path, true, &trim)) != QF_STATUS_OK ||
+                        (s = get_bool(c, obj, "add_prefix_space", path, true, &prefix_space)) != QF_STATUS_OK))
+            return s;
         qf_tok_post *p = NULL;
         if ((s = push_post(c, t, &p)) != QF_STATUS_OK || (s = alloc_affixes(c, p, 1, 1)) != QF_STATUS_OK) return s;
         p->prefix_ids[0] = cls;
@@ -641,9 +645,23 @@ static qf_status parse_post(const qf_tok_ctx *c, json_object *obj, const char *p
         p->kind = strcmp(type, "BertProcessing") == 0 ? QF_TOK_POST_BERT : QF_TOK_POST_ROBERTA;
         p->cls_id = cls;
         p->sep_id = sep;
+        p->trim_offsets = trim;
+        p->trim_add_prefix_space = prefix_space;
         return QF_STATUS_OK;
     }
-    if (strcmp(type, "ByteLevel") == 0) return QF_STATUS_OK; /* offsets only; ids unchanged */
+    if (strcmp(type, "ByteLevel") == 0) { /* offsets only: a step without special tokens */
+        bool trim, prefix_space;
+        if ((s = get_bool(c, obj, "trim_offsets", path, true, &trim)) != QF_STATUS_OK ||
+            (s = get_bool(c, obj, "add_prefix_space", path, true, &prefix_space)) != QF_STATUS_OK)
+            return s;
+        if (!trim) return QF_STATUS_OK;
+        qf_tok_post *p = NULL;
+        if ((s = push_post(c, t, &p)) != QF_STATUS_OK || (s = alloc_affixes(c, p, 0, 0)) != QF_STATUS_OK) return s;
+        p->kind = QF_TOK_POST_BYTE_LEVEL;
+        p->trim_offsets = true;
+        p->trim_add_prefix_space = prefix_space;
+        return QF_STATUS_OK;
+    }
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(c, obj, path, t);
     if (strcmp(type, "Sequence") == 0) {
         sub(f, path, "processors");

@@ -6,6 +6,12 @@
  *   White_Space to ' '), then spaces around CJK ideographs, then strip accents (NFD, drop Mn),
  *   then lowercase, in that order; StripAccents drops every mark (M*) without decomposing first;
  *   Lowercase is the full per-character lowercase (no final-sigma context).
+ * Every step also carries the alignments (text/unicode.h) as the Rust NormalizedString does: a
+ * kept, mapped or lowercased character keeps its own; removed characters leave nothing; the three
+ * characters BERT makes of a CJK ideograph, the characters a lowercase expands to, the content
+ * Prepend puts before the first character take that character's; Replace gives each character of
+ * its content the alignment of the last character of the match; the normalization forms follow
+ * unicode-normalization-alignments (qf_uni_normalize_aligned).
  * Hugging Face bounds none of them; here every step, and a Sequence as a whole, may make at most
  * QF_TOKENIZER_MAX_NORMALIZE_EXPANSION code points per code point of the piece the pipeline gave
  * the normalizer (QF_TOKENIZER_MAX_NORMALIZED in all): Replace and Prepend check the length before
@@ -84,26 +90,45 @@ static qf_status over(qf_tok_norm_run *run, const norm_frame *f, qf_tok_norm_kin
     return QF_STATUS_LIMIT;
 }
 
+/* Appends to out_align copies of `a` until it is as long as out. */
+static bool align_fill(qf_cpbuf *out_align, size_t upto, uint32_t a)
+{
+    if (upto <= out_align->n) return true;
+    if (!qf_cpbuf_reserve(out_align, upto - out_align->n)) return false;
+    while (out_align->n < upto) out_align->v[out_align->n++] = a;
+    return true;
+}
+
 /* Full lowercase of in[0..n) appended to out, stopping past `max` appended code points. */
 /* *whole: the loop finished, so *made is the step's whole output. */
-static qf_status lower_bounded(const uint32_t *in, size_t n, qf_cpbuf *out, size_t max, size_t *made, bool *whole)
+static qf_status lower_bounded(const uint32_t *in, const uint32_t *in_align, size_t n, qf_cpbuf *out,
+                               qf_cpbuf *out_align, size_t max, size_t *made, bool *whole)
 {
     size_t start = out->n, i = 0;
-    if (!qf_cpbuf_reserve(out, n < max ? n : max)) return QF_STATUS_NO_MEMORY;
-    for (; i < n && out->n - start <= max; i++)
-        if (!qf_uni_append_lower(out, in[i])) return QF_STATUS_NO_MEMORY;
+    if (!qf_cpbuf_reserve(out, n < max ? n : max) || !qf_cpbuf_reserve(out_align, n < max ? n : max))
+        return QF_STATUS_NO_MEMORY;
+    for (; i < n && out->n - start <= max; i++) {
+        uint32_t c = in[i];
+        if (c < 128 && out->n < out->cap && out_align->n < out_align->cap) {
+            out->v[out->n++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+            out_align->v[out_align->n++] = in_align[i];
+            continue;
+        }
+        if (!qf_uni_append_lower(out, c) || !align_fill(out_align, out->n, in_align[i])) return QF_STATUS_NO_MEMORY;
+    }
     *made = out->n - start;
     *whole = i == n;
     return *made > max ? QF_STATUS_LIMIT : QF_STATUS_OK;
 }
 
-static qf_status bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
-                            qf_tok_norm_run *run, const norm_frame *f)
+static qf_status bert_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                            qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run, const norm_frame *f)
 {
-    qf_cpbuf a = {0}, b = {0};
+    qf_cpbuf a = {0}, b = {0}, a_al = {0}, b_al = {0};
     qf_status s = QF_STATUS_NO_MEMORY;
     size_t made = 0;
-    if (!qf_cpbuf_reserve(&a, n < run->max ? n : run->max)) goto done;
+    if (!qf_cpbuf_reserve(&a, n < run->max ? n : run->max) || !qf_cpbuf_reserve(&a_al, n < run->max ? n : run->max))
+        goto done;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = in[i];
         if (a.n > run->max) { /* CJK spacing triples a character */
@@ -115,8 +140,10 @@ static qf_status bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n,
             if (bert_is_whitespace(c)) c = ' ';
         }
         if (nm->handle_chinese_chars && qf_uni_is_chinese(c)) {
-            if (!qf_cpbuf_push(&a, ' ') || !qf_cpbuf_push(&a, c) || !qf_cpbuf_push(&a, ' ')) goto done;
-        } else if (!qf_cpbuf_push(&a, c)) {
+            if (!qf_cpbuf_push(&a, ' ') || !qf_cpbuf_push(&a, c) || !qf_cpbuf_push(&a, ' ') ||
+                !align_fill(&a_al, a.n, in_align[i]))
+                goto done;
+        } else if (!qf_cpbuf_push(&a, c) || !qf_cpbuf_push(&a_al, in_align[i])) {
             goto done;
         }
     }
@@ -125,38 +152,45 @@ static qf_status bert_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n,
         goto done;
     }
     if (nm->strip_accents) {
-        if (!qf_uni_normalize(QF_UNI_NFD, a.v, a.n, run->max, &b)) goto done;
+        if (!qf_uni_normalize_aligned(QF_UNI_NFD, a.v, a_al.v, a.n, run->max, &b, &b_al)) goto done;
         if (b.n > run->max) {
             s = over(run, f, nm->kind, b.n, false);
             goto done;
         }
         size_t w = 0;
         for (size_t i = 0; i < b.n; i++)
-            if (qf_uni_category_of(b.v[i]) != QF_UNI_MN) b.v[w++] = b.v[i];
-        b.n = w;
+            if (qf_uni_category_of(b.v[i]) != QF_UNI_MN) {
+                b_al.v[w] = b_al.v[i];
+                b.v[w++] = b.v[i];
+            }
+        b.n = b_al.n = w;
         qf_cpbuf t = a;
         a = b;
         b = t;
-        b.n = 0;
+        t = a_al;
+        a_al = b_al;
+        b_al = t;
     }
     if (nm->lowercase) {
         bool whole = false;
-        s = lower_bounded(a.v, a.n, out, run->max, &made, &whole);
+        s = lower_bounded(a.v, a_al.v, a.n, out, out_align, run->max, &made, &whole);
         if (s == QF_STATUS_LIMIT) s = over(run, f, nm->kind, made, whole);
         if (s != QF_STATUS_OK) goto done;
-    } else if (!qf_cpbuf_append(out, a.v, a.n)) {
+    } else if (!qf_cpbuf_append(out, a.v, a.n) || !qf_cpbuf_append(out_align, a_al.v, a_al.n)) {
         goto done;
     }
     s = QF_STATUS_OK;
 done:
     qf_cpbuf_free(&a);
     qf_cpbuf_free(&b);
+    qf_cpbuf_free(&a_al);
+    qf_cpbuf_free(&b_al);
     return s;
 }
 
 /* Counts the matches first: the output's length is known, and checked, before it is allocated. */
-static qf_status replace_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
-                               qf_tok_norm_run *run, const norm_frame *f)
+static qf_status replace_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                               qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run, const norm_frame *f)
 {
     size_t m = nm->pattern.n, c = nm->content.n, matches = 0;
     if (m == 0) return over(run, f, nm->kind, SIZE_MAX, false); /* the loader refuses empty patterns */
@@ -172,29 +206,31 @@ static qf_status replace_apply(const qf_tok_norm *nm, const uint32_t *in, size_t
     size_t grown = 0, need = SIZE_MAX;
     bool fits = !__builtin_mul_overflow(matches, c, &grown) && qf_add_size(n - matches * m, grown, &need);
     if (!fits || need > run->max) return over(run, f, nm->kind, need, fits);
-    if (!qf_cpbuf_reserve(out, need)) return QF_STATUS_NO_MEMORY;
+    if (!qf_cpbuf_reserve(out, need) || !qf_cpbuf_reserve(out_align, need)) return QF_STATUS_NO_MEMORY;
     for (size_t i = 0; i < n;) {
         if (m <= n - i && memcmp(in + i, nm->pattern.v, m * sizeof(uint32_t)) == 0) {
             if (!qf_cpbuf_append(out, nm->content.v, c)) return QF_STATUS_NO_MEMORY;
+            for (size_t k = 0; k < c; k++) out_align->v[out_align->n++] = in_align[i + m - 1];
             i += m;
         } else {
+            out_align->v[out_align->n++] = in_align[i];
             out->v[out->n++] = in[i++];
         }
     }
     return QF_STATUS_OK;
 }
 
-static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
-                          qf_tok_norm_run *run, const norm_frame *f)
+static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                          qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run, const norm_frame *f)
 {
     size_t start = out->n, made = 0;
     qf_status s;
     switch (nm->kind) {
     case QF_TOK_NORM_BERT:
-        return bert_apply(nm, in, n, out, run, f);
+        return bert_apply(nm, in, in_align, n, out, out_align, run, f);
     case QF_TOK_NORM_LOWERCASE: {
         bool whole = false;
-        s = lower_bounded(in, n, out, run->max, &made, &whole);
+        s = lower_bounded(in, in_align, n, out, out_align, run->max, &made, &whole);
         return s == QF_STATUS_LIMIT ? over(run, f, nm->kind, made, whole) : s;
     }
     case QF_TOK_NORM_NFD:
@@ -205,14 +241,17 @@ static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, size_t n, q
                            : nm->kind == QF_TOK_NORM_NFKD ? QF_UNI_NFKD
                            : nm->kind == QF_TOK_NORM_NFC  ? QF_UNI_NFC
                                                           : QF_UNI_NFKC;
-        if (!qf_uni_normalize(form, in, n, run->max, out)) return QF_STATUS_NO_MEMORY;
+        if (!qf_uni_normalize_aligned(form, in, in_align, n, run->max, out, out_align)) return QF_STATUS_NO_MEMORY;
         if (out->n - start > run->max) return over(run, f, nm->kind, out->n - start, false);
         return QF_STATUS_OK;
     }
     case QF_TOK_NORM_STRIP_ACCENTS:
-        if (!qf_cpbuf_reserve(out, n)) return QF_STATUS_NO_MEMORY;
+        if (!qf_cpbuf_reserve(out, n) || !qf_cpbuf_reserve(out_align, n)) return QF_STATUS_NO_MEMORY;
         for (size_t i = 0; i < n; i++)
-            if (!qf_uni_is_mark(in[i])) out->v[out->n++] = in[i];
+            if (!qf_uni_is_mark(in[i])) {
+                out->v[out->n++] = in[i];
+                out_align->v[out_align->n++] = in_align[i];
+            }
         return QF_STATUS_OK;
     case QF_TOK_NORM_STRIP: {
         size_t lo = 0, hi = n;
@@ -220,49 +259,57 @@ static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, size_t n, q
             while (lo < hi && qf_uni_is_whitespace(in[lo])) lo++;
         if (nm->strip_right)
             while (hi > lo && qf_uni_is_whitespace(in[hi - 1])) hi--;
-        return qf_cpbuf_append(out, in + lo, hi - lo) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+        return qf_cpbuf_append(out, in + lo, hi - lo) && qf_cpbuf_append(out_align, in_align + lo, hi - lo)
+                   ? QF_STATUS_OK
+                   : QF_STATUS_NO_MEMORY;
     }
     case QF_TOK_NORM_REPLACE:
-        return replace_apply(nm, in, n, out, run, f);
+        return replace_apply(nm, in, in_align, n, out, out_align, run, f);
     case QF_TOK_NORM_PREPEND: {
         if (n == 0) return QF_STATUS_OK;
         size_t need = SIZE_MAX;
         bool fits = qf_add_size(n, nm->content.n, &need);
         if (!fits || need > run->max) return over(run, f, nm->kind, need, fits);
         if (!qf_cpbuf_reserve(out, need) || !qf_cpbuf_append(out, nm->content.v, nm->content.n) ||
-            !qf_cpbuf_append(out, in, n))
+            !qf_cpbuf_append(out, in, n) || !align_fill(out_align, out_align->n + nm->content.n, in_align[0]) ||
+            !qf_cpbuf_append(out_align, in_align, n))
             return QF_STATUS_NO_MEMORY;
         return QF_STATUS_OK;
     }
     case QF_TOK_NORM_SEQUENCE: {
         /* every step is held to the same bound, so the Sequence's result is too */
-        qf_cpbuf cur = {0}, next = {0};
-        s = qf_cpbuf_append(&cur, in, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+        qf_cpbuf cur = {0}, next = {0}, cur_al = {0}, next_al = {0};
+        s = qf_cpbuf_append(&cur, in, n) && qf_cpbuf_append(&cur_al, in_align, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
         for (size_t i = 0; s == QF_STATUS_OK && i < nm->n_items; i++) {
             norm_frame child = {f, i};
-            next.n = 0;
-            s = apply_at(&nm->items[i], cur.v, cur.n, &next, run, &child);
+            next.n = next_al.n = 0;
+            s = apply_at(&nm->items[i], cur.v, cur_al.v, cur.n, &next, &next_al, run, &child);
             qf_cpbuf t = cur;
             cur = next;
             next = t;
+            t = cur_al;
+            cur_al = next_al;
+            next_al = t;
         }
         if (s == QF_STATUS_OK && cur.n > run->max) s = over(run, f, nm->kind, cur.n, true);
-        if (s == QF_STATUS_OK && !qf_cpbuf_append(out, cur.v, cur.n)) s = QF_STATUS_NO_MEMORY;
+        if (s == QF_STATUS_OK && (!qf_cpbuf_append(out, cur.v, cur.n) || !qf_cpbuf_append(out_align, cur_al.v, cur_al.n)))
+            s = QF_STATUS_NO_MEMORY;
         qf_cpbuf_free(&cur);
         qf_cpbuf_free(&next);
+        qf_cpbuf_free(&cur_al);
+        qf_cpbuf_free(&next_al);
         return s;
     }
     }
     return QF_STATUS_NO_MEMORY;
 }
 
-qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, size_t n, qf_cpbuf *out,
-                            qf_tok_norm_run *run)
+qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                            qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run)
 {
     norm_frame root = {NULL, 0};
-    return apply_at(nm, in, n, out, run, &root);
+    return apply_at(nm, in, in_align, n, out, out_align, run, &root);
 }
-
 void qf_tok_norm_free(qf_tok_norm *nm)
 {
     if (!nm) return;

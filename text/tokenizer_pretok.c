@@ -2,7 +2,10 @@
  * text/tokenizer_pretok.c: the pre-tokenizers of Hugging Face tokenizers. They cut the
  * normalized text of each piece into the words the model sees; ByteLevel also rewrites every word
  * as GPT-2's byte-to-character alphabet. Pieces are spans of one code point buffer; text that a
- * pre-tokenizer creates (ByteLevel) is appended to that buffer.
+ * pre-tokenizer creates (ByteLevel) is appended to that buffer, and its alignments (text/unicode.h)
+ * to the buffer beside it: every byte character of a code point takes that code point's alignment,
+ * and the space of add_prefix_space the alignment of the character it precedes (Hugging Face's
+ * NormalizedString::prepend).
  *
  * Splitting follows the Rust library's NormalizedString::split: the pattern turns a piece into
  * consecutive (range, is_match) entries; the behaviour (Removed, Isolated, MergedWithPrevious,
@@ -199,37 +202,47 @@ static uint32_t byte_char(uint8_t b)
 }
 
 /* Appends the byte-level form of text[off, off+len) to text; pushes it as one span. */
-static bool byte_level_word(qf_cpbuf *text, size_t off, size_t len, qf_tok_spans *out)
+static bool byte_level_word(qf_cpbuf *text, qf_cpbuf *align, size_t off, size_t len, qf_tok_spans *out)
 {
     size_t need;
-    if (__builtin_mul_overflow(len, (size_t)4, &need) || !qf_cpbuf_reserve(text, need)) return false;
+    if (__builtin_mul_overflow(len, (size_t)4, &need) || !qf_cpbuf_reserve(text, need) ||
+        !qf_cpbuf_reserve(align, need))
+        return false;
     size_t start = text->n;
     for (size_t i = 0; i < len; i++) {
         char u[4];
         size_t k = qf_utf8_encode(text->v[off + i], u);
-        for (size_t j = 0; j < k; j++) text->v[text->n++] = byte_char((uint8_t)u[j]);
+        uint32_t a = align->v[off + i];
+        for (size_t j = 0; j < k; j++) {
+            text->v[text->n++] = byte_char((uint8_t)u[j]);
+            align->v[align->n++] = a;
+        }
     }
     return qf_tok_spans_push(out, start, text->n - start);
 }
 
-static bool byte_level(const qf_tok_pre *pt, qf_cpbuf *text, qf_tok_span sp, qf_tok_spans *out)
+static bool byte_level(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, qf_tok_span sp, qf_tok_spans *out)
 {
     size_t off = sp.off, len = sp.len;
     if (pt->add_prefix_space && len > 0 && text->v[off] != ' ') {
         size_t need;
-        if (!qf_add_size(len, 1, &need) || !qf_cpbuf_reserve(text, need)) return false;
+        if (!qf_add_size(len, 1, &need) || !qf_cpbuf_reserve(text, need) || !qf_cpbuf_reserve(align, need))
+            return false;
         size_t start = text->n;
         text->v[text->n++] = ' ';
+        align->v[align->n++] = align->v[off];
         memcpy(text->v + text->n, text->v + off, len * sizeof(uint32_t));
+        memcpy(align->v + align->n, align->v + off, len * sizeof(uint32_t));
         text->n += len;
+        align->n += len;
         off = start;
         len += 1;
     }
-    if (!pt->use_regex) return byte_level_word(text, off, len, out);
+    if (!pt->use_regex) return byte_level_word(text, align, off, len, out);
     size_t i = 0;
     while (i < len) {
         size_t m = gpt2_match(text->v + off + i, len - i);
-        if (!byte_level_word(text, off + i, m, out)) return false;
+        if (!byte_level_word(text, align, off + i, m, out)) return false;
         i += m;
     }
     return true;
@@ -274,7 +287,8 @@ static bool whitespace_split_words(const qf_cpbuf *text, qf_tok_span sp, qf_tok_
     return true;
 }
 
-bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, const qf_tok_spans *in, qf_tok_spans *out)
+bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, const qf_tok_spans *in,
+                      qf_tok_spans *out)
 {
     out->n = 0;
     if (pt->kind == QF_TOK_PRE_SEQUENCE) {
@@ -282,7 +296,7 @@ bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, const qf_tok_spans *
         bool ok = true;
         for (size_t i = 0; ok && i < in->n; i++) ok = qf_tok_spans_push(&a, in->v[i].off, in->v[i].len);
         for (size_t k = 0; ok && k < pt->n_items; k++) {
-            ok = qf_tok_pre_apply(&pt->items[k], text, &a, &b);
+            ok = qf_tok_pre_apply(&pt->items[k], text, align, &a, &b);
             qf_tok_spans t = a;
             a = b;
             b = t;
@@ -307,7 +321,7 @@ bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, const qf_tok_spans *
             ok = split_pred(text, sp, is_ws, false, QF_TOK_REMOVED, &e, out);
             break;
         case QF_TOK_PRE_BYTE_LEVEL:
-            ok = byte_level(pt, text, sp, out);
+            ok = byte_level(pt, text, align, sp, out);
             break;
         case QF_TOK_PRE_PUNCTUATION:
             ok = split_pred(text, sp, is_punc, false, pt->behavior, &e, out);

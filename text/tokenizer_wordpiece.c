@@ -3,22 +3,29 @@
  * characters of a word: the longest vocabulary entry starting at the current position (with the
  * continuing-subword prefix "##" after the first piece) is taken; if some position has none, or
  * the word has more than max_input_chars_per_word characters, the whole word is the unknown token.
+ * Each piece covers its characters of the word; the unknown token the whole word.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/tokenizer_internal.h"
 
-bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id)
+bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id, size_t start, size_t end)
 {
     if (ids->n == ids->cap) {
         size_t cap = ids->cap ? ids->cap * 2 : 64;
         if (cap > SIZE_MAX / sizeof(int32_t)) return false;
         int32_t *v = realloc(ids->v, cap * sizeof *v);
-        if (!v) return false;
-        ids->v = v;
+        if (v) ids->v = v;
+        uint32_t *a = realloc(ids->start, cap * sizeof *a);
+        if (a) ids->start = a;
+        uint32_t *b = realloc(ids->end, cap * sizeof *b);
+        if (b) ids->end = b;
+        if (!v || !a || !b) return false;
         ids->cap = cap;
     }
+    ids->start[ids->n] = (uint32_t)start;
+    ids->end[ids->n] = (uint32_t)end;
     ids->v[ids->n++] = id;
     return true;
 }
@@ -64,7 +71,7 @@ qf_status qf_tok_wordpiece(const qf_tok_model *m, const uint32_t *w, size_t n, q
     if (n == 0) return QF_STATUS_OK;
     if (n > m->max_input_chars_per_word) {
         if (m->unk_id < 0) return unk_missing(m, err);
-        return qf_tok_ids_push(out, m->unk_id) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+        return qf_tok_ids_push(out, m->unk_id, 0, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
     }
     size_t plen = m->prefix ? strlen(m->prefix) : 0;
     size_t total;
@@ -92,9 +99,9 @@ qf_status qf_tok_wordpiece(const qf_tok_model *m, const uint32_t *w, size_t n, q
         if (id < 0) {
             out->n = first;
             if (m->unk_id < 0) return unk_missing(m, err);
-            return qf_tok_ids_push(out, m->unk_id) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
+            return qf_tok_ids_push(out, m->unk_id, 0, n) ? QF_STATUS_OK : QF_STATUS_NO_MEMORY;
         }
-        if (!qf_tok_ids_push(out, id)) return QF_STATUS_NO_MEMORY;
+        if (!qf_tok_ids_push(out, id, start, end)) return QF_STATUS_NO_MEMORY;
         start = end;
     }
     return QF_STATUS_OK;

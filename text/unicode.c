@@ -124,41 +124,56 @@ bool qf_uni_append_lower(qf_cpbuf *out, uint32_t cp)
     return qf_cpbuf_append(out, qf_uni_pool + qf_uni_lower[r][1], qf_uni_lower[r][2]);
 }
 
-static bool decompose_one(qf_cpbuf *out, uint32_t cp, bool compat)
+/* Appends the decomposition of cp; with `tags`, one change tag per appended code point: 0 for the
+ * first, 1 for the others (unicode-normalization-alignments' Decompositions). */
+static bool decompose_one(qf_cpbuf *out, uint32_t cp, bool compat, qf_cpbuf *tags)
 {
+    size_t before = out->n;
+    bool ok;
     if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_SCOUNT) {
         uint32_t s = cp - HANGUL_S;
         uint32_t t = s % HANGUL_TCOUNT;
-        if (!qf_cpbuf_push(out, HANGUL_L + s / HANGUL_NCOUNT)) return false;
-        if (!qf_cpbuf_push(out, HANGUL_V + (s % HANGUL_NCOUNT) / HANGUL_TCOUNT)) return false;
-        return t == 0 || qf_cpbuf_push(out, HANGUL_T + t);
-    }
-    if (cp < 0xC0) {
+        ok = qf_cpbuf_push(out, HANGUL_L + s / HANGUL_NCOUNT) &&
+             qf_cpbuf_push(out, HANGUL_V + (s % HANGUL_NCOUNT) / HANGUL_TCOUNT) &&
+             (t == 0 || qf_cpbuf_push(out, HANGUL_T + t));
+    } else if (cp < 0xC0 && (!compat || cp < 0xA0)) {
         /* Latin-1 below U+00C0 decomposes only under compatibility (U+00A0, U+00A8, ...). */
-        if (!compat || cp < 0xA0) return qf_cpbuf_push(out, cp);
+        ok = qf_cpbuf_push(out, cp);
+    } else {
+        long r = find_row(&qf_uni_decomp[0][0], qf_uni_decomp_count, 5, cp);
+        if (r < 0) {
+            ok = qf_cpbuf_push(out, cp);
+        } else {
+            const uint32_t *row = qf_uni_decomp[r];
+            ok = compat ? qf_cpbuf_append(out, qf_uni_pool + row[3], row[4])
+                        : qf_cpbuf_append(out, qf_uni_pool + row[1], row[2]);
+        }
     }
-    long r = find_row(&qf_uni_decomp[0][0], qf_uni_decomp_count, 5, cp);
-    if (r < 0) return qf_cpbuf_push(out, cp);
-    const uint32_t *row = qf_uni_decomp[r];
-    return compat ? qf_cpbuf_append(out, qf_uni_pool + row[3], row[4])
-                  : qf_cpbuf_append(out, qf_uni_pool + row[1], row[2]);
+    if (!ok) return false;
+    if (!tags) return true;
+    if (!qf_cpbuf_reserve(tags, out->n - before)) return false;
+    for (size_t i = before; i < out->n; i++) tags->v[tags->n++] = i == before ? 0u : 1u;
+    return true;
 }
 
-/* Stable sort of each run of non-starters by combining class (insertion sort: runs are short). */
-static void canonical_order(uint32_t *v, size_t n)
+/* Stable sort of each run of non-starters by combining class (insertion sort: runs are short);
+ * tags (may be NULL) move with their code points. */
+static void canonical_order(uint32_t *v, uint32_t *tags, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         unsigned c = qf_uni_ccc(v[i]);
         if (c == 0) continue;
-        uint32_t x = v[i];
+        uint32_t x = v[i], tx = tags ? tags[i] : 0;
         size_t j = i;
         while (j > 0) {
             unsigned p = qf_uni_ccc(v[j - 1]);
             if (p == 0 || p <= c) break;
             v[j] = v[j - 1];
+            if (tags) tags[j] = tags[j - 1];
             j--;
         }
         v[j] = x;
+        if (tags) tags[j] = tx;
     }
 }
 
@@ -187,42 +202,122 @@ static bool compose_pair(uint32_t a, uint32_t b, uint32_t *out)
     return false;
 }
 
-/* Canonical composition in place over v[start..n) (the algorithm of UAX #15); returns the new
+/* Canonical composition in place over v[0..n) (the algorithm of UAX #15); returns the new
  * length. A character combines with the last starter unless a character left between them has a
- * combining class of 0 or >= its own. */
-static size_t compose(uint32_t *v, size_t start, size_t n)
+ * combining class of 0 or >= its own. With tags (signed values stored as uint32_t), a composite
+ * takes the starter's tag plus the absorbed code point's, minus 1 (Recompositions). */
+static size_t compose(uint32_t *v, uint32_t *tags, size_t n)
 {
-    if (n - start < 2) return n;
-    size_t starter = start, w = start + 1;
-    unsigned last_cc = qf_uni_ccc(v[start]) == 0 ? 0 : 256;
-    for (size_t i = start + 1; i < n; i++) {
+    if (n < 2) return n;
+    size_t starter = 0, w = 1;
+    unsigned last_cc = qf_uni_ccc(v[0]) == 0 ? 0 : 256;
+    for (size_t i = 1; i < n; i++) {
         uint32_t c = v[i];
         unsigned cc = qf_uni_ccc(c);
         uint32_t composite;
         if ((last_cc < cc || last_cc == 0) && compose_pair(v[starter], c, &composite)) {
             v[starter] = composite;
+            if (tags) tags[starter] = (uint32_t)((int32_t)tags[starter] + (int32_t)tags[i] - 1);
             continue;
         }
         if (cc == 0) starter = w;
         last_cc = cc;
+        if (tags) tags[w] = tags[i];
         v[w++] = c;
     }
     return w;
 }
 
-bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out)
+/* Over the caller's bound (more than max_out appended): returns without finishing, the caller
+ * refuses the text. */
+static bool normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out, qf_cpbuf *tags)
 {
     bool compat = form == QF_UNI_NFKD || form == QF_UNI_NFKC;
     size_t start = out->n;
     if (!qf_cpbuf_reserve(out, n < max_out ? n : max_out)) return false;
     for (size_t i = 0; i < n; i++) {
-        if (out->n - start > max_out) return true; /* over the caller's bound: it refuses the text */
-        if (!decompose_one(out, in[i], compat)) return false;
+        if (out->n - start > max_out) return true;
+        if (!decompose_one(out, in[i], compat, tags)) return false;
     }
     if (out->n == start) return true; /* nothing decomposed: out->v may still be NULL */
-    canonical_order(out->v + start, out->n - start);
-    if (form == QF_UNI_NFC || form == QF_UNI_NFKC) out->n = compose(out->v, start, out->n);
+    canonical_order(out->v + start, tags ? tags->v : NULL, out->n - start);
+    if (form == QF_UNI_NFC || form == QF_UNI_NFKC) {
+        out->n = start + compose(out->v + start, tags ? tags->v : NULL, out->n - start);
+        if (tags) tags->n = out->n - start;
+    }
     return true;
+}
+
+bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out)
+{
+    return normalize(form, in, n, max_out, out, NULL);
+}
+
+bool qf_uni_normalize_aligned(qf_uni_form form, const uint32_t *in, const uint32_t *in_align, size_t n,
+                              size_t max_out, qf_cpbuf *out, qf_cpbuf *out_align)
+{
+    size_t start = out->n;
+    qf_cpbuf tags = {0};
+    bool ok = normalize(form, in, n, max_out, out, &tags);
+    size_t made = out->n - start;
+    if (ok) ok = qf_cpbuf_reserve(out_align, made);
+    if (ok) {
+        /* NormalizedString::transform: tag <= 0 takes the next input code point's alignment and
+         * skips -tag more; tag > 0 copies the last one taken. */
+        size_t taken = 0;
+        for (size_t i = 0; i < made; i++) {
+            int32_t tag = i < tags.n ? (int32_t)tags.v[i] : 0;
+            uint32_t a;
+            if (tag > 0) {
+                a = taken > 0 ? in_align[taken - 1] : QF_UNI_ALIGN_NONE;
+            } else {
+                a = taken < n ? in_align[taken] : (n ? in_align[n - 1] : QF_UNI_ALIGN_NONE);
+                taken += 1 + (size_t)(-(int64_t)tag);
+            }
+            out_align->v[out_align->n++] = a;
+        }
+    }
+    qf_cpbuf_free(&tags);
+    return ok;
+}
+
+size_t qf_utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp)
+{
+    uint8_t b = s[i];
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xBF;
+    uint32_t c;
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        c = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        c = b & 0x0F;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        c = b & 0x07;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    size_t j = 1;
+    for (; j <= need && i + j < len; j++) {
+        uint8_t d = s[i + j];
+        if (d < lo || d > hi) break;
+        lo = 0x80;
+        hi = 0xBF;
+        c = (c << 6) | (d & 0x3F);
+    }
+    *cp = j == need + 1 ? c : 0xFFFD; /* else the maximal subpart read so far */
+    return j;
 }
 
 bool qf_utf8_decode_lossy(const uint8_t *s, size_t len, qf_cpbuf *out)
@@ -230,48 +325,11 @@ bool qf_utf8_decode_lossy(const uint8_t *s, size_t len, qf_cpbuf *out)
     if (!qf_cpbuf_reserve(out, len)) return false;
     size_t i = 0;
     while (i < len) {
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            out->v[out->n++] = b;
-            i++;
+        if (s[i] < 0x80) {
+            out->v[out->n++] = s[i++];
             continue;
         }
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xBF;
-        uint32_t cp;
-        if (b >= 0xC2 && b <= 0xDF) {
-            need = 1;
-            cp = b & 0x1F;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            need = 2;
-            cp = b & 0x0F;
-            if (b == 0xE0) lo = 0xA0;
-            if (b == 0xED) hi = 0x9F;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            need = 3;
-            cp = b & 0x07;
-            if (b == 0xF0) lo = 0x90;
-            if (b == 0xF4) hi = 0x8F;
-        } else {
-            out->v[out->n++] = 0xFFFD;
-            i++;
-            continue;
-        }
-        size_t j = 1;
-        for (; j <= need && i + j < len; j++) {
-            uint8_t c = s[i + j];
-            if (c < lo || c > hi) break;
-            lo = 0x80;
-            hi = 0xBF;
-            cp = (cp << 6) | (c & 0x3F);
-        }
-        if (j == need + 1) {
-            out->v[out->n++] = cp;
-            i += j;
-        } else {
-            out->v[out->n++] = 0xFFFD; /* the maximal subpart read so far */
-            i += j;
-        }
+        i += qf_utf8_next(s, len, i, &out->v[out->n++]);
     }
     return true;
 }

@@ -73,9 +73,29 @@ typedef enum qf_uni_form { QF_UNI_NFD, QF_UNI_NFKD, QF_UNI_NFC, QF_UNI_NFKC } qf
  * what was appended with its bound. SIZE_MAX: no bound. False only when out of memory. */
 bool qf_uni_normalize(qf_uni_form form, const uint32_t *in, size_t n, size_t max_out, qf_cpbuf *out);
 
+/*
+ * Alignments: beside a code point buffer of the tokenizer pipeline, one entry per code point giving
+ * the index of the code point of the original text it comes from (Hugging Face's NormalizedString
+ * alignments, which always hold the span of one original character). QF_UNI_ALIGN_NONE marks a code
+ * point inserted before any original one, whose offsets are (0, 0).
+ */
+#define QF_UNI_ALIGN_NONE UINT32_MAX
+
+/* qf_uni_normalize that also appends to out_align the alignment of each appended code point, as
+ * the Rust crate unicode-normalization-alignments gives it to NormalizedString::transform: each
+ * output code point takes, in order, the place of the next input code point (the first code point
+ * of a decomposition; a composition also consumes the code points it absorbed), or copies the
+ * alignment of the last one taken (the other code points of a decomposition). Canonical reordering
+ * moves code points but not the order in which input code points are taken. */
+bool qf_uni_normalize_aligned(qf_uni_form form, const uint32_t *in, const uint32_t *in_align, size_t n,
+                              size_t max_out, qf_cpbuf *out, qf_cpbuf *out_align);
+
 /* Appends the code points of UTF-8 bytes, ill-formed subsequences replaced by U+FFFD as Python's
  * errors="replace" does. */
 bool qf_utf8_decode_lossy(const uint8_t *s, size_t len, qf_cpbuf *out);
+/* One step of that decoding: the code point starting at s[i] (i < len) in *cp; returns the bytes it
+ * takes (1 to 4; a maximal ill-formed subsequence is one U+FFFD). */
+size_t qf_utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp);
 /* Writes the UTF-8 of cp (a scalar value) into buf; returns 1 to 4. */
 size_t qf_utf8_encode(uint32_t cp, char buf[4]);
 

@@ -118,9 +118,27 @@ typedef struct qf_encoding {
     int32_t *token_type_ids;
     int32_t *sequence_ids;   /* which text each position came from: 0 (the text, or the first of a
                               * pair), 1 (the second of a pair), -1 (a special token or padding) */
-    size_t length;   /* entries in each array */
+    /* [length][2] start, end (exclusive) in code points of the original text; 0,0 for special
+     * tokens and padding. See "Offsets" below. */
+    int32_t *offsets;
+    size_t length;   /* entries in each array (pairs in offsets) */
     size_t capacity; /* allocated entries (internal) */
 } qf_encoding;
+
+/*
+ * Offsets: what Hugging Face's `Encoding.offsets` holds in Python (transformers'
+ * return_offsets_mapping=True): for each token, the characters [start, end) of the original text
+ * it comes from, counted in Unicode code points (Python str indices) of the text as decoded above
+ * (an invalid UTF-8 sequence counts as the one U+FFFD it becomes; qf_text_char_to_byte maps them
+ * back to bytes). They follow the Rust library: a token spans from its first normalized
+ * character's original character to its last one's (a character a normalizer decomposes, a CJK
+ * ideograph BERT pads with spaces, a multi-byte character a byte-level BPE token covers only part
+ * of: each gives its pieces the whole original character); removed characters (controls) belong
+ * to no token; an added token covers the text it matched, the spaces its lstrip / rstrip took
+ * included; post-processors with trim_offsets (RobertaProcessing, ByteLevel) then drop leading and
+ * trailing spaces ('Ġ') from each token's span, keeping the one a first token got from
+ * add_prefix_space. Special tokens added by the post-processor, and padding, are (0, 0).
+ */
 
 void qf_encoding_init(qf_encoding *e);
 void qf_encoding_free(qf_encoding *e); /* frees the arrays and zeroes the struct; accepts NULL */
@@ -171,6 +189,16 @@ qf_status qf_tokenizer_encode_pair(const qf_tokenizer *t, const char *text_a, si
  */
 qf_status qf_tokenizer_post_process(const qf_tokenizer *t, const int32_t *ids_a, size_t n_a, const int32_t *ids_b,
                                     size_t n_b, bool add_special_tokens, qf_encoding *out, qf_error *err);
+
+/* Byte offset in text[0..len) where code point `char_index` of its decoding (as qf_tokenizer_encode
+ * decodes it: each maximal ill-formed UTF-8 subsequence is one U+FFFD) starts; `len` when
+ * char_index is the number of code points or more. Turns a token's offsets into the bytes of the
+ * original text. */
+size_t qf_text_char_to_byte(const char *text, size_t len, size_t char_index);
+/* The same for n offsets at once (e.g. qf_encoding.offsets, n = 2 * length): bytes[i] is the byte
+ * offset of code point chars[i] (negative values give 0). One pass over the text when chars is
+ * non-decreasing; `bytes` may be `chars`. */
+void qf_text_chars_to_bytes(const char *text, size_t len, const int32_t *chars, int32_t *bytes, size_t n);
 
 /* Id used for padding: "padding.pad_id" of tokenizer.json when set, else the id of [PAD] or <pad>
  * (added tokens first, then the vocabulary), else 0. */
