@@ -344,6 +344,118 @@ static void test_padding_truncation(void **state)
     qf_tokenizer_destroy(t);
 }
 
+/* A pair carries each text's offsets (in that text's own code points), as Hugging Face's
+ * Encoding.offsets gives them for tokenizer(a, b): specials (0, 0), each text trimmed alone. */
+static void test_pair_offsets(void **state)
+{
+    (void)state;
+    static const char *dirs[] = {FIX "tokenizer/bert-mini", FIX "tokenizer/roberta-mini"};
+    static const char *a = "What is libfoo?", *b = " libfoo: a  library for foo, version 2.1";
+    for (size_t d = 0; d < 2; d++) {
+        qf_tokenizer *t = load_ok(dirs[d]);
+        qf_tokenize_params raw = qf_tokenize_params_default();
+        raw.add_special_tokens = false;
+        qf_encoding ea, eb, ep;
+        qf_encoding_init(&ea);
+        qf_encoding_init(&eb);
+        qf_encoding_init(&ep);
+        assert_int_equal(qf_tokenizer_encode(t, a, strlen(a), &raw, &ea, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_tokenizer_encode(t, b, strlen(b), &raw, &eb, NULL), QF_STATUS_OK);
+        assert_int_equal(qf_tokenizer_encode_pair(t, a, strlen(a), b, strlen(b), NULL, &ep, NULL), QF_STATUS_OK);
+        size_t ia = 0, ib = 0;
+        for (size_t i = 0; i < ep.length; i++) {
+            const int32_t *o = &ep.offsets[2 * i];
+            if (ep.sequence_ids[i] < 0) {
+                assert_int_equal(o[0], 0);
+                assert_int_equal(o[1], 0);
+            } else {
+                const qf_encoding *src = ep.sequence_ids[i] == 0 ? &ea : &eb;
+                size_t *k = ep.sequence_ids[i] == 0 ? &ia : &ib;
+                assert_int_equal(ep.input_ids[i], src->input_ids[*k]);
+                assert_int_equal(o[0], src->offsets[2 * *k]);
+                assert_int_equal(o[1], src->offsets[2 * *k + 1]);
+                (*k)++;
+            }
+        }
+        assert_int_equal(ia, ea.length);
+        assert_int_equal(ib, eb.length);
+        /* truncated to 12: the offsets of what is kept */
+        qf_tokenize_params p = qf_tokenize_params_default();
+        p.max_length = 12;
+        assert_int_equal(qf_tokenizer_encode_pair(t, a, strlen(a), b, strlen(b), &p, &ep, NULL), QF_STATUS_OK);
+        assert_int_equal(ep.length, 12);
+        ib = 0;
+        for (size_t i = 0; i < ep.length; i++)
+            if (ep.sequence_ids[i] == 1) {
+                assert_int_equal(ep.offsets[2 * i], eb.offsets[2 * ib]);
+                assert_int_equal(ep.offsets[2 * i + 1], eb.offsets[2 * ib + 1]);
+                ib++;
+            }
+        assert_true(ib > 0);
+        qf_encoding_free(&ea);
+        qf_encoding_free(&eb);
+        qf_encoding_free(&ep);
+        qf_tokenizer_destroy(t);
+    }
+}
+
+/* The form recent RoBERTa-style tokenizer.json files take: Sequence[ByteLevel (trims offsets only),
+ * TemplateProcessing] lays out pairs and offsets exactly like RobertaProcessing does. */
+static void test_byte_level_then_template(void **state)
+{
+    (void)state;
+    FILE *f = fopen(FIX "tokenizer/roberta-mini/tokenizer.json", "rb");
+    assert_non_null(f);
+    static char json[1 << 20], edited[1 << 20];
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    fclose(f);
+    json[n] = '\0';
+    static const char *roberta = "\"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [\"</s>\", 2], "
+                                 "\"cls\": [\"<s>\", 0], \"trim_offsets\": true, \"add_prefix_space\": false}";
+    static const char *sequence =
+        "\"post_processor\": {\"type\": \"Sequence\", \"processors\": ["
+        "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true},"
+        "{\"type\": \"TemplateProcessing\","
+        " \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}},"
+        "  {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}],"
+        " \"pair\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}},"
+        "  {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}},"
+        "  {\"Sequence\": {\"id\": \"B\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}],"
+        " \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [0], \"tokens\": [\"<s>\"]},"
+        "  \"</s>\": {\"id\": \"</s>\", \"ids\": [2], \"tokens\": [\"</s>\"]}}}]}";
+    const char *at = strstr(json, roberta);
+    assert_non_null(at);
+    size_t head = (size_t)(at - json);
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)head, json, sequence, at + strlen(roberta));
+    qf_tokenizer *t_roberta = load_json_ok(json), *t_seq = load_json_ok(edited);
+    static const char *a = " What is libfoo?", *b = "libfoo:  a library, version 2.1 ";
+    qf_encoding e1, e2;
+    qf_encoding_init(&e1);
+    qf_encoding_init(&e2);
+    for (int pair = 0; pair < 2; pair++) {
+        if (pair) {
+            assert_int_equal(qf_tokenizer_encode_pair(t_roberta, a, strlen(a), b, strlen(b), NULL, &e1, NULL), 0);
+            assert_int_equal(qf_tokenizer_encode_pair(t_seq, a, strlen(a), b, strlen(b), NULL, &e2, NULL), 0);
+        } else {
+            assert_int_equal(qf_tokenizer_encode(t_roberta, b, strlen(b), NULL, &e1, NULL), 0);
+            assert_int_equal(qf_tokenizer_encode(t_seq, b, strlen(b), NULL, &e2, NULL), 0);
+        }
+        assert_int_equal(e1.length, e2.length);
+        for (size_t i = 0; i < e1.length; i++) {
+            assert_int_equal(e1.input_ids[i], e2.input_ids[i]);
+            assert_int_equal(e1.token_type_ids[i], e2.token_type_ids[i]);
+            assert_int_equal(e1.sequence_ids[i], e2.sequence_ids[i]);
+            assert_int_equal(e1.offsets[2 * i], e2.offsets[2 * i]);
+            assert_int_equal(e1.offsets[2 * i + 1], e2.offsets[2 * i + 1]);
+        }
+    }
+    assert_int_equal(qf_tokenizer_num_special_tokens_pair(t_seq), 4);
+    qf_encoding_free(&e1);
+    qf_encoding_free(&e2);
+    qf_tokenizer_destroy(t_roberta);
+    qf_tokenizer_destroy(t_seq);
+}
+
 /* Code point offsets back to bytes, with the lossy decoding of encode. */
 static void test_char_to_byte(void **state)
 {
@@ -484,6 +596,8 @@ int main(void)
         cmocka_unit_test(test_byte_level),
         cmocka_unit_test(test_add_prefix_space),
         cmocka_unit_test(test_padding_truncation),
+        cmocka_unit_test(test_pair_offsets),
+        cmocka_unit_test(test_byte_level_then_template),
         cmocka_unit_test(test_char_to_byte),
         cmocka_unit_test(test_dataset_properties),
     };
