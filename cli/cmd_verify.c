@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/cmd_qa.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -150,12 +151,13 @@ static qf_cli_option verify_options[] = {
     QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
     QF_CLI_SHARED(QF_CLI_BATCH, NULL),
     QF_CLI_OPTION("no-layers", 0, false, NULL, "skip the per-layer SQNR"),
-    QF_CLI_OPTION("job", 0, true, "classification|embedding",
-                  "what to measure (default: embedding for a sentence-transformers folder or a model without a "
-                  "classification head, else classification)"),
+    QF_CLI_OPTION("job", 0, true, "classification|embedding|qa",
+                  "what to measure (default: qa for a question-answering head, embedding for a "
+                  "sentence-transformers folder or a model without a classification head, else classification)"),
     QF_CLI_OPTION("min-cosine", 0, true, "C", "embedding job: exit 3 when the mean cosine to FP32 is below C"),
     QF_CLI_OPTION("pooling", 0, true, "MODE", "embedding job: pooling (default: the sentence-transformers pipeline, else mean)"),
     QF_CLI_OPTION("normalize", 0, false, NULL, "embedding job: L2-normalize (default: as the pipeline says)"),
+    QF_CLI_QA_OPTIONS,
     QF_CLI_SHARED(QF_CLI_QUIET, "no summary on stdout (the exit status still tells)"),
 };
 
@@ -168,7 +170,12 @@ static qf_cli_command verify_command = {
     "embedding, the default without a classification head: a sentence-transformers folder, a base\n"
     "encoder) it compares each row's sentence embedding (the folder's pooling and normalization, as\n"
     "SentenceTransformer.encode makes it): cosine to FP32 (mean, min) and nearest-neighbour agreement\n"
-    "among the data rows (top-1, top-10 overlap); --min-cosine gates it; labels are not needed.",
+    "among the data rows (top-1, top-10 overlap); --min-cosine gates it; labels are not needed. For a\n"
+    "question-answering head (--job qa, its default) rows are {\"question\", \"context\", \"answers\"}\n"
+    "(answers as SQuAD / Hugging Face datasets give them, {\"text\": [...], \"answer_start\": [...]}, or a\n"
+    "plain list of strings): SQuAD v1.1 exact match and F1 of each model, the F1 drop (the headline,\n"
+    "gated by --max-drop) and the rows whose answer span changed; rows without answers give agreement\n"
+    "only (--max-drop is then refused).",
     "Dynamic artifacts: int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear\n"
     "does. Static artifacts (quant.mode static): activations use the calibrated scales stored in the .qf,\n"
     "as the QDQ graph does. Either way the figures predict what ONNX Runtime computes.\n"
@@ -215,7 +222,8 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
 {
     qf_cli_option *job = qf_cli_find(&verify_command, "job");
     if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0) {
-        fprintf(stderr, "qforge verify: --job must be classification or embedding, not '%s'\n", qf_cli_safe(job->value));
+        fprintf(stderr, "qforge verify: --job must be classification, embedding or qa, not '%s'\n",
+                qf_cli_safe(job->value));
         return QF_EXIT_USAGE;
     }
     if (job->seen) {
@@ -370,8 +378,16 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return QF_EXIT_ERROR;
     }
+    if (qf_cli_verify_is_qa(cmd, ref)) {
+        qf_cli_verify_qa_inputs qa = {artifact_path, reference_copy, data_opt->value, art, ref, has_max_drop, max_drop};
+        rc = qf_cmd_verify_qa(cmd, &qa);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
     bool embedding_job = false;
-    if ((rc = choose_job(ref, reference_copy, has_max_drop, &embedding_job))) {
+    if ((rc = qf_cli_qa_options_refused(cmd, "--job qa")) ||
+        (rc = choose_job(ref, reference_copy, has_max_drop, &embedding_job))) {
         qf_model_destroy(art);
         qf_model_destroy(ref);
         return rc;
@@ -468,7 +484,7 @@ int qf_cmd_verify(int argc, char **argv)
 
 static qf_cli_option run_options[] = {
     QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)"),
-    QF_CLI_OPTION("output", 0, true, "logits|embedding", "what to print per row (default logits)"),
+    QF_CLI_OPTION("output", 0, true, "logits|embedding|spans", "what to print per row (default logits)"),
     QF_CLI_OPTION("pooling", 0, true, "MODE",
                   "embedding pooling: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the "
                   "folder's sentence-transformers pipeline, else mean)"),
@@ -478,10 +494,11 @@ static qf_cli_option run_options[] = {
     QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
     QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
     QF_CLI_SHARED(QF_CLI_BATCH, NULL),
+    QF_CLI_QA_OPTIONS,
 };
 
 static qf_cli_command run_command = {
-    "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding] [options]",
+    "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding|spans] [options]",
     "Runs the encoder on every row and prints one JSON object per row: {\"row\", \"logits\", \"label\"}\n"
     "(the predicted class, named by config.json's id2label; for problem_type multi_label_classification\n"
     "\"scores\" (sigmoid) and \"labels\" (>= 0.5) instead; for one label, a cross-encoder's \"score\":\n"
@@ -491,7 +508,16 @@ static qf_cli_command run_command = {
     "mean of the last hidden state. --pooling and --normalize override both. A pipeline qforge cannot\n"
     "compute (a Dense module, a default prompt, ...) is refused, naming what. ARTIFACT is a .qf (int8\n"
     "runs in dynamic int8) or any checkpoint.",
-    NULL, run_options, sizeof run_options / sizeof run_options[0], 1, 1};
+    "--output spans (a question-answering head): rows {\"question\", \"context\"}; prints {\"row\",\n"
+    "\"start_logits\", \"end_logits\", \"answer\": {\"text\", \"start\", \"end\", \"score\"}} as\n"
+    "transformers' question-answering pipeline answers (fast tokenizer, align_to_words=False): a context\n"
+    "longer than a window is cut into windows of --max-seq-len tokens sharing --doc-stride tokens, as\n"
+    "the tokenizer's only_second truncation with stride makes them; such a row prints \"windows\":\n"
+    "[{\"start_logits\", \"end_logits\"}, ...] in window order instead of the two arrays (each array one\n"
+    "logit per token of its window, special tokens and question included, as the model returns them).\n"
+    "start and end are characters (code points) of the context, text its substring, score\n"
+    "p_start * p_end of the softmax over the window's context tokens; \"answer\" is null when no\n"
+    "window gives one, and for {\"input_ids\"} rows (logits only).", run_options, sizeof run_options / sizeof run_options[0], 1, 1};
 
 int qf_cmd_run(int argc, char **argv)
 {
@@ -506,9 +532,13 @@ int qf_cmd_run(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_cli_option *out_opt = qf_cli_find(&run_command, "output");
+    if (out_opt->seen && strcmp(out_opt->value, "spans") == 0)
+        return qf_cmd_run_spans(&run_command, pos[0], data_opt->value);
+    if ((rc = qf_cli_qa_options_refused(&run_command, "--output spans"))) return rc;
     bool embedding = out_opt->seen && strcmp(out_opt->value, "embedding") == 0;
     if (out_opt->seen && !embedding && strcmp(out_opt->value, "logits") != 0) {
-        fprintf(stderr, "qforge run: --output must be logits or embedding, not '%s'\n", qf_cli_safe(out_opt->value));
+        fprintf(stderr, "qforge run: --output must be logits, embedding or spans, not '%s'\n",
+                qf_cli_safe(out_opt->value));
         return QF_EXIT_USAGE;
     }
     qf_cli_option *pool_opt = qf_cli_find(&run_command, "pooling"), *norm_opt = qf_cli_find(&run_command, "normalize");

@@ -82,6 +82,10 @@
 #define QF_DATASET_MAX_ROWS 10000000        /* rows in one file */
 #define QF_DATASET_MAX_LINE (16u << 20)     /* bytes of one row */
 
+/* Question answering (text/qa_rows.c, verify/qa.c) */
+#define QF_QA_MAX_ANSWERS 1024              /* gold answers of one row */
+#define QF_QA_MAX_WINDOWS 65536             /* strided windows over one context */
+
 /* Sharded checkpoints (readers/sharded): *.index.json with a weight_map */
 #define QF_SHARDED_MAX_INDEX (64u << 20)    /* bytes of the index file */
 #define QF_SHARDED_MAX_SHARDS 65536         /* distinct shard files */

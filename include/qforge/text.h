@@ -276,6 +276,43 @@ const char *qf_dataset_row_text(const qf_dataset *d, size_t i, size_t *len);
 const char *qf_dataset_sha256(const qf_dataset *d);
 void qf_dataset_destroy(qf_dataset *d); /* accepts NULL */
 
+/* =============================================================================================
+ * Question-answering rows (text/qa_rows.c): JSONL for `qforge run --output spans` and
+ * `qforge verify --job qa`
+ *
+ * One JSON object per line: {"question": "...", "context": "..."} (both non-empty strings, as
+ * transformers' pipeline requires), optionally with gold "answers" in the SQuAD / Hugging Face
+ * datasets form {"text": ["...", ...], "answer_start": [chars, ...]} (as many starts as texts, each
+ * a character of the context in code points) or as a plain list of strings ["...", ...] (no
+ * starts). An answer list may not be empty (SQuAD v1.1 scores need one); null counts as absent.
+ * A row {"input_ids": [...], "token_type_ids": [...]} is run as it is (logits only: no text to
+ * find an answer in). Blank lines are skipped. Errors name the file, "line N", the row's byte
+ * offset and the field ("answers.answer_start[1]").
+ * =========================================================================================== */
+
+typedef struct qf_qa_row {
+    /* {"question", "context"} rows: the decoded strings (NUL-terminated; may hold NUL); else NULL */
+    const char *question, *context;
+    size_t question_len, context_len;  /* bytes */
+    /* {"input_ids"} rows: the ids and their type ids (NULL when not given); else NULL, 0 */
+    const int32_t *input_ids, *token_type_ids;
+    size_t num_ids;
+    size_t num_answers;               /* gold answers; 0 when the row has none */
+    const char *const *answer_texts;  /* [num_answers], NUL-terminated */
+    const int64_t *answer_starts;     /* [num_answers]: code point in the context; -1 from a plain list */
+    size_t line;                      /* 1-based line of the row in its file */
+} qf_qa_row;
+
+typedef struct qf_qa_rows qf_qa_rows;
+
+/* Reads and checks every row (first `limit` rows when limit > 0). An empty file is refused. */
+qf_status qf_qa_rows_load(const char *path, int64_t limit, qf_qa_rows **out, qf_error *err);
+size_t qf_qa_rows_count(const qf_qa_rows *r);
+const qf_qa_row *qf_qa_rows_at(const qf_qa_rows *r, size_t i); /* borrowed; NULL out of range */
+size_t qf_qa_rows_answered(const qf_qa_rows *r);                /* rows with gold answers */
+const char *qf_qa_rows_sha256(const qf_qa_rows *r);             /* of the file's bytes; borrowed */
+void qf_qa_rows_destroy(qf_qa_rows *r);                         /* accepts NULL */
+
 #ifdef __cplusplus
 }
 #endif

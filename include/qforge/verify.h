@@ -329,6 +329,140 @@ double qf_ranking_mrr(const qf_ranking_totals *totals);  /* mean over groups; 0 
 double qf_ranking_ndcg(const qf_ranking_totals *totals); /* mean over groups; 0 with none */
 
 /* =============================================================================================
+ * Question answering (verify/qa.c): transformers' question-answering pipeline (fast tokenizer,
+ * question first, top_k 1, handle_impossible_answer false, align_to_words false) and the QA job
+ * =========================================================================================== */
+
+#define QF_QA_MAX_ANSWER_LEN_DEFAULT 15
+/* What the pipeline writes over the logits of tokens that cannot be in an answer before its softmax */
+#define QF_QA_MASKED_LOGIT (-10000.0)
+
+typedef struct qf_qa_params {
+    int32_t max_seq_len;      /* tokens of a window, specials included; 0: min(384, the model's positions) */
+    int32_t doc_stride;       /* context tokens two windows share; < 0: min(max_seq_len / 2, 128) */
+    int32_t max_answer_len;   /* tokens of an answer, at most (default 15) */
+    /* > 0: the question is cut to its first N tokens (what transformers does with a slow tokenizer,
+     * squad_convert_examples_to_features' max_query_length; its default 64 does not apply to fast
+     * tokenizers, whose pipeline keeps the whole question). 0 (default): not cut. */
+    int32_t max_question_len;
+} qf_qa_params;
+
+qf_qa_params qf_qa_params_default(void); /* {0, -1, 15, 0} */
+
+/* The defaults filled in for a model of `model_max_length` positions. INVALID_ARGUMENT (object the
+ * parameter) when max_seq_len exceeds the model's positions, doc_stride > max_seq_len (the pipeline's
+ * ValueError), or max_answer_len < 1. `in` may be NULL (defaults). */
+qf_status qf_qa_params_resolve(const qf_qa_params *in, int32_t model_max_length, qf_qa_params *out, qf_error *err);
+
+/*
+ * The windows Rust tokenizers makes for tokenizer(question, context, truncation="only_second",
+ * max_length=max_seq_len, stride=doc_stride, return_overflowing_tokens=True): with Q question
+ * tokens, C context tokens and S special tokens of a pair, the whole context is one window when
+ * Q + C <= max_seq_len - S; else each window holds L = max_seq_len - S - Q context tokens, window i
+ * the tokens [i * (L - doc_stride), min(that + L, C)), until one reaches C (so consecutive windows
+ * share doc_stride tokens). Refused (INVALID_ARGUMENT, object "question" / "doc_stride" /
+ * "max_seq_len") where Rust refuses: no context token fits beside the question (SequenceTooShort),
+ * doc_stride >= L (its assertion), max_seq_len < S. ranges receives [start, stop) pairs of context
+ * token indices (2 * capacity entries); LIMIT past `capacity` or QF_QA_MAX_WINDOWS windows.
+ */
+qf_status qf_qa_window_ranges(size_t question_tokens, size_t context_tokens, size_t special_tokens,
+                              int32_t max_seq_len, int32_t doc_stride, size_t *ranges, size_t capacity, size_t *count,
+                              qf_error *err);
+
+typedef struct qf_qa_windows {
+    size_t count;
+    /* [count], owned: each window as the post-processor lays question and context out
+     * (qf_tokenizer_post_process, special tokens added): ids, type ids, sequence_ids (0 question,
+     * 1 context, -1 special), and offsets in code points of the question (sequence 0) or of the
+     * context (sequence 1) */
+    qf_encoding *window;
+    size_t *context_first; /* [count]: the context token each window starts at */
+} qf_qa_windows;
+
+/* The question and the context each encoded without special tokens (the question cut to
+ * max_question_len when > 0), then the windows of qf_qa_window_ranges. `p` must be resolved. */
+qf_status qf_qa_windows_build(const qf_tokenizer *t, const char *question, size_t question_len, const char *context,
+                              size_t context_len, const qf_qa_params *p, qf_qa_windows *out, qf_error *err);
+void qf_qa_windows_free(qf_qa_windows *w); /* accepts NULL; zeroes the struct */
+
+typedef struct qf_qa_span {
+    bool found;                  /* the best pair is a valid answer (both ends candidates) */
+    size_t start_token, end_token; /* inclusive */
+    double score;                /* p_start * p_end */
+} qf_qa_span;
+
+/*
+ * The best span of one window of n tokens, as the pipeline's select_starts_ends and decode_spans:
+ * the logits of non-candidates (candidate[i] == 0) replaced by QF_QA_MASKED_LOGIT, a softmax over
+ * the window for starts and for ends (in double; the pipeline computes in float32), position 0's
+ * two probabilities then set to 0, and the first maximum in (start, end) order of p_start * p_end
+ * over start <= end < start + max_answer_len (all zero: (0, 0)). found is false when the maximum's
+ * start or end is not a candidate (the pipeline then has no answer from this window). `scratch`
+ * holds 2 * n doubles.
+ */
+void qf_qa_decode_window(const float *start_logits, const float *end_logits, const uint8_t *candidate, size_t n,
+                         int32_t max_answer_len, double *scratch, qf_qa_span *out);
+
+typedef struct qf_qa_result {
+    size_t windows;
+    size_t *window_length;         /* [windows] tokens of each window, owned */
+    float *start_logits, *end_logits; /* every window's logits back to back (sum of window_length), owned */
+    bool answered;                 /* false: no window gave an answer, or an input_ids row */
+    size_t answer_start, answer_end; /* code points of the context, [start, end) */
+    size_t answer_window;          /* the window the answer's first occurrence came from */
+    double score;
+    char *answer_text;             /* the context's bytes of the span, NUL-terminated, owned */
+    size_t answer_len;
+} qf_qa_result;
+
+/*
+ * One row through the model: its windows (an {"input_ids"} row: one window as given, no answer),
+ * run by `enc` (a QA head; made with qf_qa_encoder_create) in batches of max_batch windows, each
+ * window's best span (candidates: the context's tokens, and the tokens whose id is the id of the
+ * template's first special token, the pipeline's cls_token_id), its text and characters from the
+ * tokens' offsets (transformers' align_to_words=False). Across windows, as the pipeline's
+ * postprocess: an answer whose text equals (ASCII case-insensitively; Python lowercases all of
+ * Unicode) the answer of an earlier window adds its score to that one; the highest score wins, the
+ * earlier on ties. Free with qf_qa_result_free.
+ */
+qf_status qf_qa_answer(qf_encoder *enc, int64_t max_batch, const qf_tokenizer *t, const qf_qa_row *row,
+                       const qf_qa_params *p, qf_qa_result *out, qf_error *err);
+void qf_qa_result_free(qf_qa_result *r); /* accepts NULL */
+
+/* An encoder for qf_qa_answer: max_batch windows of max_seq_len tokens (or the longest
+ * {"input_ids"} row of `rows`, which may be NULL). */
+qf_status qf_qa_encoder_create(qf_model *m, qf_encoder_mode mode, int threads, int64_t max_batch,
+                               const qf_qa_params *p, const qf_qa_rows *rows, qf_encoder **out, qf_error *err);
+
+typedef struct qf_qa_report {
+    size_t rows, answered_rows, windows;  /* answered_rows: rows with gold answers */
+    /* SQuAD v1.1 over the answered rows, fractions (no answer predicted scores as "") */
+    double exact_match_reference, f1_reference, exact_match_artifact, f1_artifact;
+    double drop_points;                  /* 100 * (F1 reference - F1 artifact), the headline */
+    size_t agreeing;                     /* rows whose answer span (or no answer) is the same */
+    double agreement;                    /* agreeing / rows */
+    double mean_abs_dlogit, max_abs_dlogit; /* over every start and end logit of every window */
+    size_t changed_count, changed_kept;  /* rows whose span differs; the first kept */
+    size_t *changed_rows;                /* [changed_kept], owned */
+    qf_qa_params params;                 /* as resolved */
+    qf_encoder_mode artifact_mode;
+    double seconds;
+    char data_sha256[65];                /* of the rows' file (qf_qa_rows_sha256) */
+} qf_qa_report;
+
+/* Both models over every row (qf_qa_answer), SQuAD scores against the rows' answers (metrics.c),
+ * agreement and logit distance. `params` may be NULL. Free with qf_qa_report_free. */
+qf_status qf_verify_qa(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode, const qf_tokenizer *t,
+                       const qf_qa_rows *rows, const qf_qa_params *qa, const qf_verify_params *params,
+                       qf_qa_report *out, qf_error *err);
+void qf_qa_report_free(qf_qa_report *r); /* accepts NULL; zeroes the struct */
+
+/* The report as JSON (owned text, free()), with the paths and provenance of `ctx` as the
+ * classification report has them: job "qa", the metric figures, agreement, logits, the gate. */
+qf_status qf_qa_report_json(const qf_qa_report *r, const qf_verify_html_context *ctx, char **out, size_t *len,
+                            qf_error *err);
+
+/* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
  * =========================================================================================== */
 
