@@ -210,7 +210,8 @@ static void print_qa_report(const qf_qa_report *r, const char *artifact, const c
 
 int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
 {
-    static const char *const not_qa[] = {"min-cosine", "pooling", "normalize", "html", "no-layers"};
+    static const char *const not_qa[] = {"min-cosine", "pooling",   "normalize", "html",
+                                         "no-layers",  "threshold", "min-spearman"};
     for (size_t i = 0; i < sizeof not_qa / sizeof not_qa[0]; i++) {
         qf_cli_option *o = qf_cli_find(cmd, not_qa[i]);
         if (o && o->seen) {

@@ -14,6 +14,7 @@
 
 #include "cli/args.h"
 #include "cli/cmd_qa.h"
+#include "cli/cmd_rank.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -151,9 +152,14 @@ static qf_cli_option verify_options[] = {
     QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
     QF_CLI_SHARED(QF_CLI_BATCH, NULL),
     QF_CLI_OPTION("no-layers", 0, false, NULL, "skip the per-layer SQNR"),
-    QF_CLI_OPTION("job", 0, true, "classification|embedding|qa",
-                  "what to measure (default: qa for a question-answering head, embedding for a "
-                  "sentence-transformers folder or a model without a classification head, else classification)"),
+    QF_CLI_OPTION("job", 0, true, "classification|embedding|multi-label|rerank|qa",
+                  "what to measure (default: qa for a question-answering head, embedding for a sentence-transformers "
+                  "folder or a model without a classification head, multi-label for problem_type "
+                  "multi_label_classification, rerank for one label scored by sigmoid or identity (a cross-encoder), "
+                  "else classification)"),
+    QF_CLI_OPTION("threshold", 0, true, "P", "multi-label job: a label is predicted when sigmoid(logit) >= P (default 0.5)"),
+    QF_CLI_OPTION("min-spearman", 0, true, "R",
+                  "rerank job: exit 3 when the Spearman of the artifact's scores to FP32's is below R"),
     QF_CLI_OPTION("min-cosine", 0, true, "C", "embedding job: exit 3 when the mean cosine to FP32 is below C"),
     QF_CLI_OPTION("pooling", 0, true, "MODE", "embedding job: pooling (default: the sentence-transformers pipeline, else mean)"),
     QF_CLI_OPTION("normalize", 0, false, NULL, "embedding job: L2-normalize (default: as the pipeline says)"),
@@ -170,7 +176,16 @@ static qf_cli_command verify_command = {
     "embedding, the default without a classification head: a sentence-transformers folder, a base\n"
     "encoder) it compares each row's sentence embedding (the folder's pooling and normalization, as\n"
     "SentenceTransformer.encode makes it): cosine to FP32 (mean, min) and nearest-neighbour agreement\n"
-    "among the data rows (top-1, top-10 overlap); --min-cosine gates it; labels are not needed. For a\n"
+    "among the data rows (top-1, top-10 overlap); --min-cosine gates it; labels are not needed. Rows\n"
+    "{\"text\", \"text_pair\", \"score\"} add the STS metric: the Spearman of cosine(text, text_pair) vs\n"
+    "score for FP32 and the artifact, the headline that --max-drop gates (points: 100 x Spearman).\n"
+    "Multi-label (--job multi-label; rows {\"text\", \"labels\": [names or ids]}): micro-F1 at --threshold\n"
+    "and exact label-set agreement; --max-drop gates the micro-F1 drop. Rerank (--job rerank, a\n"
+    "cross-encoder; rows {\"text\", \"text_pair\"} or groups {\"query\", \"text\", \"label\"}, rows with the\n"
+    "same query, else the same text, forming a group): Spearman of the scores FP32 vs artifact and rank\n"
+    "agreement (the fraction of groups of 2+ rows whose top-scored row is the same); with a relevance\n"
+    "label (>= 0) on every row MRR@10 and NDCG@10, the MRR@10 drop gated by --max-drop; --min-spearman\n"
+    "gates the score Spearman. For a\n"
     "question-answering head (--job qa, its default) rows are {\"question\", \"context\", \"answers\"}\n"
     "(answers as SQuAD / Hugging Face datasets give them, {\"text\": [...], \"answer_start\": [...]}, or a\n"
     "plain list of strings): SQuAD v1.1 exact match and F1 of each model, the F1 drop (the headline,\n"
@@ -218,23 +233,30 @@ static void print_report(const qf_verify_report *r, const char *artifact, const 
 
 /* What `verify` measures: --job, else an embedding model (a sentence-transformers folder, or no
  * classification head) gets the embedding job. Options of the other job are usage errors. */
-static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, bool *embedding)
+static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, const char *data_path, long limit,
+                      bool *embedding, qf_cli_scoring_job *scoring, bool *sts)
 {
     qf_cli_option *job = qf_cli_find(&verify_command, "job");
-    if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0) {
-        fprintf(stderr, "qforge verify: --job must be classification, embedding or qa, not '%s'\n",
+    if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0 &&
+        strcmp(job->value, "qa") != 0 && !qf_cli_scoring_job_named(job->value)) {
+        fprintf(stderr, "qforge verify: --job must be classification, embedding, multi-label, rerank or qa, not '%s'\n",
                 qf_cli_safe(job->value));
         return QF_EXIT_USAGE;
     }
     if (job->seen) {
         *embedding = strcmp(job->value, "embedding") == 0;
+        *scoring = qf_cli_scoring_job_named(job->value);
     } else {
         qf_arch a;
         qf_error err;
         qf_error_clear(&err);
         if (qf_arch_of(ref, &a, &err)) return qf_cli_fail(&err);
         *embedding = a.head == QF_ARCH_HEAD_NONE || qf_model_get_meta(ref, "pipeline.source") != NULL;
+        *scoring = *embedding ? QF_CLI_SCORING_NONE : qf_cli_scoring_job_of(&a);
     }
+    int rc = qf_cli_scoring_options(&verify_command, *scoring, path);
+    if (rc) return rc;
+    if (*embedding && (rc = qf_cli_sts_rows(data_path, limit, sts))) return rc;
     static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize"};
     for (size_t i = 0; !*embedding && i < sizeof embedding_only / sizeof embedding_only[0]; i++)
         if (qf_cli_find(&verify_command, embedding_only[i])->seen) {
@@ -242,9 +264,10 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
                             "--job embedding measures its embeddings)\n", embedding_only[i], qf_cli_safe(path));
             return QF_EXIT_USAGE;
         }
-    if (*embedding && (has_max_drop || qf_cli_find(&verify_command, "html")->seen)) {
-        fprintf(stderr, "qforge verify: %s applies to classification; the embedding job is gated by --min-cosine and "
-                        "reported with --json\n", has_max_drop ? "--max-drop" : "--html");
+    if (*embedding && ((has_max_drop && !*sts) || qf_cli_find(&verify_command, "html")->seen)) {
+        fprintf(stderr, "qforge verify: %s applies to classification; the embedding job is gated by --min-cosine (and "
+                        "--max-drop with {\"text\", \"text_pair\", \"score\"} rows) and reported with --json\n",
+                has_max_drop ? "--max-drop" : "--html");
         return QF_EXIT_USAGE;
     }
     return QF_EXIT_OK;
@@ -255,6 +278,7 @@ typedef struct verify_job {
     int32_t max_length;
     const qf_dataset *data;
     qf_model *reference, *artifact;
+    const qf_cli_scoring_run *sts; /* rows with "score": the STS Spearman too (NULL: none) */
 } verify_job;
 
 /* The embedding job: qf_verify_embeddings, its JSON report, its summary and the --min-cosine gate. */
@@ -287,6 +311,9 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
                              &err))
         return qf_cli_fail(&err);
     bool passed = !min_opt->seen || qf_verify_embedding_gate(r.mean_cosine, min_cosine);
+    qf_cli_sts sts;
+    if (j->sts && (rc = qf_cli_sts_measure(j->sts, j->data, pooling, normalize, &sts))) return rc;
+    if (j->sts) passed = passed && sts.passed;
     qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
     if (json_opt->seen) {
         qf_verify_html_context hc = qf_verify_html_context_default();
@@ -300,10 +327,13 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
         hc.has_min_cosine = min_opt->seen;
         hc.min_cosine = min_cosine;
         hc.passed = passed;
+        hc.has_max_drop = j->sts && sts.has_max_drop;
+        hc.max_drop = j->sts ? sts.max_drop : 0;
         char *text = NULL;
         size_t len = 0;
         qf_output *out = NULL;
-        qf_status s = qf_embedding_report_json(&r, &hc, &text, &len, &err);
+        qf_status s = j->sts ? qf_sts_report_json(&r, &sts.report, &hc, &text, &len, &err)
+                             : qf_embedding_report_json(&r, &hc, &text, &len, &err);
         if (!s) s = qf_output_open(json_opt->value, &out, &err);
         if (!s && (s = qf_output_write(out, text, len, &err)) != QF_STATUS_OK) qf_output_abort(out);
         if (!s) s = qf_output_commit(out, &err);
@@ -319,7 +349,8 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
         printf("cosine     mean %.6f   min %.6f (row %zu)\n", r.mean_cosine, r.min_cosine, r.min_cosine_row);
         printf("retrieval  top-1 agreement %.2f%%   top-10 overlap %.2f%% (nearest rows among %zu)\n",
                100 * r.top1_agreement, 100 * r.top10_overlap, r.retrieval_rows);
-        printf("time       %.2f s\n", r.seconds);
+        printf("time       %.2f s\n", r.seconds + (j->sts ? sts.report.seconds : 0));
+        if (j->sts) qf_cli_sts_print(&sts, r.artifact_mode);
         if (min_opt->seen)
             printf("result     %s: mean cosine %.6f %s --min-cosine %g\n", passed ? "PASS" : "FAIL", r.mean_cosine,
                    passed ? ">=" : "<", min_cosine);
@@ -385,9 +416,10 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return rc;
     }
-    bool embedding_job = false;
+    bool embedding_job = false, sts = false;
+    qf_cli_scoring_job scoring = QF_CLI_SCORING_NONE;
     if ((rc = qf_cli_qa_options_refused(cmd, "--job qa")) ||
-        (rc = choose_job(ref, reference_copy, has_max_drop, &embedding_job))) {
+        (rc = choose_job(ref, reference_copy, has_max_drop, data_opt->value, limit, &embedding_job, &scoring, &sts))) {
         qf_model_destroy(art);
         qf_model_destroy(ref);
         return rc;
@@ -409,14 +441,7 @@ int qf_cmd_verify(int argc, char **argv)
     dp.config_json = qf_model_config_json(ref);
     qf_cli_option *html_opt = qf_cli_find(&verify_command, "html");
     dp.keep_text = html_opt->seen;
-    qf_dataset *data = NULL;
-    qf_error_clear(&err);
-    if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
-        qf_tokenizer_destroy(tok);
-        qf_model_destroy(art);
-        qf_model_destroy(ref);
-        return qf_cli_fail(&err);
-    }
+    if (sts) dp.texts = QF_DATASET_TEXTS_FIRST; /* the text_pair side is embedded on its own (cmd_rank.c) */
     qf_cli_progress ps;
     qf_cli_progress_init(&ps, "verify", false, qf_cli_given(cmd, QF_CLI_QUIET));
     qf_verify_params vp = qf_verify_params_default();
@@ -425,8 +450,26 @@ int qf_cmd_verify(int argc, char **argv)
     vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
     vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
+    qf_cli_scoring_run run = {scoring, artifact_path, reference_copy, data_opt->value, tok_used, ref, art,
+                              artifact_mode(art), tok, dp, vp, has_max_drop, max_drop};
+    if (scoring) {
+        rc = qf_cli_verify_scoring(cmd, &run);
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
+    qf_dataset *data = NULL;
+    qf_error_clear(&err);
+    if (qf_dataset_load(data_opt->value, tok, &dp, &data, &err)) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return qf_cli_fail(&err);
+    }
     if (embedding_job) {
-        verify_job job = {artifact_path, reference_copy, data_opt->value, tok_used, dp.max_length, data, ref, art};
+        verify_job job = {artifact_path, reference_copy, data_opt->value, tok_used, dp.max_length, data, ref, art,
+                          sts ? &run : NULL};
         rc = verify_embeddings(&job, &vp);
         qf_dataset_destroy(data);
         qf_tokenizer_destroy(tok);

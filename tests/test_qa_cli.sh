@@ -150,6 +150,8 @@ printf '{"question": "%s", "context": "abc def"}\n' "$(printf 'word %.0s' $(seq 
 expect_error 1 "no context token fits" "$QF_CLI" run "$m" --data "$work/longq.jsonl" --output spans --max-seq-len 48
 expect_error 1 "doc_stride" "$QF_CLI" run "$m" --data "$work/long.jsonl" --output spans --max-seq-len 48 --doc-stride 40
 expect_error 2 "does not apply to the qa job" "$QF_CLI" verify "$work/f32.qf" --data "$rows" --min-cosine 0.9
+expect_error 2 "threshold does not apply to the qa job" "$QF_CLI" verify "$work/f32.qf" --data "$rows" --threshold 0.3
+expect_error 2 "min-spearman does not apply to the qa job" "$QF_CLI" verify "$work/f32.qf" --data "$rows" --min-spearman 0.9
 
 [ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "test_qa_cli: all checks passed"

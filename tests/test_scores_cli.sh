@@ -8,7 +8,8 @@
 #     transformers' pipelines give it; the logit itself for problem_type regression or a
 #     CrossEncoder whose activation is Identity (both the sentence-transformers v4 key and the
 #     older sbert_ce_default_activation_function);
-#   - verify refuses each of them, naming what the logits are (accuracy is one label's metric).
+#   - verify --job classification refuses each of them, naming what the logits are (accuracy is one
+#     label's metric); without --job, verify measures them by their own job (multi-label, rerank).
 set -euo pipefail
 work="$QF_BINARY_DIR/test_scores_cli.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -68,10 +69,15 @@ ok &= worst <= 1e-5
 print(f"{name}: {kind}, max |d| = {worst:.3g} over {len(rows)} rows" + ("" if ok else "  FAIL"))
 sys.exit(0 if ok else 1)
 PY
-  # verify: one label's accuracy does not apply
+  # verify: one label's accuracy does not apply; the job the head asks for is chosen instead
   "$QF_CLI" quantize "$d/pytorch_model.bin" --mode dynamic -o "$d.qf" -q
   printf '{"input_ids": [2, 20, 3], "label": 0}\n' > "$d.eval.jsonl"
-  if "$QF_CLI" verify "$d.qf" --data "$d.eval.jsonl" --threads 1 > /dev/null 2> "$d.err"; then
+  local job=rerank; [ "$2" = multi ] && job=multi-label
+  if ! "$QF_CLI" verify "$d.qf" --data "$d.eval.jsonl" --threads 1 --json "$d.verify.json" -q ||
+     ! grep -q "\"job\": \"$job\"" "$d.verify.json"; then
+    echo "FAIL: $1: verify did not measure it as $job"; failures=$((failures + 1))
+  fi
+  if "$QF_CLI" verify "$d.qf" --data "$d.eval.jsonl" --threads 1 --job classification > /dev/null 2> "$d.err"; then
     echo "FAIL: $1: verify accepted"; failures=$((failures + 1))
   elif ! grep -q "verify measures single-label classification" "$d.err"; then
     echo "FAIL: $1: verify's refusal does not say why:"; cat "$d.err"; failures=$((failures + 1))

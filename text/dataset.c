@@ -161,15 +161,56 @@ static int64_t read_int_array(qf_dataset *d, json_object *arr, int32_t max_lengt
     return (int64_t)n;
 }
 
+/* A "query" row ({"query", "text"}: a reranker's pair) reads as the pair (query, text): *text
+ * becomes the query and *text_pair the text. Returns whether the row has a "query" (null: none). */
+static bool query_row(json_object *row, json_object **text, json_object **text_pair, json_object **query)
+{
+    if (!json_object_object_get_ex(row, "query", query) || json_object_is_type(*query, json_type_null)) return false;
+    if (json_object_is_type(*query, json_type_string) && *text && !*text_pair) {
+        *text_pair = *text;
+        *text = *query;
+    }
+    return true;
+}
+
+static qf_status check_query(json_object *query, json_object *text, json_object *text_pair, const char *path,
+                             size_t line, uint64_t offset, qf_error *err)
+{
+    char part[48];
+    if (!json_object_is_type(query, json_type_string))
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "query",
+                            "\"query\" is %s, not a string", json_type_to_name(json_object_get_type(query)));
+    if (text != query)
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "query",
+                            "row has \"query\" but %s", text_pair ? "also \"text_pair\" (a row is one pair)"
+                                                                  : "no \"text\" to pair it with");
+    if (!json_object_is_type(text_pair, json_type_string))
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "text",
+                            "\"text\" is %s, not a string", json_type_to_name(json_object_get_type(text_pair)));
+    return QF_STATUS_OK;
+}
+
 static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_t offset, json_object *row,
                            const qf_tokenizer *tok, const qf_dataset_params *p, json_object *config,
                            qf_encoding *enc, qf_error *err)
 {
     if (!json_object_is_type(row, json_type_object)) return row_error(err, path, line, offset, "row is not a JSON object");
-    json_object *text = NULL, *ids = NULL, *label = NULL, *types = NULL, *text_pair = NULL;
+    json_object *text = NULL, *ids = NULL, *label = NULL, *types = NULL, *text_pair = NULL, *query = NULL;
     json_object_object_get_ex(row, "text", &text);
     json_object_object_get_ex(row, "text_pair", &text_pair);
     char part[48];
+    if (p->texts == QF_DATASET_TEXTS_AS_WRITTEN && query_row(row, &text, &text_pair, &query)) {
+        qf_status qs = check_query(query, text, text_pair, path, line, offset, err);
+        if (qs) return qs;
+    }
+    if (p->texts == QF_DATASET_TEXTS_FIRST) text_pair = NULL; /* a "query" is not the text then either */
+    if (p->texts == QF_DATASET_TEXTS_SECOND) {
+        if (!text_pair || !json_object_is_type(text_pair, json_type_string))
+            return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "text_pair",
+                                "row has no \"text_pair\" string (every row of a pair dataset needs one)");
+        text = text_pair;
+        text_pair = NULL;
+    }
     if (text_pair && !json_object_is_type(text_pair, json_type_string))
         return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "text_pair",
                             "\"text_pair\" is %s, not a string", json_type_to_name(json_object_get_type(text_pair)));
@@ -232,7 +273,7 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     }
     int32_t lab = -1;
     bool named = false;
-    if (label && !json_object_is_type(label, json_type_null)) {
+    if (label && !json_object_is_type(label, json_type_null) && !p->ignore_label) {
         char msg[QF_ERROR_MESSAGE_MAX];
         if (json_object_is_type(label, json_type_int)) {
             /* json-c clamps integers past int64 to its ends: those fail here too */

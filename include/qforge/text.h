@@ -229,18 +229,30 @@ const char *qf_tokenizer_unicode_version(void);
  * BERT) are the row's token_type_ids. A "text_pair" that is not a string, or one without a "text"
  * string beside it, is refused naming the field; null counts as absent. The label is an integer class
  * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
- * values), or absent (rows without labels still count for agreement and logit distance). Blank
+ * values), or absent (rows without labels still count for agreement and logit distance). A row
+ * {"query", "text"} (a reranker's) is the pair (query, text); a "query" that is not a string, or
+ * one with "text_pair" beside it or without "text", is refused naming the field. Blank
  * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
  * gives none (empty or whitespace under a tokenizer that adds no special tokens) is refused; a
  * "text" that gives only the special tokens ([CLS] [SEP]) is a row. Errors name the file, "line N"
  * and the byte offset of the row (a tokenizer's error too).
  * =========================================================================================== */
 
+/* Which text of a row is encoded: as written (a pair when the row has one), or one side of each
+ * row alone (for embedding both texts of {"text", "text_pair"} rows separately). */
+typedef enum qf_dataset_texts {
+    QF_DATASET_TEXTS_AS_WRITTEN = 0, /* "text", or the pair ("text", "text_pair") / ("query", "text") */
+    QF_DATASET_TEXTS_FIRST,          /* "text" alone; "text_pair" and "query" are not read */
+    QF_DATASET_TEXTS_SECOND,         /* "text_pair" alone, as the row's text; a row without it is refused */
+} qf_dataset_texts;
+
 typedef struct qf_dataset_params {
     int32_t max_length;      /* truncation of "text" (and pair) rows and of input_ids; 0: none */
     int64_t limit;           /* first N rows only; 0: all */
     const char *config_json; /* config.json text for string labels (label2id); may be NULL */
     bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
+    qf_dataset_texts texts;  /* default QF_DATASET_TEXTS_AS_WRITTEN */
+    bool ignore_label;       /* "label" is not read (a job reads it itself: qf_row_fields); row.label -1 */
 } qf_dataset_params;
 
 qf_dataset_params qf_dataset_params_default(void);
@@ -312,6 +324,55 @@ const qf_qa_row *qf_qa_rows_at(const qf_qa_rows *r, size_t i); /* borrowed; NULL
 size_t qf_qa_rows_answered(const qf_qa_rows *r);                /* rows with gold answers */
 const char *qf_qa_rows_sha256(const qf_qa_rows *r);             /* of the file's bytes; borrowed */
 void qf_qa_rows_destroy(qf_qa_rows *r);                         /* accepts NULL */
+
+/* =============================================================================================
+ * Row fields of the scoring jobs (text/dataset_fields.c): what `qforge verify`'s multi-label,
+ * rerank and sentence-similarity jobs read beside the texts qf_dataset_load tokenizes, from the
+ * same file and the same rows in the same order (blank lines skipped, the same limit):
+ *   "labels"  (when params.num_labels > 0) a multi-label row's gold set: a list, possibly empty,
+ *             of class indices in 0..num_labels-1 or class names (config.json's label2id, else
+ *             id2label's values); absent or null: the row has none.
+ *   "label"   (when params.relevance) a reranker row's graded relevance: a number >= 0.
+ *   "score"   (when params.score) a sentence-similarity row's gold score: a finite number.
+ *   group     a reranker row's group key: its "query", else its "text" (the first text of a pair).
+ * A malformed field is refused (QF_STATUS_FORMAT) naming the file, "line N", the row's offset and
+ * the field. Strings returned are borrowed from the qf_row_fields.
+ * =========================================================================================== */
+
+typedef struct qf_row_fields_params {
+    int64_t limit;           /* first N rows only, as qf_dataset_params.limit; 0: all */
+    const char *config_json; /* config.json text, for class names in "labels"; may be NULL */
+    int64_t num_labels;      /* > 0: read "labels" as a set of this many classes */
+    bool relevance;          /* read "label" as a relevance grade */
+    bool score;              /* read "score" */
+} qf_row_fields_params;
+
+qf_row_fields_params qf_row_fields_params_default(void);
+
+typedef enum qf_row_field {
+    QF_ROW_FIELD_LABELS,
+    QF_ROW_FIELD_RELEVANCE,
+    QF_ROW_FIELD_SCORE,
+    QF_ROW_FIELD_TEXT_PAIR,
+} qf_row_field;
+
+typedef struct qf_row_fields qf_row_fields;
+
+qf_status qf_row_fields_load(const char *path, const qf_row_fields_params *params, qf_row_fields **out,
+                             qf_error *err);
+size_t qf_row_fields_size(const qf_row_fields *f); /* rows; 0 for NULL */
+/* Row i's gold label set, [num_labels] bytes of 0 / 1; NULL when the row has no "labels". */
+const uint8_t *qf_row_fields_labels(const qf_row_fields *f, size_t i);
+/* Row i's group key (NUL-terminated); NULL for a row with neither "query" nor "text". */
+const char *qf_row_fields_group(const qf_row_fields *f, size_t i);
+bool qf_row_fields_relevance(const qf_row_fields *f, size_t i, double *out); /* false: none */
+bool qf_row_fields_score(const qf_row_fields *f, size_t i, double *out);     /* false: none */
+bool qf_row_fields_has_pair(const qf_row_fields *f, size_t i);               /* a "text_pair" string */
+size_t qf_row_fields_count(const qf_row_fields *f, qf_row_field which);      /* rows that carry it */
+/* QF_STATUS_FORMAT naming the first row without the field (its line and the field), with `why`
+ * (may be NULL) after the message; OK when every row carries it. */
+qf_status qf_row_fields_require(const qf_row_fields *f, qf_row_field which, const char *why, qf_error *err);
+void qf_row_fields_destroy(qf_row_fields *f); /* accepts NULL */
 
 #ifdef __cplusplus
 }

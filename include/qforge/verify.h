@@ -463,6 +463,110 @@ qf_status qf_qa_report_json(const qf_qa_report *r, const qf_verify_html_context 
                             qf_error *err);
 
 /* =============================================================================================
+ * Scoring jobs (verify/job_multilabel.c, job_rerank.c, job_sts.c; shared parts in job_common.c):
+ * multi-label classification, cross-encoder reranking and sentence similarity (STS). Each runs
+ * the reference in FP32 and the artifact over the same rows, scores both with the job's metric
+ * (the task metrics above) and reports the drop of its headline metric in points (100 x the
+ * difference of fractions) for the same gate as classification (qf_verify_gate). Their JSON
+ * reports start with "job" and the inputs and end with the gate, as the other reports do.
+ * =========================================================================================== */
+
+/* Multi-label: per row, the predicted set is the labels whose sigmoid(logit) >= threshold. Micro F1
+ * of each model over the rows with gold "labels" (qf_row_fields_labels); the headline is the
+ * artifact's micro F1 and drop_points = 100 * (f1_reference - f1_artifact). agreement: the
+ * fraction of all rows whose two predicted sets are identical (qf_multilabel_agreement_add). */
+typedef struct qf_multilabel_report {
+    size_t rows, labelled_rows;
+    int64_t num_labels;
+    double threshold;
+    qf_multilabel_counts reference_counts, artifact_counts; /* over the labelled rows */
+    double f1_reference, f1_artifact;                       /* micro F1, fractions; 0 without labels */
+    double drop_points;
+    size_t agreeing;                                        /* rows with identical predicted sets */
+    double agreement;
+    double mean_abs_dlogit, max_abs_dlogit;                 /* over every logit of every row */
+    qf_encoder_mode artifact_mode;
+    double seconds;
+} qf_multilabel_report;
+
+/* `fields` (read with num_labels = the model's) must have the rows of `data`; rows without
+ * "labels" count for agreement only. */
+qf_status qf_verify_multilabel(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                               const qf_dataset *data, const qf_row_fields *fields, const qf_verify_params *params,
+                               double threshold, qf_multilabel_report *out, qf_error *err);
+/* job "multi-label": threshold, labelled_rows, num_labels, micro_f1 {reference, artifact}, counts
+ * {reference, artifact: true_positive, predicted, gold}, drop_points, label_set_agreement,
+ * changed_count, logits {mean_abs_diff, max_abs_diff}, headline "micro_f1". */
+qf_status qf_multilabel_report_json(const qf_multilabel_report *r, const qf_verify_html_context *ctx, char **out,
+                                    size_t *len, qf_error *err);
+
+/*
+ * Rerank (a cross-encoder: one logit per row, scored by the model's activation: sigmoid, or the
+ * logit itself for an Identity one). Rows are pairs ("text" + "text_pair", or "query" + "text");
+ * rows with the same group key (qf_row_fields_group: the query, else the first text) form a group,
+ * in the order of their first row. Always:
+ *   score_spearman  Spearman of the two models' scores over all rows (qf_spearman; NaN when it is
+ *                   undefined: fewer than 2 rows, or one side constant);
+ *   rank_agreement  over the groups of 2 or more rows, the fraction whose top-scored row is the
+ *                   same for both models (ties go to the earlier row; NaN when no group has 2 rows).
+ * When every row carries a relevance "label" (qf_row_fields_relevance), MRR@10 and NDCG@10 of
+ * each model over the groups (qf_ranking_group_add), headline MRR@10: drop_points =
+ * 100 * (mrr_reference - mrr_artifact). Without labels drop_points is 0 and labelled false.
+ */
+typedef struct qf_rerank_report {
+    size_t rows;
+    qf_arch_score score;            /* QF_ARCH_SCORE_SIGMOID or QF_ARCH_SCORE_IDENTITY */
+    double score_spearman;
+    size_t groups, ranked_groups, same_top1;
+    double rank_agreement;
+    bool labelled;
+    qf_ranking_totals reference_totals, artifact_totals;
+    double mrr_reference, mrr_artifact, ndcg_reference, ndcg_artifact;
+    double drop_points;
+    double mean_abs_dscore, max_abs_dscore;
+    qf_encoder_mode artifact_mode;
+    double seconds;
+} qf_rerank_report;
+
+/* `score`: how a logit becomes a score (sigmoid or identity; another is INVALID_ARGUMENT). The
+ * model's head must have one label. */
+qf_status qf_verify_rerank(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                           const qf_dataset *data, const qf_row_fields *fields, const qf_verify_params *params,
+                           qf_arch_score score, qf_rerank_report *out, qf_error *err);
+/* job "rerank": score, groups, ranked_groups, score_spearman, rank_agreement, labelled, and with
+ * labels mrr_at_10 / ndcg_at_10 {reference, artifact}, drop_points, headline "mrr_at_10" (else
+ * "score_spearman"); min_spearman (the --min-spearman gate; NaN: null). NaN figures are null. */
+qf_status qf_rerank_report_json(const qf_rerank_report *r, const qf_verify_html_context *ctx, double min_spearman,
+                                char **out, size_t *len, qf_error *err);
+/* The --min-spearman gate: true when score_spearman >= min_spearman (NaN fails). */
+bool qf_verify_spearman_gate(double spearman, double min_spearman);
+
+/*
+ * Sentence similarity (STS): rows {"text", "text_pair", "score"}; `first` holds every row's "text"
+ * and `second` its "text_pair" (qf_dataset_load with QF_DATASET_TEXTS_FIRST / _SECOND), `fields`
+ * the scores. For each model, the Spearman of cosine(embedding(text), embedding(text_pair)) against
+ * the gold scores over the rows (the STS benchmark's metric, as sentence-transformers'
+ * EmbeddingSimilarityEvaluator reports it); drop_points = 100 * (spearman_reference -
+ * spearman_artifact). Embeddings as qf_verify_embeddings makes them (pooling, normalize).
+ */
+typedef struct qf_sts_report {
+    size_t pairs;
+    double spearman_reference, spearman_artifact; /* NaN when undefined (constant scores or cosines) */
+    double drop_points;
+    double seconds;
+} qf_sts_report;
+
+qf_status qf_verify_sts(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                        const qf_dataset *first, const qf_dataset *second, const qf_row_fields *fields,
+                        const qf_verify_params *params, qf_pooling pooling, bool normalize, qf_sts_report *out,
+                        qf_error *err);
+/* The embedding report (qf_embedding_report_json, over the "text" rows) with "sts": {pairs,
+ * spearman {reference, artifact}, drop_points}, "headline": "sts_spearman", and the --max-drop gate
+ * (max_drop, passed) from ctx. */
+qf_status qf_sts_report_json(const qf_embedding_report *r, const qf_sts_report *sts, const qf_verify_html_context *ctx,
+                             char **out, size_t *len, qf_error *err);
+
+/* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
  * =========================================================================================== */
 
