@@ -15,6 +15,7 @@
 #include "cli/args.h"
 #include "cli/cmd_qa.h"
 #include "cli/cmd_rank.h"
+#include "cli/cmd_ner.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -58,9 +59,11 @@ static int require_sequence_head(const qf_model *m, const char *path, qf_arch *o
                 qf_cli_safe(path), qf_cli_safe(arch));
     else
         fprintf(stderr, "error: %s: the model's head is %s (%s), not sequence classification: --output logits "
-                        "prints one row's class logits, which this head does not make; --output embedding gives "
-                        "its pooled hidden state\n",
-                qf_cli_safe(path), qf_arch_head_name(a.head), qf_cli_safe(arch));
+                        "prints one row's class logits, which this head does not make; %s\n",
+                qf_cli_safe(path), qf_arch_head_name(a.head), qf_cli_safe(arch),
+                a.head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION
+                    ? "--output tokens prints its per-token labels and entities"
+                    : "--output embedding gives its pooled hidden state");
     return QF_EXIT_ERROR;
 }
 
@@ -152,11 +155,11 @@ static qf_cli_option verify_options[] = {
     QF_CLI_SHARED(QF_CLI_THREADS, "encoder threads (default: all cores)"),
     QF_CLI_SHARED(QF_CLI_BATCH, NULL),
     QF_CLI_OPTION("no-layers", 0, false, NULL, "skip the per-layer SQNR"),
-    QF_CLI_OPTION("job", 0, true, "classification|embedding|multi-label|rerank|qa",
-                  "what to measure (default: qa for a question-answering head, embedding for a sentence-transformers "
-                  "folder or a model without a classification head, multi-label for problem_type "
-                  "multi_label_classification, rerank for one label scored by sigmoid or identity (a cross-encoder), "
-                  "else classification)"),
+    QF_CLI_OPTION("job", 0, true, "classification|embedding|token-classification|multi-label|rerank|qa",
+                  "what to measure (default: token-classification for a token-classification head, qa for a "
+                  "question-answering head, embedding for a sentence-transformers folder or a model without a "
+                  "classification head, multi-label for problem_type multi_label_classification, rerank for one "
+                  "label scored by sigmoid or identity (a cross-encoder), else classification)"),
     QF_CLI_OPTION("threshold", 0, true, "P", "multi-label job: a label is predicted when sigmoid(logit) >= P (default 0.5)"),
     QF_CLI_OPTION("min-spearman", 0, true, "R",
                   "rerank job: exit 3 when the Spearman of the artifact's scores to FP32's is below R"),
@@ -190,7 +193,12 @@ static qf_cli_command verify_command = {
     "(answers as SQuAD / Hugging Face datasets give them, {\"text\": [...], \"answer_start\": [...]}, or a\n"
     "plain list of strings): SQuAD v1.1 exact match and F1 of each model, the F1 drop (the headline,\n"
     "gated by --max-drop) and the rows whose answer span changed; rows without answers give agreement\n"
-    "only (--max-drop is then refused).",
+    "only (--max-drop is then refused). For a\n"
+    "token classifier (--job token-classification, the default for a *ForTokenClassification head) the\n"
+    "rows are words with word tags, {\"tokens\": [...], \"labels\": [\"B-X\", \"O\", ...]} (or {\"text\",\n"
+    "\"labels\"}, split at whitespace); each word takes its first token's label, a word cut off by\n"
+    "--max-length is predicted O; it reports entity precision, recall and F1 (seqeval) and token\n"
+    "accuracy of both, and word agreement; --max-drop gates the entity F1 drop (labels needed then).",
     "Dynamic artifacts: int8 activations are quantized per sequence exactly as ONNX DynamicQuantizeLinear\n"
     "does. Static artifacts (quant.mode static): activations use the calibrated scales stored in the .qf,\n"
     "as the QDQ graph does. Either way the figures predict what ONNX Runtime computes.\n"
@@ -238,8 +246,10 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
 {
     qf_cli_option *job = qf_cli_find(&verify_command, "job");
     if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0 &&
-        strcmp(job->value, "qa") != 0 && !qf_cli_scoring_job_named(job->value)) {
-        fprintf(stderr, "qforge verify: --job must be classification, embedding, multi-label, rerank or qa, not '%s'\n",
+        strcmp(job->value, "qa") != 0 && strcmp(job->value, "token-classification") != 0 &&
+        !qf_cli_scoring_job_named(job->value)) {
+        fprintf(stderr, "qforge verify: --job must be classification, embedding, token-classification, multi-label, "
+                        "rerank or qa, not '%s'\n",
                 qf_cli_safe(job->value));
         return QF_EXIT_USAGE;
     }
@@ -271,6 +281,16 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
         return QF_EXIT_USAGE;
     }
     return QF_EXIT_OK;
+}
+
+/* The token-classification job (cli/cmd_ner.c): --job token-classification, or no --job and a
+ * token-classification head. */
+static bool token_job(const qf_model *ref)
+{
+    qf_cli_option *job = qf_cli_find(&verify_command, "job");
+    if (job->seen) return strcmp(job->value, "token-classification") == 0;
+    qf_arch a;
+    return !qf_arch_of(ref, &a, NULL) && a.head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION;
 }
 
 typedef struct verify_job {
@@ -409,6 +429,12 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return QF_EXIT_ERROR;
     }
+    if (token_job(ref)) {
+        rc = qf_cmd_verify_tokens(cmd, artifact_path, reference_copy, art, ref);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
     if (qf_cli_verify_is_qa(cmd, ref)) {
         qf_cli_verify_qa_inputs qa = {artifact_path, reference_copy, data_opt->value, art, ref, has_max_drop, max_drop};
         rc = qf_cmd_verify_qa(cmd, &qa);
@@ -527,7 +553,7 @@ int qf_cmd_verify(int argc, char **argv)
 
 static qf_cli_option run_options[] = {
     QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\"} (required)"),
-    QF_CLI_OPTION("output", 0, true, "logits|embedding|spans", "what to print per row (default logits)"),
+    QF_CLI_OPTION("output", 0, true, "logits|embedding|tokens|spans", "what to print per row (default logits)"),
     QF_CLI_OPTION("pooling", 0, true, "MODE",
                   "embedding pooling: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the "
                   "folder's sentence-transformers pipeline, else mean)"),
@@ -541,7 +567,7 @@ static qf_cli_option run_options[] = {
 };
 
 static qf_cli_command run_command = {
-    "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding|spans] [options]",
+    "run", "ARTIFACT --data FILE.jsonl [--output logits|embedding|tokens|spans] [options]",
     "Runs the encoder on every row and prints one JSON object per row: {\"row\", \"logits\", \"label\"}\n"
     "(the predicted class, named by config.json's id2label; for problem_type multi_label_classification\n"
     "\"scores\" (sigmoid) and \"labels\" (>= 0.5) instead; for one label, a cross-encoder's \"score\":\n"
@@ -549,7 +575,12 @@ static qf_cli_command run_command = {
     "sentence-transformers folder (modules.json beside the checkpoint) or a .qf made from one, what\n"
     "SentenceTransformer.encode returns (its Pooling mode, then Normalize); otherwise the mask-weighted\n"
     "mean of the last hidden state. --pooling and --normalize override both. A pipeline qforge cannot\n"
-    "compute (a Dense module, a default prompt, ...) is refused, naming what. ARTIFACT is a .qf (int8\n"
+    "compute (a Dense module, a default prompt, ...) is refused, naming what. --output tokens (a\n"
+    "token-classification head): {\"row\", \"token_logits\" (every token, special ones included),\n"
+    "\"labels\" (id2label of each argmax), \"entities\"}: transformers' pipeline with\n"
+    "aggregation_strategy=\"simple\", each {\"label\", \"start\", \"end\" (characters of the text),\n"
+    "\"text\", \"score\"}; rows of input_ids have no text: {\"label\", \"tokens\": [first, last],\n"
+    "\"score\"}. ARTIFACT is a .qf (int8\n"
     "runs in dynamic int8) or any checkpoint.",
     "--output spans (a question-answering head): rows {\"question\", \"context\"}; prints {\"row\",\n"
     "\"start_logits\", \"end_logits\", \"answer\": {\"text\", \"start\", \"end\", \"score\"}} as\n"
@@ -575,12 +606,13 @@ int qf_cmd_run(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_cli_option *out_opt = qf_cli_find(&run_command, "output");
+    if (out_opt->seen && strcmp(out_opt->value, "tokens") == 0) return qf_cmd_run_tokens(&run_command, pos[0]);
     if (out_opt->seen && strcmp(out_opt->value, "spans") == 0)
         return qf_cmd_run_spans(&run_command, pos[0], data_opt->value);
     if ((rc = qf_cli_qa_options_refused(&run_command, "--output spans"))) return rc;
     bool embedding = out_opt->seen && strcmp(out_opt->value, "embedding") == 0;
     if (out_opt->seen && !embedding && strcmp(out_opt->value, "logits") != 0) {
-        fprintf(stderr, "qforge run: --output must be logits, embedding or spans, not '%s'\n",
+        fprintf(stderr, "qforge run: --output must be logits, embedding, tokens or spans, not '%s'\n",
                 qf_cli_safe(out_opt->value));
         return QF_EXIT_USAGE;
     }

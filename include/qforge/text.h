@@ -374,6 +374,51 @@ size_t qf_row_fields_count(const qf_row_fields *f, qf_row_field which);      /* 
 qf_status qf_row_fields_require(const qf_row_fields *f, qf_row_field which, const char *why, qf_error *err);
 void qf_row_fields_destroy(qf_row_fields *f); /* accepts NULL */
 
+/* =============================================================================================
+ * Word-labelled rows (text/word_rows.c): token-classification data in the CoNLL / Hugging Face
+ * datasets form, tokenized once, each word tied to its first token
+ *
+ * One JSON object per line: {"tokens": ["word", ...], "labels": ["B-PKG", "O", ...]}, the words
+ * joined with single spaces making the row's text, or {"text": "...", "labels": [...]}, the words
+ * being the text split at runs of ASCII whitespace (space, \t, \n, \v, \f, \r; the text is kept as
+ * it is). "labels" (optional; null counts as absent) is an array of strings, one per word; what
+ * the strings may be is the model's to say (verify checks them against id2label and IOB2). A word
+ * of "tokens" must be a non-empty string without ASCII whitespace. A row needs at least one word.
+ * Errors name the file, "line N", the row's byte offset and the field ("tokens", "labels",
+ * "text"; the index of the bad element in the message). Blank lines are skipped.
+ *
+ * Each row's text is tokenized (truncated to max_length, special tokens added) and each word gets
+ * its first token: the first non-special token whose character span (qf_encoding.offsets, mapped
+ * to bytes) overlaps the word's bytes; -1 when truncation cut the word off (or it made no token).
+ * =========================================================================================== */
+
+typedef struct qf_word_row {
+    const int32_t *input_ids;      /* [length], borrowed */
+    const int32_t *token_type_ids; /* [length] */
+    const int32_t *offsets;        /* [length][2] characters of the text (qf_encoding.offsets) */
+    const uint8_t *special;        /* [length]: 1 where the post-processor added the token */
+    int32_t length;
+    size_t num_words;
+    const int32_t *word_first_token; /* [num_words]: the word's first token, -1 none */
+    const char *const *labels;       /* [num_words] NUL-terminated tags, or NULL: the row has none */
+    const char *text;                /* the row's text (the joined words), NUL-terminated */
+    size_t text_len;
+    size_t line;                     /* where the row is in the file (1-based) and its byte offset */
+    uint64_t offset;
+} qf_word_row;
+
+typedef struct qf_word_rows qf_word_rows;
+
+/* Reads and tokenizes every row (`params`: max_length and limit; may be NULL). */
+qf_status qf_word_rows_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
+                            qf_word_rows **out, qf_error *err);
+size_t qf_word_rows_size(const qf_word_rows *w);
+const qf_word_row *qf_word_rows_at(const qf_word_rows *w, size_t i); /* borrowed; NULL out of range */
+size_t qf_word_rows_labelled(const qf_word_rows *w);                 /* rows with "labels" */
+const char *qf_word_rows_path(const qf_word_rows *w);                /* the file, borrowed */
+const char *qf_word_rows_sha256(const qf_word_rows *w);              /* SHA-256 (hex) of the file, borrowed */
+void qf_word_rows_destroy(qf_word_rows *w);                          /* accepts NULL */
+
 #ifdef __cplusplus
 }
 #endif

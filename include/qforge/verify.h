@@ -567,6 +567,86 @@ qf_status qf_sts_report_json(const qf_embedding_report *r, const qf_sts_report *
                              char **out, size_t *len, qf_error *err);
 
 /* =============================================================================================
+ * Token classification (verify/job_ner.c): the job of a *ForTokenClassification model (NER): the
+ * entities transformers' token-classification pipeline finds in one row, and the verification of
+ * an artifact on word-labelled rows (text.h's qf_word_rows) by seqeval's entity F1
+ * =========================================================================================== */
+
+/*
+ * One entity as transformers' TokenClassificationPipeline reports it with
+ * aggregation_strategy="simple": adjacent tokens of one type grouped. `label` is the entity type
+ * (what follows the first '-' of the first token's id2label name, the whole name without one),
+ * `score` the mean over its tokens of each token's softmax probability of its argmax label,
+ * [first_token, last_token] the tokens in the row, [start, end) the characters (code points of the
+ * row's text, from qf_encoding.offsets: the first token's start, the last token's end); start and
+ * end are -1 when the row has no offsets (rows given as input_ids).
+ */
+typedef struct qf_ner_entity {
+    char label[64];
+    double score;
+    int32_t first_token, last_token;
+    int32_t start, end;
+} qf_ner_entity;
+
+/*
+ * The entities of one row, by the rules of transformers' pipelines/token_classification.py
+ * (postprocess with aggregation_strategy "simple", ignore_labels ["O"]): softmax of each token's
+ * logits (in double); tokens whose `special` is non-zero are dropped (the special tokens mask; may be
+ * NULL: none); each remaining token takes its argmax label (the first on ties) and that label's
+ * probability. Then group_entities: walking the tokens in order, a token joins the group of the
+ * token before it when both have the same tag and its own tag does not start with "B-" (get_tag: a
+ * name "B-X" or "I-X" has the tag X, any other name is its own tag and counts as "I"); else it
+ * starts a new group. Sub-words are not merged into words beyond this. Groups whose label is "O"
+ * are dropped. `logits` [tokens][num_labels] row-major, `id2label` [num_labels] names, `offsets`
+ * [tokens][2] characters or NULL. Writes at most `capacity` entities to `out` (tokens always
+ * suffice) and their count to *count (the count found even past capacity: LIMIT then).
+ */
+qf_status qf_ner_entities(const float *logits, size_t tokens, size_t num_labels, const char *const *id2label,
+                          const uint8_t *special, const int32_t *offsets, qf_ner_entity *out, size_t capacity,
+                          size_t *count, qf_error *err);
+
+/* The argmax of n logits (the first of equal maxima, as numpy.argmax; NaN never wins but index 0). */
+size_t qf_ner_argmax(const float *logits, size_t n);
+
+typedef struct qf_ner_report {
+    size_t rows, labelled_rows;
+    size_t words;          /* words of every row */
+    size_t words_cut;      /* words without a token (cut off by max_length, or none made): predicted O */
+    qf_ner_counts reference_counts, artifact_counts; /* over the labelled rows */
+    qf_ner_scores reference, artifact;
+    double drop_points;    /* 100 * (reference - artifact entity F1); 0 without labelled rows */
+    size_t words_compared, words_agreeing; /* words with a token, and those both models label alike */
+    double agreement;      /* words_agreeing / words_compared (1 when none) */
+    double mean_abs_dlogit, max_abs_dlogit; /* over every token logit of every row */
+    int64_t num_labels;
+    qf_encoder_mode artifact_mode;
+    double seconds;
+} qf_ner_report;
+
+/*
+ * Runs `reference` in FP32 and `artifact` in `artifact_mode` (both mapped, token-classification
+ * heads with the same labels) over `rows`, and labels each word with its first token's argmax
+ * label (the label_all_tokens=False rule of transformers' run_ner.py); a word without a token is
+ * predicted "O". Every labelled row is checked first: each tag must be a name of config.json's
+ * id2label (`config_json`) and the row IOB2 (qf_ner_check_iob2); a bad one is QF_STATUS_FORMAT
+ * naming the file, "line N" and the field "labels" with the word's index. Then seqeval's scores
+ * (qf_ner_counts_add) of both models over the labelled rows, word agreement over all rows.
+ * Sums in row order: the report does not depend on threads or batch size.
+ */
+qf_status qf_verify_ner(qf_model *reference, qf_model *artifact, qf_encoder_mode artifact_mode,
+                        const qf_word_rows *rows, const char *config_json, const qf_verify_params *params,
+                        qf_ner_report *out, qf_error *err);
+
+/* The report as a JSON object (owned text, free()): job "token-classification", the inputs as the
+ * classification report has them (artifact, reference, data, data_sha256 from `data_sha256`, rows,
+ * max_length, artifact_mode, recipe), labelled_rows, words, words_cut, headline "entity_f1",
+ * metrics {entity_precision, entity_recall, entity_f1, token_accuracy} each {reference, artifact}
+ * (null without labelled rows), drop_points (null without labelled rows), agreement, logits,
+ * max_drop, passed, seconds, qforge_version, tokenizer. */
+qf_status qf_ner_report_json(const qf_ner_report *r, const qf_verify_html_context *ctx, const char *data_sha256,
+                             char **out, size_t *len, qf_error *err);
+
+/* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
  * =========================================================================================== */
 
