@@ -60,10 +60,10 @@ static void print_json_string(const char *s, size_t len)
 }
 
 /* The ids the tokenizer's post-processor adds to one sequence ([CLS] [SEP], <s> </s>): the special
- * tokens of a row given as input_ids. */
+ * tokens of a row given as input_ids. Without a tokenizer none (enc stays empty). */
 static qf_status post_processor_ids(const qf_tokenizer *tok, qf_encoding *enc, qf_error *err)
 {
-    return qf_tokenizer_post_process(tok, NULL, 0, NULL, 0, true, enc, err);
+    return tok ? qf_tokenizer_post_process(tok, NULL, 0, NULL, 0, true, enc, err) : QF_STATUS_OK;
 }
 
 /* One row of `run --output tokens`. `offsets` (characters) and `text` are NULL for an input_ids row. */

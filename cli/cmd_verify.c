@@ -580,8 +580,8 @@ static qf_cli_command run_command = {
     "\"labels\" (id2label of each argmax), \"entities\"}: transformers' pipeline with\n"
     "aggregation_strategy=\"simple\", each {\"label\", \"start\", \"end\" (characters of the text),\n"
     "\"text\", \"score\"}; rows of input_ids have no text: {\"label\", \"tokens\": [first, last],\n"
-    "\"score\"}. ARTIFACT is a .qf (int8\n"
-    "runs in dynamic int8) or any checkpoint.",
+    "\"score\"}, the ids the tokenizer's post-processor adds ([CLS], [SEP]) taken as its special\n"
+    "tokens. ARTIFACT is a .qf (int8 runs in dynamic int8) or any checkpoint.",
     "--output spans (a question-answering head): rows {\"question\", \"context\"}; prints {\"row\",\n"
     "\"start_logits\", \"end_logits\", \"answer\": {\"text\", \"start\", \"end\", \"score\"}} as\n"
     "transformers' question-answering pipeline answers (fast tokenizer, align_to_words=False): a context\n"
