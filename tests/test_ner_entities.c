@@ -186,6 +186,7 @@ static void test_capacity_and_arguments(void **state)
     qf_ner_entity e[2];
     size_t count = 0;
     qf_error err;
+    qf_error_clear(&err);
     assert_int_equal(qf_ner_entities(logits, 4, NTAGS, TAGS, NULL, NULL, e, 2, &count, &err), QF_STATUS_LIMIT);
     assert_int_equal(count, 4);
     expect(&e[1], "Y", 1, 1);
