@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cmd_ner.h"
+#include "cli/cmd_qa.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -116,11 +117,12 @@ int qf_cmd_run_tokens(qf_cli_command *cmd, const char *model_path)
         fprintf(stderr, "qforge run: --pooling and --normalize apply to --output embedding\n");
         return QF_EXIT_USAGE;
     }
+    int rc = qf_cli_qa_options_refused(cmd, "--output spans");
+    if (rc) return rc;
     qf_model *m = NULL;
     qf_read_params rp = qf_read_params_default();
     rp.hash_source = false;
-    int rc = qf_cli_read_encoder(model_path, &rp, &m);
-    if (rc) return rc;
+    if ((rc = qf_cli_read_encoder(model_path, &rp, &m))) return rc;
     if ((rc = require_token_head(m, model_path, "--output tokens"))) {
         qf_model_destroy(m);
         return rc;
@@ -266,9 +268,10 @@ static void print_ner_report(const qf_ner_report *r, const char *artifact, const
 int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const char *reference_path, qf_model *art,
                          qf_model *ref)
 {
-    static const char *const not_here[] = {"html", "min-cosine", "pooling", "normalize"};
+    static const char *const not_here[] = {"html",         "min-cosine",  "pooling",        "normalize",     "threshold",
+                                           "min-spearman", "max-seq-len", "doc-stride", "max-answer-len", "max-question-len"};
     for (size_t i = 0; i < sizeof not_here / sizeof not_here[0]; i++)
-        if (qf_cli_find(cmd, not_here[i])->seen) {
+        if (qf_cli_find(cmd, not_here[i]) && qf_cli_find(cmd, not_here[i])->seen) {
             fprintf(stderr, "qforge verify: --%s does not apply to the token-classification job (entity F1 is gated "
                             "by --max-drop and reported with --json)\n", not_here[i]);
             return QF_EXIT_USAGE;

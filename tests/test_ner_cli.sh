@@ -123,6 +123,14 @@ expect_refusal "pooling with tokens" 2 "apply to --output embedding" \
   "$QF_CLI" run "$bert" --data "$work/bert.rows.jsonl" --output tokens --pooling cls
 expect_refusal "html in the token job" 2 "does not apply to the token-classification job" \
   "$QF_CLI" verify "$bert" --data "$rows" --html "$work/x.html"
+"$QF_CLI" verify "$heads/bert-token" --data "$rows" --reference "$heads/bert-token/" > "$work/folder.out" 2>&1 ||
+  { fail "verify of a model folder: the tokenizer inside it is found"; cat "$work/folder.out"; }
+expect_refusal "threshold in the token job" 2 "threshold does not apply to the token-classification job" \
+  "$QF_CLI" verify "$bert" --data "$rows" --threshold 0.3
+expect_refusal "QA options in the token job" 2 "doc-stride does not apply to the token-classification job" \
+  "$QF_CLI" verify "$bert" --data "$rows" --doc-stride 3
+expect_refusal "QA options with --output tokens" 2 "applies to question answering" \
+  "$QF_CLI" run "$bert" --data "$work/bert.rows.jsonl" --output tokens --doc-stride 3
 /usr/bin/python3 -c 'import json, sys
 print(json.dumps({"text": "0install: cross-distribution", "text_pair": "packaging system"}))' > "$work/pair.jsonl"
 expect_refusal "pair rows" 1 "takes rows of one text" "$QF_CLI" run "$bert" --data "$work/pair.jsonl" --output tokens

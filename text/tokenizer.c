@@ -1338,8 +1338,18 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
 }
 
 /* The folder part of `path` ("." for a bare name, "/" for a file at the root), in dir[size]. */
+/* The folder a model path names: the path itself when it is a folder (`qforge verify model_dir/`),
+ * else the folder holding the file. */
 static bool folder_of(const char *path, char *dir, size_t size)
 {
+    if (is_dir(path)) {
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/') n--;
+        if (n >= size) return false;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        return true;
+    }
     const char *slash = strrchr(path, '/');
     if (!slash) return (size_t)snprintf(dir, size, ".") < size;
     size_t n = slash == path ? 1 : (size_t)(slash - path);

@@ -78,7 +78,7 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
  * The tokenizer of a model, found the same way by every command (verify, run, calibrate, convert,
  * quantize): `explicit_path` (the user's --tokenizer: a tokenizer.json, or a folder as above; may be
  * anywhere) when non-NULL; else the folder of each of beside[0..nbeside) in turn (NULL entries
- * skipped): the first folder holding tokenizer.json, vocab.txt or vocab.json is loaded as a folder
+ * skipped; an entry that is itself a folder is searched itself): the first folder holding tokenizer.json, vocab.txt or vocab.json is loaded as a folder
  * (qf_tokenizer_load: each of its files must resolve inside it). *out stays NULL when no folder has
  * one (rows must then carry input_ids). `used` (may be NULL, used_size bytes) receives what was
  * loaded: the tokenizer.json file, or the folder; "" when none.
