@@ -190,6 +190,61 @@ static qf_status check_query(json_object *query, json_object *text, json_object 
     return QF_STATUS_OK;
 }
 
+/* The text of the other jobs' rows, so that their data files calibrate and run as they are: a
+ * question-answering row {"question", "context"} is the pair (question, context); a word-labelled
+ * row {"tokens": [...]} is its words joined by single spaces (the text the token-classification job
+ * encodes; the joined string is added to the row as its "text"). Neither: *text stays NULL. */
+static qf_status job_row_text(json_object *row, const char *path, size_t line, uint64_t offset, json_object **text,
+                              json_object **text_pair, qf_error *err)
+{
+    char part[48];
+    json_object *question = NULL, *context = NULL, *tokens = NULL;
+    json_object_object_get_ex(row, "question", &question);
+    json_object_object_get_ex(row, "context", &context);
+    if (question || context) {
+        const char *bad = !question || !json_object_is_type(question, json_type_string) ? "question"
+                          : !context || !json_object_is_type(context, json_type_string) ? "context"
+                                                                                       : NULL;
+        if (bad)
+            return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, bad,
+                                "a question-answering row needs \"question\" and \"context\" strings (\"%s\" is %s)",
+                                bad, json_type_to_name(json_object_get_type(bad[0] == 'q' ? question : context)));
+        *text = question;
+        *text_pair = context;
+        return QF_STATUS_OK;
+    }
+    if (!json_object_object_get_ex(row, "tokens", &tokens)) return QF_STATUS_OK;
+    if (!json_object_is_type(tokens, json_type_array) || json_object_array_length(tokens) == 0)
+        return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "tokens",
+                            "\"tokens\" is not a non-empty list of words");
+    size_t n = json_object_array_length(tokens), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *w = json_object_array_get_idx(tokens, i);
+        if (!json_object_is_type(w, json_type_string))
+            return qf_error_set(err, QF_STATUS_FORMAT, path, row_part(line, part), (int64_t)offset, "tokens",
+                                "\"tokens\"[%zu] is %s, not a word", i, json_type_to_name(json_object_get_type(w)));
+        total += (size_t)json_object_get_string_len(w) + 1; /* bounded by the line, itself bounded */
+    }
+    char *joined = malloc(total ? total : 1);
+    if (!joined) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *w = json_object_array_get_idx(tokens, i);
+        size_t len = (size_t)json_object_get_string_len(w);
+        if (i) joined[at++] = ' ';
+        memcpy(joined + at, json_object_get_string(w), len);
+        at += len;
+    }
+    json_object *t = json_object_new_string_len(joined, (int)at);
+    free(joined);
+    if (!t || json_object_object_add(row, "text", t) != 0) {
+        json_object_put(t);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    }
+    *text = t;
+    return QF_STATUS_OK;
+}
+
 static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_t offset, json_object *row,
                            const qf_tokenizer *tok, const qf_dataset_params *p, json_object *config,
                            qf_encoding *enc, qf_error *err)
@@ -202,6 +257,12 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     if (p->texts == QF_DATASET_TEXTS_AS_WRITTEN && query_row(row, &text, &text_pair, &query)) {
         qf_status qs = check_query(query, text, text_pair, path, line, offset, err);
         if (qs) return qs;
+    }
+    json_object *ids_probe = NULL;
+    if (!text && !text_pair && p->texts == QF_DATASET_TEXTS_AS_WRITTEN &&
+        !json_object_object_get_ex(row, "input_ids", &ids_probe)) {
+        qf_status js = job_row_text(row, path, line, offset, &text, &text_pair, err);
+        if (js) return js;
     }
     if (p->texts == QF_DATASET_TEXTS_FIRST) text_pair = NULL; /* a "query" is not the text then either */
     if (p->texts == QF_DATASET_TEXTS_SECOND) {

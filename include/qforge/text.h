@@ -231,7 +231,12 @@ const char *qf_tokenizer_unicode_version(void);
  * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
  * values), or absent (rows without labels still count for agreement and logit distance). A row
  * {"query", "text"} (a reranker's) is the pair (query, text); a "query" that is not a string, or
- * one with "text_pair" beside it or without "text", is refused naming the field. Blank
+ * one with "text_pair" beside it or without "text", is refused naming the field. Without "text"
+ * and "input_ids", the other jobs' rows read as their text, so their data files calibrate and run as
+ * they are: {"question", "context"} (question answering) is the pair (question, context), and
+ * {"tokens": [words]} (token classification) its words joined by single spaces (added to the row
+ * as its "text"); a question or context that is not a string, or "tokens" that is not a non-empty
+ * list of strings, is refused naming the field. Blank
  * lines are skipped. A row must have at least one token: an empty "input_ids", or a "text" that
  * gives none (empty or whitespace under a tokenizer that adds no special tokens) is refused; a
  * "text" that gives only the special tokens ([CLS] [SEP]) is a row. Errors name the file, "line N"
