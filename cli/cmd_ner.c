@@ -268,12 +268,12 @@ static void print_ner_report(const qf_ner_report *r, const char *artifact, const
 int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const char *reference_path, qf_model *art,
                          qf_model *ref)
 {
-    static const char *const not_here[] = {"html",         "min-cosine",  "pooling",        "normalize",     "threshold",
-                                           "min-spearman", "max-seq-len", "doc-stride", "max-answer-len", "max-question-len"};
+    static const char *const not_here[] = {"min-cosine",  "pooling",    "normalize",      "threshold",       "min-spearman",
+                                           "max-seq-len", "doc-stride", "max-answer-len", "max-question-len"};
     for (size_t i = 0; i < sizeof not_here / sizeof not_here[0]; i++)
         if (qf_cli_find(cmd, not_here[i]) && qf_cli_find(cmd, not_here[i])->seen) {
             fprintf(stderr, "qforge verify: --%s does not apply to the token-classification job (entity F1 is gated "
-                            "by --max-drop and reported with --json)\n", not_here[i]);
+                            "by --max-drop and reported with --json or --html)\n", not_here[i]);
             return QF_EXIT_USAGE;
         }
     bool has_max_drop = qf_cli_given(cmd, QF_CLI_MAX_DROP);
@@ -323,19 +323,19 @@ int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const c
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !has_max_drop || qf_verify_gate(report.drop_points, max_drop);
-        qf_cli_option *json_opt = qf_cli_find(cmd, "json");
+        qf_cli_option *json_opt = qf_cli_find(cmd, "json"), *html_opt = qf_cli_find(cmd, "html");
+        qf_verify_html_context hc = qf_verify_html_context_default();
+        hc.artifact_path = artifact_path;
+        hc.reference_path = reference_path;
+        hc.data_path = data_path;
+        hc.tokenizer_path = tok_used;
+        hc.artifact = art;
+        hc.config_json = qf_model_config_json(ref);
+        hc.max_length = dp.max_length;
+        hc.has_max_drop = has_max_drop;
+        hc.max_drop = max_drop;
+        hc.passed = passed;
         if (json_opt->seen) {
-            qf_verify_html_context hc = qf_verify_html_context_default();
-            hc.artifact_path = artifact_path;
-            hc.reference_path = reference_path;
-            hc.data_path = data_path;
-            hc.tokenizer_path = tok_used;
-            hc.artifact = art;
-            hc.config_json = qf_model_config_json(ref);
-            hc.max_length = dp.max_length;
-            hc.has_max_drop = has_max_drop;
-            hc.max_drop = max_drop;
-            hc.passed = passed;
             char *text = NULL;
             size_t len = 0;
             qf_output *out = NULL;
@@ -346,6 +346,9 @@ int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const c
             if (s) rc = qf_cli_fail(&err);
             free(text);
         }
+        if (html_opt->seen && !rc &&
+            qf_ner_report_write_html(&report, &hc, qf_word_rows_sha256(rows), html_opt->value, &err))
+            rc = qf_cli_fail(&err);
         if (!qf_cli_given(cmd, QF_CLI_QUIET))
             print_ner_report(&report, artifact_path, reference_path, data_path, dp.max_length, has_max_drop, max_drop,
                              passed);

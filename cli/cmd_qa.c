@@ -210,13 +210,12 @@ static void print_qa_report(const qf_qa_report *r, const char *artifact, const c
 
 int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
 {
-    static const char *const not_qa[] = {"min-cosine", "pooling",   "normalize", "html",
-                                         "no-layers",  "threshold", "min-spearman"};
+    static const char *const not_qa[] = {"min-cosine", "pooling", "normalize", "no-layers", "threshold", "min-spearman"};
     for (size_t i = 0; i < sizeof not_qa / sizeof not_qa[0]; i++) {
         qf_cli_option *o = qf_cli_find(cmd, not_qa[i]);
         if (o && o->seen) {
             fprintf(stderr, "qforge verify: --%s does not apply to the qa job (%s is measured by SQuAD exact match "
-                            "and F1; --json writes its report)\n", not_qa[i], qf_cli_safe(in->reference_path));
+                            "and F1; --json and --html write its report)\n", not_qa[i], qf_cli_safe(in->reference_path));
             return QF_EXIT_USAGE;
         }
     }
@@ -267,18 +266,18 @@ int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !in->has_max_drop || qf_verify_gate(report.drop_points, in->max_drop);
-        qf_cli_option *json_opt = qf_cli_find(cmd, "json");
+        qf_cli_option *json_opt = qf_cli_find(cmd, "json"), *html_opt = qf_cli_find(cmd, "html");
+        qf_verify_html_context hc = qf_verify_html_context_default();
+        hc.artifact_path = in->artifact_path;
+        hc.reference_path = in->reference_path;
+        hc.data_path = in->data_path;
+        hc.tokenizer_path = tok_used;
+        hc.artifact = in->artifact;
+        hc.max_length = report.params.max_seq_len;
+        hc.has_max_drop = in->has_max_drop;
+        hc.max_drop = in->max_drop;
+        hc.passed = passed;
         if (json_opt->seen) {
-            qf_verify_html_context hc = qf_verify_html_context_default();
-            hc.artifact_path = in->artifact_path;
-            hc.reference_path = in->reference_path;
-            hc.data_path = in->data_path;
-            hc.tokenizer_path = tok_used;
-            hc.artifact = in->artifact;
-            hc.max_length = report.params.max_seq_len;
-            hc.has_max_drop = in->has_max_drop;
-            hc.max_drop = in->max_drop;
-            hc.passed = passed;
             char *text = NULL;
             size_t len = 0;
             qf_output *out = NULL;
@@ -289,6 +288,8 @@ int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
             free(text);
             if (js) rc = qf_cli_fail(&err);
         }
+        if (html_opt->seen && !rc && qf_qa_report_write_html(&report, &hc, rows, html_opt->value, &err))
+            rc = qf_cli_fail(&err);
         if (!qf_cli_given(cmd, QF_CLI_QUIET))
             print_qa_report(&report, in->artifact_path, in->reference_path, in->data_path, in->has_max_drop,
                             in->max_drop, passed);

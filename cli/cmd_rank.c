@@ -4,7 +4,7 @@
  * with relevance labels MRR@10 / NDCG@10) and the sentence-similarity part of the embedding job
  * (Spearman of cosine vs the rows' "score"). Parses their options, loads their rows (text/dataset.c
  * and the row fields of text/dataset_fields.c), calls verify/job_*.c, prints the summary, writes
- * the JSON report and applies the gate. cmd_verify.c chooses the job and calls in here.
+ * the JSON report and the HTML page and applies the gate. cmd_verify.c chooses the job and calls in here.
  */
 #include <math.h>
 #include <stdio.h>
@@ -49,11 +49,6 @@ int qf_cli_scoring_options(qf_cli_command *cmd, qf_cli_scoring_job job, const ch
                     job_name(own[i].job));
             return QF_EXIT_USAGE;
         }
-    if (job != QF_CLI_SCORING_NONE && qf_cli_find(cmd, "html")->seen) {
-        fprintf(stderr, "qforge verify: --html reports the classification job; the %s job is reported with --json\n",
-                job_name(job));
-        return QF_EXIT_USAGE;
-    }
     return QF_EXIT_OK;
 }
 
@@ -137,6 +132,8 @@ static int verify_multilabel(qf_cli_command *cmd, const qf_cli_scoring_run *run,
     s = qf_multilabel_report_json(&r, &hc, &text, &len, err);
     int rc = write_json(cmd, text, len, s, err);
     if (rc) return rc;
+    qf_cli_option *html_opt = qf_cli_find(cmd, "html");
+    if (html_opt->seen && qf_multilabel_report_write_html(&r, &hc, html_opt->value, err)) return qf_cli_fail(err);
     if (!qf_cli_given(cmd, QF_CLI_QUIET)) {
         const char *mode = qf_encoder_mode_name(r.artifact_mode);
         print_inputs(run, r.artifact_mode);
@@ -196,6 +193,9 @@ static int verify_rerank(qf_cli_command *cmd, const qf_cli_scoring_run *run, con
     s = qf_rerank_report_json(&r, &hc, min_spearman, &text, &len, err);
     int rc = write_json(cmd, text, len, s, err);
     if (rc) return rc;
+    qf_cli_option *html_opt = qf_cli_find(cmd, "html");
+    if (html_opt->seen && qf_rerank_report_write_html(&r, &hc, min_spearman, html_opt->value, err))
+        return qf_cli_fail(err);
     if (!qf_cli_given(cmd, QF_CLI_QUIET)) {
         const char *mode = qf_encoder_mode_name(r.artifact_mode);
         print_inputs(run, r.artifact_mode);

@@ -20,8 +20,8 @@ typedef enum qf_cli_scoring_job {
 qf_cli_scoring_job qf_cli_scoring_job_named(const char *name);
 qf_cli_scoring_job qf_cli_scoring_job_of(const qf_arch *a);
 
-/* Usage checks of the scoring jobs' own options (--threshold: multi-label; --min-spearman: rerank;
- * --html: neither). QF_EXIT_OK or QF_EXIT_USAGE after printing why. */
+/* Usage checks of the scoring jobs' own options (--threshold: multi-label; --min-spearman: rerank).
+ * QF_EXIT_OK or QF_EXIT_USAGE after printing why. */
 int qf_cli_scoring_options(qf_cli_command *cmd, qf_cli_scoring_job job, const char *model_path);
 
 /* What cmd_verify.c has prepared for a scoring job. Borrowed. */
@@ -38,7 +38,7 @@ typedef struct qf_cli_scoring_run {
 } qf_cli_scoring_run;
 
 /* Runs a multi-label or rerank job: loads the rows and their fields, measures, prints the summary,
- * writes --json, applies the gate. Returns the exit status (3: the gate failed). */
+ * writes --json and --html, applies the gate. Returns the exit status (3: the gate failed). */
 int qf_cli_verify_scoring(qf_cli_command *cmd, const qf_cli_scoring_run *run);
 
 /* Sentence similarity inside the embedding job: *sts true when some row of the data carries

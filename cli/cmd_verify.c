@@ -148,7 +148,8 @@ static qf_cli_option verify_options[] = {
     QF_CLI_SHARED(QF_CLI_MAX_DROP, "exit 3 when accuracy drops more than PTS points"),
     QF_CLI_OPTION("json", 0, true, "REPORT.json", "write the full report as JSON"),
     QF_CLI_OPTION("html", 0, true, "REPORT.html",
-                  "write the report as one self-contained HTML page (charts, changed rows)"),
+                  "write the report as one self-contained HTML page (every job: its metrics, the gate, changed rows; "
+                  "classification: SQNR and |logit difference| charts)"),
     QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside the reference, then ARTIFACT)"),
     QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
     QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
@@ -274,10 +275,9 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
                             "--job embedding measures its embeddings)\n", embedding_only[i], qf_cli_safe(path));
             return QF_EXIT_USAGE;
         }
-    if (*embedding && ((has_max_drop && !*sts) || qf_cli_find(&verify_command, "html")->seen)) {
-        fprintf(stderr, "qforge verify: %s applies to classification; the embedding job is gated by --min-cosine (and "
-                        "--max-drop with {\"text\", \"text_pair\", \"score\"} rows) and reported with --json\n",
-                has_max_drop ? "--max-drop" : "--html");
+    if (*embedding && has_max_drop && !*sts) {
+        fprintf(stderr, "qforge verify: --max-drop applies to classification; the embedding job is gated by "
+                        "--min-cosine (and --max-drop with {\"text\", \"text_pair\", \"score\"} rows)\n");
         return QF_EXIT_USAGE;
     }
     return QF_EXIT_OK;
@@ -334,21 +334,21 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
     qf_cli_sts sts;
     if (j->sts && (rc = qf_cli_sts_measure(j->sts, j->data, pooling, normalize, &sts))) return rc;
     if (j->sts) passed = passed && sts.passed;
-    qf_cli_option *json_opt = qf_cli_find(&verify_command, "json");
+    qf_cli_option *json_opt = qf_cli_find(&verify_command, "json"), *html_opt = qf_cli_find(&verify_command, "html");
+    qf_verify_html_context hc = qf_verify_html_context_default();
+    hc.artifact_path = j->artifact_path;
+    hc.reference_path = j->reference_path;
+    hc.data_path = j->data_path;
+    hc.tokenizer_path = j->tokenizer_path;
+    hc.data = j->data;
+    hc.artifact = j->artifact;
+    hc.max_length = j->max_length;
+    hc.has_min_cosine = min_opt->seen;
+    hc.min_cosine = min_cosine;
+    hc.passed = passed;
+    hc.has_max_drop = j->sts && sts.has_max_drop;
+    hc.max_drop = j->sts ? sts.max_drop : 0;
     if (json_opt->seen) {
-        qf_verify_html_context hc = qf_verify_html_context_default();
-        hc.artifact_path = j->artifact_path;
-        hc.reference_path = j->reference_path;
-        hc.data_path = j->data_path;
-        hc.tokenizer_path = j->tokenizer_path;
-        hc.data = j->data;
-        hc.artifact = j->artifact;
-        hc.max_length = j->max_length;
-        hc.has_min_cosine = min_opt->seen;
-        hc.min_cosine = min_cosine;
-        hc.passed = passed;
-        hc.has_max_drop = j->sts && sts.has_max_drop;
-        hc.max_drop = j->sts ? sts.max_drop : 0;
         char *text = NULL;
         size_t len = 0;
         qf_output *out = NULL;
@@ -360,6 +360,9 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
         free(text);
         if (s) return qf_cli_fail(&err);
     }
+    if (html_opt->seen &&
+        qf_embedding_report_write_html(&r, j->sts ? &sts.report : NULL, &hc, html_opt->value, &err))
+        return qf_cli_fail(&err);
     if (!qf_cli_given(&verify_command, QF_CLI_QUIET)) {
         printf("artifact   %s (%s)\n", qf_cli_safe(j->artifact_path), qf_encoder_mode_name(r.artifact_mode));
         printf("reference  %s (FP32)\n", qf_cli_safe(j->reference_path));

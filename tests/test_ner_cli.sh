@@ -12,7 +12,10 @@
 #     against FP32 on fixtures/heads/debsec-ner.jsonl: entity F1 printed, the JSON report's fields,
 #     the --max-drop gate on entity F1 (PASS and FAIL), FP32 against itself, the {"text", "labels"}
 #     form giving the same figures, --max-length cutting words off, rows without labels (agreement
-#     only, --max-drop refused), and malformed rows refused with their line and field.
+#     only, --max-drop refused), and malformed rows refused with their line and field;
+#   - `verify --html`: the page of each run (tests/support/check_report_html.py: well-formed, its
+#     metric names and figures those of the JSON report, the gate's badge), and paths holding
+#     markup, quotes, & and a byte that is not UTF-8 shown escaped.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_ner_cli.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -21,6 +24,7 @@ heads="$QF_SOURCE_DIR/fixtures/heads"
 rows="$heads/debsec-ner.jsonl"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check_html="$QF_SOURCE_DIR/tests/support/check_report_html.py"
 
 for family in bert roberta distilbert electra; do
   model="$heads/$family-token/model.safetensors"
@@ -121,8 +125,6 @@ expect_refusal "token job on a sequence head" 1 "not token classification: --job
   "$QF_CLI" verify "$QF_SOURCE_DIR/fixtures/families/bert/pytorch_model.bin" --data "$rows" --job token-classification
 expect_refusal "pooling with tokens" 2 "apply to --output embedding" \
   "$QF_CLI" run "$bert" --data "$work/bert.rows.jsonl" --output tokens --pooling cls
-expect_refusal "html in the token job" 2 "does not apply to the token-classification job" \
-  "$QF_CLI" verify "$bert" --data "$rows" --html "$work/x.html"
 "$QF_CLI" verify "$heads/bert-token" --data "$rows" --reference "$heads/bert-token/" > "$work/folder.out" 2>&1 ||
   { fail "verify of a model folder: the tokenizer inside it is found"; cat "$work/folder.out"; }
 expect_refusal "threshold in the token job" 2 "threshold does not apply to the token-classification job" \
@@ -143,7 +145,7 @@ for family in bert roberta distilbert electra; do
     || { fail "$family: quantize"; continue; }
   rc=0
   "$QF_CLI" verify "$work/$family.qf" --data "$rows" --threads 1 --max-drop 100 --json "$work/$family.json" \
-    > "$work/$family.verify.txt" || rc=$?
+    --html "$work/$family.html" > "$work/$family.verify.txt" || rc=$?
   cat "$work/$family.verify.txt"
   [ "$rc" = 0 ] || fail "$family: verify exit $rc"
   grep -q "^entity F1  FP32 [0-9.]*%   dynamic int8 [0-9.]*%   drop -\?[0-9.]* pt$" "$work/$family.verify.txt" \
@@ -172,6 +174,7 @@ assert abs(float(line.group(1)) - 100 * f1["reference"]) < 0.006 and abs(float(l
 print(j["drop_points"])
 PY
   ) || { fail "$family: JSON report"; continue; }
+  /usr/bin/python3 "$check_html" "$work/$family.html" "$work/$family.json" || fail "$family: HTML report"
   if /usr/bin/python3 -c "import sys; sys.exit(0 if $drop > $biggest_drop else 1)"; then
     biggest_drop=$drop; biggest_family=$family
   fi
@@ -181,8 +184,11 @@ done
 if [ -n "$biggest_family" ]; then
   half=$(/usr/bin/python3 -c "print($biggest_drop / 2)")
   rc=0
-  "$QF_CLI" verify "$work/$biggest_family.qf" --data "$rows" --threads 1 --max-drop "$half" > "$work/gate.txt" || rc=$?
+  "$QF_CLI" verify "$work/$biggest_family.qf" --data "$rows" --threads 1 --max-drop "$half" --json "$work/gate.json" \
+    --html "$work/gate.html" > "$work/gate.txt" || rc=$?
   [ "$rc" = 3 ] || fail "gate: exit $rc past --max-drop $half (drop $biggest_drop)"
+  /usr/bin/python3 "$check_html" "$work/gate.html" "$work/gate.json" || fail "gate: HTML report"
+  grep -q '<span class="badge fail">FAIL</span>' "$work/gate.html" || fail "gate: no FAIL badge on the page"
   grep -q "^result     FAIL: entity F1 drop .* > --max-drop" "$work/gate.txt" || fail "gate: no FAIL line"
 else
   echo "note: no family's entity F1 dropped in dynamic int8; the failing gate is not exercised"
@@ -228,7 +234,19 @@ grep -q "without a token: predicted O" "$work/short.txt" || fail "--max-length 8
 
 # rows without labels: agreement only; --max-drop refused
 "$QF_CLI" verify "$work/bert.qf" --data "$work/unlabelled.jsonl" --threads 1 --json "$work/unlabelled.json" \
-  > "$work/unlabelled.txt" || fail "unlabelled rows"
+  --html "$work/unlabelled.html" > "$work/unlabelled.txt" || fail "unlabelled rows"
+/usr/bin/python3 "$check_html" "$work/unlabelled.html" "$work/unlabelled.json" || fail "unlabelled rows: HTML report"
+grep -q 'entity F1</td><td>not measured' "$work/unlabelled.html" || fail "unlabelled rows: the page shows an entity F1"
+
+# the HTML page escapes every path: a folder named with markup, quotes, & and a byte that is not UTF-8
+hostile="$work/h<script>alert(\"1\")</script>&'$(printf '\377')"
+mkdir -p "$hostile"
+cp "$rows" "$hostile/rows.jsonl"
+cp "$work/bert.qf" "$hostile/a.qf"
+"$QF_CLI" verify "$hostile/a.qf" --data "$hostile/rows.jsonl" --threads 1 --json "$work/hostile.json" \
+  --html "$work/hostile.html" > /dev/null || fail "hostile paths: verify"
+/usr/bin/python3 "$check_html" "$work/hostile.html" "$work/hostile.json" --hostile "<script>alert(\"1\")</script>&'" \
+  || fail "hostile paths: HTML report"
 grep -q "entity F1" "$work/unlabelled.txt" && fail "unlabelled rows: entity F1 printed"
 grep -q "^agreement  .* of words" "$work/unlabelled.txt" || fail "unlabelled rows: no agreement"
 /usr/bin/python3 - "$work/unlabelled.json" <<'PY' || fail "unlabelled JSON"

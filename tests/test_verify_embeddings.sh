@@ -7,7 +7,10 @@
 #     figures, --min-cosine passes (exit 0) or fails (exit 3, the JSON report still written);
 #   - the report does not depend on --threads or --batch (JSON identical but "seconds");
 #   - a classifier is measured as one unless --job embedding; options of the other job are usage
-#     errors (--max-drop or --html with the embedding job, --min-cosine with classification).
+#     errors (--max-drop without STS rows, --min-cosine with classification);
+#   - --html: the embedding page (tests/support/check_report_html.py: well-formed, cosine and
+#     retrieval figures those of the JSON report, the gate's badge, PASS and FAIL), the row of
+#     lowest cosine with its text escaped.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_verify_embeddings.d"
 rm -rf "$work"; mkdir -p "$work/st/1_Pooling"
@@ -35,16 +38,19 @@ field() { /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); 
 [ "$(field "$work/f32.json" 'r["job"], r["rows"], r["cosine"]["min"] >= 1 - 1e-12, r["retrieval"]["top1_agreement"]')" = "('embedding', 300, True, 1.0)" ] ||
   fail "FP32 .qf: $(field "$work/f32.json" 'r["cosine"], r["retrieval"]')"
 
-"$QF_CLI" verify "$work/int8.qf" --data "$work/rows.jsonl" --threads 1 --min-cosine 0.99 --json "$work/int8.json" > "$work/int8.txt" || fail "int8 verify with --min-cosine 0.99"
+"$QF_CLI" verify "$work/int8.qf" --data "$work/rows.jsonl" --threads 1 --min-cosine 0.99 --json "$work/int8.json" --html "$work/int8.html" > "$work/int8.txt" || fail "int8 verify with --min-cosine 0.99"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/int8.html" "$work/int8.json" || fail "int8 HTML report"
+grep -q '<tr id="gate-cosine"><td>gate</td><td>mean cosine [0-9.]* &ge; --min-cosine 0.99: PASS</td></tr>' "$work/int8.html" || fail "int8 HTML: no PASS gate line"
 cat "$work/int8.txt"
 [ "$(field "$work/int8.json" 'r["pooling"], r["normalize"], r["dimensions"], r["passed"], r["cosine"]["mean"] > 0.999')" = "('mean', True, 64, True, True)" ] ||
   fail "int8 report: $(field "$work/int8.json" 'r')"
 grep -q "^result     PASS" "$work/int8.txt" || fail "no PASS line"
 set +e
-"$QF_CLI" verify "$work/int8.qf" --data "$work/rows.jsonl" --threads 1 --min-cosine 0.9999999999 --json "$work/fail.json" -q
+"$QF_CLI" verify "$work/int8.qf" --data "$work/rows.jsonl" --threads 1 --min-cosine 0.9999999999 --json "$work/fail.json" --html "$work/fail.html" -q
 rc=$?
 set -e
 [ "$rc" = 3 ] || fail "--min-cosine above the mean: exit $rc, not 3"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/fail.html" "$work/fail.json" || fail "failing HTML report"
 [ "$(field "$work/fail.json" 'r["passed"]')" = False ] || fail "the failing report says passed"
 
 # threads and batch change nothing
@@ -59,7 +65,6 @@ usage() { # LABEL ARGS...
   [ "$rc" = 2 ] || fail "$label: exit $rc, not 2 ($(cat "$work/u.err"))"
 }
 usage "--max-drop with the embedding job" "$work/int8.qf" --data "$work/rows.jsonl" --max-drop 1
-usage "--html with the embedding job" "$work/int8.qf" --data "$work/rows.jsonl" --html "$work/x.html"
 usage "--job unknown" "$work/int8.qf" --data "$work/rows.jsonl" --job ranking
 "$QF_CLI" quantize "$src/pytorch_model.bin" --mode dynamic -o "$work/cls.qf" -q
 usage "--min-cosine with a classifier" "$work/cls.qf" --data "$work/rows.jsonl" --min-cosine 0.9

@@ -647,6 +647,38 @@ qf_status qf_ner_report_json(const qf_ner_report *r, const qf_verify_html_contex
                              char **out, size_t *len, qf_error *err);
 
 /* =============================================================================================
+ * HTML pages of the other jobs (verify/report_html_jobs.c): `qforge verify --html` for every job,
+ * in the look of the classification page (qf_verify_report_write_html): the gate's badge, a
+ * summary (the headline metric of FP32 and the artifact with its drop in points, agreement, logit
+ * distance, rows, time, each gate's line), a table of the job's metrics (one tr#metric-<name> per
+ * metric, named as in the job's JSON report: FP32, artifact, and the headline's drop), what the
+ * report keeps of its rows, the recipe and the provenance. One self-contained file (no script, no
+ * external reference) written atomically (qf_output); every string from a file or the user (paths,
+ * metadata, questions, answers, texts) escaped. `ctx` is the context of the job's JSON report and
+ * may be NULL; its passed / has_max_drop / max_drop / has_min_cosine / min_cosine say the gates.
+ * =========================================================================================== */
+
+/* Entity F1 (headline), precision, recall and token accuracy; the entity counts. `data_sha256`: the
+ * word rows' (qf_word_rows_sha256), NULL: not shown. */
+qf_status qf_ner_report_write_html(const qf_ner_report *r, const qf_verify_html_context *ctx, const char *data_sha256,
+                                   const char *path, qf_error *err);
+/* SQuAD F1 (headline) and exact match; the rows whose answer span changed with their question and
+ * gold answers from `rows` (may be NULL: row numbers only). */
+qf_status qf_qa_report_write_html(const qf_qa_report *r, const qf_verify_html_context *ctx, const qf_qa_rows *rows,
+                                  const char *path, qf_error *err);
+/* Micro-F1 (headline) and its counts (true positive, predicted, gold) of both models. */
+qf_status qf_multilabel_report_write_html(const qf_multilabel_report *r, const qf_verify_html_context *ctx,
+                                          const char *path, qf_error *err);
+/* MRR@10 (headline) and NDCG@10 with relevance labels, score Spearman and rank agreement always;
+ * `min_spearman` the --min-spearman gate (NaN: none). */
+qf_status qf_rerank_report_write_html(const qf_rerank_report *r, const qf_verify_html_context *ctx,
+                                      double min_spearman, const char *path, qf_error *err);
+/* Cosine FP32<->artifact (mean, min and the row of the minimum with its text when ctx->data kept
+ * texts) and retrieval agreement; with `sts` (may be NULL) the STS Spearman, then the headline. */
+qf_status qf_embedding_report_write_html(const qf_embedding_report *r, const qf_sts_report *sts,
+                                         const qf_verify_html_context *ctx, const char *path, qf_error *err);
+
+/* =============================================================================================
  * Accuracy-aware static fallback (verify/fallback.c)
  * =========================================================================================== */
 
