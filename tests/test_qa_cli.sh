@@ -8,7 +8,8 @@
 #     substring at start/end;
 #   - long contexts at --max-seq-len 48 --doc-stride 16: several windows, each at most 48 logits;
 #   - verify --job qa (chosen by itself for a QA head) of dynamic int8 against FP32 on
-#     fixtures/qa/debsec-qa.jsonl: EM / F1 printed, JSON report fields, --max-drop gate;
+#     fixtures/qa/debsec-qa.jsonl: EM / F1 printed, JSON report fields, --max-drop gate, the --html page
+#     (tests/support/check_report_html.py: its figures those of the JSON report, paths escaped);
 #   - refusals: --output spans on a sequence classifier names the head; malformed rows name the
 #     line and the field; --max-drop without answers; a question too long for --max-seq-len.
 set -euo pipefail
@@ -88,7 +89,9 @@ PY
     # verify: dynamic int8 against FP32 (the qa job chosen by itself)
     "$QF_CLI" quantize "$m" --mode dynamic -o "$work/$fam-int8.qf" -q
     "$QF_CLI" verify "$work/$fam-int8.qf" --data "$rows" --max-seq-len 48 --doc-stride 16 --json "$work/$fam.json" \
-        --max-drop 100 > "$work/$fam-verify.out" || fail "$fam: verify exit $?"
+        --html "$work/$fam.html" --max-drop 100 > "$work/$fam-verify.out" || fail "$fam: verify exit $?"
+    python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/$fam.html" "$work/$fam.json" \
+        || fail "$fam: HTML report"
     cat "$work/$fam-verify.out"
     grep -q '^F1 .*FP32 .*dynamic int8 .*drop' "$work/$fam-verify.out" || fail "$fam: no F1 line"
     grep -q '^exact match FP32' "$work/$fam-verify.out" || fail "$fam: no exact match line"
@@ -110,7 +113,17 @@ done
 m="$QF_SOURCE_DIR/fixtures/heads/bert-qa"
 # the FP32 model against itself: every span the same, no drop
 "$QF_CLI" convert "$m" -o "$work/f32.qf" -q
+# (its page under a folder whose name holds markup, quotes, & and a byte that is not UTF-8: shown escaped)
+hostile="$work/h<script>alert(\"1\")</script>&'$(printf '\377')"
+mkdir -p "$hostile"
+cp "$rows" "$hostile/rows.jsonl"
 "$QF_CLI" verify "$work/f32.qf" --data "$rows" --job qa --json "$work/f32.json" -q || fail "fp32 verify"
+"$QF_CLI" verify "$work/f32.qf" --data "$hostile/rows.jsonl" --job qa --json "$work/f32-hostile.json" \
+    --html "$work/f32.html" -q || fail "fp32 verify, hostile path"
+python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/f32.html" "$work/f32-hostile.json" \
+    --hostile "<script>alert(\"1\")</script>&'" || fail "fp32 vs itself: HTML report"
+grep -q "<p>None: FP32 and the artifact give the same answer span on every row.</p>" "$work/f32.html" \
+    || fail "fp32 vs itself: the page lists changed rows"
 python3 -c "
 import json; r = json.load(open('$work/f32.json'))
 assert r['span_agreement'] == 1 and r['drop_points'] == 0 and r['logits']['max_abs_diff'] == 0, r" || fail "fp32 vs itself"

@@ -13,7 +13,9 @@
 #   - STS: fixtures/rank/sts.jsonl (debsec description pairs, score 1 same section / 0 not) in the
 #     embedding job: the Spearman of cosine vs score of each model recomputed from `qforge run
 #     --output embedding`; --max-drop gates it; plain rows keep refusing --max-drop;
-#   - malformed rows refused with the line and the field.
+#   - malformed rows refused with the line and the field;
+#   - --html of each job: the page's metric figures those of the JSON report, the gates' lines,
+#     well-formed (tests/support/check_report_html.py).
 set -euo pipefail
 work="$QF_BINARY_DIR/test_rank_cli.d"
 rm -rf "$work"; mkdir -p "$work/ml"
@@ -45,8 +47,9 @@ json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 ml="$work/ml/pytorch_model.bin"
 "$QF_CLI" quantize "$ml" --mode dynamic --min-elements 1 -o "$work/ml.qf" -q
-"$QF_CLI" verify "$work/ml.qf" --data "$fx/multilabel.jsonl" --threads 1 --max-drop 100 --json "$work/ml.json" > "$work/ml.txt" ||
+"$QF_CLI" verify "$work/ml.qf" --data "$fx/multilabel.jsonl" --threads 1 --max-drop 100 --json "$work/ml.json" --html "$work/ml.html" > "$work/ml.txt" ||
   fail "multi-label verify"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/ml.html" "$work/ml.json" || fail "multi-label HTML report"
 cat "$work/ml.txt"
 grep -q "^micro-F1   FP32 .*dynamic int8 .*drop" "$work/ml.txt" && grep -q "^agreement  .*exact label set" "$work/ml.txt" &&
   grep -q "^result     PASS: micro-F1 drop" "$work/ml.txt" || fail "multi-label summary"
@@ -88,8 +91,11 @@ expect_exit 2 "--min-spearman with multi-label" verify "$work/ml.qf" --data "$fx
 # ---- rerank
 ce="$fx/bert-rerank/model.safetensors"
 "$QF_CLI" quantize "$ce" --mode dynamic --min-elements 1 -o "$work/ce.qf" -q
-"$QF_CLI" verify "$work/ce.qf" --data "$fx/rerank.jsonl" --threads 1 --max-drop 100 --min-spearman 0.5 --json "$work/rr.json" > "$work/rr.txt" ||
+"$QF_CLI" verify "$work/ce.qf" --data "$fx/rerank.jsonl" --threads 1 --max-drop 100 --min-spearman 0.5 --json "$work/rr.json" --html "$work/rr.html" > "$work/rr.txt" ||
   fail "rerank verify"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/rr.html" "$work/rr.json" || fail "rerank HTML report"
+grep -q '<tr id="gate-spearman"><td>gate</td><td>score Spearman [0-9.]* &ge; --min-spearman 0.5: PASS</td></tr>' "$work/rr.html" ||
+  fail "rerank HTML: no --min-spearman gate line"
 cat "$work/rr.txt"
 for l in "^scores     sigmoid of the logit; Spearman FP32 vs dynamic int8" "^MRR@10     FP32" "^NDCG@10    FP32" \
          "^agreement  .*rank (same top-1 in [0-9]* of 40 groups" "^result     PASS: MRR@10 drop" "^result     PASS: score Spearman"; do
@@ -140,7 +146,8 @@ for l in open(sys.argv[1]):
     r = json.loads(l); print(json.dumps({'text': r['query'], 'text_pair': r['text']}))" "$fx/rerank.jsonl" > "$work/pairs.jsonl"
 expect_exit 2 "--max-drop without relevance labels" verify "$work/ce.qf" --data "$work/pairs.jsonl" --max-drop 1
 grep -q "min-spearman" "$work/last.err" || fail "the refusal does not name --min-spearman"
-"$QF_CLI" verify "$work/ce.qf" --data "$work/pairs.jsonl" --threads 1 --min-spearman 0.5 --json "$work/pairs.json" -q || fail "unlabelled pairs"
+"$QF_CLI" verify "$work/ce.qf" --data "$work/pairs.jsonl" --threads 1 --min-spearman 0.5 --json "$work/pairs.json" --html "$work/pairs.html" -q || fail "unlabelled pairs"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/pairs.html" "$work/pairs.json" || fail "unlabelled pairs: HTML report"
 [ "$(field "$work/pairs.json" 'r["labelled"], r["headline"], r["groups"], "mrr_at_10" in r, r["score_spearman"] == json.load(open(sys.argv[1].replace("pairs.json", "rr.json")))["score_spearman"]')" = \
   "(False, 'score_spearman', 40, False, True)" ] || fail "unlabelled pairs report: $(cat "$work/pairs.json")"
 printf '{"query": "q", "text": "a b", "label": -1}\n' > "$work/bad4.jsonl"
@@ -154,8 +161,9 @@ refused "query beside text_pair" query verify "$work/ce.qf" --data "$work/bad7.j
 
 # ---- STS in the embedding job
 "$QF_CLI" quantize "$src/pytorch_model.bin" --mode dynamic --min-elements 1 -o "$work/emb.qf" -q
-"$QF_CLI" verify "$work/emb.qf" --job embedding --data "$fx/sts.jsonl" --threads 1 --max-drop 100 --json "$work/sts.json" > "$work/sts.txt" ||
+"$QF_CLI" verify "$work/emb.qf" --job embedding --data "$fx/sts.jsonl" --threads 1 --max-drop 100 --json "$work/sts.json" --html "$work/sts.html" > "$work/sts.txt" ||
   fail "STS verify"
+/usr/bin/python3 "$QF_SOURCE_DIR/tests/support/check_report_html.py" "$work/sts.html" "$work/sts.json" || fail "STS HTML report"
 cat "$work/sts.txt"
 grep -q "^STS        Spearman of cosine(text, text_pair) vs score over 200 pairs: FP32 .* dynamic int8 .* drop" "$work/sts.txt" &&
   grep -q "^cosine     mean" "$work/sts.txt" && grep -q "^result     PASS: STS Spearman drop" "$work/sts.txt" || fail "STS summary"

@@ -317,8 +317,11 @@ qf_status qf_rerank_report_write_html(const qf_rerank_report *r, const qf_verify
     if (has_min) {
         bool ok = qf_verify_spearman_gate(r->score_spearman, min_spearman);
         char text[160];
-        snprintf(text, sizeof text, "score Spearman %.6f %s --min-spearman %g", r->score_spearman, ok ? "&ge;" : "&lt;",
-                 min_spearman);
+        if (isfinite(r->score_spearman))
+            snprintf(text, sizeof text, "score Spearman %.6f %s --min-spearman %g", r->score_spearman,
+                     ok ? "&ge;" : "&lt;", min_spearman);
+        else
+            snprintf(text, sizeof text, "score Spearman undefined, --min-spearman %g", min_spearman);
         gate_row(&b, "gate-spearman", text, ok);
     }
     QF_HTML_LIT(&b, "</table>");
