@@ -1,10 +1,13 @@
 /*
  * verify/fallback.c — accuracy-aware fallback for static int8: measure the artifact's drop
- * against FP32 (qf_verify_run); while it exceeds the budget, return the most sensitive projection
- * to FP32 and measure again. Sensitivity of a projection = how far the logits move when only that
- * projection is int8 (agreement lost, then mean |logit difference|), measured once per projection.
+ * against FP32 with the job's headline metric (a qf_fallback_measure: classification's accuracy
+ * here, the other jobs' in fallback_ner.c, fallback_qa.c, fallback_scoring.c); while it exceeds the
+ * budget, return the most sensitive projection to FP32 and measure again. Sensitivity of a
+ * projection = how far the outputs move when only that projection is int8 (the job's agreement
+ * lost, then mean |logit difference|), measured once per projection.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,30 +44,81 @@ static int by_sensitivity(const void *a, const void *b)
     return strcmp(x->stem, y->stem);
 }
 
-static void logf_(const qf_fallback_params *fp, const char *fmt, double a, double b, const char *s)
+static void log_line(const qf_fallback_params *fp, const char *fmt, ...)
 {
     if (!fp->log) return;
-    char line[256];
-    snprintf(line, sizeof line, fmt, s, a, b);
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
     fp->log(fp->log_ctx, line);
 }
 
-/* Drop and agreement of the static model with `fp32` projections kept FP32, on `data`. */
+/* Classification's lines read as they always have ("drop", "agreement lost"); another job's name
+ * its metric. */
+static bool is_accuracy(const qf_fallback_measure *m)
+{
+    return strcmp(m->metric_key, "accuracy") == 0;
+}
+
+/* ", agreement 98.50%" or nothing for a job without one, into buf. */
+static const char *agreement_text(double agreement, char *buf, size_t size)
+{
+    if (isnan(agreement)) buf[0] = '\0';
+    else snprintf(buf, size, ", agreement %.2f%%", 100 * agreement);
+    return buf;
+}
+
+/* Measures the static model with `fp32` projections kept FP32. */
 static qf_status measure(qf_model *src, const qf_calib_stats *stats, const qf_static_params *p, const char *const *fp32,
-                         size_t nfp32, const qf_dataset *data, const qf_verify_params *vp, qf_model **model_out,
-                         qf_verify_report *rep, qf_error *err)
+                         size_t nfp32, const qf_fallback_measure *fm, bool sensitivity, qf_model **model_out,
+                         qf_fallback_measurement *out, qf_error *err)
 {
     qf_model *m = NULL;
     qf_status s = qf_model_quantize_static_keeping(src, stats, p, fp32, nfp32, &m, err);
-    if (!s) s = qf_verify_run(src, m, QF_ENCODER_MODE_STATIC_INT8, data, vp, rep, err);
+    if (!s) s = fm->measure(fm->ctx, sensitivity, src, m, out, err);
     if (!s && model_out) *model_out = m;
     else qf_model_destroy(m);
     return s;
 }
 
-qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
-                             const qf_dataset *data, const qf_fallback_params *fp, qf_model **out,
-                             qf_fallback_report *report, qf_error *err)
+static qf_status write_metadata(qf_model *model, const qf_fallback_measure *fm, const qf_fallback_params *fp,
+                                const qf_fallback_report *report, qf_error *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%.9g", fp->max_drop);
+    qf_status s = qf_model_set_meta(model, "quant.fallback.max_drop", buf, err);
+    snprintf(buf, sizeof buf, "%.4f", report->initial_drop);
+    if (!s) s = qf_model_set_meta(model, "quant.fallback.initial_drop", buf, err);
+    snprintf(buf, sizeof buf, "%.4f", report->final_drop);
+    if (!s) s = qf_model_set_meta(model, "quant.fallback.final_drop", buf, err);
+    if (!s) s = qf_model_set_meta(model, "quant.fallback.within_budget", report->within_budget ? "true" : "false", err);
+    snprintf(buf, sizeof buf, "%zu", fm->rows);
+    if (!s) s = qf_model_set_meta(model, "quant.fallback.rows", buf, err);
+    if (!s && !is_accuracy(fm)) s = qf_model_set_meta(model, "quant.fallback.metric", fm->metric_key, err);
+    size_t cap = 64 + report->steps * 224, len = 0;
+    char *list = malloc(cap);
+    if (!list && !s) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    if (list) {
+        list[0] = '\0';
+        for (size_t i = 0; i < report->steps; i++) {
+            const qf_fallback_step *st = &report->step[i];
+            len += (size_t)snprintf(list + len, cap - len, "%s%s (only-int8 %s loss %.2f pt", i ? "; " : "", st->stem,
+                                    fm->primary_name, st->sensitivity);
+            if (fm->secondary_name)
+                len += (size_t)snprintf(list + len, cap - len, ", %s %.4g", fm->secondary_name, st->sensitivity_dlogit);
+            len += (size_t)snprintf(list + len, cap - len, "; drop after %.2f pt)", st->drop_after);
+        }
+        if (!s) s = qf_model_set_meta(model, "quant.fallback.reverted", list, err);
+        free(list);
+    }
+    return s;
+}
+
+qf_status qf_static_fallback_measured(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                                      const qf_fallback_measure *fm, const qf_fallback_params *fp, qf_model **out,
+                                      qf_fallback_report *report, qf_error *err)
 {
     qf_static_params defaults = qf_static_params_default();
     const qf_static_params *p = params ? params : &defaults;
@@ -75,8 +129,6 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
     qf_arch arch;
     qf_status s = qf_arch_of(src, &arch, err);
     if (s) return s;
-    qf_verify_params vp = fp->verify;
-    vp.per_layer = false;
     const size_t nproj = (size_t)arch.num_layers * QF_STATIC_PROJECTIONS;
     candidate *cand = calloc(nproj, sizeof *cand);
     const char **fp32 = calloc(nproj, sizeof *fp32);
@@ -87,18 +139,23 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
         qf_fallback_report_free(report);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     }
+    report->metric = fm->metric;
+    const char *metric_prefix = is_accuracy(fm) ? "" : fm->metric;
+    const char *metric_space = is_accuracy(fm) ? "" : " ";
+    const char *lost_name = fm->primary_name;
+    char agree[64];
     qf_model *model = NULL;
-    qf_verify_report rep;
-    s = measure(src, stats, p, NULL, 0, data, &vp, &model, &rep, err);
+    qf_fallback_measurement rep;
+    s = measure(src, stats, p, NULL, 0, fm, false, &model, &rep, err);
     if (!s) {
         report->initial_drop = report->final_drop = rep.drop_points;
         report->initial_agreement = report->final_agreement = rep.agreement;
-        logf_(fp, "%sall int8: drop %.2f pt, agreement %.2f%%", rep.drop_points, 100 * rep.agreement, "");
-        qf_verify_report_free(&rep);
+        log_line(fp, "all int8: %s%sdrop %.2f pt%s", metric_prefix, metric_space, rep.drop_points,
+                 agreement_text(rep.agreement, agree, sizeof agree));
     }
     size_t ncand = 0;
     if (!s && !qf_verify_gate(report->final_drop, fp->max_drop)) {
-        /* sensitivity: only one projection int8, on sensitivity_data */
+        /* sensitivity: only one projection int8, on the sensitivity rows */
         const char **others = calloc(nproj, sizeof *others);
         char(*stems)[64] = calloc(nproj, sizeof *stems);
         if (!others || !stems) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
@@ -112,17 +169,18 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
             size_t k = 0;
             for (size_t j = 0; j < nproj; j++)
                 if (j != i) others[k++] = stems[j];
-            qf_verify_report r1;
-            s = measure(src, stats, p, others, k, fp->sensitivity_data ? fp->sensitivity_data : data, &vp, NULL, &r1,
-                        err);
+            qf_fallback_measurement r1;
+            s = measure(src, stats, p, others, k, fm, true, NULL, &r1, err);
             if (s) break;
             snprintf(cand[ncand].stem, sizeof cand[ncand].stem, "%s", stems[i]);
-            cand[ncand].lost_agreement = 100.0 * (1.0 - r1.agreement);
-            cand[ncand].mean_dlogit = r1.mean_abs_dlogit;
-            logf_(fp, "sensitivity %s: agreement lost %.2f pt, mean |dlogit| %.4g", cand[ncand].lost_agreement,
-                  cand[ncand].mean_dlogit, cand[ncand].stem);
+            cand[ncand].lost_agreement = r1.sensitivity_primary;
+            cand[ncand].mean_dlogit = r1.sensitivity_secondary;
+            char second[96] = "";
+            if (fm->secondary_name)
+                snprintf(second, sizeof second, ", %s %.4g", fm->secondary_name, cand[ncand].mean_dlogit);
+            log_line(fp, "sensitivity %s: %s lost %.2f pt%s", cand[ncand].stem, lost_name, cand[ncand].lost_agreement,
+                     second);
             ncand++;
-            qf_verify_report_free(&r1);
         }
         free(others);
         free(stems);
@@ -132,7 +190,7 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
     for (size_t c = 0; !s && c < ncand && !qf_verify_gate(report->final_drop, fp->max_drop); c++) {
         fp32[nfp32++] = cand[c].stem;
         qf_model *next = NULL;
-        s = measure(src, stats, p, fp32, nfp32, data, &vp, &next, &rep, err);
+        s = measure(src, stats, p, fp32, nfp32, fm, false, &next, &rep, err);
         if (s) break;
         qf_model_destroy(model);
         model = next;
@@ -143,35 +201,12 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
         st->drop_after = rep.drop_points;
         report->final_drop = rep.drop_points;
         report->final_agreement = rep.agreement;
-        logf_(fp, "reverted %s to FP32: drop %.2f pt, agreement %.2f%%", rep.drop_points, 100 * rep.agreement,
-              cand[c].stem);
-        qf_verify_report_free(&rep);
+        log_line(fp, "reverted %s to FP32: %s%sdrop %.2f pt%s", cand[c].stem, metric_prefix, metric_space,
+                 rep.drop_points, agreement_text(rep.agreement, agree, sizeof agree));
     }
     if (!s) {
         report->within_budget = qf_verify_gate(report->final_drop, fp->max_drop);
-        char buf[256];
-        snprintf(buf, sizeof buf, "%.9g", fp->max_drop);
-        s = qf_model_set_meta(model, "quant.fallback.max_drop", buf, err);
-        snprintf(buf, sizeof buf, "%.4f", report->initial_drop);
-        if (!s) s = qf_model_set_meta(model, "quant.fallback.initial_drop", buf, err);
-        snprintf(buf, sizeof buf, "%.4f", report->final_drop);
-        if (!s) s = qf_model_set_meta(model, "quant.fallback.final_drop", buf, err);
-        if (!s) s = qf_model_set_meta(model, "quant.fallback.within_budget", report->within_budget ? "true" : "false", err);
-        snprintf(buf, sizeof buf, "%zu", qf_dataset_size(data));
-        if (!s) s = qf_model_set_meta(model, "quant.fallback.rows", buf, err);
-        size_t cap = 64 + report->steps * 160, len = 0;
-        char *list = malloc(cap);
-        if (!list && !s) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
-        if (list) {
-            list[0] = '\0';
-            for (size_t i = 0; i < report->steps; i++)
-                len += (size_t)snprintf(list + len, cap - len,
-                                        "%s%s (only-int8 agreement loss %.2f pt, mean |dlogit| %.4g; drop after %.2f pt)",
-                                        i ? "; " : "", report->step[i].stem, report->step[i].sensitivity,
-                                        report->step[i].sensitivity_dlogit, report->step[i].drop_after);
-            if (!s) s = qf_model_set_meta(model, "quant.fallback.reverted", list, err);
-            free(list);
-        }
+        s = write_metadata(model, fm, fp, report, err);
     }
     free(cand);
     free(fp32);
@@ -182,4 +217,41 @@ qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const q
     }
     *out = model;
     return QF_STATUS_OK;
+}
+
+/* Classification: qf_verify_run of the candidate as static int8. */
+static qf_status measure_classification(void *ctx, bool sensitivity, qf_model *reference, qf_model *artifact,
+                                        qf_fallback_measurement *out, qf_error *err)
+{
+    const qf_fallback_classification *c = ctx;
+    qf_verify_params vp = c->params;
+    vp.per_layer = false;
+    const qf_dataset *data = sensitivity && c->sensitivity_data ? c->sensitivity_data : c->data;
+    qf_verify_report r;
+    qf_status s = qf_verify_run(reference, artifact, QF_ENCODER_MODE_STATIC_INT8, data, &vp, &r, err);
+    if (s) return s;
+    out->drop_points = r.drop_points;
+    out->agreement = r.agreement;
+    out->sensitivity_primary = 100.0 * (1.0 - r.agreement);
+    out->sensitivity_secondary = r.mean_abs_dlogit;
+    qf_verify_report_free(&r);
+    return QF_STATUS_OK;
+}
+
+qf_fallback_measure qf_fallback_measure_classification(qf_fallback_classification *ctx)
+{
+    qf_fallback_measure m = {"accuracy", "accuracy", "agreement", "mean |dlogit|", qf_dataset_size(ctx->data),
+                             measure_classification, ctx};
+    return m;
+}
+
+qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                             const qf_dataset *data, const qf_fallback_params *fp, qf_model **out,
+                             qf_fallback_report *report, qf_error *err)
+{
+    qf_fallback_params fdefaults = qf_fallback_params_default();
+    if (!fp) fp = &fdefaults;
+    qf_fallback_classification ctx = {data, fp->sensitivity_data, fp->verify};
+    qf_fallback_measure m = qf_fallback_measure_classification(&ctx);
+    return qf_static_fallback_measured(src, stats, params, &m, fp, out, report, err);
 }

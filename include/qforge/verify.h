@@ -707,6 +707,7 @@ typedef struct qf_fallback_report {
     bool within_budget;
     size_t steps;
     qf_fallback_step *step; /* [steps], owned */
+    const char *metric;     /* the headline metric measured ("accuracy", "entity F1", ...); borrowed, static */
 } qf_fallback_report;
 
 void qf_fallback_report_free(qf_fallback_report *r); /* accepts NULL */
@@ -722,6 +723,87 @@ void qf_fallback_report_free(qf_fallback_report *r); /* accepts NULL */
 qf_status qf_static_fallback(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
                              const qf_dataset *data, const qf_fallback_params *fp, qf_model **out,
                              qf_fallback_report *report, qf_error *err);
+
+/* =============================================================================================
+ * Fallback measures (verify/fallback.c: classification; verify/fallback_ner.c, fallback_qa.c,
+ * fallback_scoring.c: the other jobs): how the accuracy-aware fallback measures a candidate
+ * artifact with a job's own headline metric. A measure runs `reference` in FP32 and `candidate`
+ * as static int8 over its rows (or over its sensitivity rows) and reports the headline drop and
+ * the two sensitivity figures the fallback ranks projections by.
+ * =========================================================================================== */
+
+typedef struct qf_fallback_measurement {
+    double drop_points;           /* 100 x (reference - candidate) of the headline metric */
+    double agreement;             /* fraction of the job's agreement (NaN: the job has none) */
+    double sensitivity_primary;   /* ranks first, larger = more sensitive (agreement lost, points) */
+    double sensitivity_secondary; /* the tie-breaker (mean |logit difference|) */
+} qf_fallback_measurement;
+
+typedef struct qf_fallback_measure {
+    const char *metric;        /* printed: "accuracy", "entity F1", "F1", "micro-F1", "MRR@10", "STS Spearman" */
+    const char *metric_key;    /* recorded in quant.fallback.metric: accuracy, entity_f1, f1, micro_f1, ... */
+    const char *primary_name;  /* what sensitivity_primary is the loss of: "agreement", "word agreement", ... */
+    const char *secondary_name; /* what sensitivity_secondary is: "mean |dlogit|"; NULL: the job has none */
+    size_t rows;               /* rows of the measurement data (quant.fallback.rows) */
+    /* Measures `candidate` against `reference` on the rows (sensitivity: on the sensitivity rows). */
+    qf_status (*measure)(void *ctx, bool sensitivity, qf_model *reference, qf_model *candidate,
+                         qf_fallback_measurement *out, qf_error *err);
+    void *ctx;                 /* the job's rows and options, borrowed */
+} qf_fallback_measure;
+
+/*
+ * The fallback of qf_static_fallback with any job's measure: `m` decides the drop (gated against
+ * fp->max_drop by qf_verify_gate) and the sensitivity ranking (primary, then secondary, then the
+ * projection's name); fp->sensitivity_data and fp->verify are not read (the measure carries its own
+ * rows and parameters). The metadata is qf_static_fallback's, plus quant.fallback.metric =
+ * m->metric_key unless the metric is accuracy.
+ */
+qf_status qf_static_fallback_measured(qf_model *src, const qf_calib_stats *stats, const qf_static_params *params,
+                                      const qf_fallback_measure *m, const qf_fallback_params *fp, qf_model **out,
+                                      qf_fallback_report *report, qf_error *err);
+
+/* Classification (qf_verify_run): accuracy drop; agreement lost (top-1, points), mean |dlogit|.
+ * `ctx` must outlive the measure; `sensitivity_data` and `params` may be NULL (the data; defaults). */
+typedef struct qf_fallback_classification {
+    const qf_dataset *data, *sensitivity_data;
+    qf_verify_params params;
+} qf_fallback_classification;
+qf_fallback_measure qf_fallback_measure_classification(qf_fallback_classification *ctx);
+
+/* Token classification (qf_verify_ner): entity F1 drop; word-label agreement lost, mean |dlogit|. */
+typedef struct qf_fallback_ner {
+    const qf_word_rows *rows, *sensitivity_rows; /* sensitivity_rows may be NULL: rows */
+    const char *config_json;                     /* id2label of the head */
+    qf_verify_params params;
+} qf_fallback_ner;
+qf_fallback_measure qf_fallback_measure_ner(qf_fallback_ner *ctx);
+
+/* Question answering (qf_verify_qa): SQuAD F1 drop; span agreement lost, mean |dlogit|. */
+typedef struct qf_fallback_qa {
+    const qf_tokenizer *tokenizer;
+    const qf_qa_rows *rows, *sensitivity_rows; /* sensitivity_rows may be NULL: rows */
+    qf_qa_params qa;                           /* resolved */
+    qf_verify_params params;
+} qf_fallback_qa;
+qf_fallback_measure qf_fallback_measure_qa(qf_fallback_qa *ctx);
+
+/* The scoring jobs: multi-label (qf_verify_multilabel: micro-F1 drop; label-set agreement lost,
+ * mean |dlogit|), rerank (qf_verify_rerank with relevance labels: MRR@10 drop; rank agreement lost,
+ * mean |dscore|) and STS (qf_verify_sts: Spearman drop; the Spearman lost is also the sensitivity).
+ * The sensitivity_* members may be NULL: the measurement's. */
+typedef struct qf_fallback_scoring {
+    const qf_dataset *data, *sensitivity_data;     /* STS: the "text" side */
+    const qf_dataset *second, *sensitivity_second; /* STS only: the "text_pair" side */
+    const qf_row_fields *fields, *sensitivity_fields;
+    double threshold;      /* multi-label */
+    qf_arch_score score;   /* rerank: sigmoid or identity */
+    qf_pooling pooling;    /* STS */
+    bool normalize;        /* STS */
+    qf_verify_params params;
+} qf_fallback_scoring;
+qf_fallback_measure qf_fallback_measure_multilabel(qf_fallback_scoring *ctx);
+qf_fallback_measure qf_fallback_measure_rerank(qf_fallback_scoring *ctx);
+qf_fallback_measure qf_fallback_measure_sts(qf_fallback_scoring *ctx);
 
 #ifdef __cplusplus
 }
