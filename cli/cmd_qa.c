@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/cmd_qa.h"
+#include "cli/jobs.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -181,7 +182,7 @@ bool qf_cli_verify_is_qa(qf_cli_command *cmd, const qf_model *reference)
     qf_cli_option *job = qf_cli_find(cmd, "job");
     if (job->seen) return strcmp(job->value, "qa") == 0;
     qf_arch a;
-    return !qf_arch_of(reference, &a, NULL) && a.head == QF_ARCH_HEAD_QUESTION_ANSWERING;
+    return !qf_arch_of(reference, &a, NULL) && qf_cli_job_of(reference, &a) == QF_CLI_JOB_QA;
 }
 
 static void print_qa_report(const qf_qa_report *r, const char *artifact, const char *reference, const char *data,

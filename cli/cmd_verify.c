@@ -16,6 +16,7 @@
 #include "cli/cmd_qa.h"
 #include "cli/cmd_rank.h"
 #include "cli/cmd_ner.h"
+#include "cli/jobs.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
@@ -246,25 +247,22 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
                       bool *embedding, qf_cli_scoring_job *scoring, bool *sts)
 {
     qf_cli_option *job = qf_cli_find(&verify_command, "job");
-    if (job->seen && strcmp(job->value, "embedding") != 0 && strcmp(job->value, "classification") != 0 &&
-        strcmp(job->value, "qa") != 0 && strcmp(job->value, "token-classification") != 0 &&
-        !qf_cli_scoring_job_named(job->value)) {
-        fprintf(stderr, "qforge verify: --job must be classification, embedding, token-classification, multi-label, "
-                        "rerank or qa, not '%s'\n",
-                qf_cli_safe(job->value));
+    qf_cli_job chosen;
+    if (job->seen && !qf_cli_job_named(job->value, &chosen)) {
+        fprintf(stderr, "qforge verify: --job must be " QF_CLI_JOB_NAMES ", not '%s'\n", qf_cli_safe(job->value));
         return QF_EXIT_USAGE;
     }
-    if (job->seen) {
-        *embedding = strcmp(job->value, "embedding") == 0;
-        *scoring = qf_cli_scoring_job_named(job->value);
-    } else {
+    if (!job->seen) {
         qf_arch a;
         qf_error err;
         qf_error_clear(&err);
         if (qf_arch_of(ref, &a, &err)) return qf_cli_fail(&err);
-        *embedding = a.head == QF_ARCH_HEAD_NONE || qf_model_get_meta(ref, "pipeline.source") != NULL;
-        *scoring = *embedding ? QF_CLI_SCORING_NONE : qf_cli_scoring_job_of(&a);
+        chosen = qf_cli_job_of(ref, &a);
     }
+    *embedding = chosen == QF_CLI_JOB_EMBEDDING;
+    *scoring = chosen == QF_CLI_JOB_MULTI_LABEL ? QF_CLI_SCORING_MULTI_LABEL
+               : chosen == QF_CLI_JOB_RERANK    ? QF_CLI_SCORING_RERANK
+                                                : QF_CLI_SCORING_NONE;
     int rc = qf_cli_scoring_options(&verify_command, *scoring, path);
     if (rc) return rc;
     if (*embedding && (rc = qf_cli_sts_rows(data_path, limit, sts))) return rc;
@@ -290,7 +288,7 @@ static bool token_job(const qf_model *ref)
     qf_cli_option *job = qf_cli_find(&verify_command, "job");
     if (job->seen) return strcmp(job->value, "token-classification") == 0;
     qf_arch a;
-    return !qf_arch_of(ref, &a, NULL) && a.head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION;
+    return !qf_arch_of(ref, &a, NULL) && qf_cli_job_of(ref, &a) == QF_CLI_JOB_TOKEN_CLASSIFICATION;
 }
 
 typedef struct verify_job {
@@ -726,4 +724,11 @@ int qf_cmd_run(int argc, char **argv)
     qf_tokenizer_destroy(tok);
     qf_model_destroy(m);
     return rc;
+}
+
+int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *pooling, bool *normalize)
+{
+    *pooling = QF_POOLING_MEAN;
+    *normalize = false;
+    return embedding_pipeline(m, path, false, false, pooling, normalize);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/cmd_fallback.h"
 #include "qforge/calibrate.h"
 #include "qforge/quantize.h"
 #include "qforge/readers.h"
@@ -61,6 +62,9 @@ static qf_cli_option quantize_options[] = {
     QF_CLI_OPTION("sensitivity-rows", 0, true, "N",
                   "static --max-drop: rows of --eval used to rank projections (default 512)"),
     QF_CLI_SHARED(QF_CLI_TOKENIZER, "static --max-drop: tokenizer.json or its folder (default: beside IN)"),
+    QF_CLI_OPTION("job", 0, true, "JOB",
+                  "static --max-drop: the job whose headline metric is measured, as 'qforge verify --job' (default: "
+                  "the model's head)"),
     QF_CLI_OPTION("onnx-out", 0, true, "PATH",
                   "also write the quantized ONNX graph (ORT's dynamic form, or static QDQ)"),
     QF_CLI_OPTION("onnx-graph", 0, true, "rewrite|export",
@@ -87,9 +91,11 @@ static qf_cli_command quantize_command = {
     "output channel and a calibrated int8 input scale (T / 127, T from --method over the .qfc\n"
     "statistics; q = saturate(round_half_even(x / s)) in [-128, 127]); residual adds, LayerNorm,\n"
     "softmax, GELU, pooler and head stay FP32. --smooth folds SmoothQuant factors into the weights\n"
-    "and scales the activation by 1/s before quantization. --max-drop measures the accuracy drop\n"
-    "on --eval and returns the most sensitive projections to FP32 until it fits; the reverted\n"
-    "projections and why are printed and recorded in metadata (quant.fallback.*).\n\n"
+    "and scales the activation by 1/s before quantization. --max-drop measures the drop of the\n"
+    "job's headline metric on --eval (the job and its rows as 'qforge verify' has them: accuracy,\n"
+    "entity F1, QA F1, micro-F1, MRR@10 with relevance labels, STS Spearman with score rows; --job\n"
+    "overrides the head's) and returns the most sensitive projections to FP32 until it fits; the\n"
+    "reverted projections and why are printed and recorded in metadata (quant.fallback.*).\n\n"
     "--onnx-out: the same int8 weights as an ONNX graph; dynamic: in the form ONNX Runtime's\n"
     "quantize_dynamic writes (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul); static:\n"
     "QuantizeLinear -> DequantizeLinear on each projection input with the calibrated scale, int8\n"
@@ -300,12 +306,6 @@ int qf_cmd_convert(int argc, char **argv)
     return write_and_report(&convert_command, pos[0], src, dst, t0);
 }
 
-static void print_line(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "fallback: %s\n", qf_cli_safe(line));
-}
-
 /* Every --fp32 value, in order (the parser keeps only the last one). */
 static size_t collect_fp32(int argc, char **argv, const char **out, size_t cap)
 {
@@ -316,14 +316,6 @@ static size_t collect_fp32(int argc, char **argv, const char **out, size_t cap)
         else if (strncmp(argv[i], "--fp32=", 7) == 0) out[n++] = argv[i] + 7;
     }
     return n;
-}
-
-static int tokenizer_beside(const char *in, const char *explicit_path, qf_tokenizer **out)
-{
-    qf_error err;
-    qf_error_clear(&err);
-    const char *beside[] = {in};
-    return qf_tokenizer_find(explicit_path, beside, 1, out, NULL, 0, &err) ? qf_cli_fail(&err) : QF_EXIT_OK;
 }
 
 static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const char *in, double t0)
@@ -385,6 +377,10 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
         fprintf(stderr, "qforge quantize: --max-drop and --eval go together\n");
         return QF_EXIT_USAGE;
     }
+    if (qf_cli_find(cmd, "job")->seen && !has_max_drop) {
+        fprintf(stderr, "qforge quantize: --job names what --max-drop measures; it goes with --max-drop and --eval\n");
+        return QF_EXIT_USAGE;
+    }
     if (has_max_drop) {
         if (!qf_cli_points(cmd, QF_CLI_MAX_DROP, &budget)) return QF_EXIT_USAGE;
         o = qf_cli_find(cmd, "sensitivity-rows");
@@ -418,52 +414,8 @@ static int quantize_static(qf_cli_command *cmd, int argc, char **argv, const cha
     if (!has_max_drop) {
         if (qf_model_quantize_static(src, stats, &sp, &dst, &err)) rc = qf_cli_fail(&err);
     } else {
-        qf_tokenizer *tok = NULL;
-        qf_dataset *data = NULL, *sens = NULL;
-        qf_arch arch;
-        rc = tokenizer_beside(in, qf_cli_text(cmd, QF_CLI_TOKENIZER), &tok);
-        if (!rc && qf_arch_from_config(qf_model_config_json(src), &arch, &err)) rc = qf_cli_fail(&err);
-        qf_dataset_params dp = qf_dataset_params_default();
-        if (!rc) {
-            int64_t cap = qf_arch_max_tokens(&arch);
-            dp.max_length = (int32_t)(cap > 0 && cap < 65536 ? cap : 512);
-            dp.config_json = qf_model_config_json(src);
-            if (qf_dataset_load(eval->value, tok, &dp, &data, &err)) rc = qf_cli_fail(&err);
-        }
-        if (!rc) {
-            dp.limit = sens_rows;
-            if (qf_dataset_load(eval->value, tok, &dp, &sens, &err)) rc = qf_cli_fail(&err);
-        }
-        if (!rc) {
-            qf_fallback_params fp = qf_fallback_params_default();
-            fp.max_drop = budget;
-            fp.sensitivity_data = sens;
-            fp.verify.threads = sp.threads;
-            fp.log = qf_cli_given(cmd, QF_CLI_QUIET) ? NULL : print_line;
-            qf_fallback_report fr;
-            if (qf_static_fallback(src, stats, &sp, data, &fp, &dst, &fr, &err)) {
-                rc = qf_cli_fail(&err);
-            } else {
-                if (!qf_cli_given(cmd, QF_CLI_QUIET)) {
-                    printf("fallback: drop %.2f pt -> %.2f pt (budget %g, %s), %zu projection%s reverted to FP32%s\n",
-                           fr.initial_drop, fr.final_drop, budget, fr.within_budget ? "within" : "NOT within",
-                           fr.steps, fr.steps == 1 ? "" : "s", fr.steps ? ":" : "");
-                    for (size_t i = 0; i < fr.steps; i++)
-                        printf("  %-20s only-int8 agreement loss %.2f pt, mean |dlogit| %.4g; drop after %.2f pt\n",
-                               qf_cli_safe(fr.step[i].stem), fr.step[i].sensitivity, fr.step[i].sensitivity_dlogit,
-                               fr.step[i].drop_after);
-                }
-                if (!fr.within_budget) {
-                    fprintf(stderr, "error: the drop %.2f pt stays above --max-drop %g with every projection in FP32\n",
-                            fr.final_drop, budget);
-                    rc = QF_EXIT_ERROR;
-                }
-                qf_fallback_report_free(&fr);
-            }
-        }
-        qf_dataset_destroy(sens);
-        qf_dataset_destroy(data);
-        qf_tokenizer_destroy(tok);
+        qf_cli_fallback_inputs fi = {in, eval->value, src, stats, &sp, budget, sens_rows};
+        rc = qf_cli_quantize_fallback(cmd, &fi, &dst);
     }
     qf_calib_stats_destroy(stats);
     if (rc) {
@@ -502,7 +454,7 @@ int qf_cmd_quantize(int argc, char **argv)
     }
     if (strcmp(mode->value, "static") == 0) return quantize_static(&quantize_command, argc, argv, pos[0], qf_cli_now());
     static const char *const static_only[] = {"stats", "method", "percentile", "smooth", "fp32", "max-drop", "eval",
-                                              "sensitivity-rows", "tokenizer"};
+                                              "sensitivity-rows", "tokenizer", "job"};
     for (size_t i = 0; i < sizeof static_only / sizeof static_only[0]; i++)
         if (qf_cli_find(&quantize_command, static_only[i])->seen) {
             fprintf(stderr, "qforge quantize: --%s goes with --mode static\n", static_only[i]);

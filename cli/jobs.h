@@ -1,0 +1,40 @@
+/*
+ * cli/jobs.h — which job measures a model (cli/jobs.c): the one rule `qforge verify` and
+ * `qforge quantize --max-drop --eval` share for --job and for the default the model's head asks for.
+ */
+#ifndef QF_CLI_JOBS_H
+#define QF_CLI_JOBS_H
+
+#include <stdbool.h>
+
+#include "qforge/model.h"
+#include "qforge/runtime.h"
+
+typedef enum qf_cli_job {
+    QF_CLI_JOB_CLASSIFICATION = 0,
+    QF_CLI_JOB_EMBEDDING,
+    QF_CLI_JOB_TOKEN_CLASSIFICATION,
+    QF_CLI_JOB_QA,
+    QF_CLI_JOB_MULTI_LABEL,
+    QF_CLI_JOB_RERANK,
+} qf_cli_job;
+
+/* The names --job takes, for usage messages. */
+#define QF_CLI_JOB_NAMES "classification, embedding, token-classification, multi-label, rerank or qa"
+
+/* The job a --job value names; false when it names none. */
+bool qf_cli_job_named(const char *name, qf_cli_job *out);
+const char *qf_cli_job_name(qf_cli_job job);
+
+/* Without --job, the job of a model whose architecture is `a`: a token-classification head ->
+ * token-classification; a QA head -> qa; no head, or a sentence-transformers pipeline
+ * (pipeline.source) -> embedding; problem_type multi_label_classification -> multi-label; one label
+ * scored by sigmoid or identity (a cross-encoder) -> rerank; else classification. */
+qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a);
+
+/* The embedding an embedding job measures (cmd_verify.c): the sentence-transformers pipeline `m`
+ * records (pipeline.* metadata), else the mean without normalization; a pipeline with parts qforge
+ * does not compute is refused (printed, QF_EXIT_ERROR). */
+int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *pooling, bool *normalize);
+
+#endif
