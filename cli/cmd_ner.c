@@ -13,30 +13,13 @@
 
 #include "cli/cmd_ner.h"
 #include "cli/cmd_qa.h"
+#include "cli/jobs.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
 
 enum { QF_EXIT_DROP = 3 };
 
-/* Longest sequence the model takes (as cmd_verify.c: the position table, 512 without one). */
-static int32_t max_tokens_of(const qf_model *m)
-{
-    const char *cfg = qf_model_config_json(m);
-    qf_arch a;
-    if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
-    int64_t n = qf_arch_max_tokens(&a);
-    return n > 0 && n < 65536 ? (int32_t)n : 512;
-}
 
-/* Static artifacts say so in their recipe; any other quantized tensor means dynamic (as cmd_verify.c). */
-static qf_encoder_mode mode_of(const qf_model *m)
-{
-    const char *mode = qf_model_get_meta(m, "quant.mode");
-    if (mode && strcmp(mode, "static") == 0) return QF_ENCODER_MODE_STATIC_INT8;
-    for (size_t i = 0; i < qf_model_tensor_count(m); i++)
-        if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
-    return QF_ENCODER_MODE_FP32;
-}
 
 /* The model's head must be token classification; else an error naming the head it has. */
 static int require_token_head(const qf_model *m, const char *path, const char *what)
@@ -136,7 +119,7 @@ int qf_cmd_run_tokens(qf_cli_command *cmd, const char *model_path)
         qf_model_destroy(m);
         return qf_cli_fail(&err);
     }
-    int32_t model_len = max_tokens_of(m);
+    int32_t model_len = qf_cli_model_max_tokens(m);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
     dp.limit = limit;
@@ -150,7 +133,7 @@ int qf_cmd_run_tokens(qf_cli_command *cmd, const char *model_path)
             if (qf_dataset_row_at(data, i)->length > longest) longest = qf_dataset_row_at(data, i)->length;
         qf_encoder_params ep = qf_encoder_params_default();
         ep.threads = (int)threads;
-        ep.mode = mode_of(m);
+        ep.mode = qf_cli_artifact_mode(m);
         size_t rows = qf_dataset_size(data);
         ep.max_batch = rows > 0 && rows < (size_t)batch ? (int64_t)rows : batch;
         ep.max_length = longest;
@@ -294,7 +277,7 @@ int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const c
     if (qf_tokenizer_find(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used, &err))
         return qf_cli_fail(&err);
     const char *data_path = qf_cli_find(cmd, "data")->value;
-    int32_t model_len = max_tokens_of(ref);
+    int32_t model_len = qf_cli_model_max_tokens(ref);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
     dp.limit = limit;
@@ -319,7 +302,7 @@ int qf_cmd_verify_tokens(qf_cli_command *cmd, const char *artifact_path, const c
     vp.progress_ctx = &ps;
     qf_ner_report report;
     rc = QF_EXIT_OK;
-    if (qf_verify_ner(ref, art, mode_of(art), rows, qf_model_config_json(ref), &vp, &report, &err)) {
+    if (qf_verify_ner(ref, art, qf_cli_artifact_mode(art), rows, qf_model_config_json(ref), &vp, &report, &err)) {
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !has_max_drop || qf_verify_gate(report.drop_points, max_drop);

@@ -48,25 +48,7 @@ static bool qa_options(qf_cli_command *cmd, qf_qa_params *p)
     return true;
 }
 
-/* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset). */
-static int32_t qa_model_max_length(const qf_model *m)
-{
-    const char *cfg = qf_model_config_json(m);
-    qf_arch a;
-    if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
-    int64_t n = qf_arch_max_tokens(&a);
-    return n > 0 && n < 65536 ? (int32_t)n : 512;
-}
 
-/* Static artifacts say so in their recipe (quant.mode); any other quantized tensor means dynamic. */
-static qf_encoder_mode qa_artifact_mode(const qf_model *m)
-{
-    const char *mode = qf_model_get_meta(m, "quant.mode");
-    if (mode && strcmp(mode, "static") == 0) return QF_ENCODER_MODE_STATIC_INT8;
-    for (size_t i = 0; i < qf_model_tensor_count(m); i++)
-        if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
-    return QF_ENCODER_MODE_FP32;
-}
 
 /* The model's head must be QA; else the error names the head. */
 static int require_qa_head(const qf_model *m, const char *path, const char *what)
@@ -155,9 +137,9 @@ int qf_cmd_run_spans(qf_cli_command *cmd, const char *model_path, const char *da
     qf_encoder *enc = NULL;
     const char *beside[2] = {model_path, qf_model_get_meta(m, "source.path")};
     qf_status s = qf_tokenizer_find(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, NULL, 0, &err);
-    if (!s) s = qf_qa_params_resolve(&qp, qa_model_max_length(m), &qp, &err);
+    if (!s) s = qf_qa_params_resolve(&qp, qf_cli_model_max_tokens(m), &qp, &err);
     if (!s) s = qf_qa_rows_load(data_path, limit, &rows, &err);
-    if (!s) s = qf_qa_encoder_create(m, qa_artifact_mode(m), (int)threads, batch, &qp, rows, &enc, &err);
+    if (!s) s = qf_qa_encoder_create(m, qf_cli_artifact_mode(m), (int)threads, batch, &qp, rows, &enc, &err);
     for (size_t i = 0; !s && i < qf_qa_rows_count(rows); i++) {
         const qf_qa_row *row = qf_qa_rows_at(rows, i);
         qf_qa_result r;
@@ -240,7 +222,7 @@ int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
     char tok_used[4200];
     const char *beside[2] = {in->reference_path, in->artifact_path};
     qf_status s = qf_tokenizer_find(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used, &err);
-    if (!s) s = qf_qa_params_resolve(&qp, qa_model_max_length(in->reference), &qp, &err);
+    if (!s) s = qf_qa_params_resolve(&qp, qf_cli_model_max_tokens(in->reference), &qp, &err);
     if (!s) s = qf_qa_rows_load(in->data_path, limit, &rows, &err);
     if (s) {
         qf_tokenizer_destroy(tok);
@@ -261,7 +243,7 @@ int qf_cmd_verify_qa(qf_cli_command *cmd, const qf_cli_verify_qa_inputs *in)
     vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
     qf_qa_report report;
-    s = qf_verify_qa(in->reference, in->artifact, qa_artifact_mode(in->artifact), tok, rows, &qp, &vp, &report, &err);
+    s = qf_verify_qa(in->reference, in->artifact, qf_cli_artifact_mode(in->artifact), tok, rows, &qp, &vp, &report, &err);
     if (s) {
         if (!err.file[0]) snprintf(err.file, sizeof err.file, "%s", in->data_path);
         rc = qf_cli_fail(&err);

@@ -32,15 +32,6 @@ static int load_tokenizer(const char *explicit_path, const char *const *beside, 
                                                                                         : QF_EXIT_OK;
 }
 
-/* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset). */
-static int32_t model_max_length(qf_model *m)
-{
-    const char *cfg = qf_model_config_json(m);
-    qf_arch a;
-    if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
-    int64_t n = qf_arch_max_tokens(&a); /* config's max_position_embeddings is checked >= 1 */
-    return n > 0 && n < 65536 ? (int32_t)n : 512;
-}
 
 /* --output logits prints one label per row: only a sequence-classification head makes one. A
  * token classifier's or a QA model's head also has "logits", per token: printing them as a row's
@@ -132,15 +123,6 @@ static int embedding_pipeline(const qf_model *m, const char *path, bool pooling_
     return QF_EXIT_OK;
 }
 
-/* Static artifacts say so in their recipe (quant.mode); any other quantized tensor means dynamic. */
-static qf_encoder_mode artifact_mode(const qf_model *m)
-{
-    const char *mode = qf_model_get_meta(m, "quant.mode");
-    if (mode && strcmp(mode, "static") == 0) return QF_ENCODER_MODE_STATIC_INT8;
-    for (size_t i = 0; i < qf_model_tensor_count(m); i++)
-        if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
-    return QF_ENCODER_MODE_FP32;
-}
 
 static qf_cli_option verify_options[] = {
     QF_CLI_OPTION("data", 0, true, "FILE.jsonl", "rows {\"text\"|\"input_ids\", \"label\"} (required)"),
@@ -325,7 +307,7 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
     qf_embedding_report r;
     qf_error err;
     qf_error_clear(&err);
-    if (qf_verify_embeddings(j->reference, j->artifact, artifact_mode(j->artifact), j->data, vp, pooling, normalize, &r,
+    if (qf_verify_embeddings(j->reference, j->artifact, qf_cli_artifact_mode(j->artifact), j->data, vp, pooling, normalize, &r,
                              &err))
         return qf_cli_fail(&err);
     bool passed = !min_opt->seen || qf_verify_embedding_gate(r.mean_cosine, min_cosine);
@@ -423,7 +405,7 @@ int qf_cmd_verify(int argc, char **argv)
                                     qf_cli_safe(artifact_path));
         return read_rc;
     }
-    if (artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
+    if (qf_cli_artifact_mode(ref) != QF_ENCODER_MODE_FP32) {
         fprintf(stderr, "error: %s: the reference holds quantized tensors; give the FP32 checkpoint with --reference\n",
                 qf_cli_safe(reference_copy));
         qf_model_destroy(art);
@@ -460,7 +442,7 @@ int qf_cmd_verify(int argc, char **argv)
         qf_model_destroy(ref);
         return rc;
     }
-    int32_t model_len = model_max_length(ref);
+    int32_t model_len = qf_cli_model_max_tokens(ref);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
@@ -478,7 +460,7 @@ int qf_cmd_verify(int argc, char **argv)
     vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
     qf_cli_scoring_run run = {scoring, artifact_path, reference_copy, data_opt->value, tok_used, ref, art,
-                              artifact_mode(art), tok, dp, vp, has_max_drop, max_drop};
+                              qf_cli_artifact_mode(art), tok, dp, vp, has_max_drop, max_drop};
     if (scoring) {
         rc = qf_cli_verify_scoring(cmd, &run);
         qf_tokenizer_destroy(tok);
@@ -507,7 +489,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_verify_report report;
     qf_error_clear(&err);
     rc = QF_EXIT_OK;
-    if (qf_verify_run(ref, art, artifact_mode(art), data, &vp, &report, &err)) {
+    if (qf_verify_run(ref, art, qf_cli_artifact_mode(art), data, &vp, &report, &err)) {
         rc = qf_cli_fail(&err);
     } else {
         bool passed = !has_max_drop || qf_verify_gate(report.drop_points, max_drop);
@@ -658,7 +640,7 @@ int qf_cmd_run(int argc, char **argv)
         qf_model_destroy(m);
         return rc;
     }
-    int32_t model_len = model_max_length(m);
+    int32_t model_len = qf_cli_model_max_tokens(m);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
     dp.limit = limit;
@@ -672,7 +654,7 @@ int qf_cmd_run(int argc, char **argv)
             if (qf_dataset_row_at(data, i)->length > longest) longest = qf_dataset_row_at(data, i)->length;
         qf_encoder_params ep = qf_encoder_params_default();
         ep.threads = (int)threads;
-        ep.mode = artifact_mode(m);
+        ep.mode = qf_cli_artifact_mode(m);
         /* workspace for the batches this data set makes, not for --batch rows it never fills */
         size_t rows = qf_dataset_size(data);
         ep.max_batch = rows > 0 && rows < (size_t)batch ? (int64_t)rows : batch;

@@ -37,3 +37,21 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a)
     default: return QF_CLI_JOB_CLASSIFICATION;
     }
 }
+
+int32_t qf_cli_model_max_tokens(const qf_model *m)
+{
+    const char *cfg = qf_model_config_json(m);
+    qf_arch a;
+    if (!cfg || qf_arch_from_config(cfg, &a, NULL)) return 512;
+    int64_t n = qf_arch_max_tokens(&a); /* config's max_position_embeddings is checked >= 1 */
+    return n > 0 && n < 65536 ? (int32_t)n : 512;
+}
+
+qf_encoder_mode qf_cli_artifact_mode(const qf_model *m)
+{
+    const char *mode = qf_model_get_meta(m, "quant.mode");
+    if (mode && strcmp(mode, "static") == 0) return QF_ENCODER_MODE_STATIC_INT8;
+    for (size_t i = 0; i < qf_model_tensor_count(m); i++)
+        if (qf_model_tensor(m, i)->quant.scheme != QF_QUANT_NONE) return QF_ENCODER_MODE_DYNAMIC_INT8;
+    return QF_ENCODER_MODE_FP32;
+}

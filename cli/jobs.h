@@ -37,4 +37,12 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a);
  * does not compute is refused (printed, QF_EXIT_ERROR). */
 int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *pooling, bool *normalize);
 
+/* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset); 512
+ * when its config does not say. */
+int32_t qf_cli_model_max_tokens(const qf_model *m);
+
+/* How the encoder runs an artifact: static int8 when its recipe says so (quant.mode static), else
+ * dynamic int8 when any tensor is quantized, else FP32. */
+qf_encoder_mode qf_cli_artifact_mode(const qf_model *m);
+
 #endif
