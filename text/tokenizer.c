@@ -779,7 +779,7 @@ static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t 
     size_t final_len = pad_to > total ? pad_to : total;
     if (!encoding_reserve(out, final_len))
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
-    memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* special tokens, padding, ids without text */
+    if (final_len) memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* special tokens, padding, ids without text */
     if (b) {
         size_t at = 0;
         for (size_t k = 0; k < t->n_pair_layout[add]; k++) {
@@ -980,7 +980,7 @@ qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t le
         out->token_type_ids[lo + i] = 0;
     }
     /* special tokens and padding: (0, 0) and sequence -1 */
-    memset(out->offsets, 0, final_len * 2 * sizeof(int32_t));
+    if (final_len) memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* none allocated when 0 */
     for (size_t i = 0; i < final_len; i++) out->sequence_ids[i] = -1;
     for (size_t i = 0; i < nseq; i++) {
         out->offsets[2 * (lo + i)] = (int32_t)st.ids.start[i];

@@ -4,7 +4,9 @@
  * looked up in a fixed config.json (label2id with ids in and out of range, id2label), with and
  * without truncation, then once more with the same tokenizer without its post-processor (an empty
  * or whitespace text gives no tokens at all there). Each loaded set meets a 30-class model's label
- * check (qf_dataset_check_labels), its error formatted.
+ * check (qf_dataset_check_labels), its error formatted. The same bytes are then read as the other
+ * jobs' row files: word-labelled rows, QA rows with their strided windows, the scoring jobs' gold
+ * fields; every error line they make must be inert.
  */
 #include <string.h>
 
@@ -43,6 +45,83 @@ static qf_tokenizer *tokenizer(bool bare)
     return t[bare];
 }
 
+/* An error line, as the CLI prints it: never a control byte. */
+static void format_checked(const qf_error *err)
+{
+    char line[4 * 2048];
+    qf_error_format(err, line, sizeof line);
+    if (!qf_fuzz_text_is_inert(line, strlen(line))) {
+        fprintf(stderr, "qf_error_format printed a control: %s\n", line);
+        abort();
+    }
+}
+
+/* The same bytes as the other jobs' row files: word-labelled rows (token classification), QA rows
+ * (and their strided windows), and the scoring jobs' gold fields. */
+static void job_rows(const char *path)
+{
+    qf_error err;
+    qf_error_clear(&err);
+    qf_dataset_params dp = qf_dataset_params_default();
+    dp.max_length = 12;
+    qf_word_rows *w = NULL;
+    if (qf_word_rows_load(path, tokenizer(false), &dp, &w, &err) == QF_STATUS_OK) {
+        for (size_t i = 0; i < qf_word_rows_size(w); i++) {
+            const qf_word_row *r = qf_word_rows_at(w, i);
+            for (size_t k = 0; k < r->num_words; k++) {
+                int32_t t = r->word_first_token[k];
+                if (t >= r->length) abort(); /* a word's first token is a token of the row, or -1 */
+                if (r->labels) (void)strlen(r->labels[k]);
+            }
+        }
+    } else {
+        format_checked(&err);
+    }
+    qf_word_rows_destroy(w);
+
+    qf_error_clear(&err);
+    qf_qa_rows *q = NULL;
+    if (qf_qa_rows_load(path, 0, &q, &err) == QF_STATUS_OK) {
+        qf_qa_params p = qf_qa_params_default();
+        p.max_seq_len = 16;
+        p.doc_stride = 3;
+        qf_qa_params_resolve(&p, 64, &p, NULL);
+        for (size_t i = 0; i < qf_qa_rows_count(q); i++) {
+            const qf_qa_row *r = qf_qa_rows_at(q, i);
+            for (size_t k = 0; k < r->num_answers; k++) (void)strlen(r->answer_texts[k]);
+            if (!r->question) continue;
+            qf_qa_windows win = {0};
+            qf_error_clear(&err);
+            if (qf_qa_windows_build(tokenizer(false), r->question, r->question_len, r->context, r->context_len, &p,
+                                    &win, &err) != QF_STATUS_OK)
+                format_checked(&err);
+            qf_qa_windows_free(&win);
+        }
+    } else {
+        format_checked(&err);
+    }
+    qf_qa_rows_destroy(q);
+
+    qf_error_clear(&err);
+    qf_row_fields_params fp = qf_row_fields_params_default();
+    fp.config_json = "{\"label2id\":{\"devel\":0,\"libs\":1},\"id2label\":{\"0\":\"devel\",\"1\":\"libs\",\"2\":\"doc\"}}";
+    fp.num_labels = 3;
+    fp.relevance = true;
+    fp.score = true;
+    qf_row_fields *f = NULL;
+    if (qf_row_fields_load(path, &fp, &f, &err) == QF_STATUS_OK) {
+        for (size_t i = 0; i < qf_row_fields_size(f); i++) {
+            const uint8_t *labels = qf_row_fields_labels(f, i);
+            if (labels) (void)(labels[0] + labels[2]);
+            const char *g = qf_row_fields_group(f, i);
+            if (g) (void)strlen(g);
+        }
+    } else {
+        format_checked(&err);
+    }
+    qf_row_fields_destroy(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[64];
@@ -69,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         qf_dataset_destroy(d);
     }
+    job_rows(path);
     close(fd);
     return 0;
 }

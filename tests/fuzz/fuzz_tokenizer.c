@@ -3,12 +3,29 @@
  * encode a few fixed texts (ASCII, accents, CJK, emoji, control bytes, and runs of characters that
  * normalizers grow: "a", U+FDFA, dotted I, CJK) with what was loaded, formatting each error. The
  * seed corpus holds chains of Replace / Prepend / Lowercase / NFKD normalizers for the mutations
- * to grow (QF_TOKENIZER_MAX_NORMALIZE_EXPANSION).
+ * to grow (QF_TOKENIZER_MAX_NORMALIZE_EXPANSION). Each text is also encoded as a pair with the next
+ * one; every token's offsets must lie inside the text it came from.
  */
 #include <string.h>
 
 #include "fuzz_common.h"
 #include "qforge/verify.h"
+
+/* Offsets name characters of the text their token came from (a: sequence 0, b: sequence 1), in
+ * order; special tokens and padding are (0, 0). */
+static void check_offsets(const qf_encoding *e, const char *a, const char *b)
+{
+    for (size_t i = 0; i < e->length; i++) {
+        int32_t s = e->offsets[2 * i], end = e->offsets[2 * i + 1], seq = e->sequence_ids[i];
+        const char *text = seq == 0 ? a : seq == 1 ? b : NULL;
+        size_t chars = 0;
+        for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) chars += (*p & 0xC0) != 0x80;
+        if (seq < -1 || seq > (b ? 1 : 0) || s < 0 || end < s || (size_t)end > chars + 0u || (!text && (s || end))) {
+            fprintf(stderr, "token %zu: offsets (%d, %d) of sequence %d out of its text\n", i, (int)s, (int)end, (int)seq);
+            abort();
+        }
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             qf_error_clear(&err);
             if (qf_tokenizer_encode(t, texts[i], strlen(texts[i]), &tp, &enc, &err) != QF_STATUS_OK)
                 qf_error_format(&err, line, sizeof line);
+            else
+                check_offsets(&enc, texts[i], NULL);
+            /* the same text paired with the next one (a pair template, longest-first truncation) */
+            const char *b = texts[(i + 1) % (sizeof texts / sizeof texts[0])];
+            qf_error_clear(&err);
+            if (qf_tokenizer_encode_pair(t, texts[i], strlen(texts[i]), b, strlen(b), &tp, &enc, &err) != QF_STATUS_OK)
+                qf_error_format(&err, line, sizeof line);
+            else
+                check_offsets(&enc, texts[i], b);
             qf_encoding_free(&enc);
         }
         (void)qf_tokenizer_token_to_id(t, "[UNK]");
