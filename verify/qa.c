@@ -118,7 +118,12 @@ qf_status qf_qa_windows_build(const qf_tokenizer *t, const char *question, size_
         qf_encoding *e = &out->window[w];
         out->count = w + 1;
         out->context_first[w] = first;
-        s = qf_tokenizer_post_process(t, q.input_ids, nq, n ? c.input_ids + first : NULL, n, true, e, err);
+        /* transformers encodes (question, context) as a pair unless the context is the empty string
+         * (`if text_pair` in its encode): a context of only spaces, no token, still makes
+         * [CLS] Q [SEP] [SEP]; ids_b NULL lays the question out alone */
+        static const int32_t no_context_token = 0;
+        const int32_t *context_ids = context_len == 0 ? NULL : n ? c.input_ids + first : &no_context_token;
+        s = qf_tokenizer_post_process(t, q.input_ids, nq, context_ids, n, true, e, err);
         /* offsets: each text's own (question tokens in the question, context tokens in the context) */
         size_t iq = 0, ic = first;
         for (size_t k = 0; !s && k < e->length; k++) {

@@ -380,7 +380,9 @@ typedef struct qf_qa_windows {
 } qf_qa_windows;
 
 /* The question and the context each encoded without special tokens (the question cut to
- * max_question_len when > 0), then the windows of qf_qa_window_ranges. `p` must be resolved. */
+ * max_question_len when > 0), then the windows of qf_qa_window_ranges. As transformers, a context
+ * that is the empty string lays the question out alone ([CLS] Q [SEP]); any other context makes a
+ * pair, even one without tokens ([CLS] Q [SEP] [SEP]). `p` must be resolved. */
 qf_status qf_qa_windows_build(const qf_tokenizer *t, const char *question, size_t question_len, const char *context,
                               size_t context_len, const qf_qa_params *p, qf_qa_windows *out, qf_error *err);
 void qf_qa_windows_free(qf_qa_windows *w); /* accepts NULL; zeroes the struct */
