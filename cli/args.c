@@ -31,7 +31,9 @@ typedef struct shared_option {
 static const shared_option shared_options[QF_CLI_SHARED_COUNT_] = {
     [QF_CLI_THREADS] = {"threads", 0, "N", "worker threads (default: all cores)", VALUE_INT, 1, 1024},
     [QF_CLI_BATCH] = {"batch", 0, "N", "rows per encoder run (default 32)", VALUE_INT, 1, 4096},
-    [QF_CLI_MAX_LENGTH] = {"max-length", 0, "N", "truncate rows to N tokens (default: the model's position table)",
+    [QF_CLI_MAX_LENGTH] = {"max-length", 0, "N",
+                           "truncate rows to N tokens (default: the model's position table; a "
+                           "sentence-transformers folder's max_seq_length when smaller)",
                            VALUE_INT, 1, 65535},
     [QF_CLI_LIMIT] = {"limit", 0, "N", "first N rows only", VALUE_INT, 1, QF_DATASET_MAX_ROWS},
     [QF_CLI_SAMPLES] = {"samples", 0, "N", "rows to observe (default: all)", VALUE_INT, 1, QF_DATASET_MAX_ROWS},

@@ -165,6 +165,7 @@ static int prepare(qf_cli_command *cmd, const qf_cli_fallback_inputs *in, qf_cli
         qf_pooling pooling;
         bool normalize;
         if ((rc = qf_cli_embedding_pipeline(in->source, in->model_path, &pooling, &normalize))) return rc;
+        qf_cli_embedding_max_length(in->source, false, &dp);
         qf_row_fields_params fp = qf_row_fields_params_default();
         fp.score = true;
         dp.texts = QF_DATASET_TEXTS_FIRST;

@@ -446,6 +446,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
+    if (embedding_job) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
     dp.limit = limit;
     dp.config_json = qf_model_config_json(ref);
     qf_cli_option *html_opt = qf_cli_find(&verify_command, "html");
@@ -643,6 +644,7 @@ int qf_cmd_run(int argc, char **argv)
     int32_t model_len = qf_cli_model_max_tokens(m);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
+    if (embedding) qf_cli_embedding_max_length(m, max_length > 0, &dp);
     dp.limit = limit;
     dp.config_json = qf_model_config_json(m);
     qf_dataset *data = NULL;

@@ -3,7 +3,10 @@
  * for, shared by `qforge verify` (cmd_verify.c, cmd_qa.c) and the accuracy fallback of
  * `qforge quantize` (cmd_fallback.c).
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include "qforge/limits.h"
 
 #include "cli/cmd_rank.h"
 #include "cli/jobs.h"
@@ -36,6 +39,19 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a)
     case QF_CLI_SCORING_RERANK: return QF_CLI_JOB_RERANK;
     default: return QF_CLI_JOB_CLASSIFICATION;
     }
+}
+
+void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_dataset_params *dp)
+{
+    const char *source = qf_model_get_meta(m, "pipeline.source");
+    const char *limit = qf_model_get_meta(m, "pipeline.max_seq_length");
+    if (!source || strcmp(source, "sentence-transformers") != 0 || max_length_given || !limit) return;
+    /* written by readers/sentence_pipeline.c as 1..QF_MAX_SEQ_LENGTH_HINT; a .qf's metadata is
+     * file text, so it is read again with the same bounds */
+    char *end = NULL;
+    long n = strtol(limit, &end, 10);
+    if (end && !*end && end != limit && n >= 1 && n <= QF_MAX_SEQ_LENGTH_HINT && (dp->max_length <= 0 || n < dp->max_length))
+        dp->max_length = (int32_t)n;
 }
 
 int32_t qf_cli_model_max_tokens(const qf_model *m)

@@ -9,6 +9,7 @@
 
 #include "qforge/model.h"
 #include "qforge/runtime.h"
+#include "qforge/text.h"
 
 typedef enum qf_cli_job {
     QF_CLI_JOB_CLASSIFICATION = 0,
@@ -36,6 +37,13 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a);
  * records (pipeline.* metadata), else the mean without normalization; a pipeline with parts qforge
  * does not compute is refused (printed, QF_EXIT_ERROR). */
 int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *pooling, bool *normalize);
+
+/* The sequence limit SentenceTransformer.encode truncates to, for a model with a sentence-transformers
+ * pipeline (pipeline.source): unless the user gave the length (`max_length_given`), the pipeline's
+ * max_seq_length when that is smaller than dp->max_length (the model's positions). The texts are
+ * tokenized as written: sentence-transformers 6 no longer strips them (5 did: str.strip()).
+ * Other models: dp is left as it is. */
+void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_dataset_params *dp);
 
 /* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset); 512
  * when its config does not say. */

@@ -65,18 +65,59 @@ static void note_unsupported(char *buf, size_t size, const char *what)
     if (used < size) snprintf(buf + used, size - used, "%s%s", used ? "; " : "", what);
 }
 
-/* The pooling mode of <path>/config.json: exactly one pooling_mode_* true, else unsupported. */
+/* The pooling modes sentence-transformers names, as the pooling_mode_* booleans of its older
+ * configs and as the "pooling_mode" string of sentence-transformers 6 (qf_pooling_name's names). */
+static const struct {
+    const char *key, *name;
+} pooling_modes[] = {{"pooling_mode_mean_tokens", "mean"},
+                     {"pooling_mode_cls_token", "cls"},
+                     {"pooling_mode_max_tokens", "max"},
+                     {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"},
+                     {"pooling_mode_weightedmean_tokens", "weightedmean"},
+                     {"pooling_mode_lasttoken", "lasttoken"}};
+#define POOLING_MODE_COUNT (sizeof pooling_modes / sizeof pooling_modes[0])
+
+/* The mode a "pooling_mode" string names; Pooling lower-cases it first (ASCII letters here: a name
+ * with other characters is no mode qforge knows, and is refused). NULL: none of the six. */
+static const char *pooling_mode_named(const char *text, size_t len)
+{
+    for (size_t i = 0; i < POOLING_MODE_COUNT; i++) {
+        const char *name = pooling_modes[i].name;
+        size_t j = 0;
+        while (j < len && name[j] && (text[j] >= 'A' && text[j] <= 'Z' ? text[j] - 'A' + 'a' : text[j]) == name[j]) j++;
+        if (j == len && name[j] == '\0') return name;
+    }
+    return NULL;
+}
+
+/* The "pooling_mode" of a sentence-transformers 6 config: a string naming one mode (or a list of
+ * one); several (concatenated), an unknown name or another JSON type are noted as unsupported.
+ * *mode is NULL when the key is absent or unusable; *present says whether it was there. */
+static void read_pooling_mode_string(json_object *cfg, const char **mode, bool *present, char *unsupported, size_t usize)
+{
+    json_object *v;
+    *mode = NULL;
+    *present = json_object_object_get_ex(cfg, "pooling_mode", &v) && !json_object_is_type(v, json_type_null);
+    if (!*present) return;
+    if (json_object_is_type(v, json_type_array) && json_object_array_length(v) > 1) {
+        note_unsupported(unsupported, usize, "several pooling modes at once (concatenated)");
+        return;
+    }
+    if (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 1) v = json_object_array_get_idx(v, 0);
+    if (!json_object_is_type(v, json_type_string)) {
+        note_unsupported(unsupported, usize, "a Pooling module whose pooling_mode is not a mode name");
+        return;
+    }
+    *mode = pooling_mode_named(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    if (!*mode) note_unsupported(unsupported, usize, "a pooling_mode qforge does not know");
+}
+
+/* The pooling mode of <path>/config.json: the "pooling_mode" string (sentence-transformers 6) or
+ * exactly one pooling_mode_* true (older versions); when both are there they must name the same
+ * mode. Anything else is noted as unsupported. */
 static qf_status read_pooling(const char *dir, const char *path, const char **mode, char *unsupported, size_t usize,
                               qf_error *err)
 {
-    static const struct {
-        const char *key, *name;
-    } modes[] = {{"pooling_mode_mean_tokens", "mean"},
-                 {"pooling_mode_cls_token", "cls"},
-                 {"pooling_mode_max_tokens", "max"},
-                 {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"},
-                 {"pooling_mode_weightedmean_tokens", "weightedmean"},
-                 {"pooling_mode_lasttoken", "lasttoken"}};
     char name[600];
     int w = snprintf(name, sizeof name, "%s/config.json", path);
     if (w < 0 || (size_t)w >= sizeof name)
@@ -89,20 +130,81 @@ static qf_status read_pooling(const char *dir, const char *path, const char **mo
         return qf_error_set(err, QF_STATUS_FORMAT, dir, NULL, -1, name, "%s is not a JSON object", name);
     }
     int on = 0;
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    const char *flagged = NULL;
+    for (size_t i = 0; i < POOLING_MODE_COUNT; i++) {
         json_object *v;
-        if (json_object_object_get_ex(cfg, modes[i].key, &v) && json_object_is_type(v, json_type_boolean) &&
+        if (json_object_object_get_ex(cfg, pooling_modes[i].key, &v) && json_object_is_type(v, json_type_boolean) &&
             json_object_get_boolean(v)) {
-            *mode = modes[i].name;
+            flagged = pooling_modes[i].name;
             on++;
         }
     }
+    bool named_present = false;
+    const char *named = NULL;
+    size_t noted = strlen(unsupported);
+    read_pooling_mode_string(cfg, &named, &named_present, unsupported, usize);
     json_object_put(cfg);
-    if (on != 1) {
-        *mode = NULL;
-        note_unsupported(unsupported, usize, on ? "several pooling modes at once (concatenated)" : "a Pooling module with no mode");
-    }
+    *mode = NULL;
+    if (strlen(unsupported) != noted) return QF_STATUS_OK; /* the string form was refused */
+    if (named_present && on == 0) *mode = named;
+    else if (named_present && !(on == 1 && strcmp(flagged, named) == 0))
+        note_unsupported(unsupported, usize, "a Pooling config whose pooling_mode and pooling_mode_* flags disagree");
+    else if (on == 1) *mode = flagged;
+    else note_unsupported(unsupported, usize, on ? "several pooling modes at once (concatenated)" : "a Pooling module with no mode");
     return QF_STATUS_OK;
+}
+
+/* A sequence limit from a config: a positive integer up to QF_MAX_SEQ_LENGTH_HINT. Anything else
+ * (absent, null, a string, negative, Hugging Face's "no limit" sentinel 1e30) gives 0: no limit
+ * from this file. */
+static int64_t sane_length(json_object *cfg, const char *key)
+{
+    json_object *v;
+    if (!cfg || !json_object_is_type(cfg, json_type_object) || !json_object_object_get_ex(cfg, key, &v) ||
+        !json_object_is_type(v, json_type_int))
+        return 0;
+    int64_t n = json_object_get_int64(v); /* json-c clamps past int64 to its ends: refused below */
+    return n >= 1 && n <= QF_MAX_SEQ_LENGTH_HINT ? n : 0;
+}
+
+/* sentence_bert_config.json (the Transformer module's settings) and tokenizer_config.json: the
+ * sequence limit encode() truncates to (max_seq_length, else the tokenizer's model_max_length; the
+ * model's positions are applied where the embedding is computed) and do_lower_case. */
+static qf_status read_text_settings(qf_model *m, const char *dir, char *unsupported, size_t usize, qf_error *err)
+{
+    json_object *sbert = NULL, *tokcfg = NULL, *v;
+    qf_status s = read_json(dir, "sentence_bert_config.json", true, &sbert, err);
+    if (!s) s = read_json(dir, "tokenizer_config.json", true, &tokcfg, err);
+    int64_t limit = 0;
+    bool lower = false, sbert_names_length = false;
+    if (!s && sbert && json_object_is_type(sbert, json_type_object)) {
+        /* max_seq_length given (not null) wins over model_max_length, even when it is no limit */
+        sbert_names_length = json_object_object_get_ex(sbert, "max_seq_length", &v) && !json_object_is_type(v, json_type_null);
+        if (sbert_names_length) {
+            limit = sane_length(sbert, "max_seq_length");
+            bool beyond_hint = json_object_is_type(v, json_type_int) && json_object_get_int64(v) > QF_MAX_SEQ_LENGTH_HINT;
+            if (!limit && !beyond_hint)
+                note_unsupported(unsupported, usize, "a max_seq_length that is not a positive integer");
+        }
+        lower = json_object_object_get_ex(sbert, "do_lower_case", &v) && json_object_is_type(v, json_type_boolean) &&
+                json_object_get_boolean(v);
+    }
+    if (!s && !sbert_names_length) limit = sane_length(tokcfg, "model_max_length");
+    json_object_put(sbert);
+    json_object_put(tokcfg);
+    if (s) return s;
+    if (limit) {
+        char text[24];
+        snprintf(text, sizeof text, "%lld", (long long)limit);
+        s = qf_model_set_meta(m, "pipeline.max_seq_length", text, err);
+    }
+    if (!s && lower) {
+        /* encode() lower-cases every text before the tokenizer (sentence-transformers 6: a Lowercase
+         * normalizer put in front of the tokenizer's; 5: Python's str.lower): not computed here */
+        s = qf_model_set_meta(m, "pipeline.do_lower_case", "true", err);
+        note_unsupported(unsupported, usize, "do_lower_case (lower-casing every text before the tokenizer)");
+    }
+    return s;
 }
 
 qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *err)
@@ -165,6 +267,7 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
         json_object_put(st);
     }
     s = qf_model_set_meta(m, "pipeline.source", "sentence-transformers", err);
+    if (!s) s = read_text_settings(m, dir, unsupported, sizeof unsupported, err);
     if (!s && pooling) s = qf_model_set_meta(m, "pipeline.pooling", pooling, err);
     if (!s) s = qf_model_set_meta(m, "pipeline.normalize", normalize ? "true" : "false", err);
     if (!s && unsupported[0]) s = qf_model_set_meta(m, "pipeline.unsupported", unsupported, err);

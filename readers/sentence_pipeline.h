@@ -11,10 +11,19 @@
  * When `dir` holds modules.json (a sentence-transformers folder whose Transformer module is the
  * folder itself), records the pipeline after the encoder in m's metadata:
  *   pipeline.source     "sentence-transformers"
- *   pipeline.pooling    the pooling mode (qf_pooling_name's names), from <Pooling path>/config.json
+ *   pipeline.pooling    the pooling mode (qf_pooling_name's names), from <Pooling path>/config.json:
+ *                       its "pooling_mode" string (sentence-transformers 6; ASCII case ignored, a
+ *                       list of one mode is that mode) or its one pooling_mode_* flag that is true
+ *                       (older versions); both present must agree
  *   pipeline.normalize  "true" when a Normalize module follows, else "false"
+ *   pipeline.max_seq_length  the sequence limit encode() truncates to: sentence_bert_config.json
+ *                       max_seq_length, else tokenizer_config.json model_max_length, when it is an
+ *                       integer in 1..QF_MAX_SEQ_LENGTH_HINT (absent otherwise: the model's
+ *                       positions bound it); the embedding takes the smaller of it and the positions
+ *   pipeline.do_lower_case "true" when sentence_bert_config.json says so (then also unsupported)
  *   pipeline.unsupported what qforge cannot compute (a Dense module, several pooling modes at once,
- *                       a default prompt, another module type), so that an embedding is refused
+ *                       an unknown or malformed pooling_mode, a default prompt, do_lower_case, a
+ *                       max_seq_length that is not a positive integer, another module type), so that an embedding is refused
  *                       rather than answered differently; absent when everything is served
  * Every file is opened through qf_file_map_beside (inside `dir`), and bounded by
  * QF_MAX_CONFIG_JSON. Malformed JSON is QF_STATUS_FORMAT naming the file; no modules.json: nothing.

@@ -12,6 +12,10 @@
 #define QF_MAX_META_ENTRIES 4096           /* metadata key/value pairs in one model */
 #define QF_MAX_META_VALUE_LEN (1u << 20)   /* bytes of one metadata value */
 #define QF_MAX_CONFIG_JSON (16u << 20)     /* bytes of config.json */
+/* A sentence-transformers folder's sequence limit (sentence_bert_config.json max_seq_length,
+ * tokenizer_config.json model_max_length): larger values (Hugging Face writes 1e30 for "none")
+ * are no limit, and the model's positions bound the sequence (readers/sentence_pipeline.c). */
+#define QF_MAX_SEQ_LENGTH_HINT (1 << 20)
 
 /* Pickle machine (readers/torch) */
 #define QF_PICKLE_MAX_STACK 65536          /* values on the stack (all marks included) */

@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_pipeline.c — a sentence-transformers folder as qf_model_read reads it
  * (readers/sentence_pipeline.c): the input is split at its NUL bytes into modules.json,
- * 1_Pooling/config.json and config_sentence_transformers.json (a missing part: the file is absent),
+ * 1_Pooling/config.json, config_sentence_transformers.json, sentence_bert_config.json and
+ * tokenizer_config.json (a missing part: the file is absent),
  * laid out beside a fixed, valid one-tensor model.safetensors in a fresh folder, and the folder's
  * model is read. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
  * value readable and escapable, a refusal's error line inert on a terminal), under the sanitizers.
@@ -30,7 +31,8 @@ static int write_file(const char *path, const void *data, size_t n)
 static void cleanup(void)
 {
     static const char *const names[] = {"model/1_Pooling/config.json", "model/1_Pooling", "model/modules.json",
-                                        "model/config_sentence_transformers.json", "model/model.safetensors",
+                                        "model/config_sentence_transformers.json", "model/sentence_bert_config.json",
+                                        "model/tokenizer_config.json", "model/model.safetensors",
                                         "outside/config.json", "model", "outside"};
     char p[160];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -71,9 +73,10 @@ static int setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (setup() < 0) return 0;
-    static const char *const files[] = {"modules.json", "1_Pooling/config.json", "config_sentence_transformers.json"};
+    static const char *const files[] = {"modules.json", "1_Pooling/config.json", "config_sentence_transformers.json",
+                                        "sentence_bert_config.json", "tokenizer_config.json"};
     const uint8_t *part = data, *end = data + size;
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
         char p[200];
         snprintf(p, sizeof p, "%s/model/%s", root, files[k]);
         unlink(p);

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# tests/test_sbert6.sh — folders saved by sentence-transformers 6 (fixtures/sbert6, fixtures/jobs/embed):
+# modules.json with the v6 module types, 1_Pooling/config.json with a "pooling_mode" string, the
+# sequence limit in tokenizer_config.json (model_max_length) instead of sentence_bert_config.json.
+#   - `qforge run FOLDER --output embedding` equals SentenceTransformer.encode's output recorded in the
+#     folder's reference.json (bert mean + Normalize, roberta cls + Normalize, distilbert max,
+#     electra mean_sqrt_len_tokens) and fixtures/jobs/embed's predictions.json: max |d| <= 1e-4;
+#   - the dynamic int8 .qf quantized from each folder: min cosine to the reference >= 0.995;
+#   - the limit: model_max_length 8 gives what --max-length 8 gives; --max-length overrides it;
+#     sentence_bert_config.json's max_seq_length wins over it; a .qf converted from the folder keeps it;
+#   - the texts are tokenized as written (sentence-transformers 6 does not strip them);
+#   - hostile Pooling configs (pooling_mode not a string, an unknown name, a list of two, flags that
+#     disagree with the string) are refused naming the part; hostile model_max_length values
+#     (negative, huge, a string, 1e30) are no limit; do_lower_case true is refused.
+set -euo pipefail
+work="$QF_BINARY_DIR/test_sbert6.d"
+rm -rf "$work"; mkdir -p "$work"
+export OMP_NUM_THREADS=1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# rows FILE.json: the texts of a reference as {"text"} rows
+rows() {
+  /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+for t in json.load(open(sys.argv[1]))["texts"]:
+    print(json.dumps({"text": t}))
+PY
+}
+
+# compare GOT.jsonl WANT.json|WANT.jsonl TOL LABEL: max |d| (embeddings of reference.json /
+# predictions.json, or of another run's output)
+compare() {
+  /usr/bin/python3 - "$1" "$2" "$3" "$4" <<'PY' || failures=$((failures + 1))
+import json, sys
+got = [json.loads(l)["embedding"] for l in open(sys.argv[1])]
+if sys.argv[2].endswith(".jsonl"):
+    want = [json.loads(l)["embedding"] for l in open(sys.argv[2])]
+else:
+    want = json.load(open(sys.argv[2]))["embeddings"]
+tol = float(sys.argv[3])
+ok = len(got) == len(want) and all(len(g) == len(w) for g, w in zip(got, want))
+d = max(abs(a - b) for g, w in zip(got, want) for a, b in zip(g, w)) if ok else float("inf")
+print(f"{sys.argv[4]}: {len(got)} rows, max |d| {d:.3g}")
+sys.exit(0 if ok and d <= tol else 1)
+PY
+}
+
+# cosine GOT.jsonl WANT.json MIN LABEL
+cosine() {
+  /usr/bin/python3 - "$1" "$2" "$3" "$4" <<'PY' || failures=$((failures + 1))
+import json, math, sys
+got = [json.loads(l)["embedding"] for l in open(sys.argv[1])]
+want = json.load(open(sys.argv[2]))["embeddings"]
+cos = min(sum(a * b for a, b in zip(g, w)) / math.sqrt(sum(a * a for a in g) * sum(b * b for b in w))
+          for g, w in zip(got, want))
+print(f"{sys.argv[4]}: {len(got)} rows, min cosine {cos:.5f}")
+sys.exit(0 if len(got) == len(want) and cos >= float(sys.argv[3]) else 1)
+PY
+}
+
+check_folder() { # DIR REFERENCE.json NAME
+  local dir=$1 ref=$2 name=$3
+  rows "$ref" > "$work/$name.jsonl"
+  "$QF_CLI" run "$dir" --data "$work/$name.jsonl" --output embedding --threads 1 > "$work/$name.got.jsonl"
+  compare "$work/$name.got.jsonl" "$ref" 1e-4 "$name FP32 vs SentenceTransformer.encode"
+  "$QF_CLI" quantize "$dir" --mode dynamic -o "$work/$name.int8.qf" -q
+  "$QF_CLI" run "$work/$name.int8.qf" --data "$work/$name.jsonl" --output embedding --threads 1 > "$work/$name.int8.jsonl"
+  cosine "$work/$name.int8.jsonl" "$ref" 0.995 "$name dynamic int8 .qf vs SentenceTransformer.encode"
+}
+
+for d in "$QF_SOURCE_DIR"/fixtures/sbert6/*/; do
+  d=${d%/}
+  check_folder "$d" "$d/reference.json" "$(basename "$d")"
+done
+check_folder "$QF_SOURCE_DIR/fixtures/jobs/embed" "$QF_SOURCE_DIR/fixtures/jobs/embed/predictions.json" "jobs-embed"
+
+# copy_folder SRC DST: a writable copy of a fixture folder
+copy_folder() { rm -rf "$2"; cp -r "$1" "$2"; chmod -R u+w "$2"; }
+# set_json FILE KEY VALUE_JSON: sets (or with VALUE_JSON "DELETE" removes) a top-level key
+set_json() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+p, k, v = sys.argv[1:4]
+c = json.load(open(p))
+if v == "DELETE":
+    c.pop(k, None)
+else:
+    c[k] = json.loads(v)
+json.dump(c, open(p, "w"))
+PY
+}
+
+bert="$QF_SOURCE_DIR/fixtures/sbert6/bert-mean"
+roberta="$QF_SOURCE_DIR/fixtures/sbert6/roberta-cls"
+
+# the limit comes from tokenizer_config.json's model_max_length: 8 tokens = --max-length 8
+copy_folder "$bert" "$work/short"
+set_json "$work/short/tokenizer_config.json" model_max_length 8
+"$QF_CLI" run "$work/short" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/short.jsonl"
+"$QF_CLI" run "$bert" --data "$work/bert-mean.jsonl" --output embedding --max-length 8 --threads 1 > "$work/short.want.jsonl"
+compare "$work/short.jsonl" "$work/short.want.jsonl" 0 "model_max_length 8 = --max-length 8"
+if cmp -s "$work/short.jsonl" "$work/bert-mean.got.jsonl"; then fail "model_max_length 8 changed nothing"; fi
+# --max-length given: it wins over the folder's limit
+"$QF_CLI" run "$work/short" --data "$work/bert-mean.jsonl" --output embedding --max-length 64 --threads 1 > "$work/long.jsonl"
+compare "$work/long.jsonl" "$work/bert-mean.got.jsonl" 0 "--max-length 64 overrides model_max_length 8"
+# sentence_bert_config.json's max_seq_length wins over model_max_length
+copy_folder "$bert" "$work/sbcfg"
+set_json "$work/sbcfg/sentence_bert_config.json" max_seq_length 8
+set_json "$work/sbcfg/tokenizer_config.json" model_max_length 32
+"$QF_CLI" run "$work/sbcfg" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/sbcfg.jsonl"
+compare "$work/sbcfg.jsonl" "$work/short.want.jsonl" 0 "max_seq_length 8 over model_max_length 32"
+# the limit travels in the .qf
+"$QF_CLI" convert "$work/short" -o "$work/short.qf" -q
+"$QF_CLI" run "$work/short.qf" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/short-qf.jsonl"
+compare "$work/short-qf.jsonl" "$work/short.want.jsonl" 0 "the .qf of the folder keeps model_max_length 8"
+"$QF_CLI" inspect "$work/short.qf" > "$work/short.inspect" 2>&1 || true
+grep -q "pipeline.max_seq_length" "$work/short.inspect" || fail "inspect does not show pipeline.max_seq_length"
+
+# the embedding verify job truncates to the same limit
+"$QF_CLI" verify "$work/short.qf" --reference "$work/short" --data "$work/bert-mean.jsonl" --threads 1 > "$work/verify.txt"
+grep -q "max length 8)" "$work/verify.txt" || { fail "verify does not truncate to model_max_length 8"; cat "$work/verify.txt"; }
+
+# hostile model_max_length / max_seq_length: no limit from the file, the model's positions bound it
+for v in -5 0 '"64"' 1000000000000000019884624838656 1e30 9223372036854775807 1048577 null '[64]'; do
+  copy_folder "$bert" "$work/mml"
+  set_json "$work/mml/tokenizer_config.json" model_max_length "$v"
+  if "$QF_CLI" run "$work/mml" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/mml.jsonl" 2> "$work/mml.err"; then
+    compare "$work/mml.jsonl" "$work/bert-mean.got.jsonl" 0 "model_max_length $v: the model's positions"
+  else
+    fail "model_max_length $v: refused"; cat "$work/mml.err"
+  fi
+done
+copy_folder "$bert" "$work/mml"
+set_json "$work/mml/tokenizer_config.json" model_max_length 1048576
+"$QF_CLI" run "$work/mml" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/mml.jsonl"
+compare "$work/mml.jsonl" "$work/bert-mean.got.jsonl" 0 "model_max_length 1048576 (the limit): the model's positions"
+
+# the texts are tokenized as written: sentence-transformers 6 does not strip them (5 did, with
+# str.strip()); the reference's text 10 has surrounding whitespace that roberta's BPE sees. Here a
+# text padded with whitespace embeds differently from the bare one under roberta's BPE.
+/usr/bin/python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+texts = ["pkg: a short description", "x  y"]
+pad = " \t\xa0\u3000"
+with open(w + "/plain.jsonl", "w") as f:
+    for t in texts: f.write(json.dumps({"text": t}) + "\n")
+with open(w + "/padded.jsonl", "w") as f:
+    for t in texts: f.write(json.dumps({"text": pad + t + pad}) + "\n")
+PY
+"$QF_CLI" run "$roberta" --data "$work/plain.jsonl" --output embedding --threads 1 > "$work/plain.out.jsonl"
+"$QF_CLI" run "$roberta" --data "$work/padded.jsonl" --output embedding --threads 1 > "$work/padded.out.jsonl"
+if cmp -s "$work/plain.out.jsonl" "$work/padded.out.jsonl"; then fail "roberta-cls: surrounding whitespace was stripped"; fi
+
+# refused, naming the part
+refused() { # DIR EXPECTED_TEXT LABEL
+  if timeout 60 "$QF_CLI" run "$1" --data "$work/plain.jsonl" --output embedding > "$work/r.out" 2> "$work/r.err"; then
+    fail "$3: accepted"
+  elif [ -s "$work/r.out" ] || ! grep -q "$2" "$work/r.err"; then
+    fail "$3: the error does not say '$2' (or rows were printed):"; cat "$work/r.err"
+  else
+    echo "$3: refused ($(head -c 200 "$work/r.err"))"
+  fi
+}
+pooling_case() { # VALUE_JSON EXPECTED LABEL [extra key value]
+  copy_folder "$bert" "$work/pool"
+  set_json "$work/pool/1_Pooling/config.json" pooling_mode "$1"
+  if [ $# -ge 5 ]; then set_json "$work/pool/1_Pooling/config.json" "$4" "$5"; fi
+  refused "$work/pool" "$2" "$3"
+}
+pooling_case 7 "pooling_mode is not a mode name" "pooling_mode 7"
+pooling_case '{"mode": "mean"}' "pooling_mode is not a mode name" "pooling_mode an object"
+pooling_case '"median"' "a pooling_mode qforge does not know" "pooling_mode median"
+pooling_case '"mean\u0000"' "a pooling_mode qforge does not know" "pooling_mode with a NUL"
+pooling_case '"me"' "a pooling_mode qforge does not know" "pooling_mode a prefix of mean"
+pooling_case '["mean", "max"]' "several pooling modes at once" "pooling_mode a list of two"
+pooling_case '[]' "pooling_mode is not a mode name" "pooling_mode an empty list"
+pooling_case '"mean"' "pooling_mode and pooling_mode_\* flags disagree" "pooling_mode mean with the cls flag" \
+  pooling_mode_cls_token true
+copy_folder "$bert" "$work/pool"
+set_json "$work/pool/1_Pooling/config.json" pooling_mode DELETE
+refused "$work/pool" "a Pooling module with no mode" "no pooling_mode"
+# accepted forms: upper case (Pooling lower-cases it), a list of one, the string with its own flag
+for form in '"MEAN"' '["mean"]'; do
+  copy_folder "$bert" "$work/pool"
+  set_json "$work/pool/1_Pooling/config.json" pooling_mode "$form"
+  "$QF_CLI" run "$work/pool" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/pool.jsonl"
+  compare "$work/pool.jsonl" "$work/bert-mean.got.jsonl" 0 "pooling_mode $form"
+done
+copy_folder "$bert" "$work/pool"
+set_json "$work/pool/1_Pooling/config.json" pooling_mode_mean_tokens true
+"$QF_CLI" run "$work/pool" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/pool.jsonl"
+compare "$work/pool.jsonl" "$work/bert-mean.got.jsonl" 0 "pooling_mode mean with pooling_mode_mean_tokens true"
+copy_folder "$bert" "$work/lower"
+set_json "$work/lower/sentence_bert_config.json" do_lower_case true
+refused "$work/lower" "do_lower_case" "do_lower_case true"
+copy_folder "$bert" "$work/badlen"
+set_json "$work/badlen/sentence_bert_config.json" max_seq_length '"64"'
+refused "$work/badlen" "max_seq_length that is not a positive integer" "max_seq_length \"64\""
+set_json "$work/badlen/sentence_bert_config.json" max_seq_length -1
+refused "$work/badlen" "max_seq_length that is not a positive integer" "max_seq_length -1"
+
+# the ONNX export of a v6 folder computes the pipeline: output sentence_embedding
+"$QF_CLI" convert "$roberta" -o "$work/roberta.qf" --onnx-out "$work/roberta.onnx" -q
+if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+  /usr/bin/python3 -c "
+import onnx, sys
+m = onnx.load(sys.argv[1])
+names = [o.name for o in m.graph.output]
+print('roberta-cls ONNX outputs:', names)
+sys.exit(0 if 'sentence_embedding' in names else 1)" "$work/roberta.onnx" || fail "the ONNX export has no sentence_embedding"
+else
+  grep -aq "sentence_embedding" "$work/roberta.onnx" || fail "the ONNX export has no sentence_embedding"
+fi
+
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all sentence-transformers 6 checks passed"
