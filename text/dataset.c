@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "qforge/text.h"
+#include "text/jsonl.h"
 
 struct qf_dataset {
     int32_t *ids, *types; /* all rows back to back */
@@ -399,52 +400,22 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
     qf_sha256(qf_file_data(f), (size_t)qf_file_size(f), digest);
     qf_sha256_hex(digest, d->sha256);
     json_object *config = p->config_json ? json_tokener_parse(p->config_json) : NULL;
-    json_tokener *tok = json_tokener_new();
-    if (!(d->path = strdup(path)) || !tok) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    qf_jsonl rows;
+    s = qf_jsonl_open(&rows, path, qf_file_data(f), qf_file_size(f), err);
+    if (!s && !(d->path = strdup(path))) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     qf_encoding enc;
     qf_encoding_init(&enc);
-    const char *data = (const char *)qf_file_data(f);
-    uint64_t size = qf_file_size(f), pos = 0;
-    size_t line = 0;
-    while (!s && pos < size && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
-        const char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
-        uint64_t end = nl ? (uint64_t)(nl - data) : size;
-        line++;
-        uint64_t start = pos, len = end - pos;
-        pos = end + 1;
-        while (len && (data[start + len - 1] == '\r' || data[start + len - 1] == ' ' || data[start + len - 1] == '\t')) len--;
-        uint64_t lead = 0;
-        while (lead < len && (data[start + lead] == ' ' || data[start + lead] == '\t')) lead++;
-        if (lead == len) continue;
-        if (len > QF_DATASET_MAX_LINE) {
-            char part[48];
-            snprintf(part, sizeof part, "line %zu", line);
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, part, (int64_t)start, NULL, "row longer than %u bytes",
-                             QF_DATASET_MAX_LINE);
-            break;
-        }
-        if (d->count >= QF_DATASET_MAX_ROWS) {
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)start, NULL, "more than %u rows",
-                             QF_DATASET_MAX_ROWS);
-            break;
-        }
-        json_tokener_reset(tok);
-        json_object *row = json_tokener_parse_ex(tok, data + start + lead, (int)(len - lead));
-        if (!row || json_tokener_get_error(tok) != json_tokener_success ||
-            (size_t)json_tokener_get_parse_end(tok) != (size_t)(len - lead)) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "not one JSON object: %s",
-                     row ? "trailing characters" : json_tokener_error_desc(json_tokener_get_error(tok)));
-            json_object_put(row);
-            s = row_error(err, path, line, start, msg);
-            break;
-        }
+    while (!s && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
+        json_object *row = NULL;
+        if ((s = qf_jsonl_next(&rows, &row, err)) || !row) break;
+        size_t line = rows.line;
+        uint64_t start = rows.offset;
         s = parse_row(d, path, line, start, row, tokenizer, p, config, &enc, err);
         json_object_put(row);
         if (s) qf_error_set_file(err, path);
     }
     qf_encoding_free(&enc);
-    if (tok) json_tokener_free(tok);
+    qf_jsonl_close(&rows);
     json_object_put(config);
     qf_file_unmap(f);
     if (!s && d->count == 0) s = qf_error_set(err, QF_STATUS_FORMAT, path, NULL, 0, NULL, "no rows");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "qforge/text.h"
+#include "text/jsonl.h"
 
 enum { HAS_LABELS = 1, HAS_RELEVANCE = 2, HAS_SCORE = 4, HAS_PAIR = 8, HAS_GROUP = 16 };
 
@@ -213,44 +214,22 @@ qf_status qf_row_fields_load(const char *path, const qf_row_fields_params *param
     qf_status s = qf_file_map(path, &file, err);
     if (s) return s;
     qf_row_fields *f = calloc(1, sizeof *f);
-    json_tokener *tok = json_tokener_new();
-    if (!f || !tok || !(f->path = strdup(path))) {
-        s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
-    } else {
-        f->num_labels = p->num_labels > 0 ? p->num_labels : 0;
-    }
+    qf_jsonl rows;
+    s = qf_jsonl_open(&rows, path, qf_file_data(file), qf_file_size(file), err);
+    if (!s && (!f || !(f->path = strdup(path)))) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+    if (!s) f->num_labels = p->num_labels > 0 ? p->num_labels : 0;
     json_object *config = p->config_json ? json_tokener_parse(p->config_json) : NULL;
-    const char *data = (const char *)qf_file_data(file);
-    uint64_t size = qf_file_size(file), pos = 0;
-    size_t line = 0;
-    /* the rows qf_dataset_load reads: the same line rules and limits */
-    while (!s && pos < size && (p->limit <= 0 || (int64_t)f->count < p->limit)) {
-        const char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
-        uint64_t end = nl ? (uint64_t)(nl - data) : size;
-        line++;
-        uint64_t start = pos, len = end - pos;
-        pos = end + 1;
-        while (len && (data[start + len - 1] == '\r' || data[start + len - 1] == ' ' || data[start + len - 1] == '\t')) len--;
-        uint64_t lead = 0;
-        while (lead < len && (data[start + lead] == ' ' || data[start + lead] == '\t')) lead++;
-        if (lead == len) continue;
-        if (len > QF_DATASET_MAX_LINE || f->count >= QF_DATASET_MAX_ROWS) {
-            s = field_error(err, path, line, start, NULL, "row past the dataset limits");
-            break;
-        }
-        json_tokener_reset(tok);
-        json_object *row = json_tokener_parse_ex(tok, data + start + lead, (int)(len - lead));
-        if (!row || json_tokener_get_error(tok) != json_tokener_success ||
-            (size_t)json_tokener_get_parse_end(tok) != (size_t)(len - lead)) {
-            json_object_put(row);
-            s = field_error(err, path, line, start, NULL, "not one JSON object");
-            break;
-        }
+    /* the rows qf_dataset_load reads: the same line rules and limits (text/jsonl.c) */
+    while (!s && (p->limit <= 0 || (int64_t)f->count < p->limit)) {
+        json_object *row = NULL;
+        if ((s = qf_jsonl_next(&rows, &row, err)) || !row) break;
+        size_t line = rows.line;
+        uint64_t start = rows.offset;
         s = read_row(f, p, config, row, line, start, err);
         json_object_put(row);
     }
     json_object_put(config);
-    if (tok) json_tokener_free(tok);
+    qf_jsonl_close(&rows);
     qf_file_unmap(file);
     if (s) {
         qf_row_fields_destroy(f);

@@ -12,6 +12,7 @@
 
 #include "qforge/limits.h"
 #include "qforge/text.h"
+#include "text/jsonl.h"
 
 typedef struct qa_row_store {
     char *question, *context;
@@ -251,45 +252,19 @@ qf_status qf_qa_rows_load(const char *path, int64_t limit, qf_qa_rows **out, qf_
     qf_status s = qf_file_map(path, &f, err);
     if (s) return s;
     qf_qa_rows *r = calloc(1, sizeof *r);
-    json_tokener *tok = json_tokener_new();
-    if (!r || !tok) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
-    const char *data = (const char *)qf_file_data(f);
-    uint64_t size = qf_file_size(f), pos = 0;
+    qf_jsonl rows;
+    s = qf_jsonl_open(&rows, path, qf_file_data(f), qf_file_size(f), err);
+    if (!s && !r) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     if (r) {
         uint8_t digest[32];
-        qf_sha256(qf_file_data(f), (size_t)size, digest);
+        qf_sha256(qf_file_data(f), (size_t)qf_file_size(f), digest);
         qf_sha256_hex(digest, r->sha256);
     }
-    size_t line = 0;
-    while (!s && pos < size && (limit <= 0 || (int64_t)r->count < limit)) {
-        const char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
-        uint64_t end = nl ? (uint64_t)(nl - data) : size, start = pos, len = end - pos;
-        line++;
-        pos = end + 1;
-        while (len && (data[start + len - 1] == '\r' || data[start + len - 1] == ' ' || data[start + len - 1] == '\t'))
-            len--;
-        uint64_t lead = 0;
-        while (lead < len && (data[start + lead] == ' ' || data[start + lead] == '\t')) lead++;
-        if (lead == len) continue;
-        char part[48];
-        snprintf(part, sizeof part, "line %zu", line);
-        if (len > QF_DATASET_MAX_LINE) {
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, part, (int64_t)start, NULL, "row longer than %u bytes",
-                             QF_DATASET_MAX_LINE);
-            break;
-        }
-        if (r->count >= QF_DATASET_MAX_ROWS) {
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)start, NULL, "more than %u rows",
-                             QF_DATASET_MAX_ROWS);
-            break;
-        }
-        json_tokener_reset(tok);
-        json_object *obj = json_tokener_parse_ex(tok, data + start + lead, (int)(len - lead));
-        if (!obj || json_tokener_get_parse_end(tok) != (size_t)(len - lead)) {
-            json_object_put(obj);
-            s = qf_error_set(err, QF_STATUS_FORMAT, path, part, (int64_t)start, NULL, "row is not valid JSON");
-            break;
-        }
+    while (!s && (limit <= 0 || (int64_t)r->count < limit)) {
+        json_object *obj = NULL;
+        if ((s = qf_jsonl_next(&rows, &obj, err)) || !obj) break;
+        size_t line = rows.line;
+        uint64_t start = rows.offset;
         if (!grow(r)) {
             json_object_put(obj);
             s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
@@ -307,7 +282,7 @@ qf_status qf_qa_rows_load(const char *path, int64_t limit, qf_qa_rows **out, qf_
         r->count++;
     }
     if (!s && r->count == 0) s = qf_error_set(err, QF_STATUS_FORMAT, path, NULL, -1, NULL, "no rows");
-    if (tok) json_tokener_free(tok);
+    qf_jsonl_close(&rows);
     qf_file_unmap(f);
     if (s) {
         qf_qa_rows_destroy(r);

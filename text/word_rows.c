@@ -11,6 +11,7 @@
 
 #include "qforge/limits.h"
 #include "qforge/text.h"
+#include "text/jsonl.h"
 
 typedef struct word_row_store {
     qf_word_row row;
@@ -260,9 +261,9 @@ qf_status qf_word_rows_load(const char *path, const qf_tokenizer *tokenizer, con
     qf_status s = qf_file_map(path, &f, err);
     if (s) return s;
     qf_word_rows *d = calloc(1, sizeof *d);
-    json_tokener *tok = json_tokener_new();
-    if (!d || !tok || !(d->path = strdup(path))) {
-        if (tok) json_tokener_free(tok);
+    qf_jsonl rows;
+    if (qf_jsonl_open(&rows, path, qf_file_data(f), qf_file_size(f), err) || !d || !(d->path = strdup(path))) {
+        qf_jsonl_close(&rows);
         qf_word_rows_destroy(d);
         qf_file_unmap(f);
         return no_memory(err, path);
@@ -272,46 +273,17 @@ qf_status qf_word_rows_load(const char *path, const qf_tokenizer *tokenizer, con
     qf_sha256_hex(digest, d->sha256);
     qf_encoding enc;
     qf_encoding_init(&enc);
-    const char *data = (const char *)qf_file_data(f);
-    uint64_t size = qf_file_size(f), pos = 0;
-    size_t line = 0;
-    while (!s && pos < size && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
-        const char *nl = memchr(data + pos, '\n', (size_t)(size - pos));
-        uint64_t end = nl ? (uint64_t)(nl - data) : size;
-        line++;
-        uint64_t start = pos, len = end - pos;
-        pos = end + 1;
-        while (len && (data[start + len - 1] == '\r' || data[start + len - 1] == ' ' || data[start + len - 1] == '\t')) len--;
-        uint64_t lead = 0;
-        while (lead < len && (data[start + lead] == ' ' || data[start + lead] == '\t')) lead++;
-        if (lead == len) continue;
-        char part[48];
-        snprintf(part, sizeof part, "line %zu", line);
-        if (len > QF_DATASET_MAX_LINE) {
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, part, (int64_t)start, NULL, "row longer than %u bytes",
-                             QF_DATASET_MAX_LINE);
-            break;
-        }
-        if (d->count >= QF_DATASET_MAX_ROWS) {
-            s = qf_error_set(err, QF_STATUS_LIMIT, path, NULL, (int64_t)start, NULL, "more than %u rows",
-                             QF_DATASET_MAX_ROWS);
-            break;
-        }
-        json_tokener_reset(tok);
-        json_object *row = json_tokener_parse_ex(tok, data + start + lead, (int)(len - lead));
-        if (!row || json_tokener_get_error(tok) != json_tokener_success ||
-            (size_t)json_tokener_get_parse_end(tok) != (size_t)(len - lead)) {
-            s = qf_error_set(err, QF_STATUS_FORMAT, path, part, (int64_t)start, NULL, "not one JSON object: %s",
-                             row ? "trailing characters" : json_tokener_error_desc(json_tokener_get_error(tok)));
-            json_object_put(row);
-            break;
-        }
+    while (!s && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
+        json_object *row = NULL;
+        if ((s = qf_jsonl_next(&rows, &row, err)) || !row) break;
+        size_t line = rows.line;
+        uint64_t start = rows.offset;
         s = parse_row(d, path, line, start, row, tokenizer, p, &enc, err);
         json_object_put(row);
         if (s) qf_error_set_file(err, path);
     }
     qf_encoding_free(&enc);
-    json_tokener_free(tok);
+    qf_jsonl_close(&rows);
     qf_file_unmap(f);
     if (!s && d->count == 0) s = qf_error_set(err, QF_STATUS_FORMAT, path, NULL, 0, NULL, "no rows");
     if (s) {
