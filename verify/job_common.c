@@ -169,6 +169,18 @@ qf_status qf_job_embeddings(qf_model *m, qf_encoder_mode mode, const qf_dataset 
 
 static json_object *string_or_null(const char *s) { return s ? json_object_new_string(s) : NULL; }
 
+json_object *qf_job_recipe_json(const qf_model *artifact)
+{
+    json_object *recipe = json_object_new_object();
+    for (size_t i = 0; artifact && i < qf_model_meta_count(artifact); i++) {
+        const char *k, *v;
+        qf_model_meta_at(artifact, i, &k, &v);
+        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
+            json_object_object_add(recipe, k, json_object_new_string(v));
+    }
+    return recipe;
+}
+
 json_object *qf_job_json_start(const char *job, const qf_verify_html_context *c, size_t rows, qf_encoder_mode mode)
 {
     json_object *o = json_object_new_object();
@@ -180,14 +192,7 @@ json_object *qf_job_json_start(const char *job, const qf_verify_html_context *c,
     json_object_object_add(o, "rows", json_object_new_int64((int64_t)rows));
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(mode)));
-    json_object *recipe = json_object_new_object();
-    for (size_t i = 0; c->artifact && i < qf_model_meta_count(c->artifact); i++) {
-        const char *k, *v;
-        qf_model_meta_at(c->artifact, i, &k, &v);
-        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
-            json_object_object_add(recipe, k, json_object_new_string(v));
-    }
-    json_object_object_add(o, "recipe", recipe);
+    json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
     return o;
 }
 

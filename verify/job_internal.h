@@ -31,6 +31,9 @@ void qf_job_json_end(json_object *o, const qf_verify_html_context *c, double sec
 /* A number, or null when it is not finite (an undefined Spearman). */
 json_object *qf_job_json_number(double x);
 /* Pretty JSON text of `o` (consumed) ending with a newline, as the other reports are written. */
+/* The artifact's recipe: its quant.*, source.* and convert.* metadata, as every report carries it. */
+json_object *qf_job_recipe_json(const qf_model *artifact);
+/* The report's text (pretty JSON and a newline), owned by the caller; consumes o. */
 qf_status qf_job_json_text(json_object *o, char **out, size_t *len, qf_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "qforge/verify.h"
+#include "verify/job_internal.h"
 
 static double seconds_now(void)
 {
@@ -356,14 +357,7 @@ qf_status qf_ner_report_json(const qf_ner_report *r, const qf_verify_html_contex
     json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->rows));
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
-    json_object *recipe = json_object_new_object();
-    for (size_t i = 0; c->artifact && i < qf_model_meta_count(c->artifact); i++) {
-        const char *k, *v;
-        qf_model_meta_at(c->artifact, i, &k, &v);
-        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
-            json_object_object_add(recipe, k, json_object_new_string(v));
-    }
-    json_object_object_add(o, "recipe", recipe);
+    json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
     json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
     json_object_object_add(o, "words", json_object_new_int64((int64_t)r->words));
     json_object_object_add(o, "words_cut", json_object_new_int64((int64_t)r->words_cut));
@@ -396,19 +390,5 @@ qf_status qf_ner_report_json(const qf_ner_report *r, const qf_verify_html_contex
     json_object_object_add(o, "qforge_version", json_object_new_string(QF_VERSION_STRING));
     if (c->tokenizer_path && c->tokenizer_path[0])
         json_object_object_add(o, "tokenizer", json_object_new_string(c->tokenizer_path));
-    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
-    size_t n = text ? strlen(text) : 0;
-    char *buf = text ? malloc(n + 2) : NULL;
-    if (!buf) {
-        json_object_put(o);
-        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, "verify report", "out of memory");
-    }
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    json_object_put(o);
-    *out = buf;
-    if (len) *len = n + 1;
-    return QF_STATUS_OK;
+    return qf_job_json_text(o, out, len, err);
 }

@@ -12,23 +12,12 @@
 #include <string.h>
 
 #include "qforge/verify.h"
+#include "verify/job_internal.h"
 
 /* A string member, null when the context leaves it out. */
 static json_object *string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *recipe_json(const qf_model *artifact)
-{
-    json_object *recipe = json_object_new_object();
-    for (size_t i = 0; artifact && i < qf_model_meta_count(artifact); i++) {
-        const char *k, *v;
-        qf_model_meta_at(artifact, i, &k, &v);
-        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
-            json_object_object_add(recipe, k, json_object_new_string(v));
-    }
-    return recipe;
 }
 
 static json_object *layers_json(const qf_verify_report *r)
@@ -91,7 +80,7 @@ static json_object *report_json(const qf_verify_report *r, const qf_verify_html_
     json_object_object_add(o, "labelled_rows", json_object_new_int64((int64_t)r->labelled_rows));
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
-    json_object_object_add(o, "recipe", recipe_json(c->artifact));
+    json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
     json_object *acc = json_object_new_object();
     json_object_object_add(acc, "reference", json_object_new_double(r->accuracy_reference));
     json_object_object_add(acc, "artifact", json_object_new_double(r->accuracy_artifact));
@@ -123,7 +112,7 @@ static json_object *embedding_json(const qf_embedding_report *r, const qf_verify
     inputs_json(o, c, r->rows);
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
-    json_object_object_add(o, "recipe", recipe_json(c->artifact));
+    json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
     json_object_object_add(o, "pooling", json_object_new_string(qf_pooling_name(r->pooling)));
     json_object_object_add(o, "normalize", json_object_new_boolean(r->normalize));
     json_object_object_add(o, "dimensions", json_object_new_int64(r->dimensions));
@@ -147,7 +136,6 @@ static json_object *embedding_json(const qf_embedding_report *r, const qf_verify
 }
 
 /* Pretty JSON text of `o` (consumed) with a final newline, owned by the caller. */
-static qf_status json_text(json_object *o, char **out, size_t *len, qf_error *err);
 
 qf_status qf_embedding_report_json(const qf_embedding_report *r, const qf_verify_html_context *ctx, char **out,
                                    size_t *len, qf_error *err)
@@ -155,7 +143,7 @@ qf_status qf_embedding_report_json(const qf_embedding_report *r, const qf_verify
     *out = NULL;
     if (len) *len = 0;
     qf_verify_html_context defaults = qf_verify_html_context_default();
-    return json_text(embedding_json(r, ctx ? ctx : &defaults), out, len, err);
+    return qf_job_json_text(embedding_json(r, ctx ? ctx : &defaults), out, len, err);
 }
 
 qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_context *ctx, char **out,
@@ -165,25 +153,6 @@ qf_status qf_verify_report_json(const qf_verify_report *r, const qf_verify_html_
     if (len) *len = 0;
     qf_verify_html_context defaults = qf_verify_html_context_default();
     const qf_verify_html_context *c = ctx ? ctx : &defaults;
-    return json_text(report_json(r, c), out, len, err);
+    return qf_job_json_text(report_json(r, c), out, len, err);
 }
 
-static qf_status json_text(json_object *o, char **out, size_t *len, qf_error *err)
-{
-    const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE)
-                         : NULL;
-    size_t n = text ? strlen(text) : 0;
-    char *buf = text ? malloc(n + 2) : NULL;
-    if (!buf) {
-        json_object_put(o);
-        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, "verify report", "out of memory");
-    }
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    json_object_put(o);
-    *out = buf;
-    if (len) *len = n + 1;
-    return QF_STATUS_OK;
-}

@@ -9,22 +9,11 @@
 #include <string.h>
 
 #include "qforge/verify.h"
+#include "verify/job_internal.h"
 
 static json_object *string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *qa_recipe_json(const qf_model *artifact)
-{
-    json_object *recipe = json_object_new_object();
-    for (size_t i = 0; artifact && i < qf_model_meta_count(artifact); i++) {
-        const char *k, *v;
-        qf_model_meta_at(artifact, i, &k, &v);
-        if (strncmp(k, "quant.", 6) == 0 || strncmp(k, "source.", 7) == 0 || strncmp(k, "convert.", 8) == 0)
-            json_object_object_add(recipe, k, json_object_new_string(v));
-    }
-    return recipe;
 }
 
 static json_object *qa_json(const qf_qa_report *r, const qf_verify_html_context *c)
@@ -46,7 +35,7 @@ static json_object *qa_json(const qf_qa_report *r, const qf_verify_html_context 
                            r->params.max_question_len > 0 ? json_object_new_int(r->params.max_question_len) : NULL);
     json_object_object_add(o, "windowing", win);
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
-    json_object_object_add(o, "recipe", qa_recipe_json(c->artifact));
+    json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
     json_object_object_add(o, "headline", json_object_new_string("f1"));
     bool scored = r->answered_rows > 0;
     json_object *em = json_object_new_object(), *f1 = json_object_new_object();
@@ -83,19 +72,5 @@ qf_status qf_qa_report_json(const qf_qa_report *r, const qf_verify_html_context 
     if (len) *len = 0;
     qf_verify_html_context defaults = qf_verify_html_context_default();
     json_object *o = qa_json(r, ctx ? ctx : &defaults);
-    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
-    size_t n = text ? strlen(text) : 0;
-    char *buf = text ? malloc(n + 2) : NULL;
-    if (!buf) {
-        json_object_put(o);
-        return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, "verify report", "out of memory");
-    }
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    json_object_put(o);
-    *out = buf;
-    if (len) *len = n + 1;
-    return QF_STATUS_OK;
+    return qf_job_json_text(o, out, len, err);
 }
