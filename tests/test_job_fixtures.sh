@@ -11,7 +11,8 @@
 #   - qforge's FP32 against the Python libraries' own outputs (predictions.json): the NER word
 #     labels (first sub-token) of transformers equal on all 200 rows (verify on rows labelled with
 #     transformers' predictions: FP32 word accuracy 100%), SentenceTransformer.encode's embeddings
-#     within 1e-5 (mean pooling, normalized, max_seq_length 128).
+#     within 1e-5 (mean pooling, normalized, max_seq_length 128), CrossEncoder.predict's scores within
+#     1e-5 (the folder's tokenizer feeds no token_type_ids: qf_tokenizer_feeds_token_types).
 # The embedding folder is sentence-transformers 6's layout, whose Pooling config qforge does not read
 # yet: --pooling mean --normalize say what it holds.
 set -euo pipefail
@@ -83,6 +84,22 @@ worst = max(abs(a - b) for u, v in zip(got, want) for a, b in zip(u, v))
 print("embed: qforge FP32 vs SentenceTransformer.encode: %d texts, max |diff| %.3g" % (len(got), worst))
 sys.exit(0 if worst <= 1e-5 else "embeddings differ")' "$jobs/embed/predictions.json" "$work/embed_predicted.out.jsonl" \
   || fail "embed: qforge FP32 embeddings differ from SentenceTransformer.encode (predictions.json)"
+
+# FP32 against CrossEncoder.predict: the folder's tokenizer (TokenizersBackend, no model_input_names)
+# feeds the model no token_type_ids, so neither may qforge
+/usr/bin/python3 -c 'import json, sys
+for row in json.load(open(sys.argv[1]))["rows"]: print(json.dumps({"text": row["query"], "text_pair": row["text"]}))' \
+  "$jobs/rerank/predictions.json" > "$work/rerank_predicted.jsonl"
+q run "$jobs/rerank/model.safetensors" --data "$work/rerank_predicted.jsonl" --max-length 160 "${threads[@]}" \
+  > "$work/rerank_predicted.out.jsonl"
+/usr/bin/python3 -c 'import json, sys
+want = [row["score"] for row in json.load(open(sys.argv[1]))["rows"]]
+got = [json.loads(line)["score"] for line in open(sys.argv[2])]
+assert len(got) == len(want), (len(got), len(want))
+worst = max(abs(a - b) for a, b in zip(got, want))
+print("rerank: qforge FP32 vs CrossEncoder.predict: %d pairs, max |diff| %.3g" % (len(got), worst))
+sys.exit(0 if worst <= 1e-5 else "scores differ")' "$jobs/rerank/predictions.json" "$work/rerank_predicted.out.jsonl" \
+  || fail "rerank: qforge FP32 scores differ from CrossEncoder.predict (predictions.json)"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "ok"

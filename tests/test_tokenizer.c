@@ -880,6 +880,111 @@ static void test_bad_folder_files(void **state)
     assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_IO);
 }
 
+/* The pair "a" / "b" through the folder's tokenizer: its type ids, and whether it feeds them. */
+static void assert_pair_types(const char *dir, const char *config, bool feeds, const int32_t *want)
+{
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+    if (config) write_file(cfg, config);
+    else unlink(cfg);
+    qf_tokenizer *t = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_int_equal(qf_tokenizer_feeds_token_types(t), feeds);
+    qf_encoding e = {0};
+    qf_tokenize_params p = qf_tokenize_params_default();
+    p.pad_to = 6;
+    assert_int_equal(qf_tokenizer_encode_pair(t, "a", 1, "b", 1, &p, &e, &err), QF_STATUS_OK);
+    assert_int_equal(e.length, 6);
+    for (size_t i = 0; i < 6; i++) assert_int_equal(e.token_type_ids[i], want[i]);
+    qf_encoding_free(&e);
+    qf_tokenizer_destroy(t);
+}
+
+/* tokenizer_config.json decides whether pair types reach the model, as AutoTokenizer does:
+ * model_input_names, else the tokenizer class's, else vocab.txt's BertTokenizer; a class not known
+ * keeps the template's types; malformed values are refused, naming the field. */
+static void test_model_input_names(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qf_tok_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char vt[256], cfg[300], tj[300];
+    snprintf(vt, sizeof vt, "%s/vocab.txt", dir);
+    snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    write_file(vt, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n");
+    const int32_t typed[] = {0, 0, 0, 1, 1, 0}, untyped[6] = {0};
+    assert_pair_types(dir, NULL, true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"BertTokenizerFast\"}", true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"ElectraTokenizer\"}", true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"TokenizersBackend\"}", false, untyped);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"DistilBertTokenizerFast\"}", false, untyped);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"SomeOtherTokenizer\"}", true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": null, \"model_input_names\": null}", true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"TokenizersBackend\", \"model_input_names\": "
+                           "[\"input_ids\", \"token_type_ids\", \"attention_mask\"]}", true, typed);
+    assert_pair_types(dir, "{\"tokenizer_class\": \"BertTokenizer\", \"model_input_names\": "
+                           "[\"input_ids\", \"attention_mask\"]}", false, untyped);
+
+    /* a folder with tokenizer.json reads its tokenizer_config.json too */
+    FILE *src = fopen(FIX "bert-mini/tokenizer.json", "rb");
+    FILE *dst = fopen(tj, "wb");
+    assert_non_null(src);
+    assert_non_null(dst);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, src)) > 0) assert_int_equal(fwrite(buf, 1, n, dst), n);
+    fclose(src);
+    fclose(dst);
+    qf_tokenizer *t = NULL;
+    qf_error err;
+    write_file(cfg, "{\"tokenizer_class\": \"TokenizersBackend\"}");
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_false(qf_tokenizer_feeds_token_types(t));
+    qf_tokenizer_destroy(t);
+    t = NULL;
+    /* the file named alone keeps the template's types */
+    assert_int_equal(qf_tokenizer_load(tj, &t, &err), QF_STATUS_OK);
+    assert_true(qf_tokenizer_feeds_token_types(t));
+    qf_tokenizer_destroy(t);
+    t = NULL;
+
+    static const struct {
+        const char *text, *field;
+    } bad[] = {{"{\"model_input_names\": \"input_ids\"}", "model_input_names"},
+               {"{\"model_input_names\": [\"input_ids\", 7]}", "model_input_names[1]"},
+               {"{\"tokenizer_class\": 5}", "tokenizer_class"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(cfg, bad[i].text);
+        qf_error_clear(&err);
+        assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_FORMAT);
+        assert_null(t);
+        assert_string_equal(err.object, bad[i].field);
+    }
+    char *many = malloc(16 * (QF_TOK_MAX_INPUT_NAMES + 2) + 64);
+    assert_non_null(many);
+    size_t at = (size_t)sprintf(many, "{\"model_input_names\": [");
+    for (int i = 0; i <= QF_TOK_MAX_INPUT_NAMES; i++) at += (size_t)sprintf(many + at, "%s\"x\"", i ? "," : "");
+    strcpy(many + at, "]}");
+    write_file(cfg, many);
+    free(many);
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.object, "model_input_names");
+    char longer[200];
+    snprintf(longer, sizeof longer, "{\"tokenizer_class\": \"%0100d\"}", 0);
+    write_file(cfg, longer);
+    qf_error_clear(&err);
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.object, "tokenizer_class");
+    unlink(cfg);
+    unlink(tj);
+    unlink(vt);
+    rmdir(dir);
+}
+
 /* ---- robustness ------------------------------------------------------------------------------ */
 
 static void test_random_bytes(void **state)
@@ -972,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_normalize_replace_chain_regression),
         cmocka_unit_test(test_missing_unk),
         cmocka_unit_test(test_bad_folder_files),
+        cmocka_unit_test(test_model_input_names),
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_truncated_files),
     };

@@ -832,6 +832,7 @@ static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t 
         out->token_type_ids[i] = t->pad_type_id;
         out->sequence_ids[i] = -1;
     }
+    if (t->drop_token_types && final_len) memset(out->token_type_ids, 0, final_len * sizeof(int32_t));
     out->length = final_len;
     return QF_STATUS_OK;
 }
@@ -1011,6 +1012,7 @@ qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t le
         out->attention_mask[i] = 0;
         out->token_type_ids[i] = t->pad_type_id;
     }
+    if (t->drop_token_types && final_len) memset(out->token_type_ids, 0, final_len * sizeof(int32_t));
     out->length = final_len;
     return QF_STATUS_OK;
 }
@@ -1301,6 +1303,49 @@ static qf_status load_json_file(const char *dir, const char *path, qf_tokenizer 
     return s;
 }
 
+/* Whether transformers 5 feeds the model token_type_ids for a tokenizer class with no
+ * "model_input_names" of its own: the class's model_input_names (BertTokenizer and
+ * ElectraTokenizer list them; RobertaTokenizer, DistilBertTokenizer, XLMRobertaTokenizer,
+ * CamembertTokenizer and MPNetTokenizer do not; TokenizersBackend, what PreTrainedTokenizerFast
+ * folders load as, keeps the base class's ["input_ids", "attention_mask"]). -1: a class not known
+ * here. */
+static int class_lists_token_types(const char *cls)
+{
+    static const struct {
+        const char *name;
+        int types;
+    } classes[] = {{"BertTokenizer", 1},       {"ElectraTokenizer", 1},   {"RobertaTokenizer", 0},
+                   {"DistilBertTokenizer", 0}, {"XLMRobertaTokenizer", 0}, {"CamembertTokenizer", 0},
+                   {"MPNetTokenizer", 0},      {"TokenizersBackend", 0},  {"PreTrainedTokenizerFast", 0}};
+    size_t n = strlen(cls);
+    if (n >= 4 && strcmp(cls + n - 4, "Fast") == 0 && strcmp(cls, "PreTrainedTokenizerFast") != 0) n -= 4;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (strlen(classes[i].name) == n && strncmp(cls, classes[i].name, n) == 0) return classes[i].types;
+    return -1;
+}
+
+/* Decides drop_token_types for a tokenizer loaded from folder `dir`, as transformers' AutoTokenizer
+ * does: tokenizer_config.json "model_input_names" when it has them, else the "tokenizer_class"'s
+ * (else `default_class`, the class transformers builds from vocab.txt or vocab.json alone). A
+ * class not known here, or no class, keeps the post-processor's types (what the tokenizers
+ * library returns). */
+static qf_status decide_token_types(const char *dir, const char *default_class, qf_tokenizer *t, qf_error *err)
+{
+    qf_tok_config cfg = {.strip_accents = -1, .lists_token_types = -1};
+    qf_status s = read_config(dir, &cfg, err);
+    if (s != QF_STATUS_OK) return s;
+    int types = cfg.lists_token_types;
+    if (types < 0 && cfg.tokenizer_class[0]) types = class_lists_token_types(cfg.tokenizer_class);
+    else if (types < 0 && default_class) types = class_lists_token_types(default_class);
+    t->drop_token_types = types == 0;
+    return QF_STATUS_OK;
+}
+
+bool qf_tokenizer_feeds_token_types(const qf_tokenizer *t)
+{
+    return t && !t->drop_token_types;
+}
+
 qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
 {
     if (!out || !path) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "NULL argument");
@@ -1314,14 +1359,21 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else if (qf_file_beside_exists(path, "tokenizer.json")) {
         s = load_json_file(path, "tokenizer.json", out, err);
+        if (s == QF_STATUS_OK && (s = decide_token_types(path, NULL, *out, err)) != QF_STATUS_OK) {
+            qf_tokenizer_destroy(*out);
+            *out = NULL;
+        }
     } else if (!(t = qf_tok_alloc())) {
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else {
         qf_tok_ctx c = {path, err};
-        if (qf_file_beside_exists(path, "vocab.txt")) s = load_vocab_txt(path, vt, t, err);
-        else if (qf_file_beside_exists(path, "vocab.json") && qf_file_beside_exists(path, "merges.txt"))
+        if (qf_file_beside_exists(path, "vocab.txt")) {
+            s = load_vocab_txt(path, vt, t, err);
+            if (s == QF_STATUS_OK) s = decide_token_types(path, "BertTokenizer", t, err);
+        } else if (qf_file_beside_exists(path, "vocab.json") && qf_file_beside_exists(path, "merges.txt")) {
             s = load_bpe_files(path, vj, mt, t, err);
-        else
+            if (s == QF_STATUS_OK) s = decide_token_types(path, "RobertaTokenizer", t, err);
+        } else
             s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
                              "no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the folder");
         if (s == QF_STATUS_OK) s = qf_tok_finish(&c, t);

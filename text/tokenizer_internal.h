@@ -252,6 +252,8 @@ typedef struct qf_tok_slot {
 /* Entries a pair layout may have (specials and sequence places together): a Sequence of
  * post-processors whose templates copy the sequences can multiply them. */
 #define QF_TOK_MAX_PAIR_LAYOUT (QF_TOKENIZER_MAX_TEMPLATE * QF_TOKENIZER_MAX_TEMPLATE)
+/* tokenizer_config.json "model_input_names": transformers' classes list 2 to 4 */
+#define QF_TOK_MAX_INPUT_NAMES 64
 
 struct qf_tokenizer {
     qf_tok_norm *normalizer; /* NULL when none */
@@ -275,6 +277,9 @@ struct qf_tokenizer {
      * model vocabulary entry, by id ([trim_ws_count], capped at UINT16_MAX); NULL otherwise. */
     uint16_t *trim_lead, *trim_trail;
     size_t trim_ws_count;
+    /* transformers passes no token_type_ids to the model (its tokenizer's model_input_names lack
+     * them): every encoding's type ids are 0, what the model then uses. Set by the folder load. */
+    bool drop_token_types;
 };
 
 /* Loading context: the file being read, for error messages. */
@@ -308,6 +313,10 @@ qf_status qf_tok_parse_vocab_json(const qf_tok_ctx *c, const void *data, size_t 
 typedef struct qf_tok_config {
     bool do_lower_case, add_prefix_space, tokenize_chinese_chars;
     int strip_accents; /* -1 null / absent, else 0 or 1 */
+    /* "model_input_names": -1 absent / null, else whether it lists "token_type_ids" */
+    int lists_token_types;
+    /* "tokenizer_class" (a longer one is refused); "" when absent / null */
+    char tokenizer_class[64];
 } qf_tok_config;
 qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size,
                                    qf_tok_config *cfg);

@@ -796,6 +796,25 @@ qf_status qf_tok_parse_vocab_json(const qf_tok_ctx *c, const void *data, size_t 
     return s;
 }
 
+/* "model_input_names": null, or an array of strings (at most QF_TOK_MAX_INPUT_NAMES). */
+static qf_status parse_model_input_names(const qf_tok_ctx *c, json_object *v, qf_tok_config *cfg)
+{
+    if (!v || json_object_is_type(v, json_type_null)) return QF_STATUS_OK;
+    if (!json_object_is_type(v, json_type_array)) return type_error(c, "model_input_names", "array or null", v);
+    size_t n = json_object_array_length(v);
+    if (n > QF_TOK_MAX_INPUT_NAMES)
+        return qf_tok_format_error(c, "model_input_names", "more than %d names", QF_TOK_MAX_INPUT_NAMES);
+    cfg->lists_token_types = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        char f[PATH_MAX_LEN];
+        idx(f, "model_input_names", i);
+        if (!json_object_is_type(e, json_type_string)) return type_error(c, f, "string", e);
+        if (strcmp(json_object_get_string(e), "token_type_ids") == 0) cfg->lists_token_types = 1;
+    }
+    return QF_STATUS_OK;
+}
+
 qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size, qf_tok_config *cfg)
 {
     json_object *root;
@@ -811,6 +830,17 @@ qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t
         json_object *sa = member(root, "strip_accents");
         if (sa && json_object_is_type(sa, json_type_boolean)) cfg->strip_accents = json_object_get_boolean(sa);
         else if (sa && !json_object_is_type(sa, json_type_null)) s = type_error(c, "strip_accents", "boolean or null", sa);
+    }
+    if (s == QF_STATUS_OK) s = parse_model_input_names(c, member(root, "model_input_names"), cfg);
+    json_object *cls = s == QF_STATUS_OK ? member(root, "tokenizer_class") : NULL;
+    if (cls && json_object_is_type(cls, json_type_string)) {
+        size_t n = (size_t)json_object_get_string_len(cls);
+        if (n >= sizeof cfg->tokenizer_class)
+            s = qf_tok_format_error(c, "tokenizer_class", "longer than %zu bytes", sizeof cfg->tokenizer_class - 1);
+        else
+            memcpy(cfg->tokenizer_class, json_object_get_string(cls), n + 1);
+    } else if (cls && !json_object_is_type(cls, json_type_null)) {
+        s = type_error(c, "tokenizer_class", "string or null", cls);
     }
     json_object_put(root);
     return s;

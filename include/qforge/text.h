@@ -210,6 +210,19 @@ size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
 int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
 /* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
 size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
+/*
+ * Whether transformers feeds this tokenizer's token_type_ids to the model. A tokenizer loaded from a
+ * folder follows AutoTokenizer: tokenizer_config.json "model_input_names" when present, else its
+ * "tokenizer_class"'s (transformers 5: BertTokenizer and ElectraTokenizer list token_type_ids;
+ * RobertaTokenizer, DistilBertTokenizer, XLMRobertaTokenizer, CamembertTokenizer, MPNetTokenizer
+ * and TokenizersBackend / PreTrainedTokenizerFast, what tokenizer.json-only folders load as, do
+ * not), else BertTokenizer's for vocab.txt and RobertaTokenizer's for vocab.json. When it does not,
+ * every encoding's token_type_ids are 0 (the model's own default when transformers passes none):
+ * a BERT cross-encoder saved through PreTrainedTokenizerFast is scored without pair types, as
+ * sentence-transformers' CrossEncoder scores it. A tokenizer.json file named alone, or a class not
+ * listed here, keeps the post-processor's types (what the tokenizers library returns).
+ */
+bool qf_tokenizer_feeds_token_types(const qf_tokenizer *t);
 /* Special tokens the post-processor adds to a pair, as pair truncation counts them (Rust's
  * added_tokens(true): 3 for BERT, 4 for RoBERTa, a TemplateProcessing's "pair" ids; summed over a
  * Sequence). */
