@@ -3,10 +3,13 @@
 // one). Rows carry "input_ids", or "text" tokenized with --tokenizer tokenizer.json
 // (@huggingface/tokenizers, truncated to --max-length like transformers). Each row runs alone
 // (batch 1, no padding), as qforge's encoder computes it. The graph's inputs named input_ids,
-// attention_mask, token_type_ids are fed as int64; extra int64 inputs get zeros.
+// attention_mask, token_type_ids are fed as int64 (token_type_ids from an input_ids row's own
+// "token_type_ids" when it has them, else zeros); extra int64 inputs get zeros. --all-outputs adds
+// "outputs": {name: {"dims", "data"}} with every graph output of the row (logits and prediction
+// stay those of the first output).
 //
 //   node tests/ort_run.mjs MODEL.onnx DATA.jsonl [--tokenizer T.json] [--max-length 128]
-//        [--threads 1] [--limit N] [--timing]      (--timing: latency summary on stderr, ms)
+//        [--threads 1] [--limit N] [--timing] [--all-outputs]   (--timing: latency on stderr, ms)
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { loadEncoder } from "../fixtures/gen/tokenizer_oracle_lib.mjs";
@@ -30,9 +33,10 @@ const maxLength = Number(opt("--max-length", "128"));
 const threads = Number(opt("--threads", "1"));
 const limit = Number(opt("--limit", "0"));
 const timing = flag("--timing");
+const allOutputs = flag("--all-outputs");
 const warmup = Number(opt("--warmup", "3"));
 if (args.length !== 2) {
-  console.error("usage: node tests/ort_run.mjs MODEL.onnx DATA.jsonl [--tokenizer T.json] [--max-length N] [--threads N] [--limit N] [--timing]");
+  console.error("usage: node tests/ort_run.mjs MODEL.onnx DATA.jsonl [--tokenizer T.json] [--max-length N] [--threads N] [--limit N] [--timing] [--all-outputs]");
   process.exit(2);
 }
 const [modelPath, dataPath] = args;
@@ -49,13 +53,14 @@ const session = await ort.InferenceSession.create(modelPath, {
   logSeverityLevel: 3,
 });
 
-function feeds(ids) {
+function feeds(ids, types) {
   const n = ids.length;
   const f = {};
   for (const name of session.inputNames) {
     let data;
     if (name === "input_ids") data = BigInt64Array.from(ids, (v) => BigInt(v));
     else if (name === "attention_mask") data = new BigInt64Array(n).fill(1n);
+    else if (name === "token_type_ids" && types) data = BigInt64Array.from(types.slice(0, n), (v) => BigInt(v));
     else data = new BigInt64Array(n);
     f[name] = new ort.Tensor("int64", data, [1, n]);
   }
@@ -74,11 +79,12 @@ function idsOf(row) {
 }
 
 const allIds = rows.map(idsOf);
-for (let i = 0; timing && i < Math.min(warmup, allIds.length); i++) await session.run(feeds(allIds[i]));
+const typesOf = (r) => (rows[r].input_ids && rows[r].token_type_ids ? rows[r].token_type_ids : null);
+for (let i = 0; timing && i < Math.min(warmup, allIds.length); i++) await session.run(feeds(allIds[i], typesOf(i)));
 const times = [];
 const out = [];
 for (let r = 0; r < rows.length; r++) {
-  const f = feeds(allIds[r]);
+  const f = feeds(allIds[r], typesOf(r));
   const t0 = process.hrtime.bigint();
   const res = await session.run(f);
   times.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -87,6 +93,10 @@ for (let r = 0; r < rows.length; r++) {
   for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
   const line = { logits, prediction: best };
   if (rows[r].label !== undefined) line.label = rows[r].label;
+  if (allOutputs) {
+    line.outputs = {};
+    for (const name of session.outputNames) line.outputs[name] = { dims: res[name].dims, data: Array.from(res[name].data) };
+  }
   out.push(JSON.stringify(line));
 }
 process.stdout.write(out.join("\n") + (out.length ? "\n" : ""));
