@@ -22,14 +22,27 @@
 
 enum { QF_EXIT_DROP = 3 };
 
-/* The tokenizer: --tokenizer, else beside each of the given files in turn (qf_tokenizer_find). */
-static int load_tokenizer(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
-                          char *used, size_t used_size)
+/* The tokenizer of model m: --tokenizer, else beside each of the given files in turn
+ * (qf_tokenizer_find). A sentence-transformers pipeline with do_lower_case (pipeline.do_lower_case)
+ * needs a tokenizer that lower-cases: the folder's does (qf_tokenizer_sentence_lowercase), a
+ * tokenizer.json named alone may not, and is refused then. */
+static int load_tokenizer(const qf_model *m, const char *explicit_path, const char *const *beside, size_t nbeside,
+                          qf_tokenizer **out, char *used, size_t used_size)
 {
     qf_error err;
     qf_error_clear(&err);
-    return qf_tokenizer_find(explicit_path, beside, nbeside, out, used, used_size, &err) ? qf_cli_fail(&err)
-                                                                                        : QF_EXIT_OK;
+    if (qf_tokenizer_find(explicit_path, beside, nbeside, out, used, used_size, &err)) return qf_cli_fail(&err);
+    const char *lower = qf_model_get_meta(m, "pipeline.do_lower_case");
+    if (*out && lower && strcmp(lower, "true") == 0 && !qf_tokenizer_lowercases(*out)) {
+        fprintf(stderr, "error: the model's sentence-transformers pipeline lower-cases every text (do_lower_case in "
+                        "sentence_bert_config.json), but the tokenizer %s does not: name the model's folder with "
+                        "--tokenizer\n",
+                qf_cli_safe(used && used[0] ? used : explicit_path ? explicit_path : "found"));
+        qf_tokenizer_destroy(*out);
+        *out = NULL;
+        return QF_EXIT_ERROR;
+    }
+    return QF_EXIT_OK;
 }
 
 
@@ -436,7 +449,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {reference_copy, artifact_path};
-    rc = load_tokenizer(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
+    rc = load_tokenizer(ref, qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
     if (rc) {
         qf_model_destroy(art);
         qf_model_destroy(ref);
@@ -636,7 +649,7 @@ int qf_cmd_run(int argc, char **argv)
     qf_tokenizer *tok = NULL;
     char tok_used[4200];
     const char *beside[2] = {pos[0], qf_model_get_meta(m, "source.path")};
-    rc = load_tokenizer(qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
+    rc = load_tokenizer(m, qf_cli_text(cmd, QF_CLI_TOKENIZER), beside, 2, &tok, tok_used, sizeof tok_used);
     if (rc) {
         qf_model_destroy(m);
         return rc;

@@ -198,12 +198,10 @@ static qf_status read_text_settings(qf_model *m, const char *dir, char *unsuppor
         snprintf(text, sizeof text, "%lld", (long long)limit);
         s = qf_model_set_meta(m, "pipeline.max_seq_length", text, err);
     }
-    if (!s && lower) {
-        /* encode() lower-cases every text before the tokenizer (sentence-transformers 6: a Lowercase
-         * normalizer put in front of the tokenizer's; 5: Python's str.lower): not computed here */
-        s = qf_model_set_meta(m, "pipeline.do_lower_case", "true", err);
-        note_unsupported(unsupported, usize, "do_lower_case (lower-casing every text before the tokenizer)");
-    }
+    /* encode() lower-cases every text (sentence-transformers 6: a Lowercase normalizer put in front
+     * of the tokenizer's): the tokenizer loaded from this folder does the same
+     * (qf_tokenizer_sentence_lowercase); the CLI refuses a tokenizer that does not lower-case */
+    if (!s && lower) s = qf_model_set_meta(m, "pipeline.do_lower_case", "true", err);
     return s;
 }
 

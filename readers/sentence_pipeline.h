@@ -20,9 +20,10 @@
  *                       max_seq_length, else tokenizer_config.json model_max_length, when it is an
  *                       integer in 1..QF_MAX_SEQ_LENGTH_HINT (absent otherwise: the model's
  *                       positions bound it); the embedding takes the smaller of it and the positions
- *   pipeline.do_lower_case "true" when sentence_bert_config.json says so (then also unsupported)
+ *   pipeline.do_lower_case "true" when sentence_bert_config.json says so (the tokenizer loaded from
+ *                       the folder then lower-cases first: qf_tokenizer_sentence_lowercase)
  *   pipeline.unsupported what qforge cannot compute (a Dense module, several pooling modes at once,
- *                       an unknown or malformed pooling_mode, a default prompt, do_lower_case, a
+ *                       an unknown or malformed pooling_mode, a default prompt, a
  *                       max_seq_length that is not a positive integer, another module type), so that an embedding is refused
  *                       rather than answered differently; absent when everything is served
  * Every file is opened through qf_file_map_beside (inside `dir`), and bounded by

@@ -11,7 +11,8 @@
 #   - the texts are tokenized as written (sentence-transformers 6 does not strip them);
 #   - hostile Pooling configs (pooling_mode not a string, an unknown name, a list of two, flags that
 #     disagree with the string) are refused naming the part; hostile model_max_length values
-#     (negative, huge, a string, 1e30) are no limit; do_lower_case true is refused.
+#     (negative, huge, a string, 1e30) are no limit;
+#   - do_lower_case true lower-cases every text first (a tokenizer that does not is refused).
 set -euo pipefail
 work="$QF_BINARY_DIR/test_sbert6.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -192,9 +193,33 @@ copy_folder "$bert" "$work/pool"
 set_json "$work/pool/1_Pooling/config.json" pooling_mode_mean_tokens true
 "$QF_CLI" run "$work/pool" --data "$work/bert-mean.jsonl" --output embedding --threads 1 > "$work/pool.jsonl"
 compare "$work/pool.jsonl" "$work/bert-mean.got.jsonl" 0 "pooling_mode mean with pooling_mode_mean_tokens true"
-copy_folder "$bert" "$work/lower"
+# do_lower_case: sentence-transformers 6 puts a Lowercase normalizer in front of the tokenizer's
+# (roberta's byte-level BPE is case-sensitive): the folder's embeddings are those of the texts
+# lower-cased character by character (Rust's char::to_lowercase, which has no final-sigma rule:
+# Python's per-character lower() is the same mapping), with the tokenizer as it was
+copy_folder "$roberta" "$work/lower"
 set_json "$work/lower/sentence_bert_config.json" do_lower_case true
-refused "$work/lower" "do_lower_case" "do_lower_case true"
+/usr/bin/python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)["text"]
+    print(json.dumps({"text": "".join(c.lower() for c in t)}))' "$work/roberta-cls.jsonl" > "$work/lowered.jsonl"
+"$QF_CLI" run "$work/lower" --data "$work/roberta-cls.jsonl" --output embedding --threads 1 > "$work/lower.out.jsonl"
+"$QF_CLI" run "$roberta" --data "$work/lowered.jsonl" --output embedding --threads 1 > "$work/lowered.out.jsonl"
+compare "$work/lower.out.jsonl" "$work/lowered.out.jsonl" 0 "do_lower_case true vs the texts lower-cased"
+if cmp -s "$work/lower.out.jsonl" "$work/roberta-cls.got.jsonl"; then fail "do_lower_case true changed nothing"; fi
+# a .qf of that folder keeps pipeline.do_lower_case: a tokenizer.json named alone does not lower-case
+"$QF_CLI" convert "$work/lower" -o "$work/lower.qf" -q
+if "$QF_CLI" run "$work/lower.qf" --tokenizer "$work/lower/tokenizer.json" --data "$work/plain.jsonl" \
+    --output embedding > "$work/r.out" 2> "$work/r.err"; then
+  fail "do_lower_case with a tokenizer that does not lower-case: accepted"
+elif [ -s "$work/r.out" ] || ! grep -q "lower-cases every text" "$work/r.err"; then
+  fail "do_lower_case with tokenizer.json alone: wrong refusal"; cat "$work/r.err"
+else
+  echo "do_lower_case with tokenizer.json alone: refused ($(head -c 160 "$work/r.err"))"
+fi
+"$QF_CLI" run "$work/lower.qf" --tokenizer "$work/lower" --data "$work/roberta-cls.jsonl" --output embedding \
+  --threads 1 > "$work/lowerqf.out.jsonl"
+compare "$work/lowerqf.out.jsonl" "$work/lower.out.jsonl" 0 "do_lower_case .qf with the folder's tokenizer"
 copy_folder "$bert" "$work/badlen"
 set_json "$work/badlen/sentence_bert_config.json" max_seq_length '"64"'
 refused "$work/badlen" "max_seq_length that is not a positive integer" "max_seq_length \"64\""

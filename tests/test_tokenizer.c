@@ -880,6 +880,18 @@ static void test_bad_folder_files(void **state)
     assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_IO);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    FILE *src = fopen(from, "rb"), *dst = fopen(to, "wb");
+    assert_non_null(src);
+    assert_non_null(dst);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, src)) > 0) assert_int_equal(fwrite(buf, 1, n, dst), n);
+    fclose(src);
+    fclose(dst);
+}
+
 /* The pair "a" / "b" through the folder's tokenizer: its type ids, and whether it feeds them. */
 static void assert_pair_types(const char *dir, const char *config, bool feeds, const int32_t *want)
 {
@@ -929,15 +941,7 @@ static void test_model_input_names(void **state)
                            "[\"input_ids\", \"attention_mask\"]}", false, untyped);
 
     /* a folder with tokenizer.json reads its tokenizer_config.json too */
-    FILE *src = fopen(FIX "bert-mini/tokenizer.json", "rb");
-    FILE *dst = fopen(tj, "wb");
-    assert_non_null(src);
-    assert_non_null(dst);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, src)) > 0) assert_int_equal(fwrite(buf, 1, n, dst), n);
-    fclose(src);
-    fclose(dst);
+    copy_file(FIX "bert-mini/tokenizer.json", tj);
     qf_tokenizer *t = NULL;
     qf_error err;
     write_file(cfg, "{\"tokenizer_class\": \"TokenizersBackend\"}");
@@ -963,6 +967,43 @@ static void test_model_input_names(void **state)
         assert_null(t);
         assert_string_equal(err.object, bad[i].field);
     }
+    unlink(cfg);
+
+    /* sentence_bert_config.json "do_lower_case": true puts a Lowercase in front (a BertNormalizer
+     * that lower-cases does not count, as in sentence-transformers); anything but true does not */
+    char sb[300];
+    snprintf(sb, sizeof sb, "%s/sentence_bert_config.json", dir);
+    write_file(sb, "{\"do_lower_case\": true}");
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_true(qf_tokenizer_sentence_lowercase(t));
+    assert_true(qf_tokenizer_lowercases(t));
+    qf_tokenizer_destroy(t);
+    t = NULL;
+    write_file(sb, "{\"do_lower_case\": \"yes\"}");
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_false(qf_tokenizer_sentence_lowercase(t));
+    qf_tokenizer_destroy(t);
+    t = NULL;
+    copy_file(FIX "roberta-mini/tokenizer.json", tj);
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_false(qf_tokenizer_lowercases(t));
+    qf_tokenizer_destroy(t);
+    t = NULL;
+    write_file(sb, "{\"do_lower_case\": true}");
+    assert_int_equal(qf_tokenizer_load(dir, &t, &err), QF_STATUS_OK);
+    assert_true(qf_tokenizer_sentence_lowercase(t));
+    qf_encoding upper = {0}, lower = {0};
+    qf_tokenize_params lp = qf_tokenize_params_default();
+    assert_int_equal(qf_tokenizer_encode(t, "Hello WORLD", 11, &lp, &upper, &err), QF_STATUS_OK);
+    assert_int_equal(qf_tokenizer_encode(t, "hello world", 11, &lp, &lower, &err), QF_STATUS_OK);
+    assert_int_equal(upper.length, lower.length);
+    for (size_t i = 0; i < upper.length; i++) assert_int_equal(upper.input_ids[i], lower.input_ids[i]);
+    qf_encoding_free(&upper);
+    qf_encoding_free(&lower);
+    qf_tokenizer_destroy(t);
+    t = NULL;
+    unlink(sb);
+
     char *many = malloc(16 * (QF_TOK_MAX_INPUT_NAMES + 2) + 64);
     assert_non_null(many);
     size_t at = (size_t)sprintf(many, "{\"model_input_names\": [");

@@ -433,7 +433,10 @@ static qf_status build_trim_tables(const qf_tok_ctx *c, qf_tokenizer *t)
     return QF_STATUS_OK;
 }
 
-qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
+/* What each added token matches: its content, or its content through the normalizer when it is
+ * `normalized` (computed again when the normalizer changes, as tokenizers'
+ * refresh_normalized_tokens does). */
+static qf_status match_added_tokens(const qf_tok_ctx *c, qf_tokenizer *t)
 {
     free(t->match_raw);
     free(t->match_norm);
@@ -475,6 +478,13 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
     }
     if (!sort_matches(t, t->match_raw, t->n_match_raw) || !sort_matches(t, t->match_norm, t->n_match_norm))
         return no_memory(c);
+    return QF_STATUS_OK;
+}
+
+qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
+{
+    qf_status ms = match_added_tokens(c, t);
+    if (ms != QF_STATUS_OK) return ms;
     if (t->pad_id < 0) {
         int32_t id = find_token_id(t, "[PAD]");
         if (id < 0) id = find_token_id(t, "<pad>");
@@ -1341,6 +1351,66 @@ static qf_status decide_token_types(const char *dir, const char *default_class, 
     return QF_STATUS_OK;
 }
 
+/* sentence-transformers 6's Transformer module with do_lower_case (sentence_bert_config.json beside
+ * the tokenizer): a Lowercase normalizer in front of the tokenizer's, unless its normalizer is a
+ * Lowercase or a Sequence with one at its top level (BertNormalizer's own lowercase does not count:
+ * Sequence[Lowercase, BertNormalizer] is what it builds then). */
+static qf_status apply_sentence_lowercase(const char *dir, qf_tokenizer *t, qf_error *err)
+{
+    if (!qf_file_beside_exists(dir, "sentence_bert_config.json")) return QF_STATUS_OK;
+    qf_file *f = NULL;
+    bool lower = false;
+    qf_status s = map_file(dir, "sentence_bert_config.json", &f, err);
+    if (s != QF_STATUS_OK) return s;
+    qf_tok_ctx c = {qf_file_path(f), err};
+    s = qf_tok_parse_sbert_config_json(&c, qf_file_data(f), (size_t)qf_file_size(f), &lower);
+    qf_file_unmap(f);
+    if (s != QF_STATUS_OK || !lower) return s;
+    qf_tok_norm *old = t->normalizer;
+    if (old && old->kind == QF_TOK_NORM_LOWERCASE) return QF_STATUS_OK;
+    for (size_t i = 0; old && old->kind == QF_TOK_NORM_SEQUENCE && i < old->n_items; i++)
+        if (old->items[i].kind == QF_TOK_NORM_LOWERCASE) return QF_STATUS_OK;
+    size_t n_old = !old ? 0 : old->kind == QF_TOK_NORM_SEQUENCE ? old->n_items : 1;
+    qf_tok_norm *seq = calloc(1, sizeof *seq), *items = calloc(n_old + 1, sizeof *items);
+    if (!seq || !items) {
+        free(seq);
+        free(items);
+        return qf_error_set(err, QF_STATUS_NO_MEMORY, dir, NULL, -1, NULL, "out of memory");
+    }
+    items[0].kind = QF_TOK_NORM_LOWERCASE;
+    /* the old steps move into the new Sequence (their buffers with them) */
+    if (old && old->kind == QF_TOK_NORM_SEQUENCE) {
+        memcpy(items + 1, old->items, n_old * sizeof *items);
+        free(old->items);
+    } else if (old) {
+        items[1] = *old;
+    }
+    free(old);
+    seq->kind = QF_TOK_NORM_SEQUENCE;
+    seq->items = items;
+    seq->n_items = n_old + 1;
+    t->normalizer = seq;
+    t->sentence_lowercase = true;
+    qf_tok_ctx folder = {dir, err};
+    return match_added_tokens(&folder, t);
+}
+
+bool qf_tokenizer_sentence_lowercase(const qf_tokenizer *t)
+{
+    return t && t->sentence_lowercase;
+}
+
+bool qf_tokenizer_lowercases(const qf_tokenizer *t)
+{
+    const qf_tok_norm *nm = t ? t->normalizer : NULL;
+    if (!nm) return false;
+    if (nm->kind == QF_TOK_NORM_LOWERCASE || (nm->kind == QF_TOK_NORM_BERT && nm->lowercase)) return true;
+    for (size_t i = 0; nm->kind == QF_TOK_NORM_SEQUENCE && i < nm->n_items; i++)
+        if (nm->items[i].kind == QF_TOK_NORM_LOWERCASE || (nm->items[i].kind == QF_TOK_NORM_BERT && nm->items[i].lowercase))
+            return true;
+    return false;
+}
+
 bool qf_tokenizer_feeds_token_types(const qf_tokenizer *t)
 {
     return t && !t->drop_token_types;
@@ -1359,7 +1429,8 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else if (qf_file_beside_exists(path, "tokenizer.json")) {
         s = load_json_file(path, "tokenizer.json", out, err);
-        if (s == QF_STATUS_OK && (s = decide_token_types(path, NULL, *out, err)) != QF_STATUS_OK) {
+        if (s == QF_STATUS_OK && ((s = decide_token_types(path, NULL, *out, err)) != QF_STATUS_OK ||
+                                  (s = apply_sentence_lowercase(path, *out, err)) != QF_STATUS_OK)) {
             qf_tokenizer_destroy(*out);
             *out = NULL;
         }
@@ -1377,6 +1448,7 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
             s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
                              "no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the folder");
         if (s == QF_STATUS_OK) s = qf_tok_finish(&c, t);
+        if (s == QF_STATUS_OK) s = apply_sentence_lowercase(path, t, err);
         if (s == QF_STATUS_OK) {
             *out = t;
             t = NULL;

@@ -280,6 +280,8 @@ struct qf_tokenizer {
     /* transformers passes no token_type_ids to the model (its tokenizer's model_input_names lack
      * them): every encoding's type ids are 0, what the model then uses. Set by the folder load. */
     bool drop_token_types;
+    /* a Lowercase normalizer was put in front by sentence-transformers' do_lower_case */
+    bool sentence_lowercase;
 };
 
 /* Loading context: the file being read, for error messages. */
@@ -320,5 +322,8 @@ typedef struct qf_tok_config {
 } qf_tok_config;
 qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size,
                                    qf_tok_config *cfg);
+/* sentence_bert_config.json: *lower true when "do_lower_case" is the boolean true (sentence-
+ * transformers tests it for truth; any other value leaves the tokenizer as it is). */
+qf_status qf_tok_parse_sbert_config_json(const qf_tok_ctx *c, const void *data, size_t size, bool *lower);
 
 #endif /* QF_VERIFY_TOKENIZER_INTERNAL_H */

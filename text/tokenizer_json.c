@@ -796,6 +796,18 @@ qf_status qf_tok_parse_vocab_json(const qf_tok_ctx *c, const void *data, size_t 
     return s;
 }
 
+qf_status qf_tok_parse_sbert_config_json(const qf_tok_ctx *c, const void *data, size_t size, bool *lower)
+{
+    json_object *root;
+    *lower = false;
+    qf_status s = parse_root(c, data, size, &root);
+    if (s != QF_STATUS_OK) return s;
+    json_object *v = json_object_is_type(root, json_type_object) ? member(root, "do_lower_case") : NULL;
+    *lower = v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+    json_object_put(root);
+    return QF_STATUS_OK;
+}
+
 /* "model_input_names": null, or an array of strings (at most QF_TOK_MAX_INPUT_NAMES). */
 static qf_status parse_model_input_names(const qf_tok_ctx *c, json_object *v, qf_tok_config *cfg)
 {

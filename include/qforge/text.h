@@ -223,6 +223,16 @@ size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
  * listed here, keeps the post-processor's types (what the tokenizers library returns).
  */
 bool qf_tokenizer_feeds_token_types(const qf_tokenizer *t);
+/*
+ * Whether a Lowercase normalizer was put in front of the tokenizer's because the folder's
+ * sentence_bert_config.json says "do_lower_case": true (sentence-transformers 6's Transformer
+ * module does that unless the normalizer is a Lowercase or a Sequence holding one at its top level;
+ * normalized added tokens are matched through the new normalizer, as tokenizers refreshes them).
+ */
+bool qf_tokenizer_sentence_lowercase(const qf_tokenizer *t);
+/* Whether the normalizer lower-cases every text: a Lowercase, or a BertNormalizer with lowercase, at
+ * its top level or in its top-level Sequence. */
+bool qf_tokenizer_lowercases(const qf_tokenizer *t);
 /* Special tokens the post-processor adds to a pair, as pair truncation counts them (Rust's
  * added_tokens(true): 3 for BERT, 4 for RoBERTa, a TemplateProcessing's "pair" ids; summed over a
  * Sequence). */
