@@ -3,8 +3,11 @@
  * (readers/sentence_pipeline.c): the input is split at its NUL bytes into modules.json,
  * 1_Pooling/config.json, config_sentence_transformers.json, sentence_bert_config.json and
  * tokenizer_config.json (a missing part: the file is absent),
- * laid out beside a fixed, valid one-tensor model.safetensors in a fresh folder, and the folder's
- * model is read. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
+ * laid out beside a fixed, valid one-tensor model.safetensors and a fixed vocab.txt in a fresh folder;
+ * the folder's model is read, and its tokenizer loaded (text/: tokenizer_config.json's
+ * model_input_names and tokenizer_class decide the pair types, sentence_bert_config.json's
+ * do_lower_case a Lowercase in front) and run on one pair, whose type ids must be 0 when the
+ * tokenizer feeds none and 0 or 1 otherwise. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
  * value readable and escapable, a refusal's error line inert on a terminal), under the sanitizers.
  * Every pipeline.* value must be inert text: it goes into a .qf's JSON, and raw file text there (a
  * character cut in two) made a file qforge could not read back. Whether a module path can leave
@@ -17,6 +20,7 @@
 
 #include "fuzz_common.h"
 #include "qforge/readers.h"
+#include "qforge/text.h"
 
 static char root[64];
 
@@ -32,7 +36,7 @@ static void cleanup(void)
 {
     static const char *const names[] = {"model/1_Pooling/config.json", "model/1_Pooling", "model/modules.json",
                                         "model/config_sentence_transformers.json", "model/sentence_bert_config.json",
-                                        "model/tokenizer_config.json", "model/model.safetensors",
+                                        "model/tokenizer_config.json", "model/model.safetensors", "model/vocab.txt",
                                         "outside/config.json", "model", "outside"};
     char p[160];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -67,6 +71,9 @@ static int setup(void)
     memcpy(model + 8, header, hlen);
     snprintf(p, sizeof p, "%s/model/model.safetensors", root);
     if (write_file(p, model, sizeof model)) return state = -1;
+    static const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n";
+    snprintf(p, sizeof p, "%s/model/vocab.txt", root);
+    if (write_file(p, vocab, sizeof vocab - 1)) return state = -1;
     return state = 1;
 }
 
@@ -102,5 +109,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strncmp(k, "pipeline.", 9) == 0 && !qf_fuzz_text_is_inert(v, strlen(v))) abort();
     }
     qf_fuzz_consume(st, m, &err);
+
+    char folder[200];
+    snprintf(folder, sizeof folder, "%s/model", root);
+    qf_tokenizer *tok = NULL;
+    qf_error_clear(&err);
+    st = qf_tokenizer_load(folder, &tok, &err);
+    if (st == QF_STATUS_OK) {
+        qf_encoding e = {0};
+        qf_tokenize_params tp = qf_tokenize_params_default();
+        if (qf_tokenizer_encode_pair(tok, "A", 1, "b", 1, &tp, &e, NULL) != QF_STATUS_OK) abort();
+        bool feeds = qf_tokenizer_feeds_token_types(tok);
+        for (size_t i = 0; i < e.length; i++)
+            if (e.token_type_ids[i] < 0 || e.token_type_ids[i] > (feeds ? 1 : 0)) abort();
+        qf_encoding_free(&e);
+        qf_tokenizer_destroy(tok);
+    } else {
+        qf_fuzz_consume(st, NULL, &err);
+    }
     return 0;
 }
