@@ -471,6 +471,7 @@ int qf_cmd_verify(int argc, char **argv)
     vp.threads = (int)threads;
     vp.batch = batch;
     vp.per_layer = !qf_cli_find(&verify_command, "no-layers")->seen;
+    vp.no_sentence_dense = qf_cli_find(&verify_command, "pooling")->seen; /* embeddings: the plain pooling */
     vp.progress = qf_cli_progress_update;
     vp.progress_ctx = &ps;
     qf_cli_scoring_run run = {scoring, artifact_path, reference_copy, data_opt->value, tok_used, ref, art,
@@ -570,9 +571,10 @@ static qf_cli_command run_command = {
     "\"scores\" (sigmoid) and \"labels\" (>= 0.5) instead; for one label, a cross-encoder's \"score\":\n"
     "sigmoid, or the logit for regression or an Identity activation) or {\"row\", \"embedding\"}: for a\n"
     "sentence-transformers folder (modules.json beside the checkpoint) or a .qf made from one, what\n"
-    "SentenceTransformer.encode returns (its Pooling mode, then Normalize); otherwise the mask-weighted\n"
-    "mean of the last hidden state. --pooling and --normalize override both. A pipeline qforge cannot\n"
-    "compute (a Dense module, a default prompt, ...) is refused, naming what. --output tokens (a\n"
+    "SentenceTransformer.encode returns (its Pooling mode, its Dense modules, then Normalize);\n"
+    "otherwise the mask-weighted mean of the last hidden state. --pooling and --normalize override\n"
+    "both (--pooling: the plain pooling, without Dense modules). A pipeline qforge cannot compute (a\n"
+    "default prompt, ...) is refused, naming what. --output tokens (a\n"
     "token-classification head): {\"row\", \"token_logits\" (every token, special ones included),\n"
     "\"labels\" (id2label of each argmax), \"entities\"}: transformers' pipeline with\n"
     "aggregation_strategy=\"simple\", each {\"label\", \"start\", \"end\" (characters of the text),\n"
@@ -674,11 +676,12 @@ int qf_cmd_run(int argc, char **argv)
         size_t rows = qf_dataset_size(data);
         ep.max_batch = rows > 0 && rows < (size_t)batch ? (int64_t)rows : batch;
         ep.max_length = longest;
+        ep.no_sentence_dense = pool_opt->seen; /* --pooling: the plain pooled embedding */
         qf_encoder_create(m, &ep, &enc, &err);
     }
     int32_t *ids = NULL, *mask = NULL, *types = NULL;
     float *pooled = NULL; /* one row's embedding when it is not the encoder's mean */
-    if (!err.code && embedding && !(pooled = malloc((size_t)qf_encoder_arch(enc)->hidden_size * sizeof(float))))
+    if (!err.code && embedding && !(pooled = malloc((size_t)qf_encoder_embedding_size(enc) * sizeof(float))))
         qf_error_set(&err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     if (!err.code) {
         ids = malloc((size_t)batch * (size_t)longest * sizeof(int32_t));
@@ -694,9 +697,9 @@ int qf_cmd_run(int argc, char **argv)
         if (qf_encoder_run(enc, &in, &o, &err)) break;
         for (size_t i = 0; i < n; i++) {
             printf("{\"row\": %zu, ", first + i);
-            int64_t k = embedding ? o.hidden_size : o.num_labels;
+            int64_t k = embedding ? o.embedding_size : o.num_labels;
             const float *v = embedding ? o.pooled + i * (size_t)o.hidden_size : o.logits + i * (size_t)o.num_labels;
-            if (embedding && (pooling != QF_POOLING_MEAN || normalize)) {
+            if (embedding && (pooling != QF_POOLING_MEAN || normalize || o.sentence_dense)) {
                 qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, pooled);
                 v = pooled;
             }

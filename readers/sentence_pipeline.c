@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "qforge/limits.h"
+#include "qforge/readers.h"
 #include "readers/sentence_pipeline.h"
 
 /* Parses dir/name (a JSON file beside the model) into *out (NULL when absent and optional). */
@@ -154,6 +155,160 @@ static qf_status read_pooling(const char *dir, const char *path, const char **mo
     return QF_STATUS_OK;
 }
 
+/* sentence-transformers' Dense activation_function (a torch class path: what
+ * sentence_transformers.util.fullname writes, or the torch.nn alias) -> the name qforge records;
+ * NULL for any other (a non-torch path loads as Tanh without trust_remote_code, as the function
+ * itself with it: qforge cannot tell which the user runs). */
+static const char *dense_activation(const char *path)
+{
+    static const struct {
+        const char *cls, *name;
+    } acts[] = {{"activation.Tanh", "tanh"}, {"linear.Identity", "identity"}, {"activation.ReLU", "relu"},
+                {"activation.Sigmoid", "sigmoid"}, {"activation.GELU", "gelu"}, {"activation.SiLU", "silu"}};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        char full[64], alias[64];
+        snprintf(full, sizeof full, "torch.nn.modules.%s", acts[i].cls);
+        snprintf(alias, sizeof alias, "torch.nn.%s", strchr(acts[i].cls, '.') + 1);
+        if (strcmp(path, full) == 0 || strcmp(path, alias) == 0) return acts[i].name;
+    }
+    return NULL;
+}
+
+/* An optional integer of a Dense config in 1..QF_MAX_SENTENCE_DENSE_FEATURES; 0 when it is not. */
+static int64_t dense_features(json_object *cfg, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(cfg, key, &v) || !json_object_is_type(v, json_type_int)) return 0;
+    int64_t n = json_object_get_int64(v);
+    return n >= 1 && n <= QF_MAX_SENTENCE_DENSE_FEATURES ? n : 0;
+}
+
+/* Copies tensor `from` of the Dense weights file into m as FP32 tensor `name`, checking its shape. */
+static qf_status add_dense_tensor(qf_model *m, const qf_model *weights, const char *file, const char *from,
+                                  const char *name, int32_t rank, const int64_t *shape, qf_error *err)
+{
+    const qf_tensor *t = qf_model_find(weights, from, NULL);
+    if (!t)
+        return qf_error_set(err, QF_STATUS_FORMAT, file, NULL, -1, from, "the Dense module's weights have no '%s'", from);
+    bool same = t->rank == rank;
+    for (int32_t d = 0; same && d < rank; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        qf_error_set(err, QF_STATUS_SHAPE, file, NULL, -1, from, "'%s' does not have the shape its config.json gives",
+                     from);
+        qf_error_expected(err, rank == 2 ? "[%lld, %lld]" : "[%lld]", (long long)shape[0],
+                          (long long)(rank == 2 ? shape[1] : 0));
+        if (t->rank == 2) qf_error_found(err, "[%lld, %lld]", (long long)t->shape[0], (long long)t->shape[1]);
+        else if (t->rank == 1) qf_error_found(err, "[%lld]", (long long)t->shape[0]);
+        else qf_error_found(err, "rank %d", (int)t->rank);
+        return QF_STATUS_SHAPE;
+    }
+    if (t->dtype != QF_DTYPE_F32 && t->dtype != QF_DTYPE_F16 && t->dtype != QF_DTYPE_BF16)
+        return qf_error_set(err, QF_STATUS_UNSUPPORTED, file, NULL, -1, from, "'%s' is not F32, F16 or BF16", from);
+    uint64_t n = 1;
+    for (int32_t d = 0; d < rank; d++) n *= (uint64_t)shape[d]; /* bounded by the feature limit */
+    float *data = NULL;
+    qf_status s = qf_model_alloc(m, n * sizeof(float), (void **)&data, err);
+    if (s) return s;
+    for (uint64_t i = 0; i < n; i++)
+        data[i] = t->dtype == QF_DTYPE_F32   ? ((const float *)t->data)[i]
+                  : t->dtype == QF_DTYPE_F16 ? qf_f16_to_f32(((const uint16_t *)t->data)[i])
+                                             : qf_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    return qf_model_add_tensor(m, name, from, QF_DTYPE_F32, rank, shape, data, n * sizeof(float), NULL, err);
+}
+
+/* The Dense module at <path> (its config.json and model.safetensors, else pytorch_model.bin), the
+ * *count-th after the pooling (counted on success): its weights go into m as FP32 tensors pipeline.dense.<k>.linear.weight
+ * [out, in], .linear.bias [out] (bias true), .residual.weight [out, in] (use_residual with in !=
+ * out), and metadata pipeline.dense.<k>.activation / .residual. Settings qforge does not compute
+ * (another activation, another input or output than sentence_embedding) are noted as unsupported. */
+static qf_status read_dense(qf_model *m, const char *dir, const char *path, int *count, char *unsupported,
+                            size_t usize, qf_error *err)
+{
+    const int k = *count;
+    char name[600];
+    int w = snprintf(name, sizeof name, "%s/config.json", path);
+    if (w < 0 || (size_t)w >= sizeof name)
+        return qf_error_set(err, QF_STATUS_LIMIT, dir, NULL, -1, "modules.json", "a module path is too long");
+    json_object *cfg = NULL, *v;
+    qf_status s = read_json(dir, name, false, &cfg, err);
+    if (s) return s;
+    if (!json_object_is_type(cfg, json_type_object)) {
+        json_object_put(cfg);
+        return qf_error_set(err, QF_STATUS_FORMAT, dir, NULL, -1, name, "%s is not a JSON object", name);
+    }
+    int64_t in = dense_features(cfg, "in_features"), out = dense_features(cfg, "out_features");
+    bool bias = true, residual = false, usable = true;
+    if (json_object_object_get_ex(cfg, "bias", &v)) {
+        if (json_object_is_type(v, json_type_boolean)) bias = json_object_get_boolean(v);
+        else usable = false;
+    }
+    if (json_object_object_get_ex(cfg, "use_residual", &v) && !json_object_is_type(v, json_type_null)) {
+        if (json_object_is_type(v, json_type_boolean)) residual = json_object_get_boolean(v);
+        else usable = false;
+    }
+    const char *act = "tanh"; /* Dense's default */
+    if (json_object_object_get_ex(cfg, "activation_function", &v))
+        act = json_object_is_type(v, json_type_string) ? dense_activation(json_object_get_string(v)) : NULL;
+    bool io = true;
+    static const char *const io_keys[] = {"module_input_name", "module_output_name"};
+    for (size_t i = 0; i < 2; i++)
+        if (json_object_object_get_ex(cfg, io_keys[i], &v) && !json_object_is_type(v, json_type_null))
+            io = io && json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), "sentence_embedding") == 0;
+    json_object_put(cfg);
+    if (!in || !out || !usable) {
+        note_unsupported(unsupported, usize, "a Dense module whose in_features, out_features, bias or use_residual "
+                                             "is not usable");
+        return QF_STATUS_OK;
+    }
+    if (!act) {
+        note_unsupported(unsupported, usize, "a Dense module whose activation_function is not torch's Tanh, Identity, "
+                                             "ReLU, Sigmoid, GELU or SiLU");
+        return QF_STATUS_OK;
+    }
+    if (!io) {
+        note_unsupported(unsupported, usize, "a Dense module on another input than sentence_embedding");
+        return QF_STATUS_OK;
+    }
+    /* the weights: model.safetensors, else pytorch_model.bin, inside the folder */
+    const char *files[2] = {"model.safetensors", "pytorch_model.bin"};
+    char file[700] = "";
+    for (size_t i = 0; i < 2 && !file[0]; i++) {
+        snprintf(file, sizeof file, "%s/%s", path, files[i]);
+        if (!qf_file_beside_exists(dir, file)) file[0] = '\0';
+    }
+    if (!file[0])
+        return qf_error_set(err, QF_STATUS_NOT_FOUND, dir, NULL, -1, path,
+                            "the Dense module '%s' has neither model.safetensors nor pytorch_model.bin", path);
+    qf_file *f = NULL;
+    if ((s = qf_file_map_beside(dir, file, &f, err))) return s;
+    char where[4200];
+    snprintf(where, sizeof where, "%s", qf_file_path(f));
+    qf_read_params rp = qf_read_params_default();
+    rp.hash_source = false;
+    qf_model *weights = NULL;
+    s = strcmp(strrchr(file, '/') + 1, "model.safetensors") == 0 ? qf_safetensors_read(f, &rp, &weights, err)
+                                                                  : qf_torch_read(f, &rp, &weights, err);
+    if (s) return s;
+    char tname[96], key[64];
+    snprintf(tname, sizeof tname, "pipeline.dense.%d.linear.weight", k);
+    s = add_dense_tensor(m, weights, where, "linear.weight", tname, 2, (const int64_t[]){out, in}, err);
+    if (!s && bias) {
+        snprintf(tname, sizeof tname, "pipeline.dense.%d.linear.bias", k);
+        s = add_dense_tensor(m, weights, where, "linear.bias", tname, 1, (const int64_t[]){out}, err);
+    }
+    if (!s && residual && in != out) {
+        snprintf(tname, sizeof tname, "pipeline.dense.%d.residual.weight", k);
+        s = add_dense_tensor(m, weights, where, "residual.weight", tname, 2, (const int64_t[]){out, in}, err);
+    }
+    qf_model_destroy(weights);
+    snprintf(key, sizeof key, "pipeline.dense.%d.activation", k);
+    if (!s) s = qf_model_set_meta(m, key, act, err);
+    snprintf(key, sizeof key, "pipeline.dense.%d.residual", k);
+    if (!s) s = qf_model_set_meta(m, key, residual ? "true" : "false", err);
+    if (!s) *count = k + 1;
+    return s;
+}
+
 /* A sequence limit from a config: a positive integer up to QF_MAX_SEQ_LENGTH_HINT. Anything else
  * (absent, null, a string, negative, Hugging Face's "no limit" sentinel 1e30) gives 0: no limit
  * from this file. */
@@ -218,6 +373,7 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
     }
     const char *pooling = NULL;
     bool normalize = false, transformer_here = false;
+    int dense = 0;
     char unsupported[512] = "";
     size_t n = json_object_array_length(modules);
     for (size_t i = 0; !s && i < n; i++) {
@@ -236,6 +392,13 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
         } else if (strcmp(short_type, "Pooling") == 0) {
             if (pooling) note_unsupported(unsupported, sizeof unsupported, "a second Pooling module");
             else s = read_pooling(dir, path, &pooling, unsupported, sizeof unsupported, err);
+        } else if (strcmp(short_type, "Dense") == 0) {
+            if (!pooling || normalize)
+                note_unsupported(unsupported, sizeof unsupported, "a Dense module before the Pooling or after Normalize");
+            else if (dense == QF_MAX_SENTENCE_DENSE)
+                note_unsupported(unsupported, sizeof unsupported, "more Dense modules than qforge runs");
+            else
+                s = read_dense(m, dir, path, &dense, unsupported, sizeof unsupported, err);
         } else if (strcmp(short_type, "Normalize") == 0) {
             normalize = true;
         } else {
@@ -268,6 +431,11 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
     if (!s) s = read_text_settings(m, dir, unsupported, sizeof unsupported, err);
     if (!s && pooling) s = qf_model_set_meta(m, "pipeline.pooling", pooling, err);
     if (!s) s = qf_model_set_meta(m, "pipeline.normalize", normalize ? "true" : "false", err);
+    if (!s && dense) {
+        char count[16];
+        snprintf(count, sizeof count, "%d", dense);
+        s = qf_model_set_meta(m, "pipeline.dense", count, err);
+    }
     if (!s && unsupported[0]) s = qf_model_set_meta(m, "pipeline.unsupported", unsupported, err);
     return s;
 }

@@ -22,7 +22,14 @@
  *                       positions bound it); the embedding takes the smaller of it and the positions
  *   pipeline.do_lower_case "true" when sentence_bert_config.json says so (the tokenizer loaded from
  *                       the folder then lower-cases first: qf_tokenizer_sentence_lowercase)
- *   pipeline.unsupported what qforge cannot compute (a Dense module, several pooling modes at once,
+ *   pipeline.dense      K, the number of Dense modules between the Pooling and Normalize (1..
+ *                       QF_MAX_SENTENCE_DENSE; absent when none), each k in 0..K-1 with
+ *                       pipeline.dense.<k>.activation (tanh identity relu sigmoid gelu silu),
+ *                       pipeline.dense.<k>.residual ("true" / "false"), and FP32 tensors
+ *                       pipeline.dense.<k>.linear.weight [out, in], .linear.bias [out] (bias true),
+ *                       .residual.weight [out, in] (use_residual with in != out), read from
+ *                       <path>/model.safetensors or <path>/pytorch_model.bin
+ *   pipeline.unsupported what qforge cannot compute (a Dense module it cannot run or out of place, several pooling modes at once,
  *                       an unknown or malformed pooling_mode, a default prompt, a
  *                       max_seq_length that is not a positive integer, another module type), so that an embedding is refused
  *                       rather than answered differently; absent when everything is served

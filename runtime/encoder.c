@@ -27,6 +27,7 @@
 #include "qforge/quantize.h"
 #include "qforge/runtime.h"
 #include "runtime/kernels.h"
+#include "runtime/sentence_dense.h"
 
 /* Element-wise loops smaller than this run on the calling thread: a parallel region costs more. */
 #define QF_PAR_MIN 65536
@@ -85,6 +86,7 @@ struct qf_encoder {
     int64_t *tok; /* positions of the real tokens of the current sequence */
     float *out_logits, *out_hidden, *out_pooled, *out_layers;
     float *out_token_logits; /* [max_batch, max_length, num_labels]: token classification, QA */
+    qf_sentence_dense *sentence_dense; /* the pipeline's Dense modules, NULL when none / not run */
 };
 
 qf_encoder_params qf_encoder_params_default(void)
@@ -457,6 +459,7 @@ static void attention(qf_encoder *e, int64_t L)
 void qf_encoder_destroy(qf_encoder *e)
 {
     if (!e) return;
+    qf_sentence_dense_free(e->sentence_dense);
     linear_release(&e->project);
     if (e->layers) {
         for (int64_t l = 0; l < e->arch.num_layers; l++) {
@@ -625,6 +628,8 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
     if (!p->reference_kernels && (s = qf_dnnl_create(&e->dnnl, err))) goto fail;
     if ((s = prepare(e, err))) goto fail;
     if ((s = alloc_workspace(e, err))) goto fail;
+    if (!p->no_sentence_dense && (s = qf_sentence_dense_load(m, e->arch.hidden_size, &e->sentence_dense, err)))
+        goto fail;
     omp_set_num_threads(saved_threads);
     *out = e;
     return QF_STATUS_OK;
@@ -807,6 +812,8 @@ qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_o
     out->token_logits = per_token_head(a) ? e->out_token_logits : NULL;
     out->last_hidden = e->out_hidden;
     out->pooled = e->out_pooled;
+    out->embedding_size = qf_encoder_embedding_size(e);
+    out->sentence_dense = e->sentence_dense;
     out->layer_hidden = e->out_layers;
     out->num_layer_outputs = e->out_layers ? a->num_layers + 1 : 0;
     return QF_STATUS_OK;
@@ -840,8 +847,36 @@ bool qf_pooling_from_name(const char *name, qf_pooling *out)
     return false;
 }
 
+int64_t qf_encoder_embedding_size(const qf_encoder *e)
+{
+    return e->sentence_dense ? qf_sentence_dense_out_features(e->sentence_dense) : e->arch.hidden_size;
+}
+
+static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling, float *out);
+
 void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
                        bool normalize, float *out)
+{
+    int64_t n = o->hidden_size;
+    if (o->sentence_dense) {
+        /* the pooled row goes to the encoder's scratch (sized hidden_size), the Dense output to out */
+        float *pooled = qf_sentence_dense_scratch_row(o->sentence_dense);
+        pool_row(in, o, b, pooling, pooled);
+        qf_sentence_dense_apply(o->sentence_dense, pooled, out);
+        n = o->embedding_size;
+    } else {
+        pool_row(in, o, b, pooling, out);
+    }
+    if (!normalize) return;
+    double norm = 0.0;
+    for (int64_t j = 0; j < n; j++) norm += (double)out[j] * out[j];
+    norm = sqrt(norm);
+    if (norm < 1e-12) norm = 1e-12;
+    for (int64_t j = 0; j < n; j++) out[j] = (float)(out[j] / norm);
+}
+
+/* The pooling of row b into out[hidden_size]. */
+static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling, float *out)
 {
     const int64_t H = o->hidden_size, T = o->length;
     const float *seq = o->last_hidden + (size_t)b * (size_t)T * (size_t)H;
@@ -879,10 +914,4 @@ void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, i
         break;
     default: memcpy(out, o->pooled + (size_t)b * (size_t)H, (size_t)H * sizeof(float)); break;
     }
-    if (!normalize) return;
-    double norm = 0.0;
-    for (int64_t j = 0; j < H; j++) norm += (double)out[j] * out[j];
-    norm = sqrt(norm);
-    if (norm < 1e-12) norm = 1e-12;
-    for (int64_t j = 0; j < H; j++) out[j] = (float)(out[j] / norm);
 }

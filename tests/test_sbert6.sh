@@ -12,7 +12,9 @@
 #   - hostile Pooling configs (pooling_mode not a string, an unknown name, a list of two, flags that
 #     disagree with the string) are refused naming the part; hostile model_max_length values
 #     (negative, huge, a string, 1e30) are no limit;
-#   - do_lower_case true lower-cases every text first (a tokenizer that does not is refused).
+#   - do_lower_case true lower-cases every text first (a tokenizer that does not is refused);
+#   - Dense modules (fixtures/sbert6/dense laid over distilbert-max): FP32, dynamic int8, the .qf
+#     alone, --pooling overriding them, verify, ONNX Runtime on the exported graph, hostile configs.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_sbert6.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -72,8 +74,10 @@ check_folder() { # DIR REFERENCE.json NAME
 
 for d in "$QF_SOURCE_DIR"/fixtures/sbert6/*/; do
   d=${d%/}
+  [ "$(basename "$d")" = dense ] && continue # Dense modules to lay over distilbert-max: below
   check_folder "$d" "$d/reference.json" "$(basename "$d")"
 done
+
 check_folder "$QF_SOURCE_DIR/fixtures/jobs/embed" "$QF_SOURCE_DIR/fixtures/jobs/embed/predictions.json" "jobs-embed"
 
 # copy_folder SRC DST: a writable copy of a fixture folder
@@ -225,6 +229,63 @@ set_json "$work/badlen/sentence_bert_config.json" max_seq_length '"64"'
 refused "$work/badlen" "max_seq_length that is not a positive integer" "max_seq_length \"64\""
 set_json "$work/badlen/sentence_bert_config.json" max_seq_length -1
 refused "$work/badlen" "max_seq_length that is not a positive integer" "max_seq_length -1"
+
+# Dense modules (fixtures/sbert6/dense over distilbert-max: 32 -> 24 Tanh (safetensors) -> 16 GELU
+# without bias (pytorch_model.bin) -> 16 Identity + residual -> 12 ReLU + residual projection ->
+# Normalize): FP32 equals the torch modules' output on encode's pooled vectors, dynamic int8 keeps
+# cosine; a .qf carries the modules (run with the folder gone); --pooling gives the plain pooling
+copy_folder "$QF_SOURCE_DIR/fixtures/sbert6/distilbert-max" "$work/dense"
+cp -r "$QF_SOURCE_DIR"/fixtures/sbert6/dense/* "$work/dense/"
+check_folder "$work/dense" "$work/dense/reference.json" "dense"
+"$QF_CLI" convert "$work/dense" -o "$work/dense-alone.qf" -q
+copy_folder "$work/dense" "$work/dense-tok"
+rm -rf "$work/dense-tok"/[2-9]_* "$work/dense-tok/modules.json" "$work/dense-tok/model.safetensors"
+"$QF_CLI" run "$work/dense-alone.qf" --tokenizer "$work/dense-tok" --data "$work/dense.jsonl" --output embedding \
+  --threads 1 > "$work/dense-alone.jsonl"
+compare "$work/dense-alone.jsonl" "$work/dense.got.jsonl" 0 "dense: the .qf alone"
+"$QF_CLI" run "$work/dense" --pooling max --data "$work/dense.jsonl" --output embedding --threads 1 > "$work/dense-max.jsonl"
+compare "$work/dense-max.jsonl" "$QF_SOURCE_DIR/fixtures/sbert6/distilbert-max/reference.json" 1e-4 \
+  "dense with --pooling max: the plain pooling"
+"$QF_CLI" verify "$work/dense.int8.qf" --reference "$work/dense" --data "$work/dense.jsonl" --min-cosine 0.995 \
+  --no-layers --json "$work/dense-verify.json" -q || fail "dense: verify of the dynamic int8 .qf"
+/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("dense verify: %s dimensions, mean cosine %.6f" % (d["dimensions"], d["cosine"]["mean"]))
+sys.exit(0 if d["dimensions"] == 12 else 1)' "$work/dense-verify.json" || fail "dense: verify measured another size"
+# hostile Dense configs: refused naming the part
+dense_case() { # MODULE KEY VALUE_JSON EXPECTED
+  copy_folder "$work/dense" "$work/dcase"
+  set_json "$work/dcase/$1/config.json" "$2" "$3"
+  refused "$work/dcase" "$4" "Dense $1 $2=$3"
+}
+dense_case 2_Dense activation_function '"my.module.Swish"' "activation_function is not torch's"
+dense_case 2_Dense activation_function null "activation_function is not torch's"
+dense_case 3_Dense module_input_name '"token_embeddings"' "another input than sentence_embedding"
+dense_case 2_Dense in_features 0 "in_features, out_features, bias or use_residual"
+dense_case 4_Dense use_residual '"yes"' "in_features, out_features, bias or use_residual"
+dense_case 2_Dense out_features 25 "does not have the shape its config.json gives"
+copy_folder "$work/dense" "$work/dcase"
+rm "$work/dcase/3_Dense/pytorch_model.bin"
+refused "$work/dcase" "neither model.safetensors nor pytorch_model.bin" "Dense without weights"
+copy_folder "$work/dense" "$work/dcase"
+ln -sf "$work/dense/2_Dense/model.safetensors" "$work/dcase/4_Dense/model.safetensors"
+refused "$work/dcase" "resolves outside the model folder" "Dense weights linked out of the folder"
+
+# the Dense modules in the exported graph: ONNX Runtime's sentence_embedding vs qforge run
+if [ -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then
+  "$QF_CLI" convert "$work/dense" -o "$work/dense.qf" --onnx-out "$work/dense.onnx" -q
+  node "$QF_SOURCE_DIR/tests/ort_run.mjs" "$work/dense.onnx" "$work/dense.jsonl" --tokenizer "$work/dense/tokenizer.json" \
+    --max-length 64 --all-outputs > "$work/dense.ort.jsonl"
+  /usr/bin/python3 - "$work/dense.ort.jsonl" "$work/dense.got.jsonl" <<'PY' || fail "dense: ONNX Runtime differs from qforge"
+import json, sys
+ort = [json.loads(l)["outputs"]["sentence_embedding"] for l in open(sys.argv[1])]
+got = [json.loads(l)["embedding"] for l in open(sys.argv[2])]
+assert all(o["dims"] == [1, 12] for o in ort), [o["dims"] for o in ort][:3]
+d = max(abs(a - b) for o, g in zip(ort, got) for a, b in zip(o["data"], g))
+print(f"dense: ONNX Runtime vs qforge run: {len(got)} rows, max |d| {d:.3g}")
+sys.exit(0 if len(ort) == len(got) and d <= 1e-5 else 1)
+PY
+fi
 
 # the ONNX export of a v6 folder computes the pipeline: output sentence_embedding
 "$QF_CLI" convert "$roberta" -o "$work/roberta.qf" --onnx-out "$work/roberta.onnx" -q

@@ -12,7 +12,7 @@
 #   - the .qf converted (and dynamic-quantized) from the folder records the pipeline: the FP32 .qf
 #     alone gives the same embeddings, the int8 one a cosine >= 0.99 to them;
 #   - --pooling / --normalize override the pipeline; a plain checkpoint keeps the mean;
-#   - refused, naming the part: a Dense module, two pooling modes at once, a default prompt; a
+#   - refused, naming the part: a Dense module after Normalize, two pooling modes at once, a default prompt; a
 #     module path leaving the folder, or a modules.json linked out of it, is FORBIDDEN; a FIFO is
 #     refused by type without waiting; a modules.json that is not an array is FORMAT.
 set -euo pipefail
@@ -167,7 +167,7 @@ refused() { # DIR EXPECTED_TEXT LABEL
   fi
 }
 make_folder bert "$work/dense" mean 1 '{"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"}'
-refused "$work/dense" "Dense" "a Dense module"
+refused "$work/dense" "a Dense module before the Pooling or after Normalize" "a Dense module after Normalize"
 make_folder bert "$work/two" mean 0
 /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/1_Pooling/config.json'; c=json.load(open(p)); c['pooling_mode_cls_token']=True; json.dump(c,open(p,'w'))" "$work/two"
 refused "$work/two" "several pooling modes" "two pooling modes"

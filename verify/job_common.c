@@ -53,6 +53,7 @@ static qf_status job_run_open(qf_model *m, qf_encoder_mode mode, const qf_datase
     ep.max_batch = r->batch;
     ep.max_length = longest_row(data);
     ep.mode = mode;
+    ep.no_sentence_dense = p->no_sentence_dense;
     qf_status s = qf_encoder_create(m, &ep, &r->enc, err);
     if (s) return s;
     size_t cells = (size_t)r->batch * (size_t)ep.max_length;
@@ -145,7 +146,7 @@ qf_status qf_job_embeddings(qf_model *m, qf_encoder_mode mode, const qf_dataset 
     qf_status s = job_run_open(m, mode, data, p, &r, err);
     if (s) return s;
     const size_t rows = qf_dataset_size(data);
-    const int64_t d = qf_encoder_arch(r.enc)->hidden_size;
+    const int64_t d = qf_encoder_embedding_size(r.enc);
     float *e = malloc((rows ? rows : 1) * (size_t)d * sizeof(float));
     if (!e) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory for the embeddings");
     for (size_t first = 0; !s && first < rows; first += (size_t)r.batch) {

@@ -135,16 +135,17 @@ qf_status qf_verify_embeddings(qf_model *reference, qf_model *artifact, qf_encod
     ep.reference_kernels = p->reference_kernels;
     ep.max_batch = batch;
     ep.max_length = longest;
+    ep.no_sentence_dense = p->no_sentence_dense;
     qf_encoder *ref = NULL, *art = NULL;
     qf_status s = qf_encoder_create(reference, &ep, &ref, err);
     ep.mode = artifact_mode;
     if (!s) s = qf_encoder_create(artifact, &ep, &art, err);
-    const int64_t dim = ref ? qf_encoder_arch(ref)->hidden_size : 0;
-    if (!s && qf_encoder_arch(art)->hidden_size != dim) {
-        s = qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "hidden_size",
+    const int64_t dim = ref ? qf_encoder_embedding_size(ref) : 0;
+    if (!s && qf_encoder_embedding_size(art) != dim) {
+        s = qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, "embedding size",
                          "the reference and the artifact make embeddings of different sizes");
         qf_error_expected(err, "%lld", (long long)dim);
-        qf_error_found(err, "%lld", (long long)qf_encoder_arch(art)->hidden_size);
+        qf_error_found(err, "%lld", (long long)qf_encoder_embedding_size(art));
     }
     const size_t kept = rows < QF_VERIFY_MAX_RETRIEVAL_ROWS ? rows : QF_VERIFY_MAX_RETRIEVAL_ROWS;
     size_t cells = (size_t)batch * (size_t)longest;

@@ -16,6 +16,10 @@
  * tokenizer_config.json model_max_length): larger values (Hugging Face writes 1e30 for "none")
  * are no limit, and the model's positions bound the sequence (readers/sentence_pipeline.c). */
 #define QF_MAX_SEQ_LENGTH_HINT (1 << 20)
+/* sentence-transformers Dense modules after the pooling (models ship 1 or 2), and the features of
+ * each (in_features, out_features: hub models use up to 8192) */
+#define QF_MAX_SENTENCE_DENSE 8
+#define QF_MAX_SENTENCE_DENSE_FEATURES (1 << 16)
 
 /* Pickle machine (readers/torch) */
 #define QF_PICKLE_MAX_STACK 65536          /* values on the stack (all marks included) */

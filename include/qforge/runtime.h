@@ -75,11 +75,17 @@ typedef struct qf_encoder_params {
     /* Optional tap on the projection inputs (calibration); NULL costs one branch per site. */
     qf_encoder_observer observe;
     void *observe_ctx;
+    /* Leave out the sentence-transformers Dense modules the model records (pipeline.dense): the
+     * embedding is then the plain pooling (a --pooling override). Default false: qf_embedding_pool
+     * runs them after the pooling. */
+    bool no_sentence_dense;
 } qf_encoder_params;
 
 qf_encoder_params qf_encoder_params_default(void);
 
 typedef struct qf_encoder qf_encoder;
+/* The Dense modules of a sentence-transformers pipeline, as an encoder holds them (runtime/). */
+typedef struct qf_sentence_dense qf_sentence_dense;
 
 /*
  * Input: `batch` sequences padded to `length`. input_ids [batch, length] (required);
@@ -110,6 +116,10 @@ typedef struct qf_encoder_output {
     /* [batch, length, num_labels] at the padded positions (0 at padding): token classification
      * (one logit per label) and question answering (num_labels 2: start, end); else NULL */
     const float *token_logits;
+    /* the size of a sentence embedding (qf_embedding_pool): hidden_size, or the last Dense
+     * module's out_features when the encoder runs the model's Dense modules (sentence_dense) */
+    int64_t embedding_size;
+    const qf_sentence_dense *sentence_dense; /* NULL when none */
 } qf_encoder_output;
 
 /*
@@ -130,6 +140,10 @@ qf_status qf_encoder_create(qf_model *m, const qf_encoder_params *params, qf_enc
  * without tokens. Not thread-safe on one encoder.
  */
 qf_status qf_encoder_run(qf_encoder *e, const qf_encoder_batch *in, qf_encoder_output *out, qf_error *err);
+
+/* The size of the sentence embeddings qf_embedding_pool makes from this encoder's output
+ * (qf_encoder_output.embedding_size). */
+int64_t qf_encoder_embedding_size(const qf_encoder *e);
 
 /* The architecture the encoder runs (borrowed). */
 const qf_arch *qf_encoder_arch(const qf_encoder *e);
@@ -158,9 +172,11 @@ bool qf_pooling_from_name(const char *name, qf_pooling *out); /* false for an un
 
 /*
  * The embedding of row b of a batch the encoder ran (`in`, `o` from qf_encoder_run) into out
- * [hidden_size]: the pooling over its real tokens (attention_mask != 0; all tokens without a
- * mask), then, when `normalize`, divided by max(L2 norm, 1e-12) as torch.nn.functional.normalize.
- * QF_POOLING_MEAN gives o->pooled's row (the same arithmetic).
+ * [o->embedding_size]: the pooling over its real tokens (attention_mask != 0; all tokens without a
+ * mask), then the model's sentence-transformers Dense modules when the encoder runs them
+ * (o->sentence_dense), then, when `normalize`, divided by max(L2 norm, 1e-12) as
+ * torch.nn.functional.normalize. QF_POOLING_MEAN gives o->pooled's row (the same arithmetic).
+ * Uses the encoder's scratch: not concurrently with another call on the same encoder.
  */
 void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
                        bool normalize, float *out);

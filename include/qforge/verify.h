@@ -37,6 +37,9 @@ typedef struct qf_verify_params {
     /* Called after each batch (may be NULL): rows done so far and the total. */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
+    /* embeddings: the plain pooling, without the model's sentence-transformers Dense modules
+     * (qf_encoder_params.no_sentence_dense; the CLI sets it when --pooling overrides the pipeline) */
+    bool no_sentence_dense;
 } qf_verify_params;
 
 qf_verify_params qf_verify_params_default(void);

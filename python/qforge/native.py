@@ -27,7 +27,7 @@ class _EncoderParams(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_int), ("mode", ctypes.c_int), ("reference_kernels", ctypes.c_bool),
                 ("max_batch", ctypes.c_int64), ("max_length", ctypes.c_int64),
                 ("keep_layer_outputs", ctypes.c_bool), ("quantize_weights", ctypes.c_bool),
-                ("observe", ctypes.c_void_p), ("observe_ctx", ctypes.c_void_p)]
+                ("observe", ctypes.c_void_p), ("observe_ctx", ctypes.c_void_p), ("no_sentence_dense", ctypes.c_bool)]
 
 
 class _Batch(ctypes.Structure):
@@ -41,7 +41,8 @@ class _Output(ctypes.Structure):
                 ("num_labels", ctypes.c_int64), ("num_layer_outputs", ctypes.c_int64),
                 ("logits", ctypes.POINTER(ctypes.c_float)), ("last_hidden", ctypes.POINTER(ctypes.c_float)),
                 ("pooled", ctypes.POINTER(ctypes.c_float)), ("layer_hidden", ctypes.POINTER(ctypes.c_float)),
-                ("head", ctypes.c_int), ("token_logits", ctypes.POINTER(ctypes.c_float))]
+                ("head", ctypes.c_int), ("token_logits", ctypes.POINTER(ctypes.c_float)),
+                ("embedding_size", ctypes.c_int64), ("sentence_dense", ctypes.c_void_p)]
 
 
 class QfNativeError(RuntimeError):

@@ -746,12 +746,78 @@ static Onnx__ValueInfoProto *value_info_rows(ex *e, const char *name, int64_t n)
     return v;
 }
 
+/* An FP32 [in, out] MatMul of x by the model's [out, in] tensor `wname` (a Dense module's). */
+static const char *dense_matmul(ex *e, const char *x, const char *wname, const char *node, qf_status *s)
+{
+    const qf_tensor *w = find(e, wname, s);
+    const float *v = w && w->rank == 2 ? as_f32(e, w, s) : NULL;
+    if (!v) return NULL;
+    const int64_t rows = w->shape[0], cols = w->shape[1], dims[2] = {cols, rows};
+    float *wt = alloc(e, (size_t)rows * (size_t)cols * sizeof *wt);
+    if (!wt) return NULL;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = v[r * cols + c];
+    const char *W = init(e, w->name, QF_ONNX_FLOAT, dims, 2, wt, (size_t)rows * (size_t)cols * sizeof *wt, false);
+    return op(e, "MatMul", node, 2, x, W);
+}
+
+/* The sentence-transformers Dense modules the model records (pipeline.dense, readers/
+ * sentence_pipeline.c), FP32, on the pooled [batch, hidden] y: MatMul, Add of the bias, the
+ * activation (GELU as 0.5 x (1 + erf(x / sqrt 2)), torch.nn.GELU's exact form), the residual.
+ * *width becomes the last module's out_features. */
+static const char *sentence_dense(ex *e, const char *y, int64_t *width, qf_status *s)
+{
+    const char *count = qf_model_get_meta(e->m, "pipeline.dense");
+    char *end = NULL;
+    long n = count ? strtol(count, &end, 10) : 0;
+    if (count && (end == count || *end || n < 1 || n > QF_MAX_SENTENCE_DENSE)) {
+        *s = qf_error_set(e->err, QF_STATUS_FORMAT, e->path, NULL, -1, "pipeline.dense",
+                          "pipeline.dense is not a count of Dense modules");
+        qf_error_expected(e->err, "1..%d", QF_MAX_SENTENCE_DENSE);
+        return NULL;
+    }
+    for (long k = 0; y && !*s && k < n; k++) {
+        const char *x = y, *stem = fmt(e, "dense.%ld", k);
+        const char *wname = fmt(e, "pipeline.dense.%ld.linear.weight", k), *bname = fmt(e, "pipeline.dense.%ld.linear.bias", k);
+        const qf_tensor *w = wname ? find(e, wname, s) : NULL;
+        if (!w || !stem) return NULL;
+        y = dense_matmul(e, x, wname, fmt(e, "%s/MatMul", stem), s);
+        if (y && qf_model_find(e->m, bname, NULL)) y = op(e, "Add", fmt(e, "%s/Add", stem), 2, y, float_init(e, bname, s));
+        const char *act = qf_model_get_meta(e->m, fmt(e, "pipeline.dense.%ld.activation", k));
+        if (!act) act = "";
+        if (strcmp(act, "tanh") == 0) y = op(e, "Tanh", fmt(e, "%s/Tanh", stem), 1, y);
+        else if (strcmp(act, "relu") == 0) y = op(e, "Relu", fmt(e, "%s/Relu", stem), 1, y);
+        else if (strcmp(act, "sigmoid") == 0) y = op(e, "Sigmoid", fmt(e, "%s/Sigmoid", stem), 1, y);
+        else if (strcmp(act, "silu") == 0) y = op(e, "Mul", fmt(e, "%s/SiLU", stem), 2, y, op(e, "Sigmoid", fmt(e, "%s/SiLU_sigmoid", stem), 1, y));
+        else if (strcmp(act, "gelu") == 0) {
+            const char *r = op(e, "Div", fmt(e, "%s/gelu_div", stem), 2, y, scalar_f32(e, "const.sqrt2", 1.4142135623730951f));
+            const char *one = op(e, "Add", fmt(e, "%s/gelu_add", stem), 2, op(e, "Erf", fmt(e, "%s/gelu_erf", stem), 1, r),
+                                 scalar_f32(e, "const.one", 1.0f));
+            y = op(e, "Mul", fmt(e, "%s/gelu_mul_half", stem), 2, op(e, "Mul", fmt(e, "%s/gelu_mul", stem), 2, y, one),
+                   scalar_f32(e, "const.half", 0.5f));
+        } else if (strcmp(act, "identity") != 0) {
+            *s = qf_error_set(e->err, QF_STATUS_UNSUPPORTED, e->path, NULL, -1, "pipeline.dense",
+                              "Dense module %ld has an activation the ONNX export does not compute", k);
+            return NULL;
+        }
+        const char *res = qf_model_get_meta(e->m, fmt(e, "pipeline.dense.%ld.residual", k));
+        if (y && res && strcmp(res, "true") == 0) {
+            const char *rname = fmt(e, "pipeline.dense.%ld.residual.weight", k);
+            const char *r = qf_model_find(e->m, rname, NULL) ? dense_matmul(e, x, rname, fmt(e, "%s/residual", stem), s) : x;
+            y = op(e, "Add", fmt(e, "%s/residual_add", stem), 2, y, r);
+        }
+        *width = w->shape[0];
+    }
+    return y;
+}
+
 /* The sentence-transformers pipeline the model records (pipeline.* metadata, readers/
  * sentence_pipeline.c), computed inside the graph as sentence_transformers.models.Pooling and
- * Normalize do: the output "sentence_embedding" [batch, hidden]. NULL (and *s untouched) when the
+ * Dense and Normalize do: the output "sentence_embedding" [batch, *width]. NULL (and *s untouched) when the
  * model records no pipeline; UNSUPPORTED for a pipeline qforge does not compute. */
-static const char *sentence_embedding(ex *e, const char *x, qf_status *s)
+static const char *sentence_embedding(ex *e, const char *x, int64_t *width, qf_status *s)
 {
+    *width = e->a.hidden_size;
     const char *mode = qf_model_get_meta(e->m, "pipeline.pooling");
     const char *unsupported = qf_model_get_meta(e->m, "pipeline.unsupported");
     if (!mode && !unsupported) return NULL;
@@ -799,8 +865,9 @@ static const char *sentence_embedding(ex *e, const char *x, qf_status *s)
             y = op(e, "Div", "pooling/mean", 2, num, den);
         }
     }
+    y = sentence_dense(e, y, width, s);
     const char *norm = qf_model_get_meta(e->m, "pipeline.normalize");
-    if (norm && strcmp(norm, "true") == 0) {
+    if (y && norm && strcmp(norm, "true") == 0) {
         const char *l2 = op(e, "ReduceL2", "normalize/l2", 1, y);
         attr_ints(e, "axes", (const int64_t[]){-1}, 1);
         attr_int(e, "keepdims", 1);
@@ -830,7 +897,8 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         end = op(e, "Gather", "head/end", 2, se, scalar_i64(e, "const.index_one", 1));
         attr_int(e, "axis", 2);
     }
-    const char *sentence = !s ? sentence_embedding(e, x, &s) : NULL;
+    int64_t sentence_width = a->hidden_size;
+    const char *sentence = !s ? sentence_embedding(e, x, &sentence_width, &s) : NULL;
     if (s) return s;
     if (e->oom) return fail_oom(e);
     if (e->mode == QF_ONNX_EXPORT_MODE_DYNAMIC && e->int8_linears == 0) {
@@ -866,7 +934,7 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
     if (sentence) {
         op(e, "Identity", "sentence_embedding", 1, sentence);
         if (e->last && !e->oom) e->last->output[0] = "sentence_embedding";
-        outs[n_out++] = value_info_rows(e, "sentence_embedding", a->hidden_size);
+        outs[n_out++] = value_info_rows(e, "sentence_embedding", sentence_width);
     }
     if (p->last_hidden_state || (!logits && !start)) {
         op(e, "Identity", "last_hidden_state", 1, x);
