@@ -7,6 +7,7 @@
  * Runs in readers/reader.c after the checkpoint and its config.json are read.
  */
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -183,7 +184,11 @@ static int64_t dense_features(json_object *cfg, const char *key)
     return n >= 1 && n <= QF_MAX_SENTENCE_DENSE_FEATURES ? n : 0;
 }
 
-/* Copies tensor `from` of the Dense weights file into m as FP32 tensor `name`, checking its shape. */
+static void release_model(void *model) { qf_model_destroy(model); }
+
+/* Adds tensor `from` of the Dense weights file (the model `weights`, which m keeps alive) to m as
+ * FP32 tensor `name`, checking its shape: an aligned F32 tensor is borrowed from the mapping, F16 /
+ * BF16 (or an unaligned F32 one) converted into a buffer m owns. */
 static qf_status add_dense_tensor(qf_model *m, const qf_model *weights, const char *file, const char *from,
                                   const char *name, int32_t rank, const int64_t *shape, qf_error *err)
 {
@@ -206,6 +211,8 @@ static qf_status add_dense_tensor(qf_model *m, const qf_model *weights, const ch
         return qf_error_set(err, QF_STATUS_UNSUPPORTED, file, NULL, -1, from, "'%s' is not F32, F16 or BF16", from);
     uint64_t n = 1;
     for (int32_t d = 0; d < rank; d++) n *= (uint64_t)shape[d]; /* bounded by the feature limit */
+    if (t->dtype == QF_DTYPE_F32 && (uintptr_t)t->data % _Alignof(float) == 0)
+        return qf_model_add_tensor(m, name, from, QF_DTYPE_F32, rank, shape, t->data, n * sizeof(float), NULL, err);
     float *data = NULL;
     qf_status s = qf_model_alloc(m, n * sizeof(float), (void **)&data, err);
     if (s) return s;
@@ -289,6 +296,8 @@ static qf_status read_dense(qf_model *m, const char *dir, const char *path, int 
     s = strcmp(strrchr(file, '/') + 1, "model.safetensors") == 0 ? qf_safetensors_read(f, &rp, &weights, err)
                                                                   : qf_torch_read(f, &rp, &weights, err);
     if (s) return s;
+    /* m keeps the weights' model (and its mapping) for the tensors it borrows */
+    if ((s = qf_model_keep(m, weights, release_model, err))) return s;
     char tname[96], key[64];
     snprintf(tname, sizeof tname, "pipeline.dense.%d.linear.weight", k);
     s = add_dense_tensor(m, weights, where, "linear.weight", tname, 2, (const int64_t[]){out, in}, err);
@@ -300,7 +309,6 @@ static qf_status read_dense(qf_model *m, const char *dir, const char *path, int 
         snprintf(tname, sizeof tname, "pipeline.dense.%d.residual.weight", k);
         s = add_dense_tensor(m, weights, where, "residual.weight", tname, 2, (const int64_t[]){out, in}, err);
     }
-    qf_model_destroy(weights);
     snprintf(key, sizeof key, "pipeline.dense.%d.activation", k);
     if (!s) s = qf_model_set_meta(m, key, act, err);
     snprintf(key, sizeof key, "pipeline.dense.%d.residual", k);
