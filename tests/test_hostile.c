@@ -703,20 +703,33 @@ static void test_files_beside_model(void **state)
     /* tokenizer files in a tokenizer folder */
     snprintf(p, sizeof p, "%s/tok_out.txt", out);
     write_text(p, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nsecret\n");
+    /* with_vocab: a vocab.txt beside, so that the folder's settings files are read (tokenizer_config.json:
+     * token types and casing; sentence_bert_config.json: do_lower_case) */
     const struct {
         const char *sub, *file, *name, *text;
         int want, kind; /* 0 FIFO, 1 link out */
+        bool with_vocab;
     } toks[] = {
-        {"tok_fifo", "tokenizer.json", "tokenizer.json: FIFO", fifo_text, QF_STATUS_IO, 0},
+        {"tok_fifo", "tokenizer.json", "tokenizer.json: FIFO", fifo_text, QF_STATUS_IO, 0, false},
         {"tok_out", "tokenizer.json", "tokenizer.json: link out of the folder",
-         "'tokenizer.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1},
-        {"vocab_fifo", "vocab.txt", "vocab.txt: FIFO", fifo_text, QF_STATUS_IO, 0},
+         "'tokenizer.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1, false},
+        {"vocab_fifo", "vocab.txt", "vocab.txt: FIFO", fifo_text, QF_STATUS_IO, 0, false},
         {"vocab_out", "vocab.txt", "vocab.txt: link out of the folder", "'vocab.txt' resolves outside the model folder",
-         QF_STATUS_FORBIDDEN, 1},
+         QF_STATUS_FORBIDDEN, 1, false},
+        {"tokcfg_out", "tokenizer_config.json", "tokenizer_config.json: link out of the folder",
+         "'tokenizer_config.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1, true},
+        {"sbert_fifo", "sentence_bert_config.json", "sentence_bert_config.json (tokenizer): FIFO", fifo_text,
+         QF_STATUS_IO, 0, true},
+        {"sbert_out", "sentence_bert_config.json", "sentence_bert_config.json (tokenizer): link out of the folder",
+         "'sentence_bert_config.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1, true},
     };
     for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
         snprintf(dir, sizeof dir, "%s/%s", root, toks[i].sub);
         assert_int_equal(mkdir(dir, 0755), 0);
+        if (toks[i].with_vocab) {
+            snprintf(q, sizeof q, "%s/vocab.txt", dir);
+            write_text(q, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+        }
         snprintf(q, sizeof q, "%s/%s", dir, toks[i].file);
         if (toks[i].kind == 0) assert_int_equal(mkfifo(q, 0644), 0);
         else assert_int_equal(symlink(p, q), 0);
@@ -735,34 +748,6 @@ static void test_files_beside_model(void **state)
     c = (beside_case){.name = "tokenizer_config.json: FIFO", .op = B_TOKENIZER, .want = QF_STATUS_IO, .text = fifo_text};
     snprintf(c.path, sizeof c.path, "%s", dir);
     expect_beside(&c, NULL, 0);
-    /* the settings files a tokenizer folder reads beside vocab.txt (tokenizer_config.json: token types
-     * and casing; sentence_bert_config.json: do_lower_case) */
-    snprintf(p, sizeof p, "%s/settings_out.json", out);
-    write_text(p, "{\"do_lower_case\": true, \"model_input_names\": [\"input_ids\"]}");
-    const struct {
-        const char *sub, *file, *name, *text;
-        int want, kind; /* 0 FIFO, 1 link out */
-    } settings[] = {
-        {"tokcfg_out", "tokenizer_config.json", "tokenizer_config.json: link out of the folder",
-         "'tokenizer_config.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1},
-        {"sbert_fifo", "sentence_bert_config.json", "sentence_bert_config.json (tokenizer): FIFO", fifo_text,
-         QF_STATUS_IO, 0},
-        {"sbert_out", "sentence_bert_config.json", "sentence_bert_config.json (tokenizer): link out of the folder",
-         "'sentence_bert_config.json' resolves outside the model folder", QF_STATUS_FORBIDDEN, 1},
-    };
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        snprintf(dir, sizeof dir, "%s/%s", root, settings[i].sub);
-        assert_int_equal(mkdir(dir, 0755), 0);
-        snprintf(q, sizeof q, "%s/vocab.txt", dir);
-        write_text(q, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
-        snprintf(q, sizeof q, "%s/%s", dir, settings[i].file);
-        if (settings[i].kind == 0) assert_int_equal(mkfifo(q, 0644), 0);
-        else assert_int_equal(symlink(p, q), 0);
-        c = (beside_case){.op = B_TOKENIZER, .want = settings[i].want, .text = settings[i].text};
-        c.name = settings[i].name;
-        snprintf(c.path, sizeof c.path, "%s", dir);
-        expect_beside(&c, NULL, 0);
-    }
     /* tokenizer.json named by the user: a FIFO is refused all the same */
     c = (beside_case){.name = "--tokenizer FILE: FIFO", .op = B_TOKENIZER, .want = QF_STATUS_IO, .text = fifo_text};
     snprintf(c.path, sizeof c.path, "%s/tok_fifo/tokenizer.json", root);
