@@ -25,7 +25,7 @@ if os.path.exists(cache) and "QF_SANITIZE:BOOL=ON" in open(cache).read():
     sys.exit(77)
 os.environ["QFORGE_LIB"] = os.path.join(BINARY, "libqforge.so")
 sys.path.insert(0, os.path.join(SOURCE, "python"))
-from qforge.native import Model, QfNativeError  # noqa: E402
+from qforge.native import Model, QfNativeError, Tokenizer  # noqa: E402
 
 failures = []
 
@@ -90,6 +90,29 @@ def main():
             check(False, "a missing file raises")
         except QfNativeError as e:
             check(e.code == "IO" and "missing.qf" in str(e), "missing file: %s %s" % (e.code, e))
+    # the tokenizer: what Hugging Face's tokenizers recorded for the bert-mini tokenizer's texts and pairs
+    refs = json.load(open(os.path.join(SOURCE, "fixtures", "hf-refs", "tokenizers", "bert-mini.json")))
+    texts = refs["texts"]
+    with Tokenizer(os.path.join(SOURCE, refs["tokenizer"])) as tok:
+        agree = 0
+        for text, want in zip(texts, refs["single"]):
+            got = tok.encode(text)
+            agree += (got["input_ids"], got["token_type_ids"], got["offsets"], got["sequence_ids"]) == (
+                want["ids"], want["type_ids"], [list(o) for o in want["offsets"]],
+                [-1 if s is None else s for s in want["sequence_ids"]])
+        pairs = 0
+        for i, want in enumerate(refs["pairs"]):
+            got = tok.encode(texts[i], texts[(i + 1) % len(texts)])
+            pairs += got["input_ids"] == want["ids"] and got["token_type_ids"] == want["type_ids"]
+        print("Tokenizer: %d/%d texts and %d/%d pairs as Hugging Face's tokenizers" %
+              (agree, len(refs["single"]), pairs, len(refs["pairs"])))
+        check(agree == len(refs["single"]) and pairs == len(refs["pairs"]), "Tokenizer equals the recorded encodings")
+        check(len(tok.encode(texts[-1], max_length=5)["input_ids"]) <= 5, "max_length truncates")
+    try:
+        Tokenizer(os.path.join(MINI, "eval.jsonl"))
+        check(False, "a JSONL file is not a tokenizer")
+    except QfNativeError as e:
+        check("eval.jsonl" in str(e), "tokenizer error names the file: %s" % e)
     if failures:
         print("0 passed, %d failed" % len(failures))
         return 1

@@ -1,11 +1,16 @@
 """A thin ctypes binding to libqforge.so: open any model qforge reads (.qf, PyTorch, safetensors)
-and run the reference encoder (FP32 or dynamic int8) on token ids, getting numpy arrays back.
+and run the reference encoder (FP32 or dynamic int8) on token ids, getting numpy arrays back; and
+tokenize text as qforge does.
 
     from qforge.native import Model
     with Model("model.qf") as m:
         out = m.encoder(threads=1).run([[101, 7592, 2088, 102]])
         out["logits"]      # float32 [batch, num_labels] (None without a classification head)
         out["pooled"]      # float32 [batch, hidden]: mean of the last hidden state over real tokens
+
+    from qforge.native import Tokenizer
+    with Tokenizer("model_folder") as t:
+        t.encode("a question", "its context", max_length=384)["input_ids"]
 
 Failures raise QfNativeError whose text is qforge's one-line error (file, part, offset, what).
 The library is found through $QFORGE_LIB, then a build folder beside this package, then the
@@ -43,6 +48,16 @@ class _Output(ctypes.Structure):
                 ("pooled", ctypes.POINTER(ctypes.c_float)), ("layer_hidden", ctypes.POINTER(ctypes.c_float)),
                 ("head", ctypes.c_int), ("token_logits", ctypes.POINTER(ctypes.c_float)),
                 ("embedding_size", ctypes.c_int64), ("sentence_dense", ctypes.c_void_p)]
+
+
+class _Encoding(ctypes.Structure):  # qf_encoding (include/qforge/text.h)
+    _fields_ = [("input_ids", ctypes.POINTER(ctypes.c_int32)), ("attention_mask", ctypes.POINTER(ctypes.c_int32)),
+                ("token_type_ids", ctypes.POINTER(ctypes.c_int32)), ("sequence_ids", ctypes.POINTER(ctypes.c_int32)),
+                ("offsets", ctypes.POINTER(ctypes.c_int32)), ("length", ctypes.c_size_t), ("capacity", ctypes.c_size_t)]
+
+
+class _TokenizeParams(ctypes.Structure):  # qf_tokenize_params
+    _fields_ = [("max_length", ctypes.c_int32), ("pad_to", ctypes.c_int32), ("add_special_tokens", ctypes.c_bool)]
 
 
 class QfNativeError(RuntimeError):
@@ -90,6 +105,14 @@ def load_library(path=None):
         "qf_encoder_create": (ctypes.c_int, [P, ctypes.POINTER(_EncoderParams), ctypes.POINTER(P), P]),
         "qf_encoder_run": (ctypes.c_int, [P, ctypes.POINTER(_Batch), ctypes.POINTER(_Output), P]),
         "qf_encoder_destroy": (None, [P]),
+        "qf_tokenizer_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(P), P]),
+        "qf_tokenizer_destroy": (None, [P]),
+        "qf_tokenizer_encode": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(_TokenizeParams),
+                                               ctypes.POINTER(_Encoding), P]),
+        "qf_tokenizer_encode_pair": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                    ctypes.c_size_t, ctypes.POINTER(_TokenizeParams),
+                                                    ctypes.POINTER(_Encoding), P]),
+        "qf_encoding_free": (None, [ctypes.POINTER(_Encoding)]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -237,6 +260,58 @@ class Encoder:
     def close(self):
         if self._ptr:
             self._lib.qf_encoder_destroy(self._ptr)
+            self._ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Tokenizer:
+    """A tokenizer qforge reads (qf_tokenizer_load): a tokenizer.json, a vocab.txt, or a model folder
+    (whose tokenizer_config.json and sentence_bert_config.json settings then apply, as they do for
+    `qforge run`)."""
+
+    def __init__(self, path, library=None):
+        self._lib = load_library(library)
+        self._ptr = ctypes.c_void_p()
+        err = _Error(self._lib)
+        err.raise_for(self._lib.qf_tokenizer_load(os.fsencode(path), ctypes.byref(self._ptr), err.buf))
+
+    def encode(self, text, text_pair=None, max_length=0, add_special_tokens=True):
+        """One text (or the pair text, text_pair) as the model gets it: {"input_ids", "token_type_ids",
+        "sequence_ids" (0 / 1: which text, -1: a special token), "offsets" ([start, end) code points of
+        its text)}, lists of ints. max_length truncates (0: none), as transformers' truncation=True."""
+        if not self._ptr:
+            raise ValueError("the tokenizer is closed")
+        params = _TokenizeParams(max_length, 0, add_special_tokens)
+        enc = _Encoding()
+        err = _Error(self._lib)
+        a = text.encode("utf-8")
+        try:
+            if text_pair is None:
+                status = self._lib.qf_tokenizer_encode(self._ptr, a, len(a), ctypes.byref(params), ctypes.byref(enc),
+                                                       err.buf)
+            else:
+                b = text_pair.encode("utf-8")
+                status = self._lib.qf_tokenizer_encode_pair(self._ptr, a, len(a), b, len(b), ctypes.byref(params),
+                                                            ctypes.byref(enc), err.buf)
+            err.raise_for(status)
+            n = enc.length
+            return {"input_ids": enc.input_ids[:n], "token_type_ids": enc.token_type_ids[:n],
+                    "sequence_ids": enc.sequence_ids[:n],
+                    "offsets": [enc.offsets[2 * i:2 * i + 2] for i in range(n)]}
+        finally:
+            self._lib.qf_encoding_free(ctypes.byref(enc))
+
+    def close(self):
+        if self._ptr:
+            self._lib.qf_tokenizer_destroy(self._ptr)
             self._ptr = ctypes.c_void_p()
 
     def __enter__(self):
