@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/args.h"
+#include "cli/jobs.h"
 #include "qforge/calibrate.h"
 #include "qforge/readers.h"
 
@@ -29,7 +30,9 @@ static qf_cli_command calibrate_command = {
     "calibrate", "SOURCE --data calib.jsonl -o stats.qfc [options] | --merge A.qfc B.qfc... -o all.qfc",
     "Runs SOURCE in FP32 over calibration rows and records, for every activation that static int8\n"
     "quantizes (the inputs of the six projections of each layer), min, max, a 4096-bin histogram of\n"
-    "|x|, per-channel maxima, and the count of non-finite values (excluded).",
+    "|x|, per-channel maxima, and the count of non-finite values (excluded). A sentence-transformers\n"
+    "model's default prompt (config_sentence_transformers.json) is prepended to every text first, as\n"
+    "encode() prepends it wherever the model is deployed.",
     "The statistics do not depend on the thread count or on how the rows are split: --merge of the\n"
     ".qfc files of disjoint row ranges (--skip / --samples) equals one run over all of them, byte for\n"
     "byte. Use them with: qforge quantize SOURCE --mode static --stats stats.qfc --method M.",
@@ -131,6 +134,13 @@ int qf_cmd_calibrate(int argc, char **argv)
     dp.max_length = (int32_t)(max_length && max_length < cap ? max_length : cap);
     dp.limit = samples ? skip + samples : 0;
     dp.config_json = qf_model_config_json(m);
+    /* a sentence-transformers model with a default prompt sees every text behind it: so do its
+     * calibration rows */
+    if ((rc = qf_cli_embedding_prompt(m, pos[0], NULL, NULL, false, &dp))) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(m);
+        return rc;
+    }
     qf_dataset *data = NULL;
     qf_calib_stats *stats = NULL;
     rc = QF_EXIT_OK;

@@ -166,6 +166,7 @@ static int prepare(qf_cli_command *cmd, const qf_cli_fallback_inputs *in, qf_cli
         bool normalize;
         if ((rc = qf_cli_embedding_pipeline(in->source, in->model_path, &pooling, &normalize))) return rc;
         qf_cli_embedding_max_length(in->source, false, &dp);
+        if ((rc = qf_cli_embedding_prompt(in->source, in->model_path, NULL, NULL, false, &dp))) return rc;
         qf_row_fields_params fp = qf_row_fields_params_default();
         fp.score = true;
         dp.texts = QF_DATASET_TEXTS_FIRST;

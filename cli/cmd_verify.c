@@ -163,6 +163,9 @@ static qf_cli_option verify_options[] = {
     QF_CLI_OPTION("min-cosine", 0, true, "C", "embedding job: exit 3 when the mean cosine to FP32 is below C"),
     QF_CLI_OPTION("pooling", 0, true, "MODE", "embedding job: pooling (default: the sentence-transformers pipeline, else mean)"),
     QF_CLI_OPTION("normalize", 0, false, NULL, "embedding job: L2-normalize (default: as the pipeline says)"),
+    QF_CLI_OPTION("prompt-name", 0, true, "NAME",
+                  "embedding job: prepend the pipeline's prompt NAME to every text (default: its default prompt)"),
+    QF_CLI_OPTION("prompt", 0, true, "TEXT", "embedding job: prepend TEXT to every text instead (\"\": no prompt)"),
     QF_CLI_QA_OPTIONS,
     QF_CLI_SHARED(QF_CLI_QUIET, "no summary on stdout (the exit status still tells)"),
 };
@@ -261,7 +264,7 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
     int rc = qf_cli_scoring_options(&verify_command, *scoring, path);
     if (rc) return rc;
     if (*embedding && (rc = qf_cli_sts_rows(data_path, limit, sts))) return rc;
-    static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize"};
+    static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize", "prompt-name", "prompt"};
     for (size_t i = 0; !*embedding && i < sizeof embedding_only / sizeof embedding_only[0]; i++)
         if (qf_cli_find(&verify_command, embedding_only[i])->seen) {
             fprintf(stderr, "qforge verify: --%s applies to the embedding job (%s is measured as a classifier; "
@@ -292,6 +295,7 @@ typedef struct verify_job {
     const qf_dataset *data;
     qf_model *reference, *artifact;
     const qf_cli_scoring_run *sts; /* rows with "score": the STS Spearman too (NULL: none) */
+    const char *prompt;            /* prepended to every text (NULL: none) */
 } verify_job;
 
 /* The embedding job: qf_verify_embeddings, its JSON report, its summary and the --min-cosine gate. */
@@ -341,6 +345,8 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
     hc.passed = passed;
     hc.has_max_drop = j->sts && sts.has_max_drop;
     hc.max_drop = j->sts ? sts.max_drop : 0;
+    hc.prompt = j->prompt;
+    hc.prompt_tokens_excluded = qf_dataset_pool_skip(j->data);
     if (json_opt->seen) {
         char *text = NULL;
         size_t len = 0;
@@ -362,6 +368,9 @@ static int verify_embeddings(const verify_job *j, const qf_verify_params *vp)
         printf("data       %s (%zu rows, max length %d)\n", qf_cli_safe(j->data_path), r.rows, (int)j->max_length);
         printf("embedding  %s pooling%s, %lld dimensions\n", qf_pooling_name(r.pooling),
                r.normalize ? ", L2-normalized" : "", (long long)r.dimensions);
+        if (j->prompt && j->prompt[0])
+            printf("prompt     \"%s\" before every text%s\n", qf_cli_safe(j->prompt),
+                   qf_dataset_pool_skip(j->data) ? ", its tokens left out of the pooling" : "");
         printf("cosine     mean %.6f   min %.6f (row %zu)\n", r.mean_cosine, r.min_cosine, r.min_cosine_row);
         printf("retrieval  top-1 agreement %.2f%%   top-10 overlap %.2f%% (nearest rows among %zu)\n",
                100 * r.top1_agreement, 100 * r.top10_overlap, r.retrieval_rows);
@@ -460,6 +469,15 @@ int qf_cmd_verify(int argc, char **argv)
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
     if (embedding_job) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
+    if (embedding_job &&
+        (rc = qf_cli_embedding_prompt(ref, reference_copy, qf_cli_find(&verify_command, "prompt")->value,
+                                      qf_cli_find(&verify_command, "prompt-name")->value,
+                                      qf_cli_find(&verify_command, "pooling")->seen, &dp))) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
     dp.limit = limit;
     dp.config_json = qf_model_config_json(ref);
     qf_cli_option *html_opt = qf_cli_find(&verify_command, "html");
@@ -493,7 +511,7 @@ int qf_cmd_verify(int argc, char **argv)
     }
     if (embedding_job) {
         verify_job job = {artifact_path, reference_copy, data_opt->value, tok_used, dp.max_length, data, ref, art,
-                          sts ? &run : NULL};
+                          sts ? &run : NULL, dp.prompt};
         rc = verify_embeddings(&job, &vp);
         qf_dataset_destroy(data);
         qf_tokenizer_destroy(tok);
@@ -556,6 +574,10 @@ static qf_cli_option run_options[] = {
                   "embedding pooling: mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken (default: the "
                   "folder's sentence-transformers pipeline, else mean)"),
     QF_CLI_OPTION("normalize", 0, false, NULL, "L2-normalize the embedding (default: as the pipeline says, else no)"),
+    QF_CLI_OPTION("prompt-name", 0, true, "NAME",
+                  "embedding: prepend the pipeline's prompt NAME (config_sentence_transformers.json \"prompts\") to "
+                  "every text (default: its default_prompt_name, if any)"),
+    QF_CLI_OPTION("prompt", 0, true, "TEXT", "embedding: prepend TEXT to every text instead (\"\": no prompt)"),
     QF_CLI_SHARED(QF_CLI_TOKENIZER, "tokenizer.json or its folder (default: beside ARTIFACT, then its source)"),
     QF_CLI_SHARED(QF_CLI_MAX_LENGTH, NULL),
     QF_CLI_SHARED(QF_CLI_LIMIT, NULL),
@@ -573,8 +595,10 @@ static qf_cli_command run_command = {
     "sentence-transformers folder (modules.json beside the checkpoint) or a .qf made from one, what\n"
     "SentenceTransformer.encode returns (its Pooling mode, its Dense modules, then Normalize);\n"
     "otherwise the mask-weighted mean of the last hidden state. --pooling and --normalize override\n"
-    "both (--pooling: the plain pooling, without Dense modules). A pipeline qforge cannot compute (a\n"
-    "default prompt, ...) is refused, naming what. --output tokens (a\n"
+    "both (--pooling: the plain pooling, without Dense modules). Every text gets the pipeline's default\n"
+    "prompt (config_sentence_transformers.json), or the one --prompt-name names, or --prompt's text, as\n"
+    "encode() prepends it (with include_prompt false its tokens are left out of the pooling). A pipeline\n"
+    "qforge cannot compute is refused, naming what. --output tokens (a\n"
     "token-classification head): {\"row\", \"token_logits\" (every token, special ones included),\n"
     "\"labels\" (id2label of each argmax), \"entities\"}: transformers' pipeline with\n"
     "aggregation_strategy=\"simple\", each {\"label\", \"start\", \"end\" (characters of the text),\n"
@@ -622,8 +646,9 @@ int qf_cmd_run(int argc, char **argv)
                         "not '%s'\n", qf_cli_safe(pool_opt->value));
         return QF_EXIT_USAGE;
     }
-    if ((pool_opt->seen || norm_opt->seen) && !embedding) {
-        fprintf(stderr, "qforge run: --pooling and --normalize apply to --output embedding\n");
+    qf_cli_option *prompt_opt = qf_cli_find(&run_command, "prompt"), *prompt_name_opt = qf_cli_find(&run_command, "prompt-name");
+    if ((pool_opt->seen || norm_opt->seen || prompt_opt->seen || prompt_name_opt->seen) && !embedding) {
+        fprintf(stderr, "qforge run: --pooling, --normalize, --prompt and --prompt-name apply to --output embedding\n");
         return QF_EXIT_USAGE;
     }
     qf_cli_command *cmd = &run_command;
@@ -660,6 +685,11 @@ int qf_cmd_run(int argc, char **argv)
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
     if (embedding) qf_cli_embedding_max_length(m, max_length > 0, &dp);
+    if (embedding && (rc = qf_cli_embedding_prompt(m, pos[0], prompt_opt->value, prompt_name_opt->value, pool_opt->seen, &dp))) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(m);
+        return rc;
+    }
     dp.limit = limit;
     dp.config_json = qf_model_config_json(m);
     qf_dataset *data = NULL;
@@ -699,8 +729,8 @@ int qf_cmd_run(int argc, char **argv)
             printf("{\"row\": %zu, ", first + i);
             int64_t k = embedding ? o.embedding_size : o.num_labels;
             const float *v = embedding ? o.pooled + i * (size_t)o.hidden_size : o.logits + i * (size_t)o.num_labels;
-            if (embedding && (pooling != QF_POOLING_MEAN || normalize || o.sentence_dense)) {
-                qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, pooled);
+            if (embedding && (pooling != QF_POOLING_MEAN || normalize || o.sentence_dense || qf_dataset_pool_skip(data))) {
+                qf_embedding_pool(&in, &o, (int64_t)i, qf_dataset_pool_skip(data), pooling, normalize, pooled);
                 v = pooled;
             }
             printf(embedding ? "\"embedding\": [" : "\"logits\": [");

@@ -3,6 +3,7 @@
  * for, shared by `qforge verify` (cmd_verify.c, cmd_qa.c) and the accuracy fallback of
  * `qforge quantize` (cmd_fallback.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,57 @@ void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_da
     long n = strtol(limit, &end, 10);
     if (end && !*end && end != limit && n >= 1 && n <= QF_MAX_SEQ_LENGTH_HINT && (dp->max_length <= 0 || n < dp->max_length))
         dp->max_length = (int32_t)n;
+}
+
+int qf_cli_embedding_prompt(const qf_model *m, const char *path, const char *prompt, const char *prompt_name, bool plain,
+                            qf_dataset_params *dp)
+{
+    dp->prompt = NULL;
+    dp->prompt_excluded = false;
+    if (prompt && prompt_name) {
+        fprintf(stderr, "qforge: give --prompt or --prompt-name, not both\n");
+        return QF_EXIT_USAGE;
+    }
+    if (prompt) {
+        dp->prompt = prompt;
+    } else {
+        const char *want = prompt_name ? prompt_name : plain ? NULL : qf_model_get_meta(m, "pipeline.default_prompt");
+        if (!want) return QF_EXIT_OK;
+        const char *count = qf_model_get_meta(m, "pipeline.prompts");
+        char *end = NULL;
+        long n = count ? strtol(count, &end, 10) : 0;
+        if (count && (!end || *end || end == count || n < 1 || n > QF_MAX_SENTENCE_PROMPTS)) {
+            fprintf(stderr, "error: %s: its pipeline.prompts is not a count of prompts (1..%d)\n", qf_cli_safe(path),
+                    QF_MAX_SENTENCE_PROMPTS);
+            return QF_EXIT_ERROR;
+        }
+        char names[1024] = "";
+        for (long k = 0; k < n && !dp->prompt; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "pipeline.prompt.%ld.name", k);
+            const char *name = qf_model_get_meta(m, key);
+            snprintf(key, sizeof key, "pipeline.prompt.%ld.text", k);
+            const char *text = qf_model_get_meta(m, key);
+            if (!name || !text || strlen(text) > QF_MAX_SENTENCE_PROMPT_BYTES) {
+                fprintf(stderr, "error: %s: its prompt %ld lacks a name or text of at most %d bytes\n",
+                        qf_cli_safe(path), k, QF_MAX_SENTENCE_PROMPT_BYTES);
+                return QF_EXIT_ERROR;
+            }
+            if (strcmp(name, want) == 0) dp->prompt = text;
+            size_t used = strlen(names);
+            if (used + 8 < sizeof names)
+                snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", qf_cli_safe(name));
+        }
+        if (!dp->prompt) {
+            fprintf(stderr, "error: %s: %s '%s' is none of its prompts (%s)\n", qf_cli_safe(path),
+                    prompt_name ? "--prompt-name" : "its default prompt", qf_cli_safe(want),
+                    n ? names : "it has none");
+            return prompt_name ? QF_EXIT_USAGE : QF_EXIT_ERROR;
+        }
+    }
+    const char *include = qf_model_get_meta(m, "pipeline.include_prompt");
+    dp->prompt_excluded = !plain && dp->prompt[0] && include && strcmp(include, "false") == 0;
+    return QF_EXIT_OK;
 }
 
 int32_t qf_cli_model_max_tokens(const qf_model *m)

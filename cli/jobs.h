@@ -45,6 +45,18 @@ int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *p
  * Other models: dp is left as it is. */
 void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_dataset_params *dp);
 
+/* The prompt SentenceTransformer.encode prepends to every text of an embedding job, by its rule:
+ * `prompt` (--prompt TEXT; "" is no prompt) when given, else `prompt_name` (--prompt-name NAME:
+ * one of the pipeline's prompts, pipeline.prompt.<k>.name, else the pipeline's default prompt
+ * (pipeline.default_prompt). With `plain` (--pooling given: the plain pooled embedding, not the
+ * pipeline) only --prompt / --prompt-name prompt. Sets dp->prompt (borrowed from m or the
+ * arguments) and dp->prompt_excluded (pipeline.include_prompt false, not with `plain`). The
+ * metadata is file text: read again with the reader's bounds. Prints the error and returns
+ * QF_EXIT_USAGE for an unknown name (listing the model's), QF_EXIT_ERROR for prompts the metadata
+ * cannot hold. `path` names the model in messages. */
+int qf_cli_embedding_prompt(const qf_model *m, const char *path, const char *prompt, const char *prompt_name, bool plain,
+                            qf_dataset_params *dp);
+
 /* Longest sequence the model takes: its position table (RoBERTa: minus the padding offset); 512
  * when its config does not say. */
 int32_t qf_cli_model_max_tokens(const qf_model *m);

@@ -39,6 +39,8 @@ static qf_status read_json(const char *dir, const char *name, bool optional, jso
         qf_file_unmap(f);
         return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     }
+    /* these files are JSON, so UTF-8: what they hold goes into metadata and onto terminals */
+    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
     json_object *obj = json_tokener_parse_ex(tok, (const char *)qf_file_data(f), (int)qf_file_size(f));
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     int64_t at = (int64_t)json_tokener_get_parse_end(tok);
@@ -117,8 +119,8 @@ static void read_pooling_mode_string(json_object *cfg, const char **mode, bool *
 /* The pooling mode of <path>/config.json: the "pooling_mode" string (sentence-transformers 6) or
  * exactly one pooling_mode_* true (older versions); when both are there they must name the same
  * mode. Anything else is noted as unsupported. */
-static qf_status read_pooling(const char *dir, const char *path, const char **mode, char *unsupported, size_t usize,
-                              qf_error *err)
+static qf_status read_pooling(const char *dir, const char *path, const char **mode, bool *include_prompt,
+                              char *unsupported, size_t usize, qf_error *err)
 {
     char name[600];
     int w = snprintf(name, sizeof name, "%s/config.json", path);
@@ -143,6 +145,13 @@ static qf_status read_pooling(const char *dir, const char *path, const char **mo
     }
     bool named_present = false;
     const char *named = NULL;
+    /* include_prompt: absent or null is true (the default); anything but a boolean is not read */
+    json_object *inc;
+    *include_prompt = true;
+    if (json_object_object_get_ex(cfg, "include_prompt", &inc) && !json_object_is_type(inc, json_type_null)) {
+        if (json_object_is_type(inc, json_type_boolean)) *include_prompt = json_object_get_boolean(inc);
+        else note_unsupported(unsupported, usize, "an include_prompt that is neither true nor false");
+    }
     size_t noted = strlen(unsupported);
     read_pooling_mode_string(cfg, &named, &named_present, unsupported, usize);
     json_object_put(cfg);
@@ -368,6 +377,76 @@ static qf_status read_text_settings(qf_model *m, const char *dir, char *unsuppor
     return s;
 }
 
+/* A prompt's name or text: a JSON string without NUL bytes (metadata values are C strings) of at
+ * most `max` bytes (the file is read as UTF-8). NULL when it is not one. */
+static const char *prompt_string(json_object *v, size_t max)
+{
+    if (!json_object_is_type(v, json_type_string)) return NULL;
+    const char *text = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    return len <= max && strlen(text) == len ? text : NULL;
+}
+
+/* config_sentence_transformers.json: the named prompts ("prompts": {name: text}, a null text being
+ * "" as sentence-transformers makes it) and the one encode() prepends by default
+ * ("default_prompt_name", which must be one of them), recorded as pipeline.prompts (the count),
+ * pipeline.prompt.<k>.name / .text in the file's order, and pipeline.default_prompt. A prompt
+ * qforge cannot carry (not a string, too long, a NUL byte, too many) is noted as unsupported: an
+ * embedding made without it would differ. */
+static qf_status read_prompts(qf_model *m, const char *dir, char *unsupported, size_t usize, qf_error *err)
+{
+    json_object *st = NULL, *prompts = NULL, *dp = NULL;
+    qf_status s = read_json(dir, "config_sentence_transformers.json", true, &st, err);
+    if (s || !st) return s;
+    if (!json_object_is_type(st, json_type_object)) {
+        json_object_put(st);
+        return qf_error_set(err, QF_STATUS_FORMAT, dir, NULL, -1, "config_sentence_transformers.json",
+                            "config_sentence_transformers.json is not a JSON object");
+    }
+    bool has_prompts = json_object_object_get_ex(st, "prompts", &prompts) && !json_object_is_type(prompts, json_type_null);
+    bool has_default = json_object_object_get_ex(st, "default_prompt_name", &dp) && !json_object_is_type(dp, json_type_null);
+    const char *default_name = has_default ? prompt_string(dp, QF_MAX_SENTENCE_PROMPT_NAME) : NULL;
+    bool default_found = false;
+    int count = 0;
+    if (has_prompts && !json_object_is_type(prompts, json_type_object)) {
+        note_unsupported(unsupported, usize, "prompts that are not a JSON object of name: text");
+    } else if (has_prompts && json_object_object_length(prompts) > QF_MAX_SENTENCE_PROMPTS) {
+        note_unsupported(unsupported, usize, "more prompts than qforge carries (QF_MAX_SENTENCE_PROMPTS)");
+    } else if (has_prompts) {
+        json_object_object_foreach(prompts, name, text)
+        {
+            json_object *key = json_object_new_string(name); /* the key, measured as a value */
+            const char *n = key ? prompt_string(key, QF_MAX_SENTENCE_PROMPT_NAME) : NULL;
+            const char *t = json_object_is_type(text, json_type_null) ? "" : prompt_string(text, QF_MAX_SENTENCE_PROMPT_BYTES);
+            if (!key) s = qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+            else if (!n || !n[0] || !t) note_unsupported(unsupported, usize, "a prompt qforge cannot carry (a name or text "
+                                                                              "that is empty, not a string, too long or "
+                                                                              "holds a NUL byte)");
+            char k_name[64], k_text[64];
+            snprintf(k_name, sizeof k_name, "pipeline.prompt.%d.name", count);
+            snprintf(k_text, sizeof k_text, "pipeline.prompt.%d.text", count);
+            if (!s && n && n[0] && t) {
+                s = qf_model_set_meta(m, k_name, n, err);
+                if (!s) s = qf_model_set_meta(m, k_text, t, err);
+                if (default_name && strcmp(n, default_name) == 0) default_found = true;
+                count++;
+            }
+            json_object_put(key);
+            if (s) break;
+        }
+    }
+    if (!s && has_default && !default_found)
+        note_unsupported(unsupported, usize, "a default_prompt_name that names none of the prompts");
+    if (!s && count) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", count);
+        s = qf_model_set_meta(m, "pipeline.prompts", text, err);
+    }
+    if (!s && default_found) s = qf_model_set_meta(m, "pipeline.default_prompt", default_name, err);
+    json_object_put(st);
+    return s;
+}
+
 qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *err)
 {
     json_object *modules = NULL;
@@ -380,7 +459,7 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
         return qf_error_set(err, QF_STATUS_FORMAT, where, NULL, -1, "modules.json", "modules.json is not a JSON array");
     }
     const char *pooling = NULL;
-    bool normalize = false, transformer_here = false;
+    bool normalize = false, transformer_here = false, include_prompt = true;
     int dense = 0;
     char unsupported[512] = "";
     size_t n = json_object_array_length(modules);
@@ -399,7 +478,7 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
             if (!transformer_here) note_unsupported(unsupported, sizeof unsupported, "a Transformer module in a subfolder");
         } else if (strcmp(short_type, "Pooling") == 0) {
             if (pooling) note_unsupported(unsupported, sizeof unsupported, "a second Pooling module");
-            else s = read_pooling(dir, path, &pooling, unsupported, sizeof unsupported, err);
+            else s = read_pooling(dir, path, &pooling, &include_prompt, unsupported, sizeof unsupported, err);
         } else if (strcmp(short_type, "Dense") == 0) {
             if (!pooling || normalize)
                 note_unsupported(unsupported, sizeof unsupported, "a Dense module before the Pooling or after Normalize");
@@ -425,17 +504,9 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
     if (!transformer_here) note_unsupported(unsupported, sizeof unsupported, "no Transformer module at the folder root");
     if (!pooling && !unsupported[0]) note_unsupported(unsupported, sizeof unsupported, "no Pooling module");
 
-    /* a default prompt is prepended to every text by encode(): qforge does not prepend it */
-    json_object *st = NULL;
-    if ((s = read_json(dir, "config_sentence_transformers.json", true, &st, err))) return s;
-    if (st) {
-        json_object *dp;
-        if (json_object_is_type(st, json_type_object) && json_object_object_get_ex(st, "default_prompt_name", &dp) &&
-            dp && !json_object_is_type(dp, json_type_null))
-            note_unsupported(unsupported, sizeof unsupported, "a default prompt (default_prompt_name)");
-        json_object_put(st);
-    }
     s = qf_model_set_meta(m, "pipeline.source", "sentence-transformers", err);
+    if (!s) s = read_prompts(m, dir, unsupported, sizeof unsupported, err);
+    if (!s && !include_prompt) s = qf_model_set_meta(m, "pipeline.include_prompt", "false", err);
     if (!s) s = read_text_settings(m, dir, unsupported, sizeof unsupported, err);
     if (!s && pooling) s = qf_model_set_meta(m, "pipeline.pooling", pooling, err);
     if (!s) s = qf_model_set_meta(m, "pipeline.normalize", normalize ? "true" : "false", err);

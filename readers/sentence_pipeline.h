@@ -29,12 +29,21 @@
  *                       pipeline.dense.<k>.linear.weight [out, in], .linear.bias [out] (bias true),
  *                       .residual.weight [out, in] (use_residual with in != out), read from
  *                       <path>/model.safetensors or <path>/pytorch_model.bin
+ *   pipeline.prompts    N, the named prompts of config_sentence_transformers.json "prompts" (1..
+ *                       QF_MAX_SENTENCE_PROMPTS; absent when none), each k in 0..N-1 as
+ *                       pipeline.prompt.<k>.name and pipeline.prompt.<k>.text (a null text is "")
+ *   pipeline.default_prompt  its "default_prompt_name", the prompt encode() prepends unless told
+ *                       otherwise (one of the names)
+ *   pipeline.include_prompt "false" when the Pooling config's include_prompt is false: the prompt's
+ *                       tokens are attended to but left out of the pooling (absent: true)
  *   pipeline.unsupported what qforge cannot compute (a Dense module it cannot run or out of place, several pooling modes at once,
- *                       an unknown or malformed pooling_mode, a default prompt, a
+ *                       an unknown or malformed pooling_mode, a prompt it cannot carry or a default
+ *                       prompt that is none of the prompts, an include_prompt that is not a boolean, a
  *                       max_seq_length that is not a positive integer, another module type), so that an embedding is refused
  *                       rather than answered differently; absent when everything is served
  * Every file is opened through qf_file_map_beside (inside `dir`), and bounded by
- * QF_MAX_CONFIG_JSON. Malformed JSON is QF_STATUS_FORMAT naming the file; no modules.json: nothing.
+ * QF_MAX_CONFIG_JSON, and read as UTF-8. Malformed JSON is QF_STATUS_FORMAT naming the file; no
+ * modules.json: nothing.
  */
 qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *err);
 

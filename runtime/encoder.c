@@ -852,20 +852,21 @@ int64_t qf_encoder_embedding_size(const qf_encoder *e)
     return e->sentence_dense ? qf_sentence_dense_out_features(e->sentence_dense) : e->arch.hidden_size;
 }
 
-static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling, float *out);
+static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, int64_t skip, qf_pooling pooling,
+                     float *out);
 
-void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
-                       bool normalize, float *out)
+void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, int64_t skip,
+                       qf_pooling pooling, bool normalize, float *out)
 {
     int64_t n = o->hidden_size;
     if (o->sentence_dense) {
         /* the pooled row goes to the encoder's scratch (sized hidden_size), the Dense output to out */
         float *pooled = qf_sentence_dense_scratch_row(o->sentence_dense);
-        pool_row(in, o, b, pooling, pooled);
+        pool_row(in, o, b, skip, pooling, pooled);
         qf_sentence_dense_apply(o->sentence_dense, pooled, out);
         n = o->embedding_size;
     } else {
-        pool_row(in, o, b, pooling, out);
+        pool_row(in, o, b, skip, pooling, out);
     }
     if (!normalize) return;
     double norm = 0.0;
@@ -875,43 +876,56 @@ void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, i
     for (int64_t j = 0; j < n; j++) out[j] = (float)(out[j] / norm);
 }
 
-/* The pooling of row b into out[hidden_size]. */
-static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling, float *out)
+/* The pooling of row b into out[hidden_size], leaving out its first `skip` tokens. */
+static void pool_row(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, int64_t skip_tokens,
+                     qf_pooling pooling, float *out)
 {
     const int64_t H = o->hidden_size, T = o->length;
     const float *seq = o->last_hidden + (size_t)b * (size_t)T * (size_t)H;
     const int32_t *mask = in->attention_mask ? in->attention_mask + (size_t)b * (size_t)T : NULL;
-    int64_t real = 0, last = 0;
+    /* the positions pooled: real tokens from pool_skip on (the prompt left out) */
+    const int64_t skip = skip_tokens > 0 ? skip_tokens : 0;
+#define POOLED(t) ((t) >= skip && (!mask || mask[t]))
+    int64_t real = 0, first = -1, last = 0;
     for (int64_t t = 0; t < T; t++)
-        if (!mask || mask[t]) {
+        if (POOLED(t)) {
             real++;
+            if (first < 0) first = t;
             last = t;
         }
     switch (pooling) {
-    case QF_POOLING_CLS: memcpy(out, seq, (size_t)H * sizeof(float)); break;
+    case QF_POOLING_CLS: memcpy(out, seq + (first > 0 ? first : 0) * H, (size_t)H * sizeof(float)); break;
     case QF_POOLING_LAST_TOKEN: memcpy(out, seq + last * H, (size_t)H * sizeof(float)); break;
     case QF_POOLING_MAX:
         for (int64_t j = 0; j < H; j++) {
             float m = -1e9f; /* what sentence-transformers gives padding before its max */
             for (int64_t t = 0; t < T; t++)
-                if ((!mask || mask[t]) && seq[t * H + j] > m) m = seq[t * H + j];
+                if (POOLED(t) && seq[t * H + j] > m) m = seq[t * H + j];
             out[j] = m;
         }
         break;
+    case QF_POOLING_MEAN:
+        if (!skip) {
+            memcpy(out, o->pooled + (size_t)b * (size_t)H, (size_t)H * sizeof(float)); /* the same arithmetic */
+            break;
+        }
+        /* else the mean over the positions after the prompt, below */
+        /* fall through */
     case QF_POOLING_MEAN_SQRT_LEN:
     case QF_POOLING_WEIGHTED_MEAN:
         for (int64_t j = 0; j < H; j++) {
             double sum = 0.0, weights = 0.0;
             for (int64_t t = 0; t < T; t++) {
-                if (mask && !mask[t]) continue;
+                if (!POOLED(t)) continue;
                 double w = pooling == QF_POOLING_WEIGHTED_MEAN ? (double)(t + 1) : 1.0;
                 sum += w * seq[t * H + j];
                 weights += w;
             }
-            out[j] = (float)(pooling == QF_POOLING_WEIGHTED_MEAN ? sum / (weights > 0 ? weights : 1e-9)
-                                                                  : sum / sqrt(real > 0 ? (double)real : 1e-9));
+            out[j] = (float)(pooling == QF_POOLING_MEAN_SQRT_LEN ? sum / sqrt(real > 0 ? (double)real : 1e-9)
+                                                                  : sum / (weights > 0 ? weights : 1e-9));
         }
         break;
+#undef POOLED
     default: memcpy(out, o->pooled + (size_t)b * (size_t)H, (size_t)H * sizeof(float)); break;
     }
 }

@@ -12,7 +12,8 @@
 #   - the .qf converted (and dynamic-quantized) from the folder records the pipeline: the FP32 .qf
 #     alone gives the same embeddings, the int8 one a cosine >= 0.99 to them;
 #   - --pooling / --normalize override the pipeline; a plain checkpoint keeps the mean;
-#   - refused, naming the part: a Dense module after Normalize, two pooling modes at once, a default prompt; a
+#   - refused, naming the part: a Dense module after Normalize, two pooling modes at once, a default
+#     prompt naming none of the prompts (prompts themselves: test_sentence_prompts.sh); a
 #     module path leaving the folder, or a modules.json linked out of it, is FORBIDDEN; a FIFO is
 #     refused by type without waiting; a modules.json that is not an array is FORMAT.
 set -euo pipefail
@@ -172,8 +173,8 @@ make_folder bert "$work/two" mean 0
 /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/1_Pooling/config.json'; c=json.load(open(p)); c['pooling_mode_cls_token']=True; json.dump(c,open(p,'w'))" "$work/two"
 refused "$work/two" "several pooling modes" "two pooling modes"
 make_folder bert "$work/prompt" mean 1
-echo '{"prompts": {"query": "query: "}, "default_prompt_name": "query"}' > "$work/prompt/config_sentence_transformers.json"
-refused "$work/prompt" "default prompt" "a default prompt"
+echo '{"prompts": {"query": "query: "}, "default_prompt_name": "passage"}' > "$work/prompt/config_sentence_transformers.json"
+refused "$work/prompt" "names none of the prompts" "a default prompt that is none of the prompts"
 make_folder bert "$work/escape" mean 0
 /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/modules.json'; m=json.load(open(p)); m[1]['path']='../../etc'; json.dump(m,open(p,'w'))" "$work/escape"
 refused "$work/escape" "leaves the model folder" "a module path leaving the folder"

@@ -27,6 +27,11 @@ struct qf_dataset {
     size_t *line;
     uint64_t *offset;
     bool *label_named; /* the label was a class name (label2id / id2label) */
+    /* params.prompt: its tokens (measured alone), what the pooling skips, and the prompted text of
+     * the row being read (grown as needed) */
+    int32_t prompt_tokens, pool_skip;
+    char *prompted;
+    size_t prompted_cap;
 };
 
 qf_dataset_params qf_dataset_params_default(void)
@@ -284,6 +289,9 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     json_object_object_get_ex(row, "token_type_ids", &types);
     if (!grow_rows(d)) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     int64_t length;
+    if (ids && p->prompt && p->prompt[0])
+        return row_error(err, path, line, offset,
+                         "row gives \"input_ids\": a prompt is prepended to text rows only (give \"text\", or no prompt)");
     if (ids) {
         if (!json_object_is_type(ids, json_type_array))
             return row_error(err, path, line, offset, "\"input_ids\" is not an array of integers");
@@ -307,12 +315,26 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
                              "row has \"text\" but no tokenizer was found (give --tokenizer PATH)");
         qf_tokenize_params tp = qf_tokenize_params_default();
         tp.max_length = p->max_length;
-        qf_status s = text_pair ? qf_tokenizer_encode_pair(tok, json_object_get_string(text),
-                                                           (size_t)json_object_get_string_len(text),
+        const char *first = json_object_get_string(text);
+        size_t first_len = (size_t)json_object_get_string_len(text);
+        if (p->prompt && p->prompt[0]) { /* encode() tokenizes prompt + text */
+            size_t plen = strlen(p->prompt);
+            if (plen + first_len + 1 > d->prompted_cap) {
+                char *grown = realloc(d->prompted, plen + first_len + 1);
+                if (!grown) return qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
+                d->prompted = grown;
+                d->prompted_cap = plen + first_len + 1;
+            }
+            memcpy(d->prompted, p->prompt, plen);
+            memcpy(d->prompted + plen, first, first_len);
+            d->prompted[plen + first_len] = '\0';
+            first = d->prompted;
+            first_len += plen;
+        }
+        qf_status s = text_pair ? qf_tokenizer_encode_pair(tok, first, first_len,
                                                            json_object_get_string(text_pair),
                                                            (size_t)json_object_get_string_len(text_pair), &tp, enc, err)
-                                : qf_tokenizer_encode(tok, json_object_get_string(text),
-                                                      (size_t)json_object_get_string_len(text), &tp, enc, err);
+                                : qf_tokenizer_encode(tok, first, first_len, &tp, enc, err);
         if (s) {
             if (err && !err->part[0]) { /* the tokenizer's error, placed at this row */
                 snprintf(err->part, sizeof err->part, "line %zu", line);
@@ -332,6 +354,13 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
         memcpy(d->types + d->used, enc->token_type_ids, enc->length * sizeof(int32_t));
     } else {
         return row_error(err, path, line, offset, "row has neither a \"text\" string nor \"input_ids\"");
+    }
+    if (length <= d->pool_skip) {
+        char msg[QF_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg,
+                 "row has no token after the prompt's %d (the pooling leaves those out: include_prompt false)",
+                 (int)d->pool_skip);
+        return row_error(err, path, line, offset, msg);
     }
     int32_t lab = -1;
     bool named = false;
@@ -382,6 +411,26 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     return QF_STATUS_OK;
 }
 
+/* The prompt's length in tokens as sentence-transformers measures it (Transformer._get_prompt_length):
+ * the prompt tokenized alone as a row is (special tokens, truncation), less its last token when
+ * that is a special one. */
+static qf_status measure_prompt(qf_dataset *d, const char *path, const qf_tokenizer *tok, const qf_dataset_params *p,
+                                qf_encoding *enc, qf_error *err)
+{
+    if (!tok)
+        return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, "prompt",
+                            "a prompt is prepended to the text of each row, and no tokenizer was found (give --tokenizer PATH)");
+    qf_tokenize_params tp = qf_tokenize_params_default();
+    tp.max_length = p->max_length;
+    qf_status s = qf_tokenizer_encode(tok, p->prompt, strlen(p->prompt), &tp, enc, err);
+    if (s) return s;
+    size_t n = enc->length;
+    if (n > 0 && qf_tokenizer_is_special_id(tok, enc->input_ids[n - 1])) n--;
+    d->prompt_tokens = (int32_t)n; /* bounded by the prompt's bytes plus the special tokens */
+    d->pool_skip = p->prompt_excluded ? d->prompt_tokens : 0;
+    return QF_STATUS_OK;
+}
+
 qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
                           qf_dataset **out, qf_error *err)
 {
@@ -405,6 +454,7 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
     if (!s && !(d->path = strdup(path))) s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     qf_encoding enc;
     qf_encoding_init(&enc);
+    if (!s && p->prompt && p->prompt[0]) s = measure_prompt(d, path, tokenizer, p, &enc, err);
     while (!s && (p->limit <= 0 || (int64_t)d->count < p->limit)) {
         json_object *row = NULL;
         if ((s = qf_jsonl_next(&rows, &row, err)) || !row) break;
@@ -432,6 +482,7 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
 }
 
 size_t qf_dataset_size(const qf_dataset *d) { return d->count; }
+int32_t qf_dataset_pool_skip(const qf_dataset *d) { return d->pool_skip; }
 size_t qf_dataset_labelled(const qf_dataset *d) { return d->labelled; }
 const char *qf_dataset_sha256(const qf_dataset *d) { return d->sha256; }
 
@@ -465,6 +516,7 @@ void qf_dataset_destroy(qf_dataset *d)
 {
     if (!d) return;
     free(d->texts);
+    free(d->prompted);
     free(d->path);
     free(d->line);
     free(d->offset);

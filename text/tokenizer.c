@@ -760,6 +760,23 @@ void qf_encoding_free(qf_encoding *e)
     memset(e, 0, sizeof *e);
 }
 
+bool qf_tokenizer_is_special_id(const qf_tokenizer *t, int32_t id)
+{
+    for (size_t i = 0; t && i < t->n_added; i++)
+        if (t->added[i].special && t->added[i].id == id) return true;
+    for (size_t i = 0; t && i < t->n_post; i++) {
+        const qf_tok_post *p = &t->post[i];
+        for (size_t k = 0; k < p->n_prefix; k++)
+            if (p->prefix_ids[k] == id) return true;
+        for (size_t k = 0; k < p->n_suffix; k++)
+            if (p->suffix_ids[k] == id) return true;
+        for (size_t k = 0; k < p->n_pair; k++)
+            for (size_t j = 0; p->pair && j < p->pair[k].n_ids; j++)
+                if (p->pair[k].ids[j] == id) return true;
+    }
+    return false;
+}
+
 size_t qf_tokenizer_num_special_tokens_pair(const qf_tokenizer *t)
 {
     return t ? t->n_special_pair : 0;

@@ -156,7 +156,7 @@ qf_status qf_job_embeddings(qf_model *m, qf_encoder_mode mode, const qf_dataset 
         qf_encoder_output o;
         if ((s = qf_encoder_run(r.enc, &in, &o, err))) break;
         for (size_t i = 0; i < n; i++)
-            qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, e + (first + i) * (size_t)d);
+            qf_embedding_pool(&in, &o, (int64_t)i, qf_dataset_pool_skip(data), pooling, normalize, e + (first + i) * (size_t)d);
     }
     job_run_free(&r);
     if (s) {

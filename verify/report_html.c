@@ -319,6 +319,12 @@ void qf_html_recipe_provenance(qf_html *b, qf_encoder_mode mode, const qf_verify
     qf_html_kv(b, "data", c->data_path);
     if (data_sha256) qf_html_kv(b, "data sha256", data_sha256);
     if (c->tokenizer_path && c->tokenizer_path[0]) qf_html_kv(b, "tokenizer", c->tokenizer_path);
+    if (c->prompt && c->prompt[0]) qf_html_kv(b, "prompt (prepended to every text)", c->prompt);
+    if (c->prompt_tokens_excluded) {
+        char excluded[64];
+        snprintf(excluded, sizeof excluded, "%d leading tokens (include_prompt false)", (int)c->prompt_tokens_excluded);
+        qf_html_kv(b, "left out of the pooling", excluded);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *k, *v;
         if (qf_model_meta_at(c->artifact, i, &k, &v) && (strncmp(k, "source.", 7) == 0 || strncmp(k, "arch.", 5) == 0))

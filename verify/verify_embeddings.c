@@ -170,11 +170,11 @@ qf_status qf_verify_embeddings(qf_model *reference, qf_model *artifact, qf_encod
         qf_encoder_batch in = {(int64_t)n, length, ids, mask, types};
         qf_encoder_output o;
         if ((s = qf_encoder_run(ref, &in, &o, err))) break;
-        for (size_t i = 0; i < n; i++) qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, e_ref + i * (size_t)dim);
+        for (size_t i = 0; i < n; i++) qf_embedding_pool(&in, &o, (int64_t)i, qf_dataset_pool_skip(data), pooling, normalize, e_ref + i * (size_t)dim);
         if ((s = qf_encoder_run(art, &in, &o, err))) break;
         for (size_t i = 0; i < n; i++) {
             const float *x = e_ref + i * (size_t)dim;
-            qf_embedding_pool(&in, &o, (int64_t)i, pooling, normalize, e_art);
+            qf_embedding_pool(&in, &o, (int64_t)i, qf_dataset_pool_skip(data), pooling, normalize, e_art);
             double c = cosine(x, e_art, dim);
             sum_cos += c;
             if (c < out->min_cosine || !(c == c)) {

@@ -20,6 +20,12 @@
  * each (in_features, out_features: hub models use up to 8192) */
 #define QF_MAX_SENTENCE_DENSE 8
 #define QF_MAX_SENTENCE_DENSE_FEATURES (1 << 16)
+/* config_sentence_transformers.json "prompts": named prompts of one model (models ship 2 to ~20:
+ * query / document / one per task), and the bytes of one prompt's name and text (instruction
+ * prompts run to a few hundred bytes) */
+#define QF_MAX_SENTENCE_PROMPTS 64
+#define QF_MAX_SENTENCE_PROMPT_NAME 256
+#define QF_MAX_SENTENCE_PROMPT_BYTES 4096
 
 /* Pickle machine (readers/torch) */
 #define QF_PICKLE_MAX_STACK 65536          /* values on the stack (all marks included) */

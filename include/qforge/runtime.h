@@ -173,13 +173,16 @@ bool qf_pooling_from_name(const char *name, qf_pooling *out); /* false for an un
 /*
  * The embedding of row b of a batch the encoder ran (`in`, `o` from qf_encoder_run) into out
  * [o->embedding_size]: the pooling over its real tokens (attention_mask != 0; all tokens without a
- * mask), then the model's sentence-transformers Dense modules when the encoder runs them
+ * mask) from position `skip` on (cls: the first of them, as sentence-transformers' argmax of the
+ * mask). `skip` is the tokens at the start of every row that the encoder attends to but the pooling
+ * leaves out: a sentence-transformers prompt under include_prompt false (qf_dataset_pool_skip); 0:
+ * none. Then the model's sentence-transformers Dense modules when the encoder runs them
  * (o->sentence_dense), then, when `normalize`, divided by max(L2 norm, 1e-12) as
  * torch.nn.functional.normalize. QF_POOLING_MEAN gives o->pooled's row (the same arithmetic).
  * Uses the encoder's scratch: not concurrently with another call on the same encoder.
  */
-void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, qf_pooling pooling,
-                       bool normalize, float *out);
+void qf_embedding_pool(const qf_encoder_batch *in, const qf_encoder_output *o, int64_t b, int64_t skip,
+                       qf_pooling pooling, bool normalize, float *out);
 
 /* "FP32", "dynamic int8", "static int8". Static storage. */
 const char *qf_encoder_mode_name(qf_encoder_mode mode);

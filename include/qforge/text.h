@@ -210,6 +210,9 @@ size_t qf_tokenizer_vocab_size(const qf_tokenizer *t);
 int32_t qf_tokenizer_token_to_id(const qf_tokenizer *t, const char *token);
 /* Special tokens the post-processor adds to one sequence (2 for BERT and RoBERTa, 0 without one). */
 size_t qf_tokenizer_num_special_tokens(const qf_tokenizer *t);
+/* Whether `id` is a special token: an added token marked "special", or one the post-processor adds
+ * (what transformers' all_special_ids holds for a tokenizer.json tokenizer). */
+bool qf_tokenizer_is_special_id(const qf_tokenizer *t, int32_t id);
 /*
  * Whether transformers feeds this tokenizer's token_type_ids to the model. A tokenizer loaded from a
  * folder follows AutoTokenizer: tokenizer_config.json "model_input_names" when present, else its
@@ -281,6 +284,15 @@ typedef struct qf_dataset_params {
     bool keep_text;          /* keep each row's "text" (qf_dataset_row_text); default false */
     qf_dataset_texts texts;  /* default QF_DATASET_TEXTS_AS_WRITTEN */
     bool ignore_label;       /* "label" is not read (a job reads it itself: qf_row_fields); row.label -1 */
+    /* A sentence-transformers prompt prepended to every row's text (the first text of a pair), as
+     * SentenceTransformer.encode(prompt=...) does; NULL or "": none. Rows of input_ids are refused
+     * then (they are past the text). */
+    const char *prompt;
+    /* The prompt's tokens are left out of the pooling (the Pooling module's include_prompt false):
+     * qf_dataset_pool_skip gives their count, which sentence-transformers measures by tokenizing
+     * the prompt alone (with the special tokens, truncated as the rows, minus a trailing special
+     * token). A row with no token after them is refused. */
+    bool prompt_excluded;
 } qf_dataset_params;
 
 qf_dataset_params qf_dataset_params_default(void);
@@ -298,6 +310,9 @@ typedef struct qf_dataset qf_dataset;
 qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const qf_dataset_params *params,
                           qf_dataset **out, qf_error *err);
 size_t qf_dataset_size(const qf_dataset *d);
+/* Tokens at the start of every row that the pooling leaves out (qf_encoder_batch.pool_skip): the
+ * prompt's, when it was loaded with prompt_excluded; else 0. */
+int32_t qf_dataset_pool_skip(const qf_dataset *d);
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
 /* Rows [first, first + n) padded to the longest of them, as one encoder batch: ids, mask and types
  * [n][length] (each at least n * that length entries); padding has id 0, type 0, mask 0. Returns

@@ -108,6 +108,10 @@ typedef struct qf_verify_html_context {
     size_t max_text;             /* characters of each row's text shown (default 400) */
     bool has_min_cosine;         /* embedding verification: the --min-cosine gate, when given */
     double min_cosine;
+    /* embedding verification: the sentence-transformers prompt prepended to every text (NULL or "":
+     * none), and how many leading tokens the pooling left out (include_prompt false; 0: none) */
+    const char *prompt;
+    int32_t prompt_tokens_excluded;
 } qf_verify_html_context;
 
 qf_verify_html_context qf_verify_html_context_default(void);

@@ -10,7 +10,8 @@
  * tokenizer feeds none and 0 or 1 otherwise. Checks what every reader target checks (qf_fuzz_consume: every tensor and metadata
  * value readable and escapable, a refusal's error line inert on a terminal), under the sanitizers.
  * Every pipeline.* value must be inert text: it goes into a .qf's JSON, and raw file text there (a
- * character cut in two) made a file qforge could not read back. Whether a module path can leave
+ * character cut in two) made a file qforge could not read back; prompts (the file's text whole,
+ * control characters included) must be well-formed UTF-8 within QF_MAX_SENTENCE_PROMPT_BYTES. Whether a module path can leave
  * the folder is fuzz_beside's subject (the same qf_file_map_beside).
  */
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "qforge/limits.h"
 #include "qforge/readers.h"
 #include "qforge/text.h"
 
@@ -106,7 +108,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * character cut in two would make a file qforge cannot read back) */
         const char *k, *v;
         qf_model_meta_at(m, i, &k, &v);
-        if (strncmp(k, "pipeline.", 9) == 0 && !qf_fuzz_text_is_inert(v, strlen(v))) abort();
+        if (strncmp(k, "pipeline.", 9) != 0) continue;
+        /* a prompt is the file's text whole (an instruction prompt holds "\n"): well-formed UTF-8
+         * of at most its limit, printed only escaped; everything else qforge names itself */
+        bool prompt = strncmp(k, "pipeline.prompt.", 16) == 0 || strcmp(k, "pipeline.default_prompt") == 0;
+        if (prompt ? !qf_fuzz_text_is_utf8(v, strlen(v)) || strlen(v) > QF_MAX_SENTENCE_PROMPT_BYTES
+                   : !qf_fuzz_text_is_inert(v, strlen(v)))
+            abort();
     }
     qf_fuzz_consume(st, m, &err);
 

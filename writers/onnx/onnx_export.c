@@ -830,6 +830,21 @@ static const char *sentence_embedding(ex *e, const char *x, int64_t *width, qf_s
         *s = QF_STATUS_UNSUPPORTED;
         return NULL;
     }
+    /* include_prompt false: the pooling leaves out as many leading tokens as the prompt the caller
+     * prepended has, which the graph's inputs do not tell */
+    const char *include = qf_model_get_meta(e->m, "pipeline.include_prompt");
+    bool prompted = false; /* sentence-transformers 6 saves empty "query" and "document" prompts */
+    for (int k = 0; k < QF_MAX_SENTENCE_PROMPTS && !prompted; k++) {
+        const char *text = qf_model_get_meta(e->m, fmt(e, "pipeline.prompt.%d.text", k));
+        if (!text) break;
+        prompted = text[0] != '\0';
+    }
+    if (include && strcmp(include, "false") == 0 && prompted) {
+        *s = qf_error_set(e->err, QF_STATUS_UNSUPPORTED, e->path, NULL, -1, "pipeline",
+                          "the model's Pooling leaves a prompt's tokens out (include_prompt false), and the graph's "
+                          "inputs do not say how many tokens of a row are the prompt");
+        return NULL;
+    }
     const char *y;
     if (strcmp(mode, "cls") == 0) {
         y = op(e, "Gather", "pooling/cls", 2, x, scalar_i64(e, "const.zero", 0));

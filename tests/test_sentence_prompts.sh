@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# tests/test_sentence_prompts.sh — sentence-transformers prompts (config_sentence_transformers.json
+# "prompts" / "default_prompt_name", the Pooling config's include_prompt), over the committed
+# sentence-transformers 6 folders fixtures/sbert6/bert-mean (mean + Normalize) and roberta-cls:
+#   - the default prompt is prepended to every text: the embedding equals the folder without prompts
+#     run on "query: " + text (max |d| 0); --prompt-name picks another; --prompt "" and a null prompt
+#     are no prompt; an unknown name is refused listing the names; a .qf converted from the folder
+#     keeps the prompts; verify prints and records the prompt; calibrate prepends the default one;
+#   - include_prompt false (mean and cls): the prompt's tokens are attended to but left out of the
+#     pooling. Checked against an independent computation of sentence-transformers 6's rule from
+#     the encoder's hidden states (qforge.native; the prompt's length measured alone minus a
+#     trailing special token, special ids read from tokenizer.json), max |d| <= 1e-5;
+#   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
+#     the ONNX export of an include_prompt false pipeline with a prompt, and hostile configs
+#     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
+#     include_prompt not a boolean, invalid UTF-8).
+set -euo pipefail
+work="$QF_BINARY_DIR/test_sentence_prompts.d"
+rm -rf "$work"; mkdir -p "$work"
+export OMP_NUM_THREADS=1
+fixtures="$QF_SOURCE_DIR/fixtures/sbert6"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+q() { "$QF_CLI" "$@"; }
+
+# rows REFERENCE.json PREFIX: the reference texts as {"text": PREFIX + text} rows
+rows() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+for t in json.load(open(sys.argv[1]))["texts"]:
+    print(json.dumps({"text": sys.argv[2] + t}))
+PY
+}
+
+# same A.jsonl B.jsonl TOL LABEL: max |d| between two runs' embeddings
+same() {
+  /usr/bin/python3 - "$1" "$2" "$3" "$4" <<'PY' || failures=$((failures + 1))
+import json, sys
+a = [json.loads(l)["embedding"] for l in open(sys.argv[1])]
+b = [json.loads(l)["embedding"] for l in open(sys.argv[2])]
+ok = len(a) == len(b) > 0 and all(len(x) == len(y) for x, y in zip(a, b))
+d = max(abs(u - v) for x, y in zip(a, b) for u, v in zip(x, y)) if ok else float("inf")
+print(f"{sys.argv[4]}: {len(a)} rows, max |d| {d:.3g}")
+sys.exit(0 if ok and d <= float(sys.argv[3]) else 1)
+PY
+}
+
+# refused EXPECTED_RC PATTERN LABEL CMD...: CMD exits EXPECTED_RC and says PATTERN on stderr
+refused() {
+  local want=$1 pattern=$2 label=$3; shift 3
+  local rc=0
+  "$@" > "$work/out.txt" 2> "$work/err.txt" || rc=$?
+  if [ "$rc" -ne "$want" ] || ! grep -q -- "$pattern" "$work/err.txt"; then
+    fail "$label: rc $rc (want $want), stderr: $(head -c 400 "$work/err.txt")"
+  else
+    echo "refused ($label): $(head -c 200 "$work/err.txt")"
+  fi
+}
+
+# with_prompts DIR INCLUDE_PROMPT: DIR's config_sentence_transformers.json and Pooling include_prompt
+with_prompts() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+d, include = sys.argv[1], sys.argv[2] == "true"
+st = json.load(open(f"{d}/config_sentence_transformers.json"))
+st["prompts"] = {"query": "query: ", "passage": "passage: ", "none": None}
+st["default_prompt_name"] = "query"
+json.dump(st, open(f"{d}/config_sentence_transformers.json", "w"))
+pool = json.load(open(f"{d}/1_Pooling/config.json"))
+pool["include_prompt"] = include
+json.dump(pool, open(f"{d}/1_Pooling/config.json", "w"))
+PY
+}
+
+base="$fixtures/bert-mean"
+ref="$base/reference.json"
+rows "$ref" "" > "$work/plain.jsonl"
+rows "$ref" "query: " > "$work/query.jsonl"
+rows "$ref" "passage: " > "$work/passage.jsonl"
+q run "$base" --data "$work/plain.jsonl" --output embedding > "$work/base.plain.jsonl"
+q run "$base" --data "$work/query.jsonl" --output embedding > "$work/base.query.jsonl"
+q run "$base" --data "$work/passage.jsonl" --output embedding > "$work/base.passage.jsonl"
+
+# --- include_prompt true: the prompt is text -------------------------------------------------------
+cp -r "$base" "$work/p"
+with_prompts "$work/p" true
+q run "$work/p" --data "$work/plain.jsonl" --output embedding > "$work/p.default.jsonl"
+same "$work/p.default.jsonl" "$work/base.query.jsonl" 0 "default prompt 'query: ' = the texts behind 'query: '"
+q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt-name passage > "$work/p.passage.jsonl"
+same "$work/p.passage.jsonl" "$work/base.passage.jsonl" 0 "--prompt-name passage"
+q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt "" > "$work/p.empty.jsonl"
+same "$work/p.empty.jsonl" "$work/base.plain.jsonl" 0 "--prompt \"\" (no prompt)"
+q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt-name none > "$work/p.none.jsonl"
+same "$work/p.none.jsonl" "$work/base.plain.jsonl" 0 "--prompt-name none (a null prompt)"
+q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt "passage: " > "$work/p.text.jsonl"
+same "$work/p.text.jsonl" "$work/base.passage.jsonl" 0 "--prompt 'passage: '"
+refused 2 "none of its prompts (query, passage, none)" "--prompt-name unknown" \
+  q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt-name nope
+refused 2 "not both" "--prompt and --prompt-name" \
+  q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt x --prompt-name query
+refused 2 "apply to --output embedding" "--prompt-name without --output embedding" \
+  q run "$work/p" --data "$work/plain.jsonl" --prompt-name query
+q convert "$work/p" -o "$work/p.qf" > /dev/null
+q run "$work/p.qf" --data "$work/plain.jsonl" --output embedding > "$work/p.qf.jsonl"
+same "$work/p.qf.jsonl" "$work/base.query.jsonl" 0 "the .qf converted from the folder keeps the default prompt"
+q verify "$work/p.qf" --reference "$work/p" --data "$work/plain.jsonl" --prompt-name passage --no-layers \
+  --json "$work/verify.json" > "$work/verify.txt" || fail "verify --prompt-name passage"
+grep -E "^(prompt|cosine) " "$work/verify.txt" || fail "verify prints the prompt and the cosine"
+/usr/bin/python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["prompt"]; sys.exit(p != {"text": "passage: ", "tokens_excluded_from_pooling": 0})' \
+  "$work/verify.json" || fail "verify --json records the prompt"
+
+# calibration sees what the deployed model sees: the texts behind the default prompt
+q calibrate "$work/p" --data "$work/plain.jsonl" -o "$work/p.qfc" > /dev/null
+q calibrate "$base" --data "$work/query.jsonl" -o "$work/base.query.qfc" > /dev/null
+cmp "$work/p.qfc" "$work/base.query.qfc" && echo "calibrate: the statistics equal those of the texts behind 'query: '" \
+  || fail "calibrate with a default prompt"
+
+# --- include_prompt false: the prompt's tokens are left out of the pooling --------------------------
+cp -r "$base" "$work/x"
+with_prompts "$work/x" false
+cp -r "$fixtures/roberta-cls" "$work/xc"
+with_prompts "$work/xc" false
+rows "$fixtures/roberta-cls/reference.json" "" > "$work/plain.roberta.jsonl"
+q run "$work/x" --data "$work/plain.jsonl" --output embedding > "$work/x.default.jsonl"
+q run "$work/xc" --data "$work/plain.roberta.jsonl" --output embedding > "$work/xc.default.jsonl"
+q run "$work/x" --data "$work/plain.jsonl" --output embedding --prompt "" > "$work/x.empty.jsonl"
+q verify "$work/x" --reference "$work/x" --data "$work/plain.jsonl" --no-layers --json "$work/verify.x.json" > /dev/null \
+  || fail "verify include_prompt false"
+/usr/bin/python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["prompt"]; print("verify --json:", p); sys.exit(p["tokens_excluded_from_pooling"] < 1)' \
+  "$work/verify.x.json" || fail "verify --json records the tokens left out"
+same "$work/x.empty.jsonl" "$work/base.plain.jsonl" 0 "include_prompt false, --prompt \"\": nothing left out"
+if grep -q 'QF_SANITIZE:BOOL=ON' "$QF_BINARY_DIR/CMakeCache.txt" 2>/dev/null; then
+  echo "skipped part: the independent include_prompt false reference (an ASan libqforge.so cannot be loaded by /usr/bin/python3)"
+else
+  for case in "x plain mean" "xc plain.roberta cls"; do
+    set -- $case
+    /usr/bin/python3 - "$QF_BINARY_DIR/libqforge.so" "$QF_SOURCE_DIR/python" "$work/$1" "$work/$2.jsonl" \
+      "$work/$1.default.jsonl" "$3" <<'PY' || failures=$((failures + 1))
+import json, os, sys
+import numpy as np
+lib_path, pkg, folder, rows, got_path, mode = sys.argv[1:7]
+os.environ["QFORGE_LIB"] = lib_path
+sys.path.insert(0, pkg)
+from qforge.native import Model, Tokenizer
+tok = Tokenizer(folder)
+limit = min(int(json.load(open(f"{folder}/tokenizer_config.json")).get("model_max_length", 512)), 512)
+def encode(text):
+    return tok.encode(text, max_length=limit)["input_ids"]
+# sentence-transformers 6 (Transformer._get_prompt_length): the prompt tokenized alone, less its
+# last token when that is one of the tokenizer's special ids
+special = {t["id"] for t in json.load(open(f"{folder}/tokenizer.json"))["added_tokens"] if t["special"]}
+prompt = json.load(open(f"{folder}/config_sentence_transformers.json"))["prompts"]["query"]
+p_ids = encode(prompt)
+prompt_length = len(p_ids) - (1 if p_ids[-1] in special else 0)
+normalize = "Normalize" in open(f"{folder}/modules.json").read()
+got = [json.loads(l)["embedding"] for l in open(got_path)]
+texts = [json.loads(l)["text"] for l in open(rows)]
+worst = 0.0
+with Model(folder) as m:
+    enc = m.encoder(threads=1)
+    for text, g in zip(texts, got):
+        ids = encode(prompt + text)
+        h = enc.run([ids], hidden=True)["last_hidden"][0].astype(np.float64)
+        kept = h[prompt_length:len(ids)]
+        v = kept[0] if mode == "cls" else kept.mean(axis=0)  # the mask's argmax: the first kept token
+        if normalize:
+            v = v / max(np.linalg.norm(v), 1e-12)
+        worst = max(worst, float(np.max(np.abs(v - np.array(g)))))
+print(f"include_prompt false, {mode} pooling, prompt {prompt!r} = {prompt_length} tokens left out: "
+      f"{len(got)} rows, max |d| to the independent computation {worst:.3g}")
+sys.exit(0 if len(got) == len(texts) > 0 and worst <= 1e-5 else 1)
+PY
+  done
+fi
+# the prompt's tokens change nothing but the pooling: with the pooling over everything the same ids
+# give the folder-without-prompts embedding of "query: " + text
+q run "$work/x" --data "$work/plain.jsonl" --output embedding --pooling mean --normalize > "$work/x.plain-pooling.jsonl"
+same "$work/x.plain-pooling.jsonl" "$work/base.plain.jsonl" 0 "include_prompt false with --pooling (no default prompt then)"
+printf '{"input_ids": [101, 7592, 102]}\n' > "$work/ids.jsonl"
+refused 1 "prepended to text rows only" "input_ids rows with a prompt" \
+  q run "$work/x" --data "$work/ids.jsonl" --output embedding
+/usr/bin/python3 - "$work/x/tokenizer.json" "$work/tokenizer-no-specials.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["post_processor"] = None
+json.dump(t, open(sys.argv[2], "w"))
+PY
+printf '{"text": ""}\n' > "$work/empty.jsonl"
+refused 1 "no token after the prompt" "a row that is only the prompt (no special tokens)" \
+  q run "$work/x" --data "$work/empty.jsonl" --output embedding --tokenizer "$work/tokenizer-no-specials.json"
+refused 1 "include_prompt false" "ONNX export of an include_prompt false pipeline with a prompt" \
+  q convert "$work/x" -o "$work/x.qf" --onnx-out "$work/x.onnx"
+q convert "$work/p" -o "$work/p2.qf" --onnx-out "$work/p.onnx" > /dev/null || fail "ONNX export with include_prompt true"
+
+# --- hostile configs: the embedding is refused naming the part -----------------------------------
+hostile() { # NAME PATTERN PYTHON-EDIT (of st: config_sentence_transformers.json, pool: the Pooling config)
+  rm -rf "$work/h"; cp -r "$work/p" "$work/h"
+  /usr/bin/python3 - "$work/h" "$3" <<'PY'
+import json, sys
+d = sys.argv[1]
+st = json.load(open(f"{d}/config_sentence_transformers.json"))
+pool = json.load(open(f"{d}/1_Pooling/config.json"))
+exec(sys.argv[2])
+json.dump(st, open(f"{d}/config_sentence_transformers.json", "w"))
+json.dump(pool, open(f"{d}/1_Pooling/config.json", "w"))
+PY
+  refused 1 "$2" "$1" q run "$work/h" --data "$work/plain.jsonl" --output embedding
+}
+hostile "prompts a list" "prompts that are not a JSON object" 'st["prompts"] = ["query: "]'
+hostile "a prompt text that is a number" "a prompt qforge cannot carry" 'st["prompts"]["query"] = 7'
+hostile "a NUL byte in a prompt" "a prompt qforge cannot carry" 'st["prompts"]["query"] = "q\u0000: "'
+hostile "a prompt past QF_MAX_SENTENCE_PROMPT_BYTES" "a prompt qforge cannot carry" 'st["prompts"]["query"] = "q" * 4097'
+hostile "an empty prompt name" "a prompt qforge cannot carry" 'st["prompts"][""] = "x"'
+hostile "65 prompts" "more prompts than qforge carries" 'st["prompts"].update({f"p{i}": "x" for i in range(62)})'
+hostile "a default naming none" "names none of the prompts" 'st["default_prompt_name"] = "nope"'
+hostile "include_prompt a string" "include_prompt that is neither true nor false" 'pool["include_prompt"] = "false"'
+rm -rf "$work/h"; cp -r "$work/p" "$work/h"
+printf '{"prompts": {"query": "q\xff: "}, "default_prompt_name": "query"}' > "$work/h/config_sentence_transformers.json"
+refused 1 "not JSON" "invalid UTF-8 in config_sentence_transformers.json" \
+  q run "$work/h" --data "$work/plain.jsonl" --output embedding
+# at the limits: 64 prompts and a 4096-byte prompt are carried
+rm -rf "$work/h"; cp -r "$work/p" "$work/h"
+/usr/bin/python3 - "$work/h" <<'PY'
+import json, sys
+d = sys.argv[1]
+st = json.load(open(f"{d}/config_sentence_transformers.json"))
+st["prompts"].update({f"p{i}": "x" for i in range(60)})
+st["prompts"]["long"] = "q" * 4096
+json.dump(st, open(f"{d}/config_sentence_transformers.json", "w"))
+PY
+q run "$work/h" --data "$work/plain.jsonl" --output embedding > "$work/h.jsonl" || fail "64 prompts, one of 4096 bytes"
+same "$work/h.jsonl" "$work/base.query.jsonl" 0 "at the limits (64 prompts, one of 4096 bytes)"
+
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all prompt checks passed"
