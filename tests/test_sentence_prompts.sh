@@ -13,7 +13,8 @@
 #   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
 #     the ONNX export of an include_prompt false pipeline with a prompt, and hostile configs
 #     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
-#     include_prompt not a boolean, invalid UTF-8).
+#     include_prompt not a boolean, invalid UTF-8); each prompt limit holds at the limit, is refused
+#     one past it.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_sentence_prompts.d"
 rm -rf "$work"; mkdir -p "$work"
@@ -210,6 +211,7 @@ hostile "prompts a list" "prompts that are not a JSON object" 'st["prompts"] = [
 hostile "a prompt text that is a number" "a prompt qforge cannot carry" 'st["prompts"]["query"] = 7'
 hostile "a NUL byte in a prompt" "a prompt qforge cannot carry" 'st["prompts"]["query"] = "q\u0000: "'
 hostile "a prompt past QF_MAX_SENTENCE_PROMPT_BYTES" "a prompt qforge cannot carry" 'st["prompts"]["query"] = "q" * 4097'
+hostile "a prompt name past QF_MAX_SENTENCE_PROMPT_NAME" "a prompt qforge cannot carry" 'st["prompts"]["n" * 257] = "x"'
 hostile "an empty prompt name" "a prompt qforge cannot carry" 'st["prompts"][""] = "x"'
 hostile "65 prompts" "more prompts than qforge carries" 'st["prompts"].update({f"p{i}": "x" for i in range(62)})'
 hostile "a default naming none" "names none of the prompts" 'st["default_prompt_name"] = "nope"'
@@ -224,12 +226,13 @@ rm -rf "$work/h"; cp -r "$work/p" "$work/h"
 import json, sys
 d = sys.argv[1]
 st = json.load(open(f"{d}/config_sentence_transformers.json"))
-st["prompts"].update({f"p{i}": "x" for i in range(60)})
+st["prompts"].update({f"p{i}": "x" for i in range(59)})
+st["prompts"]["n" * 256] = "x"
 st["prompts"]["long"] = "q" * 4096
 json.dump(st, open(f"{d}/config_sentence_transformers.json", "w"))
 PY
-q run "$work/h" --data "$work/plain.jsonl" --output embedding > "$work/h.jsonl" || fail "64 prompts, one of 4096 bytes"
-same "$work/h.jsonl" "$work/base.query.jsonl" 0 "at the limits (64 prompts, one of 4096 bytes)"
+q run "$work/h" --data "$work/plain.jsonl" --output embedding > "$work/h.jsonl" || fail "64 prompts, one of 4096 bytes, a name of 256"
+same "$work/h.jsonl" "$work/base.query.jsonl" 0 "at the limits (64 prompts, one of 4096 bytes, a name of 256)"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all prompt checks passed"

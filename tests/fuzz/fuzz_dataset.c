@@ -3,7 +3,8 @@
  * memory-backed file, memfd), tokenized with a small fixed WordPiece tokenizer, string labels
  * looked up in a fixed config.json (label2id with ids in and out of range, id2label), with and
  * without truncation, then once more with the same tokenizer without its post-processor (an empty
- * or whitespace text gives no tokens at all there). Each loaded set meets a 30-class model's label
+ * or whitespace text gives no tokens at all there), and both once more behind a prompt whose tokens
+ * the pooling leaves out (every row accepted must keep a token after them). Each loaded set meets a 30-class model's label
  * check (qf_dataset_check_labels), its error formatted. The same bytes are then read as the other
  * jobs' row files: word-labelled rows, QA rows with their strided windows, the scoring jobs' gold
  * fields; every error line they make must be inert.
@@ -127,19 +128,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     int fd = qf_fuzz_memfd("data", data, size, path);
     if (fd < 0) return 0;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         qf_dataset_params p = qf_dataset_params_default();
         p.config_json = "{\"label2id\":{\"devel\":0,\"libs\":1,\"far\":40,\"neg\":-5,\"half\":0.5},"
                         "\"id2label\":{\"0\":\"devel\",\"1\":\"libs\",\"2\":\"doc\",\"x\":\"bad\",\"-1\":\"minus\"}}";
-        p.max_length = round == 1 ? 8 : 0;
+        p.max_length = round == 1 || round == 3 ? 8 : 0;
+        /* rounds 3 and 4: a sentence-transformers prompt left out of the pooling, with and without
+         * the post-processor's special tokens */
+        if (round >= 3) {
+            p.prompt = "the lib for: ";
+            p.prompt_excluded = true;
+        }
         qf_dataset *d = NULL;
         qf_error err;
         qf_error_clear(&err);
         char line[2048];
-        if (qf_dataset_load(path, tokenizer(round == 2), &p, &d, &err) == QF_STATUS_OK) {
+        if (qf_dataset_load(path, tokenizer(round == 2 || round == 4), &p, &d, &err) == QF_STATUS_OK) {
             if (qf_dataset_check_labels(d, 30, &err) != QF_STATUS_OK) qf_error_format(&err, line, sizeof line);
             for (size_t i = 0; i < qf_dataset_size(d); i++) {
                 const qf_dataset_row *r = qf_dataset_row_at(d, i);
+                if (round >= 3 && r->length <= qf_dataset_pool_skip(d)) abort(); /* a row to pool is left */
                 /* touch the last id and type (unsigned: a row may hold any int32, e.g. INT32_MAX) */
                 if (r->length > 0) (void)((uint32_t)r->input_ids[r->length - 1] + (uint32_t)r->token_type_ids[r->length - 1]);
             }
