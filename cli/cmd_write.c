@@ -41,8 +41,12 @@ static qf_cli_command convert_command = {
     "padded so that every tensor is aligned.\n"
     "--onnx-out writes the encoder (BERT, RoBERTa, DistilBERT, ELECTRA with their config.json) as an\n"
     "opset-17 ONNX graph built from scratch, from any input format: inputs input_ids, attention_mask\n"
-    "(and token_type_ids where the family has token types), outputs logits and last_hidden_state,\n"
-    "dynamic batch and sequence axes; weights as in the output (--dtype rounds them, stored as f32).",
+    "(and token_type_ids where the family has token types); outputs logits (a sequence or token\n"
+    "head), start_logits and end_logits (question answering), sentence_embedding (a sentence-\n"
+    "transformers folder: its pooling, Dense modules and Normalize; a pooling with include_prompt\n"
+    "false adds the int64 scalar input prompt_length, the prompt's tokens, 0 without a prompt) and\n"
+    "last_hidden_state; dynamic batch and sequence axes; weights as in the output (--dtype rounds\n"
+    "them, stored as f32).",
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {

@@ -6,10 +6,12 @@
 // attention_mask, token_type_ids are fed as int64 (token_type_ids from an input_ids row's own
 // "token_type_ids" when it has them, else zeros); extra int64 inputs get zeros. --all-outputs adds
 // "outputs": {name: {"dims", "data"}} with every graph output of the row (logits and prediction
-// stay those of the first output).
+// stay those of the first output). --scalar NAME=V feeds the int64 scalar input NAME (an input
+// with a default initializer, e.g. an embedding graph's prompt_length, included).
 //
 //   node tests/ort_run.mjs MODEL.onnx DATA.jsonl [--tokenizer T.json] [--max-length 128]
-//        [--threads 1] [--limit N] [--timing] [--all-outputs]   (--timing: latency on stderr, ms)
+//        [--threads 1] [--limit N] [--timing] [--all-outputs] [--scalar NAME=V]
+//        (--timing: latency on stderr, ms)
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { loadEncoder } from "../fixtures/gen/tokenizer_oracle_lib.mjs";
@@ -35,6 +37,12 @@ const limit = Number(opt("--limit", "0"));
 const timing = flag("--timing");
 const allOutputs = flag("--all-outputs");
 const warmup = Number(opt("--warmup", "3"));
+// --scalar NAME=V (repeatable): an int64 scalar input fed to every row (e.g. prompt_length)
+const scalars = {};
+for (let v = opt("--scalar", null); v !== null; v = opt("--scalar", null)) {
+  const [name, value] = v.split("=");
+  scalars[name] = new ort.Tensor("int64", BigInt64Array.from([BigInt(value)]), []);
+}
 if (args.length !== 2) {
   console.error("usage: node tests/ort_run.mjs MODEL.onnx DATA.jsonl [--tokenizer T.json] [--max-length N] [--threads N] [--limit N] [--timing] [--all-outputs]");
   process.exit(2);
@@ -56,7 +64,9 @@ const session = await ort.InferenceSession.create(modelPath, {
 function feeds(ids, types) {
   const n = ids.length;
   const f = {};
+  for (const [name, t] of Object.entries(scalars)) f[name] = t;
   for (const name of session.inputNames) {
+    if (name in scalars) continue;
     let data;
     if (name === "input_ids") data = BigInt64Array.from(ids, (v) => BigInt(v));
     else if (name === "attention_mask") data = new BigInt64Array(n).fill(1n);

@@ -10,8 +10,11 @@
 #     pooling. Checked against an independent computation of sentence-transformers 6's rule from
 #     the encoder's hidden states (qforge.native; the prompt's length measured alone minus a
 #     trailing special token, special ids read from tokenizer.json), max |d| <= 1e-5;
+#   - the exported graph of an include_prompt false pipeline takes an int64 scalar prompt_length:
+#     ONNX Runtime fed the count verify --json reports equals qforge run (<= 1e-5), fed 0 the folder
+#     without prompts;
 #   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
-#     the ONNX export of an include_prompt false pipeline with a prompt, and hostile configs
+#     and hostile configs
 #     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
 #     include_prompt not a boolean, invalid UTF-8); each prompt limit holds at the limit, is refused
 #     one past it.
@@ -189,9 +192,35 @@ PY
 printf '{"text": ""}\n' > "$work/empty.jsonl"
 refused 1 "no token after the prompt" "a row that is only the prompt (no special tokens)" \
   q run "$work/x" --data "$work/empty.jsonl" --output embedding --tokenizer "$work/tokenizer-no-specials.json"
-refused 1 "include_prompt false" "ONNX export of an include_prompt false pipeline with a prompt" \
-  q convert "$work/x" -o "$work/x.qf" --onnx-out "$work/x.onnx"
 q convert "$work/p" -o "$work/p2.qf" --onnx-out "$work/p.onnx" > /dev/null || fail "ONNX export with include_prompt true"
+# the exported graph of an include_prompt false pipeline takes prompt_length (int64 scalar): ONNX
+# Runtime, fed the count verify reports, gives qforge's embeddings; fed 0, the pooling over everything
+if [ -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then
+  for case in "x bert-mean" "xc roberta-cls"; do
+    set -- $case
+    q convert "$work/$1" -o "$work/$1.qf" --onnx-out "$work/$1.onnx" -q || fail "$1: ONNX export"
+    rows "$fixtures/$2/reference.json" "query: " > "$work/$1.query-rows.jsonl"
+    q verify "$work/$1" --reference "$work/$1" --data "$work/$1.query-rows.jsonl" --prompt "query: " --no-layers \
+      --json "$work/$1.pl.json" > /dev/null || fail "$1: verify for the prompt length"
+    pl=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prompt"]["tokens_excluded_from_pooling"])' "$work/$1.pl.json")
+    for feed in "$pl" 0; do
+      node "$QF_SOURCE_DIR/tests/ort_run.mjs" "$work/$1.onnx" "$work/$1.query-rows.jsonl" --tokenizer "$work/$1/tokenizer.json" \
+        --max-length 512 --all-outputs --scalar "prompt_length=$feed" > "$work/$1.ort.$feed.jsonl" || fail "$1: ONNX Runtime"
+      /usr/bin/python3 - "$work/$1.ort.$feed.jsonl" "$work/$1.ort.$feed.emb.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        out.write(json.dumps({"embedding": json.loads(line)["outputs"]["sentence_embedding"]["data"]}) + "\n")
+PY
+    done
+    want_plain="$work/base.query.jsonl"
+    [ "$1" = xc ] && { q run "$fixtures/roberta-cls" --data "$work/$1.query-rows.jsonl" --output embedding > "$work/xc.plain.jsonl"; want_plain="$work/xc.plain.jsonl"; }
+    same "$work/$1.ort.$pl.emb.jsonl" "$work/$1.default.jsonl" 1e-5 "$1: ONNX Runtime, prompt_length $pl, vs qforge run"
+    same "$work/$1.ort.0.emb.jsonl" "$want_plain" 1e-5 "$1: ONNX Runtime, prompt_length 0, vs the folder without prompts"
+  done
+else
+  echo "skipped part: ONNX Runtime on the exported graphs (npm onnxruntime-node not installed)"
+fi
 
 # --- hostile configs: the embedding is refused naming the part -----------------------------------
 hostile() { # NAME PATTERN PYTHON-EDIT (of st: config_sentence_transformers.json, pool: the Pooling config)

@@ -58,6 +58,7 @@ typedef struct ex {
     dq_value *dq;
     size_t n_dq, cap_dq;
     size_t int8_linears;
+    bool prompt_length; /* the graph has the prompt_length input (include_prompt false) */
     bool oom;
 } ex;
 
@@ -839,19 +840,43 @@ static const char *sentence_embedding(ex *e, const char *x, int64_t *width, qf_s
         if (!text) break;
         prompted = text[0] != '\0';
     }
+    /* include_prompt false: the pooling leaves out the first prompt_length tokens of every row, an
+     * int64 scalar input the caller feeds with its prompt's length (sentence-transformers'
+     * prompt_length: the prompt tokenized alone, less a trailing special token; 0 without a
+     * prompt). The pooled mask is attention_mask from there on, 0 before. */
+    const char *pool_mask = "attention_mask", *positions = NULL;
     if (include && strcmp(include, "false") == 0 && prompted) {
-        *s = qf_error_set(e->err, QF_STATUS_UNSUPPORTED, e->path, NULL, -1, "pipeline",
-                          "the model's Pooling leaves a prompt's tokens out (include_prompt false), and the graph's "
-                          "inputs do not say how many tokens of a row are the prompt");
-        return NULL;
+        e->prompt_length = true;
+        const char *shape = op(e, "Shape", "pooling/mask_shape", 1, "attention_mask");
+        const char *len = op(e, "Gather", "pooling/sequence_length", 2, shape, scalar_i64(e, "const.index_one", 1));
+        attr_int(e, "axis", 0);
+        positions = op(e, "Range", "pooling/position", 3, scalar_i64(e, "const.zero", 0), len,
+                       scalar_i64(e, "const.index_one", 1));
+        const char *after = op(e, "GreaterOrEqual", "pooling/after_prompt", 2, positions, "prompt_length");
+        const char *after64 = op(e, "Cast", "pooling/after_prompt_cast", 1, after);
+        attr_int(e, "to", QF_ONNX_INT64);
+        pool_mask = op(e, "Mul", "pooling/prompt_mask", 2, "attention_mask", after64);
     }
     const char *y;
-    if (strcmp(mode, "cls") == 0) {
+    if (strcmp(mode, "cls") == 0 && positions) {
+        /* the first pooled token, as sentence-transformers' argmax of the mask: one-hot of it, summed */
+        const char *mf = op(e, "Cast", "pooling/cls_mask_cast", 1, pool_mask);
+        attr_int(e, "to", QF_ONNX_FLOAT);
+        const char *first = op(e, "ArgMax", "pooling/cls_first", 1, mf);
+        attr_int(e, "axis", 1);
+        attr_int(e, "keepdims", 1);
+        const char *hot = op(e, "Cast", "pooling/cls_onehot", 1, op(e, "Equal", "pooling/cls_at", 2, positions, first));
+        attr_int(e, "to", QF_ONNX_FLOAT);
+        hot = op(e, "Unsqueeze", "pooling/cls_onehot_unsqueeze", 2, hot, ints_i64(e, "const.axes_2", (const int64_t[]){2}, 1));
+        y = op(e, "ReduceSum", "pooling/cls", 2, op(e, "Mul", "pooling/cls_pick", 2, x, hot),
+               ints_i64(e, "const.axes_1", (const int64_t[]){1}, 1));
+        attr_int(e, "keepdims", 0);
+    } else if (strcmp(mode, "cls") == 0) {
         y = op(e, "Gather", "pooling/cls", 2, x, scalar_i64(e, "const.zero", 0));
         attr_int(e, "axis", 1);
     } else {
         /* the mask as float [batch, sequence, 1] */
-        const char *u = op(e, "Unsqueeze", "pooling/mask_unsqueeze", 2, "attention_mask",
+        const char *u = op(e, "Unsqueeze", "pooling/mask_unsqueeze", 2, pool_mask,
                            ints_i64(e, "const.axes_2", (const int64_t[]){2}, 1));
         const char *m = op(e, "Cast", "pooling/mask_cast", 1, u);
         attr_int(e, "to", QF_ONNX_FLOAT);
@@ -956,11 +981,15 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
         if (e->last && !e->oom) e->last->output[0] = "last_hidden_state";
         outs[n_out++] = value_info(e, "last_hidden_state", QF_ONNX_FLOAT, "batch", "sequence", a->hidden_size);
     }
-    Onnx__ValueInfoProto *ins[3];
+    Onnx__ValueInfoProto *ins[4];
     size_t n_in = 0;
     ins[n_in++] = value_info(e, "input_ids", QF_ONNX_INT64, "batch", "sequence", 0);
     ins[n_in++] = value_info(e, "attention_mask", QF_ONNX_INT64, "batch", "sequence", 0);
     if (a->type_vocab_size > 1) ins[n_in++] = value_info(e, "token_type_ids", QF_ONNX_INT64, "batch", "sequence", 0);
+    if (e->prompt_length) { /* an int64 scalar */
+        Onnx__ValueInfoProto *v = ins[n_in++] = value_info(e, "prompt_length", QF_ONNX_INT64, "batch", NULL, 0);
+        if (v) v->type->tensor_type->shape->n_dim = 0;
+    }
 
     Onnx__GraphProto g;
     onnx__graph_proto__init(&g);
