@@ -17,7 +17,8 @@
 
 enum { QA_EXIT_DROP = 3 };
 
-static const char *const qa_option_names[] = {"max-seq-len", "doc-stride", "max-answer-len", "max-question-len"};
+static const char *const qa_option_names[] = {"max-seq-len", "doc-stride", "max-answer-len", "max-question-len",
+                                               "no-align-to-words"};
 
 int qf_cli_qa_options_refused(qf_cli_command *cmd, const char *what)
 {
@@ -32,7 +33,8 @@ int qf_cli_qa_options_refused(qf_cli_command *cmd, const char *what)
     return QF_EXIT_OK;
 }
 
-/* --max-seq-len, --doc-stride, --max-answer-len, --max-question-len into p (absent: defaults). */
+/* --max-seq-len, --doc-stride, --max-answer-len, --max-question-len, --no-align-to-words into p
+ * (absent: defaults). */
 static bool qa_options(qf_cli_command *cmd, qf_qa_params *p)
 {
     *p = qf_qa_params_default();
@@ -45,6 +47,8 @@ static bool qa_options(qf_cli_command *cmd, qf_qa_params *p)
         if (!qf_cli_int(cmd, o, lo[i], 65535, &v)) return false;
         *field[i] = (int32_t)v;
     }
+    qf_cli_option *words = qf_cli_find(cmd, "no-align-to-words");
+    p->align_to_words = !(words && words->seen);
     return true;
 }
 
@@ -174,8 +178,9 @@ static void print_qa_report(const qf_qa_report *r, const char *artifact, const c
     printf("artifact   %s (%s)\n", qf_cli_safe(artifact), mode);
     printf("reference  %s (FP32)\n", qf_cli_safe(reference));
     printf("data       %s: %zu rows, %zu with answers, %zu windows (max_seq_len %d, doc_stride %d, max_answer_len "
-           "%d)\n", qf_cli_safe(data), r->rows, r->answered_rows, r->windows, (int)r->params.max_seq_len,
-           (int)r->params.doc_stride, (int)r->params.max_answer_len);
+           "%d%s)\n", qf_cli_safe(data), r->rows, r->answered_rows, r->windows, (int)r->params.max_seq_len,
+           (int)r->params.doc_stride, (int)r->params.max_answer_len,
+           r->params.align_to_words ? "" : ", token spans: --no-align-to-words");
     if (r->answered_rows) {
         printf("exact match FP32 %.2f%%   %s %.2f%%\n", 100 * r->exact_match_reference, mode,
                100 * r->exact_match_artifact);

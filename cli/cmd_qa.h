@@ -10,7 +10,7 @@
 #include "cli/args.h"
 #include "qforge/model.h"
 
-/* The four windowing options, for a command's option table. */
+/* The windowing and answer options, for a command's option table. */
 #define QF_CLI_QA_OPTIONS                                                                                            \
     QF_CLI_OPTION("max-seq-len", 0, true, "N",                                                                       \
                   "question answering: tokens of a window, specials included (default min(384, the model's "         \
@@ -21,9 +21,12 @@
         QF_CLI_OPTION("max-answer-len", 0, true, "N", "question answering: tokens of an answer at most (default 15)"), \
         QF_CLI_OPTION("max-question-len", 0, true, "N",                                                              \
                       "question answering: cut the question to N tokens (default: not cut, as transformers' "         \
-                      "pipeline with a fast tokenizer)")
+                      "pipeline with a fast tokenizer)"),                                                            \
+        QF_CLI_OPTION("no-align-to-words", 0, false, NULL,                                                           \
+                      "question answering: the answer is its tokens' characters (the pipeline's "                     \
+                      "align_to_words=False) instead of their whole words")
 
-/* QF_EXIT_USAGE (printed) when one of the four was given to a command or job that is not QA. */
+/* QF_EXIT_USAGE (printed) when one of them was given to a command or job that is not QA. */
 int qf_cli_qa_options_refused(qf_cli_command *cmd, const char *what);
 
 /* `qforge run MODEL --data FILE --output spans`. */

@@ -607,7 +607,8 @@ static qf_cli_command run_command = {
     "tokens. ARTIFACT is a .qf (int8 runs in dynamic int8) or any checkpoint.",
     "--output spans (a question-answering head): rows {\"question\", \"context\"}; prints {\"row\",\n"
     "\"start_logits\", \"end_logits\", \"answer\": {\"text\", \"start\", \"end\", \"score\"}} as\n"
-    "transformers' question-answering pipeline answers (fast tokenizer, align_to_words=False): a context\n"
+    "transformers' question-answering pipeline answers (fast tokenizer, align_to_words=True: the whole\n"
+    "words of the span's first and last tokens; --no-align-to-words: the tokens' own characters): a context\n"
     "longer than a window is cut into windows of --max-seq-len tokens sharing --doc-stride tokens, as\n"
     "the tokenizer's only_second truncation with stride makes them; such a row prints \"windows\":\n"
     "[{\"start_logits\", \"end_logits\"}, ...] in window order instead of the two arrays (each array one\n"

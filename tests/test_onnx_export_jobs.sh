@@ -67,12 +67,12 @@ lib = C.CDLL(lib_path)
 P32 = C.POINTER(C.c_int32)
 class Enc(C.Structure):  # qf_encoding (include/qforge/text.h)
     _fields_ = [("input_ids", P32), ("attention_mask", P32), ("token_type_ids", P32), ("sequence_ids", P32),
-                ("offsets", P32), ("length", C.c_size_t), ("capacity", C.c_size_t)]
+                ("offsets", P32), ("word_ids", P32), ("length", C.c_size_t), ("capacity", C.c_size_t)]
 class TokParams(C.Structure):  # qf_tokenize_params
     _fields_ = [("max_length", C.c_int32), ("pad_to", C.c_int32), ("add_special_tokens", C.c_bool)]
 class QaParams(C.Structure):  # qf_qa_params (include/qforge/verify.h)
     _fields_ = [("max_seq_len", C.c_int32), ("doc_stride", C.c_int32), ("max_answer_len", C.c_int32),
-                ("max_question_len", C.c_int32)]
+                ("max_question_len", C.c_int32), ("align_to_words", C.c_bool)]
 class QaWindows(C.Structure):  # qf_qa_windows
     _fields_ = [("count", C.c_size_t), ("window", C.POINTER(Enc)), ("context_first", C.POINTER(C.c_size_t))]
 err = C.create_string_buffer(1 << 16)
@@ -87,7 +87,8 @@ params = TokParams(max_length, 0, True)
 def enc_dict(e):
     n = e.length
     return {"input_ids": e.input_ids[:n], "token_type_ids": e.token_type_ids[:n],
-            "sequence_ids": e.sequence_ids[:n], "offsets": [e.offsets[2 * i:2 * i + 2] for i in range(n)]}
+            "sequence_ids": e.sequence_ids[:n], "offsets": [e.offsets[2 * i:2 * i + 2] for i in range(n)],
+            "word_ids": e.word_ids[:n]}
 def encode(a, b=None):
     e = Enc()
     ba = a.encode()
@@ -112,7 +113,7 @@ if kind == "ner":
         first = [next(i for i, (s, t) in enumerate(e["offsets"]) if e["sequence_ids"][i] == 0 and s <= c < t) for c in starts]
         rows.append({"text": text}); seqs.append(e); meta.append({"first": first, "gold": r["labels"]})
 elif kind == "qa":
-    qp = QaParams(192, 64, 15, 0)
+    qp = QaParams(192, 64, 15, 0, True)
     for k, r in enumerate(lines):
         w = QaWindows()
         bq, bc = r["question"].encode(), r["context"].encode()
@@ -232,7 +233,12 @@ elif kind == "qa":
             sp, scratch = Span(), (C.c_double * (2 * n))()
             lib.qf_qa_decode_window((F * n)(*s), (F * n)(*e), cand, C.c_size_t(n), C.c_int32(15), scratch, C.byref(sp))
             if not sp.found: continue
-            a, b = w["offsets"][sp.start_token][0], w["offsets"][sp.end_token][1]
+            # align_to_words: the first and last context token of the span's first and last words
+            ws, we = w["word_ids"][sp.start_token], w["word_ids"][sp.end_token]
+            ctx = [i for i in range(n) if w["sequence_ids"][i] == 1]
+            first = next(i for i in ctx if w["word_ids"][i] == ws) if ws >= 0 else sp.start_token
+            last = max(i for i in ctx if w["word_ids"][i] == we) if we >= 0 else sp.end_token
+            a, b = w["offsets"][first][0], w["offsets"][last][1]
             text = m["context"][a:b]
             prev = next((f for f in found if f[0].lower() == text.lower()), None)
             if prev: prev[1] += sp.score

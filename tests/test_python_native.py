@@ -108,6 +108,48 @@ def main():
               (agree, len(refs["single"]), pairs, len(refs["pairs"])))
         check(agree == len(refs["single"]) and pairs == len(refs["pairs"]), "Tokenizer equals the recorded encodings")
         check(len(tok.encode(texts[-1], max_length=5)["input_ids"]) <= 5, "max_length truncates")
+        # word ids (Encoding.word_ids): under BERT's pre-tokenizer and WordPiece a token starts a new
+        # word exactly when its vocabulary string is not a "##" continuation; counted from 0 in each
+        # text of a pair; -1 on special tokens
+        vocab = {i: t for t, i in json.load(open(os.path.join(SOURCE, refs["tokenizer"])))["model"]["vocab"].items()}
+        words_ok = 0
+        for i, text in enumerate(texts):
+            got = tok.encode(text, texts[(i + 1) % len(texts)])
+            want, word, seq = [], -1, None
+            for tid, sid in zip(got["input_ids"], got["sequence_ids"]):
+                if sid < 0:
+                    want.append(-1)
+                    continue
+                if sid != seq:
+                    word, seq = -1, sid
+                if not vocab.get(tid, "").startswith("##"):
+                    word += 1
+                want.append(word)
+            words_ok += got["word_ids"] == want
+        print("Tokenizer: word ids of %d/%d pairs follow the WordPiece continuations" % (words_ok, len(texts)))
+        check(words_ok == len(texts), "word ids (WordPiece)")
+    # byte-level BPE: words count up from 0 without gaps, a token of the space marker 'Ġ' and a word
+    # ("Ġand") always starts one (a run of spaces is one word: GPT-2's \s+(?!\S)), and a word's tokens
+    # are contiguous
+    rrefs = json.load(open(os.path.join(SOURCE, "fixtures", "hf-refs", "tokenizers", "roberta-mini.json")))
+    rpath = os.path.join(SOURCE, rrefs["tokenizer"])
+    rvocab = {i: t for t, i in json.load(open(rpath))["model"]["vocab"].items()}
+    with Tokenizer(rpath) as tok:
+        ok = 0
+        for text in rrefs["texts"]:
+            got = tok.encode(text)
+            words = [w for w, sid in zip(got["word_ids"], got["sequence_ids"]) if sid >= 0]
+            ids = [t for t, sid in zip(got["input_ids"], got["sequence_ids"]) if sid >= 0]
+            good = all(w == -1 for w, sid in zip(got["word_ids"], got["sequence_ids"]) if sid < 0)
+            good = good and (not words or words[0] == 0)
+            for k in range(1, len(words)):
+                good = good and words[k] - words[k - 1] in (0, 1)
+                piece = rvocab.get(ids[k], "")
+                opens = piece.startswith("\u0120") and piece.strip("\u0120") != ""  # not a run of spaces
+                good = good and (not opens or words[k] == words[k - 1] + 1)
+            ok += good
+        print("Tokenizer: word ids of %d/%d byte-level texts consistent" % (ok, len(rrefs["texts"])))
+        check(ok == len(rrefs["texts"]), "word ids (byte-level BPE)")
     try:
         Tokenizer(os.path.join(MINI, "eval.jsonl"))
         check(False, "a JSONL file is not a tokenizer")

@@ -7,6 +7,8 @@
 #     pipeline's rule (recomputed here from the printed logits) and its text is the context's
 #     substring at start/end;
 #   - long contexts at --max-seq-len 48 --doc-stride 16: several windows, each at most 48 logits;
+#   - align_to_words (the default) widens an answer to the whole words of its first and last tokens
+#     (BERT: at whitespace and punctuation boundaries); --no-align-to-words keeps the tokens' span;
 #   - verify --job qa (chosen by itself for a QA head) of dynamic int8 against FP32 on
 #     fixtures/qa/debsec-qa.jsonl: EM / F1 printed, JSON report fields, --max-drop gate, the --html page
 #     (tests/support/check_report_html.py: its figures those of the JSON report, paths escaped);
@@ -86,6 +88,44 @@ def check(rows_path, out_path, long):
 check(sys.argv[1], sys.argv[2], False)
 check(sys.argv[3], sys.argv[4], True)
 PY
+    # align_to_words (default) against --no-align-to-words on one-window rows (a window cut inside a
+    # word aligns to the part of it in the window, and answers merged across windows by text may
+    # change): the same logits; the aligned answer holds the token span and starts and ends at word
+    # boundaries (for BERT's pre-tokenizer: whitespace and punctuation)
+    /usr/bin/python3 -c "
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print(json.dumps({'question': r['question'], 'context': r['context'][:120]}))" "$rows" > "$work/one-window.jsonl"
+    "$QF_CLI" run "$m" --data "$work/one-window.jsonl" --output spans --no-align-to-words > "$work/$fam-tokens.out"
+    "$QF_CLI" run "$m" --data "$work/one-window.jsonl" --output spans > "$work/$fam-words.out"
+    python3 - "$work/one-window.jsonl" "$work/$fam-tokens.out" "$work/$fam-words.out" "$fam" <<'PY' || fail "$fam: align_to_words"
+import json, sys, unicodedata
+rows = [json.loads(l) for l in open(sys.argv[1])]
+toks = [json.loads(l) for l in open(sys.argv[2])]
+words = [json.loads(l) for l in open(sys.argv[3])]
+def boundary_char(c):
+    return c.isspace() or unicodedata.category(c).startswith("P") or c in "$+<=>^`|~"
+moved = single = 0
+for row, t, w in zip(rows, toks, words):
+    if "windows" in t:  # still longer than the model's window
+        continue
+    single += 1
+    assert t["start_logits"] == w["start_logits"] and t["end_logits"] == w["end_logits"]
+    a, b, ctx = t["answer"], w["answer"], row["context"]
+    assert (a is None) == (b is None)
+    if a is None:
+        continue
+    assert b["start"] <= a["start"] and a["end"] <= b["end"], (a, b)
+    assert b["text"] == ctx[b["start"]:b["end"]]
+    moved += (a["start"], a["end"]) != (b["start"], b["end"])
+    if sys.argv[4] == "bert":  # words: whitespace- and punctuation-separated
+        s, e = b["start"], b["end"]
+        assert s == 0 or boundary_char(ctx[s - 1]) or boundary_char(ctx[s]), (ctx[max(0, s - 10):s + 10], b)
+        assert e == len(ctx) or boundary_char(ctx[e]) or boundary_char(ctx[e - 1]), (ctx[e - 10:e + 10], b)
+assert single >= 4, single
+print(f"align_to_words: {moved} of {single} one-window answers widened to whole words")
+PY
     # verify: dynamic int8 against FP32 (the qa job chosen by itself)
     "$QF_CLI" quantize "$m" --mode dynamic -o "$work/$fam-int8.qf" -q
     "$QF_CLI" verify "$work/$fam-int8.qf" --data "$rows" --max-seq-len 48 --doc-stride 16 --json "$work/$fam.json" \
@@ -100,7 +140,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["job"] == "qa" and r["headline"] == "f1"
 assert r["rows"] == 24 and r["answered_rows"] == 24 and r["windows"] > 24
-assert r["windowing"] == {"max_seq_len": 48, "doc_stride": 16, "max_answer_len": 15, "max_question_len": None}
+assert r["windowing"] == {"max_seq_len": 48, "doc_stride": 16, "max_answer_len": 15, "max_question_len": None,
+                          "align_to_words": True}
 assert r["artifact_mode"] == "dynamic int8"
 for k in ("exact_match", "f1"):
     assert 0 <= r[k]["reference"] <= 1 and 0 <= r[k]["artifact"] <= 1

@@ -260,7 +260,7 @@ static void test_qa_page(void **state)
     r.changed_count = 3;
     r.changed_kept = 3;
     r.changed_rows = changed;
-    r.params = (qf_qa_params){48, 16, 15, 0};
+    r.params = (qf_qa_params){48, 16, 15, 0, true};
     r.artifact_mode = QF_ENCODER_MODE_DYNAMIC_INT8;
     snprintf(r.data_sha256, sizeof r.data_sha256, "%064d", 7);
     qf_verify_html_context c = hostile_context();

@@ -507,6 +507,7 @@ typedef struct enc_state {
     qf_tok_ids ids;                  /* start/end: code points of the original text */
     uint32_t *trim;                  /* when t->trim_lead: trim_counts of each token's string */
     size_t trim_cap;
+    int32_t next_word;               /* the word (pre-token or added token) the next piece is */
     qf_error *err;
 } enc_state;
 
@@ -620,6 +621,7 @@ static qf_status added_token(enc_state *st, const uint32_t *w, const uint32_t *a
                              const qf_tok_added *token)
 {
     if (!qf_tok_ids_push(&st->ids, token->id, align_start(align[0]), align_end(align[n - 1]))) return enc_nomem(st);
+    st->ids.word[st->ids.n - 1] = st->next_word++;
     return note_trim(st, st->ids.n - 1, w, n);
 }
 
@@ -653,7 +655,9 @@ static qf_status model_piece(enc_state *st, const uint32_t *w, const uint32_t *a
         for (size_t k = before; k < st->ids.n; k++) {
             st->ids.start[k] = align_start(wa[st->ids.start[k]]);
             st->ids.end[k] = align_end(wa[st->ids.end[k] - 1]);
+            st->ids.word[k] = st->next_word;
         }
+        st->next_word++; /* bounded by the text's code points (QF_TOKENIZER_MAX_TEXT) */
     }
     return note_trim(st, first, NULL, 0);
 }
@@ -683,6 +687,7 @@ static void enc_ids_free(enc_state *st)
     free(st->ids.v);
     free(st->ids.start);
     free(st->ids.end);
+    free(st->ids.word);
     free(st->trim);
 }
 
@@ -727,7 +732,9 @@ static bool encoding_reserve(qf_encoding *e, size_t n)
     if (d) e->sequence_ids = d;
     int32_t *o = n > SIZE_MAX / (2 * sizeof(int32_t)) ? NULL : realloc(e->offsets, n * 2 * sizeof(int32_t));
     if (o) e->offsets = o;
-    if (!a || !b || !c || !d) return false;
+    int32_t *w = realloc(e->word_ids, n * sizeof(int32_t));
+    if (w) e->word_ids = w;
+    if (!a || !b || !c || !d || !o || !w) return false;
     e->capacity = n;
     return true;
 }
@@ -757,6 +764,7 @@ void qf_encoding_free(qf_encoding *e)
     free(e->token_type_ids);
     free(e->sequence_ids);
     free(e->offsets);
+    free(e->word_ids);
     memset(e, 0, sizeof *e);
 }
 
@@ -791,8 +799,9 @@ static qf_status pair_unsupported(const qf_tokenizer *t, qf_error *err)
 /* Lays sequence a[0..na) (b NULL), or the pair a, b, out with the post-processor's special tokens
  * (when `add`), then pads to pad_to. A single sequence goes through the steps of t->post, a pair
  * through t->pair_layout[add]. */
-static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t *offs_a, size_t na, const int32_t *b,
-                         const int32_t *offs_b, size_t nb, bool add, size_t pad_to, qf_encoding *out, qf_error *err)
+static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t *offs_a, const int32_t *words_a, size_t na,
+                         const int32_t *b, const int32_t *offs_b, const int32_t *words_b, size_t nb, bool add,
+                         size_t pad_to, qf_encoding *out, qf_error *err)
 {
     size_t total = 0;
     if (b) {
@@ -807,16 +816,19 @@ static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t 
     if (!encoding_reserve(out, final_len))
         return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory while encoding");
     if (final_len) memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* special tokens, padding, ids without text */
+    for (size_t i = 0; i < final_len; i++) out->word_ids[i] = -1;
     if (b) {
         size_t at = 0;
         for (size_t k = 0; k < t->n_pair_layout[add]; k++) {
             const qf_tok_slot *sl = &t->pair_layout[add][k];
             const int32_t *src = sl->seq == 0 ? a : b, *offs = sl->seq == 0 ? offs_a : offs_b;
+            const int32_t *words = sl->seq == 0 ? words_a : words_b;
             size_t n = sl->seq < 0 ? 1 : sl->seq == 0 ? na : nb;
             for (size_t i = 0; i < n; i++, at++) {
                 out->input_ids[at] = sl->seq < 0 ? sl->id : src[i];
                 out->token_type_ids[at] = sl->type_id;
                 out->sequence_ids[at] = sl->seq;
+                if (sl->seq >= 0 && words) out->word_ids[at] = words[i];
                 if (sl->seq >= 0 && offs) {
                     out->offsets[2 * at] = offs[2 * i];
                     out->offsets[2 * at + 1] = offs[2 * i + 1];
@@ -832,6 +844,7 @@ static qf_status lay_out(const qf_tokenizer *t, const int32_t *a, const int32_t 
             out->input_ids[lo + i] = a[i];
             out->token_type_ids[lo + i] = 0;
             out->sequence_ids[lo + i] = 0;
+            if (words_a) out->word_ids[lo + i] = words_a[i];
         }
         for (size_t k = 0; k < t->n_post; k++) {
             const qf_tok_post *pp = &t->post[k];
@@ -873,7 +886,7 @@ qf_status qf_tokenizer_post_process(const qf_tokenizer *t, const int32_t *ids_a,
         return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, NULL, NULL, -1, NULL, "tokenizer or ids are NULL");
     if (ids_b && t->pair_unsupported[0]) return pair_unsupported(t, err);
     static const int32_t none[1] = {0};
-    return lay_out(t, ids_a ? ids_a : none, NULL, n_a, ids_b, NULL, n_b, add_special_tokens, 0, out, err);
+    return lay_out(t, ids_a ? ids_a : none, NULL, NULL, n_a, ids_b, NULL, NULL, n_b, add_special_tokens, 0, out, err);
 }
 
 /* transformers' truncation=True for a pair (Rust truncate_encodings, TruncationStrategy::LongestFirst,
@@ -933,8 +946,9 @@ qf_status qf_tokenizer_encode_pair(const qf_tokenizer *t, const char *text_a, si
         static const int32_t none[1] = {0};
         /* each text's offsets as its own encode trimmed them (Hugging Face trims each encoding of the
          * pair alone, before the special tokens) */
-        s = lay_out(t, na ? ea.input_ids : none, na ? ea.offsets : NULL, na, nb ? eb.input_ids : none,
-                    nb ? eb.offsets : NULL, nb, prm.add_special_tokens, (size_t)prm.pad_to, out, err);
+        s = lay_out(t, na ? ea.input_ids : none, na ? ea.offsets : NULL, na ? ea.word_ids : NULL, na,
+                    nb ? eb.input_ids : none, nb ? eb.offsets : NULL, nb ? eb.word_ids : NULL, nb,
+                    prm.add_special_tokens, (size_t)prm.pad_to, out, err);
     }
     qf_encoding_free(&ea);
     qf_encoding_free(&eb);
@@ -1009,11 +1023,12 @@ qf_status qf_tokenizer_encode(const qf_tokenizer *t, const char *text, size_t le
     }
     /* special tokens and padding: (0, 0) and sequence -1 */
     if (final_len) memset(out->offsets, 0, final_len * 2 * sizeof(int32_t)); /* none allocated when 0 */
-    for (size_t i = 0; i < final_len; i++) out->sequence_ids[i] = -1;
+    for (size_t i = 0; i < final_len; i++) out->sequence_ids[i] = out->word_ids[i] = -1;
     for (size_t i = 0; i < nseq; i++) {
         out->offsets[2 * (lo + i)] = (int32_t)st.ids.start[i];
         out->offsets[2 * (lo + i) + 1] = (int32_t)st.ids.end[i];
         out->sequence_ids[lo + i] = 0;
+        out->word_ids[lo + i] = st.ids.word[i];
     }
     for (size_t k = 0; k < t->n_post; k++) {
         const qf_tok_post *pp = &t->post[k];

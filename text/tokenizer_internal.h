@@ -181,6 +181,7 @@ typedef struct qf_tok_scratch {
 typedef struct qf_tok_ids {
     int32_t *v;
     uint32_t *start, *end;
+    int32_t *word; /* the pre-token each id came from (-1 until the encoder sets it) */
     size_t n, cap;
 } qf_tok_ids;
 

@@ -21,11 +21,14 @@ bool qf_tok_ids_push(qf_tok_ids *ids, int32_t id, size_t start, size_t end)
         if (a) ids->start = a;
         uint32_t *b = realloc(ids->end, cap * sizeof *b);
         if (b) ids->end = b;
-        if (!v || !a || !b) return false;
+        int32_t *w = realloc(ids->word, cap * sizeof *w);
+        if (w) ids->word = w;
+        if (!v || !a || !b || !w) return false;
         ids->cap = cap;
     }
     ids->start[ids->n] = (uint32_t)start;
     ids->end[ids->n] = (uint32_t)end;
+    ids->word[ids->n] = -1;
     ids->v[ids->n++] = id;
     return true;
 }

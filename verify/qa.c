@@ -15,7 +15,7 @@
 
 qf_qa_params qf_qa_params_default(void)
 {
-    qf_qa_params p = {0, -1, QF_QA_MAX_ANSWER_LEN_DEFAULT, 0};
+    qf_qa_params p = {0, -1, QF_QA_MAX_ANSWER_LEN_DEFAULT, 0, true};
     return p;
 }
 
@@ -124,14 +124,23 @@ qf_status qf_qa_windows_build(const qf_tokenizer *t, const char *question, size_
         static const int32_t no_context_token = 0;
         const int32_t *context_ids = context_len == 0 ? NULL : n ? c.input_ids + first : &no_context_token;
         s = qf_tokenizer_post_process(t, q.input_ids, nq, context_ids, n, true, e, err);
-        /* offsets: each text's own (question tokens in the question, context tokens in the context) */
+        /* offsets and words: each text's own (question tokens in the question, context tokens in
+         * the context, words counted over the whole context as the overflowing windows keep them) */
         size_t iq = 0, ic = first;
         for (size_t k = 0; !s && k < e->length; k++) {
             const int32_t *from = NULL;
-            if (e->sequence_ids[k] == 0 && iq < nq) from = q.offsets + 2 * iq++;
-            if (e->sequence_ids[k] == 1 && ic < first + n) from = c.offsets + 2 * ic++;
+            int32_t word = -1;
+            if (e->sequence_ids[k] == 0 && iq < nq) {
+                word = q.word_ids[iq];
+                from = q.offsets + 2 * iq++;
+            }
+            if (e->sequence_ids[k] == 1 && ic < first + n) {
+                word = c.word_ids[ic];
+                from = c.offsets + 2 * ic++;
+            }
             e->offsets[2 * k] = from ? from[0] : 0;
             e->offsets[2 * k + 1] = from ? from[1] : 0;
+            e->word_ids[k] = word;
         }
     }
     free(ranges);
@@ -201,6 +210,23 @@ static bool same_text_ignoring_case(const char *a, size_t na, const char *b, siz
         if (x != y) return false;
     }
     return true;
+}
+
+/* The characters of the span [s_tok, e_tok] of window e: with align_to_words, from the start of the
+ * first context token of s_tok's word to the end of the last context token of e_tok's word in this
+ * window (the pipeline's Encoding.word_to_chars(token_to_word(...), sequence_index=1)); a token of
+ * no word (a special token), or align false, keeps the tokens' own offsets. */
+static void span_chars(const qf_encoding *e, size_t s_tok, size_t e_tok, bool align, size_t *start, size_t *end)
+{
+    size_t first = s_tok, last = e_tok;
+    int32_t ws = align && e->word_ids ? e->word_ids[s_tok] : -1, we = align && e->word_ids ? e->word_ids[e_tok] : -1;
+    if (ws >= 0 && we >= 0) {
+        for (first = 0; first < e->length && !(e->sequence_ids[first] == 1 && e->word_ids[first] == ws); first++) {}
+        for (last = e->length; last-- > 0 && !(e->sequence_ids[last] == 1 && e->word_ids[last] == we);) {}
+        if (first >= e->length || last >= e->length) first = s_tok, last = e_tok; /* not context words */
+    }
+    *start = (size_t)e->offsets[2 * first];
+    *end = (size_t)e->offsets[2 * last + 1];
 }
 
 typedef struct qa_candidate {
@@ -289,8 +315,8 @@ qf_status qf_qa_answer(qf_encoder *enc, int64_t max_batch, const qf_tokenizer *t
                                     p->max_answer_len, scratch, &span);
                 if (span.found) {
                     qa_candidate *c = &found[nfound];
-                    c->start_char = (size_t)e->offsets[2 * span.start_token];
-                    c->end_char = (size_t)e->offsets[2 * span.end_token + 1];
+                    span_chars(e, (size_t)span.start_token, (size_t)span.end_token, p->align_to_words, &c->start_char,
+                               &c->end_char);
                     if (c->end_char < c->start_char) c->end_char = c->start_char;
                     c->start_byte = qf_text_char_to_byte(row->context, row->context_len, c->start_char);
                     c->end_byte = qf_text_char_to_byte(row->context, row->context_len, c->end_char);

@@ -31,6 +31,7 @@ static json_object *qa_json(const qf_qa_report *r, const qf_verify_html_context 
     json_object_object_add(win, "max_seq_len", json_object_new_int(r->params.max_seq_len));
     json_object_object_add(win, "doc_stride", json_object_new_int(r->params.doc_stride));
     json_object_object_add(win, "max_answer_len", json_object_new_int(r->params.max_answer_len));
+    json_object_object_add(win, "align_to_words", json_object_new_boolean(r->params.align_to_words));
     json_object_object_add(win, "max_question_len",
                            r->params.max_question_len > 0 ? json_object_new_int(r->params.max_question_len) : NULL);
     json_object_object_add(o, "windowing", win);

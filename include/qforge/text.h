@@ -121,6 +121,11 @@ typedef struct qf_encoding {
     /* [length][2] start, end (exclusive) in code points of the original text; 0,0 for special
      * tokens and padding. See "Offsets" below. */
     int32_t *offsets;
+    /* the word each position belongs to (Hugging Face's `Encoding.word_ids`): the index of the
+     * piece of its text that the pre-tokenizer made it from (an added token is one piece),
+     * counted from 0 in each text of a pair; -1 for special tokens and padding, and for ids laid
+     * out by qf_tokenizer_post_process */
+    int32_t *word_ids;
     size_t length;   /* entries in each array (pairs in offsets) */
     size_t capacity; /* allocated entries (internal) */
 } qf_encoding;

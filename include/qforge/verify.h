@@ -337,7 +337,7 @@ double qf_ranking_ndcg(const qf_ranking_totals *totals); /* mean over groups; 0 
 
 /* =============================================================================================
  * Question answering (verify/qa.c): transformers' question-answering pipeline (fast tokenizer,
- * question first, top_k 1, handle_impossible_answer false, align_to_words false) and the QA job
+ * question first, top_k 1, handle_impossible_answer false, align_to_words true) and the QA job
  * =========================================================================================== */
 
 #define QF_QA_MAX_ANSWER_LEN_DEFAULT 15
@@ -352,9 +352,13 @@ typedef struct qf_qa_params {
      * squad_convert_examples_to_features' max_query_length; its default 64 does not apply to fast
      * tokenizers, whose pipeline keeps the whole question). 0 (default): not cut. */
     int32_t max_question_len;
+    /* The answer's characters are those of the whole words its first and last tokens belong to
+     * (the pipeline's align_to_words, default true: Encoding.word_to_chars over the window's
+     * context tokens); false: the tokens' own offsets. */
+    bool align_to_words;
 } qf_qa_params;
 
-qf_qa_params qf_qa_params_default(void); /* {0, -1, 15, 0} */
+qf_qa_params qf_qa_params_default(void); /* {0, -1, 15, 0, true} */
 
 /* The defaults filled in for a model of `model_max_length` positions. INVALID_ARGUMENT (object the
  * parameter) when max_seq_len exceeds the model's positions, doc_stride > max_seq_len (the pipeline's

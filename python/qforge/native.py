@@ -53,7 +53,8 @@ class _Output(ctypes.Structure):
 class _Encoding(ctypes.Structure):  # qf_encoding (include/qforge/text.h)
     _fields_ = [("input_ids", ctypes.POINTER(ctypes.c_int32)), ("attention_mask", ctypes.POINTER(ctypes.c_int32)),
                 ("token_type_ids", ctypes.POINTER(ctypes.c_int32)), ("sequence_ids", ctypes.POINTER(ctypes.c_int32)),
-                ("offsets", ctypes.POINTER(ctypes.c_int32)), ("length", ctypes.c_size_t), ("capacity", ctypes.c_size_t)]
+                ("offsets", ctypes.POINTER(ctypes.c_int32)), ("word_ids", ctypes.POINTER(ctypes.c_int32)),
+                ("length", ctypes.c_size_t), ("capacity", ctypes.c_size_t)]
 
 
 class _TokenizeParams(ctypes.Structure):  # qf_tokenize_params
@@ -286,7 +287,8 @@ class Tokenizer:
     def encode(self, text, text_pair=None, max_length=0, add_special_tokens=True):
         """One text (or the pair text, text_pair) as the model gets it: {"input_ids", "token_type_ids",
         "sequence_ids" (0 / 1: which text, -1: a special token), "offsets" ([start, end) code points of
-        its text)}, lists of ints. max_length truncates (0: none), as transformers' truncation=True."""
+        its text), "word_ids" (the pre-tokenizer's word of each token, from 0 in each text; -1: a
+        special token)}, lists of ints. max_length truncates (0: none), as transformers' truncation=True."""
         if not self._ptr:
             raise ValueError("the tokenizer is closed")
         params = _TokenizeParams(max_length, 0, add_special_tokens)
@@ -305,7 +307,7 @@ class Tokenizer:
             n = enc.length
             return {"input_ids": enc.input_ids[:n], "token_type_ids": enc.token_type_ids[:n],
                     "sequence_ids": enc.sequence_ids[:n],
-                    "offsets": [enc.offsets[2 * i:2 * i + 2] for i in range(n)]}
+                    "offsets": [enc.offsets[2 * i:2 * i + 2] for i in range(n)], "word_ids": enc.word_ids[:n]}
         finally:
             self._lib.qf_encoding_free(ctypes.byref(enc))
 

@@ -4,7 +4,8 @@
  * normalizers grow: "a", U+FDFA, dotted I, CJK) with what was loaded, formatting each error. The
  * seed corpus holds chains of Replace / Prepend / Lowercase / NFKD normalizers for the mutations
  * to grow (QF_TOKENIZER_MAX_NORMALIZE_EXPANSION). Each text is also encoded as a pair with the next
- * one; every token's offsets must lie inside the text it came from.
+ * one; every token's offsets must lie inside the text it came from, and its words never go down
+ * within a text (-1 on special tokens and padding).
  */
 #include <string.h>
 
@@ -24,6 +25,18 @@ static void check_offsets(const qf_encoding *e, const char *a, const char *b)
             fprintf(stderr, "token %zu: offsets (%d, %d) of sequence %d out of its text\n", i, (int)s, (int)end, (int)seq);
             abort();
         }
+    }
+    /* words: -1 off the texts; in each text they never go down (the text's pieces in order; a piece
+     * that makes no token still takes its index, as Hugging Face's enumeration of the splits) */
+    int32_t last[2] = {-1, -1};
+    for (size_t i = 0; i < e->length; i++) {
+        int32_t w = e->word_ids[i], seq = e->sequence_ids[i];
+        if (seq < 0 ? w != -1 : (w < 0 || w < last[seq])) {
+            fprintf(stderr, "token %zu: word %d of sequence %d after word %d\n", i, (int)w, (int)seq,
+                    (int)(seq < 0 ? -1 : last[seq]));
+            abort();
+        }
+        if (seq >= 0) last[seq] = w;
     }
 }
 
