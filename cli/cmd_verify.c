@@ -266,7 +266,8 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
     if (*embedding && (rc = qf_cli_sts_rows(data_path, limit, sts))) return rc;
     static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize", "prompt-name", "prompt"};
     for (size_t i = 0; !*embedding && i < sizeof embedding_only / sizeof embedding_only[0]; i++)
-        if (qf_cli_find(&verify_command, embedding_only[i])->seen) {
+        if (qf_cli_find(&verify_command, embedding_only[i])->seen &&
+            !(i >= 3 && *scoring && qf_cli_cross_encoder(ref))) { /* a CrossEncoder's prompts */
             fprintf(stderr, "qforge verify: --%s applies to the embedding job (%s is measured as a classifier; "
                             "--job embedding measures its embeddings)\n", embedding_only[i], qf_cli_safe(path));
             return QF_EXIT_USAGE;
@@ -469,7 +470,14 @@ int qf_cmd_verify(int argc, char **argv)
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
     if (embedding_job) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
-    if (embedding_job &&
+    const bool cross_encoder = scoring && qf_cli_cross_encoder(ref);
+    if (cross_encoder && (rc = qf_cli_cross_encoder_refused(ref, reference_copy))) {
+        qf_tokenizer_destroy(tok);
+        qf_model_destroy(art);
+        qf_model_destroy(ref);
+        return rc;
+    }
+    if ((embedding_job || cross_encoder) &&
         (rc = qf_cli_embedding_prompt(ref, reference_copy, qf_cli_find(&verify_command, "prompt")->value,
                                       qf_cli_find(&verify_command, "prompt-name")->value,
                                       qf_cli_find(&verify_command, "pooling")->seen, &dp))) {
@@ -597,8 +605,9 @@ static qf_cli_command run_command = {
     "otherwise the mask-weighted mean of the last hidden state. --pooling and --normalize override\n"
     "both (--pooling: the plain pooling, without Dense modules). Every text gets the pipeline's default\n"
     "prompt (config_sentence_transformers.json), or the one --prompt-name names, or --prompt's text, as\n"
-    "encode() prepends it (with include_prompt false its tokens are left out of the pooling). A pipeline\n"
-    "qforge cannot compute is refused, naming what. --output tokens (a\n"
+    "encode() prepends it (with include_prompt false its tokens are left out of the pooling); a\n"
+    "sentence-transformers CrossEncoder folder's prompt goes before the first text of each pair. A\n"
+    "pipeline qforge cannot compute is refused, naming what. --output tokens (a\n"
     "token-classification head): {\"row\", \"token_logits\" (every token, special ones included),\n"
     "\"labels\" (id2label of each argmax), \"entities\"}: transformers' pipeline with\n"
     "aggregation_strategy=\"simple\", each {\"label\", \"start\", \"end\" (characters of the text),\n"
@@ -648,8 +657,8 @@ int qf_cmd_run(int argc, char **argv)
         return QF_EXIT_USAGE;
     }
     qf_cli_option *prompt_opt = qf_cli_find(&run_command, "prompt"), *prompt_name_opt = qf_cli_find(&run_command, "prompt-name");
-    if ((pool_opt->seen || norm_opt->seen || prompt_opt->seen || prompt_name_opt->seen) && !embedding) {
-        fprintf(stderr, "qforge run: --pooling, --normalize, --prompt and --prompt-name apply to --output embedding\n");
+    if ((pool_opt->seen || norm_opt->seen) && !embedding) {
+        fprintf(stderr, "qforge run: --pooling and --normalize apply to --output embedding\n");
         return QF_EXIT_USAGE;
     }
     qf_cli_command *cmd = &run_command;
@@ -666,6 +675,17 @@ int qf_cmd_run(int argc, char **argv)
     qf_arch arch;
     memset(&arch, 0, sizeof arch);
     if (!embedding && (rc = require_sequence_head(m, pos[0], &arch))) {
+        qf_model_destroy(m);
+        return rc;
+    }
+    const bool cross_encoder = !embedding && qf_cli_cross_encoder(m);
+    if ((prompt_opt->seen || prompt_name_opt->seen) && !embedding && !cross_encoder) {
+        fprintf(stderr, "qforge run: --prompt and --prompt-name apply to --output embedding and to a sentence-transformers "
+                        "CrossEncoder (%s is neither)\n", qf_cli_safe(pos[0]));
+        qf_model_destroy(m);
+        return QF_EXIT_USAGE;
+    }
+    if (cross_encoder && (rc = qf_cli_cross_encoder_refused(m, pos[0]))) {
         qf_model_destroy(m);
         return rc;
     }
@@ -686,7 +706,8 @@ int qf_cmd_run(int argc, char **argv)
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
     if (embedding) qf_cli_embedding_max_length(m, max_length > 0, &dp);
-    if (embedding && (rc = qf_cli_embedding_prompt(m, pos[0], prompt_opt->value, prompt_name_opt->value, pool_opt->seen, &dp))) {
+    if ((embedding || cross_encoder) &&
+        (rc = qf_cli_embedding_prompt(m, pos[0], prompt_opt->value, prompt_name_opt->value, pool_opt->seen, &dp))) {
         qf_tokenizer_destroy(tok);
         qf_model_destroy(m);
         return rc;

@@ -34,7 +34,8 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a)
 {
     if (a->head == QF_ARCH_HEAD_TOKEN_CLASSIFICATION) return QF_CLI_JOB_TOKEN_CLASSIFICATION;
     if (a->head == QF_ARCH_HEAD_QUESTION_ANSWERING) return QF_CLI_JOB_QA;
-    if (a->head == QF_ARCH_HEAD_NONE || qf_model_get_meta(m, "pipeline.source") != NULL) return QF_CLI_JOB_EMBEDDING;
+    if (a->head == QF_ARCH_HEAD_NONE || (qf_model_get_meta(m, "pipeline.source") != NULL && !qf_cli_cross_encoder(m)))
+        return QF_CLI_JOB_EMBEDDING;
     switch (qf_cli_scoring_job_of(a)) {
     case QF_CLI_SCORING_MULTI_LABEL: return QF_CLI_JOB_MULTI_LABEL;
     case QF_CLI_SCORING_RERANK: return QF_CLI_JOB_RERANK;
@@ -53,6 +54,22 @@ void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_da
     long n = strtol(limit, &end, 10);
     if (end && !*end && end != limit && n >= 1 && n <= QF_MAX_SEQ_LENGTH_HINT && (dp->max_length <= 0 || n < dp->max_length))
         dp->max_length = (int32_t)n;
+}
+
+bool qf_cli_cross_encoder(const qf_model *m)
+{
+    const char *type = qf_model_get_meta(m, "pipeline.model_type");
+    return type && strcmp(type, "CrossEncoder") == 0;
+}
+
+int qf_cli_cross_encoder_refused(const qf_model *m, const char *path)
+{
+    const char *unsupported = qf_model_get_meta(m, "pipeline.unsupported");
+    if (!qf_cli_cross_encoder(m) || !unsupported) return QF_EXIT_OK;
+    fprintf(stderr, "error: %s: its sentence-transformers CrossEncoder has %s, which qforge does not compute: the "
+                    "scores would differ from CrossEncoder.predict's\n",
+            qf_cli_safe(path), qf_cli_safe(unsupported));
+    return QF_EXIT_ERROR;
 }
 
 int qf_cli_embedding_prompt(const qf_model *m, const char *path, const char *prompt, const char *prompt_name, bool plain,

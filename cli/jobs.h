@@ -45,7 +45,16 @@ int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *p
  * Other models: dp is left as it is. */
 void qf_cli_embedding_max_length(const qf_model *m, bool max_length_given, qf_dataset_params *dp);
 
-/* The prompt SentenceTransformer.encode prepends to every text of an embedding job, by its rule:
+/* Whether m is a sentence-transformers CrossEncoder folder (or a .qf made from one): its own head
+ * scores pairs, and its prompts go before the first text of each (pipeline.model_type). */
+bool qf_cli_cross_encoder(const qf_model *m);
+
+/* For a CrossEncoder whose folder has parts qforge does not compute (pipeline.unsupported):
+ * prints the error naming them and returns QF_EXIT_ERROR; else QF_EXIT_OK. */
+int qf_cli_cross_encoder_refused(const qf_model *m, const char *path);
+
+/* The prompt SentenceTransformer.encode (and CrossEncoder.predict, before the first text of each
+ * pair) prepends to every text of an embedding job, by its rule:
  * `prompt` (--prompt TEXT; "" is no prompt) when given, else `prompt_name` (--prompt-name NAME:
  * one of the pipeline's prompts, pipeline.prompt.<k>.name, else the pipeline's default prompt
  * (pipeline.default_prompt). With `plain` (--pooling given: the plain pooled embedding, not the

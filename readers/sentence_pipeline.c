@@ -447,11 +447,33 @@ static qf_status read_prompts(qf_model *m, const char *dir, char *unsupported, s
     return s;
 }
 
+/* Whether the folder is a sentence-transformers CrossEncoder (a pair scorer, not an embedder):
+ * config_sentence_transformers.json "model_type" "CrossEncoder", or the Transformer module's
+ * sentence_bert_config.json "transformer_task" "sequence-classification" (sentence-transformers 6
+ * writes both). */
+static qf_status read_cross_encoder(const char *dir, bool *cross_encoder, qf_error *err)
+{
+    json_object *st = NULL, *sbert = NULL;
+    qf_status s = read_json(dir, "config_sentence_transformers.json", true, &st, err);
+    if (!s) s = read_json(dir, "sentence_bert_config.json", true, &sbert, err);
+    const char *type = st && json_object_is_type(st, json_type_object) ? string_of(st, "model_type") : NULL;
+    const char *task = sbert && json_object_is_type(sbert, json_type_object) ? string_of(sbert, "transformer_task") : NULL;
+    *cross_encoder = (type && strcmp(type, "CrossEncoder") == 0) || (task && strcmp(task, "sequence-classification") == 0);
+    json_object_put(st);
+    json_object_put(sbert);
+    return s;
+}
+
 qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *err)
 {
     json_object *modules = NULL;
     qf_status s = read_json(dir, "modules.json", true, &modules, err);
     if (s || !modules) return s;
+    bool cross_encoder = false;
+    if ((s = read_cross_encoder(dir, &cross_encoder, err))) {
+        json_object_put(modules);
+        return s;
+    }
     char where[4200];
     snprintf(where, sizeof where, "%s/modules.json", dir);
     if (!json_object_is_type(modules, json_type_array)) {
@@ -476,6 +498,8 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
         if (strcmp(short_type, "Transformer") == 0) {
             transformer_here = path[0] == '\0' || strcmp(path, ".") == 0;
             if (!transformer_here) note_unsupported(unsupported, sizeof unsupported, "a Transformer module in a subfolder");
+        } else if (cross_encoder) { /* a CrossEncoder scores with the model's own head, alone */
+            note_unsupported(unsupported, sizeof unsupported, "a module after a CrossEncoder's Transformer");
         } else if (strcmp(short_type, "Pooling") == 0) {
             if (pooling) note_unsupported(unsupported, sizeof unsupported, "a second Pooling module");
             else s = read_pooling(dir, path, &pooling, &include_prompt, unsupported, sizeof unsupported, err);
@@ -502,9 +526,10 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
     json_object_put(modules);
     if (s) return s;
     if (!transformer_here) note_unsupported(unsupported, sizeof unsupported, "no Transformer module at the folder root");
-    if (!pooling && !unsupported[0]) note_unsupported(unsupported, sizeof unsupported, "no Pooling module");
+    if (!pooling && !cross_encoder && !unsupported[0]) note_unsupported(unsupported, sizeof unsupported, "no Pooling module");
 
     s = qf_model_set_meta(m, "pipeline.source", "sentence-transformers", err);
+    if (!s && cross_encoder) s = qf_model_set_meta(m, "pipeline.model_type", "CrossEncoder", err);
     if (!s) s = read_prompts(m, dir, unsupported, sizeof unsupported, err);
     if (!s && !include_prompt) s = qf_model_set_meta(m, "pipeline.include_prompt", "false", err);
     if (!s) s = read_text_settings(m, dir, unsupported, sizeof unsupported, err);

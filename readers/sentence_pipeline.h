@@ -11,6 +11,10 @@
  * When `dir` holds modules.json (a sentence-transformers folder whose Transformer module is the
  * folder itself), records the pipeline after the encoder in m's metadata:
  *   pipeline.source     "sentence-transformers"
+ *   pipeline.model_type "CrossEncoder" for a pair scorer (config_sentence_transformers.json
+ *                       model_type, or the Transformer's transformer_task "sequence-classification"):
+ *                       the model's own head scores, no pooling; its prompts go before the first text
+ *                       of each pair; any module but the Transformer is unsupported
  *   pipeline.pooling    the pooling mode (qf_pooling_name's names), from <Pooling path>/config.json:
  *                       its "pooling_mode" string (sentence-transformers 6; ASCII case ignored, a
  *                       list of one mode is that mode) or its one pooling_mode_* flag that is true

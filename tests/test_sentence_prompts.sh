@@ -13,6 +13,10 @@
 #   - the exported graph of an include_prompt false pipeline takes an int64 scalar prompt_length:
 #     ONNX Runtime fed the count verify --json reports equals qforge run (<= 1e-5), fed 0 the folder
 #     without prompts;
+#   - a sentence-transformers 6 CrossEncoder folder (fixtures/jobs/rerank laid out as one) is the
+#     rerank job, scored by its head; its default prompt goes before each query (max |d| 0 to the
+#     plain checkpoint on the prefixed queries), the .qf keeps it, a module after its Transformer is
+#     refused;
 #   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
 #     and hostile configs
 #     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
@@ -102,8 +106,6 @@ refused 2 "none of its prompts (query, passage, none)" "--prompt-name unknown" \
   q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt-name nope
 refused 2 "not both" "--prompt and --prompt-name" \
   q run "$work/p" --data "$work/plain.jsonl" --output embedding --prompt x --prompt-name query
-refused 2 "apply to --output embedding" "--prompt-name without --output embedding" \
-  q run "$work/p" --data "$work/plain.jsonl" --prompt-name query
 q convert "$work/p" -o "$work/p.qf" > /dev/null
 q run "$work/p.qf" --data "$work/plain.jsonl" --output embedding > "$work/p.qf.jsonl"
 same "$work/p.qf.jsonl" "$work/base.query.jsonl" 0 "the .qf converted from the folder keeps the default prompt"
@@ -262,6 +264,55 @@ json.dump(st, open(f"{d}/config_sentence_transformers.json", "w"))
 PY
 q run "$work/h" --data "$work/plain.jsonl" --output embedding > "$work/h.jsonl" || fail "64 prompts, one of 4096 bytes, a name of 256"
 same "$work/h.jsonl" "$work/base.query.jsonl" 0 "at the limits (64 prompts, one of 4096 bytes, a name of 256)"
+
+# --- a sentence-transformers 6 CrossEncoder folder (modules.json with the Transformer alone,
+# transformer_task sequence-classification, model_type CrossEncoder): scored by its head as a
+# reranker, its default prompt before the query of each pair -------------------------------------
+rerank="$QF_SOURCE_DIR/fixtures/jobs/rerank"
+head -40 "$QF_SOURCE_DIR/fixtures/jobs/data/rerank.eval.jsonl" > "$work/pairs.jsonl"
+/usr/bin/python3 - "$work/pairs.jsonl" "$work/pairs.query.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        r["query"] = "query: " + r["query"]
+        out.write(json.dumps(r) + "\n")
+PY
+ce_folder() { # DIR DEFAULT_PROMPT_JSON [EXTRA_MODULE_JSON]
+  cp -r "$rerank" "$1"
+  echo "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.base.modules.transformer.Transformer\"}${3:+, $3}]" \
+    > "$1/modules.json"
+  echo '{"transformer_task": "sequence-classification", "max_seq_length": null, "do_lower_case": false}' > "$1/sentence_bert_config.json"
+  echo "{\"model_type\": \"CrossEncoder\", \"prompts\": {\"query\": \"query: \", \"document\": \"\"}, \"default_prompt_name\": $2}" \
+    > "$1/config_sentence_transformers.json"
+}
+scores() { /usr/bin/python3 -c 'import json, sys; [print(json.dumps({"embedding": json.loads(l)["logits"]})) for l in open(sys.argv[1])]' "$1"; }
+ce_folder "$work/ce" null
+ce_folder "$work/ce-prompt" '"query"'
+q run "$rerank" --data "$work/pairs.jsonl" > "$work/rr.plain.out"
+q run "$rerank" --data "$work/pairs.query.jsonl" > "$work/rr.query.out"
+q run "$work/ce" --data "$work/pairs.jsonl" > "$work/ce.out"
+q run "$work/ce-prompt" --data "$work/pairs.jsonl" > "$work/ce-prompt.out"
+scores "$work/rr.plain.out" > "$work/rr.plain.jsonl"; scores "$work/rr.query.out" > "$work/rr.query.jsonl"
+scores "$work/ce.out" > "$work/ce.jsonl"; scores "$work/ce-prompt.out" > "$work/ce-prompt.jsonl"
+same "$work/ce.jsonl" "$work/rr.plain.jsonl" 0 "CrossEncoder folder, no default prompt: the plain checkpoint's scores"
+same "$work/ce-prompt.jsonl" "$work/rr.query.jsonl" 0 "CrossEncoder folder, default prompt: the scores of the queries behind 'query: '"
+q run "$work/ce-prompt" --data "$work/pairs.jsonl" --prompt "" > "$work/ce-noprompt.out"
+scores "$work/ce-noprompt.out" > "$work/ce-noprompt.jsonl"
+same "$work/ce-noprompt.jsonl" "$work/rr.plain.jsonl" 0 "CrossEncoder folder, --prompt \"\""
+q verify "$work/ce-prompt" --reference "$work/ce-prompt" --data "$work/pairs.jsonl" > "$work/ce-verify.txt" \
+  || fail "verify a CrossEncoder folder"
+grep -q "MRR@10" "$work/ce-verify.txt" && echo "verify chose the rerank job for the CrossEncoder folder" \
+  || fail "verify of a CrossEncoder folder is not the rerank job: $(head -c 300 "$work/ce-verify.txt")"
+q convert "$work/ce-prompt" -o "$work/ce-prompt.qf" -q
+q run "$work/ce-prompt.qf" --data "$work/pairs.jsonl" > "$work/ce-qf.out"
+scores "$work/ce-qf.out" > "$work/ce-qf.jsonl"
+same "$work/ce-qf.jsonl" "$work/rr.query.jsonl" 0 "the .qf of the CrossEncoder folder keeps its default prompt"
+ce_folder "$work/ce-extra" null '{"idx": 1, "name": "1", "path": "1_LogitScore", "type": "sentence_transformers.cross_encoder.modules.LogitScore"}'
+refused 1 "a module after a CrossEncoder's Transformer" "a CrossEncoder with a module after its Transformer" \
+  q run "$work/ce-extra" --data "$work/pairs.jsonl"
+refused 2 "apply to --output embedding and to a sentence-transformers CrossEncoder" "--prompt on a plain classifier" \
+  q run "$rerank" --data "$work/pairs.jsonl" --prompt "x"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all prompt checks passed"
