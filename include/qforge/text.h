@@ -257,7 +257,9 @@ const char *qf_tokenizer_unicode_version(void);
  * ("attention_mask" and "token_type_ids" may accompany input_ids). A "text" row may carry a
  * "text_pair" string (the second text for a cross-encoder or QA): the row is then encoded as a pair
  * (qf_tokenizer_encode_pair, truncated to max_length longest-first) and its type ids (0 / 1 for
- * BERT) are the row's token_type_ids. A "text_pair" that is not a string, or one without a "text"
+ * BERT) are the row's token_type_ids; an empty "text_pair" is still a pair ([CLS] a [SEP] [SEP]), as
+ * CrossEncoder.predict's batched tokenizer call makes it (a single tokenizer(a, "") call would give
+ * the text alone). A "text_pair" that is not a string, or one without a "text"
  * string beside it, is refused naming the field; null counts as absent. The label is an integer class
  * index (0 or more), a class name looked up in config.json's label2id (else among id2label's
  * values), or absent (rows without labels still count for agreement and logit distance). A row
