@@ -92,6 +92,14 @@ static int prepare(qf_cli_command *cmd, const qf_cli_fallback_inputs *in, qf_cli
     dp.config_json = config;
     const char *path = in->eval_path;
     qf_status s = QF_STATUS_OK;
+    /* a sentence-transformers CrossEncoder scores its pairs behind its default prompt, truncated to
+     * its Transformer's limit, as CrossEncoder.predict */
+    if (qf_cli_cross_encoder(in->source) && job != QF_CLI_JOB_EMBEDDING) {
+        int rc = qf_cli_cross_encoder_refused(in->source, in->model_path);
+        if (!rc) rc = qf_cli_embedding_prompt(in->source, in->model_path, NULL, NULL, false, &dp);
+        if (rc) return rc;
+        qf_cli_embedding_max_length(in->source, false, &dp);
+    }
     switch (job) {
     case QF_CLI_JOB_CLASSIFICATION:
         s = load_data(path, r->tokenizer, dp, in->sensitivity_rows, &r->data, &r->sensitivity_data, &err);

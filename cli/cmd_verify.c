@@ -469,8 +469,8 @@ int qf_cmd_verify(int argc, char **argv)
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
-    if (embedding_job) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
     const bool cross_encoder = scoring && qf_cli_cross_encoder(ref);
+    if (embedding_job || cross_encoder) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
     if (cross_encoder && (rc = qf_cli_cross_encoder_refused(ref, reference_copy))) {
         qf_tokenizer_destroy(tok);
         qf_model_destroy(art);
@@ -705,7 +705,7 @@ int qf_cmd_run(int argc, char **argv)
     int32_t model_len = qf_cli_model_max_tokens(m);
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length && max_length < model_len ? (int32_t)max_length : model_len;
-    if (embedding) qf_cli_embedding_max_length(m, max_length > 0, &dp);
+    if (embedding || cross_encoder) qf_cli_embedding_max_length(m, max_length > 0, &dp);
     if ((embedding || cross_encoder) &&
         (rc = qf_cli_embedding_prompt(m, pos[0], prompt_opt->value, prompt_name_opt->value, pool_opt->seen, &dp))) {
         qf_tokenizer_destroy(tok);

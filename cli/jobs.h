@@ -38,8 +38,8 @@ qf_cli_job qf_cli_job_of(const qf_model *m, const qf_arch *a);
  * does not compute is refused (printed, QF_EXIT_ERROR). */
 int qf_cli_embedding_pipeline(const qf_model *m, const char *path, qf_pooling *pooling, bool *normalize);
 
-/* The sequence limit SentenceTransformer.encode truncates to, for a model with a sentence-transformers
- * pipeline (pipeline.source): unless the user gave the length (`max_length_given`), the pipeline's
+/* The sequence limit SentenceTransformer.encode (and CrossEncoder.predict, pairs longest-first)
+ * truncates to, for a model with a sentence-transformers pipeline (pipeline.source): unless the user gave the length (`max_length_given`), the pipeline's
  * max_seq_length when that is smaller than dp->max_length (the model's positions). The texts are
  * tokenized as written: sentence-transformers 6 no longer strips them (5 did: str.strip()).
  * Other models: dp is left as it is. */

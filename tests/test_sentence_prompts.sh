@@ -15,8 +15,8 @@
 #     without prompts;
 #   - a sentence-transformers 6 CrossEncoder folder (fixtures/jobs/rerank laid out as one) is the
 #     rerank job, scored by its head; its default prompt goes before each query (max |d| 0 to the
-#     plain checkpoint on the prefixed queries), the .qf keeps it, a module after its Transformer is
-#     refused;
+#     plain checkpoint on the prefixed queries), its max_seq_length truncates the pairs, the .qf
+#     keeps it all, a module after its Transformer is refused;
 #   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
 #     and hostile configs
 #     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
@@ -308,6 +308,14 @@ q convert "$work/ce-prompt" -o "$work/ce-prompt.qf" -q
 q run "$work/ce-prompt.qf" --data "$work/pairs.jsonl" > "$work/ce-qf.out"
 scores "$work/ce-qf.out" > "$work/ce-qf.jsonl"
 same "$work/ce-qf.jsonl" "$work/rr.query.jsonl" 0 "the .qf of the CrossEncoder folder keeps its default prompt"
+# the Transformer module's max_seq_length truncates each pair (longest first), as predict() does
+ce_folder "$work/ce-short" null
+echo '{"transformer_task": "sequence-classification", "max_seq_length": 24, "do_lower_case": false}' > "$work/ce-short/sentence_bert_config.json"
+q run "$work/ce-short" --data "$work/pairs.jsonl" > "$work/ce-short.out"
+q run "$rerank" --data "$work/pairs.jsonl" --max-length 24 > "$work/rr.short.out"
+scores "$work/ce-short.out" > "$work/ce-short.jsonl"; scores "$work/rr.short.out" > "$work/rr.short.jsonl"
+same "$work/ce-short.jsonl" "$work/rr.short.jsonl" 0 "CrossEncoder folder, max_seq_length 24 = --max-length 24"
+if cmp -s "$work/ce-short.jsonl" "$work/ce.jsonl"; then fail "max_seq_length 24 changed no score"; fi
 ce_folder "$work/ce-extra" null '{"idx": 1, "name": "1", "path": "1_LogitScore", "type": "sentence_transformers.cross_encoder.modules.LogitScore"}'
 refused 1 "a module after a CrossEncoder's Transformer" "a CrossEncoder with a module after its Transformer" \
   q run "$work/ce-extra" --data "$work/pairs.jsonl"
