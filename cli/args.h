@@ -137,5 +137,6 @@ int qf_cmd_quantize(int argc, char **argv);
 int qf_cmd_verify(int argc, char **argv);
 int qf_cmd_run(int argc, char **argv);
 int qf_cmd_calibrate(int argc, char **argv);
+int qf_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const subcommand subcommands[] = {
     {"verify", "FP32 vs the int8 artifact on labelled data: accuracy drop, agreement; gate with --max-drop",
      qf_cmd_verify},
     {"run", "the reference encoder as a runtime: logits or embeddings as JSONL", qf_cmd_run},
+    {"tokenize", "the token ids a model is fed, per row as JSONL (tokenizer parity on its own)", qf_cmd_tokenize},
 };
 
 static const char DESCRIPTION[] =

@@ -27,6 +27,7 @@ struct qf_dataset {
     size_t *line;
     uint64_t *offset;
     bool *label_named; /* the label was a class name (label2id / id2label) */
+    bool *pair;        /* the row was encoded as a pair */
     /* params.prompt: its tokens (measured alone), what the pooling skips, and the prompted text of
      * the row being read (grown as needed) */
     int32_t prompt_tokens, pool_skip;
@@ -81,6 +82,9 @@ static bool grow_rows(qf_dataset *d)
     bool *named = realloc(d->label_named, cap * sizeof *named);
     if (!named) return false;
     d->label_named = named;
+    bool *pair = realloc(d->pair, cap * sizeof *pair);
+    if (!pair) return false;
+    d->pair = pair;
     d->row_cap = cap;
     return true;
 }
@@ -315,6 +319,7 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
                              "row has \"text\" but no tokenizer was found (give --tokenizer PATH)");
         qf_tokenize_params tp = qf_tokenize_params_default();
         tp.max_length = p->max_length;
+        tp.add_special_tokens = !p->no_special_tokens;
         const char *first = json_object_get_string(text);
         size_t first_len = (size_t)json_object_get_string_len(text);
         if (p->prompt && p->prompt[0]) { /* encode() tokenizes prompt + text */
@@ -404,6 +409,7 @@ static qf_status parse_row(qf_dataset *d, const char *path, size_t line, uint64_
     d->line[d->count] = line;
     d->offset[d->count] = offset;
     d->label_named[d->count] = named;
+    d->pair[d->count] = !ids && text_pair;
     d->rows[d->count].length = (int32_t)length;
     d->rows[d->count].label = lab;
     d->used += (size_t)length;
@@ -422,6 +428,7 @@ static qf_status measure_prompt(qf_dataset *d, const char *path, const qf_tokeni
                             "a prompt is prepended to the text of each row, and no tokenizer was found (give --tokenizer PATH)");
     qf_tokenize_params tp = qf_tokenize_params_default();
     tp.max_length = p->max_length;
+    tp.add_special_tokens = !p->no_special_tokens;
     qf_status s = qf_tokenizer_encode(tok, p->prompt, strlen(p->prompt), &tp, enc, err);
     if (s) return s;
     size_t n = enc->length;
@@ -483,6 +490,7 @@ qf_status qf_dataset_load(const char *path, const qf_tokenizer *tokenizer, const
 
 size_t qf_dataset_size(const qf_dataset *d) { return d->count; }
 int32_t qf_dataset_pool_skip(const qf_dataset *d) { return d->pool_skip; }
+bool qf_dataset_row_is_pair(const qf_dataset *d, size_t i) { return i < d->count && d->pair[i]; }
 size_t qf_dataset_labelled(const qf_dataset *d) { return d->labelled; }
 const char *qf_dataset_sha256(const qf_dataset *d) { return d->sha256; }
 
@@ -521,6 +529,7 @@ void qf_dataset_destroy(qf_dataset *d)
     free(d->line);
     free(d->offset);
     free(d->label_named);
+    free(d->pair);
     free(d->text_at);
     free(d->text_len);
     free(d->ids);

@@ -300,6 +300,7 @@ typedef struct qf_dataset_params {
      * the prompt alone (with the special tokens, truncated as the rows, minus a trailing special
      * token). A row with no token after them is refused. */
     bool prompt_excluded;
+    bool no_special_tokens;  /* encode without the post-processor's special tokens; default false */
 } qf_dataset_params;
 
 qf_dataset_params qf_dataset_params_default(void);
@@ -320,6 +321,8 @@ size_t qf_dataset_size(const qf_dataset *d);
 /* Tokens at the start of every row that the pooling leaves out (qf_encoder_batch.pool_skip): the
  * prompt's, when it was loaded with prompt_excluded; else 0. */
 int32_t qf_dataset_pool_skip(const qf_dataset *d);
+/* Whether row i was encoded as a pair ("text_pair", "query", "question" / "context"). */
+bool qf_dataset_row_is_pair(const qf_dataset *d, size_t i);
 const qf_dataset_row *qf_dataset_row_at(const qf_dataset *d, size_t i); /* borrowed; NULL out of range */
 /* Rows [first, first + n) padded to the longest of them, as one encoder batch: ids, mask and types
  * [n][length] (each at least n * that length entries); padding has id 0, type 0, mask 0. Returns
