@@ -138,8 +138,32 @@ class _Error:
         raise QfNativeError(code, line.value.decode("utf-8", errors="replace"))
 
 
-class Model:
+class _Handle:
+    """A libqforge object owned by Python: freed by close(), the end of a `with` block or collection
+    (the subclass names its destroy function in _destroy; __init__ sets _lib and _ptr first)."""
+
+    _destroy = None
+    _ptr = None
+
+    def close(self):
+        if self._ptr:
+            getattr(self._lib, self._destroy)(self._ptr)
+            self._ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Model(_Handle):
     """A model read by qforge (qf_model_read): the format is detected from the bytes."""
+
+    _destroy = "qf_model_destroy"
 
     def __init__(self, path, library=None):
         self._lib = load_library(library)
@@ -168,23 +192,11 @@ class Model:
             raise ValueError("the model is closed")
         return self._ptr
 
-    def close(self):
-        if self._ptr:
-            self._lib.qf_model_destroy(self._ptr)
-            self._ptr = ctypes.c_void_p()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-
-class Encoder:
+class Encoder(_Handle):
     """qforge's reference encoder over a Model (qf_encoder_create). Not thread-safe."""
+
+    _destroy = "qf_encoder_destroy"
 
     def __init__(self, model, mode="auto", threads=0, max_batch=32, max_length=512, reference_kernels=False):
         self._lib = model._lib
@@ -258,25 +270,13 @@ class Encoder:
             result["last_hidden"] = copy(out.last_hidden, out.batch, out.length, out.hidden_size)
         return result
 
-    def close(self):
-        if self._ptr:
-            self._lib.qf_encoder_destroy(self._ptr)
-            self._ptr = ctypes.c_void_p()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-
-class Tokenizer:
+class Tokenizer(_Handle):
     """A tokenizer qforge reads (qf_tokenizer_load): a tokenizer.json, a vocab.txt, or a model folder
     (whose tokenizer_config.json and sentence_bert_config.json settings then apply, as they do for
     `qforge run`)."""
+
+    _destroy = "qf_tokenizer_destroy"
 
     def __init__(self, path, library=None):
         self._lib = load_library(library)
@@ -310,17 +310,3 @@ class Tokenizer:
                     "offsets": [enc.offsets[2 * i:2 * i + 2] for i in range(n)], "word_ids": enc.word_ids[:n]}
         finally:
             self._lib.qf_encoding_free(ctypes.byref(enc))
-
-    def close(self):
-        if self._ptr:
-            self._lib.qf_tokenizer_destroy(self._ptr)
-            self._ptr = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
