@@ -150,6 +150,19 @@ def main():
             ok += good
         print("Tokenizer: word ids of %d/%d byte-level texts consistent" % (ok, len(rrefs["texts"])))
         check(ok == len(rrefs["texts"]), "word ids (byte-level BPE)")
+    # word ids against Hugging Face's tokenizers (Encoding.word_ids, recorded by
+    # fixtures/gen/make_st_module_references.py: fixtures/hf-refs/st-modules/word_ids)
+    wdir = os.path.join(SOURCE, "fixtures", "hf-refs", "st-modules", "word_ids")
+    for name in sorted(os.listdir(wdir)):
+        wref = json.load(open(os.path.join(wdir, name)))
+        texts = json.load(open(os.path.join(SOURCE, "fixtures", "hf-refs", "tokenizers", name)))["texts"]
+        with Tokenizer(os.path.join(SOURCE, wref["tokenizer"])) as tok:
+            same = sum(tok.encode(t)["word_ids"] == w for t, w in zip(texts, wref["single"]))
+            same_pairs = sum(tok.encode(texts[i], texts[(i + 1) % len(texts)])["word_ids"] == w
+                             for i, w in enumerate(wref["pairs"]))
+        print("Tokenizer %s: word ids of %d/%d texts and %d/%d pairs as Hugging Face's" %
+              (name, same, len(wref["single"]), same_pairs, len(wref["pairs"])))
+        check(same == len(wref["single"]) and same_pairs == len(wref["pairs"]), "word ids equal Hugging Face's (%s)" % name)
     try:
         Tokenizer(os.path.join(MINI, "eval.jsonl"))
         check(False, "a JSONL file is not a tokenizer")

@@ -6,6 +6,9 @@
 #     run on "query: " + text (max |d| 0); --prompt-name picks another; --prompt "" and a null prompt
 #     are no prompt; an unknown name is refused listing the names; a .qf converted from the folder
 #     keeps the prompts; verify prints and records the prompt; calibrate prepends the default one;
+#   - folders saved by sentence-transformers 6 itself (fixtures/sbert6/prompts: include_prompt false
+#     mean and cls, and a CrossEncoder with prompts): encode() / predict() by default, with a
+#     prompt_name and with a prompt, max |d| <= 1e-5;
 #   - include_prompt false (mean and cls): the prompt's tokens are attended to but left out of the
 #     pooling. Checked against an independent computation of sentence-transformers 6's rule from
 #     the encoder's hidden states (qforge.native; the prompt's length measured alone minus a
@@ -223,6 +226,43 @@ PY
 else
   echo "skipped part: ONNX Runtime on the exported graphs (npm onnxruntime-node not installed)"
 fi
+
+# --- sentence-transformers 6 itself (fixtures/sbert6/prompts, fixtures/gen/make_st_module_references.py):
+# encode() by default, with prompt_name "passage" and with prompt "Represent: "; CrossEncoder.predict
+# of fixtures/jobs/rerank saved with prompts, by default, with "passage" and with prompt "" ----------
+st6="$QF_SOURCE_DIR/fixtures/sbert6/prompts"
+for case in bert-prompt-mean-without-prompt roberta-prompt-cls-without-prompt; do
+  /usr/bin/python3 - "$st6/$case/reference.json" "$work/st6" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+open(sys.argv[2] + ".rows.jsonl", "w").writelines(json.dumps({"text": t}) + "\n" for t in r["texts"])
+for k in ("embeddings", "embeddings_passage", "embeddings_custom"):
+    open(sys.argv[2] + "." + k + ".jsonl", "w").writelines(json.dumps({"embedding": e}) + "\n" for e in r[k])
+PY
+  q run "$st6/$case" --data "$work/st6.rows.jsonl" --output embedding > "$work/st6.default.jsonl"
+  q run "$st6/$case" --data "$work/st6.rows.jsonl" --output embedding --prompt-name passage > "$work/st6.passage.jsonl"
+  q run "$st6/$case" --data "$work/st6.rows.jsonl" --output embedding --prompt "Represent: " > "$work/st6.custom.jsonl"
+  same "$work/st6.default.jsonl" "$work/st6.embeddings.jsonl" 1e-5 "$case vs SentenceTransformer.encode"
+  same "$work/st6.passage.jsonl" "$work/st6.embeddings_passage.jsonl" 1e-5 "$case vs encode(prompt_name='passage')"
+  same "$work/st6.custom.jsonl" "$work/st6.embeddings_custom.jsonl" 1e-5 "$case vs encode(prompt='Represent: ')"
+done
+cp -r "$QF_SOURCE_DIR/fixtures/jobs/rerank" "$work/ce6"
+cp "$st6/cross-encoder/"*.json "$work/ce6/"
+rm "$work/ce6/reference.json"
+/usr/bin/python3 - "$st6/cross-encoder/reference.json" "$work/ce6" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+open(sys.argv[2] + ".rows.jsonl", "w").writelines(json.dumps({"query": a, "text": b}) + "\n" for a, b in r["pairs"])
+for k in ("default", "passage", "none"):
+    open(sys.argv[2] + "." + k + ".jsonl", "w").writelines(json.dumps({"embedding": [v]}) + "\n" for v in r[k])
+PY
+score_of() { /usr/bin/python3 -c 'import json, sys; [print(json.dumps({"embedding": [json.loads(l)["score"]]})) for l in open(sys.argv[1])]' "$1"; }
+q run "$work/ce6" --data "$work/ce6.rows.jsonl" > "$work/ce6.out"; score_of "$work/ce6.out" > "$work/ce6.got.default.jsonl"
+q run "$work/ce6" --data "$work/ce6.rows.jsonl" --prompt-name passage > "$work/ce6.out"; score_of "$work/ce6.out" > "$work/ce6.got.passage.jsonl"
+q run "$work/ce6" --data "$work/ce6.rows.jsonl" --prompt "" > "$work/ce6.out"; score_of "$work/ce6.out" > "$work/ce6.got.none.jsonl"
+for k in default passage none; do
+  same "$work/ce6.got.$k.jsonl" "$work/ce6.$k.jsonl" 1e-5 "CrossEncoder saved by sentence-transformers 6 ($k) vs CrossEncoder.predict"
+done
 
 # --- hostile configs: the embedding is refused naming the part -----------------------------------
 hostile() { # NAME PATTERN PYTHON-EDIT (of st: config_sentence_transformers.json, pool: the Pooling config)
