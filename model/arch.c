@@ -829,6 +829,11 @@ qf_status qf_arch_of(const qf_model *m, qf_arch *out, qf_error *err)
     qf_arch a;
     qf_status s = qf_arch_from_config(qf_model_config_json(m), &a, err);
     if (s) return s;
+    /* a sentence-transformers CrossEncoder folder's activation (readers/sentence_pipeline.c) is
+     * the one its scores take, over config.json's */
+    const char *fn = qf_model_get_meta(m, "pipeline.activation_fn");
+    if (fn && strcmp(fn, "identity") == 0) a.one_label_score = QF_ARCH_SCORE_IDENTITY;
+    if (fn && strcmp(fn, "sigmoid") == 0) a.one_label_score = QF_ARCH_SCORE_SIGMOID;
     char name[QF_MAX_NAME_LEN + 1];
     for (size_t i = 0; i < qf_model_tensor_count(m); i++) {
         const qf_tensor *t = qf_model_tensor(m, i);

@@ -451,14 +451,25 @@ static qf_status read_prompts(qf_model *m, const char *dir, char *unsupported, s
  * config_sentence_transformers.json "model_type" "CrossEncoder", or the Transformer module's
  * sentence_bert_config.json "transformer_task" "sequence-classification" (sentence-transformers 6
  * writes both). */
-static qf_status read_cross_encoder(const char *dir, bool *cross_encoder, qf_error *err)
+static qf_status read_cross_encoder(const char *dir, bool *cross_encoder, const char **activation, qf_error *err)
 {
-    json_object *st = NULL, *sbert = NULL;
+    json_object *st = NULL, *sbert = NULL, *fn = NULL;
     qf_status s = read_json(dir, "config_sentence_transformers.json", true, &st, err);
     if (!s) s = read_json(dir, "sentence_bert_config.json", true, &sbert, err);
     const char *type = st && json_object_is_type(st, json_type_object) ? string_of(st, "model_type") : NULL;
     const char *task = sbert && json_object_is_type(sbert, json_type_object) ? string_of(sbert, "transformer_task") : NULL;
     *cross_encoder = (type && strcmp(type, "CrossEncoder") == 0) || (task && strcmp(task, "sequence-classification") == 0);
+    /* the score's activation CrossEncoder loads from here (its _parse_model_config), over config.json's */
+    *activation = NULL;
+    if (*cross_encoder && st && json_object_is_type(st, json_type_object) && json_object_object_get_ex(st, "activation_fn", &fn) &&
+        !json_object_is_type(fn, json_type_null)) {
+        const char *path = json_object_is_type(fn, json_type_string) ? json_object_get_string(fn) : "";
+        *activation = strcmp(path, "torch.nn.modules.activation.Sigmoid") == 0 || strcmp(path, "torch.nn.Sigmoid") == 0
+                          ? "sigmoid"
+                      : strcmp(path, "torch.nn.modules.linear.Identity") == 0 || strcmp(path, "torch.nn.Identity") == 0
+                          ? "identity"
+                          : "";
+    }
     json_object_put(st);
     json_object_put(sbert);
     return s;
@@ -470,7 +481,8 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
     qf_status s = read_json(dir, "modules.json", true, &modules, err);
     if (s || !modules) return s;
     bool cross_encoder = false;
-    if ((s = read_cross_encoder(dir, &cross_encoder, err))) {
+    const char *activation = NULL;
+    if ((s = read_cross_encoder(dir, &cross_encoder, &activation, err))) {
         json_object_put(modules);
         return s;
     }
@@ -530,6 +542,10 @@ qf_status qf_sentence_pipeline_attach(qf_model *m, const char *dir, qf_error *er
 
     s = qf_model_set_meta(m, "pipeline.source", "sentence-transformers", err);
     if (!s && cross_encoder) s = qf_model_set_meta(m, "pipeline.model_type", "CrossEncoder", err);
+    if (activation && !activation[0])
+        note_unsupported(unsupported, sizeof unsupported, "a CrossEncoder activation_fn other than Sigmoid or Identity");
+    else if (!s && activation)
+        s = qf_model_set_meta(m, "pipeline.activation_fn", activation, err);
     if (!s) s = read_prompts(m, dir, unsupported, sizeof unsupported, err);
     if (!s && !include_prompt) s = qf_model_set_meta(m, "pipeline.include_prompt", "false", err);
     if (!s) s = read_text_settings(m, dir, unsupported, sizeof unsupported, err);

@@ -15,6 +15,9 @@
  *                       model_type, or the Transformer's transformer_task "sequence-classification"):
  *                       the model's own head scores, no pooling; its prompts go before the first text
  *                       of each pair; any module but the Transformer is unsupported
+ *   pipeline.activation_fn "sigmoid" or "identity": a CrossEncoder's score activation from
+ *                       config_sentence_transformers.json "activation_fn" (what CrossEncoder loads,
+ *                       over config.json's); another activation is unsupported
  *   pipeline.pooling    the pooling mode (qf_pooling_name's names), from <Pooling path>/config.json:
  *                       its "pooling_mode" string (sentence-transformers 6; ASCII case ignored, a
  *                       list of one mode is that mode) or its one pooling_mode_* flag that is true

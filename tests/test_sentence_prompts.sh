@@ -356,6 +356,26 @@ q run "$rerank" --data "$work/pairs.jsonl" --max-length 24 > "$work/rr.short.out
 scores "$work/ce-short.out" > "$work/ce-short.jsonl"; scores "$work/rr.short.out" > "$work/rr.short.jsonl"
 same "$work/ce-short.jsonl" "$work/rr.short.jsonl" 0 "CrossEncoder folder, max_seq_length 24 = --max-length 24"
 if cmp -s "$work/ce-short.jsonl" "$work/ce.jsonl"; then fail "max_seq_length 24 changed no score"; fi
+# the activation CrossEncoder loads from config_sentence_transformers.json: Identity scores are the
+# logits; an activation qforge does not compute is refused
+ce_folder "$work/ce-identity" null
+/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); c["activation_fn"] = "torch.nn.modules.linear.Identity"; json.dump(c, open(p, "w"))' \
+  "$work/ce-identity/config_sentence_transformers.json"
+q run "$work/ce-identity" --data "$work/pairs.jsonl" > "$work/ce-identity.out"
+/usr/bin/python3 - "$work/ce-identity.out" "$work/ce.out" <<'PY' || fail "activation_fn Identity"
+import json, math, sys
+ident = [json.loads(l) for l in open(sys.argv[1])]
+sig = [json.loads(l) for l in open(sys.argv[2])]
+d = max(abs(a["score"] - a["logits"][0]) for a in ident)
+s = max(abs(b["score"] - 1 / (1 + math.exp(-b["logits"][0]))) for b in sig)
+print(f"CrossEncoder activation_fn Identity: score = logit (max |d| {d:.3g}); default Sigmoid: score = sigmoid(logit) ({s:.3g})")
+sys.exit(0 if d == 0 and s < 1e-6 else 1)
+PY
+ce_folder "$work/ce-tanh" null
+/usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; c = json.load(open(p)); c["activation_fn"] = "torch.nn.modules.activation.Tanh"; json.dump(c, open(p, "w"))' \
+  "$work/ce-tanh/config_sentence_transformers.json"
+refused 1 "activation_fn other than Sigmoid or Identity" "a CrossEncoder activation_fn Tanh" \
+  q run "$work/ce-tanh" --data "$work/pairs.jsonl"
 ce_folder "$work/ce-extra" null '{"idx": 1, "name": "1", "path": "1_LogitScore", "type": "sentence_transformers.cross_encoder.modules.LogitScore"}'
 refused 1 "a module after a CrossEncoder's Transformer" "a CrossEncoder with a module after its Transformer" \
   q run "$work/ce-extra" --data "$work/pairs.jsonl"

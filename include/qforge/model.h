@@ -228,7 +228,9 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
  * name), without touching it: what the encoder, the static quantizer, calibration and the ONNX
  * exporter call, so that they take the model read-only and the mapping happens once, right after
  * reading. QF_STATUS_INVALID_ARGUMENT, naming the tensor, when a tensor still has a source name the
- * family would rename; the errors of qf_arch_map's checks otherwise. `out` may be NULL.
+ * family would rename; the errors of qf_arch_map's checks otherwise. `out` may be NULL. A
+ * sentence-transformers CrossEncoder folder's activation (metadata pipeline.activation_fn "sigmoid"
+ * / "identity") decides one_label_score over config.json's.
  */
 qf_status qf_arch_of(const qf_model *m, qf_arch *out, qf_error *err);
 
