@@ -13,6 +13,7 @@
 #     disagree with the string) are refused naming the part; hostile model_max_length values
 #     (negative, huge, a string, 1e30) are no limit;
 #   - do_lower_case true lower-cases every text first (a tokenizer that does not is refused);
+#   - mean and CLS + Normalize for every family (fixtures/sbert6/normalize over fixtures/families);
 #   - Dense modules (fixtures/sbert6/dense laid over distilbert-max): FP32, dynamic int8, the .qf
 #     alone, --pooling overriding them, verify, ONNX Runtime on the exported graph, hostile configs.
 set -euo pipefail
@@ -76,13 +77,29 @@ for d in "$QF_SOURCE_DIR"/fixtures/sbert6/*/; do
   d=${d%/}
   [ "$(basename "$d")" = dense ] && continue # Dense modules to lay over distilbert-max: below
   [ "$(basename "$d")" = prompts ] && continue # folders with prompts: tests/test_sentence_prompts.sh
+  [ "$(basename "$d")" = normalize ] && continue # the modules of every family: below
   check_folder "$d" "$d/reference.json" "$(basename "$d")"
 done
+
 
 check_folder "$QF_SOURCE_DIR/fixtures/jobs/embed" "$QF_SOURCE_DIR/fixtures/jobs/embed/predictions.json" "jobs-embed"
 
 # copy_folder SRC DST: a writable copy of a fixture folder
 copy_folder() { rm -rf "$2"; cp -r "$1" "$2"; chmod -R u+w "$2"; }
+
+# mean and CLS pooling + Normalize for every family (fixtures/sbert6/normalize: the module files
+# sentence-transformers 6 saved over fixtures/families/<family>, whose weights they share): FP32
+# vs SentenceTransformer.encode
+for d in "$QF_SOURCE_DIR"/fixtures/sbert6/normalize/*/; do
+  d=${d%/}; name=$(basename "$d"); fam=${name%%-*}
+  copy_folder "$QF_SOURCE_DIR/fixtures/families/$fam" "$work/norm-$name"
+  rm -f "$work/norm-$name/reference.json"
+  cp -r "$d"/* "$work/norm-$name/"
+  rows "$d/reference.json" > "$work/norm-$name.jsonl"
+  "$QF_CLI" run "$work/norm-$name" --data "$work/norm-$name.jsonl" --output embedding --threads 1 > "$work/norm-$name.got.jsonl"
+  compare "$work/norm-$name.got.jsonl" "$d/reference.json" 1e-4 "$name + Normalize FP32 vs SentenceTransformer.encode"
+done
+
 # set_json FILE KEY VALUE_JSON: sets (or with VALUE_JSON "DELETE" removes) a top-level key
 set_json() {
   /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
