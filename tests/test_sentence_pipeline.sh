@@ -14,7 +14,8 @@
 #   - --pooling / --normalize override the pipeline; a plain checkpoint keeps the mean;
 #   - refused, naming the part: a Dense module after Normalize, two pooling modes at once, a default
 #     prompt naming none of the prompts (prompts themselves: test_sentence_prompts.sh); a
-#     module path leaving the folder, or a modules.json linked out of it, is FORBIDDEN; a FIFO is
+#     module path leaving the folder, or a modules.json or config_sentence_transformers.json linked
+#     out of it, is FORBIDDEN; a FIFO (either file) is
 #     refused by type without waiting; a modules.json that is not an array is FORMAT.
 set -euo pipefail
 work="$QF_BINARY_DIR/test_sentence_pipeline.d"
@@ -186,6 +187,14 @@ make_folder bert "$work/linkout" mean 0
 cp "$work/linkout/modules.json" "$work/outside-modules.json"; rm "$work/linkout/modules.json"
 ln -s "$work/outside-modules.json" "$work/linkout/modules.json"
 refused "$work/linkout" "outside the model folder" "modules.json linked out of the folder"
+# config_sentence_transformers.json (prompts, model_type, activation_fn): the same rules
+make_folder bert "$work/stfifo" mean 0
+mkfifo "$work/stfifo/config_sentence_transformers.json"
+refused "$work/stfifo" "regular file" "config_sentence_transformers.json a FIFO"
+make_folder bert "$work/stout" mean 0
+echo '{"prompts": {"q": "query: "}, "default_prompt_name": "q"}' > "$work/outside-st.json"
+ln -s "$work/outside-st.json" "$work/stout/config_sentence_transformers.json"
+refused "$work/stout" "outside the model folder" "config_sentence_transformers.json linked out of the folder"
 # a module type that is not a plain name (control bytes, cut UTF-8) is never copied into the metadata:
 # the .qf converted from the folder stays readable and the refusal says "unrecognised type"
 make_folder bert "$work/oddtype" mean 0 "{\"idx\": 3, \"name\": \"3\", \"path\": \"\", \"type\": \"x.A$(printf '\\u00e9%.0s' $(seq 40))\\u001b[31m\"}"
