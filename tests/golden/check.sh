@@ -26,8 +26,57 @@ if [ ! -d "$SHARED/models/debsec-bert" ] || [ ! -d "$SHARED/data/debsec" ]; then
   exit 77
 fi
 
+# The recording must end before ctest's TIMEOUT (600 s) kills this script without a word: past
+# QF_GOLDEN_DEADLINE seconds (default 540) the processes still running are described (state, kernel
+# wait channel, system call, CPU seconds; per thread) and stopped, and the test fails with the log.
+deadline=${QF_GOLDEN_DEADLINE:-540}
+case $deadline in '' | *[!0-9]*) echo "QF_GOLDEN_DEADLINE must be a number of seconds"; exit 2 ;; esac
+
+# descendants PID: the PIDs of every process below PID, from /proc (procps may be absent)
+descendants() {
+  local parent=$1 p ppid
+  for p in /proc/[0-9]*; do
+    ppid=$(awk '{sub(/^.*\) /, ""); print $2}' "$p/stat" 2>/dev/null) || continue
+    if [ "$ppid" = "$parent" ]; then
+      echo "${p#/proc/}"
+      descendants "${p#/proc/}"
+    fi
+  done
+}
+# describe PID: one line per thread: state, wait channel, system call, user and system CPU seconds
+describe() {
+  local pid=$1 t st ticks
+  ticks=$(getconf CLK_TCK)
+  [ -d "/proc/$pid" ] || return 0
+  echo "  pid $pid: $({ tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-300)"
+  for t in /proc/"$pid"/task/[0-9]*; do
+    st=$(sed 's/^.*) //' "$t/stat" 2>/dev/null) || continue
+    echo "    thread ${t##*/}: state $(echo "$st" | awk '{print $1}')," \
+      "wchan $(cat "$t/wchan" 2>/dev/null || echo '?')," \
+      "syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null || echo '?')," \
+      "cpu $(echo "$st" | awk -v hz="$ticks" '{printf "%.1f s user, %.1f s system", $12 / hz, $13 / hz}')"
+  done
+}
+
 start=$(date +%s)
-QF_SOURCE_DIR=$SRC QF_SHARED_DIR=$SHARED bash "$HERE/record.sh" "$QF" "$OUT" > "$OUT.log" 2>&1
+QF_SOURCE_DIR=$SRC QF_SHARED_DIR=$SHARED bash "$HERE/record.sh" "$QF" "$OUT" > "$OUT.log" 2>&1 &
+recorder=$!
+while kill -0 "$recorder" 2>/dev/null; do
+  if [ $(($(date +%s) - start)) -ge "$deadline" ]; then
+    echo "FAIL: tests/golden/record.sh still running after $deadline s (QF_GOLDEN_DEADLINE)"
+    echo "load average: $(cat /proc/loadavg 2>/dev/null)"
+    [ -r /proc/pressure/io ] && echo "io pressure: $(tr '\n' ' ' < /proc/pressure/io)"
+    echo "its processes:"
+    stuck=$(descendants "$recorder")
+    for p in $recorder $stuck; do describe "$p"; done
+    kill -TERM $stuck "$recorder" 2>/dev/null
+    echo "the end of its log ($OUT.log):"
+    tail -n 40 "$OUT.log"
+    exit 1
+  fi
+  sleep 1
+done
+wait "$recorder"
 rc=$?
 if [ $rc -ne 0 ]; then
   cat "$OUT.log"

@@ -74,8 +74,13 @@ unset QF_DIRECT_IO
 T=(--threads 1)
 
 fail() { echo "record.sh: $*" >&2; exit 1; }
-# q ARGS...: qforge quietly; its stderr is shown when it fails
-q() { "$QF" "$@" || fail "qforge $* exited $?"; }
+# q ARGS...: qforge quietly; its stderr is shown when it fails. Each command is logged with the
+# seconds since the recording began before it starts, so a slow or stuck one is named in the log.
+began=$(date +%s)
+q() {
+  echo "+ $(($(date +%s) - began)) s: qforge $*" >&2
+  "$QF" "$@" || fail "qforge $* exited $?"
+}
 # emitted NAME: the output exists; one line per output
 emitted() { [ -f "$1" ] || fail "$1 was not written"; printf '%-42s %10d bytes\n' "$1" "$(stat -c %s "$1")"; }
 
@@ -87,6 +92,7 @@ ln -s "$SRC/fixtures/families" in/families
 ln -s "$SRC/fixtures/debsec-mini" in/debsec-mini
 ln -s "$DATA/calib.jsonl" in/calib.jsonl
 head -n 200 "$DATA/eval.jsonl" > in/eval200.jsonl
+echo "+ $(($(date +%s) - began)) s: fixtures/gen/make_tf_model_h5.py" >&2
 "$PY" "$SRC/fixtures/gen/make_tf_model_h5.py" "$MODEL/pytorch_model.bin" in/debsec-h5/tf_model.h5 ||
   fail "fixtures/gen/make_tf_model_h5.py could not write the HDF5 layout (needs $PY with torch and h5py)"
 cp "$MODEL/config.json" "$MODEL/tokenizer.json" in/debsec-h5/
