@@ -4,7 +4,8 @@
 #   usage: .ci/install-deps.sh [build|all]
 #     build  what compiling qforge and its tests needs (`make`, `make demo`)
 #     all    (default) also the test oracles and tools (`make test`): clang and its sanitizer and
-#            libFuzzer runtimes, Python with torch/onnx/h5py, Chromium, Node.js and the npm packages
+#            libFuzzer runtimes, Python with torch/onnx/h5py, the Unicode data files, Chromium, Node.js
+#            and the npm packages
 # apt's own output goes to a log file; the terminal gets one line before and one after, and on a
 # failure the end of the log (where apt states the error) and the log's path.
 set -euo pipefail
@@ -22,6 +23,9 @@ test_packages=(
   clang libclang-rt-14-dev libomp-dev
   python3-numpy python3-torch python3-onnx python3-h5py
   chromium
+  # the Unicode Character Database: grapheme break properties and GraphemeBreakTest.txt, which
+  # text/grapheme_tables.c is generated from and tests/test_grapheme.c checks against
+  unicode-data
 )
 case $profile in
   build) packages=("${build_packages[@]}") ;;
