@@ -70,6 +70,16 @@ static qf_status norm_limit_error(qf_error *err, const char *file, const char *f
     return s;
 }
 
+/* A Precompiled step's charsmap pointed outside itself while normalizing (where Hugging Face's
+ * tokenizers would panic). */
+static qf_status norm_format_error(qf_error *err, const char *file, const qf_tok_norm_run *run)
+{
+    return qf_error_set(err, QF_STATUS_FORMAT, file, NULL, -1, run->where,
+                        "%s (%s): the precompiled_charsmap's trie points outside the charsmap; the normalizer "
+                        "cannot be run on this text",
+                        run->where, run->type);
+}
+
 qf_tokenizer *qf_tok_alloc(void)
 {
     qf_tokenizer *t = calloc(1, sizeof *t);
@@ -471,6 +481,7 @@ static qf_status match_added_tokens(const qf_tok_ctx *c, qf_tokenizer *t)
             snprintf(what, sizeof what, "added token '%.48s'", a->content);
             return norm_limit_error(c->err, c->file, "added_tokens", &run, what);
         }
+        if (s == QF_STATUS_FORMAT) return norm_format_error(c->err, c->file, &run);
         if (s) return no_memory(c);
         if (a->match.n == 0) continue; /* nothing left to match */
         if (a->normalized) t->match_norm[t->n_match_norm++] = i;
@@ -490,7 +501,8 @@ qf_status qf_tok_finish(const qf_tok_ctx *c, qf_tokenizer *t)
         if (id < 0) id = find_token_id(t, "<pad>");
         t->pad_id = id < 0 ? 0 : id;
     }
-    if (t->model.unk_token)
+    /* Unigram names its unknown token by position (unk_id), which the loader set */
+    if (t->model.unk_token && t->model.kind != QF_TOK_MODEL_UNIGRAM)
         t->model.unk_id = qf_tok_map_get(&t->model.vocab, t->model.unk_token, strlen(t->model.unk_token));
     qf_status s = pair_layouts(c, t);
     return s != QF_STATUS_OK ? s : build_trim_tables(c, t);
@@ -650,7 +662,9 @@ static qf_status model_piece(enc_state *st, const uint32_t *w, const uint32_t *a
         size_t before = st->ids.n;
         qf_status s = t->model.kind == QF_TOK_MODEL_WORDPIECE
                           ? qf_tok_wordpiece(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err)
-                          : qf_tok_bpe(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err);
+                      : t->model.kind == QF_TOK_MODEL_BPE
+                          ? qf_tok_bpe(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err)
+                          : qf_tok_unigram(&t->model, wv, words->v[i].len, &st->scratch, &st->ids, st->err);
         if (s != QF_STATUS_OK) return s == QF_STATUS_NO_MEMORY ? enc_nomem(st) : s;
         for (size_t k = before; k < st->ids.n; k++) {
             st->ids.start[k] = align_start(wa[st->ids.start[k]]);
@@ -675,6 +689,7 @@ static qf_status raw_piece(enc_state *st, const uint32_t *w, const uint32_t *ali
         qf_tok_norm_run_init(&run, n);
         qf_status s = qf_tok_norm_apply(t->normalizer, w, align, n, &st->norm, &st->norm_align, &run);
         if (s == QF_STATUS_LIMIT) return norm_limit_error(st->err, NULL, NULL, &run, "a piece of text");
+        if (s == QF_STATUS_FORMAT) return norm_format_error(st->err, NULL, &run);
         if (s) return enc_nomem(st);
     } else if (!qf_cpbuf_append(&st->norm, w, n) || !qf_cpbuf_append(&st->norm_align, align, n)) {
         return enc_nomem(st);

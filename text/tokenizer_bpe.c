@@ -194,5 +194,7 @@ void qf_tok_model_free(qf_tok_model *m)
     free(m->unk_token);
     free(m->prefix);
     free(m->suffix);
+    free(m->scores);
+    free(m->sorted);
     memset(m, 0, sizeof *m);
 }

@@ -6,6 +6,7 @@
  *   tokenizer_normalize.c  normalizers;
  *   tokenizer_pretok.c     pre-tokenizers (incl. the GPT-2 split, written out by hand);
  *   tokenizer_wordpiece.c  the WordPiece model;   tokenizer_bpe.c  the BPE model;
+ *   tokenizer_unigram.c    the Unigram model (SentencePiece's);
  *   tokenizer_map.c        hash maps (token -> id, merge pair -> rank).
  * Text inside the pipeline is arrays of code points; vocabularies hold UTF-8 bytes.
  */
@@ -48,6 +49,9 @@ bool qf_tok_pairmap_put(qf_tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, 
 bool qf_tok_pairmap_get(const qf_tok_pairmap *m, int32_t a, int32_t b, uint32_t *rank, int32_t *id);
 void qf_tok_pairmap_free(qf_tok_pairmap *m);
 
+/* The loading context (defined below with the loaders). */
+typedef struct qf_tok_ctx qf_tok_ctx;
+
 /* ---- normalizers ------------------------------------------------------------------------ */
 
 typedef enum qf_tok_norm_kind {
@@ -61,14 +65,22 @@ typedef enum qf_tok_norm_kind {
     QF_TOK_NORM_STRIP,
     QF_TOK_NORM_REPLACE,
     QF_TOK_NORM_PREPEND,
+    QF_TOK_NORM_PRECOMPILED,
     QF_TOK_NORM_SEQUENCE
 } qf_tok_norm_kind;
+
+/* A SentencePiece precompiled_charsmap (tokenizer_precompiled.c). */
+typedef struct qf_tok_charsmap qf_tok_charsmap;
 
 typedef struct qf_tok_norm {
     qf_tok_norm_kind kind;
     bool clean_text, handle_chinese_chars, strip_accents, lowercase; /* BERT (strip_accents resolved) */
     bool strip_left, strip_right;                                    /* Strip */
     qf_cpbuf pattern, content;          /* Replace: pattern -> content; Prepend: content */
+    size_t min_run;                     /* Replace: 0 for a String pattern; for the Regex "c{m,}" or
+                                         * "c+", m (1 for +): a run of at least m of the one
+                                         * character of pattern is one match */
+    qf_tok_charsmap *charsmap;          /* Precompiled, owned */
     struct qf_tok_norm *items;          /* Sequence */
     size_t n_items;
 } qf_tok_norm;
@@ -78,7 +90,7 @@ typedef struct qf_tok_norm_run {
     size_t piece;      /* code points of the piece given to the whole normalizer */
     size_t max;        /* code points it may become: qf_tok_norm_budget(piece) */
     char where[128];   /* on LIMIT: JSON path of the step, "normalizer.normalizers[2]" */
-    const char *type;  /* on LIMIT: its type, "Replace" (static storage) */
+    const char *type;  /* on LIMIT or FORMAT: its type, "Replace" (static storage) */
     size_t found;      /* on LIMIT: code points the step would make (or had made when it stopped) */
     bool found_exact;  /* found is the step's whole output, not where it was stopped */
 } qf_tok_norm_run;
@@ -92,10 +104,24 @@ void qf_tok_norm_run_init(qf_tok_norm_run *run, size_t piece);
 /* Appends the normalization of in[0..n) to out, and to out_align the alignment of each appended
  * code point (unicode.h) computed from in_align[0..n) as Hugging Face's NormalizedString does; no
  * step (nor a Sequence as a whole) appends more than run->max code points. QF_STATUS_LIMIT
- * (run->where, type, found set) when one would, QF_STATUS_NO_MEMORY when out of memory. */
+ * (run->where, type, found set) when one would, QF_STATUS_FORMAT (run->where, type set) when a
+ * Precompiled step's charsmap points outside itself, QF_STATUS_NO_MEMORY when out of memory. */
 qf_status qf_tok_norm_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
                             qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run);
 void qf_tok_norm_free(qf_tok_norm *nm); /* frees the contents, not nm itself */
+
+/* The precompiled_charsmap blob (or its base64, as tokenizer.json holds it), checked: its header,
+ * its trie's size, UTF-8 of its strings. `field` names it in errors. */
+qf_status qf_tok_charsmap_from_blob(const qf_tok_ctx *c, const char *field, const uint8_t *blob, size_t n,
+                                    qf_tok_charsmap **out);
+qf_status qf_tok_charsmap_from_base64(const qf_tok_ctx *c, const char *field, const char *text, size_t n,
+                                      qf_tok_charsmap **out);
+void qf_tok_charsmap_free(qf_tok_charsmap *m);
+/* The Precompiled normalization of in[0..n) appended to out / out_align (tokenizer_precompiled.c):
+ * QF_STATUS_LIMIT once more than max_out code points were appended, QF_STATUS_FORMAT when the
+ * charsmap points outside itself. */
+qf_status qf_tok_charsmap_normalize(const qf_tok_charsmap *m, const uint32_t *in, const uint32_t *in_align, size_t n,
+                                    size_t max_out, qf_cpbuf *out, qf_cpbuf *out_align);
 
 /* ---- pre-tokenizers --------------------------------------------------------------------- */
 
@@ -107,8 +133,12 @@ typedef enum qf_tok_pre_kind {
     QF_TOK_PRE_PUNCTUATION,
     QF_TOK_PRE_SPLIT,
     QF_TOK_PRE_DIGITS,
+    QF_TOK_PRE_METASPACE,
     QF_TOK_PRE_SEQUENCE
 } qf_tok_pre_kind;
+
+/* Metaspace's prepend_scheme. */
+typedef enum qf_tok_prepend { QF_TOK_PREPEND_ALWAYS, QF_TOK_PREPEND_FIRST, QF_TOK_PREPEND_NEVER } qf_tok_prepend;
 
 /* How a split keeps what its pattern matched (Hugging Face's SplitDelimiterBehavior). */
 typedef enum qf_tok_behavior {
@@ -126,6 +156,9 @@ typedef struct qf_tok_pre {
     bool invert;                      /* Split */
     bool individual_digits;           /* Digits */
     qf_cpbuf pattern;                 /* Split (String pattern) */
+    uint32_t replacement;             /* Metaspace */
+    qf_tok_prepend prepend_scheme;    /* Metaspace */
+    bool split;                       /* Metaspace */
     struct qf_tok_pre *items;         /* Sequence */
     size_t n_items;
 } qf_tok_pre;
@@ -151,7 +184,15 @@ void qf_tok_pre_free(qf_tok_pre *pt);
 
 /* ---- models ------------------------------------------------------------------------------ */
 
-typedef enum qf_tok_model_kind { QF_TOK_MODEL_WORDPIECE, QF_TOK_MODEL_BPE } qf_tok_model_kind;
+typedef enum qf_tok_model_kind { QF_TOK_MODEL_WORDPIECE, QF_TOK_MODEL_BPE, QF_TOK_MODEL_UNIGRAM } qf_tok_model_kind;
+
+/* A Unigram vocabulary entry in byte order: where its bytes are in the vocabulary map's key pool,
+ * and the id the map gives that string (the last of duplicates, as Hugging Face's map keeps). */
+typedef struct qf_tok_piece_ref {
+    size_t off;
+    uint32_t len;
+    int32_t id;
+} qf_tok_piece_ref;
 
 typedef struct qf_tok_model {
     qf_tok_model_kind kind;
@@ -164,6 +205,13 @@ typedef struct qf_tok_model {
     size_t max_input_chars_per_word; /* WordPiece */
     qf_tok_pairmap merges;           /* BPE */
     bool fuse_unk, byte_fallback, ignore_merges;
+    /* Unigram: the score of each id (ids are the positions of "vocab", 0 .. n_scores - 1), the
+     * lowest score, and the distinct strings sorted by their bytes (the prefix search). */
+    double *scores;
+    size_t n_scores;
+    double min_score;
+    qf_tok_piece_ref *sorted;
+    size_t n_sorted;
 } qf_tok_model;
 
 /* Scratch memory of one encode call, reused across words. */
@@ -192,6 +240,13 @@ qf_status qf_tok_wordpiece(const qf_tok_model *m, const uint32_t *w, size_t n, q
                            qf_tok_ids *out, qf_error *err);
 qf_status qf_tok_bpe(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_scratch *s,
                      qf_tok_ids *out, qf_error *err);
+/* Unigram: the most probable segmentation (Viterbi over the pieces' scores), as Hugging Face's
+ * encode_optimized; unknown characters become the unknown token (consecutive ones fused), or
+ * their bytes' <0xXX> pieces with byte_fallback. */
+qf_status qf_tok_unigram(const qf_tok_model *m, const uint32_t *w, size_t n, qf_tok_scratch *s,
+                         qf_tok_ids *out, qf_error *err);
+/* Sorts the Unigram vocabulary for the prefix search, once every entry was added. */
+bool qf_tok_unigram_index(qf_tok_model *m);
 void qf_tok_model_free(qf_tok_model *m);
 
 /* UTF-8 of w[0..n) into s->bytes (grown), with the byte offset of each code point in s->offs
@@ -286,10 +341,10 @@ struct qf_tokenizer {
 };
 
 /* Loading context: the file being read, for error messages. */
-typedef struct qf_tok_ctx {
+struct qf_tok_ctx {
     const char *file;
     qf_error *err;
-} qf_tok_ctx;
+};
 
 qf_status qf_tok_format_error(const qf_tok_ctx *c, const char *field, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -5,6 +5,7 @@
  * ("model.vocab", "normalizer.normalizers[1].type", ...). Syntax errors carry the byte offset.
  */
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,51 @@ static qf_status get_pattern(const qf_tok_ctx *c, json_object *obj, const char *
     return to_cps(c, str, n, out);
 }
 
+/* The pattern of a Replace normalizer: a String, or one of the Regex forms SentencePiece
+ * tokenizers use, a single character repeated: "c{m,}" (XLM-R's " {2,}") or "c+", with c a
+ * character that is not a regex operator or such an operator escaped by a backslash. Any other
+ * Regex is refused, naming it. */
+static qf_status get_replace_pattern(const qf_tok_ctx *c, json_object *obj, const char *path, qf_tok_norm *nm)
+{
+    char f[PATH_MAX_LEN], g[PATH_MAX_LEN];
+    sub(f, path, "pattern");
+    json_object *p = member(obj, "pattern");
+    qf_status s = get_object(c, p, f);
+    if (s != QF_STATUS_OK) return s;
+    if (!member(p, "Regex")) return get_pattern(c, obj, path, &nm->pattern);
+    const char *re;
+    size_t n;
+    sub(g, f, "Regex");
+    if ((s = get_string(c, p, "Regex", f, false, &re, &n)) != QF_STATUS_OK) return s;
+    qf_cpbuf cps = {0};
+    if (!qf_utf8_decode_lossy((const uint8_t *)re, n, &cps)) return nomem(c);
+    static const char operators[] = "\\^$.|?*+()[]{}";
+    size_t i = 0;
+    uint32_t ch = 0;
+    bool ok = false;
+    if (cps.n >= 2 && cps.v[0] == '\\' && cps.v[1] < 128 && strchr(operators, (int)cps.v[1])) ch = cps.v[1], i = 2;
+    else if (cps.n >= 1 && !(cps.v[0] < 128 && strchr(operators, (int)cps.v[0])) && cps.v[0] != 0) ch = cps.v[0], i = 1;
+    if (i && i + 1 == cps.n && cps.v[i] == '+') {
+        nm->min_run = 1;
+        ok = true;
+    } else if (i && i < cps.n && cps.v[i] == '{' && cps.v[cps.n - 1] == '}' && cps.n >= i + 4 && cps.v[cps.n - 2] == ',') {
+        size_t m = 0, k = i + 1;
+        for (; k < cps.n - 2 && cps.v[k] >= '0' && cps.v[k] <= '9' && m < 1000000; k++) m = m * 10 + (cps.v[k] - '0');
+        if (k == cps.n - 2 && m >= 1) {
+            nm->min_run = m;
+            ok = true;
+        }
+    }
+    qf_cpbuf_free(&cps);
+    if (!ok) {
+        s = qf_error_set(c->err, QF_STATUS_UNSUPPORTED, c->file, NULL, -1, g,
+                         "Regex pattern '%.60s' is not supported: only one character repeated, as \"c{m,}\" or \"c+\"",
+                         re);
+        return s;
+    }
+    return qf_cpbuf_push(&nm->pattern, ch) ? QF_STATUS_OK : nomem(c);
+}
+
 static qf_status parse_norm(const qf_tok_ctx *c, json_object *obj, const char *path, int depth, qf_tok_norm *nm)
 {
     qf_status s = get_object(c, obj, path);
@@ -201,10 +247,17 @@ static qf_status parse_norm(const qf_tok_ctx *c, json_object *obj, const char *p
         nm->kind = QF_TOK_NORM_REPLACE;
         const char *content;
         size_t n;
-        if ((s = get_pattern(c, obj, path, &nm->pattern)) != QF_STATUS_OK ||
+        if ((s = get_replace_pattern(c, obj, path, nm)) != QF_STATUS_OK ||
             (s = get_string(c, obj, "content", path, false, &content, &n)) != QF_STATUS_OK)
             return s;
         return to_cps(c, content, n, &nm->content);
+    } else if (strcmp(type, "Precompiled") == 0) {
+        nm->kind = QF_TOK_NORM_PRECOMPILED;
+        sub(f, path, "precompiled_charsmap");
+        json_object *v = member(obj, "precompiled_charsmap");
+        if (!v || !json_object_is_type(v, json_type_string)) return type_error(c, f, "string (base64)", v);
+        return qf_tok_charsmap_from_base64(c, f, json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                                           &nm->charsmap);
     } else if (strcmp(type, "Prepend") == 0) {
         nm->kind = QF_TOK_NORM_PREPEND;
         const char *content;
@@ -252,6 +305,45 @@ static qf_status get_behavior(const qf_tok_ctx *c, json_object *obj, const char 
     return qf_tok_format_error(c, f, "unknown split behavior '%s'", b);
 }
 
+/* Metaspace: "replacement" (one character), "prepend_scheme" (always / first / never; absent:
+ * always), the older "add_prefix_space" (false means never, and contradicts another scheme), "split"
+ * (absent: true). */
+static qf_status parse_metaspace(const qf_tok_ctx *c, json_object *obj, const char *path, qf_tok_pre *pt)
+{
+    pt->kind = QF_TOK_PRE_METASPACE;
+    char f[PATH_MAX_LEN];
+    const char *r, *scheme;
+    size_t rn;
+    qf_status s = get_string(c, obj, "replacement", path, false, &r, &rn);
+    if (s != QF_STATUS_OK) return s;
+    qf_cpbuf cps = {0};
+    if (!qf_utf8_decode_lossy((const uint8_t *)r, rn, &cps)) return nomem(c);
+    bool one = cps.n == 1;
+    pt->replacement = one ? cps.v[0] : 0;
+    qf_cpbuf_free(&cps);
+    sub(f, path, "replacement");
+    if (!one) return qf_tok_format_error(c, f, "the replacement must be exactly one character");
+    if ((s = get_string(c, obj, "prepend_scheme", path, true, &scheme, NULL)) != QF_STATUS_OK) return s;
+    pt->prepend_scheme = QF_TOK_PREPEND_ALWAYS;
+    if (scheme) {
+        sub(f, path, "prepend_scheme");
+        if (strcmp(scheme, "first") == 0) pt->prepend_scheme = QF_TOK_PREPEND_FIRST;
+        else if (strcmp(scheme, "never") == 0) pt->prepend_scheme = QF_TOK_PREPEND_NEVER;
+        else if (strcmp(scheme, "always") != 0)
+            return qf_tok_format_error(c, f, "unknown prepend_scheme '%.40s' (always, first or never)", scheme);
+    }
+    json_object *aps = member(obj, "add_prefix_space");
+    if (aps && !json_object_is_type(aps, json_type_null)) {
+        sub(f, path, "add_prefix_space");
+        if (!json_object_is_type(aps, json_type_boolean)) return type_error(c, f, "boolean", aps);
+        if (!json_object_get_boolean(aps)) {
+            if (pt->prepend_scheme != QF_TOK_PREPEND_NEVER)
+                return qf_tok_format_error(c, f, "add_prefix_space false contradicts the prepend_scheme");
+        }
+    }
+    return get_bool(c, obj, "split", path, true, &pt->split);
+}
+
 static qf_status parse_pre(const qf_tok_ctx *c, json_object *obj, const char *path, int depth, qf_tok_pre *pt)
 {
     qf_status s = get_object(c, obj, path);
@@ -282,6 +374,8 @@ static qf_status parse_pre(const qf_tok_ctx *c, json_object *obj, const char *pa
             (s = get_behavior(c, obj, path, QF_TOK_REMOVED, &pt->behavior)) != QF_STATUS_OK)
             return s;
         return get_bool(c, obj, "invert", path, false, &pt->invert);
+    } else if (strcmp(type, "Metaspace") == 0) {
+        return parse_metaspace(c, obj, path, pt);
     } else if (strcmp(type, "Sequence") == 0) {
         pt->kind = QF_TOK_PRE_SEQUENCE;
         sub(f, path, "pretokenizers");
@@ -339,6 +433,57 @@ static qf_status opt_affix(const qf_tok_ctx *c, json_object *obj, const char *ke
     return (*out = dup_n(v, n)) ? QF_STATUS_OK : nomem(c);
 }
 
+/* A Unigram model: "vocab" [[piece, score], ...] (the id of a piece is its position), "unk_id" (a
+ * position, or null / absent: then an unknown character is an error, as in Hugging Face),
+ * "byte_fallback". Scores must be finite numbers. */
+static qf_status parse_unigram(const qf_tok_ctx *c, json_object *obj, qf_tok_model *m)
+{
+    m->kind = QF_TOK_MODEL_UNIGRAM;
+    m->fuse_unk = true; /* always, for Unigram */
+    qf_status s = get_bool(c, obj, "byte_fallback", "model", false, &m->byte_fallback);
+    if (s != QF_STATUS_OK) return s;
+    json_object *vocab = member(obj, "vocab");
+    if (!vocab || !json_object_is_type(vocab, json_type_array)) return type_error(c, "model.vocab", "array", vocab);
+    size_t n = json_object_array_length(vocab);
+    if (n > QF_TOKENIZER_MAX_VOCAB) return limit(c, "model.vocab", "vocabulary size", QF_TOKENIZER_MAX_VOCAB, n);
+    if (n && !(m->scores = calloc(n, sizeof *m->scores))) return nomem(c);
+    m->n_scores = n;
+    m->min_score = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        char f[PATH_MAX_LEN];
+        idx(f, "model.vocab", i);
+        json_object *e = json_object_array_get_idx(vocab, i);
+        if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 2)
+            return type_error(c, f, "[piece, score] array", e);
+        json_object *piece = json_object_array_get_idx(e, 0), *score = json_object_array_get_idx(e, 1);
+        char g[PATH_MAX_LEN];
+        idx(g, f, 0);
+        if (!json_object_is_type(piece, json_type_string)) return type_error(c, g, "string", piece);
+        idx(g, f, 1);
+        if (!json_object_is_type(score, json_type_double) && !json_object_is_type(score, json_type_int))
+            return type_error(c, g, "number", score);
+        double v = json_object_get_double(score);
+        if (!isfinite(v)) return qf_tok_format_error(c, g, "the score is not a finite number");
+        m->scores[i] = v;
+        if (v < m->min_score) m->min_score = v;
+        if ((s = qf_tok_add_vocab(c, m, json_object_get_string(piece), (size_t)json_object_get_string_len(piece),
+                                  (int64_t)i, f)) != QF_STATUS_OK)
+            return s;
+    }
+    m->unk_id = -1;
+    json_object *unk = member(obj, "unk_id");
+    if (unk && !json_object_is_type(unk, json_type_null)) {
+        if (n == 0) return qf_tok_format_error(c, "model.unk_id", "an unk_id with an empty vocabulary");
+        int64_t u;
+        if ((s = as_int(c, unk, "model.unk_id", 0, (int64_t)n - 1, &u)) != QF_STATUS_OK) return s;
+        m->unk_id = (int32_t)u;
+        json_object *piece = json_object_array_get_idx(json_object_array_get_idx(vocab, (size_t)u), 0);
+        if (!(m->unk_token = dup_n(json_object_get_string(piece), (size_t)json_object_get_string_len(piece))))
+            return nomem(c);
+    }
+    return qf_tok_unigram_index(m) ? QF_STATUS_OK : nomem(c);
+}
+
 static qf_status parse_model(const qf_tok_ctx *c, json_object *obj, qf_tok_model *m)
 {
     const char *path = "model";
@@ -346,7 +491,11 @@ static qf_status parse_model(const qf_tok_ctx *c, json_object *obj, qf_tok_model
     if (s != QF_STATUS_OK) return s;
     const char *type;
     if ((s = get_string(c, obj, "type", path, true, &type, NULL)) != QF_STATUS_OK) return s;
-    if (!type) type = member(obj, "merges") ? "BPE" : "WordPiece";
+    /* Without "type", Hugging Face tries the models in turn: merges make a BPE, a vocab array a Unigram */
+    if (!type)
+        type = member(obj, "merges")                                               ? "BPE"
+               : json_object_is_type(member(obj, "vocab"), json_type_array) ? "Unigram"
+                                                                               : "WordPiece";
     if (strcmp(type, "WordPiece") == 0) {
         m->kind = QF_TOK_MODEL_WORDPIECE;
         if ((s = parse_vocab_object(c, member(obj, "vocab"), "model.vocab", m)) != QF_STATUS_OK ||
@@ -362,6 +511,7 @@ static qf_status parse_model(const qf_tok_ctx *c, json_object *obj, qf_tok_model
         }
         return QF_STATUS_OK;
     }
+    if (strcmp(type, "Unigram") == 0) return parse_unigram(c, obj, m);
     if (strcmp(type, "BPE") != 0) return unsupported(c, "model.type", "model", type);
     m->kind = QF_TOK_MODEL_BPE;
     json_object *dropout = member(obj, "dropout");

@@ -61,6 +61,7 @@ static const char *kind_name(qf_tok_norm_kind k)
     case QF_TOK_NORM_STRIP: return "Strip";
     case QF_TOK_NORM_REPLACE: return "Replace";
     case QF_TOK_NORM_PREPEND: return "Prepend";
+    case QF_TOK_NORM_PRECOMPILED: return "Precompiled";
     case QF_TOK_NORM_SEQUENCE: return "Sequence";
     }
     return "?";
@@ -220,6 +221,34 @@ static qf_status replace_apply(const qf_tok_norm *nm, const uint32_t *in, const 
     return QF_STATUS_OK;
 }
 
+/* Replace with a Regex of one character repeated, "c{m,}" / "c+": every run of at least min_run
+ * of the character (leftmost, longest, as the regex matches) becomes the content, whose characters
+ * take the alignment of the run's last one (NormalizedString::replace). */
+static qf_status replace_runs_apply(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
+                                   qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run, const norm_frame *f)
+{
+    const uint32_t ch = nm->pattern.v[0];
+    size_t c = nm->content.n, start = out->n;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && in[j] == ch) j++;
+        if (j - i >= nm->min_run) {
+            if (!qf_cpbuf_append(out, nm->content.v, c) || !align_fill(out_align, out->n, in_align[j - 1]))
+                return QF_STATUS_NO_MEMORY;
+            i = j;
+        } else if (j > i) {
+            if (!qf_cpbuf_append(out, in + i, j - i) || !qf_cpbuf_append(out_align, in_align + i, j - i))
+                return QF_STATUS_NO_MEMORY;
+            i = j;
+        } else {
+            if (!qf_cpbuf_push(out, in[i]) || !qf_cpbuf_push(out_align, in_align[i])) return QF_STATUS_NO_MEMORY;
+            i++;
+        }
+        if (out->n - start > run->max) return over(run, f, nm->kind, out->n - start, false);
+    }
+    return QF_STATUS_OK;
+}
+
 static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, const uint32_t *in_align, size_t n,
                           qf_cpbuf *out, qf_cpbuf *out_align, qf_tok_norm_run *run, const norm_frame *f)
 {
@@ -264,7 +293,16 @@ static qf_status apply_at(const qf_tok_norm *nm, const uint32_t *in, const uint3
                    : QF_STATUS_NO_MEMORY;
     }
     case QF_TOK_NORM_REPLACE:
-        return replace_apply(nm, in, in_align, n, out, out_align, run, f);
+        return nm->min_run ? replace_runs_apply(nm, in, in_align, n, out, out_align, run, f)
+                           : replace_apply(nm, in, in_align, n, out, out_align, run, f);
+    case QF_TOK_NORM_PRECOMPILED:
+        s = qf_tok_charsmap_normalize(nm->charsmap, in, in_align, n, run->max, out, out_align);
+        if (s == QF_STATUS_LIMIT) return over(run, f, nm->kind, run->max, false);
+        if (s == QF_STATUS_FORMAT) {
+            write_path(f, run->where, sizeof run->where);
+            run->type = kind_name(nm->kind);
+        }
+        return s;
     case QF_TOK_NORM_PREPEND: {
         if (n == 0) return QF_STATUS_OK;
         size_t need = SIZE_MAX;
@@ -315,6 +353,8 @@ void qf_tok_norm_free(qf_tok_norm *nm)
     if (!nm) return;
     qf_cpbuf_free(&nm->pattern);
     qf_cpbuf_free(&nm->content);
+    qf_tok_charsmap_free(nm->charsmap);
+    nm->charsmap = NULL;
     for (size_t i = 0; i < nm->n_items; i++) qf_tok_norm_free(&nm->items[i]);
     free(nm->items);
     nm->items = NULL;

@@ -287,6 +287,40 @@ static bool whitespace_split_words(const qf_cpbuf *text, qf_tok_span sp, qf_tok_
     return true;
 }
 
+/* Metaspace (SentencePiece's whitespace): every ' ' becomes the replacement character, which is
+ * also put in front of the piece (prepend_scheme "always"; "first": only for the piece that begins
+ * the text, at original offset 0; "never") unless the piece already begins with it; then, with
+ * split, the piece is cut before every replacement character (MergedWithNext). The new text is
+ * appended to the buffer: a replaced space keeps its alignment, a prepended replacement takes the
+ * one of the character it precedes (NormalizedString::replace and ::prepend). */
+static bool metaspace(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, qf_tok_span sp, entries *e,
+                      qf_tok_spans *out)
+{
+    if (sp.len == 0) return true;
+    size_t need;
+    if (!qf_add_size(sp.len, 1, &need) || !qf_cpbuf_reserve(text, need) || !qf_cpbuf_reserve(align, need))
+        return false;
+    const uint32_t r = pt->replacement;
+    uint32_t first = text->v[sp.off] == ' ' ? r : text->v[sp.off];
+    bool prepend = first != r && (pt->prepend_scheme == QF_TOK_PREPEND_ALWAYS ||
+                                  (pt->prepend_scheme == QF_TOK_PREPEND_FIRST &&
+                                   (align->v[sp.off] == 0 || align->v[sp.off] == QF_UNI_ALIGN_NONE)));
+    size_t start = text->n;
+    if (prepend) {
+        text->v[text->n++] = r;
+        align->v[align->n++] = align->v[sp.off];
+    }
+    for (size_t i = 0; i < sp.len; i++) {
+        uint32_t c = text->v[sp.off + i];
+        text->v[text->n++] = c == ' ' ? r : c;
+        align->v[align->n++] = align->v[sp.off + i];
+    }
+    qf_tok_span made = {start, text->n - start};
+    if (!pt->split) return qf_tok_spans_push(out, made.off, made.len);
+    qf_cpbuf pat = {(uint32_t *)&r, 1, 1};
+    return split_string(text, made, &pat, false, QF_TOK_MERGED_WITH_NEXT, e, out);
+}
+
 bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, const qf_tok_spans *in,
                       qf_tok_spans *out)
 {
@@ -332,6 +366,9 @@ bool qf_tok_pre_apply(const qf_tok_pre *pt, qf_cpbuf *text, qf_cpbuf *align, con
         case QF_TOK_PRE_DIGITS:
             ok = split_pred(text, sp, is_digit, false,
                             pt->individual_digits ? QF_TOK_ISOLATED : QF_TOK_CONTIGUOUS, &e, out);
+            break;
+        case QF_TOK_PRE_METASPACE:
+            ok = metaspace(pt, text, align, sp, &e, out);
             break;
         case QF_TOK_PRE_SEQUENCE:
             ok = false;

@@ -85,6 +85,7 @@
 #define QF_TOKENIZER_MAX_NESTING 8          /* Sequences inside Sequences */
 #define QF_TOKENIZER_MAX_TEMPLATE 64        /* pieces of a TemplateProcessing template */
 #define QF_TOKENIZER_MAX_TEXT (64u << 20)   /* bytes of one text given to qf_tokenizer_encode */
+#define QF_TOKENIZER_MAX_CHARSMAP (16u << 20) /* bytes of a SentencePiece precompiled_charsmap (nmt_nfkc's: 237 KB) */
 /* Code points a normalizer may make of one piece of text, per code point of that piece: checked
  * after (and, where the size is known, before) every step of a normalizer and of a Sequence, each
  * against the piece the pipeline gave the whole normalizer. Real ones stay far below (BERT's CJK
