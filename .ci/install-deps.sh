@@ -26,6 +26,9 @@ test_packages=(
   # the Unicode Character Database: grapheme break properties and GraphemeBreakTest.txt, which
   # text/grapheme_tables.c is generated from and tests/test_grapheme.c checks against
   unicode-data
+  # SentencePiece's model protobuf: fixtures/gen/make_spm_tokenizers.py reads fixtures/spm/spm.model
+  # with it for tests/test_spm_tokenizers.py
+  python3-sentencepiece python3-protobuf
 )
 case $profile in
   build) packages=("${build_packages[@]}") ;;

@@ -8,9 +8,11 @@ SHARED=${QF_SHARED_DIR:-$ROOT/../shared}
 C=$ROOT/tests/fuzz/corpus
 R=$SHARED/realfiles
 # only the corpora made here are replaced: the hand-made seeds of the other targets (beside,
-# pipeline, onnx_rewrite, sentence_dense: inputs in each target's own layout) stay
-rm -rf "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5}
-mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5}
+# pipeline, onnx_rewrite, sentence_dense: inputs in each target's own layout) stay, and so does
+# tokenizer/normalizer-chain.json (a chain of growing normalizers)
+rm -rf "$C"/{pickle,torch,safetensors,qf,config,dataset,onnx,qfc,sharded,hdf5,charsmap}
+rm -f "$C"/tokenizer/{bert-mini,roberta-mini,unigram-precompiled}.json
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5,charsmap}
 
 cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
 cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
@@ -50,6 +52,38 @@ cp "$ROOT/fixtures/qf/sample.qf" "$C/qf/"
 
 cp "$ROOT/fixtures/tokenizer/bert-mini/tokenizer.json" "$C/tokenizer/bert-mini.json"
 cp "$ROOT/fixtures/tokenizer/roberta-mini/tokenizer.json" "$C/tokenizer/roberta-mini.json"
+# SentencePiece's precompiled_charsmap (fuzz_charsmap: 2-byte text length, text, blob): the real
+# nmt_nfkc one of fixtures/spm/spm.model, and a 256-unit one made here ("A" -> "a", "B" -> "xy",
+# "D" -> ""), which is also the Precompiled normalizer of a small Unigram tokenizer.json seed
+/usr/bin/python3 - "$ROOT/fixtures/spm/spm.model" "$C" <<'PY'
+import base64, json, pathlib, struct, sys
+from sentencepiece import sentencepiece_model_pb2 as model_pb2
+model, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+proto = model_pb2.ModelProto()
+proto.ParseFromString(model.read_bytes())
+units = [0] * 256
+for key, at in ((0x41, 0), (0x42, 2), (0x44, 5)):
+    units[key] = key | 0x100 | (1 << 10)
+    units[key ^ 1] = at
+small = struct.pack("<I", 4 * len(units)) + b"".join(struct.pack("<I", u) for u in units) + b"a\0xy\0\0"
+def seed(name, text, blob):
+    t = text.encode("utf-8")
+    (out / "charsmap" / name).write_bytes(struct.pack("<H", len(t)) + t + blob)
+seed("nmt_nfkc.bin", "Ｈｅｌｌｏ  e\u0301 \ufb01 \u0915\u094d\u0937 \u2460", proto.normalizer_spec.precompiled_charsmap)
+seed("small.bin", "ABCD e\u0301", small)
+vocab = [["<unk>", 0], ["a", -1], ["b", -2], ["ab", -2.5], ["x", -1], ["y", -1], ["xy", -1.5], ["\u2581", -3],
+         ["\u2581a", -1.2], ["<0x63>", -5]]
+tok = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<unk>", "single_word": False, "lstrip": False,
+                                           "rstrip": False, "normalized": False, "special": True}],
+       "normalizer": {"type": "Sequence", "normalizers": [
+           {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(small).decode()},
+           {"type": "Strip", "strip_left": False, "strip_right": True},
+           {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]},
+       "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+       "post_processor": None, "decoder": None,
+       "model": {"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": True}}
+(out / "tokenizer" / "unigram-precompiled.json").write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
+PY
 
 for fam in bert roberta distilbert electra; do
   cp "$ROOT/fixtures/families/$fam/config.json" "$C/config/$fam.json"
