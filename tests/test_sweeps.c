@@ -313,6 +313,8 @@ static void test_truncation(void **state)
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/tokenizer/roberta-mini/tokenizer.json", false);
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/families/bert/tokenizer.json", false);
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/families/roberta/tokenizer.json", false);
+    /* SentencePiece: a Unigram with a Precompiled charsmap, Metaspace and a Regex Replace */
+    sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/tests/fuzz/corpus/tokenizer/unigram-precompiled.json", false);
     static const char *families[] = {"bert", "roberta", "distilbert", "electra"};
     for (int i = 0; i < 4; i++) {
         char path[1024];
