@@ -23,10 +23,12 @@ static qf_cli_command tokenize_command = {
     "tokenize", "TOKENIZER --data FILE.jsonl [--max-length N] [--no-special-tokens] [--limit N]",
     "Tokenizes every row as qforge does before running a model and prints one JSON object per row:\n"
     "{\"row\", \"input_ids\": [...], \"attention_mask\": [...]}, with \"token_type_ids\" for a pair. TOKENIZER\n"
-    "is a tokenizer.json, a vocab.txt (BERT WordPiece), or a model folder (its tokenizer.json, else\n"
-    "vocab.txt or vocab.json + merges.txt, with the folder's tokenizer_config.json and\n"
-    "sentence_bert_config.json settings). Ids equal what Hugging Face's tokenizers give for the same\n"
-    "texts (tokenizer(text, text_pair, truncation=True, max_length=N)).",
+    "is a tokenizer.json, a vocab.txt (BERT WordPiece), a SentencePiece .model, or a model folder\n"
+    "(its tokenizer.json, else vocab.txt, vocab.json + merges.txt, or sentencepiece.bpe.model / spm.model /\n"
+    "spiece.model, with the folder's tokenizer_config.json and sentence_bert_config.json settings). A\n"
+    "SentencePiece model is read as transformers converts it for the folder's tokenizer class (XLM-R,\n"
+    "CamemBERT, DeBERTa-v2, ALBERT). Ids equal what Hugging Face's tokenizers give for the same texts\n"
+    "(tokenizer(text, text_pair, truncation=True, max_length=N)).",
     "A row that yields no token at all (an empty text under a tokenizer that adds no special tokens)\n"
     "is refused with its line, as qforge run and verify refuse it.",
     tokenize_options, sizeof tokenize_options / sizeof tokenize_options[0], 1, 1};
@@ -54,12 +56,6 @@ int qf_cmd_tokenize(int argc, char **argv)
     long limit = 0, max_length = 0;
     if (!qf_cli_number(cmd, QF_CLI_LIMIT, &limit)) return QF_EXIT_USAGE;
     if (len_opt->seen && !qf_cli_int(cmd, len_opt, 1, 1 << 20, &max_length)) return QF_EXIT_USAGE;
-    size_t name_len = strlen(pos[0]);
-    if (name_len >= 6 && strcmp(pos[0] + name_len - 6, ".model") == 0) {
-        fprintf(stderr, "error: %s: a SentencePiece .model is not read yet; give the tokenizer.json transformers "
-                        "saves beside it (or its folder)\n", qf_cli_safe(pos[0]));
-        return QF_EXIT_ERROR;
-    }
     qf_error err;
     qf_error_clear(&err);
     qf_tokenizer *tok = NULL;

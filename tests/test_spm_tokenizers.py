@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """SentencePiece Unigram tokenizers (XLM-R, CamemBERT, DeBERTa-v2, ALBERT layouts) against Hugging
-Face tokenizers itself.
+Face tokenizers itself, from tokenizer.json and from the SentencePiece model file alone.
 
 The tokenizer.json files are written by fixtures/gen/make_spm_tokenizers.py from the committed
 SentencePiece model fixtures/spm/spm.model (trained with Debian's python3-sentencepiece, nmt_nfkc,
-so its precompiled_charsmap is the real one); the reference is the Rust library Hugging Face
+so its precompiled_charsmap is the real one), together with the model file each family ships (that
+model's pieces behind the family's special pieces, in a folder whose tokenizer_config.json names
+the class); the reference is the Rust library Hugging Face
 tokenizers 0.23.2 (npm "tokenizers", its Node binding; fixtures/gen/tokenizer_oracle_rust.mjs).
 
 Texts: fixtures/multilingual/texts.jsonl (4,079 texts of 182 languages from the gettext catalogues,
@@ -77,7 +79,9 @@ def requests_of(texts):
 failures = []
 
 
-def compare(variant, tok_path, set_name, reqs, work):
+def compare(variant, tok_path, set_name, reqs, work, ours=None, native_tok=None):
+    """The oracle encodes with tok_path; qforge loads `ours` (default: the same file)."""
+    ours = ours or tok_path
     req_path = os.path.join(work, "requests.jsonl")
     with open(req_path, "w", encoding="utf-8") as f:
         for _, n, special, a, b in reqs:
@@ -104,7 +108,7 @@ def compare(variant, tok_path, set_name, reqs, work):
                 _, _, _, a, b = reqs[i]
                 f.write(json.dumps({"text": a, "text_pair": b} if b is not None else {"text": a},
                                    ensure_ascii=False) + "\n")
-        cmd = [CLI, "tokenize", tok_path, "--data", rows_path] + (["--max-length", str(n)] if n else []) + \
+        cmd = [CLI, "tokenize", ours, "--data", rows_path] + (["--max-length", str(n)] if n else []) + \
               ([] if special else ["--no-special-tokens"])
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
@@ -122,7 +126,7 @@ def compare(variant, tok_path, set_name, reqs, work):
         same = mine is not None and mine["input_ids"] == ref["input_ids"]
         if same and b is not None:
             same = mine.get("token_type_ids") == ref["token_type_ids"]
-        if same and native is not None:
+        if same and native_tok is not None:
             enc = native_tok.encode(a, b, max_length=n, add_special_tokens=special)
             same = enc["input_ids"] == ref["input_ids"] and enc["token_type_ids"] == ref["token_type_ids"] and \
                 enc["offsets"] == ref["offsets"] and \
@@ -154,14 +158,20 @@ with tempfile.TemporaryDirectory() as work:
         tok_path = os.path.join(work, variant, "tokenizer.json")
         if not os.path.isfile(tok_path):
             continue
-        native_tok = native(tok_path) if native is not None else None
-        for set_name, texts in sets.items():
-            # the XLM-R layout on every text; the others on the multilingual set and 1,000 debsec texts
-            if variant != "xlm-roberta" and set_name == "debsec":
-                texts = texts[:1000]
-            compare(variant, tok_path, set_name, requests_of(texts), work)
-        if native_tok is not None:
-            native_tok.close()
+        # the tokenizer.json, and the family's SentencePiece model file alone in a folder with its
+        # tokenizer_config.json (text/tokenizer_spm.c converts it), against the oracle's tokenizer.json
+        model_dir = os.path.join(work, variant + "-model")
+        for ours, label in ((tok_path, variant), (model_dir, variant + " (.model)")):
+            if not os.path.exists(ours):
+                continue
+            native_tok = native(ours) if native is not None else None
+            for set_name, texts in sets.items():
+                # the XLM-R layout on every text; the others on the multilingual set and 1,000 debsec texts
+                if (variant != "xlm-roberta" or ours == model_dir) and set_name == "debsec":
+                    texts = texts[:1000]
+                compare(label, tok_path, set_name, requests_of(texts), work, ours, native_tok)
+            if native_tok is not None:
+                native_tok.close()
 
 for f in failures:
     print("FAIL:", f)

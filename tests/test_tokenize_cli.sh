@@ -8,7 +8,9 @@
 #     @huggingface/tokenizers' (node fixtures/gen/tokenizer_oracle.mjs), untruncated and at 128;
 #   - --no-special-tokens drops exactly the post-processor's [CLS] / [SEP]; attention_mask is all
 #     ones; token_type_ids only on pairs;
-#   - refused: no --data (usage), a SentencePiece .model (not read yet), a row with no token, a
+#   - a SentencePiece model file reads as its folder does (tests/test_spm_tokenizers.py holds it to
+#     Hugging Face); refused: one whose folder names no class qforge reads, one cut short;
+#   - refused: no --data (usage), a row with no token, a
 #     --max-length shorter than the special tokens (with the row's line).
 set -euo pipefail
 work="$QF_BINARY_DIR/test_tokenize_cli.d"
@@ -92,8 +94,24 @@ fi
 bert="$QF_SOURCE_DIR/fixtures/tokenizer/bert-mini"
 rc=0; q tokenize "$bert" > /dev/null 2> "$work/err.txt" || rc=$?
 [ $rc = 2 ] && grep -q -- "--data" "$work/err.txt" && echo "refused: no --data" || fail "no --data: rc $rc"
-rc=0; q tokenize "$work/spm.model" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
-[ $rc = 1 ] && grep -q "SentencePiece" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" || fail ".model: rc $rc"
+# a SentencePiece model: read for its folder's tokenizer class, refused without one (naming the
+# classes) and when the file is not a model
+mkdir -p "$work/spm"
+cp "$QF_SOURCE_DIR/fixtures/spm/spm.model" "$work/spm/sentencepiece.bpe.model"
+rm -f "$work/spm/tokenizer_config.json"
+rc=0; q tokenize "$work/spm/sentencepiece.bpe.model" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
+[ $rc = 1 ] && grep -q "XLMRobertaTokenizer, CamembertTokenizer" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" ||
+  fail ".model without a class: rc $rc"
+echo '{"tokenizer_class": "XLMRobertaTokenizer"}' > "$work/spm/tokenizer_config.json"
+q tokenize "$work/spm/sentencepiece.bpe.model" --data "$work/bert.single.jsonl" > "$work/spm.file.out"
+q tokenize "$work/spm" --data "$work/bert.single.jsonl" > "$work/spm.folder.out"
+cmp -s "$work/spm.file.out" "$work/spm.folder.out" && [ -s "$work/spm.file.out" ] &&
+  echo "ok: a SentencePiece model file and its folder give the same $(wc -l < "$work/spm.file.out") rows" ||
+  fail "SentencePiece model file and folder differ"
+head -c 100 "$QF_SOURCE_DIR/fixtures/spm/spm.model" > "$work/spm/sentencepiece.bpe.model"
+rc=0; q tokenize "$work/spm" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
+[ $rc = 1 ] && grep -q "not a SentencePiece model" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" ||
+  fail "cut .model: rc $rc"
 printf '{"text": "apt"}\n{"text": "   "}\n' > "$work/blank.jsonl"
 rc=0; q tokenize "$bert" --data "$work/blank.jsonl" --no-special-tokens > /dev/null 2> "$work/err.txt" || rc=$?
 [ $rc = 1 ] && grep -q "line 2" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" || fail "blank row: rc $rc"

@@ -5,8 +5,12 @@
  * expected id and offset was printed by Hugging Face tokenizers 0.23.2 (the Rust library, npm
  * "tokenizers") for the same file and text; the real-size parity is tests/test_spm_tokenizers.py.
  * Hostile files: each refusal names its field; a charsmap whose trie points outside itself (where
- * the Rust library panics) fails the encoding with QF_STATUS_FORMAT.
+ * the Rust library panics) fails the encoding with QF_STATUS_FORMAT. SentencePiece model files
+ * (text/tokenizer_spm.c): one written here piece by piece in the protobuf wire format, read as its
+ * folder's tokenizer class; its refusals (the class, BPE, the unknown id, each bad piece, bytes
+ * that do not unpack).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -305,12 +310,144 @@ static void test_bad_unigram_models(void **state)
     qf_tokenizer_destroy(t);
 }
 
+/* ---- SentencePiece model files (text/tokenizer_spm.c) ------------------------------------ */
+
+typedef struct pbuf {
+    uint8_t v[4096];
+    size_t n;
+} pbuf;
+
+static void pb_varint(pbuf *b, uint64_t x)
+{
+    do {
+        b->v[b->n++] = (uint8_t)((x & 0x7F) | (x > 0x7F ? 0x80 : 0));
+        x >>= 7;
+    } while (x);
+}
+
+static void pb_bytes(pbuf *b, unsigned field, const void *data, size_t n)
+{
+    pb_varint(b, (uint64_t)field << 3 | 2);
+    pb_varint(b, n);
+    memcpy(b->v + b->n, data, n);
+    b->n += n;
+}
+
+/* One SentencePiece: piece (field 1), score (2, fixed32), type (3). */
+static void pb_piece(pbuf *b, const char *piece, size_t len, float score, int type)
+{
+    pbuf p = {.n = 0};
+    pb_bytes(&p, 1, piece, len);
+    p.v[p.n++] = 2 << 3 | 5;
+    memcpy(p.v + p.n, &score, 4);
+    p.n += 4;
+    pb_varint(&p, 3 << 3);
+    pb_varint(&p, (uint64_t)(int64_t)type);
+    pb_bytes(b, 1, p.v, p.n);
+}
+
+/* A model of XLM-R's shape: <unk> <s> </s> then a, b, ab, and the trainer spec given. */
+static size_t spm_model(pbuf *b, int model_type, int unk_id)
+{
+    b->n = 0;
+    pb_piece(b, "<unk>", 5, 0, 2);
+    pb_piece(b, "<s>", 3, 0, 3);
+    pb_piece(b, "</s>", 4, 0, 3);
+    pb_piece(b, "\xe2\x96\x81" "a", 4, -1, 1);
+    pb_piece(b, "b", 1, -2, 1);
+    pb_piece(b, "ab", 2, -1.5f, 1);
+    pbuf t = {.n = 0};
+    pb_varint(&t, 3 << 3);
+    pb_varint(&t, (uint64_t)(int64_t)model_type);
+    pb_varint(&t, 40 << 3);
+    pb_varint(&t, (uint64_t)(int64_t)unk_id);
+    pb_bytes(b, 2, t.v, t.n);
+    return b->n;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void expect_spm(const char *dir, const char *file, const pbuf *m, const char *config, qf_status want,
+                       const char *field)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    write_bytes(path, m->v, m->n);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_bytes(path, config, strlen(config));
+    qf_error err;
+    qf_error_clear(&err);
+    qf_tokenizer *t = NULL;
+    qf_status s = qf_tokenizer_load(dir, &t, &err);
+    char buf[1024];
+    qf_error_format(&err, buf, sizeof buf);
+    if (s != want) fail_msg("%s: status %d, expected %d: %s", file, (int)s, (int)want, buf);
+    if (field && strcmp(err.object, field) != 0) fail_msg("%s: '%s' names '%s', expected %s", file, buf, err.object, field);
+    if (s == QF_STATUS_OK) {
+        /* XLM-R's ids: <s> 0, <pad> 1, </s> 2, <unk> 3, then the pieces from the fourth (U+2581 a 4,
+         * b 5, ab 6), <mask> 7; what tokenizers 0.23.2 gives for that tokenizer.json */
+        EXPECT(t, "ab b", L(0, 4, 5, 3, 5, 2), L(0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 0, 0));
+        qf_tokenizer_destroy(t);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    remove(path);
+}
+
+static void test_spm_model_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qf-spm-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const char xlmr[] = "{\"tokenizer_class\":\"XLMRobertaTokenizer\"}";
+    pbuf m;
+    spm_model(&m, 1, 0);
+    expect_spm(dir, "sentencepiece.bpe.model", &m, xlmr, QF_STATUS_OK, NULL);
+    /* the class decides: none, or one that is not read */
+    expect_spm(dir, "sentencepiece.bpe.model", &m, "{}", QF_STATUS_UNSUPPORTED, "tokenizer_class");
+    expect_spm(dir, "spiece.model", &m, "{\"tokenizer_class\":\"T5Tokenizer\"}", QF_STATUS_UNSUPPORTED,
+               "tokenizer_class");
+    /* hostile files */
+    spm_model(&m, 2, 0); /* BPE */
+    expect_spm(dir, "spm.model", &m, xlmr, QF_STATUS_UNSUPPORTED, "trainer_spec.model_type");
+    spm_model(&m, 1, 9); /* unk_id past the pieces: refused for a class that keeps the model's ids */
+    expect_spm(dir, "spm.model", &m, "{\"tokenizer_class\":\"DebertaV2Tokenizer\"}", QF_STATUS_FORMAT,
+               "trainer_spec.unk_id");
+    static const struct { const char *piece; size_t len; float score; int type; const char *field; } bad[] = {
+        {"", 0, 0, 1, "pieces[6]"},          {"a\0b", 3, 0, 1, "pieces[6]"}, {"\xff", 1, 0, 1, "pieces[6]"},
+        {"nan", 3, NAN, 1, "pieces[6]"},     {"t", 1, 0, 9, "pieces[6]"},     {"t", 1, 0, -1, "pieces[6]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        spm_model(&m, 1, 0);
+        pb_piece(&m, bad[i].piece, bad[i].len, bad[i].score, bad[i].type);
+        expect_spm(dir, "spm.model", &m, xlmr, QF_STATUS_FORMAT, bad[i].field);
+    }
+    /* not a protobuf of the schema: a length past the end, a wire type that does not fit */
+    static const uint8_t junk1[] = {0x0A, 0x7F, 0x01}, junk2[] = {0x0D, 1, 2, 3, 4};
+    memcpy(m.v, junk1, sizeof junk1);
+    m.n = sizeof junk1;
+    expect_spm(dir, "spm.model", &m, xlmr, QF_STATUS_FORMAT, NULL);
+    memcpy(m.v, junk2, sizeof junk2);
+    m.n = sizeof junk2;
+    expect_spm(dir, "spm.model", &m, xlmr, QF_STATUS_FORMAT, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unigram_viterbi),    cmocka_unit_test(test_unknown_runs_and_byte_fallback),
         cmocka_unit_test(test_precompiled),        cmocka_unit_test(test_metaspace),
         cmocka_unit_test(test_replace_runs),       cmocka_unit_test(test_bad_unigram_models),
+        cmocka_unit_test(test_spm_model_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

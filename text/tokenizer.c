@@ -1373,7 +1373,8 @@ static int class_lists_token_types(const char *cls)
         int types;
     } classes[] = {{"BertTokenizer", 1},       {"ElectraTokenizer", 1},   {"RobertaTokenizer", 0},
                    {"DistilBertTokenizer", 0}, {"XLMRobertaTokenizer", 0}, {"CamembertTokenizer", 0},
-                   {"MPNetTokenizer", 0},      {"TokenizersBackend", 0},  {"PreTrainedTokenizerFast", 0}};
+                   {"MPNetTokenizer", 0},      {"TokenizersBackend", 0},  {"PreTrainedTokenizerFast", 0},
+                   {"DebertaV2Tokenizer", 1},  {"AlbertTokenizer", 1}};
     size_t n = strlen(cls);
     if (n >= 4 && strcmp(cls + n - 4, "Fast") == 0 && strcmp(cls, "PreTrainedTokenizerFast") != 0) n -= 4;
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
@@ -1463,10 +1464,84 @@ bool qf_tokenizer_feeds_token_types(const qf_tokenizer *t)
     return t && !t->drop_token_types;
 }
 
+/* The folder a model path names: the path itself when it is a folder (`qforge verify model_dir/`),
+ * else the folder holding the file. */
+static bool folder_of(const char *path, char *dir, size_t size)
+{
+    if (is_dir(path)) {
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/') n--;
+        if (n >= size) return false;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        return true;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash) return (size_t)snprintf(dir, size, ".") < size;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= size) return false;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return true;
+}
+
+/* The file names of SentencePiece models in Hugging Face folders (XLM-R and CamemBERT; DeBERTa-v2;
+ * ALBERT and T5), in the order a folder is searched. */
+static const char *const k_spm_names[] = {"sentencepiece.bpe.model", "spm.model", "spiece.model"};
+
+/* A SentencePiece model `name` in folder `dir`, read as transformers converts it for the folder's
+ * tokenizer class (tokenizer_config.json "tokenizer_class", else config.json "model_type"), with
+ * that file's options. */
+static qf_status load_spm(const char *dir, const char *name, qf_tokenizer **out, qf_error *err)
+{
+    qf_tok_config cfg = {.add_prefix_space = true, .strip_accents = -1, .lists_token_types = -1,
+                         .lower_case = -1, .keep_accents = -1, .split_by_punct = -1};
+    qf_status s = read_config(dir, &cfg, err);
+    if (s != QF_STATUS_OK) return s;
+    qf_tok_spm_options o = {.do_lower_case = cfg.lower_case, .keep_accents = cfg.keep_accents,
+                            .split_by_punct = cfg.split_by_punct, .add_prefix_space = cfg.add_prefix_space};
+    memcpy(o.tokenizer_class, cfg.tokenizer_class, sizeof o.tokenizer_class);
+    qf_file *f = NULL;
+    if (!o.tokenizer_class[0] && qf_file_beside_exists(dir, "config.json")) {
+        if ((s = map_file(dir, "config.json", &f, err)) != QF_STATUS_OK) return s;
+        qf_tok_ctx cc = {qf_file_path(f), err};
+        s = qf_tok_parse_model_type_json(&cc, qf_file_data(f), (size_t)qf_file_size(f), o.model_type);
+        qf_file_unmap(f);
+        if (s != QF_STATUS_OK) return s;
+    }
+    if ((s = map_file(dir, name, &f, err)) != QF_STATUS_OK) return s;
+    qf_tok_ctx c = {qf_file_path(f), err};
+    char *json = NULL;
+    size_t len = 0;
+    s = qf_tok_spm_to_json(&c, qf_file_data(f), (size_t)qf_file_size(f), &o, &json, &len);
+    if (s == QF_STATUS_OK) s = qf_tokenizer_load_json(json, len, qf_file_path(f), out, err);
+    free(json);
+    qf_file_unmap(f);
+    if (s == QF_STATUS_OK && ((s = decide_token_types(dir, qf_tok_spm_class(&o), *out, err)) != QF_STATUS_OK ||
+                              (s = apply_sentence_lowercase(dir, *out, err)) != QF_STATUS_OK)) {
+        qf_tokenizer_destroy(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
 {
     if (!out || !path) return qf_error_set(err, QF_STATUS_INVALID_ARGUMENT, path, NULL, -1, NULL, "NULL argument");
     *out = NULL;
+    if (!is_dir(path) && ends_with(path, ".model")) { /* a SentencePiece model: read with its folder's settings */
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        if (!folder_of(path, dir, sizeof dir))
+            return qf_error_set(err, QF_STATUS_LIMIT, path, NULL, -1, NULL, "path is longer than %d bytes", PATH_MAX - 1);
+        return load_spm(dir, slash ? slash + 1 : path, out, err);
+    }
     if (!is_dir(path)) return load_json_file(NULL, path, out, err);
     /* the folder's files are found by qforge: each must be a regular file resolving inside it */
     char *vt = join(path, "vocab.txt"), *vj = join(path, "vocab.json"), *mt = join(path, "merges.txt");
@@ -1491,9 +1566,22 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
         } else if (qf_file_beside_exists(path, "vocab.json") && qf_file_beside_exists(path, "merges.txt")) {
             s = load_bpe_files(path, vj, mt, t, err);
             if (s == QF_STATUS_OK) s = decide_token_types(path, "RobertaTokenizer", t, err);
-        } else
+        } else {
+            const char *spm = NULL;
+            for (size_t i = 0; !spm && i < sizeof k_spm_names / sizeof k_spm_names[0]; i++)
+                if (qf_file_beside_exists(path, k_spm_names[i])) spm = k_spm_names[i];
+            if (spm) {
+                qf_tokenizer_destroy(t);
+                t = NULL;
+                free(vt);
+                free(vj);
+                free(mt);
+                return load_spm(path, spm, out, err);
+            }
             s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
-                             "no tokenizer.json, vocab.txt, or vocab.json + merges.txt in the folder");
+                             "no tokenizer.json, vocab.txt, vocab.json + merges.txt, or SentencePiece model "
+                             "(sentencepiece.bpe.model, spm.model, spiece.model) in the folder");
+        }
         if (s == QF_STATUS_OK) s = qf_tok_finish(&c, t);
         if (s == QF_STATUS_OK) s = apply_sentence_lowercase(path, t, err);
         if (s == QF_STATUS_OK) {
@@ -1508,28 +1596,6 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
     return s;
 }
 
-/* The folder part of `path` ("." for a bare name, "/" for a file at the root), in dir[size]. */
-/* The folder a model path names: the path itself when it is a folder (`qforge verify model_dir/`),
- * else the folder holding the file. */
-static bool folder_of(const char *path, char *dir, size_t size)
-{
-    if (is_dir(path)) {
-        size_t n = strlen(path);
-        while (n > 1 && path[n - 1] == '/') n--;
-        if (n >= size) return false;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-        return true;
-    }
-    const char *slash = strrchr(path, '/');
-    if (!slash) return (size_t)snprintf(dir, size, ".") < size;
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    if (n >= size) return false;
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return true;
-}
-
 qf_status qf_tokenizer_find(const char *explicit_path, const char *const *beside, size_t nbeside, qf_tokenizer **out,
                             char *used, size_t used_size, qf_error *err)
 {
@@ -1540,7 +1606,8 @@ qf_status qf_tokenizer_find(const char *explicit_path, const char *const *beside
         if (used && used_size) snprintf(used, used_size, "%s", explicit_path);
         return qf_tokenizer_load(explicit_path, out, err);
     }
-    static const char *const names[] = {"tokenizer.json", "vocab.txt", "vocab.json"};
+    static const char *const names[] = {"tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model",
+                                        "spm.model", "spiece.model"};
     for (size_t i = 0; i < nbeside; i++) {
         if (!beside || !beside[i]) continue;
         char dir[PATH_MAX];

@@ -7,6 +7,8 @@
  *   tokenizer_pretok.c     pre-tokenizers (incl. the GPT-2 split, written out by hand);
  *   tokenizer_wordpiece.c  the WordPiece model;   tokenizer_bpe.c  the BPE model;
  *   tokenizer_unigram.c    the Unigram model (SentencePiece's);
+ *   tokenizer_precompiled.c  SentencePiece's charsmap normalizer;
+ *   tokenizer_spm.c        SentencePiece model files, converted to tokenizer.json;
  *   tokenizer_map.c        hash maps (token -> id, merge pair -> rank).
  * Text inside the pipeline is arrays of code points; vocabularies hold UTF-8 bytes.
  */
@@ -375,9 +377,27 @@ typedef struct qf_tok_config {
     int lists_token_types;
     /* "tokenizer_class" (a longer one is refused); "" when absent / null */
     char tokenizer_class[64];
+    /* SentencePiece classes' options: 1 true, 0 false, -1 absent or null */
+    int lower_case, keep_accents, split_by_punct;
 } qf_tok_config;
 qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size,
                                    qf_tok_config *cfg);
+/* config.json "model_type" (a longer one is refused); "" when absent. */
+qf_status qf_tok_parse_model_type_json(const qf_tok_ctx *c, const void *data, size_t size, char out[64]);
+
+/* tokenizer_spm.c: a SentencePiece model file converted to the tokenizer.json transformers' converter
+ * of the folder's tokenizer class lays out (the options from tokenizer_config.json / config.json). */
+typedef struct qf_tok_spm_options {
+    char tokenizer_class[64];   /* "" when the folder names none */
+    char model_type[64];        /* config.json's; "" when absent */
+    int do_lower_case, keep_accents, split_by_punct; /* 1, 0, or -1 absent (the class's default) */
+    int add_prefix_space;                            /* 0 false; else true */
+} qf_tok_spm_options;
+qf_status qf_tok_spm_to_json(const qf_tok_ctx *c, const uint8_t *data, size_t size, const qf_tok_spm_options *o,
+                             char **json, size_t *json_len);
+/* The class a folder's SentencePiece model is read as (its converter), or NULL when none is. */
+const char *qf_tok_spm_class(const qf_tok_spm_options *o);
+
 /* sentence_bert_config.json: *lower true when "do_lower_case" is the boolean true (sentence-
  * transformers tests it for truth; any other value leaves the tokenizer as it is). */
 qf_status qf_tok_parse_sbert_config_json(const qf_tok_ctx *c, const void *data, size_t size, bool *lower);

@@ -977,11 +977,49 @@ static qf_status parse_model_input_names(const qf_tok_ctx *c, json_object *v, qf
     return QF_STATUS_OK;
 }
 
+/* A boolean option that may be absent or null: 1, 0, or -1. */
+static qf_status tri_bool(const qf_tok_ctx *c, json_object *root, const char *key, int *out)
+{
+    json_object *v = member(root, key);
+    *out = -1;
+    if (!v || json_object_is_type(v, json_type_null)) return QF_STATUS_OK;
+    if (!json_object_is_type(v, json_type_boolean)) return type_error(c, key, "boolean or null", v);
+    *out = json_object_get_boolean(v) ? 1 : 0;
+    return QF_STATUS_OK;
+}
+
+qf_status qf_tok_parse_model_type_json(const qf_tok_ctx *c, const void *data, size_t size, char out[64])
+{
+    json_object *root;
+    out[0] = '\0';
+    qf_status s = parse_root(c, data, size, &root);
+    if (s != QF_STATUS_OK) return s;
+    json_object *mt = json_object_is_type(root, json_type_object) ? member(root, "model_type") : NULL;
+    if (mt && json_object_is_type(mt, json_type_string)) {
+        size_t n = (size_t)json_object_get_string_len(mt);
+        if (n >= 64) s = qf_tok_format_error(c, "model_type", "longer than 63 bytes");
+        else memcpy(out, json_object_get_string(mt), n + 1);
+    } else if (!json_object_is_type(root, json_type_object)) {
+        s = type_error(c, "(top level)", "object", root);
+    } else if (mt && !json_object_is_type(mt, json_type_null)) {
+        s = type_error(c, "model_type", "string", mt);
+    }
+    json_object_put(root);
+    return s;
+}
+
 qf_status qf_tok_parse_config_json(const qf_tok_ctx *c, const void *data, size_t size, qf_tok_config *cfg)
 {
     json_object *root;
     qf_status s = parse_root(c, data, size, &root);
     if (s != QF_STATUS_OK) return s;
+    if (json_object_is_type(root, json_type_object) &&
+        ((s = tri_bool(c, root, "do_lower_case", &cfg->lower_case)) != QF_STATUS_OK ||
+         (s = tri_bool(c, root, "keep_accents", &cfg->keep_accents)) != QF_STATUS_OK ||
+         (s = tri_bool(c, root, "split_by_punct", &cfg->split_by_punct)) != QF_STATUS_OK)) {
+        json_object_put(root);
+        return s;
+    }
     if (!json_object_is_type(root, json_type_object)) {
         s = type_error(c, "(top level)", "object", root);
     } else if ((s = get_bool(c, root, "do_lower_case", "", cfg->do_lower_case, &cfg->do_lower_case)) == QF_STATUS_OK &&

@@ -82,19 +82,6 @@ static bool b64_decode(const char *s, size_t n, uint8_t *out, size_t *out_n, siz
     return true;
 }
 
-/* Whether s[0, n) is well-formed UTF-8. */
-static bool utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t k = qf_utf8_next((const uint8_t *)s, n, i, &cp);
-        if (cp == 0xFFFD && !(k == 3 && (uint8_t)s[i] == 0xEF && (uint8_t)s[i + 1] == 0xBF && (uint8_t)s[i + 2] == 0xBD))
-            return false;
-        i += k;
-    }
-    return true;
-}
-
 qf_status qf_tok_charsmap_from_blob(const qf_tok_ctx *c, const char *field, const uint8_t *blob, size_t n,
                                     qf_tok_charsmap **out)
 {
@@ -114,7 +101,7 @@ qf_status qf_tok_charsmap_from_blob(const qf_tok_ctx *c, const char *field, cons
                                    trie_bytes, n);
     if (units == 0) return qf_tok_format_error(c, field, "the precompiled_charsmap has an empty trie");
     size_t norm_off = 4 + units * 4, norm_n = n - norm_off;
-    if (!utf8_valid((const char *)blob + norm_off, norm_n))
+    if (!qf_utf8_valid(blob + norm_off, norm_n))
         return qf_tok_format_error(c, field, "the precompiled_charsmap's normalized strings are not valid UTF-8");
     qf_tok_charsmap *m = calloc(1, sizeof *m);
     if (m) m->units = malloc(units * sizeof *m->units);

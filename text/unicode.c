@@ -358,3 +358,14 @@ size_t qf_utf8_encode(uint32_t cp, char buf[4])
     buf[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
 }
+
+bool qf_utf8_valid(const uint8_t *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = qf_utf8_next(s, len, i, &cp);
+        if (cp == 0xFFFD && !(k == 3 && s[i] == 0xEF && s[i + 1] == 0xBF && s[i + 2] == 0xBD)) return false;
+        i += k;
+    }
+    return true;
+}

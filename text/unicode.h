@@ -146,6 +146,9 @@ bool qf_utf8_decode_lossy(const uint8_t *s, size_t len, qf_cpbuf *out);
 /* One step of that decoding: the code point starting at s[i] (i < len) in *cp; returns the bytes it
  * takes (1 to 4; a maximal ill-formed subsequence is one U+FFFD). */
 size_t qf_utf8_next(const uint8_t *s, size_t len, size_t i, uint32_t *cp);
+/* Whether s[0, len) is well-formed UTF-8 (a U+FFFD it holds is well-formed; one that decoding would
+ * make is not). */
+bool qf_utf8_valid(const uint8_t *s, size_t len);
 /* Writes the UTF-8 of cp (a scalar value) into buf; returns 1 to 4. */
 size_t qf_utf8_encode(uint32_t cp, char buf[4]);
 

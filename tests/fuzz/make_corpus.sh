@@ -10,9 +10,9 @@ R=$SHARED/realfiles
 # only the corpora made here are replaced: the hand-made seeds of the other targets (beside,
 # pipeline, onnx_rewrite, sentence_dense: inputs in each target's own layout) stay, and so does
 # tokenizer/normalizer-chain.json (a chain of growing normalizers)
-rm -rf "$C"/{pickle,torch,safetensors,qf,config,dataset,onnx,qfc,sharded,hdf5,charsmap}
+rm -rf "$C"/{pickle,torch,safetensors,qf,config,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
 rm -f "$C"/tokenizer/{bert-mini,roberta-mini,unigram-precompiled}.json
-mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5,charsmap}
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
 
 cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
 cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
@@ -83,6 +83,26 @@ tok = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<unk>", "single_
        "post_processor": None, "decoder": None,
        "model": {"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": True}}
 (out / "tokenizer" / "unigram-precompiled.json").write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
+# SentencePiece model files (fuzz_spm_model): the first 60 pieces of spm.model with the small
+# charsmap, as XLM-R's shape, as DeBERTa-v3's ([PAD] [CLS] [SEP] [UNK] first), and as a BPE model
+def small_model(head, model_type=1):
+    m = model_pb2.ModelProto()
+    m.CopyFrom(proto)
+    del m.pieces[:]
+    for piece, t in head:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, 0.0, t
+    for p in proto.pieces[3:60]:
+        m.pieces.add().CopyFrom(p)
+    m.normalizer_spec.precompiled_charsmap = small
+    m.trainer_spec.model_type = model_type
+    m.trainer_spec.unk_id = [i for i, (_, t) in enumerate(head) if t == 2][0]
+    return m.SerializeToString()
+xlmr = [("<unk>", 2), ("<s>", 3), ("</s>", 3)]
+(out / "spm_model" / "xlmr_shape.model").write_bytes(small_model(xlmr))
+(out / "spm_model" / "deberta_shape.model").write_bytes(
+    small_model([("[PAD]", 3), ("[CLS]", 3), ("[SEP]", 3), ("[UNK]", 2), ("[MASK]", 4)]))
+(out / "spm_model" / "bpe.model").write_bytes(small_model(xlmr, model_type=2))
 PY
 
 for fam in bert roberta distilbert electra; do
