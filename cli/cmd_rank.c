@@ -94,6 +94,7 @@ static qf_verify_html_context report_context(const qf_cli_scoring_run *run, cons
     hc.has_max_drop = run->has_max_drop;
     hc.max_drop = run->max_drop;
     hc.passed = passed;
+    hc.prompt = run->data_params.prompt; /* a CrossEncoder's, before the first text of each pair */
     return hc;
 }
 
@@ -101,6 +102,8 @@ static void print_inputs(const qf_cli_scoring_run *run, qf_encoder_mode mode)
 {
     printf("artifact   %s (%s)\n", qf_cli_safe(run->artifact_path), qf_encoder_mode_name(mode));
     printf("reference  %s (FP32)\n", qf_cli_safe(run->reference_path));
+    if (run->data_params.prompt && run->data_params.prompt[0])
+        printf("prompt     \"%s\" before the first text of each pair\n", qf_cli_safe(run->data_params.prompt));
 }
 
 static int verify_multilabel(qf_cli_command *cmd, const qf_cli_scoring_run *run, const qf_dataset *data,

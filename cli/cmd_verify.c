@@ -207,10 +207,12 @@ static qf_cli_command verify_command = {
     verify_options, sizeof verify_options / sizeof verify_options[0], 1, 1};
 
 static void print_report(const qf_verify_report *r, const char *artifact, const char *reference,
-                         const char *data_path, int32_t max_length, bool has_max_drop, double max_drop, bool passed)
+                         const char *data_path, const char *prompt, int32_t max_length, bool has_max_drop,
+                         double max_drop, bool passed)
 {
     printf("artifact   %s (%s)\n", qf_cli_safe(artifact), qf_encoder_mode_name(r->artifact_mode));
     printf("reference  %s (FP32)\n", qf_cli_safe(reference));
+    if (prompt && prompt[0]) printf("prompt     \"%s\" before the first text of each row\n", qf_cli_safe(prompt));
     printf("data       %s: %zu rows, %zu labelled, max length %d\n", qf_cli_safe(data_path), r->rows, r->labelled_rows,
            (int)max_length);
     if (r->labelled_rows)
@@ -267,7 +269,7 @@ static int choose_job(const qf_model *ref, const char *path, bool has_max_drop, 
     static const char *const embedding_only[] = {"min-cosine", "pooling", "normalize", "prompt-name", "prompt"};
     for (size_t i = 0; !*embedding && i < sizeof embedding_only / sizeof embedding_only[0]; i++)
         if (qf_cli_find(&verify_command, embedding_only[i])->seen &&
-            !(i >= 3 && *scoring && qf_cli_cross_encoder(ref))) { /* a CrossEncoder's prompts */
+            !(i >= 3 && qf_cli_cross_encoder(ref))) { /* a CrossEncoder's prompts, whatever its job */
             fprintf(stderr, "qforge verify: --%s applies to the embedding job (%s is measured as a classifier; "
                             "--job embedding measures its embeddings)\n", embedding_only[i], qf_cli_safe(path));
             return QF_EXIT_USAGE;
@@ -469,7 +471,9 @@ int qf_cmd_verify(int argc, char **argv)
     qf_dataset_params dp = qf_dataset_params_default();
     dp.max_length = max_length ? (int32_t)max_length : model_len;
     if (dp.max_length > model_len) dp.max_length = model_len;
-    const bool cross_encoder = scoring && qf_cli_cross_encoder(ref);
+    /* a CrossEncoder's prompt goes before the first text whatever the job, as CrossEncoder.predict
+     * and qforge run put it */
+    const bool cross_encoder = !embedding_job && qf_cli_cross_encoder(ref);
     if (embedding_job || cross_encoder) qf_cli_embedding_max_length(ref, max_length > 0, &dp);
     if (cross_encoder && (rc = qf_cli_cross_encoder_refused(ref, reference_copy))) {
         qf_tokenizer_destroy(tok);
@@ -547,6 +551,7 @@ int qf_cmd_verify(int argc, char **argv)
         hc.has_max_drop = has_max_drop;
         hc.max_drop = max_drop;
         hc.passed = passed;
+        hc.prompt = dp.prompt;
         if (json_opt->seen) {
             char *text = NULL;
             size_t len = 0;
@@ -563,8 +568,8 @@ int qf_cmd_verify(int argc, char **argv)
         if (html_opt->seen && !rc && qf_verify_report_write_html(&report, &hc, html_opt->value, &err))
             rc = qf_cli_fail(&err);
         if (!qf_cli_given(cmd, QF_CLI_QUIET))
-            print_report(&report, artifact_path, reference_copy, data_opt->value, dp.max_length, has_max_drop, max_drop,
-                         passed);
+            print_report(&report, artifact_path, reference_copy, data_opt->value, dp.prompt, dp.max_length,
+                         has_max_drop, max_drop, passed);
         if (!rc && !passed) rc = QF_EXIT_DROP;
         qf_verify_report_free(&report);
     }

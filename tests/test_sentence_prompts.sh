@@ -19,7 +19,9 @@
 #   - a sentence-transformers 6 CrossEncoder folder (fixtures/jobs/rerank laid out as one) is the
 #     rerank job, scored by its head; its default prompt goes before each query (max |d| 0 to the
 #     plain checkpoint on the prefixed queries), its max_seq_length truncates the pairs, the .qf
-#     keeps it all, a module after its Transformer is refused;
+#     keeps it all, a module after its Transformer is refused; verify prints and records its prompt
+#     (the rerank job), and a CrossEncoder with several labels (the classification job) takes its
+#     prompt too: verify equals verify of the rows written with the prompt in front;
 #   - refused, naming the part: input_ids rows with a prompt, a row with no token after the prompt,
 #     and hostile configs
 #     (prompts not an object, a NUL byte, too long, too many, a default naming none of them,
@@ -263,6 +265,42 @@ q run "$work/ce6" --data "$work/ce6.rows.jsonl" --prompt "" > "$work/ce6.out"; s
 for k in default passage none; do
   same "$work/ce6.got.$k.jsonl" "$work/ce6.$k.jsonl" 1e-5 "CrossEncoder saved by sentence-transformers 6 ($k) vs CrossEncoder.predict"
 done
+# verify of that CrossEncoder (the rerank job) prints and records its default prompt
+q verify "$work/ce6" --reference "$work/ce6" --data "$work/ce6.rows.jsonl" --json "$work/ce6.verify.json" \
+  > "$work/ce6.verify.txt" || fail "verify of the CrossEncoder"
+grep '^prompt ' "$work/ce6.verify.txt" || fail "verify of the CrossEncoder prints its prompt"
+/usr/bin/python3 -c 'import json, sys; p = json.load(open(sys.argv[1])).get("prompt"); print("rerank verify --json:", p); sys.exit(not p or not p["text"])' \
+  "$work/ce6.verify.json" || fail "verify --json of the CrossEncoder records its prompt"
+# a CrossEncoder with several labels (the classification job; fixtures/families/bert's 3-label head
+# laid out as one, with a default prompt): the prompt goes before the text as in qforge run, and
+# verify equals verify of the rows written with the prompt in front (and no prompt), the prompt
+# recorded in the first report only
+rm -rf "$work/ce3"; cp -r "$QF_SOURCE_DIR/fixtures/families/bert" "$work/ce3"
+rm -f "$work/ce3/reference.json"
+cp "$st6/cross-encoder/modules.json" "$work/ce3/"
+printf '%s' '{"model_type": "CrossEncoder", "prompts": {"ask": "question: "}, "default_prompt_name": "ask"}' \
+  > "$work/ce3/config_sentence_transformers.json"
+/usr/bin/python3 - "$work/plain.jsonl" "$work/ce3" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:24]
+open(sys.argv[2] + ".rows.jsonl", "w").writelines(json.dumps({"text": r["text"], "label": i % 3}) + "\n" for i, r in enumerate(rows))
+open(sys.argv[2] + ".prefixed.jsonl", "w").writelines(json.dumps({"text": "question: " + r["text"], "label": i % 3}) + "\n" for i, r in enumerate(rows))
+PY
+q verify "$work/ce3" --reference "$work/ce3" --data "$work/ce3.rows.jsonl" --no-layers --json "$work/ce3.a.json" \
+  > "$work/ce3.txt" || fail "verify of a 3-label CrossEncoder"
+grep '^prompt ' "$work/ce3.txt" || fail "verify of a 3-label CrossEncoder prints its prompt"
+q verify "$work/ce3" --reference "$work/ce3" --data "$work/ce3.prefixed.jsonl" --prompt "" --no-layers \
+  --json "$work/ce3.b.json" > /dev/null || fail "verify of a 3-label CrossEncoder, prompt in the rows"
+/usr/bin/python3 - "$work/ce3.a.json" "$work/ce3.b.json" <<'PY' || fail "the CrossEncoder's prompt in verify differs from the prompt in the rows"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+print("classification verify --json:", a.get("prompt"))
+assert a.get("prompt", {}).get("text") == "question: " and "prompt" not in b
+for k in ("prompt", "seconds", "data", "data_sha256"):
+    a.pop(k, None), b.pop(k, None)
+assert a == b, [k for k in a if a.get(k) != b.get(k)]
+print("a 3-label CrossEncoder: verify with its default prompt == verify of the prefixed rows,", a["rows"], "rows")
+PY
 
 # --- hostile configs: the embedding is refused naming the part -----------------------------------
 hostile() { # NAME PATTERN PYTHON-EDIT (of st: config_sentence_transformers.json, pool: the Pooling config)

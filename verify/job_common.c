@@ -194,7 +194,17 @@ json_object *qf_job_json_start(const char *job, const qf_verify_html_context *c,
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(mode)));
     json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
+    qf_job_json_prompt(o, c);
     return o;
+}
+
+void qf_job_json_prompt(json_object *o, const qf_verify_html_context *c)
+{
+    if (!c->prompt || !c->prompt[0]) return;
+    json_object *pr = json_object_new_object();
+    json_object_object_add(pr, "text", json_object_new_string(c->prompt));
+    json_object_object_add(pr, "tokens_excluded_from_pooling", json_object_new_int(c->prompt_tokens_excluded));
+    json_object_object_add(o, "prompt", pr);
 }
 
 void qf_job_json_end(json_object *o, const qf_verify_html_context *c, double seconds)

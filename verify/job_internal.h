@@ -33,6 +33,10 @@ json_object *qf_job_json_number(double x);
 /* Pretty JSON text of `o` (consumed) ending with a newline, as the other reports are written. */
 /* The artifact's recipe: its quant.*, source.* and convert.* metadata, as every report carries it. */
 json_object *qf_job_recipe_json(const qf_model *artifact);
+/* "prompt": {"text", "tokens_excluded_from_pooling"} when c->prompt is a non-empty prompt (a
+ * sentence-transformers prompt prepended to every text: an embedder's, or a CrossEncoder's before
+ * the first text of each pair); nothing otherwise. */
+void qf_job_json_prompt(json_object *o, const qf_verify_html_context *c);
 /* The report's text (pretty JSON and a newline), owned by the caller; consumes o. */
 qf_status qf_job_json_text(json_object *o, char **out, size_t *len, qf_error *err);
 

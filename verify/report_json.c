@@ -81,6 +81,7 @@ static json_object *report_json(const qf_verify_report *r, const qf_verify_html_
     json_object_object_add(o, "max_length", json_object_new_int(c->max_length));
     json_object_object_add(o, "artifact_mode", json_object_new_string(qf_encoder_mode_name(r->artifact_mode)));
     json_object_object_add(o, "recipe", qf_job_recipe_json(c->artifact));
+    qf_job_json_prompt(o, c);
     json_object *acc = json_object_new_object();
     json_object_object_add(acc, "reference", json_object_new_double(r->accuracy_reference));
     json_object_object_add(acc, "artifact", json_object_new_double(r->accuracy_artifact));
@@ -126,12 +127,7 @@ static json_object *embedding_json(const qf_embedding_report *r, const qf_verify
     json_object_object_add(ret, "top1_agreement", json_object_new_double(r->top1_agreement));
     json_object_object_add(ret, "top10_overlap", json_object_new_double(r->top10_overlap));
     json_object_object_add(o, "retrieval", ret);
-    if (c->prompt && c->prompt[0]) {
-        json_object *pr = json_object_new_object();
-        json_object_object_add(pr, "text", json_object_new_string(c->prompt));
-        json_object_object_add(pr, "tokens_excluded_from_pooling", json_object_new_int(c->prompt_tokens_excluded));
-        json_object_object_add(o, "prompt", pr);
-    }
+    qf_job_json_prompt(o, c);
     json_object_object_add(o, "min_cosine", c->has_min_cosine ? json_object_new_double(c->min_cosine) : NULL);
     json_object_object_add(o, "passed", json_object_new_boolean(c->passed));
     json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
