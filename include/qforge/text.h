@@ -59,7 +59,8 @@ extern "C" {
 typedef struct qf_tokenizer qf_tokenizer;
 
 /*
- * Loads a tokenizer. `path` is a tokenizer.json file, or a folder holding one of:
+ * Loads a tokenizer. `path` is a tokenizer.json file, a SentencePiece model file (*.model: read as
+ * its folder, below), or a folder holding one of:
  *   - tokenizer.json;
  *   - vocab.txt: BERT WordPiece with transformers' defaults (BertNormalizer with lowercase =
  *     tokenizer_config.json "do_lower_case" (default true), "strip_accents" and
@@ -68,7 +69,12 @@ typedef struct qf_tokenizer qf_tokenizer;
  *   - vocab.json + merges.txt: RoBERTa byte-level BPE with transformers' defaults (ByteLevel with
  *     add_prefix_space = tokenizer_config.json "add_prefix_space" (default false); <s> $A </s> and
  *     <s> $A </s> </s> $B </s>;
- *     <s> <pad> </s> <unk> special, <mask> special with lstrip).
+ *     <s> <pad> </s> <unk> special, <mask> special with lstrip);
+ *   - sentencepiece.bpe.model, spm.model or spiece.model: a SentencePiece Unigram model, converted
+ *     to the tokenizer.json transformers' converter writes for the tokenizer class the folder names
+ *     (tokenizer_config.json "tokenizer_class", else config.json "model_type"): XLMRobertaTokenizer,
+ *     CamembertTokenizer, DebertaV2Tokenizer (do_lower_case, split_by_punct) or AlbertTokenizer
+ *     (do_lower_case, keep_accents); any other class is refused (QF_STATUS_UNSUPPORTED).
  * Validates the whole file (types, ids, limits of limits.h, merge tokens present in the vocabulary)
  * before returning. On failure *out is NULL and err names the file and the field.
  */
@@ -78,7 +84,8 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
  * The tokenizer of a model, found the same way by every command (verify, run, calibrate, convert,
  * quantize): `explicit_path` (the user's --tokenizer: a tokenizer.json, or a folder as above; may be
  * anywhere) when non-NULL; else the folder of each of beside[0..nbeside) in turn (NULL entries
- * skipped; an entry that is itself a folder is searched itself): the first folder holding tokenizer.json, vocab.txt or vocab.json is loaded as a folder
+ * skipped; an entry that is itself a folder is searched itself): the first folder holding tokenizer.json, vocab.txt,
+ * vocab.json or a SentencePiece model file is loaded as a folder
  * (qf_tokenizer_load: each of its files must resolve inside it). *out stays NULL when no folder has
  * one (rows must then carry input_ids). `used` (may be NULL, used_size bytes) receives what was
  * loaded: the tokenizer.json file, or the folder; "" when none.

@@ -272,8 +272,9 @@ class Encoder(_Handle):
 
 
 class Tokenizer(_Handle):
-    """A tokenizer qforge reads (qf_tokenizer_load): a tokenizer.json, a vocab.txt, or a model folder
-    (whose tokenizer_config.json and sentence_bert_config.json settings then apply, as they do for
+    """A tokenizer qforge reads (qf_tokenizer_load): a tokenizer.json, a vocab.txt, a SentencePiece
+    .model (read for the tokenizer class its folder names), or a model folder (whose
+    tokenizer_config.json and sentence_bert_config.json settings then apply, as they do for
     `qforge run`)."""
 
     _destroy = "qf_tokenizer_destroy"
