@@ -9,7 +9,8 @@
 #   - --no-special-tokens drops exactly the post-processor's [CLS] / [SEP]; attention_mask is all
 #     ones; token_type_ids only on pairs;
 #   - a SentencePiece model file reads as its folder does (tests/test_spm_tokenizers.py holds it to
-#     Hugging Face); refused: one whose folder names no class qforge reads, one cut short;
+#     Hugging Face); refused: one whose folder names no class qforge reads, one cut short, a FIFO
+#     (at once), a link out of the folder;
 #   - refused: no --data (usage), a row with no token, a
 #     --max-length shorter than the special tokens (with the row's line).
 set -euo pipefail
@@ -112,6 +113,19 @@ head -c 100 "$QF_SOURCE_DIR/fixtures/spm/spm.model" > "$work/spm/sentencepiece.b
 rc=0; q tokenize "$work/spm" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
 [ $rc = 1 ] && grep -q "not a SentencePiece model" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" ||
   fail "cut .model: rc $rc"
+# the model file as a FIFO: refused by type at once, never waited on (timeout 20 would end a wait);
+# linked out of its folder: FORBIDDEN, as every file qforge finds beside a model
+rm "$work/spm/sentencepiece.bpe.model"; mkfifo "$work/spm/sentencepiece.bpe.model"
+rc=0; timeout 20 "$QF_CLI" tokenize "$work/spm" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
+[ $rc = 1 ] && grep -q "regular file" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" ||
+  fail ".model a FIFO: rc $rc"
+rm "$work/spm/sentencepiece.bpe.model"
+cp "$QF_SOURCE_DIR/fixtures/spm/spm.model" "$work/outside.model"
+ln -s "$work/outside.model" "$work/spm/sentencepiece.bpe.model"
+rc=0; q tokenize "$work/spm" --data "$work/bert.single.jsonl" > /dev/null 2> "$work/err.txt" || rc=$?
+[ $rc = 1 ] && grep -q "outside" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" ||
+  fail ".model linked out of its folder: rc $rc"
+rm "$work/spm/sentencepiece.bpe.model"
 printf '{"text": "apt"}\n{"text": "   "}\n' > "$work/blank.jsonl"
 rc=0; q tokenize "$bert" --data "$work/blank.jsonl" --no-special-tokens > /dev/null 2> "$work/err.txt" || rc=$?
 [ $rc = 1 ] && grep -q "line 2" "$work/err.txt" && echo "refused: $(cat "$work/err.txt")" || fail "blank row: rc $rc"
