@@ -412,6 +412,7 @@ int qf_cmd_verify(int argc, char **argv)
     qf_error_clear(&err);
     qf_model *art = NULL, *ref = NULL;
     qf_read_params rp = qf_read_params_default();
+    rp.threads = (int)threads; /* --threads 1: no second thread, the source hash included */
     int read_rc = qf_cli_read_encoder(artifact_path, &rp, &art);
     if (read_rc) return read_rc;
     qf_cli_option *ref_opt = qf_cli_find(&verify_command, "reference");

@@ -260,6 +260,17 @@ static bool hash_in_background(const qf_read_params *params)
     return params->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 1;
 }
 
+/* The readers that fork: HDF5 (and .keras, whose weights are HDF5) runs libhdf5 once in a child
+ * first (readers/hdf5/hdf5.c). A fork copies only the calling thread, and a lock that another thread
+ * holds at that moment stays held in the child for good: AddressSanitizer's allocator (GCC 12) does
+ * not take its locks around fork, so a hash thread starting, allocating or ending just then left
+ * the child waiting forever, its parent with it (golden_outputs under ASan, one run in three). Their
+ * sources are hashed after the read: no thread of qforge's runs while they fork. */
+static bool reader_forks(qf_format fmt)
+{
+    return fmt == QF_FORMAT_HDF5 || fmt == QF_FORMAT_ZIP || fmt == QF_FORMAT_KERAS_ZIP;
+}
+
 qf_status qf_model_read(const char *path, const qf_read_params *params, qf_model **out, qf_error *err)
 {
     *out = NULL;
@@ -297,7 +308,7 @@ qf_status qf_model_read_file(qf_file *f, const qf_read_params *params, qf_model 
      * this thread (--threads 1) it waits until the file has parsed. The job keeps its own reference
      * to the mapping (a shard index's is released by its reader). */
     const bool to_hash = params->hash_source && fmt != QF_FORMAT_QF && fmt != QF_FORMAT_UNKNOWN;
-    const bool background = hash_in_background(params);
+    const bool background = hash_in_background(params) && !reader_forks(fmt);
     qf_file *hash_later = to_hash && !background ? qf_file_retain(f) : NULL;
     qf_sha256_job *hash = NULL;
     if (to_hash && background) {

@@ -1183,7 +1183,9 @@ static qf_status read_image(qf_model *m, const uint8_t *image, uint64_t size, co
  * libhdf5 crashes on some corrupted metadata that no public call lets us check first (a global-heap
  * object index inside a variable-length string, for one). So the whole read runs once in a forked
  * child with stderr sent to /dev/null; only when the child finishes does the same read run here.
- * A child that dies yields a FORMAT error instead of a crashed caller.
+ * A child that dies yields a FORMAT error instead of a crashed caller. The child calls malloc: no
+ * other thread of qforge's may run while it forks (qf_model_read_file hashes HDF5 and .keras
+ * sources after the read, not beside it).
  */
 typedef struct preflight_result {
     qf_status status;
