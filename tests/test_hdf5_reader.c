@@ -5,9 +5,11 @@
  * natural var order) layouts, links never followed, `.keras` archives (stored and deflated), each
  * invalid file with the code, offset and object of expected.json, the limits at and past their
  * value, every truncated prefix and single-byte corruptions — with stderr captured, so that
- * anything libhdf5 prints fails the test.
+ * anything libhdf5 prints fails the test; and that no other thread runs while the pre-check forks.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,6 +382,53 @@ static void corrupt_each(const char *name, size_t stride)
     free(full);
 }
 
+/* ---- no thread of qforge's while the pre-check forks ------------------------------------- */
+/* A fork copies the calling thread only; a lock another thread holds then stays held in the child
+ * (AddressSanitizer's allocator, GCC 12: a child waiting forever). The prepare handler counts the
+ * process's threads at every fork; an HDF5 source is read with a hash thread allowed (threads 2)
+ * and 64 MiB appended to it, so that hashing it beside the read would still run at the fork. */
+static size_t g_forks, g_most_threads;
+
+static void count_threads_at_fork(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    g_forks++;
+    if (n > g_most_threads) g_most_threads = n;
+}
+
+static void test_no_thread_while_forking(void **state)
+{
+    (void)state;
+    char path[] = QF_BINARY_DIR "/test_hdf5_fork_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *src = fopen(FIXTURES "dtypes.h5", "rb");
+    assert_non_null(src);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, src)) > 0) assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    fclose(src);
+    memset(buf, 0, sizeof buf);
+    for (int i = 0; i < 1024; i++) assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+    close(fd);
+    assert_int_equal(pthread_atfork(count_threads_at_fork, NULL, NULL), 0);
+    qf_read_params p = qf_read_params_default();
+    p.hash_source = true;
+    p.threads = 2;
+    qf_model *m = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    (void)qf_model_read(path, &p, &m, &err); /* read or refused: the fork came first either way */
+    qf_model_destroy(m);
+    unlink(path);
+    assert_true(g_forks >= 1);
+    if (g_most_threads != 1) fail_msg("%zu threads ran while the HDF5 pre-check forked", g_most_threads);
+}
+
 static void test_corrupted_bytes(void **state)
 {
     (void)state;
@@ -401,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_limits_at_value),
         cmocka_unit_test(test_truncated_prefixes),
         cmocka_unit_test(test_corrupted_bytes),
+        cmocka_unit_test(test_no_thread_while_forking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
