@@ -1547,6 +1547,12 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
     char *vt = join(path, "vocab.txt"), *vj = join(path, "vocab.json"), *mt = join(path, "merges.txt");
     qf_status s = QF_STATUS_OK;
     qf_tokenizer *t = NULL;
+    /* a SentencePiece model, when the folder holds none of the files read before it */
+    const char *spm = NULL;
+    if (!qf_file_beside_exists(path, "tokenizer.json") && !qf_file_beside_exists(path, "vocab.txt") &&
+        !(qf_file_beside_exists(path, "vocab.json") && qf_file_beside_exists(path, "merges.txt")))
+        for (size_t i = 0; !spm && i < sizeof k_spm_names / sizeof k_spm_names[0]; i++)
+            if (qf_file_beside_exists(path, k_spm_names[i])) spm = k_spm_names[i];
     if (!vt || !vj || !mt) {
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else if (qf_file_beside_exists(path, "tokenizer.json")) {
@@ -1556,6 +1562,8 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
             qf_tokenizer_destroy(*out);
             *out = NULL;
         }
+    } else if (spm) {
+        s = load_spm(path, spm, out, err);
     } else if (!(t = qf_tok_alloc())) {
         s = qf_error_set(err, QF_STATUS_NO_MEMORY, path, NULL, -1, NULL, "out of memory");
     } else {
@@ -1567,17 +1575,6 @@ qf_status qf_tokenizer_load(const char *path, qf_tokenizer **out, qf_error *err)
             s = load_bpe_files(path, vj, mt, t, err);
             if (s == QF_STATUS_OK) s = decide_token_types(path, "RobertaTokenizer", t, err);
         } else {
-            const char *spm = NULL;
-            for (size_t i = 0; !spm && i < sizeof k_spm_names / sizeof k_spm_names[0]; i++)
-                if (qf_file_beside_exists(path, k_spm_names[i])) spm = k_spm_names[i];
-            if (spm) {
-                qf_tokenizer_destroy(t);
-                t = NULL;
-                free(vt);
-                free(vj);
-                free(mt);
-                return load_spm(path, spm, out, err);
-            }
             s = qf_error_set(err, QF_STATUS_NOT_FOUND, path, NULL, -1, NULL,
                              "no tokenizer.json, vocab.txt, vocab.json + merges.txt, or SentencePiece model "
                              "(sentencepiece.bpe.model, spm.model, spiece.model) in the folder");
