@@ -98,6 +98,23 @@ const char *qf_arch_activation_name(qf_arch_activation a)
     return (unsigned)a < QF_ARCH_ACTIVATION_COUNT_ ? names[a] : "?";
 }
 
+int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel)
+{
+    const int64_t half = a->desc ? a->desc->relative_buckets / 2 : 0, exact = half / 2;
+    if (half < 2) return 0;
+    int64_t bucket = rel > 0 ? half : 0; /* the key after the query: the upper half */
+    const int64_t n = rel < 0 ? -rel : rel;
+    if (n < exact) return bucket + n;
+    /* in float32, operation by operation, as torch evaluates
+     * max_exact + (log(n / max_exact) / log(max_distance / max_exact) * (half - max_exact)).long() */
+    const float ratio = (float)n / (float)exact;
+    const float span = (float)log((double)a->desc->relative_max_distance / (double)exact);
+    const float scaled = logf(ratio) / span * (float)(half - exact);
+    int64_t large = exact + (scaled < (float)half ? (int64_t)scaled : half);
+    if (large > half - 1) large = half - 1;
+    return bucket + large;
+}
+
 int64_t qf_arch_max_tokens(const qf_arch *a)
 {
     return a->max_positions - (a->position_padding_idx >= 0 ? a->position_padding_idx + 1 : 0);
@@ -203,7 +220,13 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         a->pad_token_id = json_object_get_int64(pv);
     else
         a->pad_token_id = fam->default_pad_token_id;
-    a->position_padding_idx = fam->positions == QF_ARCH_POSITIONS_AFTER_PADDING ? a->pad_token_id : -1;
+    a->position_padding_idx = fam->positions != QF_ARCH_POSITIONS_AFTER_PADDING ? -1
+                              : fam->fixed_padding_idx >= 0                   ? fam->fixed_padding_idx
+                                                                              : a->pad_token_id;
+    if (fam->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS &&
+        (s = config_int(root, fam->key_relative_table_rows, NULL, false, fam->relative_buckets,
+                        &a->relative_table_rows, err)))
+        return s;
     a->embedding_size = a->hidden_size;
     if (fam->key_embedding_size &&
         (s = config_int(root, fam->key_embedding_size, NULL, false, a->hidden_size, &a->embedding_size, err)))
@@ -252,7 +275,10 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
                   {"num_attention_heads", a->num_heads, 1}, {"intermediate_size", a->intermediate_size, 1},
                   {"embedding_size", a->embedding_size, 1}, {"max_position_embeddings", a->max_positions, 1},
                   {"type_vocab_size", a->type_vocab_size, 0}, {"vocab_size", a->vocab_size, 0},
-                  {"num_labels", a->num_labels, 0}};
+                  {"num_labels", a->num_labels, 0},
+                  {fam->key_relative_table_rows ? fam->key_relative_table_rows : "relative_table_rows",
+                   a->relative_table_rows, fam->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS
+                                               ? fam->relative_buckets : 0}};
     for (size_t i = 0; i < COUNT_OF(checks); i++) {
         if (checks[i].v < checks[i].lo || checks[i].v > big) {
             qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, checks[i].name, "config '%s' = %lld is out of range",
@@ -364,6 +390,7 @@ static bool canonical_from_source(const qf_arch *a, const char *name, char *out,
     const char *pre = fam->prefix;
     const char *n = starts_with(name, pre) ? name + strlen(pre) : name;
     if (map_pairs(k_embed_names, COUNT_OF(k_embed_names), n, "", out, out_size)) return true;
+    if (map_pairs(fam->encoder_names, fam->encoder_name_count, n, "", out, out_size)) return true;
     long li;
     const char *rest;
     if ((rest = layer_rest(n, fam->layer_root, &li))) {
@@ -393,6 +420,12 @@ static void source_from_canonical(const qf_arch *a, const char *canon, char *out
             return;
         }
     if (!fam) return;
+    for (size_t i = 0; i < fam->encoder_name_count; i++)
+        if (strlen(fam->encoder_names[i].canonical) == stem_len &&
+            strncmp(canon, fam->encoder_names[i].canonical, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s%s", pre, fam->encoder_names[i].source, leaf);
+            return;
+        }
     long li;
     const char *rest = layer_rest(canon, "layers.", &li);
     if (rest) {
@@ -423,7 +456,7 @@ static bool is_canonical(const char *name)
         QF_SLOT_EMBEDDING_PROJECTION ".bias",   QF_SLOT_POOLER ".weight",
         QF_SLOT_POOLER ".bias",                 QF_SLOT_HEAD_DENSE ".weight",
         QF_SLOT_HEAD_DENSE ".bias",             QF_SLOT_HEAD_OUT ".weight",
-        QF_SLOT_HEAD_OUT ".bias"};
+        QF_SLOT_HEAD_OUT ".bias",               QF_SLOT_RELATIVE_BIAS ".weight"};
     for (size_t i = 0; i < COUNT_OF(fixed); i++)
         if (strcmp(name, fixed[i]) == 0) return true;
     long li;
@@ -543,6 +576,24 @@ static qf_status check_rows_match(const char *what, const char *tensor, int64_t 
     return QF_STATUS_SHAPE;
 }
 
+/* The relative-position table: float [config's rows, heads], read as float (never int8: its
+ * values are added to the scores). */
+static qf_status check_relative_table(const qf_model *m, const qf_arch *a, qf_error *err)
+{
+    const char *name = QF_SLOT_RELATIVE_BIAS ".weight";
+    qf_status s = check_slot(m, a, name, true, 2, a->relative_table_rows, a->num_heads, NULL, err);
+    if (s) return s;
+    const qf_tensor *t = qf_model_find(m, name, NULL);
+    if (is_float_dtype(t->dtype)) return QF_STATUS_OK;
+    char found[96];
+    shape_text(t, found, sizeof found);
+    qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name, "relative-position table '%s' (source '%s') is not float",
+                 name, t->source_name);
+    qf_error_expected(err, "[%lld, %lld] float", (long long)a->relative_table_rows, (long long)a->num_heads);
+    qf_error_found(err, "%s", found);
+    return QF_STATUS_SHAPE;
+}
+
 static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
 {
     const int64_t E = a->embedding_size, H = a->hidden_size, I = a->intermediate_size;
@@ -558,6 +609,8 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
         s = check_slot(m, a, "embeddings.token_type.weight", true, 2, a->type_vocab_size, E, NULL, err);
     if (!s) s = check_norm(m, a, "embeddings.norm", E, err);
     if (!s && a->has_project) s = check_linear(m, a, "embeddings.project", true, H, E, NULL, err);
+    if (!s && a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS)
+        s = check_relative_table(m, a, err);
     for (int64_t l = 0; !s && l < a->num_layers; l++) {
         char stem[64];
         static const char *const hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};

@@ -26,12 +26,22 @@ static const qf_family_name k_distil_layer_names[] = {
     {"ffn.lin2.", "ffn.down."},        {"output_layer_norm.", "ffn.norm."},
 };
 
+/* Per-layer names after "encoder.layer.{i}." (MPNet). */
+static const qf_family_name k_mpnet_layer_names[] = {
+    {"attention.attn.q.", "attn.q."},          {"attention.attn.k.", "attn.k."},
+    {"attention.attn.v.", "attn.v."},          {"attention.attn.o.", "attn.out."},
+    {"attention.LayerNorm.", "attn.norm."},    {"intermediate.dense.", "ffn.up."},
+    {"output.dense.", "ffn.down."},            {"output.LayerNorm.", "ffn.norm."},
+};
+/* MPNet's one relative-position table, used by every layer. */
+static const qf_family_name k_mpnet_encoder_names[] = {{"encoder.relative_attention_bias.", QF_SLOT_RELATIVE_BIAS "."}};
+
 /* Sequence-classification heads (never under the family prefix). */
 static const qf_family_name k_head_bert[] = {{"classifier.", "head.out."}};
 static const qf_family_name k_head_roberta[] = {{"classifier.dense.", "head.dense."}, {"classifier.out_proj.", "head.out."}};
 static const qf_family_name k_head_distil[] = {{"pre_classifier.", "head.dense."}, {"classifier.", "head.out."}};
 /* Token classification and question answering: one linear layer over every token, the same names
- * in the four families. */
+ * in every family. */
 static const qf_family_name k_token_head[] = {{"classifier.", "head.out."}};
 static const qf_family_name k_qa_head[] = {{"qa_outputs.", "head.out."}};
 
@@ -76,6 +86,7 @@ static const qf_family k_families[] = {
         .layer_norm_eps_in_config = true,
         .default_pad_token_id = 1,
         .positions = QF_ARCH_POSITIONS_AFTER_PADDING,
+        .fixed_padding_idx = -1, /* config's pad_token_id */
         .prefix = "roberta.",
         .layer_root = "encoder.layer.",
         .layer_names = k_bert_layer_names,
@@ -148,6 +159,40 @@ static const qf_family k_families[] = {
         .head_kind = "electra", /* token 0 -> dense -> gelu -> out_proj */
         .head_dense = "head.dense",
         .head_activation = QF_ARCH_ACTIVATION_GELU,
+    },
+    {
+        .id = QF_ARCH_FAMILY_MPNET,
+        .name = "mpnet", /* all-mpnet-base-v2 and the other sentence-transformers MPNet models */
+        .model_types = {"mpnet"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .token_types = false,
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 1,
+        .positions = QF_ARCH_POSITIONS_AFTER_PADDING,
+        .fixed_padding_idx = 1, /* MPNetEmbeddings.padding_idx */
+        .attention_bias = QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS,
+        .relative_buckets = 32, /* MPNetEncoder.compute_position_bias's num_buckets */
+        .relative_max_distance = 128,
+        .key_relative_table_rows = "relative_attention_num_buckets",
+        .prefix = "mpnet.",
+        .layer_root = "encoder.layer.",
+        .layer_names = k_mpnet_layer_names,
+        .layer_name_count = COUNT_OF(k_mpnet_layer_names),
+        .encoder_names = k_mpnet_encoder_names,
+        .encoder_name_count = COUNT_OF(k_mpnet_encoder_names),
+        .head_names = k_head_roberta, /* MPNetClassificationHead: classifier.dense, classifier.out_proj */
+        .token_head_names = k_token_head,
+        .token_head_name_count = COUNT_OF(k_token_head),
+        .qa_head_names = k_qa_head,
+        .qa_head_name_count = COUNT_OF(k_qa_head),
+        .head_name_count = COUNT_OF(k_head_roberta),
+        .head_kind = "mpnet", /* token 0 -> dense -> tanh -> out_proj */
+        .head_dense = "head.dense",
+        .head_activation = QF_ARCH_ACTIVATION_TANH,
     },
 };
 

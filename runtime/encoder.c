@@ -64,6 +64,12 @@ struct qf_encoder {
     const float *word_s;    /* [V] */
     const float *pos, *type, *emb_g, *emb_b;
     linear project;
+    /* RELATIVE_BUCKETS: the table [rows, heads], the bucket of every relative position
+     * -(max_length - 1)..max_length - 1 (index + max_length - 1), and this sequence's bias of
+     * every head [heads, L, L], built once per sequence for every layer */
+    const float *rel_table;
+    int32_t *rel_bucket;
+    float *rel_bias;
     layer *layers;
     linear head_dense, head_out; /* head_dense: the family's (BERT: the pooler) */
 
@@ -427,6 +433,7 @@ static void activate_all(qf_arch_activation a, float *x, int64_t count)
 static void attention(qf_encoder *e, int64_t L)
 {
     const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
+    const float *bias = e->rel_bias; /* [nh, L, L] or NULL */
     const float scale = 1.0f / sqrtf((float)d);
     const float *q = e->q, *k = e->k, *v = e->v;
     float *ctx = e->ctx, *kt = e->kt, *vh = e->vh;
@@ -447,8 +454,8 @@ static void attention(qf_encoder *e, int64_t L)
         for (int64_t b = 0; b < blocks; b++) {
             const int64_t i = b * QF_ATTENTION_ROWS, rows = L - i < QF_ATTENTION_ROWS ? L - i : QF_ATTENTION_ROWS;
             float *sc = e->scores + (int64_t)omp_get_thread_num() * QF_ATTENTION_ROWS * e->max_length;
-            qf_attention_rows(q + i * H + h * d, H, rows, kt + h * d * L, L, vh + h * L * d, d, L, d, scale, sc,
-                              ctx + i * H + h * d, H);
+            qf_attention_rows(q + i * H + h * d, H, rows, kt + h * d * L, L, vh + h * L * d, d, L, d, scale,
+                              bias ? bias + (h * L + i) * L : NULL, L, sc, ctx + i * H + h * d, H);
         }
     }
 }
@@ -545,6 +552,10 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         !(e->out_hidden = ws(e, BLH, 4, err)) || !(e->out_pooled = ws(e, BH, 4, err)))
         return err ? err->code : QF_STATUS_NO_MEMORY;
     if (e->p.keep_layer_outputs && !(e->out_layers = ws(e, layers_n, 4, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+    uint64_t LL, HLL;
+    if (e->rel_table && (!qf_mul_u64(L, L, &LL) || !qf_mul_u64(LL, (uint64_t)e->arch.num_heads, &HLL) ||
+                         !(e->rel_bias = ws(e, HLL, 4, err))))
+        return err && err->code ? err->code : qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
     uint64_t BL;
     if (per_token_head(&e->arch) && (!qf_mul_u64(B, L, &BL) || !(e->out_token_logits = ws(e, BL, C * 4, err))))
         return err && err->code ? err->code : qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
@@ -568,6 +579,15 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
     if (!(e->emb_g = tensor_f32(e, "embeddings.norm.weight", err)) || !(e->emb_b = tensor_f32(e, "embeddings.norm.bias", err)))
         return err ? err->code : QF_STATUS_NOT_FOUND;
     if (a->has_project && (s = prepare_linear(e, QF_SLOT_EMBEDDING_PROJECTION, true, &e->project, err))) return s;
+    if (a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS) {
+        if (!(e->rel_table = tensor_f32(e, QF_SLOT_RELATIVE_BIAS ".weight", err))) return err ? err->code : QF_STATUS_NOT_FOUND;
+        const int64_t span = 2 * e->max_length - 1;
+        if (!(e->rel_bucket = own(e, (uint64_t)span * sizeof(int32_t), err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+        for (int64_t r = 0; r < span; r++) {
+            /* in 0..relative_buckets - 1, and qf_arch_map checked the table has at least that many rows */
+            e->rel_bucket[r] = (int32_t)qf_arch_relative_bucket(a, r - (e->max_length - 1));
+        }
+    }
     e->layers = own(e, (uint64_t)a->num_layers * sizeof(layer), err);
     if (!e->layers) return err ? err->code : QF_STATUS_NO_MEMORY;
     for (int64_t l = 0; l < a->num_layers; l++) {
@@ -668,8 +688,10 @@ static qf_status embed(qf_encoder *e, const qf_encoder_batch *in, int64_t b, int
         bool real = !mask || mask[t] != 0;
         int64_t pos = t;
         if (a->position_padding_idx >= 0) {
-            if (id != a->pad_token_id) nonpad++;
-            pos = id != a->pad_token_id ? a->position_padding_idx + nonpad : a->position_padding_idx;
+            /* ids equal to the padding index count as padding, as in transformers (MPNet's index
+             * is 1 whatever pad_token_id says) */
+            if (id != a->position_padding_idx) nonpad++;
+            pos = id != a->position_padding_idx ? a->position_padding_idx + nonpad : a->position_padding_idx;
         }
         if (!real) continue;
         if (id < 0 || id >= a->vocab_size) return bad_input(err, "input_ids", b, t, "0..%lld", a->vocab_size - 1, id);
@@ -725,6 +747,20 @@ static qf_status head(qf_encoder *e, int64_t b, int64_t L, int64_t T, qf_error *
     return QF_STATUS_OK;
 }
 
+/* RELATIVE_BUCKETS: rel_bias[h][i][j] = table[bucket(tok[j] - tok[i])][h] for the L real tokens
+ * of this sequence. Distances are between positions in the padded sequence, as transformers
+ * takes them (arange over the padded length), so left padding changes nothing. */
+static void relative_bias(qf_encoder *e, int64_t L)
+{
+    const int64_t nh = e->arch.num_heads, off = e->max_length - 1;
+#pragma omp parallel for schedule(static) if (nh * L * L >= QF_PAR_MIN)
+    for (int64_t i = 0; i < L; i++)
+        for (int64_t j = 0; j < L; j++) {
+            const float *row = e->rel_table + (int64_t)e->rel_bucket[e->tok[j] - e->tok[i] + off] * nh;
+            for (int64_t h = 0; h < nh; h++) e->rel_bias[(h * L + i) * L + j] = row[h];
+        }
+}
+
 static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t b, qf_error *err)
 {
     const qf_arch *a = &e->arch;
@@ -739,6 +775,7 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
         memcpy(e->x, e->emb, (size_t)(L * H) * sizeof(float));
     }
     if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)b * T * H);
+    if (e->rel_bias) relative_bias(e, L);
     for (int64_t l = 0; l < a->num_layers; l++) {
         const layer *ly = &e->layers[l];
         if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_QKV, e->x, L, H);

@@ -49,7 +49,8 @@ void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, 
 float qf_expf_ref(float x);
 
 /*
- * One query row of one attention head over L keys of width d: sc[j] = scale * qi . k_j,
+ * One query row of one attention head over L keys of width d: sc[j] = scale * qi . k_j, plus
+ * bias[j] when bias is not NULL (rounded after the product: a family's relative-position bias),
  * softmax over j (max-subtracted, qf_expf_ref, the sum taken as 16 partial sums p[j % 16], each in
  * increasing j, then added in lane order), ci = sum_j p_j v_j. Keys are given transposed,
  * k_j[t] = kt[t * ldk + j]; v_j = v + j * ldv. sc is scratch of L floats and holds the
@@ -57,18 +58,20 @@ float qf_expf_ref(float x);
  * float, with fused multiply-adds.
  */
 void qf_attention_row_ref(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L,
-                          int64_t d, float scale, float *sc, float *ci);
+                          int64_t d, float scale, const float *bias, float *sc, float *ci);
 /* The same, AVX-512 when available; identical bits. */
 void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
-                      float scale, float *sc, float *ci);
+                      float scale, const float *bias, float *sc, float *ci);
 /*
- * `rows` consecutive query rows of one head at once: row r reads q + r * ldq, writes c + r * ldc and
- * uses sc + r * L as its scratch (rows * L floats). Each row gives qf_attention_row_ref's bits; the
+ * `rows` consecutive query rows of one head at once: row r reads q + r * ldq and its bias (when
+ * not NULL) at bias + r * ldb, writes c + r * ldc and uses sc + r * L as its scratch (rows * L
+ * floats). Each row gives qf_attention_row_ref's bits; the
  * AVX-512 form shares every key and value load between four rows and keeps 64 columns of keys or
  * values in L1 while up to 32 rows pass over them.
  */
 void qf_attention_rows(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk, const float *v,
-                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc);
+                       int64_t ldv, int64_t L, int64_t d, float scale, const float *bias, int64_t ldb, float *sc,
+                       float *c, int64_t ldc);
 /*
  * The epilogue of an integer linear layer, one row of n outputs:
  * y[j] = (float)a_j * (sx * ws[j]) + bias[j], each operation rounded to f32 on its own

@@ -60,13 +60,14 @@ float qf_expf_ref(float x)
 __attribute__((target_clones("fma", "default"))) void qf_attention_row_ref(const float *qi, const float *kt,
                                                                           int64_t ldk, const float *v, int64_t ldv,
                                                                           int64_t L, int64_t d, float scale,
-                                                                          float *sc, float *ci)
+                                                                          const float *bias, float *sc, float *ci)
 {
     float mx = -INFINITY;
     for (int64_t j = 0; j < L; j++) {
         float dot = 0.0f;
         for (int64_t t = 0; t < d; t++) dot = fmaf(qi[t], kt[t * ldk + j], dot);
         sc[j] = dot * scale;
+        if (bias) sc[j] += bias[j];
         if (sc[j] > mx) mx = sc[j];
     }
     float part[16] = {0};
@@ -323,7 +324,7 @@ rows_times_columns_avx512(const int R, const float *a, int64_t lda, const float 
  * into sc (row stride L); vmx[r] keeps each row's running maximum. */
 __attribute__((always_inline, target("avx512f"))) static inline void
 scores_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, int64_t ldk, int64_t L, int64_t j,
-                    int64_t d, __m512 vscale, float *sc, __m512 *vmx)
+                    int64_t d, __m512 vscale, const float *bias, int64_t ldb, float *sc, __m512 *vmx)
 {
     __m512 acc[4][4];
     __mmask16 km[4];
@@ -332,7 +333,8 @@ scores_block_avx512(const int R, const float *q, int64_t ldq, const float *kt, i
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int b = 0; b < 4; b++) {
-            const __m512 s = _mm512_mul_ps(acc[r][b], vscale);
+            __m512 s = _mm512_mul_ps(acc[r][b], vscale);
+            if (bias) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(km[b], bias + r * ldb + j + 16 * b));
             _mm512_mask_storeu_ps(sc + r * L + j + 16 * b, km[b], s);
             vmx[r] = _mm512_mask_max_ps(vmx[r], km[b], s, vmx[r]);
         }
@@ -364,21 +366,24 @@ context_block_avx512(const int R, const float *p, int64_t L, const float *v, int
 __attribute__((target("avx512f"))) static void attention_rows_avx512(const float *q, int64_t ldq, int64_t rows,
                                                                       const float *kt, int64_t ldk, const float *v,
                                                                       int64_t ldv, int64_t L, int64_t d, float scale,
-                                                                      float *sc, float *c, int64_t ldc)
+                                                                      const float *bias, int64_t ldb, float *sc,
+                                                                      float *c, int64_t ldc)
 {
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int64_t r0 = 0; r0 < rows; r0 += QF_ATTENTION_CHUNK) {
         const int64_t n = rows - r0 < QF_ATTENTION_CHUNK ? rows - r0 : QF_ATTENTION_CHUNK;
-        const float *qc = q + r0 * ldq;
+        const float *qc = q + r0 * ldq, *bc = bias ? bias + r0 * ldb : NULL;
         float *scc = sc + r0 * L, *cc = c + r0 * ldc;
         __m512 vmx[QF_ATTENTION_CHUNK];
         for (int64_t r = 0; r < n; r++) vmx[r] = _mm512_set1_ps(-INFINITY);
         for (int64_t j = 0; j < L; j += 64) {
             int64_t r = 0;
             for (; r + 4 <= n; r += 4)
-                scores_block_avx512(4, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+                scores_block_avx512(4, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, bc ? bc + r * ldb : NULL, ldb,
+                                    scc + r * L, vmx + r);
             for (; r < n; r++)
-                scores_block_avx512(1, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, scc + r * L, vmx + r);
+                scores_block_avx512(1, qc + r * ldq, ldq, kt, ldk, L, j, d, vscale, bc ? bc + r * ldb : NULL, ldb,
+                                    scc + r * L, vmx + r);
         }
         for (int64_t r = 0; r < n; r++) {
             float *s = scc + r * L;
@@ -573,22 +578,24 @@ void qf_dynamic_quantize_u8(const float *x, size_t n, uint8_t *q, float *scale, 
 }
 
 void qf_attention_rows(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk, const float *v,
-                       int64_t ldv, int64_t L, int64_t d, float scale, float *sc, float *c, int64_t ldc)
+                       int64_t ldv, int64_t L, int64_t d, float scale, const float *bias, int64_t ldb, float *sc,
+                       float *c, int64_t ldc)
 {
 #ifdef QF_KERNELS_X86
     if (qf_encoder_simd_available()) {
-        attention_rows_avx512(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, sc, c, ldc);
+        attention_rows_avx512(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, bias, ldb, sc, c, ldc);
         return;
     }
 #endif
     for (int64_t r = 0; r < rows; r++)
-        qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, sc + r * L, c + r * ldc);
+        qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, bias ? bias + r * ldb : NULL, sc + r * L,
+                             c + r * ldc);
 }
 
 void qf_attention_row(const float *qi, const float *kt, int64_t ldk, const float *v, int64_t ldv, int64_t L, int64_t d,
-                      float scale, float *sc, float *ci)
+                      float scale, const float *bias, float *sc, float *ci)
 {
-    qf_attention_rows(qi, 0, 1, kt, ldk, v, ldv, L, d, scale, sc, ci, 0);
+    qf_attention_rows(qi, 0, 1, kt, ldk, v, ldv, L, d, scale, bias, 0, sc, ci, 0);
 }
 
 void qf_int8_row_sums(const int8_t *w, int64_t n, int64_t k, int32_t *sums)

@@ -92,6 +92,17 @@ static void check_family(qf_arch_family fam, bool prefix)
         assert_int_equal(a.embedding_size, 16);
         assert_non_null(qf_model_find(m, "embeddings.project.weight", NULL));
         break;
+    case QF_ARCH_FAMILY_MPNET:
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "mpnet");
+        assert_string_equal(a.desc->head_dense, "head.dense");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_TANH);
+        assert_int_equal(a.position_padding_idx, 1);
+        assert_int_equal(a.type_vocab_size, 0);
+        assert_int_equal(a.relative_table_rows, 32);
+        assert_true(a.layer_norm_eps == 1e-5f);
+        assert_non_null(qf_model_find(m, QF_SLOT_RELATIVE_BIAS ".weight", NULL));
+        break;
     default: fail();
     }
     assert_string_equal(qf_model_get_meta(m, "arch.family"), qf_arch_family_name(fam));
@@ -114,6 +125,29 @@ static void test_bert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_B
 static void test_roberta(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ROBERTA, true); check_family(QF_ARCH_FAMILY_ROBERTA, false); }
 static void test_distilbert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_DISTILBERT, true); check_family(QF_ARCH_FAMILY_DISTILBERT, false); }
 static void test_electra(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ELECTRA, true); check_family(QF_ARCH_FAMILY_ELECTRA, false); }
+static void test_mpnet(void **state) { (void)state; check_family(QF_ARCH_FAMILY_MPNET, true); check_family(QF_ARCH_FAMILY_MPNET, false); }
+
+/* MPNet's relative-position buckets at the edges of each regime (exact below 8, log-spaced to 128,
+ * the last bucket beyond; keys after the query in the upper half), as transformers'
+ * MPNetEncoder.relative_position_bucket gives them (evaluated with torch 1.13). The whole range
+ * -600..600 is checked against transformers 5 by test_encoder_families. */
+static void test_mpnet_relative_buckets(void **state)
+{
+    (void)state;
+    qf_arch a;
+    memset(&a, 0, sizeof a);
+    a.desc = qf_family_of(QF_ARCH_FAMILY_MPNET);
+    static const int64_t want[][2] = {
+        {-600, 15}, {-200, 15}, {-128, 15}, {-127, 15}, {-100, 15}, {-64, 14}, {-63, 13}, {-32, 12}, {-31, 11},
+        {-16, 10},  {-15, 9},   {-12, 9},   {-11, 8},   {-9, 8},    {-8, 8},   {-7, 7},   {-1, 1},   {0, 0},
+        {1, 17},    {7, 23},    {8, 24},    {9, 24},    {11, 24},   {12, 25},  {15, 25},  {16, 26},  {31, 27},
+        {32, 28},   {63, 29},   {64, 30},   {100, 31},  {127, 31},  {128, 31}, {600, 31}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        int64_t got = qf_arch_relative_bucket(&a, want[i][0]);
+        if (got != want[i][1]) fprintf(stderr, "relative position %lld: bucket %lld, want %lld\n", (long long)want[i][0], (long long)got, (long long)want[i][1]);
+        assert_int_equal(got, want[i][1]);
+    }
+}
 
 /* The family table: every row is found by each of its model types and by its id, in id order. */
 static void test_family_table(void **state)
@@ -292,7 +326,7 @@ static void test_unknown_family(void **state)
     assert_string_equal(err.object, "model_type");
     assert_string_equal(err.found, "gpt2");
     /* the expected list is made from the family table's model types */
-    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert or electra");
+    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert, electra or mpnet");
     assert_int_equal(err.offset, -1);
     qf_model_destroy(m);
 
@@ -342,6 +376,78 @@ static void test_missing_tensor(void **state)
     assert_string_equal(err.found, "none");
     assert_int_equal(err.offset, -1);
     qf_model_destroy(m);
+}
+
+/* MPNet's relative-position table, hostile: a config with fewer rows than the 32 buckets the
+ * modeling code indexes, a missing table (named by its source name), a table with the wrong head
+ * count, and an int8 table (its values are added to scores: never int8). */
+static void test_mpnet_relative_table_hostile(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_MPNET);
+    qf_model *m = NULL;
+    qf_error err;
+    char buf[2048];
+    /* 16 rows: torch would index rows 16..31 that do not exist */
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    snprintf(buf, sizeof buf, "%s", qf_model_config_json(m));
+    char *p = strstr(buf, "\"relative_attention_num_buckets\": 32");
+    assert_non_null(p);
+    memcpy(p + strlen("\"relative_attention_num_buckets\": "), "16", 2);
+    assert_int_equal(qf_model_set_config_json(m, buf, strlen(buf), NULL), QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.object, "relative_attention_num_buckets");
+    assert_string_equal(err.found, "16");
+    qf_model_destroy(m);
+
+    /* missing */
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    size_t idx;
+    assert_non_null(qf_model_find(m, "mpnet.encoder.relative_attention_bias.weight", &idx));
+    assert_int_equal(qf_model_rename_tensor(m, idx, "somewhere.else", NULL), QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_NOT_FOUND);
+    assert_string_equal(err.object, QF_SLOT_RELATIVE_BIAS ".weight");
+    assert_non_null(strstr(err.message, "mpnet.encoder.relative_attention_bias.weight"));
+    qf_model_destroy(m);
+
+    /* [32, 3] for 4 heads, then an int8 [32, 4] with its scales */
+    for (int variant = 0; variant < 2; variant++) {
+        assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+        assert_non_null(qf_model_find(m, "mpnet.encoder.relative_attention_bias.weight", &idx));
+        assert_int_equal(qf_model_rename_tensor(m, idx, "unused", NULL), QF_STATUS_OK);
+        const int64_t heads = variant == 0 ? 3 : 4;
+        int64_t shape[2] = {32, heads}, sshape[1] = {32};
+        void *data = NULL;
+        float *scales = NULL;
+        assert_int_equal(qf_model_alloc(m, (uint64_t)(32 * heads * 4), &data, NULL), QF_STATUS_OK);
+        memset(data, 0, (size_t)(32 * heads * 4));
+        if (variant == 0) {
+            assert_int_equal(qf_model_add_tensor(m, "mpnet.encoder.relative_attention_bias.weight", NULL, QF_DTYPE_F32,
+                                                 2, shape, data, (uint64_t)(32 * heads * 4), NULL, NULL),
+                             QF_STATUS_OK);
+        } else {
+            assert_int_equal(qf_model_alloc(m, 32 * 4, (void **)&scales, NULL), QF_STATUS_OK);
+            for (int i = 0; i < 32; i++) scales[i] = 0.01f;
+            assert_int_equal(qf_model_add_tensor(m, "mpnet.encoder.relative_attention_bias.weight::scale", NULL,
+                                                 QF_DTYPE_F32, 1, sshape, scales, 32 * 4, NULL, NULL),
+                             QF_STATUS_OK);
+            assert_int_equal(qf_model_add_tensor(m, "mpnet.encoder.relative_attention_bias.weight", NULL, QF_DTYPE_I8, 2,
+                                                 shape, data, (uint64_t)(32 * heads), NULL, NULL),
+                             QF_STATUS_OK);
+            assert_non_null(qf_model_find(m, "mpnet.encoder.relative_attention_bias.weight", &idx));
+            assert_int_equal(qf_model_set_quant(m, idx, QF_QUANT_SYMMETRIC_PER_CHANNEL, 0,
+                                                "mpnet.encoder.relative_attention_bias.weight::scale", NULL, NULL),
+                             QF_STATUS_OK);
+        }
+        qf_error_clear(&err);
+        assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+        assert_string_equal(err.object, QF_SLOT_RELATIVE_BIAS ".weight");
+        assert_string_equal(err.expected, variant == 0 ? "[32, 4] float or int8" : "[32, 4] float");
+        assert_string_equal(err.found, variant == 0 ? "[32, 3] f32" : "[32, 4] i8");
+        qf_model_destroy(m);
+    }
 }
 
 static void test_misshapen_tensor(void **state)
@@ -463,7 +569,8 @@ int main(void)
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
-        cmocka_unit_test(test_electra),
+        cmocka_unit_test(test_electra), cmocka_unit_test(test_mpnet), cmocka_unit_test(test_mpnet_relative_buckets),
+        cmocka_unit_test(test_mpnet_relative_table_hostile),
         cmocka_unit_test(test_family_table),
         cmocka_unit_test(test_heads_from_architectures),
         cmocka_unit_test(test_config_variants),

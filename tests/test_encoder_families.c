@@ -1,9 +1,11 @@
 /*
  * tests/test_encoder_families.c — the reference encoder against Hugging Face transformers itself,
  * for each family fixture (fixtures/families/{bert,roberta,distilbert,electra}, saved by
- * transformers 5.17 with its outputs in reference.json): our tokenizer reproduces its ids, our FP32
- * logits match its logits to 1e-4 (from the checkpoint and from the FP32 .qf), the last hidden
- * state matches too, and the dynamic int8 path keeps the top-1 class.
+ * transformers 5.17 with its outputs in reference.json; mpnet: the outputs of a PyTorch statement
+ * of transformers' modeling file, reference.json "computed_by"): our tokenizer reproduces its ids,
+ * our FP32 logits match its logits to 1e-4 (from the checkpoint and from the FP32 .qf), the last
+ * hidden state matches too, and the dynamic int8 path keeps the top-1 class. For MPNet, every
+ * relative-position bucket of -600..600 equals the reference's.
  */
 #include <json-c/json.h>
 #include <math.h>
@@ -73,6 +75,8 @@ static void check_family(const char *family)
     assert_non_null(ref);
     json_object *weights, *batch_obj, *ids_arr, *mask_arr, *types_arr = NULL, *logits, *texts, *unpadded;
     assert_true(json_object_object_get_ex(ref, "weights_file", &weights));
+    /* who computed the outputs: transformers, unless the fixture says otherwise */
+    const char *oracle = json_object_object_get_ex(ref, "computed_by", NULL) ? "torch statement" : "transformers";
     assert_true(json_object_object_get_ex(ref, "batch", &batch_obj));
     assert_true(json_object_object_get_ex(batch_obj, "input_ids", &ids_arr));
     assert_true(json_object_object_get_ex(batch_obj, "attention_mask", &mask_arr));
@@ -122,8 +126,8 @@ static void check_family(const char *family)
         qf_encoder_output out;
         assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_OK);
         double d = max_logit_diff(out.logits, logits, batch, out.num_labels);
-        printf("%-10s %s: FP32 max |logit - transformers| = %.3g over %lld rows\n", family,
-               pass == 0 ? json_object_get_string(weights) : "FP32 .qf", d, (long long)batch);
+        printf("%-10s %s: FP32 max |logit - %s| = %.3g over %lld rows\n", family,
+               pass == 0 ? json_object_get_string(weights) : "FP32 .qf", oracle, d, (long long)batch);
         assert_true(d <= 1e-4);
         if (pass == 0) {
             /* last hidden state of the first text, real tokens only */
@@ -160,7 +164,7 @@ static void check_family(const char *family)
     qf_encoder_batch in = {batch, length, ids, mask, types};
     qf_encoder_output out;
     assert_int_equal(qf_encoder_run(e, &in, &out, &err), QF_STATUS_OK);
-    printf("%-10s dynamic int8: max |logit - transformers FP32| = %.3g\n", family,
+    printf("%-10s dynamic int8: max |logit - %s FP32| = %.3g\n", family, oracle,
            max_logit_diff(out.logits, logits, batch, out.num_labels));
     for (int64_t b = 0; b < batch; b++) {
         json_object *row = json_object_array_get_idx(logits, (size_t)b);
@@ -186,6 +190,31 @@ static void test_bert(void **state) { (void)state; check_family("bert"); }
 static void test_roberta(void **state) { (void)state; check_family("roberta"); }
 static void test_distilbert(void **state) { (void)state; check_family("distilbert"); }
 static void test_electra(void **state) { (void)state; check_family("electra"); }
+static void test_mpnet(void **state)
+{
+    (void)state;
+    check_family("mpnet");
+    /* the bucket of every relative position a 512-token sequence has, and past max_distance */
+    char path[512];
+    snprintf(path, sizeof path, "%s/mpnet/reference.json", FAMILIES);
+    json_object *ref = json_object_from_file(path), *rb, *range, *buckets;
+    assert_non_null(ref);
+    assert_true(json_object_object_get_ex(ref, "relative_position_buckets", &rb));
+    assert_true(json_object_object_get_ex(rb, "relative_positions", &range));
+    assert_true(json_object_object_get_ex(rb, "buckets", &buckets));
+    const int64_t lo = json_object_get_int64(json_object_array_get_idx(range, 0));
+    qf_arch a;
+    memset(&a, 0, sizeof a);
+    a.desc = qf_family_of(QF_ARCH_FAMILY_MPNET);
+    size_t n = json_object_array_length(buckets), differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += qf_arch_relative_bucket(&a, lo + (int64_t)i) != json_object_get_int64(json_object_array_get_idx(buckets, i));
+    printf("mpnet      relative-position buckets %lld..%lld: %zu of %zu differ\n", (long long)lo,
+           (long long)(lo + (int64_t)n - 1), differ, n);
+    assert_true(n >= 1201);
+    assert_int_equal(differ, 0);
+    json_object_put(ref);
+}
 
 int main(void)
 {
@@ -194,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
+        cmocka_unit_test(test_mpnet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

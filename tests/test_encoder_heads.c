@@ -3,8 +3,9 @@
  * and a *ForQuestionAnswering checkpoint in Hugging Face's layout (fixtures/heads/<family>-{token,qa},
  * fixtures/gen/make_head_fixtures.py: the family fixture's encoder with transformers' per-token
  * head, whose expected logits are transformers' last hidden state through that head). The head is
- * recognised from config.json, our FP32 token logits (start / end logits for QA) match to 1e-4 for
- * every token of every row, padded together in one batch (padding positions 0), and dynamic int8
+ * recognised from config.json (reference.json "reference" names who computed the hidden states:
+ * transformers, or for mpnet a PyTorch statement of its modeling file), our FP32 token logits
+ * (start / end logits for QA) match to 1e-4 for every token of every row, padded together in one batch (padding positions 0), and dynamic int8
  * keeps nearly every token's top label (random weights: near-ties may flip).
  */
 #include <json-c/json.h>
@@ -140,7 +141,7 @@ static void check_head(const char *family, const char *kind)
             }
         }
         if (mode == 0) {
-            printf("%-10s %-5s FP32 max |logit - transformers| = %.3g over %zu tokens of %zu rows\n", family, kind, worst,
+            printf("%-10s %-5s FP32 max |logit - reference| = %.3g over %zu tokens of %zu rows\n", family, kind, worst,
                    tokens, n);
             assert_true(worst <= 1e-4);
         } else if (!qa) {
@@ -161,6 +162,7 @@ static void test_bert(void **state) { (void)state; check_head("bert", "token"); 
 static void test_roberta(void **state) { (void)state; check_head("roberta", "token"); check_head("roberta", "qa"); }
 static void test_distilbert(void **state) { (void)state; check_head("distilbert", "token"); check_head("distilbert", "qa"); }
 static void test_electra(void **state) { (void)state; check_head("electra", "token"); check_head("electra", "qa"); }
+static void test_mpnet(void **state) { (void)state; check_head("mpnet", "token"); check_head("mpnet", "qa"); }
 
 int main(void)
 {
@@ -169,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
+        cmocka_unit_test(test_mpnet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

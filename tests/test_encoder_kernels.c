@@ -131,18 +131,25 @@ static void test_attention_row_simd(void **state)
         for (int64_t i = 0; i < d; i++) qi[i] = frand(3.0f);
         for (int64_t i = 0; i < d * ldk; i++) kt[i] = frand(3.0f);
         for (int64_t i = 0; i < L * ldv; i++) v[i] = frand(2.0f);
-        for (int64_t i = 0; i < d + 16; i++) c1[i] = c2[i] = 42.0f;
+        float *bias = malloc((size_t)L * sizeof(float));
+        assert_non_null(bias);
+        for (int64_t i = 0; i < L; i++) bias[i] = frand(4.0f);
         const float scale = 1.0f / sqrtf((float)d);
-        qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, sc1, c1);
-        qf_attention_row(qi, kt, ldk, v, ldv, L, d, scale, sc2, c2);
-        assert_memory_equal(c1, c2, (size_t)(d + 16) * sizeof(float));
-        assert_memory_equal(sc1, sc2, (size_t)L * sizeof(float));
-        free(qi), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2);
+        /* without and with a relative-position bias added to the scores */
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (int64_t i = 0; i < d + 16; i++) c1[i] = c2[i] = 42.0f;
+            qf_attention_row_ref(qi, kt, ldk, v, ldv, L, d, scale, with_bias ? bias : NULL, sc1, c1);
+            qf_attention_row(qi, kt, ldk, v, ldv, L, d, scale, with_bias ? bias : NULL, sc2, c2);
+            assert_memory_equal(c1, c2, (size_t)(d + 16) * sizeof(float));
+            assert_memory_equal(sc1, sc2, (size_t)L * sizeof(float));
+        }
+        free(qi), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2), free(bias);
     }
 }
 
 /* qf_attention_rows: every row of a block gives qf_attention_row_ref's bits, for row counts that
- * fill four-row blocks and leave a remainder, with strided queries and outputs. */
+ * fill four-row blocks and leave a remainder, with strided queries, outputs and biases, without
+ * and with a bias. */
 static void test_attention_rows_simd(void **state)
 {
     (void)state;
@@ -158,16 +165,23 @@ static void test_attention_rows_simd(void **state)
         for (int64_t i = 0; i < rows * ldq; i++) q[i] = frand(3.0f);
         for (int64_t i = 0; i < d * ldk; i++) kt[i] = frand(3.0f);
         for (int64_t i = 0; i < L * ldv; i++) v[i] = frand(2.0f);
-        for (int64_t i = 0; i < rows * ldc; i++) c2[i] = 42.0f;
+        const int64_t ldb = L + 2; /* bias rows, strided */
+        float *bias = malloc((size_t)(rows * ldb) * sizeof(float));
+        assert_non_null(bias);
+        for (int64_t i = 0; i < rows * ldb; i++) bias[i] = frand(4.0f);
         const float scale = 1.0f / sqrtf((float)d);
-        qf_attention_rows(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, sc2, c2, ldc);
-        for (int64_t r = 0; r < rows; r++) {
-            for (int64_t i = 0; i < ldc; i++) c1[i] = 42.0f;
-            qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, sc1, c1);
-            assert_memory_equal(c1, c2 + r * ldc, (size_t)ldc * sizeof(float));
-            assert_memory_equal(sc1, sc2 + r * L, (size_t)L * sizeof(float));
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (int64_t i = 0; i < rows * ldc; i++) c2[i] = 42.0f;
+            qf_attention_rows(q, ldq, rows, kt, ldk, v, ldv, L, d, scale, with_bias ? bias : NULL, ldb, sc2, c2, ldc);
+            for (int64_t r = 0; r < rows; r++) {
+                for (int64_t i = 0; i < ldc; i++) c1[i] = 42.0f;
+                qf_attention_row_ref(q + r * ldq, kt, ldk, v, ldv, L, d, scale, with_bias ? bias + r * ldb : NULL, sc1,
+                                     c1);
+                assert_memory_equal(c1, c2 + r * ldc, (size_t)ldc * sizeof(float));
+                assert_memory_equal(sc1, sc2 + r * L, (size_t)L * sizeof(float));
+            }
         }
-        free(q), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2);
+        free(q), free(kt), free(v), free(sc1), free(sc2), free(c1), free(c2), free(bias);
     }
 }
 

@@ -194,8 +194,10 @@ static void round_trip(synth_encoder_opts o, const char *name, bool to_f16)
     if (a->activation == QF_ARCH_ACTIVATION_GELU) assert_non_null(strstr(ops, "Erf"));
     if (a->activation == QF_ARCH_ACTIVATION_GELU_TANH) assert_non_null(strstr(ops, "Tanh"));
     if (a->activation == QF_ARCH_ACTIVATION_RELU) assert_non_null(strstr(ops, "Relu"));
-    if (a->family == QF_ARCH_FAMILY_ROBERTA) assert_non_null(strstr(ops, "CumSum"));
+    if (a->position_padding_idx >= 0) assert_non_null(strstr(ops, "CumSum"));
     else assert_non_null(strstr(ops, "Slice"));
+    /* MPNet's relative-position bias: a Range over the sequence indexes the bucket initializer */
+    if (a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS) assert_non_null(strstr(ops, "Range"));
     /* the encoder computes the same bits from both */
     float *l1, *h1, *l2, *h2;
     int64_t nl1, nh1, nl2, nh2;
@@ -241,6 +243,12 @@ static void test_round_trip_electra(void **state)
 {
     (void)state;
     round_trip(synth_encoder_opts_default(QF_ARCH_FAMILY_ELECTRA), "electra", false);
+}
+
+static void test_round_trip_mpnet(void **state)
+{
+    (void)state;
+    round_trip(synth_encoder_opts_default(QF_ARCH_FAMILY_MPNET), "mpnet", false);
 }
 
 static void test_round_trip_base_f16(void **state)
@@ -675,7 +683,7 @@ int main(void)
     mkdir(g_dir, 0755);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_bert),     cmocka_unit_test(test_round_trip_roberta),
-        cmocka_unit_test(test_round_trip_distilbert), cmocka_unit_test(test_round_trip_electra),
+        cmocka_unit_test(test_round_trip_distilbert), cmocka_unit_test(test_round_trip_electra), cmocka_unit_test(test_round_trip_mpnet),
         cmocka_unit_test(test_round_trip_base_f16), cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_static),
         cmocka_unit_test(test_refusals),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # tests/test_onnx_export_families.sh — the ONNX graph qforge writes from scratch, for each family
-# fixture (fixtures/families/{bert,roberta,distilbert,electra}: a torch zip or safetensors saved by
-# transformers, with its logits in reference.json), run in ONNX Runtime:
+# fixture (fixtures/families/{bert,roberta,distilbert,electra,mpnet}: a torch zip or safetensors
+# saved by transformers, with its logits in reference.json; mpnet's computed by a PyTorch statement
+# of transformers' modeling file, its "computed_by"), run in ONNX Runtime:
 #   - qforge convert W --onnx-out: onnx.checker (full_check) passes; the inputs are input_ids,
 #     attention_mask (+ token_type_ids for bert and electra) with dynamic batch/sequence axes; on
-#     the padded batch of reference.json (8 texts, 32 tokens, masks) ORT's logits match
-#     transformers' to 1e-4, and last_hidden_state on the real tokens of texts 0 and 1 too;
+#     the padded batch of reference.json (8 texts, 32 tokens, masks) ORT's logits match the
+#     reference's to 1e-4, and last_hidden_state on the real tokens of texts 0 and 1 too;
 #   - qforge quantize W --mode dynamic --onnx-out: checker passes; ORT (one text at a time,
 #     tests/ort_run.mjs) gives the logits `qforge run` gives for the same .qf to 1e-5, same top-1;
 #   - qforge calibrate + quantize W --mode static --smooth 0.5 --onnx-out (the QDQ graph, with the
@@ -16,7 +17,7 @@ if [ ! -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then echo "skipped: 
 work="$QF_BINARY_DIR/test_onnx_export_families.d"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
-for fam in bert roberta distilbert electra; do
+for fam in bert roberta distilbert electra mpnet; do
   dir="$QF_SOURCE_DIR/fixtures/families/$fam"
   w="$dir/pytorch_model.bin"; [ -f "$w" ] || w="$dir/model.safetensors"
   "$QF_CLI" convert "$w" -o "$work/$fam.qf" --onnx-out "$work/$fam.onnx" -q
@@ -68,7 +69,7 @@ def versus(kind):
     return d, all(int(np.argmax(a["logits"])) == int(np.argmax(b["logits"])) for a, b in zip(o, q))
 d_int8, top_int8 = versus("int8")
 d_qdq, top_qdq = versus("qdq")
-print(f"{fam:<10} fp32 |dlogit| vs transformers {d_logits:.2e}, |dhidden| {d_hidden:.2e}; ORT vs qforge run: "
+print(f"{fam:<10} fp32 |dlogit| vs reference {d_logits:.2e}, |dhidden| {d_hidden:.2e}; ORT vs qforge run: "
       f"dynamic |dlogit| {d_int8:.2e} same top-1 {top_int8}, static QDQ |dlogit| {d_qdq:.2e} same top-1 {top_qdq}")
 assert d_logits <= 1e-4 and d_hidden <= 1e-4 and d_int8 <= 1e-5 and top_int8 and d_qdq <= 1e-3 and top_qdq
 PY

@@ -13,7 +13,7 @@ work="$QF_BINARY_DIR/test_onnx_export_heads.d"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
 failures=0
-for fam in bert roberta distilbert electra; do
+for fam in bert roberta distilbert electra mpnet; do
   for kind in token qa; do
     dir="$QF_SOURCE_DIR/fixtures/heads/$fam-$kind"
     "$QF_CLI" convert "$dir/model.safetensors" -o "$work/$fam-$kind.qf" --onnx-out "$work/$fam-$kind.onnx" -q
@@ -53,7 +53,7 @@ else:
 names = set(out) - {"last_hidden_state"}
 assert names == want, (names, want)
 worst = max(abs(a - b) for a, b in pairs)
-print(f"{fam:10s} {kind:5s} ORT vs transformers: max |d| = {worst:.3g} over {len(pairs)} values")
+print(f"{fam:10s} {kind:5s} ORT vs reference: max |d| = {worst:.3g} over {len(pairs)} values")
 sys.exit(0 if worst <= 1e-4 else 1)
 PY
     then failures=$((failures + 1)); fi

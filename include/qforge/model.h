@@ -31,6 +31,7 @@ typedef enum qf_arch_family {
     QF_ARCH_FAMILY_ROBERTA,    /* roberta, xlm-roberta, camembert */
     QF_ARCH_FAMILY_DISTILBERT,
     QF_ARCH_FAMILY_ELECTRA,
+    QF_ARCH_FAMILY_MPNET,
     QF_ARCH_FAMILY_COUNT_
 } qf_arch_family;
 
@@ -81,6 +82,8 @@ void qf_layer_slot_stem(int64_t layer, qf_layer_slot s, char *buf, size_t size);
 #define QF_SLOT_POOLER "pooler"
 #define QF_SLOT_HEAD_DENSE "head.dense"
 #define QF_SLOT_HEAD_OUT "head.out"
+/* the relative-position bias table shared by every layer (MPNet): [buckets, heads] */
+#define QF_SLOT_RELATIVE_BIAS "encoder.relative_bias"
 
 /* What a sequence head's logits mean, from config.json (problem_type; num_labels 1; a
  * sentence-transformers CrossEncoder's activation), as transformers' pipelines and
@@ -101,6 +104,14 @@ typedef enum qf_arch_positions {
     QF_ARCH_POSITIONS_INDEX = 0,     /* position = token index */
     QF_ARCH_POSITIONS_AFTER_PADDING, /* RoBERTa: cumsum(ids != pad) * (ids != pad) + padding_idx */
 } qf_arch_positions;
+
+/* What a family adds to every layer's attention scores q.k / sqrt(d) before the softmax. */
+typedef enum qf_arch_attention_bias {
+    QF_ARCH_ATTENTION_BIAS_NONE = 0,
+    /* MPNet (T5's bidirectional buckets): score[h][i][j] += table[bucket(j - i)][h], one table
+     * (QF_SLOT_RELATIVE_BIAS) for every layer; qf_arch_relative_bucket gives the bucket */
+    QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS,
+} qf_arch_attention_bias;
 
 /* One renaming: a source infix (Hugging Face PyTorch name, after the family prefix) and the
  * canonical infix it becomes ("attention.self.query." -> "attn.q."). */
@@ -131,12 +142,23 @@ typedef struct qf_family {
     bool layer_norm_eps_in_config;   /* false: 1e-12 whatever config.json says (DistilBERT) */
     int64_t default_pad_token_id;
     qf_arch_positions positions;
+    /* AFTER_PADDING: the padding index positions count from, when the modeling code fixes it
+     * (MPNet: 1, whatever pad_token_id says); -1: config's pad_token_id (RoBERTa) */
+    int64_t fixed_padding_idx;
+    qf_arch_attention_bias attention_bias;
+    int64_t relative_buckets;      /* RELATIVE_BUCKETS: buckets used (MPNet: 32, both directions) */
+    int64_t relative_max_distance; /* RELATIVE_BUCKETS: distances from here on share the last bucket */
+    const char *key_relative_table_rows; /* config key of the table's rows ("relative_attention_num_buckets") */
     /* Hugging Face PyTorch names; Keras / TF names are turned into these first, ONNX initializers
      * carry them already */
     const char *prefix;              /* "bert.": before the embeddings and layers, never before heads */
     const char *layer_root;          /* "encoder.layer.", then "{i}." */
     const qf_family_name *layer_names;
     size_t layer_name_count;
+    /* tensors after the prefix that belong to no layer and are not embeddings (MPNet's
+     * relative-position table) */
+    const qf_family_name *encoder_names;
+    size_t encoder_name_count;
     const qf_family_name *head_names; /* the sequence-classification head's tensors */
     size_t head_name_count;
     const qf_family_name *token_head_names; /* *ForTokenClassification's */
@@ -171,6 +193,7 @@ typedef struct qf_arch {
     /* RoBERTa family: positions are cumsum(ids != pad) * (ids != pad) + padding_idx, so real tokens
      * start at padding_idx + 1. -1 for the others (position = index). */
     int64_t position_padding_idx;
+    int64_t relative_table_rows;  /* RELATIVE_BUCKETS: rows of QF_SLOT_RELATIVE_BIAS; 0 otherwise */
     int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
     qf_arch_activation activation;
     float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
@@ -193,13 +216,21 @@ typedef struct qf_arch {
 const char *qf_arch_family_name(qf_arch_family f);         /* "bert", ...; static storage */
 const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh", "relu", "tanh" */
 
+/*
+ * RELATIVE_BUCKETS: the bucket of relative position `rel` (key index minus query index), as
+ * transformers' MPNet computes it in float32: buckets/2 per direction (keys after the query take
+ * the upper half), distances below buckets/4 exact, then log-spaced up to max_distance, beyond it
+ * the last bucket. Always in 0..buckets-1.
+ */
+int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel);
+
 /* Longest sequence the position table allows: max_positions, less padding_idx + 1 where positions
  * start after the padding index (RoBERTa); < 1 when the table leaves no position. */
 int64_t qf_arch_max_tokens(const qf_arch *a);
 
 /*
  * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
- * bert, roberta, xlm-roberta, camembert, distilbert, electra (else QF_STATUS_UNSUPPORTED naming it).
+ * bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet (else QF_STATUS_UNSUPPORTED naming it).
  * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
  */
 qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);
@@ -219,7 +250,7 @@ qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *e
  * embeddings.project.{weight,bias}, layers.{i}.attn.{q,k,v,out}.{weight,bias},
  * layers.{i}.attn.norm.{weight,bias}, layers.{i}.ffn.{up,down}.{weight,bias},
  * layers.{i}.ffn.norm.{weight,bias}, pooler.{weight,bias}, head.dense.{weight,bias},
- * head.out.{weight,bias}.
+ * head.out.{weight,bias}, encoder.relative_bias.weight.
  */
 qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
 

@@ -34,6 +34,7 @@ static const char *prefix_of(const synth_encoder_opts *o)
     case QF_ARCH_FAMILY_ROBERTA: return "roberta.";
     case QF_ARCH_FAMILY_DISTILBERT: return "distilbert.";
     case QF_ARCH_FAMILY_ELECTRA: return "electra.";
+    case QF_ARCH_FAMILY_MPNET: return "mpnet.";
     default: return "";
     }
 }
@@ -41,7 +42,7 @@ static const char *prefix_of(const synth_encoder_opts *o)
 void synth_encoder_source_name(const synth_encoder_opts *o, const char *c, char *out, size_t size)
 {
     const char *p = prefix_of(o);
-    bool distil = o->family == QF_ARCH_FAMILY_DISTILBERT;
+    bool distil = o->family == QF_ARCH_FAMILY_DISTILBERT, mpnet = o->family == QF_ARCH_FAMILY_MPNET;
     int layer;
     char part[64], leaf[16];
     out[0] = '\0';
@@ -57,10 +58,19 @@ void synth_encoder_source_name(const synth_encoder_opts *o, const char *c, char 
                                         {"attn.v", "attention.v_lin"},   {"attn.out", "attention.out_lin"},
                                         {"attn.norm", "sa_layer_norm"},  {"ffn.up", "ffn.lin1"},
                                         {"ffn.down", "ffn.lin2"},        {"ffn.norm", "output_layer_norm"}};
+        /* modeling_mpnet.py: MPNetLayer.attention.attn.{q,k,v,o}, attention.LayerNorm */
+        static const char *mpn[][2] = {{"attn.q", "attention.attn.q"},   {"attn.k", "attention.attn.k"},
+                                       {"attn.v", "attention.attn.v"},   {"attn.out", "attention.attn.o"},
+                                       {"attn.norm", "attention.LayerNorm"}, {"ffn.up", "intermediate.dense"},
+                                       {"ffn.down", "output.dense"},     {"ffn.norm", "output.LayerNorm"}};
         for (int i = 0; i < 8; i++)
             if (strcmp(part, bert[i][0]) == 0)
                 snprintf(out, size, "%s%s.%d.%s.%s", p, distil ? "transformer.layer" : "encoder.layer", layer,
-                         distil ? dist[i][1] : bert[i][1], leaf);
+                         distil ? dist[i][1] : mpnet ? mpn[i][1] : bert[i][1], leaf);
+        return;
+    }
+    if (strcmp(c, "encoder.relative_bias.weight") == 0) { /* MPNetEncoder.relative_attention_bias */
+        snprintf(out, size, "%sencoder.relative_attention_bias.weight", p);
         return;
     }
     static const char *fixed[][2] = {{"embeddings.word.weight", "embeddings.word_embeddings.weight"},
@@ -139,6 +149,7 @@ static const char *model_type(qf_arch_family f)
     case QF_ARCH_FAMILY_ROBERTA: return "roberta";
     case QF_ARCH_FAMILY_DISTILBERT: return "distilbert";
     case QF_ARCH_FAMILY_ELECTRA: return "electra";
+    case QF_ARCH_FAMILY_MPNET: return "mpnet";
     default: return "gpt2";
     }
 }
@@ -151,6 +162,7 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
     unsigned seed = o->seed ? o->seed : 1;
     bool distil = o->family == QF_ARCH_FAMILY_DISTILBERT;
     bool roberta = o->family == QF_ARCH_FAMILY_ROBERTA;
+    bool mpnet = o->family == QF_ARCH_FAMILY_MPNET; /* no token types, padding index 1, a relative table */
     int E = o->embedding ? o->embedding : o->hidden;
     char labels[256] = "";
     size_t used = 0;
@@ -164,6 +176,13 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
                  " \"activation\": \"%s\", \"max_position_embeddings\": %d, \"vocab_size\": %d, \"pad_token_id\": 0,"
                  " \"id2label\": {%s}}",
                  o->hidden, o->layers, o->heads, o->intermediate, act, o->positions, o->vocab, labels);
+    else if (mpnet)
+        snprintf(cfg, sizeof cfg,
+                 "{\"model_type\": \"mpnet\", \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,"
+                 " \"intermediate_size\": %d, \"hidden_act\": \"%s\", \"layer_norm_eps\": 1e-05,"
+                 " \"max_position_embeddings\": %d, \"vocab_size\": %d, \"pad_token_id\": 1,"
+                 " \"relative_attention_num_buckets\": 32, \"id2label\": {%s}}",
+                 o->hidden, o->layers, o->heads, o->intermediate, act, o->positions, o->vocab, labels);
     else
         snprintf(cfg, sizeof cfg,
                  "{\"model_type\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,"
@@ -176,7 +195,8 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
 
     if (!s) s = add(m, o, &seed, "embeddings.word.weight", 2, o->vocab, E, 0.5f, 0.0f);
     if (!s) s = add(m, o, &seed, "embeddings.position.weight", 2, o->positions, E, 0.2f, 0.0f);
-    if (!s && !distil) s = add(m, o, &seed, "embeddings.token_type.weight", 2, roberta ? 1 : 2, E, 0.2f, 0.0f);
+    if (!s && !distil && !mpnet) s = add(m, o, &seed, "embeddings.token_type.weight", 2, roberta ? 1 : 2, E, 0.2f, 0.0f);
+    if (!s && mpnet) s = add(m, o, &seed, "encoder.relative_bias.weight", 2, 32, o->heads, 1.0f, 0.0f);
     if (!s) s = add_norm(m, o, &seed, "embeddings.norm", E);
     if (!s && E != o->hidden) s = add_linear(m, o, &seed, "embeddings.project", o->hidden, E);
     for (int l = 0; !s && l < o->layers; l++) {
@@ -211,7 +231,7 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
         float *lm = NULL;
         int64_t lshape[1] = {o->vocab};
         if (!s) s = qf_model_alloc(m, (uint64_t)o->vocab * 4, (void **)&lm, NULL);
-        if (!s) s = qf_model_add_tensor(m, distil ? "vocab_projector.bias" : roberta ? "lm_head.bias" : "cls.predictions.bias",
+        if (!s) s = qf_model_add_tensor(m, distil ? "vocab_projector.bias" : (roberta || mpnet) ? "lm_head.bias" : "cls.predictions.bias",
                                         NULL, QF_DTYPE_F32, 1, lshape, lm, (uint64_t)o->vocab * 4, NULL, NULL);
     }
     if (s) {

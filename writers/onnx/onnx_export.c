@@ -580,7 +580,9 @@ static const char *position_embeddings(ex *e, qf_status *s)
         attr_int(e, "end", 2);
         return op(e, "Slice", "embeddings.position/Slice", 4, P, zero, len, zero);
     }
-    const char *pad = scalar_i64(e, "const.pad_token_id", e->a.pad_token_id);
+    /* ids equal to the padding index are padding (MPNet's index is 1 whatever pad_token_id says;
+     * RoBERTa's is pad_token_id, the initializer's name since the first export) */
+    const char *pad = scalar_i64(e, "const.pad_token_id", e->a.position_padding_idx);
     const char *eq = op(e, "Equal", "embeddings.position/Equal", 2, "input_ids", pad);
     const char *nonpad = op(e, "Not", "embeddings.position/Not", 1, eq);
     const char *m = op(e, "Cast", "embeddings.position/Cast", 1, nonpad);
@@ -620,6 +622,39 @@ static const char *additive_mask(ex *e)
     return op(e, "Mul", "mask/Mul", 2, inv, scalar_f32(e, "const.float_min", -3.40282347e38f));
 }
 
+/*
+ * RELATIVE_BUCKETS (MPNet): the bias every layer adds to its scores, [1, heads, S, S] with
+ * [0][h][i][j] = table[bucket(j - i)][h]. The bucket of every relative position
+ * -(P - 1)..P - 1 (P: the longest sequence the model takes) is an initializer computed here by
+ * qf_arch_relative_bucket, so ONNX Runtime's Log never decides a bucket; the graph only indexes
+ * it with Range(S) - Range(S)^T + P - 1.
+ */
+static const char *relative_bias(ex *e, qf_status *s)
+{
+    const int64_t P = qf_arch_max_tokens(&e->a), n = 2 * P - 1;
+    int64_t *b = alloc(e, (size_t)n * sizeof *b);
+    if (!b) return NULL;
+    for (int64_t r = 0; r < n; r++) b[r] = qf_arch_relative_bucket(&e->a, r - (P - 1));
+    const char *buckets = init(e, "const.relative_buckets", QF_ONNX_INT64, &n, 1, b, (size_t)n * sizeof *b, false);
+    const char *table = float_init(e, QF_SLOT_RELATIVE_BIAS ".weight", s);
+    const char *shape = op(e, "Shape", "relative_bias/Shape", 1, "input_ids");
+    const char *len = op(e, "Gather", "relative_bias/length", 2, shape, scalar_i64(e, "const.index_one", 1));
+    attr_int(e, "axis", 0);
+    const char *pos = op(e, "Range", "relative_bias/Range", 3, scalar_i64(e, "const.zero", 0), len,
+                         scalar_i64(e, "const.index_one", 1));
+    const char *keys = op(e, "Unsqueeze", "relative_bias/keys", 2, pos, ints_i64(e, "const.axes_0", (const int64_t[]){0}, 1));
+    const char *queries = op(e, "Unsqueeze", "relative_bias/queries", 2, pos, ints_i64(e, "const.axes_1", (const int64_t[]){1}, 1));
+    const char *rel = op(e, "Sub", "relative_bias/Sub", 2, keys, queries); /* [S, S]: j - i */
+    const char *at = op(e, "Add", "relative_bias/Add", 2, rel, scalar_i64(e, "const.relative_offset", P - 1));
+    const char *bucket = op(e, "Gather", "relative_bias/bucket", 2, buckets, at);
+    attr_int(e, "axis", 0);
+    const char *values = op(e, "Gather", "relative_bias/Gather", 2, table, bucket); /* [S, S, heads] */
+    attr_int(e, "axis", 0);
+    const char *t = op(e, "Transpose", "relative_bias/Transpose", 1, values);
+    attr_ints(e, "perm", (const int64_t[]){2, 0, 1}, 3);
+    return op(e, "Unsqueeze", "relative_bias/Unsqueeze", 2, t, ints_i64(e, "const.axes_0", (const int64_t[]){0}, 1));
+}
+
 static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
 {
     const int64_t nh = e->a.num_heads, d = e->a.hidden_size / e->a.num_heads;
@@ -631,7 +666,7 @@ static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
     return t;
 }
 
-static const char *layer(ex *e, int64_t l, const char *x, const char *mask, qf_status *s)
+static const char *layer(ex *e, int64_t l, const char *x, const char *mask, const char *bias, qf_status *s)
 {
     char p[64];
 /* STEM: a node name under the layer; SLOT: a canonical slot of the layer (model.h) */
@@ -643,6 +678,7 @@ static const char *layer(ex *e, int64_t l, const char *x, const char *mask, qf_s
     const double d = (double)(e->a.hidden_size / e->a.num_heads);
     const char *qk = op(e, "MatMul", STEM("attn/MatMul"), 2, q, k);
     const char *sc = op(e, "Div", STEM("attn/Div"), 2, qk, scalar_f32(e, fmt(e, "const.sqrt_head_dim"), (float)sqrt(d)));
+    if (bias) sc = op(e, "Add", STEM("attn/relative_bias"), 2, sc, bias);
     const char *masked = op(e, "Add", STEM("attn/Add"), 2, sc, mask);
     const char *probs = op(e, "Softmax", STEM("attn/Softmax"), 1, masked);
     attr_int(e, "axis", -1);
@@ -923,7 +959,8 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
     const qf_arch *a = &e->a;
     const char *mask = additive_mask(e);
     const char *x = embeddings(e, &s);
-    for (int64_t l = 0; !s && l < a->num_layers; l++) x = layer(e, l, x, mask, &s);
+    const char *bias = a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS ? relative_bias(e, &s) : NULL;
+    for (int64_t l = 0; !s && l < a->num_layers; l++) x = layer(e, l, x, mask, bias, &s);
     /* sequence classification: logits [batch, labels]; token classification: logits [batch,
      * sequence, labels]; question answering: start_logits and end_logits [batch, sequence] (the
      * two columns of head.out), named as Hugging Face Optimum names them */
