@@ -267,7 +267,7 @@ qf_status qf_model_quantize_static_keeping(qf_model *src, const qf_calib_stats *
         qf_error_found(err, "%s", prov->source_sha256);
         return QF_STATUS_INVALID_ARGUMENT;
     }
-    const int64_t L = arch.num_layers;
+    const int64_t L = arch.weight_layers; /* the stored layers of weights (ALBERT's shared groups) */
     site_plan *plan = calloc((size_t)L * QF_ENCODER_SITE_COUNT_, sizeof *plan);
     if (!plan) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
     for (int64_t l = 0; !s && l < L; l++)

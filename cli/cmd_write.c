@@ -39,14 +39,14 @@ static qf_cli_command convert_command = {
     "when found. Into safetensors, quantized tensors are dequantized to --dtype (their scales are left\n"
     "out), tensors keep their source names (the names Hugging Face loads) and the header is sorted and\n"
     "padded so that every tensor is aligned.\n"
-    "--onnx-out writes the encoder (BERT, RoBERTa, DistilBERT, ELECTRA with their config.json) as an\n"
-    "opset-17 ONNX graph built from scratch, from any input format: inputs input_ids, attention_mask\n"
-    "(and token_type_ids where the family has token types); outputs logits (a sequence or token\n"
-    "head), start_logits and end_logits (question answering), sentence_embedding (a sentence-\n"
-    "transformers folder: its pooling, Dense modules and Normalize; a pooling with include_prompt\n"
-    "false adds the int64 scalar input prompt_length, the prompt's tokens, 0 without a prompt) and\n"
-    "last_hidden_state; dynamic batch and sequence axes; weights as in the output (--dtype rounds\n"
-    "them, stored as f32).",
+    "--onnx-out writes the encoder (BERT, RoBERTa, DistilBERT, ELECTRA, MPNet, ALBERT with their\n"
+    "config.json) as an opset-17 ONNX graph built from scratch, from any input format: inputs\n"
+    "input_ids, attention_mask (and token_type_ids where the family has token types); outputs logits (a\n"
+    "sequence or token head), start_logits and end_logits (question answering), sentence_embedding (a\n"
+    "sentence-transformers folder: its pooling, Dense modules and Normalize; a pooling with\n"
+    "include_prompt false adds the int64 scalar input prompt_length, the prompt's tokens, 0 without a\n"
+    "prompt) and last_hidden_state; dynamic batch and sequence axes; weights as in the output (--dtype\n"
+    "rounds them, stored as f32).",
     convert_options, sizeof convert_options / sizeof convert_options[0], 1, 1};
 
 static qf_cli_option quantize_options[] = {
@@ -106,10 +106,10 @@ static qf_cli_command quantize_command = {
     "weights -> DequantizeLinear per channel. With --onnx-graph rewrite (the default for an ONNX\n"
     "input) the source graph is rewritten and the rest of it carried over (static: not with\n"
     "--smooth, the rewrite has no activation Mul); with --onnx-graph export (the default for every\n"
-    "other input) the encoder is written from scratch (opset 17; BERT, RoBERTa, DistilBERT, ELECTRA\n"
-    "with their config.json; inputs input_ids, attention_mask and token_type_ids where the family\n"
-    "has token types; outputs logits and last_hidden_state; --smooth becomes a Mul before each\n"
-    "QuantizeLinear). Already-quantized inputs are refused.",
+    "other input) the encoder is written from scratch (opset 17; BERT, RoBERTa, DistilBERT, ELECTRA,\n"
+    "MPNet, ALBERT with their config.json; inputs input_ids, attention_mask and token_type_ids where\n"
+    "the family has token types; outputs logits and last_hidden_state; --smooth becomes a Mul before\n"
+    "each QuantizeLinear). Already-quantized inputs are refused.",
     quantize_options, sizeof quantize_options / sizeof quantize_options[0], 1, 1};
 
 /* `dequantized`: dst is src written as floats (safetensors), its int8 tensors dequantized. */

@@ -115,6 +115,14 @@ int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel)
     return bucket + large;
 }
 
+int64_t qf_arch_layer_weights(const qf_arch *a, int64_t layer)
+{
+    if (a->weight_layers >= a->num_layers || a->weight_layers < 1) return layer;
+    /* transformers: int(i / (num_hidden_layers / num_hidden_groups)), in double */
+    int64_t g = (int64_t)((double)layer / ((double)a->num_layers / (double)a->weight_layers));
+    return g < 0 ? 0 : g >= a->weight_layers ? a->weight_layers - 1 : g;
+}
+
 int64_t qf_arch_max_tokens(const qf_arch *a)
 {
     return a->max_positions - (a->position_padding_idx >= 0 ? a->position_padding_idx + 1 : 0);
@@ -207,6 +215,21 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
     if ((s = config_int(root, fam->key_hidden_size, fam->alt_hidden_size, true, 0, &a->hidden_size, err))) return s;
     if ((s = config_int(root, fam->key_num_layers, fam->alt_num_layers, true, 0, &a->num_layers, err))) return s;
     if ((s = config_int(root, fam->key_num_heads, fam->alt_num_heads, true, 0, &a->num_heads, err))) return s;
+    a->weight_layers = a->num_layers;
+    if (fam->key_layer_groups) {
+        int64_t inner = 1;
+        if ((s = config_int(root, fam->key_layer_groups, NULL, false, 1, &a->weight_layers, err)) ||
+            (s = config_int(root, fam->key_inner_groups, NULL, false, 1, &inner, err)))
+            return s;
+        if (inner != 1) {
+            qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, "config.json", -1, fam->key_inner_groups,
+                         "%s = %lld: layer groups of more than one layer are not supported", fam->key_inner_groups,
+                         (long long)inner);
+            qf_error_expected(err, "1 (every public %s checkpoint)", fam->name);
+            qf_error_found(err, "%lld", (long long)inner);
+            return QF_STATUS_UNSUPPORTED;
+        }
+    }
     if ((s = config_int(root, fam->key_intermediate_size, fam->alt_intermediate_size, true, 0, &a->intermediate_size,
                         err)))
         return s;
@@ -232,8 +255,8 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         (s = config_int(root, fam->key_embedding_size, NULL, false, a->hidden_size, &a->embedding_size, err)))
         return s;
 
-    const char *act = "gelu";
-    if (!json_str(root, fam->key_activation, &act)) act = "gelu";
+    const char *act = fam->default_activation ? fam->default_activation : "gelu";
+    if (!json_str(root, fam->key_activation, &act)) act = fam->default_activation ? fam->default_activation : "gelu";
     if ((s = parse_activation(act, &a->activation, err))) return s;
 
     a->layer_norm_eps = 1e-12f;
@@ -272,6 +295,7 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         int64_t v;
         int64_t lo;
     } checks[] = {{"hidden_size", a->hidden_size, 1},       {"num_hidden_layers", a->num_layers, 1},
+                  {fam->key_layer_groups ? fam->key_layer_groups : "num_hidden_layers", a->weight_layers, 1},
                   {"num_attention_heads", a->num_heads, 1}, {"intermediate_size", a->intermediate_size, 1},
                   {"embedding_size", a->embedding_size, 1}, {"max_position_embeddings", a->max_positions, 1},
                   {"type_vocab_size", a->type_vocab_size, 0}, {"vocab_size", a->vocab_size, 0},
@@ -299,7 +323,14 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
         qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "layer_norm_eps", "layer_norm_eps is not a finite value >= 0");
         return QF_STATUS_FORMAT;
     }
-    a->has_project = a->embedding_size != a->hidden_size;
+    if (a->weight_layers > a->num_layers) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, fam->key_layer_groups,
+                     "%lld weight groups for %lld layers", (long long)a->weight_layers, (long long)a->num_layers);
+        qf_error_expected(err, "1..%lld", (long long)a->num_layers);
+        qf_error_found(err, "%lld", (long long)a->weight_layers);
+        return QF_STATUS_FORMAT;
+    }
+    a->has_project = a->embedding_size != a->hidden_size || fam->always_project;
     return QF_STATUS_OK;
 }
 
@@ -414,18 +445,20 @@ static void source_from_canonical(const qf_arch *a, const char *canon, char *out
     if (!leaf) return;
     leaf++;
     size_t stem_len = (size_t)(leaf - canon);
+    /* the family's own names first (ALBERT's projection and pooler have canonical names that
+     * other families spell otherwise) */
+    for (size_t i = 0; fam && i < fam->encoder_name_count; i++)
+        if (strlen(fam->encoder_names[i].canonical) == stem_len &&
+            strncmp(canon, fam->encoder_names[i].canonical, stem_len) == 0) {
+            snprintf(out, out_size, "%s%s%s", pre, fam->encoder_names[i].source, leaf);
+            return;
+        }
     for (size_t i = 0; i < COUNT_OF(k_embed_names); i++)
         if (strlen(k_embed_names[i].canonical) == stem_len && strncmp(canon, k_embed_names[i].canonical, stem_len) == 0) {
             snprintf(out, out_size, "%s%s%s", pre, k_embed_names[i].source, leaf);
             return;
         }
     if (!fam) return;
-    for (size_t i = 0; i < fam->encoder_name_count; i++)
-        if (strlen(fam->encoder_names[i].canonical) == stem_len &&
-            strncmp(canon, fam->encoder_names[i].canonical, stem_len) == 0) {
-            snprintf(out, out_size, "%s%s%s", pre, fam->encoder_names[i].source, leaf);
-            return;
-        }
     long li;
     const char *rest = layer_rest(canon, "layers.", &li);
     if (rest) {
@@ -611,7 +644,7 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
     if (!s && a->has_project) s = check_linear(m, a, "embeddings.project", true, H, E, NULL, err);
     if (!s && a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS)
         s = check_relative_table(m, a, err);
-    for (int64_t l = 0; !s && l < a->num_layers; l++) {
+    for (int64_t l = 0; !s && l < a->weight_layers; l++) {
         char stem[64];
         static const char *const hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};
         for (size_t j = 0; !s && j < 4; j++) {
@@ -781,6 +814,7 @@ static qf_status record_meta(qf_model *m, const qf_arch *a, const char *ignored,
     if (!s) s = qf_model_set_meta(m, "arch.model_type", a->model_type, err);
     if (!s) s = set_meta_int(m, "arch.hidden_size", a->hidden_size, err);
     if (!s) s = set_meta_int(m, "arch.num_layers", a->num_layers, err);
+    if (!s && a->weight_layers != a->num_layers) s = set_meta_int(m, "arch.weight_layers", a->weight_layers, err);
     if (!s) s = set_meta_int(m, "arch.num_heads", a->num_heads, err);
     if (!s) s = set_meta_int(m, "arch.intermediate_size", a->intermediate_size, err);
     if (!s) s = set_meta_int(m, "arch.embedding_size", a->embedding_size, err);
@@ -830,12 +864,12 @@ qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err)
         }
         long li;
         const char *rest = layer_rest(name, "layers.", &li);
-        if (rest && li >= a.num_layers) {
+        if (rest && li >= a.weight_layers) {
             free(ignored);
             qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, t->name,
-                         "tensor '%s' belongs to layer %ld but config has %lld layers", t->name, li,
-                         (long long)a.num_layers);
-            qf_error_expected(err, "layer < %lld", (long long)a.num_layers);
+                         "tensor '%s' belongs to layer %ld but config has %lld layers%s", t->name, li,
+                         (long long)a.weight_layers, a.weight_layers < a.num_layers ? " of weights" : "");
+            qf_error_expected(err, "layer < %lld", (long long)a.weight_layers);
             qf_error_found(err, "layer %ld", li);
             return QF_STATUS_SHAPE;
         }

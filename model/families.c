@@ -36,6 +36,20 @@ static const qf_family_name k_mpnet_layer_names[] = {
 /* MPNet's one relative-position table, used by every layer. */
 static const qf_family_name k_mpnet_encoder_names[] = {{"encoder.relative_attention_bias.", QF_SLOT_RELATIVE_BIAS "."}};
 
+/* Per-layer names after "encoder.albert_layer_groups.{g}." (ALBERT: the weights of group g; one
+ * layer per group, inner_group_num 1). */
+static const qf_family_name k_albert_layer_names[] = {
+    {"albert_layers.0.attention.query.", "attn.q."},     {"albert_layers.0.attention.key.", "attn.k."},
+    {"albert_layers.0.attention.value.", "attn.v."},     {"albert_layers.0.attention.dense.", "attn.out."},
+    {"albert_layers.0.attention.LayerNorm.", "attn.norm."}, {"albert_layers.0.ffn.", "ffn.up."},
+    {"albert_layers.0.ffn_output.", "ffn.down."},        {"albert_layers.0.full_layer_layer_norm.", "ffn.norm."},
+};
+/* ALBERT's embedding projection sits in its encoder; its pooler is one linear layer. */
+static const qf_family_name k_albert_encoder_names[] = {
+    {"encoder.embedding_hidden_mapping_in.", "embeddings.project."},
+    {"pooler.", "pooler."},
+};
+
 /* Sequence-classification heads (never under the family prefix). */
 static const qf_family_name k_head_bert[] = {{"classifier.", "head.out."}};
 static const qf_family_name k_head_roberta[] = {{"classifier.dense.", "head.dense."}, {"classifier.out_proj.", "head.out."}};
@@ -192,6 +206,40 @@ static const qf_family k_families[] = {
         .head_name_count = COUNT_OF(k_head_roberta),
         .head_kind = "mpnet", /* token 0 -> dense -> tanh -> out_proj */
         .head_dense = "head.dense",
+        .head_activation = QF_ARCH_ACTIVATION_TANH,
+    },
+    {
+        .id = QF_ARCH_FAMILY_ALBERT,
+        .name = "albert",
+        .model_types = {"albert"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .default_activation = "gelu_new", /* AlbertConfig's */
+        .key_embedding_size = "embedding_size",
+        .always_project = true, /* embedding_hidden_mapping_in */
+        .key_layer_groups = "num_hidden_groups",
+        .key_inner_groups = "inner_group_num",
+        .token_types = true,
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 0,
+        .positions = QF_ARCH_POSITIONS_INDEX,
+        .prefix = "albert.",
+        .layer_root = "encoder.albert_layer_groups.",
+        .layer_names = k_albert_layer_names,
+        .layer_name_count = COUNT_OF(k_albert_layer_names),
+        .encoder_names = k_albert_encoder_names,
+        .encoder_name_count = COUNT_OF(k_albert_encoder_names),
+        .head_names = k_head_bert, /* AlbertForSequenceClassification: classifier on the pooled output */
+        .token_head_names = k_token_head,
+        .token_head_name_count = COUNT_OF(k_token_head),
+        .qa_head_names = k_qa_head,
+        .qa_head_name_count = COUNT_OF(k_qa_head),
+        .head_name_count = COUNT_OF(k_head_bert),
+        .head_kind = "albert", /* pooler (dense + tanh on token 0) -> classifier */
+        .head_dense = "pooler",
         .head_activation = QF_ARCH_ACTIVATION_TANH,
     },
 };

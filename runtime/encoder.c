@@ -469,7 +469,7 @@ void qf_encoder_destroy(qf_encoder *e)
     qf_sentence_dense_free(e->sentence_dense);
     linear_release(&e->project);
     if (e->layers) {
-        for (int64_t l = 0; l < e->arch.num_layers; l++) {
+        for (int64_t l = 0; l < e->arch.weight_layers; l++) {
             layer *ly = &e->layers[l];
             linear_release(&ly->q);
             linear_release(&ly->k);
@@ -588,9 +588,10 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
             e->rel_bucket[r] = (int32_t)qf_arch_relative_bucket(a, r - (e->max_length - 1));
         }
     }
-    e->layers = own(e, (uint64_t)a->num_layers * sizeof(layer), err);
+    /* one entry per stored layer of weights: layers sharing weights (ALBERT) share the entry */
+    e->layers = own(e, (uint64_t)a->weight_layers * sizeof(layer), err);
     if (!e->layers) return err ? err->code : QF_STATUS_NO_MEMORY;
-    for (int64_t l = 0; l < a->num_layers; l++) {
+    for (int64_t l = 0; l < a->weight_layers; l++) {
         layer *ly = &e->layers[l];
         char stem[64];
         linear *const lin[QF_LAYER_PROJECTIONS] = {&ly->q, &ly->k, &ly->v, &ly->out, &ly->up, &ly->down};
@@ -777,21 +778,24 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
     if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)b * T * H);
     if (e->rel_bias) relative_bias(e, L);
     for (int64_t l = 0; l < a->num_layers; l++) {
-        const layer *ly = &e->layers[l];
-        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_QKV, e->x, L, H);
+        /* the weights this layer runs; calibration observes them under that index, so that
+         * shared weights are calibrated over every use */
+        const int64_t g = qf_arch_layer_weights(a, l);
+        const layer *ly = &e->layers[g];
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_QKV, e->x, L, H);
         if ((s = linear_apply(e, &ly->q, e->x, L, e->q, err)) ||
             (s = linear_apply_to(e, &ly->k, e->x, L, true, e->k, err)) ||
             (s = linear_apply_to(e, &ly->v, e->x, L, true, e->v, err)))
             return s;
         attention(e, L);
-        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
         if ((s = linear_apply(e, &ly->out, e->ctx, L, e->y, err))) return s;
         add_layer_norm(e->y, e->x, L, H, ly->attn_g, ly->attn_b, a->layer_norm_eps);
         memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));
-        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_FFN_UP, e->x, L, H);
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_FFN_UP, e->x, L, H);
         if ((s = linear_apply(e, &ly->up, e->x, L, e->ff, err))) return s;
         activate_all(a->activation, e->ff, L * I);
-        if (e->p.observe) e->p.observe(e->p.observe_ctx, l, QF_ENCODER_SITE_FFN_DOWN, e->ff, L, I);
+        if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_FFN_DOWN, e->ff, L, I);
         if ((s = linear_apply(e, &ly->down, e->ff, L, e->y, err))) return s;
         add_layer_norm(e->y, e->x, L, H, ly->ffn_g, ly->ffn_b, a->layer_norm_eps);
         memcpy(e->x, e->y, (size_t)(L * H) * sizeof(float));

@@ -103,6 +103,17 @@ static void check_family(qf_arch_family fam, bool prefix)
         assert_true(a.layer_norm_eps == 1e-5f);
         assert_non_null(qf_model_find(m, QF_SLOT_RELATIVE_BIAS ".weight", NULL));
         break;
+    case QF_ARCH_FAMILY_ALBERT:
+        assert_int_equal(a.head, QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION);
+        assert_string_equal(a.desc->head_kind, "albert");
+        assert_string_equal(a.desc->head_dense, "pooler");
+        assert_int_equal(a.desc->head_activation, QF_ARCH_ACTIVATION_TANH);
+        assert_true(a.has_pooler && a.has_project);
+        assert_int_equal(a.embedding_size, 16);
+        assert_int_equal(a.weight_layers, 2);
+        assert_non_null(qf_model_find(m, "pooler.weight", NULL));
+        assert_non_null(qf_model_find(m, "embeddings.project.weight", NULL));
+        break;
     default: fail();
     }
     assert_string_equal(qf_model_get_meta(m, "arch.family"), qf_arch_family_name(fam));
@@ -126,6 +137,68 @@ static void test_roberta(void **state) { (void)state; check_family(QF_ARCH_FAMIL
 static void test_distilbert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_DISTILBERT, true); check_family(QF_ARCH_FAMILY_DISTILBERT, false); }
 static void test_electra(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ELECTRA, true); check_family(QF_ARCH_FAMILY_ELECTRA, false); }
 static void test_mpnet(void **state) { (void)state; check_family(QF_ARCH_FAMILY_MPNET, true); check_family(QF_ARCH_FAMILY_MPNET, false); }
+static void test_albert(void **state) { (void)state; check_family(QF_ARCH_FAMILY_ALBERT, true); check_family(QF_ARCH_FAMILY_ALBERT, false); }
+
+/* ALBERT's shared layers: 5 layers over 2 groups of weights run groups 0 0 0 1 1 as transformers'
+ * int(i / (5 / 2)) gives them; one group (the public checkpoints) runs group 0 everywhere. Hostile
+ * configs: more groups than layers, inner_group_num 2 (refused by name), and a tensor of a group
+ * the config does not have. */
+static void test_albert_shared_layers(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_ALBERT);
+    o.layers = 5;
+    o.groups = 2;
+    qf_model *m = NULL;
+    qf_arch a;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+    assert_int_equal(a.num_layers, 5);
+    assert_int_equal(a.weight_layers, 2);
+    assert_string_equal(qf_model_get_meta(m, "arch.weight_layers"), "2");
+    const int64_t want[5] = {0, 0, 0, 1, 1};
+    for (int64_t l = 0; l < 5; l++) assert_int_equal(qf_arch_layer_weights(&a, l), want[l]);
+    assert_null(qf_model_find(m, "layers.2.attn.q.weight", NULL));
+    qf_model_destroy(m);
+
+    o.groups = 1;
+    assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+    assert_int_equal(qf_arch_map(m, &a, &err), QF_STATUS_OK);
+    for (int64_t l = 0; l < 5; l++) assert_int_equal(qf_arch_layer_weights(&a, l), 0);
+    /* a tensor of group 1 in a one-group model */
+    size_t idx;
+    assert_non_null(qf_model_find(m, "layers.0.ffn.up.bias", &idx));
+    const qf_tensor *t = qf_model_tensor(m, idx);
+    assert_int_equal(qf_model_add_tensor(m, "albert.encoder.albert_layer_groups.1.albert_layers.0.ffn.bias", NULL,
+                                         QF_DTYPE_F32, 1, t->shape, t->data, t->nbytes, NULL, NULL),
+                     QF_STATUS_OK);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.expected, "layer < 1");
+    qf_model_destroy(m);
+
+    struct {
+        const char *from, *to;
+        qf_status status;
+        const char *object;
+    } bad[] = {{"\"num_hidden_groups\": 1", "\"num_hidden_groups\": 6", QF_STATUS_FORMAT, "num_hidden_groups"},
+               {"\"inner_group_num\": 1", "\"inner_group_num\": 2", QF_STATUS_UNSUPPORTED, "inner_group_num"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(synth_encoder_model(&o, &m), QF_STATUS_OK);
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", qf_model_config_json(m));
+        char *p = strstr(buf, bad[i].from);
+        assert_non_null(p);
+        memcpy(p, bad[i].to, strlen(bad[i].to));
+        assert_int_equal(qf_model_set_config_json(m, buf, strlen(buf), NULL), QF_STATUS_OK);
+        qf_error_clear(&err);
+        assert_int_equal(qf_arch_map(m, NULL, &err), bad[i].status);
+        assert_string_equal(err.object, bad[i].object);
+        qf_model_destroy(m);
+    }
+}
 
 /* MPNet's relative-position buckets at the edges of each regime (exact below 8, log-spaced to 128,
  * the last bucket beyond; keys after the query in the upper half), as transformers'
@@ -326,7 +399,7 @@ static void test_unknown_family(void **state)
     assert_string_equal(err.object, "model_type");
     assert_string_equal(err.found, "gpt2");
     /* the expected list is made from the family table's model types */
-    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert, electra or mpnet");
+    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet or albert");
     assert_int_equal(err.offset, -1);
     qf_model_destroy(m);
 
@@ -570,7 +643,8 @@ int main(void)
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra), cmocka_unit_test(test_mpnet), cmocka_unit_test(test_mpnet_relative_buckets),
-        cmocka_unit_test(test_mpnet_relative_table_hostile),
+        cmocka_unit_test(test_mpnet_relative_table_hostile), cmocka_unit_test(test_albert),
+        cmocka_unit_test(test_albert_shared_layers),
         cmocka_unit_test(test_family_table),
         cmocka_unit_test(test_heads_from_architectures),
         cmocka_unit_test(test_config_variants),

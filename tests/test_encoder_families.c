@@ -1,8 +1,8 @@
 /*
  * tests/test_encoder_families.c — the reference encoder against Hugging Face transformers itself,
  * for each family fixture (fixtures/families/{bert,roberta,distilbert,electra}, saved by
- * transformers 5.17 with its outputs in reference.json; mpnet: the outputs of a PyTorch statement
- * of transformers' modeling file, reference.json "computed_by"): our tokenizer reproduces its ids,
+ * transformers 5.17 with its outputs in reference.json; mpnet, albert: the outputs of a PyTorch
+ * statement of transformers' modeling file, reference.json "computed_by"): our tokenizer reproduces its ids,
  * our FP32 logits match its logits to 1e-4 (from the checkpoint and from the FP32 .qf), the last
  * hidden state matches too, and the dynamic int8 path keeps the top-1 class. For MPNet, every
  * relative-position bucket of -600..600 equals the reference's.
@@ -190,6 +190,7 @@ static void test_bert(void **state) { (void)state; check_family("bert"); }
 static void test_roberta(void **state) { (void)state; check_family("roberta"); }
 static void test_distilbert(void **state) { (void)state; check_family("distilbert"); }
 static void test_electra(void **state) { (void)state; check_family("electra"); }
+static void test_albert(void **state) { (void)state; check_family("albert"); }
 static void test_mpnet(void **state)
 {
     (void)state;
@@ -224,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
         cmocka_unit_test(test_mpnet),
+        cmocka_unit_test(test_albert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

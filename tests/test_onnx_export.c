@@ -251,6 +251,16 @@ static void test_round_trip_mpnet(void **state)
     round_trip(synth_encoder_opts_default(QF_ARCH_FAMILY_MPNET), "mpnet", false);
 }
 
+/* ALBERT: 3 layers running one group of weights; the graph holds each weight once */
+static void test_round_trip_albert(void **state)
+{
+    (void)state;
+    synth_encoder_opts o = synth_encoder_opts_default(QF_ARCH_FAMILY_ALBERT);
+    o.layers = 3;
+    o.groups = 1;
+    round_trip(o, "albert", false);
+}
+
 static void test_round_trip_base_f16(void **state)
 {
     (void)state;
@@ -684,6 +694,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_bert),     cmocka_unit_test(test_round_trip_roberta),
         cmocka_unit_test(test_round_trip_distilbert), cmocka_unit_test(test_round_trip_electra), cmocka_unit_test(test_round_trip_mpnet),
+        cmocka_unit_test(test_round_trip_albert),
         cmocka_unit_test(test_round_trip_base_f16), cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_static),
         cmocka_unit_test(test_refusals),

@@ -129,7 +129,7 @@ qf_status qf_static_fallback_measured(qf_model *src, const qf_calib_stats *stats
     qf_arch arch;
     qf_status s = qf_arch_of(src, &arch, err);
     if (s) return s;
-    const size_t nproj = (size_t)arch.num_layers * QF_STATIC_PROJECTIONS;
+    const size_t nproj = (size_t)arch.weight_layers * QF_STATIC_PROJECTIONS; /* stored projections */
     candidate *cand = calloc(nproj, sizeof *cand);
     const char **fp32 = calloc(nproj, sizeof *fp32);
     report->step = calloc(nproj, sizeof *report->step);

@@ -32,6 +32,7 @@ typedef enum qf_arch_family {
     QF_ARCH_FAMILY_DISTILBERT,
     QF_ARCH_FAMILY_ELECTRA,
     QF_ARCH_FAMILY_MPNET,
+    QF_ARCH_FAMILY_ALBERT,
     QF_ARCH_FAMILY_COUNT_
 } qf_arch_family;
 
@@ -136,8 +137,15 @@ typedef struct qf_family {
     const char *key_num_layers, *alt_num_layers;
     const char *key_num_heads, *alt_num_heads;
     const char *key_intermediate_size, *alt_intermediate_size;
-    const char *key_activation;      /* "hidden_act" / "activation" (default gelu) */
-    const char *key_embedding_size;  /* ELECTRA's factorised embeddings; NULL: embeddings are hidden-sized */
+    const char *key_activation;      /* "hidden_act" / "activation" */
+    const char *default_activation;  /* when config.json has no key_activation (NULL: "gelu") */
+    const char *key_embedding_size;  /* factorised embeddings (ELECTRA, ALBERT); NULL: embeddings are hidden-sized */
+    bool always_project;             /* the embeddings -> hidden projection exists even at equal sizes (ALBERT) */
+    /* layers sharing weights (ALBERT): config key of the number of weight groups (NULL: every layer
+     * has its own); layer i runs group int(i / (layers / groups)). key_inner_groups names the
+     * layers inside a group, which must be 1 (every public checkpoint; others are refused). */
+    const char *key_layer_groups;
+    const char *key_inner_groups;
     bool token_types;                /* token-type embeddings (type_vocab_size, default 2) */
     bool layer_norm_eps_in_config;   /* false: 1e-12 whatever config.json says (DistilBERT) */
     int64_t default_pad_token_id;
@@ -182,7 +190,9 @@ typedef struct qf_arch {
     const qf_family *desc;        /* the family's row (static storage) */
     char model_type[32];          /* config "model_type" as written */
     int64_t hidden_size;          /* hidden_size / dim */
-    int64_t num_layers;           /* num_hidden_layers / n_layers */
+    int64_t num_layers;           /* num_hidden_layers / n_layers: the layers that run */
+    int64_t weight_layers;        /* layers of weights stored (layers.{0..weight_layers-1}.*): num_layers,
+                                   * or ALBERT's num_hidden_groups; qf_arch_layer_weights maps them */
     int64_t num_heads;            /* num_attention_heads / n_heads */
     int64_t intermediate_size;    /* intermediate_size / hidden_dim */
     int64_t embedding_size;       /* ELECTRA embedding_size; == hidden_size elsewhere */
@@ -224,13 +234,18 @@ const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh
  */
 int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel);
 
+/* The stored weights (layers.{g}.*) that layer `layer` runs: `layer` itself, or for shared
+ * weights (ALBERT) its group, int(layer / (num_layers / weight_layers)) as transformers computes
+ * it. Always in 0..weight_layers-1. */
+int64_t qf_arch_layer_weights(const qf_arch *a, int64_t layer);
+
 /* Longest sequence the position table allows: max_positions, less padding_idx + 1 where positions
  * start after the padding index (RoBERTa); < 1 when the table leaves no position. */
 int64_t qf_arch_max_tokens(const qf_arch *a);
 
 /*
  * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
- * bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet (else QF_STATUS_UNSUPPORTED naming it).
+ * bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet, albert (else QF_STATUS_UNSUPPORTED naming it).
  * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
  */
 qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);

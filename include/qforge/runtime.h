@@ -57,7 +57,9 @@ typedef enum qf_encoder_site {
 const char *qf_encoder_site_name(qf_encoder_site s);
 
 /* Called with the FP32 input x [rows, cols] (row-major, the real tokens of one sequence) of every
- * site of every layer, in execution order, before that input is quantized. x is borrowed for the
+ * site of every layer, in execution order, before that input is quantized. `layer` is the index of
+ * the weights the layer runs (qf_arch_layer_weights): layers sharing weights (ALBERT) report the
+ * same index, so a calibration sees every use of the weights it calibrates. x is borrowed for the
  * call only. Runs on the thread that called qf_encoder_run. */
 typedef void (*qf_encoder_observer)(void *ctx, int64_t layer, qf_encoder_site site, const float *x, int64_t rows,
                                     int64_t cols);

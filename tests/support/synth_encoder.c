@@ -16,7 +16,7 @@ synth_encoder_opts synth_encoder_opts_default(qf_arch_family family)
     o.layers = 2;
     o.heads = 4;
     o.intermediate = 64;
-    o.embedding = family == QF_ARCH_FAMILY_ELECTRA ? 16 : 0;
+    o.embedding = family == QF_ARCH_FAMILY_ELECTRA || family == QF_ARCH_FAMILY_ALBERT ? 16 : 0;
     o.vocab = 50;
     o.positions = 40;
     o.labels = 3;
@@ -35,6 +35,7 @@ static const char *prefix_of(const synth_encoder_opts *o)
     case QF_ARCH_FAMILY_DISTILBERT: return "distilbert.";
     case QF_ARCH_FAMILY_ELECTRA: return "electra.";
     case QF_ARCH_FAMILY_MPNET: return "mpnet.";
+    case QF_ARCH_FAMILY_ALBERT: return "albert.";
     default: return "";
     }
 }
@@ -43,6 +44,7 @@ void synth_encoder_source_name(const synth_encoder_opts *o, const char *c, char 
 {
     const char *p = prefix_of(o);
     bool distil = o->family == QF_ARCH_FAMILY_DISTILBERT, mpnet = o->family == QF_ARCH_FAMILY_MPNET;
+    bool albert = o->family == QF_ARCH_FAMILY_ALBERT;
     int layer;
     char part[64], leaf[16];
     out[0] = '\0';
@@ -63,10 +65,28 @@ void synth_encoder_source_name(const synth_encoder_opts *o, const char *c, char 
                                        {"attn.v", "attention.attn.v"},   {"attn.out", "attention.attn.o"},
                                        {"attn.norm", "attention.LayerNorm"}, {"ffn.up", "intermediate.dense"},
                                        {"ffn.down", "output.dense"},     {"ffn.norm", "output.LayerNorm"}};
+        /* modeling_albert.py: AlbertTransformer.albert_layer_groups[g].albert_layers[0] */
+        static const char *alb[][2] = {{"attn.q", "attention.query"},       {"attn.k", "attention.key"},
+                                       {"attn.v", "attention.value"},       {"attn.out", "attention.dense"},
+                                       {"attn.norm", "attention.LayerNorm"}, {"ffn.up", "ffn"},
+                                       {"ffn.down", "ffn_output"},          {"ffn.norm", "full_layer_layer_norm"}};
         for (int i = 0; i < 8; i++)
-            if (strcmp(part, bert[i][0]) == 0)
-                snprintf(out, size, "%s%s.%d.%s.%s", p, distil ? "transformer.layer" : "encoder.layer", layer,
-                         distil ? dist[i][1] : mpnet ? mpn[i][1] : bert[i][1], leaf);
+            if (strcmp(part, bert[i][0]) == 0) {
+                if (albert)
+                    snprintf(out, size, "%sencoder.albert_layer_groups.%d.albert_layers.0.%s.%s", p, layer, alb[i][1],
+                             leaf);
+                else
+                    snprintf(out, size, "%s%s.%d.%s.%s", p, distil ? "transformer.layer" : "encoder.layer", layer,
+                             distil ? dist[i][1] : mpnet ? mpn[i][1] : bert[i][1], leaf);
+            }
+        return;
+    }
+    if (albert && strncmp(c, "embeddings.project.", 19) == 0) { /* AlbertTransformer.embedding_hidden_mapping_in */
+        snprintf(out, size, "%sencoder.embedding_hidden_mapping_in.%s", p, c + 19);
+        return;
+    }
+    if (albert && strncmp(c, "pooler.", 7) == 0) { /* AlbertModel.pooler: one nn.Linear */
+        snprintf(out, size, "%spooler.%s", p, c + 7);
         return;
     }
     if (strcmp(c, "encoder.relative_bias.weight") == 0) { /* MPNetEncoder.relative_attention_bias */
@@ -89,7 +109,8 @@ void synth_encoder_source_name(const synth_encoder_opts *o, const char *c, char 
         }
     const char *hd = NULL, *ho = NULL;
     switch (o->family) {
-    case QF_ARCH_FAMILY_BERT: ho = "classifier"; break;
+    case QF_ARCH_FAMILY_BERT:
+    case QF_ARCH_FAMILY_ALBERT: ho = "classifier"; break;
     case QF_ARCH_FAMILY_DISTILBERT: hd = "pre_classifier"; ho = "classifier"; break;
     default: hd = "classifier.dense"; ho = "classifier.out_proj"; break;
     }
@@ -150,6 +171,7 @@ static const char *model_type(qf_arch_family f)
     case QF_ARCH_FAMILY_DISTILBERT: return "distilbert";
     case QF_ARCH_FAMILY_ELECTRA: return "electra";
     case QF_ARCH_FAMILY_MPNET: return "mpnet";
+    case QF_ARCH_FAMILY_ALBERT: return "albert";
     default: return "gpt2";
     }
 }
@@ -163,6 +185,8 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
     bool distil = o->family == QF_ARCH_FAMILY_DISTILBERT;
     bool roberta = o->family == QF_ARCH_FAMILY_ROBERTA;
     bool mpnet = o->family == QF_ARCH_FAMILY_MPNET; /* no token types, padding index 1, a relative table */
+    bool albert = o->family == QF_ARCH_FAMILY_ALBERT; /* layers of weights shared in groups, a pooler */
+    int weight_layers = albert && o->groups > 0 ? o->groups : o->layers;
     int E = o->embedding ? o->embedding : o->hidden;
     char labels[256] = "";
     size_t used = 0;
@@ -183,6 +207,13 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
                  " \"max_position_embeddings\": %d, \"vocab_size\": %d, \"pad_token_id\": 1,"
                  " \"relative_attention_num_buckets\": 32, \"id2label\": {%s}}",
                  o->hidden, o->layers, o->heads, o->intermediate, act, o->positions, o->vocab, labels);
+    else if (albert)
+        snprintf(cfg, sizeof cfg,
+                 "{\"model_type\": \"albert\", \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,"
+                 " \"intermediate_size\": %d, \"hidden_act\": \"%s\", \"layer_norm_eps\": 1e-12,"
+                 " \"max_position_embeddings\": %d, \"type_vocab_size\": 2, \"vocab_size\": %d, \"pad_token_id\": 0,"
+                 " \"embedding_size\": %d, \"num_hidden_groups\": %d, \"inner_group_num\": 1, \"id2label\": {%s}}",
+                 o->hidden, o->layers, o->heads, o->intermediate, act, o->positions, o->vocab, E, weight_layers, labels);
     else
         snprintf(cfg, sizeof cfg,
                  "{\"model_type\": \"%s\", \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,"
@@ -199,7 +230,7 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
     if (!s && mpnet) s = add(m, o, &seed, "encoder.relative_bias.weight", 2, 32, o->heads, 1.0f, 0.0f);
     if (!s) s = add_norm(m, o, &seed, "embeddings.norm", E);
     if (!s && E != o->hidden) s = add_linear(m, o, &seed, "embeddings.project", o->hidden, E);
-    for (int l = 0; !s && l < o->layers; l++) {
+    for (int l = 0; !s && l < weight_layers; l++) {
         char stem[64];
         static const char *hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};
         for (int j = 0; !s && j < 4; j++) {
@@ -216,7 +247,7 @@ qf_status synth_encoder_model(const synth_encoder_opts *o, qf_model **out)
         if (!s) s = add_norm(m, o, &seed, stem, o->hidden);
     }
     if (!s && o->labels) {
-        if (o->family == QF_ARCH_FAMILY_BERT) s = add_linear(m, o, &seed, "pooler", o->hidden, o->hidden);
+        if (o->family == QF_ARCH_FAMILY_BERT || albert) s = add_linear(m, o, &seed, "pooler", o->hidden, o->hidden);
         else s = add_linear(m, o, &seed, "head.dense", o->hidden, o->hidden);
         if (!s) s = add_linear(m, o, &seed, "head.out", o->labels, o->hidden);
     }

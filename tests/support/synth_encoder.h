@@ -9,7 +9,8 @@
 
 typedef struct synth_encoder_opts {
     qf_arch_family family;
-    int hidden, layers, heads, intermediate, embedding; /* embedding: ELECTRA only (0: = hidden) */
+    int hidden, layers, heads, intermediate, embedding; /* embedding: ELECTRA, ALBERT (0: = hidden) */
+    int groups;          /* ALBERT: num_hidden_groups, the layers of weights (0: one per layer) */
     int vocab, positions, labels;                       /* labels 0: base model without head */
     bool prefix;         /* "bert." etc. in front of the encoder's names */
     bool extras;         /* add a position_ids buffer and an MLM head tensor (to be ignored) */

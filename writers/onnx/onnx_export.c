@@ -351,7 +351,7 @@ static const dq_value *dynamic_quantize(ex *e, const char *x)
  * and its common-subexpression pass would merge Q nodes that read the same initializers (Q, K and
  * V would then stay float MatMuls over weights dequantized on every run). The projections reading
  * x must agree on its scale. */
-static const char *static_qdq(ex *e, const char *x, float scale, const char *stem, qf_status *s)
+static const char *static_qdq(ex *e, const char *x, float scale, const char *stem, const char *node, qf_status *s)
 {
     for (size_t i = 0; i < e->n_dq; i++)
         if (strcmp(e->dq[i].x, x) == 0 && e->dq[i].scale != scale) {
@@ -371,8 +371,8 @@ static const char *static_qdq(ex *e, const char *x, float scale, const char *ste
     e->dq[e->n_dq++] = (dq_value){x, NULL, NULL, NULL, scale};
     const char *xs = scalar_f32(e, fmt(e, "%s.input_scale", stem), scale);
     const char *xz = init(e, fmt(e, "%s.input_zero_point", stem), QF_ONNX_INT8, NULL, 0, NULL, 1, true);
-    const char *q = op(e, "QuantizeLinear", fmt(e, "%s/input_QuantizeLinear", stem), 3, x, xs, xz);
-    return op(e, "DequantizeLinear", fmt(e, "%s/input_DequantizeLinear", stem), 3, q, xs, xz);
+    const char *q = op(e, "QuantizeLinear", fmt(e, "%s/input_QuantizeLinear", node), 3, x, xs, xz);
+    return op(e, "DequantizeLinear", fmt(e, "%s/input_DequantizeLinear", node), 3, q, xs, xz);
 }
 
 /* The calibrated input scale "<stem>.input::scale" (one positive finite f32) of a static model;
@@ -405,7 +405,7 @@ static bool static_scale(ex *e, const char *stem, float *scale, qf_status *s)
  * computes what qforge's DYNAMIC_INT8 encoder computes; in STATIC mode an int8 weight with a
  * calibrated input scale gives the QDQ form (x [* smooth] -> QuantizeLinear -> DequantizeLinear,
  * W int8 -> DequantizeLinear per output channel -> MatMul -> Add(bias)). */
-static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
+static const char *linear_at(ex *e, const char *x, const char *stem, const char *node, qf_status *s)
 {
     char wname[160], bname[160];
     snprintf(wname, sizeof wname, "%s.weight", stem);
@@ -435,13 +435,13 @@ static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
                               per_tensor ? 4 : (size_t)rows * 4, false);
         const char *wz = init(e, fmt(e, "%s_zero_point", wname), QF_ONNX_INT8, &n_out, per_tensor ? 0 : 1, NULL,
                               per_tensor ? 1 : (size_t)rows, true);
-        const char *mi = op(e, "MatMulInteger", fmt(e, "%s/MatMulInteger", stem), 4, xq->q, wq, xq->z, wz);
-        const char *cast = op(e, "Cast", fmt(e, "%s/Cast", stem), 1, mi);
+        const char *mi = op(e, "MatMulInteger", fmt(e, "%s/MatMulInteger", node), 4, xq->q, wq, xq->z, wz);
+        const char *cast = op(e, "Cast", fmt(e, "%s/Cast", node), 1, mi);
         attr_int(e, "to", QF_ONNX_FLOAT);
-        const char *scales = op(e, "Mul", fmt(e, "%s/scales_mul", stem), 2, xq->s, ws);
-        const char *y = op(e, "Mul", fmt(e, "%s/output_scale_mul", stem), 2, cast, scales);
+        const char *scales = op(e, "Mul", fmt(e, "%s/scales_mul", node), 2, xq->s, ws);
+        const char *y = op(e, "Mul", fmt(e, "%s/output_scale_mul", node), 2, cast, scales);
         e->int8_linears++;
-        return op(e, "Add", fmt(e, "%s/Add", stem), 2, y, bias);
+        return op(e, "Add", fmt(e, "%s/Add", node), 2, y, bias);
     }
     float act_scale;
     if (e->mode == QF_ONNX_EXPORT_MODE_STATIC && w->dtype == QF_DTYPE_I8 && static_scale(e, stem, &act_scale, s)) {
@@ -459,9 +459,9 @@ static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
                 }
                 return NULL;
             }
-            xin = op(e, "Mul", fmt(e, "%s/smooth_mul", stem), 2, x, float_init(e, smooth_name, s));
+            xin = op(e, "Mul", fmt(e, "%s/smooth_mul", node), 2, x, float_init(e, smooth_name, s));
         }
-        const char *xdq = xin ? static_qdq(e, xin, act_scale, stem, s) : NULL;
+        const char *xdq = xin ? static_qdq(e, xin, act_scale, stem, node, s) : NULL;
         int8_t *wt = alloc(e, count);
         const qf_tensor *sc = w->quant.scale_name ? qf_model_find(e->m, w->quant.scale_name, NULL) : NULL;
         bool per_tensor = w->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR;
@@ -475,11 +475,11 @@ static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
                               per_tensor ? 4 : (size_t)rows * 4, false);
         const char *wz = init(e, fmt(e, "%s_zero_point", wname), QF_ONNX_INT8, &n_out, per_tensor ? 0 : 1, NULL,
                               per_tensor ? 1 : (size_t)rows, true);
-        const char *wd = op(e, "DequantizeLinear", fmt(e, "%s_DequantizeLinear", wname), 3, wq, ws, wz);
+        const char *wd = op(e, "DequantizeLinear", fmt(e, "%s.weight_DequantizeLinear", node), 3, wq, ws, wz);
         if (!per_tensor) attr_int(e, "axis", 1);
-        const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", stem), 2, xdq, wd);
+        const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", node), 2, xdq, wd);
         e->int8_linears++;
-        return op(e, "Add", fmt(e, "%s/Add", stem), 2, y, bias);
+        return op(e, "Add", fmt(e, "%s/Add", node), 2, y, bias);
     }
     const float *v = as_f32(e, w, s);
     float *wt = v ? alloc(e, count * sizeof *wt) : NULL;
@@ -487,18 +487,23 @@ static const char *linear(ex *e, const char *x, const char *stem, qf_status *s)
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = v[r * cols + c];
     const char *W = init(e, w->name, QF_ONNX_FLOAT, dims, 2, wt, count * sizeof *wt, false);
-    const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", stem), 2, x, W);
-    return op(e, "Add", fmt(e, "%s/Add", stem), 2, y, bias);
+    const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", node), 2, x, W);
+    return op(e, "Add", fmt(e, "%s/Add", node), 2, y, bias);
 }
 
-static const char *layer_norm(ex *e, const char *x, const char *stem, qf_status *s)
+/* y = x Wᵀ + b where the weights' stem names the nodes too (every weight used once) */
+static const char *linear(ex *e, const char *x, const char *stem, qf_status *s) { return linear_at(e, x, stem, stem, s); }
+
+static const char *layer_norm_at(ex *e, const char *x, const char *stem, const char *node, qf_status *s)
 {
     const char *g = float_init(e, fmt(e, "%s.weight", stem), s), *b = float_init(e, fmt(e, "%s.bias", stem), s);
-    const char *y = op(e, "LayerNormalization", fmt(e, "%s/LayerNormalization", stem), 3, x, g, b);
+    const char *y = op(e, "LayerNormalization", fmt(e, "%s/LayerNormalization", node), 3, x, g, b);
     attr_int(e, "axis", -1);
     attr_float(e, "epsilon", e->a.layer_norm_eps);
     return y;
 }
+
+static const char *layer_norm(ex *e, const char *x, const char *stem, qf_status *s) { return layer_norm_at(e, x, stem, stem, s); }
 
 /* GELU as ONNX Runtime's fusions expect it: erf form x * (1 + erf(x / sqrt 2)) * 0.5 (-> Gelu);
  * tanh form 0.5x * (1 + tanh(sqrt(2/pi) x * (1 + 0.044715 x x))) (-> FastGelu); or Relu. The
@@ -669,12 +674,15 @@ static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
 static const char *layer(ex *e, int64_t l, const char *x, const char *mask, const char *bias, qf_status *s)
 {
     char p[64];
-/* STEM: a node name under the layer; SLOT: a canonical slot of the layer (model.h) */
+/* STEM: a node name under the layer; SLOT: a canonical slot of the layer (model.h), naming its
+ * nodes; WEIGHTS: that slot's stored weights (layers sharing weights, ALBERT, name the group's) */
 #define STEM(part) (snprintf(p, sizeof p, "layers.%lld.%s", (long long)l, part), fmt(e, "%s", p))
 #define SLOT(slot) STEM(qf_layer_slot_name(slot))
-    const char *q = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_Q), s), SLOT(QF_LAYER_ATTN_Q), 1);
-    const char *k = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_K), s), SLOT(QF_LAYER_ATTN_K), 3); /* [B, N, d, S] */
-    const char *v = heads(e, linear(e, x, SLOT(QF_LAYER_ATTN_V), s), SLOT(QF_LAYER_ATTN_V), 1);
+#define WEIGHTS(slot) fmt(e, "layers.%lld.%s", (long long)qf_arch_layer_weights(&e->a, l), qf_layer_slot_name(slot))
+#define LINEAR(in, slot) linear_at(e, in, WEIGHTS(slot), SLOT(slot), s)
+    const char *q = heads(e, LINEAR(x, QF_LAYER_ATTN_Q), SLOT(QF_LAYER_ATTN_Q), 1);
+    const char *k = heads(e, LINEAR(x, QF_LAYER_ATTN_K), SLOT(QF_LAYER_ATTN_K), 3); /* [B, N, d, S] */
+    const char *v = heads(e, LINEAR(x, QF_LAYER_ATTN_V), SLOT(QF_LAYER_ATTN_V), 1);
     const double d = (double)(e->a.hidden_size / e->a.num_heads);
     const char *qk = op(e, "MatMul", STEM("attn/MatMul"), 2, q, k);
     const char *sc = op(e, "Div", STEM("attn/Div"), 2, qk, scalar_f32(e, fmt(e, "const.sqrt_head_dim"), (float)sqrt(d)));
@@ -687,12 +695,16 @@ static const char *layer(ex *e, int64_t l, const char *x, const char *mask, cons
     attr_ints(e, "perm", (const int64_t[]){0, 2, 1, 3}, 4);
     const int64_t merged[3] = {0, 0, e->a.hidden_size};
     const char *cr = op(e, "Reshape", STEM("attn/Reshape"), 2, ct, ints_i64(e, "const.shape_merged", merged, 3));
-    const char *o = linear(e, cr, SLOT(QF_LAYER_ATTN_OUT), s);
-    const char *h = layer_norm(e, op(e, "Add", STEM("attn/residual"), 2, o, x), SLOT(QF_LAYER_ATTN_NORM), s);
-    const char *up = linear(e, h, SLOT(QF_LAYER_FFN_UP), s);
+    const char *o = LINEAR(cr, QF_LAYER_ATTN_OUT);
+    const char *h = layer_norm_at(e, op(e, "Add", STEM("attn/residual"), 2, o, x), WEIGHTS(QF_LAYER_ATTN_NORM),
+                                  SLOT(QF_LAYER_ATTN_NORM), s);
+    const char *up = LINEAR(h, QF_LAYER_FFN_UP);
     const char *act = activation(e, up, e->a.activation, STEM("ffn"));
-    const char *down = linear(e, act, SLOT(QF_LAYER_FFN_DOWN), s);
-    const char *out = layer_norm(e, op(e, "Add", STEM("ffn/residual"), 2, down, h), SLOT(QF_LAYER_FFN_NORM), s);
+    const char *down = LINEAR(act, QF_LAYER_FFN_DOWN);
+    const char *out = layer_norm_at(e, op(e, "Add", STEM("ffn/residual"), 2, down, h), WEIGHTS(QF_LAYER_FFN_NORM),
+                                    SLOT(QF_LAYER_FFN_NORM), s);
+#undef LINEAR
+#undef WEIGHTS
 #undef SLOT
 #undef STEM
     return out;
