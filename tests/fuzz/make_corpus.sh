@@ -10,9 +10,9 @@ R=$SHARED/realfiles
 # only the corpora made here are replaced: the hand-made seeds of the other targets (beside,
 # pipeline, onnx_rewrite, sentence_dense: inputs in each target's own layout) stay, and so does
 # tokenizer/normalizer-chain.json (a chain of growing normalizers)
-rm -rf "$C"/{pickle,torch,safetensors,qf,config,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
+rm -rf "$C"/{pickle,torch,safetensors,qf,config,arch,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
 rm -f "$C"/tokenizer/{bert-mini,roberta-mini,unigram-precompiled}.json
-mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
+mkdir -p "$C"/{pickle,torch,safetensors,qf,tokenizer,config,arch,dataset,onnx,qfc,sharded,hdf5,charsmap,spm_model}
 
 cp "$ROOT"/fixtures/torch/*.pkl "$C/pickle/"
 cp "$ROOT"/fixtures/torch/*.pt "$C/torch/"
@@ -105,9 +105,20 @@ xlmr = [("<unk>", 2), ("<s>", 3), ("</s>", 3)]
 (out / "spm_model" / "bpe.model").write_bytes(small_model(xlmr, model_type=2))
 PY
 
-for fam in bert roberta distilbert electra; do
+for fam in bert roberta distilbert electra mpnet albert; do
   cp "$ROOT/fixtures/families/$fam/config.json" "$C/config/$fam.json"
+  cp "$ROOT/fixtures/families/$fam/config.json" "$C/arch/$fam.json"
 done
+cp "$ROOT/fixtures/trained/mpnet-debsec/config.json" "$C/arch/mpnet-debsec.json"
+# ALBERT's groups: 24 layers over 5 groups (uneven), 12 layers over one group (the public layout)
+/usr/bin/python3 - "$ROOT/fixtures/families/albert/config.json" "$C/arch" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(num_hidden_layers=24, num_hidden_groups=5)
+open(sys.argv[2] + "/albert-24-over-5.json", "w").write(json.dumps(c))
+c.update(num_hidden_layers=12, num_hidden_groups=1)
+open(sys.argv[2] + "/albert-12-shared.json", "w").write(json.dumps(c))
+PY
 cp "$ROOT/fixtures/debsec-mini/config.json" "$C/config/debsec-mini.json"
 
 for f in onnx-extdata-vs-inline-toy/model_inline.onnx onnx-extdata-vs-inline-toy/model.onnx \

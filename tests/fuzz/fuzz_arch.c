@@ -1,0 +1,37 @@
+/*
+ * tests/fuzz/fuzz_arch.c — config.json as the model layer reads it (qf_arch_from_config): every
+ * family row's keys and range checks, and the maps a config decides that index tables later: the
+ * stored weights of every layer (ALBERT's groups, qf_arch_layer_weights) and the bucket of every
+ * relative position (MPNet, qf_arch_relative_bucket). An accepted config whose map leaves its
+ * table aborts, so the target searches the class "a config value that indexes past a table".
+ */
+#include "fuzz_common.h"
+#include "qforge/model.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text) return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    qf_arch a;
+    qf_error err;
+    qf_error_clear(&err);
+    if (qf_arch_from_config(text, &a, &err) == QF_STATUS_OK) {
+        if (a.weight_layers < 1 || a.weight_layers > a.num_layers) abort();
+        /* the first 4096 layers and the last: the loop stays short for configs of 2^24 layers */
+        for (int64_t l = 0; l < a.num_layers; l = l < 4096 ? l + 1 : a.num_layers - 1) {
+            int64_t g = qf_arch_layer_weights(&a, l);
+            if (g < 0 || g >= a.weight_layers) abort();
+            if (l == a.num_layers - 1) break;
+        }
+        if (a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS) {
+            for (int64_t rel = -4096; rel <= 4096; rel++) {
+                int64_t b = qf_arch_relative_bucket(&a, rel);
+                if (b < 0 || b >= a.desc->relative_buckets || b >= a.relative_table_rows) abort();
+            }
+        }
+    }
+    free(text);
+    return 0;
+}
