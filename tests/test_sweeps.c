@@ -38,6 +38,7 @@
 #include "qforge/quantize.h"
 #include "qforge/readers.h"
 #include "qforge/verify.h"
+#include "text/tokenizer_internal.h"
 #include "qforge/writers.h"
 
 #define CASE_SECONDS 10
@@ -87,8 +88,18 @@ static uint8_t *slurp(const char *path, size_t *size)
     return p;
 }
 
-typedef enum reader_kind { R_TORCH, R_SAFETENSORS, R_QF, R_TOKENIZER, R_CONFIG, R_DATASET, R_ONNX, R_COUNT } reader_kind;
-static const char *reader_names[] = {"torch", "safetensors", "qf", "tokenizer", "config", "dataset", "onnx"};
+typedef enum reader_kind {
+    R_TORCH,
+    R_SAFETENSORS,
+    R_QF,
+    R_TOKENIZER,
+    R_CONFIG,
+    R_DATASET,
+    R_ONNX,
+    R_SPM,
+    R_COUNT
+} reader_kind;
+static const char *reader_names[] = {"torch", "safetensors", "qf", "tokenizer", "config", "dataset", "onnx", "spm"};
 
 static int memfd_with(const char *name, const uint8_t *data, size_t size, char path[64])
 {
@@ -155,6 +166,20 @@ static qf_status read_with(reader_kind kind, const uint8_t *data, size_t size, q
         qf_tokenizer *t = NULL;
         st = qf_tokenizer_load_json(data, size, "sweep", &t, err);
         qf_tokenizer_destroy(t);
+        return st;
+    }
+    case R_SPM: { /* a SentencePiece .model converted as XLM-R's (text/tokenizer_spm.c), then loaded */
+        qf_tok_ctx c = {"sweep/sentencepiece.bpe.model", err};
+        qf_tok_spm_options o = {.do_lower_case = -1, .keep_accents = -1, .split_by_punct = -1, .add_prefix_space = 1};
+        snprintf(o.tokenizer_class, sizeof o.tokenizer_class, "XLMRobertaTokenizer");
+        char *json = NULL;
+        size_t len = 0;
+        st = qf_tok_spm_to_json(&c, data, size, &o, &json, &len);
+        if (st) return st;
+        qf_tokenizer *t = NULL;
+        st = qf_tokenizer_load_json(json, len, "sweep", &t, err);
+        qf_tokenizer_destroy(t);
+        free(json);
         return st;
     }
     case R_CONFIG: {
@@ -315,8 +340,12 @@ static void test_truncation(void **state)
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/fixtures/families/roberta/tokenizer.json", false);
     /* SentencePiece: a Unigram with a Precompiled charsmap, Metaspace and a Regex Replace */
     sweep_file(R_TOKENIZER, QF_SOURCE_DIR "/tests/fuzz/corpus/tokenizer/unigram-precompiled.json", false);
-    static const char *families[] = {"bert", "roberta", "distilbert", "electra"};
-    for (int i = 0; i < 4; i++) {
+    /* SentencePiece .model files (protobuf: a cut at a field boundary may be a shorter valid
+     * model): the one trained here, with its nmt_nfkc charsmap, and the fuzz seeds */
+    sweep_file(R_SPM, QF_SOURCE_DIR "/fixtures/spm/spm.model", true);
+    sweep_dir(R_SPM, QF_SOURCE_DIR "/tests/fuzz/corpus/spm_model", ".model", true);
+    static const char *families[] = {"bert", "roberta", "distilbert", "electra", "mpnet", "albert"};
+    for (int i = 0; i < 6; i++) {
         char path[1024];
         snprintf(path, sizeof path, QF_SOURCE_DIR "/fixtures/families/%s/config.json", families[i]);
         sweep_file(R_CONFIG, path, false);
