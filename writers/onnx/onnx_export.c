@@ -320,6 +320,40 @@ static const char *float_init(ex *e, const char *name, qf_status *s)
                 false);
 }
 
+/* The initializer named `name` when it exists, else NULL. */
+static const char *init_named(ex *e, const char *name)
+{
+    for (size_t i = 0; name && i < e->n_inits; i++)
+        if (strcmp(e->inits[i]->name, name) == 0) return e->inits[i]->name;
+    return NULL;
+}
+
+/* The [in, out] initializer `name` of the [out, in] weight w (its int8 values as they are when
+ * `int8`, else as f32, dequantized if need be), transposed once: a weight several layers share
+ * (ALBERT) is made at its first use and found at the others. */
+static const char *weight_init(ex *e, const qf_tensor *w, const char *name, bool int8, qf_status *s)
+{
+    const char *have = init_named(e, name);
+    if (have) return have;
+    const int64_t rows = w->shape[0], cols = w->shape[1];
+    const int64_t dims[2] = {cols, rows};
+    const size_t count = (size_t)rows * (size_t)cols;
+    if (int8) {
+        int8_t *wt = alloc(e, count);
+        if (!wt) return NULL;
+        const int8_t *q = w->data;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = q[r * cols + c];
+        return init(e, name, QF_ONNX_INT8, dims, 2, wt, count, false);
+    }
+    const float *v = as_f32(e, w, s);
+    float *wt = v ? alloc(e, count * sizeof *wt) : NULL;
+    if (!wt) return NULL;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = v[r * cols + c];
+    return init(e, name, QF_ONNX_FLOAT, dims, 2, wt, count * sizeof *wt, false);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Building blocks                                                                             */
 
@@ -418,19 +452,14 @@ static const char *linear_at(ex *e, const char *x, const char *stem, const char 
         return NULL;
     }
     const int64_t rows = w->shape[0], cols = w->shape[1]; /* [out, in] */
-    const int64_t dims[2] = {cols, rows};
-    const size_t count = (size_t)rows * (size_t)cols;
     if (e->mode == QF_ONNX_EXPORT_MODE_DYNAMIC && w->dtype == QF_DTYPE_I8) {
         const dq_value *xq = dynamic_quantize(e, x);
-        int8_t *wt = alloc(e, count);
         const qf_tensor *sc = w->quant.scale_name ? qf_model_find(e->m, w->quant.scale_name, NULL) : NULL;
         bool per_tensor = w->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR;
-        if (!int8_row_scales(e, w, s) || !xq || !wt || !sc) return NULL;
-        const int8_t *q = w->data;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = q[r * cols + c];
+        if (!int8_row_scales(e, w, s) || !xq || !sc) return NULL;
         int64_t n_out = rows;
-        const char *wq = init(e, fmt(e, "%s_quantized", wname), QF_ONNX_INT8, dims, 2, wt, count, false);
+        const char *wq = weight_init(e, w, fmt(e, "%s_quantized", wname), true, s);
+        if (!wq) return NULL;
         const char *ws = init(e, fmt(e, "%s_scale", wname), QF_ONNX_FLOAT, &n_out, per_tensor ? 0 : 1, sc->data,
                               per_tensor ? 4 : (size_t)rows * 4, false);
         const char *wz = init(e, fmt(e, "%s_zero_point", wname), QF_ONNX_INT8, &n_out, per_tensor ? 0 : 1, NULL,
@@ -462,15 +491,12 @@ static const char *linear_at(ex *e, const char *x, const char *stem, const char 
             xin = op(e, "Mul", fmt(e, "%s/smooth_mul", node), 2, x, float_init(e, smooth_name, s));
         }
         const char *xdq = xin ? static_qdq(e, xin, act_scale, stem, node, s) : NULL;
-        int8_t *wt = alloc(e, count);
         const qf_tensor *sc = w->quant.scale_name ? qf_model_find(e->m, w->quant.scale_name, NULL) : NULL;
         bool per_tensor = w->quant.scheme == QF_QUANT_SYMMETRIC_PER_TENSOR;
-        if (!xdq || !int8_row_scales(e, w, s) || !wt || !sc) return NULL;
-        const int8_t *q = w->data;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = q[r * cols + c];
+        if (!xdq || !int8_row_scales(e, w, s) || !sc) return NULL;
         int64_t n_out = rows;
-        const char *wq = init(e, fmt(e, "%s_quantized", wname), QF_ONNX_INT8, dims, 2, wt, count, false);
+        const char *wq = weight_init(e, w, fmt(e, "%s_quantized", wname), true, s);
+        if (!wq) return NULL;
         const char *ws = init(e, fmt(e, "%s_scale", wname), QF_ONNX_FLOAT, &n_out, per_tensor ? 0 : 1, sc->data,
                               per_tensor ? 4 : (size_t)rows * 4, false);
         const char *wz = init(e, fmt(e, "%s_zero_point", wname), QF_ONNX_INT8, &n_out, per_tensor ? 0 : 1, NULL,
@@ -481,12 +507,8 @@ static const char *linear_at(ex *e, const char *x, const char *stem, const char 
         e->int8_linears++;
         return op(e, "Add", fmt(e, "%s/Add", node), 2, y, bias);
     }
-    const float *v = as_f32(e, w, s);
-    float *wt = v ? alloc(e, count * sizeof *wt) : NULL;
-    if (!wt) return NULL;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) wt[c * rows + r] = v[r * cols + c];
-    const char *W = init(e, w->name, QF_ONNX_FLOAT, dims, 2, wt, count * sizeof *wt, false);
+    const char *W = weight_init(e, w, w->name, false, s);
+    if (!W) return NULL;
     const char *y = op(e, "MatMul", fmt(e, "%s/MatMul", node), 2, x, W);
     return op(e, "Add", fmt(e, "%s/Add", node), 2, y, bias);
 }
