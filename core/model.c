@@ -484,6 +484,13 @@ qf_status qf_model_set_config_json(qf_model *m, const char *text, size_t len, qf
     if (len > QF_MAX_CONFIG_JSON)
         return qf_error_set(err, QF_STATUS_LIMIT, NULL, NULL, -1, "config.json", "config.json larger than %u bytes",
                             QF_MAX_CONFIG_JSON);
+    /* a .qf stores it inside its JSON header: only UTF-8 (json-c's own check lets overlong forms
+     * such as C0 90 through) */
+    if (!qf_text_is_utf8(text, len)) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, NULL, -1, "config.json", "config.json is not valid UTF-8");
+        qf_error_expected(err, "UTF-8 text (no overlong forms, surrogates or stray bytes)");
+        return QF_STATUS_FORMAT;
+    }
     char *copy = malloc(len + 1);
     if (!copy) return no_memory(err);
     memcpy(copy, text, len);

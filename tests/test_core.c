@@ -138,6 +138,21 @@ static void test_text_utf8(void **state)
     assert_string_equal(small, "ab");
     assert_int_equal(qf_text_utf8_repair("\xff\xff\xff", 3, NULL, 0), 3 * QF_TEXT_REPAIR_GROWTH);
     assert_int_equal(qf_text_utf8_repair(NULL, 4, out, sizeof out), 0);
+
+    /* a config.json that is not UTF-8 is refused by every reader's path into a model (an overlong
+     * form, which json-c's own UTF-8 check lets through: regressions/qf/config-overlong-utf8.qf) */
+    qf_model *m = NULL;
+    assert_int_equal(qf_model_create(&m, NULL), QF_STATUS_OK);
+    qf_error err;
+    qf_error_clear(&err);
+    static const char overlong[] = "{\"architectures\": [\"Bert\xc0\x90rSequenceClassification\"]}";
+    assert_int_equal(qf_model_set_config_json(m, overlong, sizeof overlong - 1, &err), QF_STATUS_FORMAT);
+    assert_string_equal(err.object, "config.json");
+    assert_null(qf_model_config_json(m));
+    static const char fine[] = "{\"model_type\": \"bert\", \"name\": \"caf\xc3\xa9\"}";
+    assert_int_equal(qf_model_set_config_json(m, fine, sizeof fine - 1, &err), QF_STATUS_OK);
+    assert_string_equal(qf_model_config_json(m), fine);
+    qf_model_destroy(m);
 }
 
 static void test_checked_arithmetic(void **state)
