@@ -7,9 +7,11 @@
  */
 #include <json-c/json.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "qforge/model.h"
 
@@ -115,6 +117,22 @@ int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel)
     return bucket + large;
 }
 
+int64_t qf_arch_disentangled_position(const qf_arch *a, int64_t rel)
+{
+    const int64_t mid = a->relative_span / 2;
+    if (!a->relative_log_buckets || mid < 1) return rel;
+    const int64_t n = rel < 0 ? -rel : rel;
+    if (n <= mid) return rel; /* |rel| < mid is taken as mid - 1 <= mid: rel itself */
+    /* in float32, operation by operation, as torch evaluates
+     * ceil(log(abs_pos / mid) / log(tensor((max_position - 1) / mid)) * (mid - 1)) + mid */
+    const float ratio = (float)n / (float)mid;
+    const float span = logf((float)((double)(a->relative_max_position - 1) / (double)mid));
+    const float scaled = ceilf(logf(ratio) / span * (float)(mid - 1)) + (float)mid;
+    /* bounded: the caller clamps into the table; this keeps the conversion defined */
+    const int64_t pos = !(scaled < 1e9f) ? (int64_t)1000000000 : (int64_t)scaled;
+    return rel < 0 ? -pos : pos;
+}
+
 int64_t qf_arch_layer_weights(const qf_arch *a, int64_t layer)
 {
     if (a->weight_layers >= a->num_layers || a->weight_layers < 1) return layer;
@@ -180,6 +198,141 @@ static qf_status parse_activation(const char *name, qf_arch_activation *out, qf_
     return QF_STATUS_OK;
 }
 
+static bool config_bool(json_object *root, const char *key, bool dflt)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(root, key, &v) || !v || !json_object_is_type(v, json_type_boolean)) return dflt;
+    return json_object_get_boolean(v);
+}
+
+static qf_status unsupported_config(qf_error *err, const char *key, const char *expected, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static qf_status unsupported_config(qf_error *err, const char *key, const char *expected, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    qf_error_set(err, QF_STATUS_UNSUPPORTED, NULL, "config.json", -1, key, "%s", msg);
+    qf_error_expected(err, "%s", expected);
+    return QF_STATUS_UNSUPPORTED;
+}
+
+/* DeBERTa's pos_att_type: a list of strings (["p2c", "c2p"]) or one string joined by "|"
+ * ("p2c|c2p", as DeBERTa-v3's config.json has it); only c2p and p2c exist in DeBERTa-v2. */
+static qf_status parse_pos_att_type(json_object *root, qf_arch *a, qf_error *err)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(root, "pos_att_type", &v) || !v) return QF_STATUS_OK;
+    const char *items[8];
+    size_t n = 0;
+    char buf[128];
+    if (json_object_is_type(v, json_type_string)) {
+        const char *str = json_object_get_string(v);
+        if (strlen(str) >= sizeof buf)
+            return unsupported_config(err, "pos_att_type", "c2p and / or p2c", "pos_att_type is too long");
+        snprintf(buf, sizeof buf, "%s", str);
+        for (char *tok = buf, *next; tok && n < 8; tok = next) {
+            next = strchr(tok, '|');
+            if (next) *next++ = '\0';
+            while (*tok == ' ') tok++;
+            char *end = tok + strlen(tok);
+            while (end > tok && end[-1] == ' ') *--end = '\0';
+            if (*tok) items[n++] = tok;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        size_t len = json_object_array_length(v);
+        for (size_t i = 0; i < len; i++) {
+            json_object *it = json_object_array_get_idx(v, i);
+            if (!it || !json_object_is_type(it, json_type_string) || n == 8)
+                return unsupported_config(err, "pos_att_type", "c2p and / or p2c", "pos_att_type has an entry that is not one of c2p, p2c");
+            items[n++] = json_object_get_string(it);
+        }
+    } else if (!json_object_is_type(v, json_type_null)) {
+        return unsupported_config(err, "pos_att_type", "a list or a \"|\"-joined string", "pos_att_type is neither a list nor a string");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(items[i], "c2p") == 0) a->c2p = true;
+        else if (strcasecmp(items[i], "p2c") == 0) a->p2c = true;
+        else {
+            /* the error's fields are escaped where they are printed */
+            qf_status s = unsupported_config(err, "pos_att_type", "c2p and / or p2c",
+                                             "pos_att_type '%.32s' is not supported (DeBERTa-v2 scores c2p and p2c only)",
+                                             items[i]);
+            qf_error_found(err, "%.32s", items[i]);
+            return s;
+        }
+    }
+    return QF_STATUS_OK;
+}
+
+/* DeBERTa-v2/v3's disentangled attention, from config.json as DebertaV2Config and the modeling
+ * code read it; what qforge does not run (convolution layer, separate position projections,
+ * factorised embeddings, a head size of its own) is refused by name. */
+static qf_status parse_disentangled(json_object *root, qf_arch *a, qf_error *err)
+{
+    qf_status s;
+    int64_t buckets = -1, max_rel = -1, v = 0;
+    a->relative_attention = config_bool(root, "relative_attention", false);
+    if ((s = parse_pos_att_type(root, a, err))) return s;
+    if ((s = config_int(root, "position_buckets", NULL, false, -1, &buckets, err)) ||
+        (s = config_int(root, "max_relative_positions", NULL, false, -1, &max_rel, err)))
+        return s;
+    if (max_rel < 1) max_rel = a->max_positions;
+    a->relative_max_position = max_rel;
+    a->relative_span = buckets > 0 ? buckets : max_rel;
+    a->relative_log_buckets = buckets > 0;
+    a->score_scale_factor = 1 + (a->c2p ? 1 : 0) + (a->p2c ? 1 : 0);
+    const char *norm = "none";
+    json_str(root, "norm_rel_ebd", &norm);
+    a->relative_norm = strstr(norm, "layer_norm") != NULL;
+    if (json_int(root, "conv_kernel_size", &v) && v > 0)
+        return unsupported_config(err, "conv_kernel_size", "0 (DeBERTa-v3 and the base / large v2 checkpoints)",
+                                  "conv_kernel_size = %lld: DeBERTa-v2's convolution layer is not supported",
+                                  (long long)v);
+    if (a->relative_attention && (a->c2p || a->p2c) && !config_bool(root, "share_att_key", false))
+        return unsupported_config(err, "share_att_key", "true (every public DeBERTa-v2/v3 checkpoint)",
+                                  "share_att_key false: separate position projections (pos_key_proj, "
+                                  "pos_query_proj) are not supported");
+    if (json_int(root, "attention_head_size", &v) && v * a->num_heads != a->hidden_size)
+        return unsupported_config(err, "attention_head_size", "hidden_size / num_attention_heads",
+                                  "attention_head_size = %lld differs from hidden_size / heads", (long long)v);
+    if (json_int(root, "embedding_size", &v) && v != a->hidden_size)
+        return unsupported_config(err, "embedding_size", "hidden_size",
+                                  "embedding_size = %lld: DeBERTa's embedding projection is not supported", (long long)v);
+    if (json_int(root, "pooler_hidden_size", &v) && v != a->hidden_size)
+        return unsupported_config(err, "pooler_hidden_size", "hidden_size",
+                                  "pooler_hidden_size = %lld differs from hidden_size", (long long)v);
+    if (a->relative_attention && (a->relative_span < 1 || a->relative_span > QF_MAX_RELATIVE_SPAN)) {
+        const char *key = a->relative_log_buckets ? "position_buckets" : "max_relative_positions";
+        qf_status st = a->relative_span < 1 ? QF_STATUS_FORMAT : QF_STATUS_LIMIT;
+        qf_error_set(err, st, NULL, "config.json", -1, key, "relative span %s = %lld is %s", key,
+                     (long long)a->relative_span, a->relative_span < 1 ? "out of range" : "past the limit");
+        qf_error_expected(err, "1..%d (QF_MAX_RELATIVE_SPAN)", QF_MAX_RELATIVE_SPAN);
+        qf_error_found(err, "%lld", (long long)a->relative_span);
+        return st;
+    }
+    if (a->relative_attention && a->relative_log_buckets && a->relative_max_position > ((int64_t)1 << 24)) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "max_relative_positions",
+                     "max_relative_positions = %lld is out of range", (long long)a->relative_max_position);
+        qf_error_expected(err, "..%lld", (long long)1 << 24);
+        qf_error_found(err, "%lld", (long long)a->relative_max_position);
+        return QF_STATUS_FORMAT;
+    }
+    /* log buckets divide by log((max - 1) / (span / 2)): a maximum at or below span / 2 + 1 makes
+     * that zero or negative (buckets that run backwards), which no trained checkpoint has */
+    if (a->relative_attention && a->relative_log_buckets && a->relative_max_position - 1 <= a->relative_span / 2) {
+        qf_error_set(err, QF_STATUS_FORMAT, NULL, "config.json", -1, "max_relative_positions",
+                     "max relative position %lld leaves no room for log buckets past position_buckets / 2 = %lld",
+                     (long long)a->relative_max_position, (long long)(a->relative_span / 2));
+        qf_error_expected(err, "> %lld", (long long)(a->relative_span / 2 + 1));
+        qf_error_found(err, "%lld", (long long)a->relative_max_position);
+        return QF_STATUS_FORMAT;
+    }
+    return QF_STATUS_OK;
+}
+
 static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
 {
     memset(a, 0, sizeof *a);
@@ -236,8 +389,11 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
     if ((s = config_int(root, "max_position_embeddings", NULL, false, 512, &a->max_positions, err))) return s;
     if ((s = config_int(root, "vocab_size", NULL, false, 0, &a->vocab_size, err))) return s;
     a->type_vocab_size = 0;
-    if (fam->token_types && (s = config_int(root, "type_vocab_size", NULL, false, 2, &a->type_vocab_size, err)))
+    if (fam->token_types &&
+        (s = config_int(root, "type_vocab_size", NULL, false, fam->default_type_vocab_size, &a->type_vocab_size, err)))
         return s;
+    a->absolute_positions = !fam->key_absolute_positions || config_bool(root, fam->key_absolute_positions, true);
+    a->score_scale_factor = 1;
     json_object *pv;
     if (json_object_object_get_ex(root, "pad_token_id", &pv) && pv && json_object_is_type(pv, json_type_int))
         a->pad_token_id = json_object_get_int64(pv);
@@ -258,6 +414,16 @@ static qf_status arch_from_json(json_object *root, qf_arch *a, qf_error *err)
     const char *act = fam->default_activation ? fam->default_activation : "gelu";
     if (!json_str(root, fam->key_activation, &act)) act = fam->default_activation ? fam->default_activation : "gelu";
     if ((s = parse_activation(act, &a->activation, err))) return s;
+    a->head_activation = fam->head_activation;
+    const char *head_act = NULL;
+    if (fam->key_head_activation && json_str(root, fam->key_head_activation, &head_act)) {
+        if (strcmp(head_act, "tanh") == 0) a->head_activation = QF_ARCH_ACTIVATION_TANH;
+        else if ((s = parse_activation(head_act, &a->head_activation, err))) {
+            if (err) snprintf(err->object, sizeof err->object, "%s", fam->key_head_activation);
+            return s;
+        }
+    }
+    if (fam->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && (s = parse_disentangled(root, a, err))) return s;
 
     a->layer_norm_eps = 1e-12f;
     json_object *ev;
@@ -489,7 +655,9 @@ static bool is_canonical(const char *name)
         QF_SLOT_EMBEDDING_PROJECTION ".bias",   QF_SLOT_POOLER ".weight",
         QF_SLOT_POOLER ".bias",                 QF_SLOT_HEAD_DENSE ".weight",
         QF_SLOT_HEAD_DENSE ".bias",             QF_SLOT_HEAD_OUT ".weight",
-        QF_SLOT_HEAD_OUT ".bias",               QF_SLOT_RELATIVE_BIAS ".weight"};
+        QF_SLOT_HEAD_OUT ".bias",               QF_SLOT_RELATIVE_BIAS ".weight",
+        QF_SLOT_RELATIVE_EMBEDDING ".weight",   QF_SLOT_RELATIVE_NORM ".weight",
+        QF_SLOT_RELATIVE_NORM ".bias"};
     for (size_t i = 0; i < COUNT_OF(fixed); i++)
         if (strcmp(name, fixed[i]) == 0) return true;
     long li;
@@ -627,6 +795,31 @@ static qf_status check_relative_table(const qf_model *m, const qf_arch *a, qf_er
     return QF_STATUS_SHAPE;
 }
 
+/* DeBERTa's relative-position embeddings: float [rows, hidden] with at least the 2 * span rows the
+ * attention indexes (transformers uses the first 2 * span), and their LayerNorm when configured. */
+static qf_status check_relative_embeddings(const qf_model *m, const qf_arch *a, qf_error *err)
+{
+    const char *name = QF_SLOT_RELATIVE_EMBEDDING ".weight";
+    const qf_tensor *t = qf_model_find(m, name, NULL);
+    const int64_t need = 2 * a->relative_span;
+    int64_t rows = t && t->rank == 2 ? t->shape[0] : need;
+    qf_status s = check_slot(m, a, name, true, 2, rows, a->hidden_size, NULL, err);
+    if (s) return s;
+    if (!is_float_dtype(t->dtype) || rows < need) {
+        char found[96];
+        shape_text(t, found, sizeof found);
+        qf_error_set(err, QF_STATUS_SHAPE, NULL, NULL, -1, name,
+                     "relative-position embeddings '%s' (source '%s') have shape %s; the attention indexes %lld "
+                     "float rows (2 * %s)",
+                     name, t->source_name, found, (long long)need,
+                     a->relative_log_buckets ? "position_buckets" : "max_relative_positions");
+        qf_error_expected(err, "[>= %lld, %lld] float", (long long)need, (long long)a->hidden_size);
+        qf_error_found(err, "%s", found);
+        return QF_STATUS_SHAPE;
+    }
+    return a->relative_norm ? check_norm(m, a, QF_SLOT_RELATIVE_NORM, a->hidden_size, err) : QF_STATUS_OK;
+}
+
 static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
 {
     const int64_t E = a->embedding_size, H = a->hidden_size, I = a->intermediate_size;
@@ -636,14 +829,20 @@ static qf_status validate(const qf_model *m, qf_arch *a, qf_error *err)
     int64_t P = pos && pos->rank == 2 ? pos->shape[0] : a->max_positions;
     qf_status s = check_slot(m, a, "embeddings.word.weight", true, 2, V, E, NULL, err);
     if (!s && a->vocab_size) s = check_rows_match("vocab_size", "embeddings.word.weight", a->vocab_size, V, err);
-    if (!s) s = check_slot(m, a, "embeddings.position.weight", true, 2, P, E, NULL, err);
-    if (!s) s = check_rows_match("max_position_embeddings", "embeddings.position.weight", a->max_positions, P, err);
+    if (!s && a->absolute_positions) {
+        s = check_slot(m, a, "embeddings.position.weight", true, 2, P, E, NULL, err);
+        if (!s) s = check_rows_match("max_position_embeddings", "embeddings.position.weight", a->max_positions, P, err);
+    } else {
+        P = a->max_positions; /* no table: config's length limit stands */
+    }
     if (!s && a->type_vocab_size > 0)
         s = check_slot(m, a, "embeddings.token_type.weight", true, 2, a->type_vocab_size, E, NULL, err);
     if (!s) s = check_norm(m, a, "embeddings.norm", E, err);
     if (!s && a->has_project) s = check_linear(m, a, "embeddings.project", true, H, E, NULL, err);
     if (!s && a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS)
         s = check_relative_table(m, a, err);
+    if (!s && a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && a->relative_attention)
+        s = check_relative_embeddings(m, a, err);
     for (int64_t l = 0; !s && l < a->weight_layers; l++) {
         char stem[64];
         static const char *const hh[] = {"attn.q", "attn.k", "attn.v", "attn.out"};

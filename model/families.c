@@ -50,6 +50,19 @@ static const qf_family_name k_albert_encoder_names[] = {
     {"pooler.", "pooler."},
 };
 
+/* Per-layer names after "encoder.layer.{i}." (DeBERTa-v2/v3: BERT's, with its own projection names). */
+static const qf_family_name k_deberta_layer_names[] = {
+    {"attention.self.query_proj.", "attn.q."},    {"attention.self.key_proj.", "attn.k."},
+    {"attention.self.value_proj.", "attn.v."},    {"attention.output.dense.", "attn.out."},
+    {"attention.output.LayerNorm.", "attn.norm."}, {"intermediate.dense.", "ffn.up."},
+    {"output.dense.", "ffn.down."},               {"output.LayerNorm.", "ffn.norm."},
+};
+/* DeBERTa's relative-position embeddings and their LayerNorm, used by every layer. */
+static const qf_family_name k_deberta_encoder_names[] = {
+    {"encoder.rel_embeddings.", QF_SLOT_RELATIVE_EMBEDDING "."},
+    {"encoder.LayerNorm.", QF_SLOT_RELATIVE_NORM "."},
+};
+
 /* Sequence-classification heads (never under the family prefix). */
 static const qf_family_name k_head_bert[] = {{"classifier.", "head.out."}};
 static const qf_family_name k_head_roberta[] = {{"classifier.dense.", "head.dense."}, {"classifier.out_proj.", "head.out."}};
@@ -70,6 +83,7 @@ static const qf_family k_families[] = {
         .key_intermediate_size = "intermediate_size",
         .key_activation = "hidden_act",
         .token_types = true,
+        .default_type_vocab_size = 2,
         .layer_norm_eps_in_config = true,
         .default_pad_token_id = 0,
         .positions = QF_ARCH_POSITIONS_INDEX,
@@ -97,6 +111,7 @@ static const qf_family k_families[] = {
         .key_intermediate_size = "intermediate_size",
         .key_activation = "hidden_act",
         .token_types = true,
+        .default_type_vocab_size = 2,
         .layer_norm_eps_in_config = true,
         .default_pad_token_id = 1,
         .positions = QF_ARCH_POSITIONS_AFTER_PADDING,
@@ -157,6 +172,7 @@ static const qf_family k_families[] = {
         .key_activation = "hidden_act",
         .key_embedding_size = "embedding_size",
         .token_types = true,
+        .default_type_vocab_size = 2,
         .layer_norm_eps_in_config = true,
         .default_pad_token_id = 0,
         .positions = QF_ARCH_POSITIONS_INDEX,
@@ -223,6 +239,7 @@ static const qf_family k_families[] = {
         .key_layer_groups = "num_hidden_groups",
         .key_inner_groups = "inner_group_num",
         .token_types = true,
+        .default_type_vocab_size = 2,
         .layer_norm_eps_in_config = true,
         .default_pad_token_id = 0,
         .positions = QF_ARCH_POSITIONS_INDEX,
@@ -241,6 +258,41 @@ static const qf_family k_families[] = {
         .head_kind = "albert", /* pooler (dense + tanh on token 0) -> classifier */
         .head_dense = "pooler",
         .head_activation = QF_ARCH_ACTIVATION_TANH,
+    },
+    {
+        .id = QF_ARCH_FAMILY_DEBERTA_V2,
+        .name = "deberta-v2", /* DeBERTa-v2 and -v3 (model_type deberta-v2 for both) */
+        .model_types = {"deberta-v2"},
+        .key_hidden_size = "hidden_size",
+        .key_num_layers = "num_hidden_layers",
+        .key_num_heads = "num_attention_heads",
+        .key_intermediate_size = "intermediate_size",
+        .key_activation = "hidden_act",
+        .token_types = true,
+        .default_type_vocab_size = 0, /* DebertaV2Config's; v3 checkpoints say 0 */
+        .key_absolute_positions = "position_biased_input",
+        .layer_norm_eps_in_config = true,
+        .default_pad_token_id = 0,
+        .positions = QF_ARCH_POSITIONS_INDEX,
+        .attention_bias = QF_ARCH_ATTENTION_BIAS_DISENTANGLED,
+        .prefix = "deberta.",
+        .layer_root = "encoder.layer.",
+        .layer_names = k_deberta_layer_names,
+        .layer_name_count = COUNT_OF(k_deberta_layer_names),
+        .encoder_names = k_deberta_encoder_names,
+        .encoder_name_count = COUNT_OF(k_deberta_encoder_names),
+        /* ContextPooler at the top level ("pooler.dense.", mapped to the pooler slot like BERT's),
+         * then classifier */
+        .head_names = k_head_bert,
+        .token_head_names = k_token_head,
+        .token_head_name_count = COUNT_OF(k_token_head),
+        .qa_head_names = k_qa_head,
+        .qa_head_name_count = COUNT_OF(k_qa_head),
+        .head_name_count = COUNT_OF(k_head_bert),
+        .head_kind = "deberta-v2", /* token 0 -> pooler.dense -> pooler_hidden_act -> classifier */
+        .head_dense = "pooler",
+        .head_activation = QF_ARCH_ACTIVATION_GELU,
+        .key_head_activation = "pooler_hidden_act",
     },
 };
 

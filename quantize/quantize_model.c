@@ -49,6 +49,9 @@ static bool should_quantize(const qf_tensor *t, const qf_quantize_params *p)
     /* a relative-position table (MPNet) is added to attention scores, not multiplied: it stays
      * FP32, and the model layer refuses it in int8 */
     if (strcmp(t->name, QF_SLOT_RELATIVE_BIAS ".weight") == 0) return false;
+    /* DeBERTa's relative-position embeddings become constants of each layer's query and key
+     * weights when the encoder is created: they stay FP32 */
+    if (strcmp(t->name, QF_SLOT_RELATIVE_EMBEDDING ".weight") == 0) return false;
     uint64_t numel = (uint64_t)t->shape[0] * (uint64_t)t->shape[1];
     if (numel < p->min_elements || t->shape[0] == 0 || t->shape[1] == 0) return false;
     if (strstr(t->name, "embed")) {

@@ -70,6 +70,12 @@ struct qf_encoder {
     const float *rel_table;
     int32_t *rel_bucket;
     float *rel_bias;
+    /* DISENTANGLED (DeBERTa): per stored layer, the relative-position embeddings (layer-normed)
+     * through that layer's query and key projections, [2 * span, hidden] each, and the index
+     * clamp(position(i - j) + span, 0, 2 * span - 1) of every query-minus-key distance
+     * -(max_length - 1)..max_length - 1 (at distance + max_length - 1) */
+    float **rel_pos_q, **rel_pos_k;
+    int32_t *rel_index;
     layer *layers;
     linear head_dense, head_out; /* head_dense: the family's (BERT: the pooler) */
 
@@ -434,7 +440,8 @@ static void attention(qf_encoder *e, int64_t L)
 {
     const int64_t H = e->arch.hidden_size, nh = e->arch.num_heads, d = H / nh;
     const float *bias = e->rel_bias; /* [nh, L, L] or NULL */
-    const float scale = 1.0f / sqrtf((float)d);
+    /* DeBERTa divides by sqrt(d * factor); the factor is 1 for every other family */
+    const float scale = 1.0f / sqrtf((float)d * (float)e->arch.score_scale_factor);
     const float *q = e->q, *k = e->k, *v = e->v;
     float *ctx = e->ctx, *kt = e->kt, *vh = e->vh;
     /* in 16 x 16 tiles, which keep both sides of the transpose in L1 */
@@ -553,12 +560,93 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
         return err ? err->code : QF_STATUS_NO_MEMORY;
     if (e->p.keep_layer_outputs && !(e->out_layers = ws(e, layers_n, 4, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
     uint64_t LL, HLL;
-    if (e->rel_table && (!qf_mul_u64(L, L, &LL) || !qf_mul_u64(LL, (uint64_t)e->arch.num_heads, &HLL) ||
+    if ((e->rel_table || e->rel_pos_q) && (!qf_mul_u64(L, L, &LL) || !qf_mul_u64(LL, (uint64_t)e->arch.num_heads, &HLL) ||
                          !(e->rel_bias = ws(e, HLL, 4, err))))
         return err && err->code ? err->code : qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
     uint64_t BL;
     if (per_token_head(&e->arch) && (!qf_mul_u64(B, L, &BL) || !(e->out_token_logits = ws(e, BL, C * 4, err))))
         return err && err->code ? err->code : qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "encoder workspace size overflows");
+    return QF_STATUS_OK;
+}
+
+/* out[rows, H] = x[rows, H] w^T + bias in FP32, with w the stored weights of projection `slot` of
+ * stored layer `stored_layer` (dequantized when int8): a constant of the weights, computed once. */
+static qf_status project_constant(qf_encoder *e, int64_t stored_layer, qf_layer_slot slot, const float *bias, const float *x,
+                                  int64_t rows, float *out, qf_error *err)
+{
+    const int64_t H = e->arch.hidden_size;
+    char wname[96];
+    qf_layer_slot_stem(stored_layer, slot, wname, sizeof wname);
+    strncat(wname, ".weight", sizeof wname - strlen(wname) - 1);
+    const qf_tensor *w = qf_model_find(e->model, wname, NULL);
+    if (!w || w->rank != 2 || w->shape[0] != H || w->shape[1] != H)
+        return qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, wname, "model lacks [%lld, %lld] tensor '%s'",
+                            (long long)H, (long long)H, wname);
+    float *wf = malloc((size_t)(H * H) * sizeof(float));
+    if (!wf) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
+    if (w->dtype == QF_DTYPE_I8) {
+        const float *sc = row_scales(e, w, err);
+        if (!sc) {
+            free(wf);
+            return err ? err->code : QF_STATUS_NOT_FOUND;
+        }
+        for (int64_t r = 0; r < H; r++)
+            qf_dequantize_row_sym_i8_ref((const int8_t *)w->data + r * H, (size_t)H, sc[r], wf + r * H);
+    } else {
+        load_f32(w, (uint64_t)(H * H), wf);
+    }
+    qf_status s = QF_STATUS_OK;
+    if (e->dnnl) {
+        qf_dnnl_gemm *g = NULL;
+        s = qf_dnnl_gemm_create(e->dnnl, false, wf, H, H, rows, &g, err);
+        if (!s) s = qf_dnnl_gemm_f32(g, x, rows, out, err);
+        qf_dnnl_gemm_destroy(g);
+    } else {
+        qf_gemm_f32_ref(x, wf, rows, H, H, out);
+    }
+    free(wf);
+    if (s) return s;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < H; j++) out[i * H + j] += bias[j];
+    return QF_STATUS_OK;
+}
+
+/* DISENTANGLED: the first 2 * span relative-position embeddings, layer-normed when configured,
+ * through every stored layer's query and key projections (pos_q, pos_k), and the index table of
+ * query-minus-key distances. qf_arch_map checked the embeddings have at least 2 * span rows. */
+static qf_status prepare_disentangled(qf_encoder *e, qf_error *err)
+{
+    const qf_arch *a = &e->arch;
+    const int64_t H = a->hidden_size, rows = 2 * a->relative_span;
+    const float *table = tensor_f32(e, QF_SLOT_RELATIVE_EMBEDDING ".weight", err);
+    if (!table) return err ? err->code : QF_STATUS_NOT_FOUND;
+    uint64_t n;
+    if (!qf_mul_u64((uint64_t)rows, (uint64_t)H * sizeof(float), &n))
+        return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "relative-position table size overflows");
+    float *rel = own(e, n, err);
+    if (!rel) return err ? err->code : QF_STATUS_NO_MEMORY;
+    memcpy(rel, table, (size_t)n);
+    if (a->relative_norm) {
+        const float *g = tensor_f32(e, QF_SLOT_RELATIVE_NORM ".weight", err), *b = g ? tensor_f32(e, QF_SLOT_RELATIVE_NORM ".bias", err) : NULL;
+        if (!g || !b) return err ? err->code : QF_STATUS_NOT_FOUND;
+        add_layer_norm(rel, NULL, rows, H, g, b, a->layer_norm_eps);
+    }
+    e->rel_pos_q = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
+    e->rel_pos_k = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
+    if (!e->rel_pos_q || !e->rel_pos_k) return err ? err->code : QF_STATUS_NO_MEMORY;
+    for (int64_t l = 0; l < a->weight_layers; l++) {
+        qf_status s;
+        if (!(e->rel_pos_q[l] = own(e, n, err)) || !(e->rel_pos_k[l] = own(e, n, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+        if ((s = project_constant(e, l, QF_LAYER_ATTN_Q, e->layers[l].q.bias, rel, rows, e->rel_pos_q[l], err)) ||
+            (s = project_constant(e, l, QF_LAYER_ATTN_K, e->layers[l].k.bias, rel, rows, e->rel_pos_k[l], err)))
+            return s;
+    }
+    const int64_t distances = 2 * e->max_length - 1;
+    if (!(e->rel_index = own(e, (uint64_t)distances * sizeof(int32_t), err))) return err ? err->code : QF_STATUS_NO_MEMORY;
+    for (int64_t r = 0; r < distances; r++) {
+        int64_t idx = qf_arch_disentangled_position(a, r - (e->max_length - 1)) + a->relative_span;
+        e->rel_index[r] = (int32_t)(idx < 0 ? 0 : idx > rows - 1 ? rows - 1 : idx);
+    }
     return QF_STATUS_OK;
 }
 
@@ -573,7 +661,8 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
     } else if (!(e->word = tensor_f32(e, QF_SLOT_WORD_EMBEDDING ".weight", err))) {
         return err ? err->code : QF_STATUS_NOT_FOUND;
     }
-    if (!(e->pos = tensor_f32(e, "embeddings.position.weight", err))) return err ? err->code : QF_STATUS_NOT_FOUND;
+    if (a->absolute_positions && !(e->pos = tensor_f32(e, "embeddings.position.weight", err)))
+        return err ? err->code : QF_STATUS_NOT_FOUND;
     if (a->type_vocab_size > 0 && !(e->type = tensor_f32(e, "embeddings.token_type.weight", err)))
         return err ? err->code : QF_STATUS_NOT_FOUND;
     if (!(e->emb_g = tensor_f32(e, "embeddings.norm.weight", err)) || !(e->emb_b = tensor_f32(e, "embeddings.norm.bias", err)))
@@ -610,6 +699,9 @@ static qf_status prepare(qf_encoder *e, qf_error *err)
             if (!(*norms[j].dst = tensor_f32(e, stem, err))) return err ? err->code : QF_STATUS_NOT_FOUND;
         }
     }
+    if (a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && a->relative_attention &&
+        (s = prepare_disentangled(e, err)))
+        return s;
     if (a->head == QF_ARCH_HEAD_SEQUENCE_CLASSIFICATION &&
         (s = prepare_linear(e, a->desc->head_dense, true, &e->head_dense, err)))
         return s;
@@ -705,7 +797,8 @@ static qf_status embed(qf_encoder *e, const qf_encoder_batch *in, int64_t b, int
         else qf_dequantize_row_sym_i8_ref(e->word_q + id * E, (size_t)E, e->word_s[id], row);
         if (a->type_vocab_size > 0)
             for (int64_t j = 0; j < E; j++) row[j] += e->type[tt * E + j];
-        for (int64_t j = 0; j < E; j++) row[j] += e->pos[pos * E + j];
+        if (e->pos)
+            for (int64_t j = 0; j < E; j++) row[j] += e->pos[pos * E + j];
         e->tok[L++] = t;
     }
     if (L == 0) {
@@ -742,7 +835,7 @@ static qf_status head(qf_encoder *e, int64_t b, int64_t L, int64_t T, qf_error *
     }
     /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
     if ((s = linear_apply(e, &e->head_dense, first, 1, h, err))) return s;
-    for (int64_t j = 0; j < H; j++) h[j] = activate(a->desc->head_activation, h[j]);
+    for (int64_t j = 0; j < H; j++) h[j] = activate(a->head_activation, h[j]);
     if ((s = linear_apply(e, &e->head_out, h, 1, e->row2, err))) return s;
     memcpy(logits, e->row2, (size_t)a->num_labels * sizeof(float));
     return QF_STATUS_OK;
@@ -762,6 +855,38 @@ static void relative_bias(qf_encoder *e, int64_t L)
         }
 }
 
+/* DISENTANGLED: this layer's rel_bias[h][i][j] = c2p / s + p2c / s with c2p = q_i . pos_k[r],
+ * p2c = k_j . pos_q[r] (head h's columns), r the index of tok[i] - tok[j] and s = sqrt(d * factor)
+ * in float32, the terms in transformers' order. */
+static void disentangled_bias(qf_encoder *e, const float *pos_q, const float *pos_k, int64_t L)
+{
+    const qf_arch *a = &e->arch;
+    const int64_t H = a->hidden_size, nh = a->num_heads, d = H / nh, off = e->max_length - 1;
+    const float s = sqrtf((float)d * (float)a->score_scale_factor);
+    const bool c2p = a->c2p, p2c = a->p2c;
+#pragma omp parallel for schedule(static) if (nh * L * L * d >= QF_PAR_MIN)
+    for (int64_t i = 0; i < L; i++)
+        for (int64_t j = 0; j < L; j++) {
+            const int64_t r = e->rel_index[e->tok[i] - e->tok[j] + off];
+            for (int64_t h = 0; h < nh; h++) {
+                float v = 0.0f;
+                if (c2p) {
+                    const float *qi = e->q + i * H + h * d, *pk = pos_k + r * H + h * d;
+                    float dot = 0.0f;
+                    for (int64_t c = 0; c < d; c++) dot += qi[c] * pk[c];
+                    v += dot / s;
+                }
+                if (p2c) {
+                    const float *kj = e->k + j * H + h * d, *pq = pos_q + r * H + h * d;
+                    float dot = 0.0f;
+                    for (int64_t c = 0; c < d; c++) dot += kj[c] * pq[c];
+                    v += dot / s;
+                }
+                e->rel_bias[(h * L + i) * L + j] = v;
+            }
+        }
+}
+
 static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t b, qf_error *err)
 {
     const qf_arch *a = &e->arch;
@@ -776,7 +901,7 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
         memcpy(e->x, e->emb, (size_t)(L * H) * sizeof(float));
     }
     if (e->out_layers) scatter(e, e->x, L, e->out_layers + (uint64_t)b * T * H);
-    if (e->rel_bias) relative_bias(e, L);
+    if (e->rel_table) relative_bias(e, L);
     for (int64_t l = 0; l < a->num_layers; l++) {
         /* the weights this layer runs; calibration observes them under that index, so that
          * shared weights are calibrated over every use */
@@ -787,6 +912,7 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
             (s = linear_apply_to(e, &ly->k, e->x, L, true, e->k, err)) ||
             (s = linear_apply_to(e, &ly->v, e->x, L, true, e->v, err)))
             return s;
+        if (e->rel_pos_q) disentangled_bias(e, e->rel_pos_q[g], e->rel_pos_k[g], L);
         attention(e, L);
         if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
         if ((s = linear_apply(e, &ly->out, e->ctx, L, e->y, err))) return s;

@@ -3,6 +3,7 @@
  * as Hugging Face writes them: every family with and without the model prefix, quantized models,
  * idempotence, and the errors for missing / misshapen tensors and unknown families.
  */
+#include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "qforge/quantize.h"
+#include "qforge/readers.h"
 #include "qforge/verify.h"
 #include "support/synth_encoder.h"
 
@@ -399,7 +401,7 @@ static void test_unknown_family(void **state)
     assert_string_equal(err.object, "model_type");
     assert_string_equal(err.found, "gpt2");
     /* the expected list is made from the family table's model types */
-    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet or albert");
+    assert_string_equal(err.expected, "bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet, albert or deberta-v2");
     assert_int_equal(err.offset, -1);
     qf_model_destroy(m);
 
@@ -636,6 +638,99 @@ static void test_gamma_beta_and_quantized(void **state)
     qf_model_destroy(m);
 }
 
+/* DeBERTa-v2/v3's config: pos_att_type as DeBERTa-v3's "p2c|c2p" string and as a list, the span
+ * and maximum the log buckets use, and what qforge refuses by name (p2p, separate position
+ * projections, the convolution layer, factorised embeddings, a span past the limit). */
+#define DEBERTA_BASE "{\"model_type\": \"deberta-v2\", \"hidden_size\": 32, \"num_hidden_layers\": 2," \
+                     " \"num_attention_heads\": 2, \"intermediate_size\": 64, \"max_position_embeddings\": 64," \
+                     " \"relative_attention\": true, \"share_att_key\": true, \"position_biased_input\": false," \
+                     " \"norm_rel_ebd\": \"layer_norm\", \"position_buckets\": 16"
+static void test_deberta_config(void **state)
+{
+    (void)state;
+    qf_arch a;
+    qf_error err;
+    assert_int_equal(qf_arch_from_config(DEBERTA_BASE ", \"pos_att_type\": \"p2c|c2p\"}", &a, NULL), QF_STATUS_OK);
+    assert_int_equal(a.family, QF_ARCH_FAMILY_DEBERTA_V2);
+    assert_true(a.c2p && a.p2c && a.relative_attention && a.relative_norm && a.relative_log_buckets);
+    assert_false(a.absolute_positions);
+    assert_int_equal(a.score_scale_factor, 3);
+    assert_int_equal(a.relative_span, 16);
+    assert_int_equal(a.relative_max_position, 64); /* max_relative_positions -1: max_position_embeddings */
+    assert_int_equal(a.type_vocab_size, 0);          /* DebertaV2Config's default */
+    assert_int_equal(a.head_activation, QF_ARCH_ACTIVATION_GELU);
+    assert_int_equal(qf_arch_from_config(DEBERTA_BASE ", \"pos_att_type\": [\"c2p\"], \"max_relative_positions\": 128,"
+                                                      " \"pooler_hidden_act\": \"tanh\", \"position_biased_input\": true}",
+                                         &a, NULL),
+                     QF_STATUS_OK);
+    assert_true(a.c2p && !a.p2c && a.absolute_positions);
+    assert_int_equal(a.score_scale_factor, 2);
+    assert_int_equal(a.relative_max_position, 128);
+    assert_int_equal(a.head_activation, QF_ARCH_ACTIVATION_TANH);
+    /* no buckets: positions up to max_relative_positions, unbucketed */
+    assert_int_equal(qf_arch_from_config(DEBERTA_BASE ", \"position_buckets\": -1}", &a, NULL), QF_STATUS_OK);
+    assert_int_equal(a.score_scale_factor, 1);
+    assert_false(a.relative_log_buckets);
+    assert_int_equal(a.relative_span, 64);
+    assert_int_equal(qf_arch_disentangled_position(&a, -300), -300);
+    /* QF_MAX_RELATIVE_SPAN: at the limit (past it below) */
+    assert_int_equal(qf_arch_from_config(DEBERTA_BASE ", \"position_buckets\": 4096, \"max_relative_positions\": 8192}",
+                                         &a, NULL),
+                     QF_STATUS_OK);
+    assert_int_equal(a.relative_span, QF_MAX_RELATIVE_SPAN);
+
+    static const struct {
+        const char *tail, *object;
+        qf_status status;
+    } bad[] = {
+        {", \"pos_att_type\": \"p2c|p2p\"}", "pos_att_type", QF_STATUS_UNSUPPORTED},
+        {", \"pos_att_type\": [\"c2p\", 3]}", "pos_att_type", QF_STATUS_UNSUPPORTED},
+        {", \"pos_att_type\": 7}", "pos_att_type", QF_STATUS_UNSUPPORTED},
+        {", \"pos_att_type\": \"c2p\", \"share_att_key\": false}", "share_att_key", QF_STATUS_UNSUPPORTED},
+        {", \"conv_kernel_size\": 3}", "conv_kernel_size", QF_STATUS_UNSUPPORTED},
+        {", \"embedding_size\": 16}", "embedding_size", QF_STATUS_UNSUPPORTED},
+        {", \"pooler_hidden_size\": 16}", "pooler_hidden_size", QF_STATUS_UNSUPPORTED},
+        {", \"attention_head_size\": 8}", "attention_head_size", QF_STATUS_UNSUPPORTED},
+        {", \"pooler_hidden_act\": \"swish\"}", "pooler_hidden_act", QF_STATUS_UNSUPPORTED},
+        {", \"position_buckets\": 4097}", "position_buckets", QF_STATUS_LIMIT},
+        {", \"position_buckets\": -1, \"max_relative_positions\": 4097}", "max_relative_positions", QF_STATUS_LIMIT},
+        {", \"max_relative_positions\": 16777217}", "max_relative_positions", QF_STATUS_FORMAT},
+        {", \"position_buckets\": 256, \"max_relative_positions\": 129}", "max_relative_positions", QF_STATUS_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cfg[1024];
+        /* the tail replaces the closing brace, so a later key overrides the base's */
+        snprintf(cfg, sizeof cfg, "%s%s", DEBERTA_BASE, bad[i].tail);
+        qf_error_clear(&err);
+        assert_int_equal(qf_arch_from_config(cfg, &a, &err), bad[i].status);
+        assert_string_equal(err.object, bad[i].object);
+    }
+}
+
+/* DeBERTa's relative-position embeddings: the fixture read with a span that needs more rows than it
+ * has is refused naming the source tensor. */
+static void test_deberta_relative_embeddings_hostile(void **state)
+{
+    (void)state;
+    qf_model *m = NULL;
+    qf_error err;
+    qf_error_clear(&err);
+    assert_int_equal(qf_model_read(QF_SOURCE_DIR "/fixtures/families/deberta-v2/model.safetensors", NULL, &m, &err),
+                     QF_STATUS_OK);
+    json_object *cfg = json_tokener_parse(qf_model_config_json(m));
+    assert_non_null(cfg);
+    json_object_object_add(cfg, "position_buckets", json_object_new_int(32)); /* 64 rows needed, 32 stored */
+    const char *text = json_object_to_json_string(cfg);
+    assert_int_equal(qf_model_set_config_json(m, text, strlen(text), &err), QF_STATUS_OK);
+    json_object_put(cfg);
+    qf_error_clear(&err);
+    assert_int_equal(qf_arch_map(m, NULL, &err), QF_STATUS_SHAPE);
+    assert_string_equal(err.object, "encoder.relative_embedding.weight");
+    assert_non_null(strstr(err.message, "deberta.encoder.rel_embeddings.weight"));
+    assert_string_equal(err.expected, "[>= 64, 32] float");
+    qf_model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +740,8 @@ int main(void)
         cmocka_unit_test(test_electra), cmocka_unit_test(test_mpnet), cmocka_unit_test(test_mpnet_relative_buckets),
         cmocka_unit_test(test_mpnet_relative_table_hostile), cmocka_unit_test(test_albert),
         cmocka_unit_test(test_albert_shared_layers),
+        cmocka_unit_test(test_deberta_config),
+        cmocka_unit_test(test_deberta_relative_embeddings_hostile),
         cmocka_unit_test(test_family_table),
         cmocka_unit_test(test_heads_from_architectures),
         cmocka_unit_test(test_config_variants),

@@ -1,11 +1,12 @@
 /*
  * tests/test_encoder_families.c — the reference encoder against Hugging Face transformers itself,
  * for each family fixture (fixtures/families/{bert,roberta,distilbert,electra}, saved by
- * transformers 5.17 with its outputs in reference.json; mpnet, albert: the outputs of a PyTorch
+ * transformers 5.17 with its outputs in reference.json; mpnet, albert, deberta-v2: the outputs of a PyTorch
  * statement of transformers' modeling file, reference.json "computed_by"): our tokenizer reproduces its ids,
  * our FP32 logits match its logits to 1e-4 (from the checkpoint and from the FP32 .qf), the last
  * hidden state matches too, and the dynamic int8 path keeps the top-1 class. For MPNet, every
- * relative-position bucket of -600..600 equals the reference's.
+ * relative-position bucket of -600..600 equals the reference's; for DeBERTa every log-bucketed
+ * relative position of -1100..1100 under six configurations.
  */
 #include <json-c/json.h>
 #include <math.h>
@@ -217,6 +218,42 @@ static void test_mpnet(void **state)
     json_object_put(ref);
 }
 
+/* DeBERTa-v2/v3: the fixture, then every log-bucketed relative position of -1100..1100 for its
+ * configuration and the public checkpoints' (position_buckets 256, max_relative_positions 512) */
+static void test_deberta_v2(void **state)
+{
+    (void)state;
+    check_family("deberta-v2");
+    char path[512];
+    snprintf(path, sizeof path, "%s/deberta-v2/reference.json", FAMILIES);
+    json_object *ref = json_object_from_file(path), *rb, *range, *tables;
+    assert_non_null(ref);
+    assert_true(json_object_object_get_ex(ref, "relative_position_buckets", &rb));
+    assert_true(json_object_object_get_ex(rb, "relative_positions", &range));
+    assert_true(json_object_object_get_ex(rb, "tables", &tables));
+    const int64_t lo = json_object_get_int64(json_object_array_get_idx(range, 0));
+    for (size_t t = 0; t < json_object_array_length(tables); t++) {
+        json_object *tab = json_object_array_get_idx(tables, t), *pb, *mx, *buckets;
+        assert_true(json_object_object_get_ex(tab, "position_buckets", &pb));
+        assert_true(json_object_object_get_ex(tab, "max_relative_positions", &mx));
+        assert_true(json_object_object_get_ex(tab, "buckets", &buckets));
+        qf_arch a;
+        memset(&a, 0, sizeof a);
+        a.relative_span = json_object_get_int64(pb);
+        a.relative_max_position = json_object_get_int64(mx);
+        a.relative_log_buckets = true;
+        size_t n = json_object_array_length(buckets), differ = 0;
+        for (size_t i = 0; i < n; i++)
+            differ += qf_arch_disentangled_position(&a, lo + (int64_t)i) !=
+                      json_object_get_int64(json_object_array_get_idx(buckets, i));
+        printf("deberta-v2 relative positions %lld..%lld, buckets %lld, max %lld: %zu of %zu differ\n", (long long)lo,
+               (long long)(lo + (int64_t)n - 1), (long long)a.relative_span, (long long)a.relative_max_position, differ, n);
+        assert_true(n >= 2201);
+        assert_int_equal(differ, 0);
+    }
+    json_object_put(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_electra),
         cmocka_unit_test(test_mpnet),
         cmocka_unit_test(test_albert),
+        cmocka_unit_test(test_deberta_v2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

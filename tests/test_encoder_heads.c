@@ -4,7 +4,7 @@
  * fixtures/gen/make_head_fixtures.py: the family fixture's encoder with transformers' per-token
  * head, whose expected logits are transformers' last hidden state through that head). The head is
  * recognised from config.json (reference.json "reference" names who computed the hidden states:
- * transformers, or for mpnet and albert a PyTorch statement of its modeling file), our FP32 token logits
+ * transformers, or for mpnet, albert and deberta-v2 a PyTorch statement of its modeling file), our FP32 token logits
  * (start / end logits for QA) match to 1e-4 for every token of every row, padded together in one batch (padding positions 0), and dynamic int8
  * keeps nearly every token's top label (random weights: near-ties may flip).
  */
@@ -163,6 +163,7 @@ static void test_roberta(void **state) { (void)state; check_head("roberta", "tok
 static void test_distilbert(void **state) { (void)state; check_head("distilbert", "token"); check_head("distilbert", "qa"); }
 static void test_electra(void **state) { (void)state; check_head("electra", "token"); check_head("electra", "qa"); }
 static void test_mpnet(void **state) { (void)state; check_head("mpnet", "token"); check_head("mpnet", "qa"); }
+static void test_deberta_v2(void **state) { (void)state; check_head("deberta-v2", "token"); check_head("deberta-v2", "qa"); }
 static void test_albert(void **state) { (void)state; check_head("albert", "token"); check_head("albert", "qa"); }
 
 int main(void)
@@ -173,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_electra),
         cmocka_unit_test(test_mpnet),
+        cmocka_unit_test(test_deberta_v2),
         cmocka_unit_test(test_albert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

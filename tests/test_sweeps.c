@@ -344,8 +344,8 @@ static void test_truncation(void **state)
      * model): the one trained here, with its nmt_nfkc charsmap, and the fuzz seeds */
     sweep_file(R_SPM, QF_SOURCE_DIR "/fixtures/spm/spm.model", true);
     sweep_dir(R_SPM, QF_SOURCE_DIR "/tests/fuzz/corpus/spm_model", ".model", true);
-    static const char *families[] = {"bert", "roberta", "distilbert", "electra", "mpnet", "albert"};
-    for (int i = 0; i < 6; i++) {
+    static const char *families[] = {"bert", "roberta", "distilbert", "electra", "mpnet", "albert", "deberta-v2"};
+    for (int i = 0; i < 7; i++) {
         char path[1024];
         snprintf(path, sizeof path, QF_SOURCE_DIR "/fixtures/families/%s/config.json", families[i]);
         sweep_file(R_CONFIG, path, false);

@@ -26,6 +26,11 @@
 #define QF_MAX_SENTENCE_PROMPTS 64
 #define QF_MAX_SENTENCE_PROMPT_NAME 256
 #define QF_MAX_SENTENCE_PROMPT_BYTES 4096
+/* DeBERTa's relative span (position_buckets, else max_relative_positions; public checkpoints:
+ * 256 buckets, or 512 positions): every stored layer projects 2 * span relative embeddings through
+ * its query and key weights when the encoder is created (runtime/encoder.c), so the span bounds
+ * that work and memory */
+#define QF_MAX_RELATIVE_SPAN 4096
 
 /* Pickle machine (readers/torch) */
 #define QF_PICKLE_MAX_STACK 65536          /* values on the stack (all marks included) */

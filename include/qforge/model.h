@@ -33,6 +33,7 @@ typedef enum qf_arch_family {
     QF_ARCH_FAMILY_ELECTRA,
     QF_ARCH_FAMILY_MPNET,
     QF_ARCH_FAMILY_ALBERT,
+    QF_ARCH_FAMILY_DEBERTA_V2, /* deberta-v2: DeBERTa-v2 and -v3 checkpoints */
     QF_ARCH_FAMILY_COUNT_
 } qf_arch_family;
 
@@ -85,6 +86,10 @@ void qf_layer_slot_stem(int64_t layer, qf_layer_slot s, char *buf, size_t size);
 #define QF_SLOT_HEAD_OUT "head.out"
 /* the relative-position bias table shared by every layer (MPNet): [buckets, heads] */
 #define QF_SLOT_RELATIVE_BIAS "encoder.relative_bias"
+/* DeBERTa's relative-position embeddings shared by every layer, [2 * span (or more), hidden], and
+ * the LayerNorm over them (norm_rel_ebd "layer_norm") */
+#define QF_SLOT_RELATIVE_EMBEDDING "encoder.relative_embedding"
+#define QF_SLOT_RELATIVE_NORM "encoder.relative_norm"
 
 /* What a sequence head's logits mean, from config.json (problem_type; num_labels 1; a
  * sentence-transformers CrossEncoder's activation), as transformers' pipelines and
@@ -112,6 +117,13 @@ typedef enum qf_arch_attention_bias {
     /* MPNet (T5's bidirectional buckets): score[h][i][j] += table[bucket(j - i)][h], one table
      * (QF_SLOT_RELATIVE_BIAS) for every layer; qf_arch_relative_bucket gives the bucket */
     QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS,
+    /* DeBERTa-v2/v3 (disentangled attention): every layer projects the shared relative-position
+     * embeddings (QF_SLOT_RELATIVE_EMBEDDING, after QF_SLOT_RELATIVE_NORM) through its own query
+     * and key projections into pos_q, pos_k [2 * span, hidden], and with
+     * r = clamp(qf_arch_disentangled_position(i - j) + span, 0, 2 * span - 1)
+     *   score[h][i][j] = (q_i.k_j + q_i.pos_k[r] (c2p) + k_j.pos_q[r] (p2c)) / sqrt(d * factor),
+     * factor = 1 + the number of c2p / p2c terms the config names */
+    QF_ARCH_ATTENTION_BIAS_DISENTANGLED,
 } qf_arch_attention_bias;
 
 /* One renaming: a source infix (Hugging Face PyTorch name, after the family prefix) and the
@@ -146,7 +158,11 @@ typedef struct qf_family {
      * layers inside a group, which must be 1 (every public checkpoint; others are refused). */
     const char *key_layer_groups;
     const char *key_inner_groups;
-    bool token_types;                /* token-type embeddings (type_vocab_size, default 2) */
+    bool token_types;                /* token-type embeddings (type_vocab_size) */
+    int64_t default_type_vocab_size; /* token_types: when config.json has no type_vocab_size */
+    /* absolute position embeddings: config key that turns them off (DeBERTa's
+     * "position_biased_input", default true); NULL: always there */
+    const char *key_absolute_positions;
     bool layer_norm_eps_in_config;   /* false: 1e-12 whatever config.json says (DistilBERT) */
     int64_t default_pad_token_id;
     qf_arch_positions positions;
@@ -177,6 +193,7 @@ typedef struct qf_family {
     const char *head_kind;           /* metadata arch.head: "bert", "roberta", ... */
     const char *head_dense;          /* canonical stem of the dense layer: "pooler" or "head.dense" */
     qf_arch_activation head_activation;
+    const char *key_head_activation; /* config key overriding head_activation (DeBERTa: "pooler_hidden_act") */
 } qf_family;
 
 /* The families qforge knows, in qf_arch_family order (index 0 is BERT). */
@@ -204,6 +221,21 @@ typedef struct qf_arch {
      * start at padding_idx + 1. -1 for the others (position = index). */
     int64_t position_padding_idx;
     int64_t relative_table_rows;  /* RELATIVE_BUCKETS: rows of QF_SLOT_RELATIVE_BIAS; 0 otherwise */
+    bool absolute_positions;      /* embeddings.position.weight is added at the input (all but
+                                   * DeBERTa with position_biased_input false) */
+    /* DISENTANGLED (DeBERTa): relative_attention as config.json says; the span (position_buckets
+     * when > 0, else max_relative_positions), the largest relative position the log buckets reach
+     * (max_relative_positions, else max_position_embeddings), whether positions are log-bucketed
+     * (position_buckets > 0), which terms score (c2p, p2c), the score divisor's factor and whether
+     * the relative embeddings are layer-normed */
+    bool relative_attention;
+    int64_t relative_span;
+    int64_t relative_max_position;
+    bool relative_log_buckets;
+    bool c2p, p2c;
+    int64_t score_scale_factor;   /* 1 + c2p + p2c for DeBERTa; 1 elsewhere */
+    bool relative_norm;
+    qf_arch_activation head_activation; /* the sequence head's dense-layer activation */
     int64_t num_labels;           /* rows of head.out.weight; 0 without a head */
     qf_arch_activation activation;
     float layer_norm_eps;         /* DistilBERT: 1e-12 fixed */
@@ -234,6 +266,15 @@ const char *qf_arch_activation_name(qf_arch_activation a); /* "gelu", "gelu_tanh
  */
 int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel);
 
+/*
+ * DISENTANGLED: the relative position DeBERTa's attention indexes with, for `rel` = query index
+ * minus key index: rel itself without log buckets or within span/2 of 0, else
+ * sign(rel) * (ceil(log(|rel| / mid) / log((max - 1) / mid) * (mid - 1)) + mid) with mid = span/2,
+ * max = relative_max_position, in float32 operation by operation as transformers'
+ * make_log_bucket_position. The attention uses clamp(result + span, 0, 2 * span - 1).
+ */
+int64_t qf_arch_disentangled_position(const qf_arch *a, int64_t rel);
+
 /* The stored weights (layers.{g}.*) that layer `layer` runs: `layer` itself, or for shared
  * weights (ALBERT) its group, int(layer / (num_layers / weight_layers)) as transformers computes
  * it. Always in 0..weight_layers-1. */
@@ -245,7 +286,7 @@ int64_t qf_arch_max_tokens(const qf_arch *a);
 
 /*
  * Parses config.json text into hyper-parameters (no tensors needed). model_type must be one of
- * bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet, albert (else QF_STATUS_UNSUPPORTED naming it).
+ * bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet, albert, deberta-v2 (else QF_STATUS_UNSUPPORTED naming it).
  * Sizes that depend on tensors (vocab, num_labels, head) are filled by qf_arch_map.
  */
 qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *err);
@@ -265,7 +306,8 @@ qf_status qf_arch_from_config(const char *config_json, qf_arch *out, qf_error *e
  * embeddings.project.{weight,bias}, layers.{i}.attn.{q,k,v,out}.{weight,bias},
  * layers.{i}.attn.norm.{weight,bias}, layers.{i}.ffn.{up,down}.{weight,bias},
  * layers.{i}.ffn.norm.{weight,bias}, pooler.{weight,bias}, head.dense.{weight,bias},
- * head.out.{weight,bias}, encoder.relative_bias.weight.
+ * head.out.{weight,bias}, encoder.relative_bias.weight, encoder.relative_embedding.weight,
+ * encoder.relative_norm.{weight,bias}.
  */
 qf_status qf_arch_map(qf_model *m, qf_arch *out, qf_error *err);
 

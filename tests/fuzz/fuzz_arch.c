@@ -2,7 +2,9 @@
  * tests/fuzz/fuzz_arch.c — config.json as the model layer reads it (qf_arch_from_config): every
  * family row's keys and range checks, and the maps a config decides that index tables later: the
  * stored weights of every layer (ALBERT's groups, qf_arch_layer_weights) and the bucket of every
- * relative position (MPNet, qf_arch_relative_bucket). An accepted config whose map leaves its
+ * relative position (MPNet, qf_arch_relative_bucket), DeBERTa's relative positions
+ * (qf_arch_disentangled_position: odd, monotone, and within the span as clamped) and its score
+ * divisor's factor. An accepted config whose map leaves its
  * table aborts, so the target searches the class "a config value that indexes past a table".
  */
 #include "fuzz_common.h"
@@ -29,6 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int64_t rel = -4096; rel <= 4096; rel++) {
                 int64_t b = qf_arch_relative_bucket(&a, rel);
                 if (b < 0 || b >= a.desc->relative_buckets || b >= a.relative_table_rows) abort();
+            }
+        }
+        if (a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED) {
+            if (a.score_scale_factor != 1 + a.c2p + a.p2c) abort();
+            if (a.relative_attention && (a.relative_span < 1 || a.relative_max_position < 2)) abort();
+            int64_t prev = qf_arch_disentangled_position(&a, -4097);
+            for (int64_t rel = -4096; rel <= 4096; rel++) {
+                int64_t p = qf_arch_disentangled_position(&a, rel);
+                if (p != -qf_arch_disentangled_position(&a, -rel) || p < prev) abort();
+                prev = p;
+                /* the index the encoder clamps into its 2 * span rows */
+                int64_t idx = p + a.relative_span;
+                idx = idx < 0 ? 0 : idx > 2 * a.relative_span - 1 ? 2 * a.relative_span - 1 : idx;
+                if (a.relative_attention && (idx < 0 || idx >= 2 * a.relative_span)) abort();
             }
         }
     }

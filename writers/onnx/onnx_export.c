@@ -738,7 +738,7 @@ static const char *head(ex *e, const char *x, qf_status *s)
     attr_int(e, "axis", 1);
     /* the family's dense layer (BERT's pooler, the others' head.dense) and its activation */
     const qf_family *fam = e->a.desc;
-    const char *h = activation(e, linear(e, first, fam->head_dense, s), fam->head_activation, fam->head_dense);
+    const char *h = activation(e, linear(e, first, fam->head_dense, s), e->a.head_activation, fam->head_dense);
     return linear(e, h, QF_SLOT_HEAD_OUT, s);
 }
 
@@ -1145,6 +1145,15 @@ qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_expo
                      "hidden size %lld is not a multiple of %lld heads", (long long)e.a.hidden_size,
                      (long long)e.a.num_heads);
         return QF_STATUS_SHAPE;
+    }
+    if (e.a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED || !e.a.absolute_positions) {
+        qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, -1, e.a.model_type,
+                     "ONNX export of %s (disentangled attention, no absolute positions) is not supported; "
+                     "run, quantize and verify it with qforge, or export the source model with torch.onnx",
+                     e.a.model_type);
+        qf_error_expected(err, "a family with absolute positions (bert, roberta, distilbert, electra, mpnet, albert)");
+        qf_error_found(err, "%s", e.a.model_type);
+        return QF_STATUS_UNSUPPORTED;
     }
     s = build_and_write(&e, params);
     qf_onnx_arena_free(&e.mem);
