@@ -569,76 +569,23 @@ static qf_status alloc_workspace(qf_encoder *e, qf_error *err)
     return QF_STATUS_OK;
 }
 
-/* out[rows, H] = x[rows, H] w^T + bias in FP32, with w the stored weights of projection `slot` of
- * stored layer `stored_layer` (dequantized when int8): a constant of the weights, computed once. */
-static qf_status project_constant(qf_encoder *e, int64_t stored_layer, qf_layer_slot slot, const float *bias, const float *x,
-                                  int64_t rows, float *out, qf_error *err)
-{
-    const int64_t H = e->arch.hidden_size;
-    char wname[96];
-    qf_layer_slot_stem(stored_layer, slot, wname, sizeof wname);
-    strncat(wname, ".weight", sizeof wname - strlen(wname) - 1);
-    const qf_tensor *w = qf_model_find(e->model, wname, NULL);
-    if (!w || w->rank != 2 || w->shape[0] != H || w->shape[1] != H)
-        return qf_error_set(err, QF_STATUS_NOT_FOUND, NULL, NULL, -1, wname, "model lacks [%lld, %lld] tensor '%s'",
-                            (long long)H, (long long)H, wname);
-    float *wf = malloc((size_t)(H * H) * sizeof(float));
-    if (!wf) return qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory");
-    if (w->dtype == QF_DTYPE_I8) {
-        const float *sc = row_scales(e, w, err);
-        if (!sc) {
-            free(wf);
-            return err ? err->code : QF_STATUS_NOT_FOUND;
-        }
-        for (int64_t r = 0; r < H; r++)
-            qf_dequantize_row_sym_i8_ref((const int8_t *)w->data + r * H, (size_t)H, sc[r], wf + r * H);
-    } else {
-        load_f32(w, (uint64_t)(H * H), wf);
-    }
-    qf_status s = QF_STATUS_OK;
-    if (e->dnnl) {
-        qf_dnnl_gemm *g = NULL;
-        s = qf_dnnl_gemm_create(e->dnnl, false, wf, H, H, rows, &g, err);
-        if (!s) s = qf_dnnl_gemm_f32(g, x, rows, out, err);
-        qf_dnnl_gemm_destroy(g);
-    } else {
-        qf_gemm_f32_ref(x, wf, rows, H, H, out);
-    }
-    free(wf);
-    if (s) return s;
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < H; j++) out[i * H + j] += bias[j];
-    return QF_STATUS_OK;
-}
-
-/* DISENTANGLED: the first 2 * span relative-position embeddings, layer-normed when configured,
- * through every stored layer's query and key projections (pos_q, pos_k), and the index table of
- * query-minus-key distances. qf_arch_map checked the embeddings have at least 2 * span rows. */
+/* DISENTANGLED: every stored layer's pos_q and pos_k (qf_arch_relative_projection, the constants
+ * the ONNX export writes too) and the index table of query-minus-key distances. */
 static qf_status prepare_disentangled(qf_encoder *e, qf_error *err)
 {
     const qf_arch *a = &e->arch;
     const int64_t H = a->hidden_size, rows = 2 * a->relative_span;
-    const float *table = tensor_f32(e, QF_SLOT_RELATIVE_EMBEDDING ".weight", err);
-    if (!table) return err ? err->code : QF_STATUS_NOT_FOUND;
     uint64_t n;
     if (!qf_mul_u64((uint64_t)rows, (uint64_t)H * sizeof(float), &n))
         return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "relative-position table size overflows");
-    float *rel = own(e, n, err);
-    if (!rel) return err ? err->code : QF_STATUS_NO_MEMORY;
-    memcpy(rel, table, (size_t)n);
-    if (a->relative_norm) {
-        const float *g = tensor_f32(e, QF_SLOT_RELATIVE_NORM ".weight", err), *b = g ? tensor_f32(e, QF_SLOT_RELATIVE_NORM ".bias", err) : NULL;
-        if (!g || !b) return err ? err->code : QF_STATUS_NOT_FOUND;
-        add_layer_norm(rel, NULL, rows, H, g, b, a->layer_norm_eps);
-    }
     e->rel_pos_q = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
     e->rel_pos_k = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
     if (!e->rel_pos_q || !e->rel_pos_k) return err ? err->code : QF_STATUS_NO_MEMORY;
     for (int64_t l = 0; l < a->weight_layers; l++) {
         qf_status s;
         if (!(e->rel_pos_q[l] = own(e, n, err)) || !(e->rel_pos_k[l] = own(e, n, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
-        if ((s = project_constant(e, l, QF_LAYER_ATTN_Q, e->layers[l].q.bias, rel, rows, e->rel_pos_q[l], err)) ||
-            (s = project_constant(e, l, QF_LAYER_ATTN_K, e->layers[l].k.bias, rel, rows, e->rel_pos_k[l], err)))
+        if ((s = qf_arch_relative_projection(e->model, a, l, QF_LAYER_ATTN_Q, e->rel_pos_q[l], err)) ||
+            (s = qf_arch_relative_projection(e->model, a, l, QF_LAYER_ATTN_K, e->rel_pos_k[l], err)))
             return s;
     }
     const int64_t distances = 2 * e->max_length - 1;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/test_onnx_export_families.sh — the ONNX graph qforge writes from scratch, for each family
-# fixture (fixtures/families/{bert,roberta,distilbert,electra,mpnet}: a torch zip or safetensors
-# saved by transformers, with its logits in reference.json; mpnet's computed by a PyTorch statement
+# fixture (fixtures/families/{bert,roberta,distilbert,electra,mpnet,albert,deberta-v2}: a torch zip or safetensors
+# saved by transformers, with its logits in reference.json; mpnet, albert and deberta-v2 computed by PyTorch statements
 # of transformers' modeling file, its "computed_by"), run in ONNX Runtime:
 #   - qforge convert W --onnx-out: onnx.checker (full_check) passes; the inputs are input_ids,
 #     attention_mask (+ token_type_ids for bert and electra) with dynamic batch/sequence axes; on
@@ -18,7 +18,7 @@ if [ ! -d "$QF_SOURCE_DIR/node_modules/onnxruntime-node" ]; then echo "skipped: 
 work="$QF_BINARY_DIR/test_onnx_export_families.d"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
-for fam in bert roberta distilbert electra mpnet albert; do
+for fam in bert roberta distilbert electra mpnet albert deberta-v2; do
   dir="$QF_SOURCE_DIR/fixtures/families/$fam"
   w="$dir/pytorch_model.bin"; [ -f "$w" ] || w="$dir/model.safetensors"
   "$QF_CLI" convert "$w" -o "$work/$fam.qf" --onnx-out "$work/$fam.onnx" -q

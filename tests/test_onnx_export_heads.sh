@@ -13,7 +13,7 @@ work="$QF_BINARY_DIR/test_onnx_export_heads.d"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
 failures=0
-for fam in bert roberta distilbert electra mpnet albert; do
+for fam in bert roberta distilbert electra mpnet albert deberta-v2; do
   for kind in token qa; do
     dir="$QF_SOURCE_DIR/fixtures/heads/$fam-$kind"
     "$QF_CLI" convert "$dir/model.safetensors" -o "$work/$fam-$kind.qf" --onnx-out "$work/$fam-$kind.onnx" -q

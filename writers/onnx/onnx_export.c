@@ -631,7 +631,7 @@ static const char *embeddings(ex *e, qf_status *s)
         /* one type row ([1, E]): added to every token by broadcasting, no input needed */
         x = op(e, "Add", "embeddings/Add", 2, x, float_init(e, "embeddings.token_type.weight", s));
     }
-    x = op(e, "Add", "embeddings/Add_1", 2, x, position_embeddings(e, s));
+    if (e->a.absolute_positions) x = op(e, "Add", "embeddings/Add_1", 2, x, position_embeddings(e, s));
     x = layer_norm(e, x, "embeddings.norm", s);
     if (e->a.has_project) x = linear(e, x, "embeddings.project", s);
     return x;
@@ -682,6 +682,96 @@ static const char *relative_bias(ex *e, qf_status *s)
     return op(e, "Unsqueeze", "relative_bias/Unsqueeze", 2, t, ints_i64(e, "const.axes_0", (const int64_t[]){0}, 1));
 }
 
+/*
+ * DISENTANGLED (DeBERTa): the index [S, S] every layer's c2p and p2c terms gather with,
+ * clamp(position(i - j) + span, 0, 2 * span - 1) for query i and key j. The index of every
+ * distance -(P - 1)..P - 1 is an initializer computed here by qf_arch_disentangled_position (so
+ * ONNX Runtime's Log never decides a bucket); the graph indexes it with Range(S)^T - Range(S) + P - 1.
+ */
+static const char *disentangled_index(ex *e)
+{
+    const int64_t P = qf_arch_max_tokens(&e->a), n = 2 * P - 1, rows = 2 * e->a.relative_span;
+    int64_t *idx = alloc(e, (size_t)n * sizeof *idx);
+    if (!idx) return NULL;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t v = qf_arch_disentangled_position(&e->a, r - (P - 1)) + e->a.relative_span;
+        idx[r] = v < 0 ? 0 : v > rows - 1 ? rows - 1 : v;
+    }
+    const char *table = init(e, "const.relative_index", QF_ONNX_INT64, &n, 1, idx, (size_t)n * sizeof *idx, false);
+    const char *shape = op(e, "Shape", "relative_index/Shape", 1, "input_ids");
+    const char *len = op(e, "Gather", "relative_index/length", 2, shape, scalar_i64(e, "const.index_one", 1));
+    attr_int(e, "axis", 0);
+    const char *pos = op(e, "Range", "relative_index/Range", 3, scalar_i64(e, "const.zero", 0), len,
+                         scalar_i64(e, "const.index_one", 1));
+    const char *keys = op(e, "Unsqueeze", "relative_index/keys", 2, pos, ints_i64(e, "const.axes_0", (const int64_t[]){0}, 1));
+    const char *queries = op(e, "Unsqueeze", "relative_index/queries", 2, pos, ints_i64(e, "const.axes_1", (const int64_t[]){1}, 1));
+    const char *rel = op(e, "Sub", "relative_index/Sub", 2, queries, keys); /* [S, S]: i - j */
+    const char *at = op(e, "Add", "relative_index/Add", 2, rel, scalar_i64(e, "const.relative_offset", P - 1));
+    const char *gathered = op(e, "Gather", "relative_index/Gather", 2, table, at);
+    attr_int(e, "axis", 0);
+    return gathered;
+}
+
+/* pos_q or pos_k of stored layer g (qf_arch_relative_projection) as an initializer [heads, d,
+ * 2 * span], the right operand of MatMul with [B, heads, S, d]; one per stored layer. */
+static const char *relative_projection_init(ex *e, int64_t g, qf_layer_slot slot, qf_status *s)
+{
+    const char *name = fmt(e, "layers.%lld.%s.relative", (long long)g, slot == QF_LAYER_ATTN_Q ? "attn.q" : "attn.k");
+    const char *have = init_named(e, name);
+    if (have || *s) return have;
+    const int64_t H = e->a.hidden_size, nh = e->a.num_heads, d = H / nh, rows = 2 * e->a.relative_span;
+    float *pos = malloc((size_t)(rows * H) * sizeof *pos);
+    float *t = alloc(e, (size_t)(rows * H) * sizeof *t);
+    if (!pos || !t) {
+        free(pos);
+        *s = qf_error_set(e->err, QF_STATUS_NO_MEMORY, e->path, NULL, -1, NULL, "out of memory");
+        return NULL;
+    }
+    if ((*s = qf_arch_relative_projection(e->m, &e->a, g, slot, pos, e->err))) {
+        free(pos);
+        return NULL;
+    }
+    for (int64_t h = 0; h < nh; h++)
+        for (int64_t c = 0; c < d; c++)
+            for (int64_t r = 0; r < rows; r++) t[(h * d + c) * rows + r] = pos[r * H + h * d + c];
+    free(pos);
+    const int64_t dims[3] = {nh, d, rows};
+    return init(e, name, QF_ONNX_FLOAT, dims, 3, t, (size_t)(rows * H) * sizeof *t, false);
+}
+
+/* DISENTANGLED: layer l's c2p / s + p2c / s [B, heads, S, S] (s = sqrt(d * factor)) from its q
+ * [B, heads, S, d] and k [B, heads, d, S], gathered with `index` as the encoder does. */
+static const char *disentangled_bias(ex *e, int64_t l, const char *q, const char *k, const char *qk, const char *index,
+                                     const char *scale, qf_status *s)
+{
+    const int64_t g = qf_arch_layer_weights(&e->a, l);
+    const char *stem = fmt(e, "layers.%lld.attn/disentangled", (long long)l);
+    const char *full = op(e, "Shape", fmt(e, "%s/Shape", stem), 1, qk); /* [B, heads, S, S] */
+    const char *bias = NULL;
+    if (e->a.c2p) {
+        const char *raw = op(e, "MatMul", fmt(e, "%s/c2p_MatMul", stem), 2, q, relative_projection_init(e, g, QF_LAYER_ATTN_K, s));
+        const char *at = op(e, "Expand", fmt(e, "%s/c2p_Expand", stem), 2, index, full);
+        const char *c2p = op(e, "GatherElements", fmt(e, "%s/c2p_Gather", stem), 2, raw, at);
+        attr_int(e, "axis", 3);
+        bias = op(e, "Div", fmt(e, "%s/c2p_Div", stem), 2, c2p, scale);
+    }
+    if (e->a.p2c) {
+        const char *ks = op(e, "Transpose", fmt(e, "%s/k_Transpose", stem), 1, k); /* [B, heads, S, d] */
+        attr_ints(e, "perm", (const int64_t[]){0, 1, 3, 2}, 4);
+        const char *raw = op(e, "MatMul", fmt(e, "%s/p2c_MatMul", stem), 2, ks, relative_projection_init(e, g, QF_LAYER_ATTN_Q, s));
+        const char *it = op(e, "Transpose", fmt(e, "%s/index_Transpose", stem), 1, index); /* [key, query] */
+        attr_ints(e, "perm", (const int64_t[]){1, 0}, 2);
+        const char *at = op(e, "Expand", fmt(e, "%s/p2c_Expand", stem), 2, it, full);
+        const char *p2c = op(e, "GatherElements", fmt(e, "%s/p2c_Gather", stem), 2, raw, at); /* [B, heads, j, i] */
+        attr_int(e, "axis", 3);
+        const char *pt = op(e, "Transpose", fmt(e, "%s/p2c_Transpose", stem), 1, p2c);
+        attr_ints(e, "perm", (const int64_t[]){0, 1, 3, 2}, 4);
+        const char *div = op(e, "Div", fmt(e, "%s/p2c_Div", stem), 2, pt, scale);
+        bias = bias ? op(e, "Add", fmt(e, "%s/Add", stem), 2, bias, div) : div;
+    }
+    return bias;
+}
+
 static const char *heads(ex *e, const char *x, const char *stem, int64_t perm3)
 {
     const int64_t nh = e->a.num_heads, d = e->a.hidden_size / e->a.num_heads;
@@ -707,8 +797,16 @@ static const char *layer(ex *e, int64_t l, const char *x, const char *mask, cons
     const char *v = heads(e, LINEAR(x, QF_LAYER_ATTN_V), SLOT(QF_LAYER_ATTN_V), 1);
     const double d = (double)(e->a.hidden_size / e->a.num_heads);
     const char *qk = op(e, "MatMul", STEM("attn/MatMul"), 2, q, k);
-    const char *sc = op(e, "Div", STEM("attn/Div"), 2, qk, scalar_f32(e, fmt(e, "const.sqrt_head_dim"), (float)sqrt(d)));
-    if (bias) sc = op(e, "Add", STEM("attn/relative_bias"), 2, sc, bias);
+    /* DeBERTa divides by sqrt(d * factor) (in float32, as torch computes it); the others by sqrt(d) */
+    const char *scale = e->a.score_scale_factor == 1
+                            ? scalar_f32(e, fmt(e, "const.sqrt_head_dim"), (float)sqrt(d))
+                            : scalar_f32(e, "const.sqrt_head_dim_factor",
+                                         sqrtf((float)d * (float)e->a.score_scale_factor));
+    const char *sc = op(e, "Div", STEM("attn/Div"), 2, qk, scale);
+    if (e->a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && bias)
+        sc = op(e, "Add", STEM("attn/disentangled_bias"), 2, sc, disentangled_bias(e, l, q, k, qk, bias, scale, s));
+    else if (bias)
+        sc = op(e, "Add", STEM("attn/relative_bias"), 2, sc, bias);
     const char *masked = op(e, "Add", STEM("attn/Add"), 2, sc, mask);
     const char *probs = op(e, "Softmax", STEM("attn/Softmax"), 1, masked);
     attr_int(e, "axis", -1);
@@ -993,7 +1091,11 @@ static qf_status build_and_write(ex *e, const qf_onnx_export_params *p)
     const qf_arch *a = &e->a;
     const char *mask = additive_mask(e);
     const char *x = embeddings(e, &s);
-    const char *bias = a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS ? relative_bias(e, &s) : NULL;
+    /* MPNet: the bias itself; DeBERTa: the relative index its layers gather their bias with */
+    const char *bias = a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_RELATIVE_BUCKETS ? relative_bias(e, &s)
+                       : a->desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && a->relative_attention
+                           ? disentangled_index(e)
+                           : NULL;
     for (int64_t l = 0; !s && l < a->num_layers; l++) x = layer(e, l, x, mask, bias, &s);
     /* sequence classification: logits [batch, labels]; token classification: logits [batch,
      * sequence, labels]; question answering: start_logits and end_logits [batch, sequence] (the
@@ -1145,15 +1247,6 @@ qf_status qf_onnx_export(const qf_model *m, const char *path, const qf_onnx_expo
                      "hidden size %lld is not a multiple of %lld heads", (long long)e.a.hidden_size,
                      (long long)e.a.num_heads);
         return QF_STATUS_SHAPE;
-    }
-    if (e.a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED || !e.a.absolute_positions) {
-        qf_error_set(err, QF_STATUS_UNSUPPORTED, path, NULL, -1, e.a.model_type,
-                     "ONNX export of %s (disentangled attention, no absolute positions) is not supported; "
-                     "run, quantize and verify it with qforge, or export the source model with torch.onnx",
-                     e.a.model_type);
-        qf_error_expected(err, "a family with absolute positions (bert, roberta, distilbert, electra, mpnet, albert)");
-        qf_error_found(err, "%s", e.a.model_type);
-        return QF_STATUS_UNSUPPORTED;
     }
     s = build_and_write(&e, params);
     qf_onnx_arena_free(&e.mem);
