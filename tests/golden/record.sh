@@ -5,11 +5,11 @@
 #
 # Models: debsec-bert from ../shared (pytorch_model.bin, model.safetensors, model.onnx, and the same
 # weights as a Hugging Face TF checkpoint tf_model.h5, written by fixtures/gen/make_tf_model_h5.py as
-# tests/test_hdf5_debsec.py does), fixtures/families/{bert,distilbert,electra,roberta,mpnet,albert} and
+# tests/test_hdf5_debsec.py does), fixtures/families/{bert,distilbert,electra,roberta,mpnet,albert,deberta-v2} and
 # fixtures/debsec-mini. Data: ../shared/data/debsec, calib.jsonl (64 rows) and the first 200 rows of
 # eval.jsonl (for a family with fewer classes the label becomes label % classes).
 #
-# For every model M (debsec-bin, debsec-st, debsec-onnx, debsec-h5, bert, distilbert, electra, mpnet, albert,
+# For every model M (debsec-bin, debsec-st, debsec-onnx, debsec-h5, bert, distilbert, electra, mpnet, albert, deberta-v2,
 # roberta, debsec-mini) OUTDIR receives:
 #   M.f32.qf M.f16.qf           convert (--dtype f32, f16)
 #   M.dynamic.qf                quantize --mode dynamic
@@ -161,7 +161,7 @@ record debsec-bin in/debsec-bert/pytorch_model.bin in/eval200.jsonl
 record debsec-st in/debsec-bert/model.safetensors in/eval200.jsonl
 record debsec-onnx in/debsec-bert/model.onnx in/eval200.jsonl
 record debsec-h5 in/debsec-h5/tf_model.h5 in/eval200.jsonl
-for fam in bert distilbert electra roberta mpnet albert; do
+for fam in bert distilbert electra roberta mpnet albert deberta-v2; do
   w=in/families/$fam/model.safetensors
   [ -f "$w" ] || w=in/families/$fam/pytorch_model.bin
   eval_for "in/families/$fam/config.json" "in/eval200-$fam.jsonl"
