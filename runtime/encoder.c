@@ -75,6 +75,7 @@ struct qf_encoder {
      * clamp(position(i - j) + span, 0, 2 * span - 1) of every query-minus-key distance
      * -(max_length - 1)..max_length - 1 (at distance + max_length - 1) */
     float **rel_pos_q, **rel_pos_k;
+    int64_t *rel_lo, *rel_hi; /* per stored layer: the rows of pos_q / pos_k computed so far */
     int32_t *rel_index;
     layer *layers;
     linear head_dense, head_out; /* head_dense: the family's (BERT: the pooler) */
@@ -126,7 +127,7 @@ const char *qf_encoder_site_name(qf_encoder_site s)
 /* ------------------------------------------------------------------------------------------ */
 /* Owned buffers                                                                               */
 
-static void *own(qf_encoder *e, uint64_t nbytes, qf_error *err)
+static void *own_buffer(qf_encoder *e, uint64_t nbytes, bool zero, qf_error *err)
 {
     uint64_t size;
     if (!qf_align_up_u64(nbytes ? nbytes : 1, 64, &size) || size > QF_ENCODER_MAX_WORKSPACE || size > SIZE_MAX) {
@@ -151,10 +152,13 @@ static void *own(qf_encoder *e, uint64_t nbytes, qf_error *err)
         qf_error_set(err, QF_STATUS_NO_MEMORY, NULL, NULL, -1, NULL, "out of memory (%llu bytes)", (unsigned long long)size);
         return NULL;
     }
-    memset(buf, 0, (size_t)size);
+    if (zero) memset(buf, 0, (size_t)size);
     e->owned[e->owned_count++] = buf;
     return buf;
 }
+
+/* An owned buffer of nbytes, zeroed. */
+static void *own(qf_encoder *e, uint64_t nbytes, qf_error *err) { return own_buffer(e, nbytes, true, err); }
 
 /* Bytes for `count` elements of `elem` bytes, checked. */
 static bool nbytes_of(uint64_t count, uint64_t elem, uint64_t *out) { return qf_mul_u64(count, elem, out); }
@@ -578,15 +582,20 @@ static qf_status prepare_disentangled(qf_encoder *e, qf_error *err)
     uint64_t n;
     if (!qf_mul_u64((uint64_t)rows, (uint64_t)H * sizeof(float), &n))
         return qf_error_set(err, QF_STATUS_OVERFLOW, NULL, NULL, -1, NULL, "relative-position table size overflows");
+    const uint64_t per_layer = (uint64_t)a->weight_layers * sizeof(int64_t);
     e->rel_pos_q = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
     e->rel_pos_k = own(e, (uint64_t)a->weight_layers * sizeof(float *), err);
-    if (!e->rel_pos_q || !e->rel_pos_k) return err ? err->code : QF_STATUS_NO_MEMORY;
+    e->rel_lo = own(e, per_layer, err);
+    e->rel_hi = own(e, per_layer, err);
+    if (!e->rel_pos_q || !e->rel_pos_k || !e->rel_lo || !e->rel_hi) return err ? err->code : QF_STATUS_NO_MEMORY;
+    /* filled as sequences reach their rows (relative_rows): a short request computes a few rows
+     * per layer, not all 2 * span (DeBERTa-v3-base: 512 rows x 24 projections, about two
+     * seconds); left unwritten until then, so that the pages a request never reaches are never
+     * touched */
     for (int64_t l = 0; l < a->weight_layers; l++) {
-        qf_status s;
-        if (!(e->rel_pos_q[l] = own(e, n, err)) || !(e->rel_pos_k[l] = own(e, n, err))) return err ? err->code : QF_STATUS_NO_MEMORY;
-        if ((s = qf_arch_relative_projection(e->model, a, l, QF_LAYER_ATTN_Q, e->rel_pos_q[l], err)) ||
-            (s = qf_arch_relative_projection(e->model, a, l, QF_LAYER_ATTN_K, e->rel_pos_k[l], err)))
-            return s;
+        if (!(e->rel_pos_q[l] = own_buffer(e, n, false, err)) || !(e->rel_pos_k[l] = own_buffer(e, n, false, err)))
+            return err ? err->code : QF_STATUS_NO_MEMORY;
+        e->rel_lo[l] = e->rel_hi[l] = 0;
     }
     const int64_t distances = 2 * e->max_length - 1;
     if (!(e->rel_index = own(e, (uint64_t)distances * sizeof(int32_t), err))) return err ? err->code : QF_STATUS_NO_MEMORY;
@@ -802,6 +811,18 @@ static void relative_bias(qf_encoder *e, int64_t L)
         }
 }
 
+/* sum_c x[c] w[c] as 8 running partial sums (lane c % 8) added in lane order: a fixed order the
+ * compiler vectorizes */
+static float dot8(const float *x, const float *w, int64_t n)
+{
+    float p[8] = {0};
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        for (int l = 0; l < 8; l++) p[l] += x[c + l] * w[c + l];
+    for (int l = 0; c < n; c++, l++) p[l] += x[c] * w[c];
+    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+
 /* DISENTANGLED: this layer's rel_bias[h][i][j] = c2p / s + p2c / s with c2p = q_i . pos_k[r],
  * p2c = k_j . pos_q[r] (head h's columns), r the index of tok[i] - tok[j] and s = sqrt(d * factor)
  * in float32, the terms in transformers' order. */
@@ -817,21 +838,32 @@ static void disentangled_bias(qf_encoder *e, const float *pos_q, const float *po
             const int64_t r = e->rel_index[e->tok[i] - e->tok[j] + off];
             for (int64_t h = 0; h < nh; h++) {
                 float v = 0.0f;
-                if (c2p) {
-                    const float *qi = e->q + i * H + h * d, *pk = pos_k + r * H + h * d;
-                    float dot = 0.0f;
-                    for (int64_t c = 0; c < d; c++) dot += qi[c] * pk[c];
-                    v += dot / s;
-                }
-                if (p2c) {
-                    const float *kj = e->k + j * H + h * d, *pq = pos_q + r * H + h * d;
-                    float dot = 0.0f;
-                    for (int64_t c = 0; c < d; c++) dot += kj[c] * pq[c];
-                    v += dot / s;
-                }
+                if (c2p) v += dot8(e->q + i * H + h * d, pos_k + r * H + h * d, d) / s;
+                if (p2c) v += dot8(e->k + j * H + h * d, pos_q + r * H + h * d, d) / s;
                 e->rel_bias[(h * L + i) * L + j] = v;
             }
         }
+}
+
+/* DISENTANGLED: makes rows lo..hi - 1 of stored layer g's pos_q and pos_k computed, extending the
+ * computed range (rows are the same bits whichever call computes them). */
+static qf_status relative_rows(qf_encoder *e, int64_t g, int64_t lo, int64_t hi, qf_error *err)
+{
+    const int64_t H = e->arch.hidden_size;
+    int64_t *clo = &e->rel_lo[g], *chi = &e->rel_hi[g];
+    if (*clo == *chi) *clo = *chi = lo; /* nothing yet: start at lo */
+    int64_t ranges[2][2] = {{lo, *clo}, {*chi, hi}};
+    for (int i = 0; i < 2; i++) {
+        const int64_t a = ranges[i][0], n = ranges[i][1] - ranges[i][0];
+        if (n <= 0) continue;
+        qf_status s;
+        if ((s = qf_arch_relative_projection(e->model, &e->arch, g, QF_LAYER_ATTN_Q, a, n, e->rel_pos_q[g] + a * H, err)) ||
+            (s = qf_arch_relative_projection(e->model, &e->arch, g, QF_LAYER_ATTN_K, a, n, e->rel_pos_k[g] + a * H, err)))
+            return s;
+    }
+    if (lo < *clo) *clo = lo;
+    if (hi > *chi) *chi = hi;
+    return QF_STATUS_OK;
 }
 
 static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t b, qf_error *err)
@@ -859,7 +891,12 @@ static qf_status run_sequence(qf_encoder *e, const qf_encoder_batch *in, int64_t
             (s = linear_apply_to(e, &ly->k, e->x, L, true, e->k, err)) ||
             (s = linear_apply_to(e, &ly->v, e->x, L, true, e->v, err)))
             return s;
-        if (e->rel_pos_q) disentangled_bias(e, e->rel_pos_q[g], e->rel_pos_k[g], L);
+        if (e->rel_pos_q) {
+            /* the index is non-decreasing in the distance: the farthest pair bounds the rows */
+            const int64_t off = e->max_length - 1, far = e->tok[L - 1] - e->tok[0];
+            if ((s = relative_rows(e, g, e->rel_index[off - far], e->rel_index[off + far] + 1, err))) return s;
+            disentangled_bias(e, e->rel_pos_q[g], e->rel_pos_k[g], L);
+        }
         attention(e, L);
         if (e->p.observe) e->p.observe(e->p.observe_ctx, g, QF_ENCODER_SITE_ATTN_OUT, e->ctx, L, H);
         if ((s = linear_apply(e, &ly->out, e->ctx, L, e->y, err))) return s;

@@ -276,15 +276,17 @@ int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel);
 int64_t qf_arch_disentangled_position(const qf_arch *a, int64_t rel);
 
 /*
- * DISENTANGLED: pos[2 * span, hidden] = LN(E[0 .. 2 * span)) W^T + b, with E the relative-position
+ * DISENTANGLED: rows first_row .. first_row + rows - 1 (of 0 .. 2 * span - 1) of
+ * pos[2 * span, hidden] = LN(E[0 .. 2 * span)) W^T + b, with E the relative-position
  * embeddings (LN: QF_SLOT_RELATIVE_NORM with statistics in double, when the config norms them) and
  * W, b the query (QF_LAYER_ATTN_Q: pos_q) or key (QF_LAYER_ATTN_K: pos_k) projection of stored
  * layer `stored_layer` as stored (int8 dequantized per row), in FP32, each output summed over its
  * inputs in order. Constants of the weights: the encoder and the ONNX export both take them from
- * here. `out` holds 2 * relative_span * hidden_size floats.
+ * here (the encoder computes the rows its sequences reach, as they reach them). `out` holds
+ * rows * hidden_size floats; every row gives the same bits whichever range it is computed in.
  */
 qf_status qf_arch_relative_projection(const qf_model *m, const qf_arch *a, int64_t stored_layer, qf_layer_slot slot,
-                                      float *out, qf_error *err);
+                                      int64_t first_row, int64_t rows, float *out, qf_error *err);
 
 /* The stored weights (layers.{g}.*) that layer `layer` runs: `layer` itself, or for shared
  * weights (ALBERT) its group, int(layer / (num_layers / weight_layers)) as transformers computes

@@ -727,7 +727,7 @@ static const char *relative_projection_init(ex *e, int64_t g, qf_layer_slot slot
         *s = qf_error_set(e->err, QF_STATUS_NO_MEMORY, e->path, NULL, -1, NULL, "out of memory");
         return NULL;
     }
-    if ((*s = qf_arch_relative_projection(e->m, &e->a, g, slot, pos, e->err))) {
+    if ((*s = qf_arch_relative_projection(e->m, &e->a, g, slot, 0, rows, pos, e->err))) {
         free(pos);
         return NULL;
     }
