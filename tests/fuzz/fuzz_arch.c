@@ -33,9 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (b < 0 || b >= a.desc->relative_buckets || b >= a.relative_table_rows) abort();
             }
         }
-        if (a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED) {
-            if (a.score_scale_factor != 1 + a.c2p + a.p2c) abort();
-            if (a.relative_attention && (a.relative_span < 1 || a.relative_max_position < 2)) abort();
+        if (a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && a.score_scale_factor != 1 + a.c2p + a.p2c)
+            abort();
+        /* the position map is used only with relative_attention (without it the span and buckets
+         * are never read, and are not checked) */
+        if (a.desc->attention_bias == QF_ARCH_ATTENTION_BIAS_DISENTANGLED && a.relative_attention) {
+            if (a.relative_span < 1 || a.relative_span > QF_MAX_RELATIVE_SPAN) abort();
+            if (a.relative_log_buckets && a.relative_max_position - 1 <= a.relative_span / 2) abort();
             int64_t prev = qf_arch_disentangled_position(&a, -4097);
             for (int64_t rel = -4096; rel <= 4096; rel++) {
                 int64_t p = qf_arch_disentangled_position(&a, rel);
@@ -44,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* the index the encoder clamps into its 2 * span rows */
                 int64_t idx = p + a.relative_span;
                 idx = idx < 0 ? 0 : idx > 2 * a.relative_span - 1 ? 2 * a.relative_span - 1 : idx;
-                if (a.relative_attention && (idx < 0 || idx >= 2 * a.relative_span)) abort();
+                if (idx < 0 || idx >= 2 * a.relative_span) abort();
             }
         }
     }
