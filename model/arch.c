@@ -133,6 +133,12 @@ int64_t qf_arch_disentangled_position(const qf_arch *a, int64_t rel)
     return rel < 0 ? -pos : pos;
 }
 
+int64_t qf_arch_disentangled_index(const qf_arch *a, int64_t rel)
+{
+    const int64_t rows = 2 * a->relative_span, idx = qf_arch_disentangled_position(a, rel) + a->relative_span;
+    return idx < 0 ? 0 : idx > rows - 1 ? rows - 1 : idx;
+}
+
 int64_t qf_arch_layer_weights(const qf_arch *a, int64_t layer)
 {
     if (a->weight_layers >= a->num_layers || a->weight_layers < 1) return layer;

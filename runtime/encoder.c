@@ -600,8 +600,7 @@ static qf_status prepare_disentangled(qf_encoder *e, qf_error *err)
     const int64_t distances = 2 * e->max_length - 1;
     if (!(e->rel_index = own(e, (uint64_t)distances * sizeof(int32_t), err))) return err ? err->code : QF_STATUS_NO_MEMORY;
     for (int64_t r = 0; r < distances; r++) {
-        int64_t idx = qf_arch_disentangled_position(a, r - (e->max_length - 1)) + a->relative_span;
-        e->rel_index[r] = (int32_t)(idx < 0 ? 0 : idx > rows - 1 ? rows - 1 : idx);
+        e->rel_index[r] = (int32_t)qf_arch_disentangled_index(a, r - (e->max_length - 1));
     }
     return QF_STATUS_OK;
 }

@@ -271,9 +271,14 @@ int64_t qf_arch_relative_bucket(const qf_arch *a, int64_t rel);
  * minus key index: rel itself without log buckets or within span/2 of 0, else
  * sign(rel) * (ceil(log(|rel| / mid) / log((max - 1) / mid) * (mid - 1)) + mid) with mid = span/2,
  * max = relative_max_position, in float32 operation by operation as transformers'
- * make_log_bucket_position. The attention uses clamp(result + span, 0, 2 * span - 1).
+ * make_log_bucket_position. The attention uses qf_arch_disentangled_index.
  */
 int64_t qf_arch_disentangled_position(const qf_arch *a, int64_t rel);
+
+/* DISENTANGLED: the row of pos_q / pos_k that query-minus-key distance `rel` gathers,
+ * clamp(qf_arch_disentangled_position(rel) + span, 0, 2 * span - 1), as transformers clamps
+ * c2p_pos / p2c_pos; the one rule the encoder and the ONNX export index with. */
+int64_t qf_arch_disentangled_index(const qf_arch *a, int64_t rel);
 
 /*
  * DISENTANGLED: rows first_row .. first_row + rows - 1 (of 0 .. 2 * span - 1) of

@@ -45,9 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int64_t p = qf_arch_disentangled_position(&a, rel);
                 if (p != -qf_arch_disentangled_position(&a, -rel) || p < prev) abort();
                 prev = p;
-                /* the index the encoder clamps into its 2 * span rows */
-                int64_t idx = p + a.relative_span;
-                idx = idx < 0 ? 0 : idx > 2 * a.relative_span - 1 ? 2 * a.relative_span - 1 : idx;
+                /* the row the encoder and the ONNX export gather: inside the 2 * span rows */
+                int64_t idx = qf_arch_disentangled_index(&a, rel);
                 if (idx < 0 || idx >= 2 * a.relative_span) abort();
             }
         }

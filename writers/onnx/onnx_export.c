@@ -690,13 +690,10 @@ static const char *relative_bias(ex *e, qf_status *s)
  */
 static const char *disentangled_index(ex *e)
 {
-    const int64_t P = qf_arch_max_tokens(&e->a), n = 2 * P - 1, rows = 2 * e->a.relative_span;
+    const int64_t P = qf_arch_max_tokens(&e->a), n = 2 * P - 1;
     int64_t *idx = alloc(e, (size_t)n * sizeof *idx);
     if (!idx) return NULL;
-    for (int64_t r = 0; r < n; r++) {
-        int64_t v = qf_arch_disentangled_position(&e->a, r - (P - 1)) + e->a.relative_span;
-        idx[r] = v < 0 ? 0 : v > rows - 1 ? rows - 1 : v;
-    }
+    for (int64_t r = 0; r < n; r++) idx[r] = qf_arch_disentangled_index(&e->a, r - (P - 1));
     const char *table = init(e, "const.relative_index", QF_ONNX_INT64, &n, 1, idx, (size_t)n * sizeof *idx, false);
     const char *shape = op(e, "Shape", "relative_index/Shape", 1, "input_ids");
     const char *len = op(e, "Gather", "relative_index/length", 2, shape, scalar_i64(e, "const.index_one", 1));
